@@ -1,0 +1,61 @@
+/*
+ * Certificates (proof of availability): confirmations of one blob ID in
+ * one epoch whose distinct signers hold at least n - f shards.
+ *
+ * Wire form: version u8 (1), epoch u32 LE, blob ID (32), signer count
+ * u16 LE, then per signer its committee node index u16 LE and its 64-byte
+ * Ed25519 signature.
+ */
+
+#ifndef _WALRUS_CERT_H_INCLUDED_
+#define _WALRUS_CERT_H_INCLUDED_
+
+
+#include <walrus_committee.h>
+
+
+#define WALRUS_CERT_VERSION     1
+#define WALRUS_CERT_HEADER_LEN  39
+#define WALRUS_CERT_SIGNER_LEN  (2 + WALRUS_SIG_LEN)
+#define WALRUS_CERT_MAX_SIZE    (WALRUS_CERT_HEADER_LEN                       \
+                                 + WALRUS_MAX_SHARDS * WALRUS_CERT_SIGNER_LEN)
+
+
+typedef struct {
+    uint16_t  node;
+    uint8_t   signature[WALRUS_SIG_LEN];
+} walrus_signer_t;
+
+
+typedef struct {
+    uint32_t         epoch;
+    uint8_t          blob_id[WALRUS_BLOB_ID_LEN];
+    unsigned         nsigners;
+    walrus_signer_t  signers[WALRUS_MAX_SHARDS];
+} walrus_cert_t;
+
+
+void walrus_cert_init(walrus_cert_t *cert, uint32_t epoch,
+    const uint8_t *blob_id);
+
+/* WALRUS_EINVAL when full or when node has signed already */
+int walrus_cert_add(walrus_cert_t *cert, uint16_t node, const uint8_t *sig);
+
+size_t walrus_cert_size(const walrus_cert_t *cert);
+void walrus_cert_serialize(const walrus_cert_t *cert, uint8_t *out);
+int walrus_cert_parse(walrus_cert_t *cert, const uint8_t *buf, size_t len);
+
+/* shards held by the distinct committee members that signed */
+unsigned walrus_cert_weight(const walrus_committee_t *c,
+    const walrus_cert_t *cert);
+
+/*
+ * WALRUS_OK when the certificate is for blob_id (unless NULL) in the
+ * committee's epoch, every signature verifies and the distinct signers
+ * hold n - f shards or more.
+ */
+int walrus_cert_verify(const walrus_committee_t *c, const walrus_cert_t *cert,
+    const uint8_t *blob_id);
+
+
+#endif /* _WALRUS_CERT_H_INCLUDED_ */

@@ -1,0 +1,660 @@
+/*
+ * Two-dimensional Reed-Solomon coding of segments with ISA-L.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+#include <isa-l/erasure_code.h>
+#include <walrus_codec.h>
+#include <walrus_sha256.h>
+
+
+/* a systematic [n, k] code: generator rows 0..k-1 are the identity */
+typedef struct {
+    unsigned   k;
+    uint8_t   *gen;      /* n x k */
+    uint8_t   *tables;   /* ISA-L tables of the n - k parity rows */
+} walrus_code_t;
+
+
+struct walrus_codec_s {
+    walrus_params_t    params;
+    walrus_code_t      code[2];     /* indexed by walrus_axis_e */
+    walrus_sha256_t   *sha;
+    uint8_t          **in;          /* n pointers */
+    uint8_t          **out;         /* n pointers */
+    unsigned          *chosen;      /* n indices */
+    uint8_t           *matrix;      /* k x k */
+    uint8_t           *inverse;     /* k x k */
+    uint8_t           *coefs;       /* k x k */
+    uint8_t           *tables;      /* 32 * k * k */
+    uint8_t           *leaves;      /* n leaf hashes */
+    uint8_t           *merkle;      /* n hashes of tree scratch */
+    uint8_t           *expanded;    /* n symbols */
+    size_t             expanded_size;
+};
+
+
+static int walrus_code_init(walrus_code_t *code, unsigned n, unsigned k);
+static int walrus_grow(uint8_t **buf, size_t *size, size_t need);
+static int walrus_segment_reserve(walrus_segment_t *seg, unsigned n,
+    size_t sym);
+static int walrus_hash_matrix(walrus_codec_t *c, walrus_segment_t *seg);
+static int walrus_expand(walrus_codec_t *c, walrus_axis_e axis, size_t sym,
+    const uint8_t *sliver, uint8_t **symbols);
+static int walrus_hash_symbols(walrus_codec_t *c, uint8_t **symbols,
+    size_t sym, uint8_t *root);
+static int walrus_rs_decode(walrus_codec_t *c, walrus_code_t *code,
+    size_t len, const uint8_t *const *present, uint8_t **out);
+
+
+/* the code that extends a sliver of `axis` into its n symbols */
+#define walrus_code_for(c, axis)  (&(c)->code[(axis) == WALRUS_PRIMARY    \
+                                              ? WALRUS_SECONDARY          \
+                                              : WALRUS_PRIMARY])
+
+
+walrus_codec_t *
+walrus_codec_create(unsigned n)
+{
+    size_t           k;
+    walrus_codec_t  *c;
+
+    c = calloc(1, sizeof(walrus_codec_t));
+    if (c == NULL) {
+        return NULL;
+    }
+
+    if (walrus_params_init(&c->params, n) != WALRUS_OK) {
+        free(c);
+        return NULL;
+    }
+
+    k = c->params.s;
+
+    c->sha = walrus_sha256_create();
+    c->in = calloc(n, sizeof(uint8_t *));
+    c->out = calloc(n, sizeof(uint8_t *));
+    c->chosen = calloc(n, sizeof(unsigned));
+    c->matrix = malloc(k * k);
+    c->inverse = malloc(k * k);
+    c->coefs = malloc(k * k);
+    c->tables = malloc(32 * k * k);
+    c->leaves = malloc(n * WALRUS_HASH_LEN);
+    c->merkle = malloc(n * WALRUS_HASH_LEN);
+
+    if (c->sha == NULL || c->in == NULL || c->out == NULL
+        || c->chosen == NULL || c->matrix == NULL || c->inverse == NULL
+        || c->coefs == NULL || c->tables == NULL || c->leaves == NULL
+        || c->merkle == NULL
+        || walrus_code_init(&c->code[WALRUS_PRIMARY], n, c->params.p)
+           != WALRUS_OK
+        || walrus_code_init(&c->code[WALRUS_SECONDARY], n, c->params.s)
+           != WALRUS_OK)
+    {
+        walrus_codec_destroy(c);
+        return NULL;
+    }
+
+    return c;
+}
+
+
+static int
+walrus_code_init(walrus_code_t *code, unsigned n, unsigned k)
+{
+    code->k = k;
+    code->gen = malloc((size_t) n * k);
+    code->tables = malloc((size_t) 32 * k * (n - k));
+
+    if (code->gen == NULL || code->tables == NULL) {
+        return WALRUS_ENOMEM;
+    }
+
+    gf_gen_cauchy1_matrix(code->gen, (int) n, (int) k);
+    ec_init_tables((int) k, (int) (n - k), code->gen + (size_t) k * k,
+                   code->tables);
+
+    return WALRUS_OK;
+}
+
+
+void
+walrus_codec_destroy(walrus_codec_t *c)
+{
+    unsigned  i;
+
+    if (c == NULL) {
+        return;
+    }
+
+    for (i = 0; i < 2; i++) {
+        free(c->code[i].gen);
+        free(c->code[i].tables);
+    }
+
+    walrus_sha256_destroy(c->sha);
+    free(c->in);
+    free(c->out);
+    free(c->chosen);
+    free(c->matrix);
+    free(c->inverse);
+    free(c->coefs);
+    free(c->tables);
+    free(c->leaves);
+    free(c->merkle);
+    free(c->expanded);
+    free(c);
+}
+
+
+const walrus_params_t *
+walrus_codec_params(const walrus_codec_t *c)
+{
+    return &c->params;
+}
+
+
+size_t
+walrus_sliver_size(const walrus_params_t *wp, walrus_axis_e axis,
+    size_t symbol_size)
+{
+    return (axis == WALRUS_PRIMARY ? wp->s : wp->p) * symbol_size;
+}
+
+
+size_t
+walrus_segment_padded_size(const walrus_params_t *wp, uint64_t seg_len)
+{
+    return (size_t) wp->p * wp->s * walrus_symbol_size(wp, seg_len);
+}
+
+
+static int
+walrus_grow(uint8_t **buf, size_t *size, size_t need)
+{
+    uint8_t  *p;
+
+    if (*size >= need) {
+        return WALRUS_OK;
+    }
+
+    p = malloc(need);
+    if (p == NULL) {
+        return WALRUS_ENOMEM;
+    }
+
+    free(*buf);
+    *buf = p;
+    *size = need;
+
+    return WALRUS_OK;
+}
+
+
+void
+walrus_segment_init(walrus_segment_t *seg)
+{
+    memset(seg, 0, sizeof(walrus_segment_t));
+}
+
+
+void
+walrus_segment_free(walrus_segment_t *seg)
+{
+    free(seg->matrix);
+    free(seg->leaves);
+    free(seg->pair_hashes);
+    walrus_segment_init(seg);
+}
+
+
+static int
+walrus_segment_reserve(walrus_segment_t *seg, unsigned n, size_t sym)
+{
+    size_t  cells;
+
+    if (seg->matrix != NULL && seg->capacity >= sym) {
+        return WALRUS_OK;
+    }
+
+    walrus_segment_free(seg);
+
+    cells = (size_t) n * n;
+    seg->matrix = malloc(cells * sym);
+    seg->leaves = malloc(cells * WALRUS_HASH_LEN);
+    seg->pair_hashes = malloc((size_t) n * WALRUS_PAIR_HASH_LEN);
+
+    if (seg->matrix == NULL || seg->leaves == NULL
+        || seg->pair_hashes == NULL)
+    {
+        walrus_segment_free(seg);
+        return WALRUS_ENOMEM;
+    }
+
+    seg->capacity = sym;
+
+    return WALRUS_OK;
+}
+
+
+int
+walrus_segment_encode(walrus_codec_t *c, const uint8_t *data,
+    uint64_t len, walrus_segment_t *seg)
+{
+    int                rc;
+    size_t             sym, row, have;
+    unsigned           r, i, n, p, s;
+    const walrus_code_t  *pc, *sc;
+
+    n = c->params.n;
+    p = c->params.p;
+    s = c->params.s;
+    pc = &c->code[WALRUS_PRIMARY];
+    sc = &c->code[WALRUS_SECONDARY];
+
+    sym = walrus_symbol_size(&c->params, len);
+
+    rc = walrus_segment_reserve(seg, n, sym);
+    if (rc != WALRUS_OK) {
+        return rc;
+    }
+
+    seg->length = len;
+    seg->symbol_size = sym;
+    row = (size_t) n * sym;
+
+    /* the source rows, then each extended s -> n with the secondary code */
+
+    for (r = 0; r < p; r++) {
+        have = 0;
+
+        if ((uint64_t) r * s * sym < len) {
+            have = len - (uint64_t) r * s * sym;
+            have = have < s * sym ? have : s * sym;
+            memcpy(seg->matrix + r * row, data + (size_t) r * s * sym, have);
+        }
+
+        memset(seg->matrix + r * row + have, 0, s * sym - have);
+
+        for (i = 0; i < n; i++) {
+            c->in[i] = seg->matrix + r * row + i * sym;
+        }
+
+        ec_encode_data((int) sym, (int) s, (int) (n - s), sc->tables, c->in,
+                       c->in + s);
+    }
+
+    /* every column extended p -> n with the primary code, in one pass */
+
+    for (r = 0; r < n; r++) {
+        c->in[r] = seg->matrix + r * row;
+    }
+
+    ec_encode_data((int) row, (int) p, (int) (n - p), pc->tables, c->in,
+                   c->in + p);
+
+    return walrus_hash_matrix(c, seg);
+}
+
+
+/*
+ * Each symbol of E is hashed once; its leaf hash serves both its row tree
+ * (primary sliver hash) and its column tree (secondary sliver hash).
+ */
+
+static int
+walrus_hash_matrix(walrus_codec_t *c, walrus_segment_t *seg)
+{
+    int       rc;
+    size_t    i, cells, sym, rowlen;
+    uint8_t  *ph;
+    unsigned  k, n;
+
+    n = c->params.n;
+    sym = seg->symbol_size;
+    cells = (size_t) n * n;
+    rowlen = (size_t) n * WALRUS_HASH_LEN;
+
+    for (i = 0; i < cells; i++) {
+        rc = walrus_merkle_leaf(c->sha, seg->matrix + i * sym, sym,
+                                seg->leaves + i * WALRUS_HASH_LEN);
+        if (rc != WALRUS_OK) {
+            return rc;
+        }
+    }
+
+    for (k = 0; k < n; k++) {
+        ph = seg->pair_hashes + (size_t) k * WALRUS_PAIR_HASH_LEN;
+
+        rc = walrus_merkle_root(c->sha, seg->leaves + k * rowlen, n,
+                                WALRUS_HASH_LEN, c->merkle, ph);
+        if (rc != WALRUS_OK) {
+            return rc;
+        }
+
+        rc = walrus_merkle_root(c->sha,
+                                seg->leaves
+                                + (size_t) (n - 1 - k) * WALRUS_HASH_LEN,
+                                n, rowlen, c->merkle, ph + WALRUS_HASH_LEN);
+        if (rc != WALRUS_OK) {
+            return rc;
+        }
+    }
+
+    return walrus_merkle_pairs_root(c->sha, seg->pair_hashes, n, c->leaves,
+                                    c->merkle, seg->root);
+}
+
+
+const uint8_t *
+walrus_segment_primary(const walrus_codec_t *c, const walrus_segment_t *seg,
+    unsigned i)
+{
+    return seg->matrix + (size_t) i * c->params.n * seg->symbol_size;
+}
+
+
+void
+walrus_segment_secondary(const walrus_codec_t *c,
+    const walrus_segment_t *seg, unsigned j, uint8_t *out)
+{
+    size_t    sym, row;
+    unsigned  r;
+
+    sym = seg->symbol_size;
+    row = (size_t) c->params.n * sym;
+
+    for (r = 0; r < c->params.p; r++) {
+        memcpy(out + r * sym, seg->matrix + r * row + j * sym, sym);
+    }
+}
+
+
+/*
+ * Points symbols[0..n-1] at the n symbols of a sliver extended with the
+ * orthogonal code: the sliver's own symbols, then parity in c->expanded.
+ */
+
+static int
+walrus_expand(walrus_codec_t *c, walrus_axis_e axis, size_t sym,
+    const uint8_t *sliver, uint8_t **symbols)
+{
+    int             rc;
+    unsigned        i, n;
+    walrus_code_t  *code;
+
+    n = c->params.n;
+    code = walrus_code_for(c, axis);
+
+    rc = walrus_grow(&c->expanded, &c->expanded_size, (n - code->k) * sym);
+    if (rc != WALRUS_OK) {
+        return rc;
+    }
+
+    for (i = 0; i < n; i++) {
+        symbols[i] = i < code->k ? (uint8_t *) sliver + i * sym
+                                 : c->expanded + (i - code->k) * sym;
+    }
+
+    ec_encode_data((int) sym, (int) code->k, (int) (n - code->k),
+                   code->tables, symbols, symbols + code->k);
+
+    return WALRUS_OK;
+}
+
+
+static int
+walrus_hash_symbols(walrus_codec_t *c, uint8_t **symbols, size_t sym,
+    uint8_t *root)
+{
+    int       rc;
+    unsigned  i;
+
+    for (i = 0; i < c->params.n; i++) {
+        rc = walrus_merkle_leaf(c->sha, symbols[i], sym,
+                                c->leaves + (size_t) i * WALRUS_HASH_LEN);
+        if (rc != WALRUS_OK) {
+            return rc;
+        }
+    }
+
+    if (root == NULL) {
+        return WALRUS_OK;
+    }
+
+    return walrus_merkle_root(c->sha, c->leaves, c->params.n,
+                              WALRUS_HASH_LEN, c->merkle, root);
+}
+
+
+int
+walrus_sliver_hash(walrus_codec_t *c, walrus_axis_e axis,
+    size_t symbol_size, const uint8_t *sliver, size_t len, uint8_t *hash)
+{
+    int  rc;
+
+    if (symbol_size == 0 || symbol_size % WALRUS_SYMBOL_ALIGN != 0) {
+        return WALRUS_EINVAL;
+    }
+
+    if (len != walrus_sliver_size(&c->params, axis, symbol_size)) {
+        return WALRUS_ELENGTH;
+    }
+
+    rc = walrus_expand(c, axis, symbol_size, sliver, c->out);
+    if (rc != WALRUS_OK) {
+        return rc;
+    }
+
+    return walrus_hash_symbols(c, c->out, symbol_size, hash);
+}
+
+
+int
+walrus_sliver_verify(walrus_codec_t *c, walrus_axis_e axis,
+    unsigned index, size_t symbol_size, const uint8_t *sliver, size_t len,
+    const uint8_t *expected)
+{
+    int      rc;
+    uint8_t  hash[WALRUS_HASH_LEN];
+
+    if (index >= c->params.n) {
+        return WALRUS_EINVAL;
+    }
+
+    rc = walrus_sliver_hash(c, axis, symbol_size, sliver, len, hash);
+    if (rc != WALRUS_OK) {
+        return rc;
+    }
+
+    return memcmp(hash, expected, WALRUS_HASH_LEN) == 0 ? WALRUS_OK
+                                                        : WALRUS_EHASH;
+}
+
+
+/*
+ * Recovers the k source symbols of a systematic code from any k of its n
+ * symbols (present[i] != NULL), writing source symbol i to out[i].
+ */
+
+static int
+walrus_rs_decode(walrus_codec_t *c, walrus_code_t *code, size_t len,
+    const uint8_t *const *present, uint8_t **out)
+{
+    unsigned   i, j, k, n, nchosen, nmissing;
+
+    n = c->params.n;
+    k = code->k;
+    nchosen = 0;
+
+    for (i = 0; i < n && nchosen < k; i++) {
+        if (present[i] != NULL) {
+            c->chosen[nchosen++] = i;
+        }
+    }
+
+    if (nchosen < k) {
+        return WALRUS_ENOTENOUGH;
+    }
+
+    nmissing = 0;
+
+    for (i = 0; i < k; i++) {
+        if (present[i] == NULL) {
+            for (j = 0; j < k; j++) {
+                c->in[j] = (uint8_t *) present[c->chosen[j]];
+                memcpy(c->matrix + j * k, code->gen + c->chosen[j] * k, k);
+            }
+
+            break;
+        }
+    }
+
+    if (i < k) {
+        if (gf_invert_matrix(c->matrix, c->inverse, (int) k) != 0) {
+            return WALRUS_EINVAL;
+        }
+
+        for (i = 0; i < k; i++) {
+            if (present[i] == NULL) {
+                memcpy(c->coefs + nmissing * k, c->inverse + i * k, k);
+                c->out[nmissing++] = out[i];
+            }
+        }
+
+        ec_init_tables((int) k, (int) nmissing, c->coefs, c->tables);
+        ec_encode_data((int) len, (int) k, (int) nmissing, c->tables, c->in,
+                       c->out);
+    }
+
+    for (i = 0; i < k; i++) {
+        if (present[i] != NULL && present[i] != out[i]) {
+            memcpy(out[i], present[i], len);
+        }
+    }
+
+    return WALRUS_OK;
+}
+
+
+int
+walrus_segment_decode(walrus_codec_t *c, const uint8_t *pair_hashes,
+    uint64_t seg_len, const uint8_t *const *primary, uint8_t *out)
+{
+    int        rc;
+    size_t     sym, slen;
+    uint8_t   *rows[WALRUS_MAX_SHARDS], root[WALRUS_HASH_LEN];
+    unsigned   r, p;
+
+    p = c->params.p;
+    sym = walrus_symbol_size(&c->params, seg_len);
+    slen = walrus_sliver_size(&c->params, WALRUS_PRIMARY, sym);
+
+    for (r = 0; r < p; r++) {
+        rows[r] = out + r * slen;
+    }
+
+    rc = walrus_rs_decode(c, &c->code[WALRUS_PRIMARY], slen, primary, rows);
+    if (rc != WALRUS_OK) {
+        return rc;
+    }
+
+    /* the consistency check: decoded source rows must match the metadata */
+
+    for (r = 0; r < p; r++) {
+        if (primary[r] != NULL) {
+            continue;
+        }
+
+        rc = walrus_sliver_hash(c, WALRUS_PRIMARY, sym, rows[r], slen, root);
+        if (rc != WALRUS_OK) {
+            return rc;
+        }
+
+        if (memcmp(root, pair_hashes + (size_t) r * WALRUS_PAIR_HASH_LEN,
+                   WALRUS_HASH_LEN) != 0)
+        {
+            return WALRUS_EINCONSISTENT;
+        }
+    }
+
+    return WALRUS_OK;
+}
+
+
+int
+walrus_recovery_symbol(walrus_codec_t *c, walrus_axis_e helper_axis,
+    unsigned helper_index, size_t symbol_size, const uint8_t *helper_sliver,
+    unsigned target_index, uint8_t *symbol, uint8_t *proof)
+{
+    int  rc;
+
+    if (helper_index >= c->params.n || target_index >= c->params.n
+        || symbol_size == 0)
+    {
+        return WALRUS_EINVAL;
+    }
+
+    rc = walrus_expand(c, helper_axis, symbol_size, helper_sliver, c->out);
+    if (rc != WALRUS_OK) {
+        return rc;
+    }
+
+    rc = walrus_hash_symbols(c, c->out, symbol_size, NULL);
+    if (rc != WALRUS_OK) {
+        return rc;
+    }
+
+    memcpy(symbol, c->out[target_index], symbol_size);
+
+    return walrus_merkle_proof(c->sha, c->leaves, c->params.n,
+                               WALRUS_HASH_LEN, target_index, c->merkle,
+                               proof);
+}
+
+
+int
+walrus_recovery_symbol_verify(walrus_codec_t *c,
+    walrus_axis_e helper_axis, unsigned helper_index, unsigned target_index,
+    size_t symbol_size, const uint8_t *symbol, const uint8_t *proof,
+    const uint8_t *helper_hash)
+{
+    int      rc;
+    uint8_t  leaf[WALRUS_HASH_LEN];
+
+    if (helper_index >= c->params.n || target_index >= c->params.n) {
+        return WALRUS_EINVAL;
+    }
+
+    rc = walrus_merkle_leaf(c->sha, symbol, symbol_size, leaf);
+    if (rc != WALRUS_OK) {
+        return rc;
+    }
+
+    return walrus_merkle_verify(c->sha, leaf, target_index, c->params.n,
+                                proof, helper_hash);
+}
+
+
+int
+walrus_sliver_rebuild(walrus_codec_t *c, walrus_axis_e target_axis,
+    unsigned target_index, size_t symbol_size,
+    const uint8_t *const *symbols, uint8_t *out)
+{
+    uint8_t        *dst[WALRUS_MAX_SHARDS];
+    unsigned        i;
+    walrus_code_t  *code;
+
+    if (target_index >= c->params.n || symbol_size == 0) {
+        return WALRUS_EINVAL;
+    }
+
+    code = walrus_code_for(c, target_axis);
+
+    for (i = 0; i < code->k; i++) {
+        dst[i] = out + i * symbol_size;
+    }
+
+    return walrus_rs_decode(c, code, symbol_size, symbols, dst);
+}
