@@ -1,5 +1,6 @@
 # Walrus gateway for nginx: core library, walrusctl, tests and benchmarks.
 
+SHELL    := /bin/bash
 CC       ?= cc
 BUILD    ?= build
 OPT      ?= -O2 -g
@@ -19,9 +20,32 @@ HEADERS   = $(wildcard include/*.h) $(wildcard t/unit/*.h) \
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
-.PHONY: all deps unit unit-sanitize test bench clean
+.PHONY: all deps unit unit-sanitize test bench clean module
 
-all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl
+all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl module
+
+# The nginx module, built out of tree against Debian's nginx-dev headers
+# with the flags of the installed binary (so that it loads into it).
+NGX_SRC    = /usr/share/nginx/src
+NGX_BUILD  = $(BUILD)/nginx
+MODULE     = $(BUILD)/ngx_http_walrus_module.so
+MODULE_SRC = config ngx_walrus_module.c $(wildcard src/*.c) $(CORE_SRC) \
+             $(wildcard include/*.h)
+
+module: $(MODULE)
+
+$(NGX_BUILD)/Makefile: config
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(BUILD)
+	cp -r $(NGX_SRC) $(NGX_BUILD)
+	cd $(NGX_BUILD) && . ./conf_flags && ./configure \
+	    "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="-g -O2 -fPIC" \
+	    --with-ld-opt="-fPIC" --add-dynamic-module=$(CURDIR) > configure.log \
+	    || { cat configure.log; exit 1; }
+
+$(MODULE): $(NGX_BUILD)/Makefile $(MODULE_SRC)
+	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
+	cp $(NGX_BUILD)/objs/ngx_http_walrus_module.so $@
 
 $(BUILD)/core/%.o: src/core/%.c $(HEADERS)
 	@mkdir -p $(dir $@)

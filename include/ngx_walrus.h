@@ -1,0 +1,79 @@
+/*
+ * Walrus module glue: configuration, routes and shared helpers.
+ */
+
+#ifndef _NGX_WALRUS_H_INCLUDED_
+#define _NGX_WALRUS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <ngx_thread_pool.h>
+
+#include <walrus_types.h>
+#include <walrus_committee.h>
+
+
+#define NGX_WALRUS_DOMAIN_NODE      "node.walrus"
+#define NGX_WALRUS_MAX_METADATA     (64 * 1024 * 1024)
+
+
+typedef struct {
+    walrus_committee_t    *committee;
+    ngx_str_t              committee_file;
+} ngx_walrus_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t             node;
+    ngx_str_t              node_name;
+    ngx_int_t              node_index;
+    ngx_str_t              store;
+    ngx_str_t              key_file;
+    EVP_PKEY              *key;
+    ngx_str_t              thread_pool_name;
+    ngx_thread_pool_t     *thread_pool;
+} ngx_walrus_loc_conf_t;
+
+
+typedef enum {
+    NGX_WALRUS_ROUTE_HEALTH = 0,
+    NGX_WALRUS_ROUTE_BLOBS,
+    NGX_WALRUS_ROUTE_BLOB,
+    NGX_WALRUS_ROUTE_METADATA,
+    NGX_WALRUS_ROUTE_SLIVER,
+    NGX_WALRUS_ROUTE_CONFIRMATION,
+    NGX_WALRUS_ROUTE_CERTIFICATE,
+    NGX_WALRUS_ROUTE_STATUS
+} ngx_walrus_route_e;
+
+
+typedef struct {
+    ngx_walrus_route_e     kind;
+    ngx_uint_t             pair;
+    walrus_axis_e          axis;
+    uint8_t                blob_id[WALRUS_BLOB_ID_LEN];
+    char                   id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+} ngx_walrus_route_t;
+
+
+extern ngx_module_t  ngx_http_walrus_module;
+
+
+/* NGX_OK, NGX_DECLINED (no such path) or NGX_ERROR (bad blob ID) */
+ngx_int_t ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt);
+
+ngx_int_t ngx_walrus_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *body);
+ngx_int_t ngx_walrus_send_success(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *data);
+ngx_int_t ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *domain, const char *reason, const char *fmt, ...);
+
+ngx_int_t ngx_walrus_node_handler(ngx_http_request_t *r);
+ngx_int_t ngx_walrus_node_put(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt);
+
+
+#endif /* _NGX_WALRUS_H_INCLUDED_ */

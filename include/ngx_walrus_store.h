@@ -1,0 +1,53 @@
+/*
+ * The storage node's files: <store>/<blob id>/{metadata, certificate,
+ * <pair>.primary, <pair>.secondary}.  Files appear only complete and
+ * durable: written to a temporary name, synced, renamed, and the
+ * directory synced.  These functions use only system calls, so they may
+ * run in a thread pool.
+ */
+
+#ifndef _NGX_WALRUS_STORE_H_INCLUDED_
+#define _NGX_WALRUS_STORE_H_INCLUDED_
+
+
+#include <stddef.h>
+
+
+#define NGX_WALRUS_PATH_MAX  1024
+
+
+typedef struct {
+    int    fd;
+    char   tmp[NGX_WALRUS_PATH_MAX];
+    char   path[NGX_WALRUS_PATH_MAX];
+    char   dir[NGX_WALRUS_PATH_MAX];
+} ngx_walrus_file_t;
+
+
+/* "<store>/<id>" into dir; -1 when it does not fit */
+int ngx_walrus_store_dir(char *dir, const char *store, size_t store_len,
+    const char *id_text);
+
+/* "<dir>/<name>" into path */
+int ngx_walrus_store_path(char *path, const char *dir, const char *name);
+
+/* the name of a sliver file */
+void ngx_walrus_store_sliver_name(char *name, size_t size, unsigned pair,
+    int secondary);
+
+/* creates dir (and makes its entry durable) unless it exists */
+int ngx_walrus_store_mkdir(const char *dir);
+
+int ngx_walrus_file_open(ngx_walrus_file_t *f, const char *dir,
+    const char *name);
+int ngx_walrus_file_write(ngx_walrus_file_t *f, const void *buf,
+    size_t len);
+int ngx_walrus_file_commit(ngx_walrus_file_t *f);
+void ngx_walrus_file_abort(ngx_walrus_file_t *f);
+
+/* reads a whole file of at most max bytes into a malloc()ed buffer */
+int ngx_walrus_read_file(const char *path, size_t max, unsigned char **buf,
+    size_t *len);
+
+
+#endif /* _NGX_WALRUS_STORE_H_INCLUDED_ */

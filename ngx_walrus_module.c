@@ -1,0 +1,316 @@
+/*
+ * Walrus gateway and storage node module: directives, configuration and
+ * role dispatch.
+ */
+
+#include <ngx_walrus.h>
+#include <walrus_sign.h>
+#include <openssl/evp.h>
+
+
+static void *ngx_walrus_create_main_conf(ngx_conf_t *cf);
+static void *ngx_walrus_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_walrus_committee(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_walrus_node(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_walrus_node_check(ngx_conf_t *cf,
+    ngx_walrus_loc_conf_t *wlcf);
+static void ngx_walrus_committee_cleanup(void *data);
+static void ngx_walrus_key_cleanup(void *data);
+
+
+static ngx_command_t  ngx_walrus_commands[] = {
+
+    { ngx_string("walrus_committee"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_walrus_committee,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("walrus_node"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_walrus_node,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("walrus_node_name"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, node_name),
+      NULL },
+
+    { ngx_string("walrus_node_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, key_file),
+      NULL },
+
+    { ngx_string("walrus_node_store"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, store),
+      NULL },
+
+    { ngx_string("walrus_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, thread_pool_name),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_walrus_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_walrus_create_main_conf,           /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_walrus_create_loc_conf,            /* create location configuration */
+    ngx_walrus_merge_loc_conf              /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_walrus_module = {
+    NGX_MODULE_V1,
+    &ngx_walrus_module_ctx,                /* module context */
+    ngx_walrus_commands,                   /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_walrus_create_main_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_walrus_main_conf_t));
+}
+
+
+static void *
+ngx_walrus_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_walrus_loc_conf_t  *wlcf;
+
+    wlcf = ngx_pcalloc(cf->pool, sizeof(ngx_walrus_loc_conf_t));
+    if (wlcf == NULL) {
+        return NULL;
+    }
+
+    wlcf->node = NGX_CONF_UNSET;
+    wlcf->node_index = NGX_CONF_UNSET;
+
+    return wlcf;
+}
+
+
+static char *
+ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_walrus_loc_conf_t  *prev = parent;
+    ngx_walrus_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_value(conf->node, prev->node, 0);
+    ngx_conf_merge_str_value(conf->node_name, prev->node_name, "");
+    ngx_conf_merge_str_value(conf->store, prev->store, "");
+    ngx_conf_merge_str_value(conf->key_file, prev->key_file, "");
+    ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
+                             "default");
+
+    if (!conf->node) {
+        return NGX_CONF_OK;
+    }
+
+    return ngx_walrus_node_check(cf, conf);
+}
+
+
+static char *
+ngx_walrus_committee(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_walrus_main_conf_t  *wmcf = conf;
+
+    char                 err[256];
+    ngx_str_t           *value;
+    ngx_pool_cleanup_t  *cln;
+
+    if (wmcf->committee != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    wmcf->committee_file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &wmcf->committee_file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    wmcf->committee = ngx_pcalloc(cf->pool, sizeof(walrus_committee_t));
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (wmcf->committee == NULL || cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_walrus_committee_cleanup;
+    cln->data = wmcf->committee;
+
+    if (walrus_committee_load(wmcf->committee,
+                              (char *) wmcf->committee_file.data, err,
+                              sizeof(err))
+        != WALRUS_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid committee file \"%V\": %s",
+                           &wmcf->committee_file, err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_walrus_committee_cleanup(void *data)
+{
+    walrus_committee_free(data);
+}
+
+
+static char *
+ngx_walrus_node(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_walrus_loc_conf_t  *wlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (wlcf->node != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    wlcf->node = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_walrus_node_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* a storage node needs the committee, its name in it, its key and store */
+
+static char *
+ngx_walrus_node_check(ngx_conf_t *cf, ngx_walrus_loc_conf_t *wlcf)
+{
+    int                      idx;
+    ngx_file_info_t          fi;
+    ngx_pool_cleanup_t      *cln;
+    walrus_committee_t      *committee;
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_walrus_module);
+    committee = wmcf->committee;
+
+    if (committee == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"walrus_node\" needs \"walrus_committee\" in the "
+                           "http block");
+        return NGX_CONF_ERROR;
+    }
+
+    if (wlcf->node_name.len == 0 || wlcf->key_file.len == 0
+        || wlcf->store.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"walrus_node\" needs \"walrus_node_name\", "
+                           "\"walrus_node_key\" and \"walrus_node_store\"");
+        return NGX_CONF_ERROR;
+    }
+
+    idx = walrus_committee_find(committee, (char *) wlcf->node_name.data);
+    if (idx < 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "node \"%V\" is not in the committee \"%V\"",
+                           &wlcf->node_name, &wmcf->committee_file);
+        return NGX_CONF_ERROR;
+    }
+
+    wlcf->node_index = idx;
+
+    if (wlcf->key == NULL) {
+        if (ngx_conf_full_name(cf->cycle, &wlcf->key_file, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (walrus_key_load_private((char *) wlcf->key_file.data, &wlcf->key)
+            != WALRUS_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "cannot load the Ed25519 private key \"%V\"",
+                               &wlcf->key_file);
+            return NGX_CONF_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_walrus_key_cleanup;
+        cln->data = wlcf->key;
+    }
+
+    if (EVP_PKEY_eq(wlcf->key, committee->nodes[idx].public_key) != 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the key \"%V\" is not the key of node \"%V\" in "
+                           "the committee", &wlcf->key_file,
+                           &wlcf->node_name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &wlcf->store, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_file_info(wlcf->store.data, &fi) == NGX_FILE_ERROR
+        || !ngx_is_dir(&fi))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "store \"%V\" is not a directory", &wlcf->store);
+        return NGX_CONF_ERROR;
+    }
+
+    wlcf->thread_pool = ngx_thread_pool_add(cf, &wlcf->thread_pool_name);
+    if (wlcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_walrus_key_cleanup(void *data)
+{
+    EVP_PKEY_free(data);
+}

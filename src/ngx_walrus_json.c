@@ -1,0 +1,149 @@
+/*
+ * JSON responses: the success wrapper and the Walrus error model.
+ */
+
+#include <ngx_walrus.h>
+
+
+static const char *ngx_walrus_status_name(ngx_uint_t status);
+
+
+ngx_int_t
+ngx_walrus_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *body)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = body->len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = body->data;
+    b->last = body->data + body->len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_walrus_send_success(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *data)
+{
+    u_char     *p;
+    ngx_str_t   body;
+
+    body.data = ngx_pnalloc(r->pool, data->len + 64);
+    if (body.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(body.data, "{\"success\":{\"code\":%ui,\"data\":%V}}\n",
+                    status, data);
+    body.len = p - body.data;
+
+    return ngx_walrus_send_json(r, status, &body);
+}
+
+
+static const char *
+ngx_walrus_status_name(ngx_uint_t status)
+{
+    switch (status) {
+
+    case NGX_HTTP_BAD_REQUEST:
+        return "INVALID_ARGUMENT";
+
+    case NGX_HTTP_FORBIDDEN:
+        return "PERMISSION_DENIED";
+
+    case NGX_HTTP_NOT_FOUND:
+        return "NOT_FOUND";
+
+    case NGX_HTTP_NOT_ALLOWED:
+        return "METHOD_NOT_ALLOWED";
+
+    case NGX_HTTP_CONFLICT:
+        return "FAILED_PRECONDITION";
+
+    case NGX_HTTP_LENGTH_REQUIRED:
+        return "LENGTH_REQUIRED";
+
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        return "SIZE_EXCEEDED";
+
+    case NGX_HTTP_RANGE_NOT_SATISFIABLE:
+        return "RANGE_NOT_SATISFIABLE";
+
+    case 429:
+        return "RESOURCE_EXHAUSTED";
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        return "UNAVAILABLE";
+
+    case NGX_HTTP_GATEWAY_TIME_OUT:
+        return "DEADLINE_EXCEEDED";
+
+    default:
+        return "INTERNAL";
+    }
+}
+
+
+ngx_int_t
+ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *domain, const char *reason, const char *fmt, ...)
+{
+    u_char     *p, msg[512];
+    size_t      len;
+    va_list     args;
+    ngx_str_t   body;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
+    va_end(args);
+
+    len = p - msg;
+
+    body.data = ngx_pnalloc(r->pool, 256 + 6 * len + ngx_strlen(reason)
+                                     + ngx_strlen(domain));
+    if (body.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(body.data, "{\"error\":{\"code\":%ui,\"status\":\"%s\","
+                    "\"message\":\"", status, ngx_walrus_status_name(status));
+    p = (u_char *) ngx_escape_json(p, msg, len);
+    p = ngx_sprintf(p, "\",\"details\":[{\"@type\":\"ErrorInfo\","
+                    "\"reason\":\"%s\",\"domain\":\"%s\",\"metadata\":{}}]}}\n",
+                    reason, domain);
+    body.len = p - body.data;
+
+    if (status >= NGX_HTTP_BAD_REQUEST) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "walrus: %ui %s: %*s", status, reason, len, msg);
+    }
+
+    r->keepalive = r->keepalive && status < NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    return ngx_walrus_send_json(r, status, &body);
+}

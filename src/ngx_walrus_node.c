@@ -1,0 +1,438 @@
+/*
+ * Storage node role: request dispatch and the read side of its API.
+ */
+
+#include <ngx_walrus.h>
+#include <ngx_walrus_store.h>
+#include <walrus_base64.h>
+#include <walrus_sign.h>
+
+
+static ngx_int_t ngx_walrus_node_get(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt);
+static ngx_int_t ngx_walrus_node_send_file(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt, const char *name, const char *reason);
+static ngx_int_t ngx_walrus_node_health(ngx_http_request_t *r);
+static ngx_int_t ngx_walrus_node_status(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt);
+static ngx_int_t ngx_walrus_node_confirm(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt);
+static ngx_uint_t ngx_walrus_node_has(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt, const char *name);
+static ngx_int_t ngx_walrus_node_assigned(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt);
+
+
+ngx_int_t
+ngx_walrus_node_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_walrus_route_t       rt;
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+
+    rc = ngx_walrus_route_parse(&r->uri, &rt);
+
+    if (rc == NGX_OK && rt.kind == NGX_WALRUS_ROUTE_SLIVER
+        && rt.pair >= wmcf->committee->params.n)
+    {
+        rc = NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK || rt.kind == NGX_WALRUS_ROUTE_BLOBS
+        || rt.kind == NGX_WALRUS_ROUTE_BLOB)
+    {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_ERROR) {
+            return ngx_walrus_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         NGX_WALRUS_DOMAIN_NODE,
+                                         "INVALID_BLOB_ID",
+                                         "the blob ID is not 43 characters "
+                                         "of URL-safe base64");
+        }
+
+        return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
+                                     NGX_WALRUS_DOMAIN_NODE, "NO_SUCH_PATH",
+                                     "no such storage node endpoint");
+    }
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_walrus_node_get(r, &rt);
+    }
+
+    if (r->method == NGX_HTTP_PUT
+        && (rt.kind == NGX_WALRUS_ROUTE_METADATA
+            || rt.kind == NGX_WALRUS_ROUTE_SLIVER
+            || rt.kind == NGX_WALRUS_ROUTE_CERTIFICATE))
+    {
+        if (rt.kind == NGX_WALRUS_ROUTE_SLIVER
+            && ngx_walrus_node_assigned(r, &rt) != NGX_OK)
+        {
+            if (ngx_http_discard_request_body(r) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ngx_walrus_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         NGX_WALRUS_DOMAIN_NODE,
+                                         "SHARD_NOT_ASSIGNED",
+                                         "sliver pair %ui of this blob "
+                                         "belongs to another node's shard",
+                                         rt.pair);
+        }
+
+        return ngx_walrus_node_put(r, &rt);
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_walrus_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                 NGX_WALRUS_DOMAIN_NODE, "METHOD_NOT_ALLOWED",
+                                 "method %V is not allowed here",
+                                 &r->method_name);
+}
+
+
+/* NGX_OK when the shard holding pair rt->pair of the blob is this node's */
+
+static ngx_int_t
+ngx_walrus_node_assigned(ngx_http_request_t *r, ngx_walrus_route_t *rt)
+{
+    unsigned                 shard;
+    walrus_committee_t      *c;
+    ngx_walrus_loc_conf_t   *wlcf;
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    c = wmcf->committee;
+
+    shard = walrus_pair_to_shard(&c->params, rt->blob_id, rt->pair);
+
+    return c->shard_owner[shard] == wlcf->node_index ? NGX_OK
+                                                     : NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_walrus_node_get(ngx_http_request_t *r, ngx_walrus_route_t *rt)
+{
+    char  name[32];
+
+    switch (rt->kind) {
+
+    case NGX_WALRUS_ROUTE_HEALTH:
+        return ngx_walrus_node_health(r);
+
+    case NGX_WALRUS_ROUTE_METADATA:
+        return ngx_walrus_node_send_file(r, rt, "metadata",
+                                         "METADATA_NOT_FOUND");
+
+    case NGX_WALRUS_ROUTE_CERTIFICATE:
+        return ngx_walrus_node_send_file(r, rt, "certificate",
+                                         "CERTIFICATE_NOT_FOUND");
+
+    case NGX_WALRUS_ROUTE_SLIVER:
+        ngx_walrus_store_sliver_name(name, sizeof(name), rt->pair,
+                                     rt->axis == WALRUS_SECONDARY);
+        return ngx_walrus_node_send_file(r, rt, name, "SLIVER_NOT_FOUND");
+
+    case NGX_WALRUS_ROUTE_STATUS:
+        return ngx_walrus_node_status(r, rt);
+
+    default: /* NGX_WALRUS_ROUTE_CONFIRMATION */
+        return ngx_walrus_node_confirm(r, rt);
+    }
+}
+
+
+static ngx_int_t
+ngx_walrus_node_send_file(ngx_http_request_t *r, ngx_walrus_route_t *rt,
+    const char *name, const char *reason)
+{
+    char                      dir[NGX_WALRUS_PATH_MAX];
+    char                      path[NGX_WALRUS_PATH_MAX];
+    ngx_fd_t                  fd;
+    ngx_int_t                 rc;
+    ngx_buf_t                *b;
+    ngx_chain_t               out;
+    ngx_file_info_t           fi;
+    ngx_pool_cleanup_t       *cln;
+    ngx_pool_cleanup_file_t  *clnf;
+    ngx_walrus_loc_conf_t    *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+
+    if (ngx_walrus_store_dir(dir, (char *) wlcf->store.data, wlcf->store.len,
+                             rt->id_text) != 0
+        || ngx_walrus_store_path(path, dir, name) != 0)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_pool_cleanup_file_t));
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
+                                     NGX_WALRUS_DOMAIN_NODE, reason,
+                                     "this node holds no %s for blob %s",
+                                     name, rt->id_text);
+    }
+
+    cln->handler = ngx_pool_cleanup_file;
+    clnf = cln->data;
+    clnf->fd = fd;
+    clnf->name = (u_char *) ngx_pstrdup(r->pool, &(ngx_str_t) {
+                                        ngx_strlen(path), (u_char *) path });
+    clnf->log = r->connection->log;
+
+    if (clnf->name == NULL || ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = ngx_file_size(&fi);
+    r->headers_out.last_modified_time = ngx_file_mtime(&fi);
+    ngx_str_set(&r->headers_out.content_type, "application/octet-stream");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->allow_ranges = 1;
+
+    if (ngx_http_set_etag(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
+    if (b->file == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->file_pos = 0;
+    b->file_last = ngx_file_size(&fi);
+    b->in_file = b->file_last ? 1 : 0;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+    b->sync = b->in_file ? 0 : 1;
+
+    b->file->fd = fd;
+    b->file->name.data = clnf->name;
+    b->file->name.len = ngx_strlen(clnf->name);
+    b->file->log = r->connection->log;
+    b->file->directio = 0;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_walrus_node_health(ngx_http_request_t *r)
+{
+    u_char                  *p;
+    unsigned                 i;
+    ngx_str_t                data;
+    walrus_node_t           *node;
+    ngx_walrus_loc_conf_t   *wlcf;
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    node = &wmcf->committee->nodes[wlcf->node_index];
+
+    data.data = ngx_pnalloc(r->pool, 256 + node->nshards * 4
+                                     + wlcf->node_name.len);
+    if (data.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(data.data, "{\"status\":\"ready\",\"node\":\"%V\","
+                    "\"epoch\":%uD,\"nShards\":%ud,\"shards\":[",
+                    &wlcf->node_name, wmcf->committee->epoch,
+                    wmcf->committee->params.n);
+
+    for (i = 0; i < node->nshards; i++) {
+        p = ngx_sprintf(p, "%s%ud", i ? "," : "", node->shards[i]);
+    }
+
+    p = ngx_sprintf(p, "]}");
+    data.len = p - data.data;
+
+    return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);
+}
+
+
+static ngx_uint_t
+ngx_walrus_node_has(ngx_http_request_t *r, ngx_walrus_route_t *rt,
+    const char *name)
+{
+    char                    dir[NGX_WALRUS_PATH_MAX];
+    char                    path[NGX_WALRUS_PATH_MAX];
+    ngx_file_info_t         fi;
+    ngx_walrus_loc_conf_t  *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+
+    if (ngx_walrus_store_dir(dir, (char *) wlcf->store.data, wlcf->store.len,
+                             rt->id_text) != 0
+        || ngx_walrus_store_path(path, dir, name) != 0)
+    {
+        return 0;
+    }
+
+    return ngx_file_info(path, &fi) != NGX_FILE_ERROR && ngx_is_file(&fi);
+}
+
+
+static ngx_int_t
+ngx_walrus_node_status(ngx_http_request_t *r, ngx_walrus_route_t *rt)
+{
+    char                     name[32];
+    u_char                  *p;
+    unsigned                 i, pair;
+    ngx_str_t                data;
+    ngx_uint_t               prim, sec, complete;
+    walrus_node_t           *node;
+    walrus_committee_t      *c;
+    ngx_walrus_loc_conf_t   *wlcf;
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    c = wmcf->committee;
+    node = &c->nodes[wlcf->node_index];
+
+    data.data = ngx_pnalloc(r->pool, 256 + node->nshards * 96);
+    if (data.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    complete = ngx_walrus_node_has(r, rt, "metadata");
+
+    p = ngx_sprintf(data.data, "{\"blobId\":\"%s\",\"metadata\":%s,"
+                    "\"certified\":%s,\"slivers\":[", rt->id_text,
+                    complete ? "true" : "false",
+                    ngx_walrus_node_has(r, rt, "certificate")
+                    ? "true" : "false");
+
+    for (i = 0; i < node->nshards; i++) {
+        pair = walrus_shard_to_pair(&c->params, rt->blob_id,
+                                    node->shards[i]);
+
+        ngx_walrus_store_sliver_name(name, sizeof(name), pair, 0);
+        prim = ngx_walrus_node_has(r, rt, name);
+        ngx_walrus_store_sliver_name(name, sizeof(name), pair, 1);
+        sec = ngx_walrus_node_has(r, rt, name);
+        complete = complete && prim && sec;
+
+        p = ngx_sprintf(p, "%s{\"shard\":%ud,\"pair\":%ud,\"primary\":%s,"
+                        "\"secondary\":%s}", i ? "," : "", node->shards[i],
+                        pair, prim ? "true" : "false",
+                        sec ? "true" : "false");
+    }
+
+    p = ngx_sprintf(p, "],\"stored\":%s}", complete ? "true" : "false");
+    data.len = p - data.data;
+
+    return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);
+}
+
+
+/* signs only when the metadata and every pair of this node are stored */
+
+static ngx_int_t
+ngx_walrus_node_confirm(ngx_http_request_t *r, ngx_walrus_route_t *rt)
+{
+    char                     name[32];
+    char                     sig_text[128], msg_text[128];
+    u_char                  *p;
+    uint8_t                  sig[WALRUS_SIG_LEN];
+    uint8_t                  msg[WALRUS_CONFIRM_MSG_LEN];
+    unsigned                 i, pair, axis;
+    ngx_str_t                data;
+    walrus_node_t           *node;
+    walrus_committee_t      *c;
+    ngx_walrus_loc_conf_t   *wlcf;
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    c = wmcf->committee;
+    node = &c->nodes[wlcf->node_index];
+
+    if (!ngx_walrus_node_has(r, rt, "metadata")) {
+        return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
+                                     NGX_WALRUS_DOMAIN_NODE,
+                                     "METADATA_NOT_FOUND",
+                                     "this node holds no metadata for blob "
+                                     "%s", rt->id_text);
+    }
+
+    for (i = 0; i < node->nshards; i++) {
+        pair = walrus_shard_to_pair(&c->params, rt->blob_id,
+                                    node->shards[i]);
+
+        for (axis = 0; axis < 2; axis++) {
+            ngx_walrus_store_sliver_name(name, sizeof(name), pair, axis);
+
+            if (!ngx_walrus_node_has(r, rt, name)) {
+                return ngx_walrus_send_error(r, NGX_HTTP_CONFLICT,
+                                             NGX_WALRUS_DOMAIN_NODE,
+                                             "SLIVERS_MISSING",
+                                             "sliver %s of blob %s is not "
+                                             "stored yet", name, rt->id_text);
+            }
+        }
+    }
+
+    walrus_confirmation_message(c->epoch, rt->blob_id, msg);
+
+    if (walrus_confirmation_sign(wlcf->key, c->epoch, rt->blob_id, sig)
+        != WALRUS_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "walrus: signing a confirmation failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    sig_text[walrus_base64url_encode(sig, sizeof(sig), sig_text)] = '\0';
+    msg_text[walrus_base64url_encode(msg, sizeof(msg), msg_text)] = '\0';
+
+    data.data = ngx_pnalloc(r->pool, 512 + wlcf->node_name.len);
+    if (data.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(data.data, "{\"signed\":{\"serializedMessage\":\"%s\","
+                    "\"signature\":\"%s\",\"node\":\"%V\",\"nodeIndex\":%i,"
+                    "\"epoch\":%uD,\"blobId\":\"%s\"}}", msg_text, sig_text,
+                    &wlcf->node_name, wlcf->node_index, c->epoch,
+                    rt->id_text);
+    data.len = p - data.data;
+
+    return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);
+}

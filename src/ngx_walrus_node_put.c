@@ -1,0 +1,624 @@
+/*
+ * Storage node uploads: metadata, slivers and certificates are read,
+ * verified in a thread pool and stored durably before the answer.
+ */
+
+#include <ngx_walrus.h>
+#include <ngx_walrus_store.h>
+#include <walrus_cert.h>
+#include <walrus_codec.h>
+#include <walrus_metadata.h>
+
+
+typedef struct {
+    ngx_chain_t               *cl;
+    off_t                      offset;     /* consumed from cl->buf */
+} ngx_walrus_body_t;
+
+
+typedef struct {
+    ngx_walrus_route_t         route;
+    const walrus_committee_t  *committee;
+    ngx_chain_t               *body;
+    off_t                      body_len;
+    char                       dir[NGX_WALRUS_PATH_MAX];
+    ngx_uint_t                 status;
+    const char                *reason;
+    char                       message[256];
+    ngx_http_request_t        *request;
+} ngx_walrus_put_t;
+
+
+static void ngx_walrus_put_body_done(ngx_http_request_t *r);
+static void ngx_walrus_put_thread(void *data, ngx_log_t *log);
+static void ngx_walrus_put_thread_done(ngx_event_t *ev);
+static void ngx_walrus_put_respond(ngx_http_request_t *r);
+static void ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
+    const char *reason, const char *fmt, ...);
+static void ngx_walrus_put_metadata(ngx_walrus_put_t *t);
+static void ngx_walrus_put_sliver(ngx_walrus_put_t *t);
+static void ngx_walrus_put_certificate(ngx_walrus_put_t *t);
+static int ngx_walrus_body_read(ngx_walrus_body_t *bd, u_char *dst,
+    size_t len);
+static u_char *ngx_walrus_body_slurp(ngx_walrus_put_t *t);
+static int ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
+    const u_char *data, size_t len);
+static int ngx_walrus_load_metadata(ngx_walrus_put_t *t,
+    walrus_metadata_t *m);
+
+
+ngx_int_t
+ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
+{
+    off_t                    limit;
+    ngx_int_t                rc;
+    ngx_walrus_put_t        *t;
+    ngx_walrus_loc_conf_t   *wlcf;
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+
+    switch (rt->kind) {
+
+    case NGX_WALRUS_ROUTE_METADATA:
+        limit = NGX_WALRUS_MAX_METADATA;
+        break;
+
+    case NGX_WALRUS_ROUTE_CERTIFICATE:
+        limit = WALRUS_CERT_MAX_SIZE;
+        break;
+
+    default:
+        limit = NGX_MAX_OFF_T_VALUE;
+        break;
+    }
+
+    if (r->headers_in.content_length_n > limit) {
+        return ngx_walrus_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                     NGX_WALRUS_DOMAIN_NODE, "BODY_TOO_LARGE",
+                                     "the body is larger than %O bytes",
+                                     limit);
+    }
+
+    if (r->headers_in.content_length_n < 0 && !r->headers_in.chunked) {
+        return ngx_walrus_send_error(r, NGX_HTTP_LENGTH_REQUIRED,
+                                     NGX_WALRUS_DOMAIN_NODE,
+                                     "LENGTH_REQUIRED",
+                                     "a body with Content-Length is required");
+    }
+
+    t = ngx_pcalloc(r->pool, sizeof(ngx_walrus_put_t));
+    if (t == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t->route = *rt;
+    t->committee = wmcf->committee;
+    t->request = r;
+
+    if (ngx_walrus_store_dir(t->dir, (char *) wlcf->store.data,
+                             wlcf->store.len, rt->id_text)
+        != 0)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, t, ngx_http_walrus_module);
+
+    r->request_body_in_file_only = 0;
+
+    rc = ngx_http_read_client_request_body(r, ngx_walrus_put_body_done);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_walrus_put_body_done(ngx_http_request_t *r)
+{
+    off_t                   len;
+    ngx_buf_t              *b;
+    ngx_chain_t            *cl;
+    ngx_walrus_put_t       *t, *tt;
+    ngx_thread_task_t      *task;
+    ngx_walrus_loc_conf_t  *wlcf;
+
+    t = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+
+    if (r->request_body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl != NULL; cl = cl->next) {
+        b = cl->buf;
+        len += ngx_buf_in_memory(b) ? b->last - b->pos
+                                    : b->file_last - b->file_pos;
+    }
+
+    t->body = r->request_body->bufs;
+    t->body_len = len;
+
+    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_walrus_put_t *));
+    if (task == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    tt = t;
+    ngx_memcpy(task->ctx, &tt, sizeof(ngx_walrus_put_t *));
+    task->handler = ngx_walrus_put_thread;
+    task->event.data = r;
+    task->event.handler = ngx_walrus_put_thread_done;
+
+    if (ngx_thread_task_post(wlcf->thread_pool, task) != NGX_OK) {
+        ngx_http_finalize_request(r,
+            ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_NODE,
+                                  "OVERLOADED",
+                                  "the node is busy, retry later"));
+        return;
+    }
+
+    r->main->blocked++;
+    r->aio = 1;
+    r->write_event_handler = ngx_walrus_put_respond;
+}
+
+
+static void
+ngx_walrus_put_thread_done(ngx_event_t *ev)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ev->data;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    r->write_event_handler(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_walrus_put_respond(ngx_http_request_t *r)
+{
+    u_char            *p;
+    ngx_str_t          data;
+    ngx_walrus_put_t  *t;
+
+    t = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    if (t->status >= NGX_HTTP_BAD_REQUEST) {
+        ngx_http_finalize_request(r,
+            ngx_walrus_send_error(r, t->status, NGX_WALRUS_DOMAIN_NODE,
+                                  t->reason, "%s", t->message));
+        return;
+    }
+
+    data.data = ngx_pnalloc(r->pool, 128);
+    if (data.data == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_sprintf(data.data, "{\"blobId\":\"%s\",\"stored\":\"%s\","
+                    "\"created\":%s}", t->route.id_text, t->reason,
+                    t->status == NGX_HTTP_CREATED ? "true" : "false");
+    data.len = p - data.data;
+
+    ngx_http_finalize_request(r, ngx_walrus_send_success(r, t->status,
+                                                         &data));
+}
+
+
+static void
+ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
+    const char *reason, const char *fmt, ...)
+{
+    va_list  args;
+
+    t->status = status;
+    t->reason = reason;
+
+    va_start(args, fmt);
+    vsnprintf(t->message, sizeof(t->message), fmt, args);
+    va_end(args);
+}
+
+
+/* runs in a thread pool: system calls and the core library only */
+
+static void
+ngx_walrus_put_thread(void *data, ngx_log_t *log)
+{
+    ngx_walrus_put_t  *t;
+
+    ngx_memcpy(&t, data, sizeof(ngx_walrus_put_t *));
+
+    switch (t->route.kind) {
+
+    case NGX_WALRUS_ROUTE_METADATA:
+        ngx_walrus_put_metadata(t);
+        break;
+
+    case NGX_WALRUS_ROUTE_SLIVER:
+        ngx_walrus_put_sliver(t);
+        break;
+
+    default:
+        ngx_walrus_put_certificate(t);
+        break;
+    }
+}
+
+
+static int
+ngx_walrus_body_read(ngx_walrus_body_t *bd, u_char *dst, size_t len)
+{
+    off_t       avail;
+    size_t      n;
+    ssize_t     got;
+    ngx_buf_t  *b;
+
+    while (len > 0) {
+        if (bd->cl == NULL) {
+            return -1;
+        }
+
+        b = bd->cl->buf;
+        avail = (ngx_buf_in_memory(b) ? b->last - b->pos
+                                      : b->file_last - b->file_pos)
+                - bd->offset;
+
+        if (avail <= 0) {
+            bd->cl = bd->cl->next;
+            bd->offset = 0;
+            continue;
+        }
+
+        n = (off_t) len < avail ? len : (size_t) avail;
+
+        if (ngx_buf_in_memory(b)) {
+            ngx_memcpy(dst, b->pos + bd->offset, n);
+
+        } else {
+            got = pread(b->file->fd, dst, n, b->file_pos + bd->offset);
+            if (got <= 0) {
+                return -1;
+            }
+
+            n = got;
+        }
+
+        dst += n;
+        len -= n;
+        bd->offset += n;
+    }
+
+    return 0;
+}
+
+
+static u_char *
+ngx_walrus_body_slurp(ngx_walrus_put_t *t)
+{
+    u_char             *buf;
+    ngx_walrus_body_t   bd;
+
+    buf = malloc(t->body_len ? t->body_len : 1);
+    if (buf == NULL) {
+        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "NO_MEMORY",
+                            "out of memory");
+        return NULL;
+    }
+
+    bd.cl = t->body;
+    bd.offset = 0;
+
+    if (ngx_walrus_body_read(&bd, buf, t->body_len) != 0) {
+        free(buf);
+        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                            "INTERNAL_ERROR", "cannot read the request body");
+        return NULL;
+    }
+
+    return buf;
+}
+
+
+/* stores a small verified object unless it is there already */
+
+static int
+ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
+    const u_char *data, size_t len)
+{
+    char               path[NGX_WALRUS_PATH_MAX];
+    ngx_walrus_file_t  f;
+
+    if (ngx_walrus_store_mkdir(t->dir) != 0
+        || ngx_walrus_store_path(path, t->dir, name) != 0)
+    {
+        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
+                            "cannot create the blob directory: %s",
+                            strerror(errno));
+        return -1;
+    }
+
+    if (access(path, F_OK) == 0) {
+        t->status = NGX_HTTP_OK;
+        t->reason = name;
+        return 0;
+    }
+
+    if (ngx_walrus_file_open(&f, t->dir, name) != 0) {
+        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
+                            "cannot create %s: %s", name, strerror(errno));
+        return -1;
+    }
+
+    if (ngx_walrus_file_write(&f, data, len) != 0
+        || ngx_walrus_file_commit(&f) != 0)
+    {
+        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
+                            "cannot store %s: %s", name, strerror(errno));
+        ngx_walrus_file_abort(&f);
+        return -1;
+    }
+
+    t->status = NGX_HTTP_CREATED;
+    t->reason = name;
+
+    return 0;
+}
+
+
+static void
+ngx_walrus_put_metadata(ngx_walrus_put_t *t)
+{
+    int                rc;
+    u_char            *buf;
+    walrus_metadata_t  m;
+
+    buf = ngx_walrus_body_slurp(t);
+    if (buf == NULL) {
+        return;
+    }
+
+    rc = walrus_metadata_parse(&m, buf, t->body_len);
+
+    if (rc != WALRUS_OK) {
+        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_METADATA",
+                            "the metadata does not parse: %s",
+                            walrus_strerror(rc));
+
+    } else if (m.params.n != t->committee->params.n) {
+        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_METADATA",
+                            "the metadata is for %u shards, the committee "
+                            "has %u", m.params.n, t->committee->params.n);
+
+    } else if (walrus_metadata_check(&m, t->route.blob_id) != WALRUS_OK) {
+        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "BLOB_ID_MISMATCH",
+                            "the metadata does not hash to the blob ID");
+
+    } else {
+        (void) ngx_walrus_put_small(t, "metadata", buf, t->body_len);
+    }
+
+    walrus_metadata_free(&m);
+    free(buf);
+}
+
+
+static int
+ngx_walrus_load_metadata(ngx_walrus_put_t *t, walrus_metadata_t *m)
+{
+    int      rc;
+    char     path[NGX_WALRUS_PATH_MAX];
+    size_t   len;
+    u_char  *buf;
+
+    if (ngx_walrus_store_path(path, t->dir, "metadata") != 0
+        || ngx_walrus_read_file(path, NGX_WALRUS_MAX_METADATA, &buf, &len)
+           != 0)
+    {
+        ngx_walrus_put_fail(t, NGX_HTTP_CONFLICT, "METADATA_NOT_STORED",
+                            "store the blob's metadata first");
+        return -1;
+    }
+
+    rc = walrus_metadata_parse(m, buf, len);
+
+    if (rc == WALRUS_OK) {
+        rc = walrus_metadata_check(m, t->route.blob_id);
+    }
+
+    free(buf);
+
+    if (rc != WALRUS_OK) {
+        walrus_metadata_free(m);
+        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                            "CORRUPT_METADATA",
+                            "the stored metadata does not verify");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_walrus_put_sliver(ngx_walrus_put_t *t)
+{
+    int                 rc;
+    char                name[32], path[NGX_WALRUS_PATH_MAX];
+    size_t              size, sym;
+    u_char             *buf;
+    uint64_t            g, expect;
+    unsigned            index, n;
+    walrus_codec_t     *codec;
+    ngx_walrus_body_t   bd;
+    walrus_metadata_t   m;
+    ngx_walrus_file_t   f;
+    const uint8_t      *hash;
+
+    if (ngx_walrus_load_metadata(t, &m) != 0) {
+        return;
+    }
+
+    n = m.params.n;
+    buf = NULL;
+    codec = NULL;
+    f.fd = -1;
+    f.tmp[0] = '\0';
+
+    expect = walrus_sliver_file_size(&m, t->route.axis);
+
+    if ((uint64_t) t->body_len != expect) {
+        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_SLIVER_SIZE",
+                            "the sliver has %lld bytes, the metadata says "
+                            "%llu", (long long) t->body_len,
+                            (unsigned long long) expect);
+        goto done;
+    }
+
+    ngx_walrus_store_sliver_name(name, sizeof(name), t->route.pair,
+                                 t->route.axis == WALRUS_SECONDARY);
+
+    if (ngx_walrus_store_path(path, t->dir, name) == 0
+        && access(path, F_OK) == 0)
+    {
+        t->status = NGX_HTTP_OK;
+        t->reason = "sliver";
+        goto done;
+    }
+
+    size = walrus_sliver_size(&m.params, t->route.axis,
+                              walrus_symbol_size(&m.params, m.segment_size));
+    buf = malloc(size ? size : 1);
+    codec = walrus_codec_create(n);
+
+    if (buf == NULL || codec == NULL) {
+        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "NO_MEMORY",
+                            "out of memory");
+        goto done;
+    }
+
+    if (ngx_walrus_file_open(&f, t->dir, name) != 0) {
+        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
+                            "cannot create %s: %s", name, strerror(errno));
+        goto done;
+    }
+
+    index = t->route.axis == WALRUS_PRIMARY ? t->route.pair
+                                            : n - 1 - t->route.pair;
+    bd.cl = t->body;
+    bd.offset = 0;
+
+    for (g = 0; g < m.nsegments; g++) {
+        sym = walrus_symbol_size(&m.params,
+                                 walrus_segment_length(m.length,
+                                                       m.segment_size, g));
+        size = walrus_sliver_size(&m.params, t->route.axis, sym);
+        hash = walrus_metadata_segment(&m, g)
+               + (size_t) t->route.pair * WALRUS_PAIR_HASH_LEN
+               + (t->route.axis == WALRUS_PRIMARY ? 0 : WALRUS_HASH_LEN);
+
+        if (ngx_walrus_body_read(&bd, buf, size) != 0) {
+            ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "INTERNAL_ERROR",
+                                "cannot read the request body");
+            goto done;
+        }
+
+        rc = walrus_sliver_verify(codec, t->route.axis, index, sym, buf,
+                                  size, hash);
+        if (rc != WALRUS_OK) {
+            ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_SLIVER",
+                                "segment %llu of the sliver does not match "
+                                "the metadata: %s", (unsigned long long) g,
+                                walrus_strerror(rc));
+            goto done;
+        }
+
+        if (ngx_walrus_file_write(&f, buf, size) != 0) {
+            ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "STORE_ERROR", "cannot write %s: %s", name,
+                                strerror(errno));
+            goto done;
+        }
+    }
+
+    if (ngx_walrus_file_commit(&f) != 0) {
+        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
+                            "cannot store %s: %s", name, strerror(errno));
+        goto done;
+    }
+
+    t->status = NGX_HTTP_CREATED;
+    t->reason = "sliver";
+
+done:
+
+    if (t->status != NGX_HTTP_CREATED && f.tmp[0] != '\0') {
+        ngx_walrus_file_abort(&f);
+    }
+
+    walrus_codec_destroy(codec);
+    free(buf);
+    walrus_metadata_free(&m);
+}
+
+
+static void
+ngx_walrus_put_certificate(ngx_walrus_put_t *t)
+{
+    int             rc;
+    u_char         *buf;
+    walrus_cert_t  *cert;
+
+    buf = ngx_walrus_body_slurp(t);
+    cert = malloc(sizeof(walrus_cert_t));
+
+    if (buf == NULL || cert == NULL) {
+        if (cert == NULL) {
+            ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "NO_MEMORY", "out of memory");
+        }
+
+        free(buf);
+        free(cert);
+        return;
+    }
+
+    rc = walrus_cert_parse(cert, buf, t->body_len);
+
+    if (rc == WALRUS_OK) {
+        rc = walrus_cert_verify(t->committee, cert, t->route.blob_id);
+    }
+
+    if (rc != WALRUS_OK) {
+        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_CERTIFICATE",
+                            "the certificate is not valid for this blob and "
+                            "committee: %s", walrus_strerror(rc));
+
+    } else {
+        (void) ngx_walrus_put_small(t, "certificate", buf, t->body_len);
+    }
+
+    free(cert);
+    free(buf);
+}
