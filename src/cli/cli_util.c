@@ -1,0 +1,397 @@
+/*
+ * walrusctl: error messages, the committee and file helpers.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <walrusctl.h>
+
+
+#define WALRUS_CLI_ERRLEN  1024
+
+
+static char *walrus_cli_tmp_name(const char *path);
+
+
+void
+walrus_cli_error(const char *fmt, ...)
+{
+    va_list  args;
+
+    fputs("walrusctl: ", stderr);
+
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+
+    fputc('\n', stderr);
+}
+
+
+int
+walrus_cli_status(int rc)
+{
+    switch (rc) {
+
+    case WALRUS_OK:
+        return WALRUS_CLI_OK;
+
+    case WALRUS_EHASH:
+    case WALRUS_EINCONSISTENT:
+    case WALRUS_ENOTENOUGH:
+    case WALRUS_ESIGNATURE:
+    case WALRUS_EEPOCH:
+    case WALRUS_EQUORUM:
+    case WALRUS_EBLOBID:
+        return WALRUS_CLI_INVALID;
+
+    default:
+        return WALRUS_CLI_IO;
+    }
+}
+
+
+int
+walrus_cli_committee(walrus_cli_t *cli, walrus_committee_t *c)
+{
+    int   rc;
+    char  err[WALRUS_CLI_ERRLEN];
+
+    rc = walrus_committee_load(c, cli->committee, err, sizeof(err));
+    if (rc != WALRUS_OK) {
+        if (err[0] == '\0') {
+            walrus_cli_error("%s: %s", cli->committee, walrus_strerror(rc));
+
+        } else if (strstr(err, cli->committee) == NULL) {
+            walrus_cli_error("%s: %s", cli->committee, err);
+
+        } else {
+            walrus_cli_error("%s", err);
+        }
+
+        return WALRUS_CLI_IO;
+    }
+
+    return WALRUS_CLI_OK;
+}
+
+
+int
+walrus_cli_parse_blob_id(const char *text, uint8_t *id)
+{
+    if (walrus_blob_id_parse(text, strlen(text), id) != WALRUS_OK) {
+        walrus_cli_error("invalid blob ID \"%s\": expected %d URL-safe "
+                         "base64 characters", text, WALRUS_BLOB_ID_TEXT_LEN);
+        return WALRUS_CLI_USAGE;
+    }
+
+    return WALRUS_CLI_OK;
+}
+
+
+ssize_t
+walrus_cli_read(int fd, uint8_t *buf, size_t len)
+{
+    size_t   done;
+    ssize_t  n;
+
+    done = 0;
+
+    while (done < len) {
+        n = read(fd, buf + done, len - done);
+
+        if (n == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+
+            return -1;
+        }
+
+        if (n == 0) {
+            break;
+        }
+
+        done += (size_t) n;
+    }
+
+    return (ssize_t) done;
+}
+
+
+ssize_t
+walrus_cli_pread(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+    size_t   done;
+    ssize_t  n;
+
+    done = 0;
+
+    while (done < len) {
+        n = pread(fd, buf + done, len - done, (off_t) (off + done));
+
+        if (n == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+
+            return -1;
+        }
+
+        if (n == 0) {
+            break;
+        }
+
+        done += (size_t) n;
+    }
+
+    return (ssize_t) done;
+}
+
+
+int
+walrus_cli_write(int fd, const uint8_t *buf, size_t len)
+{
+    ssize_t  n;
+
+    while (len > 0) {
+        n = write(fd, buf, len);
+
+        if (n == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+
+            return -1;
+        }
+
+        buf += n;
+        len -= (size_t) n;
+    }
+
+    return 0;
+}
+
+
+int
+walrus_cli_read_file(const char *path, size_t max, uint8_t **buf,
+    size_t *len)
+{
+    int          fd;
+    uint8_t     *data;
+    ssize_t      n;
+    struct stat  st;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        walrus_cli_error("%s: cannot open: %s", path, strerror(errno));
+        return WALRUS_CLI_IO;
+    }
+
+    if (fstat(fd, &st) == -1) {
+        walrus_cli_error("%s: cannot stat: %s", path, strerror(errno));
+        (void) close(fd);
+        return WALRUS_CLI_IO;
+    }
+
+    if (!S_ISREG(st.st_mode)) {
+        walrus_cli_error("%s: not a regular file", path);
+        (void) close(fd);
+        return WALRUS_CLI_IO;
+    }
+
+    if ((uint64_t) st.st_size > max) {
+        walrus_cli_error("%s: %lld bytes, more than the %zu allowed", path,
+                         (long long) st.st_size, max);
+        (void) close(fd);
+        return WALRUS_CLI_IO;
+    }
+
+    /* one byte more to notice a file that grows while it is read */
+
+    data = malloc((size_t) st.st_size + 1);
+    if (data == NULL) {
+        walrus_cli_error("%s: out of memory", path);
+        (void) close(fd);
+        return WALRUS_CLI_IO;
+    }
+
+    n = walrus_cli_read(fd, data, (size_t) st.st_size + 1);
+
+    if (n == -1) {
+        walrus_cli_error("%s: read error: %s", path, strerror(errno));
+        free(data);
+        (void) close(fd);
+        return WALRUS_CLI_IO;
+    }
+
+    (void) close(fd);
+
+    if (n != st.st_size) {
+        walrus_cli_error("%s: file changed while it was read", path);
+        free(data);
+        return WALRUS_CLI_IO;
+    }
+
+    *buf = data;
+    *len = (size_t) n;
+
+    return WALRUS_CLI_OK;
+}
+
+
+char *
+walrus_cli_path(const char *dir, const char *name)
+{
+    char    *path;
+    size_t   dlen, nlen;
+
+    dlen = strlen(dir);
+    nlen = strlen(name);
+
+    path = malloc(dlen + nlen + 2);
+    if (path == NULL) {
+        return NULL;
+    }
+
+    memcpy(path, dir, dlen);
+    path[dlen] = '/';
+    memcpy(path + dlen + 1, name, nlen + 1);
+
+    return path;
+}
+
+
+static char *
+walrus_cli_tmp_name(const char *path)
+{
+    char        *tmp;
+    size_t       dlen, blen;
+    const char  *base;
+
+    /* "dir/.base.XXXXXX": hidden and in the same file system */
+
+    base = strrchr(path, '/');
+    base = (base == NULL) ? path : base + 1;
+    dlen = (size_t) (base - path);
+    blen = strlen(base);
+
+    tmp = malloc(dlen + blen + sizeof(".") + sizeof(".XXXXXX"));
+    if (tmp == NULL) {
+        return NULL;
+    }
+
+    memcpy(tmp, path, dlen);
+    tmp[dlen] = '.';
+    memcpy(tmp + dlen + 1, base, blen);
+    memcpy(tmp + dlen + 1 + blen, ".XXXXXX", sizeof(".XXXXXX"));
+
+    return tmp;
+}
+
+
+void
+walrus_cli_file_init(walrus_cli_file_t *f)
+{
+    f->fd = -1;
+    f->path = NULL;
+    f->tmp = NULL;
+}
+
+
+int
+walrus_cli_create(walrus_cli_file_t *f, const char *path)
+{
+    mode_t  mask;
+
+    walrus_cli_file_init(f);
+
+    f->tmp = walrus_cli_tmp_name(path);
+    if (f->tmp == NULL) {
+        walrus_cli_error("%s: out of memory", path);
+        return WALRUS_CLI_IO;
+    }
+
+    f->fd = mkstemp(f->tmp);
+    if (f->fd == -1) {
+        walrus_cli_error("%s: cannot create a temporary file: %s", path,
+                         strerror(errno));
+        free(f->tmp);
+        f->tmp = NULL;
+        return WALRUS_CLI_IO;
+    }
+
+    /* mkstemp() creates 0600; the final file gets the usual mode */
+
+    mask = umask(0);
+    (void) umask(mask);
+
+    if (fchmod(f->fd, 0666 & ~mask) == -1) {
+        walrus_cli_error("%s: cannot chmod: %s", f->tmp, strerror(errno));
+        walrus_cli_discard(f);
+        return WALRUS_CLI_IO;
+    }
+
+    f->path = strdup(path);
+    if (f->path == NULL) {
+        walrus_cli_error("%s: out of memory", path);
+        walrus_cli_discard(f);
+        return WALRUS_CLI_IO;
+    }
+
+    return WALRUS_CLI_OK;
+}
+
+
+int
+walrus_cli_commit(walrus_cli_file_t *f)
+{
+    int  fd;
+
+    fd = f->fd;
+    f->fd = -1;
+
+    if (close(fd) == -1) {
+        walrus_cli_error("%s: write error: %s", f->tmp, strerror(errno));
+        walrus_cli_discard(f);
+        return WALRUS_CLI_IO;
+    }
+
+    if (rename(f->tmp, f->path) == -1) {
+        walrus_cli_error("cannot rename %s to %s: %s", f->tmp, f->path,
+                         strerror(errno));
+        walrus_cli_discard(f);
+        return WALRUS_CLI_IO;
+    }
+
+    free(f->tmp);
+    free(f->path);
+    f->tmp = NULL;
+    f->path = NULL;
+
+    return WALRUS_CLI_OK;
+}
+
+
+void
+walrus_cli_discard(walrus_cli_file_t *f)
+{
+    if (f->fd != -1) {
+        (void) close(f->fd);
+        f->fd = -1;
+    }
+
+    if (f->tmp != NULL) {
+        (void) unlink(f->tmp);
+        free(f->tmp);
+        f->tmp = NULL;
+    }
+
+    free(f->path);
+    f->path = NULL;
+}

@@ -1,0 +1,239 @@
+/*
+ * walrusctl: command line parsing, dispatch and usage.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <walrusctl.h>
+
+
+typedef struct {
+    const char   *name;
+    int           nargs;
+    int           blob_id;      /* takes --blob-id */
+    int         (*handler)(walrus_cli_t *cli);
+    const char   *args;
+} walrus_cli_command_t;
+
+
+static void walrus_cli_usage(FILE *out);
+static int walrus_cli_usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static int walrus_cli_options(walrus_cli_t *cli,
+    const walrus_cli_command_t *cmd, int argc, char **argv);
+static int walrus_cli_flush(void);
+
+
+static const walrus_cli_command_t  walrus_cli_commands[] = {
+
+    { "blob-id", 1, 0, walrus_cli_blob_id, "FILE" },
+    { "encode", 2, 0, walrus_cli_encode, "FILE DIR" },
+    { "decode", 2, 1, walrus_cli_decode, "[--blob-id ID] DIR FILE" },
+    { "keygen", 1, 0, walrus_cli_keygen, "NAME" },
+    { "verify-cert", 1, 1, walrus_cli_verify_cert,
+      "[--blob-id ID] CERT" },
+    { NULL, 0, 0, NULL, NULL }
+};
+
+
+int
+main(int argc, char **argv)
+{
+    int                          i, rc;
+    const char                  *env;
+    walrus_cli_t                 cli;
+    const walrus_cli_command_t  *cmd;
+
+    memset(&cli, 0, sizeof(walrus_cli_t));
+
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            walrus_cli_usage(stdout);
+            return walrus_cli_flush();
+        }
+
+        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--committee") == 0)
+        {
+            if (++i == argc) {
+                return walrus_cli_usage_error("%s needs a file", argv[i - 1]);
+            }
+
+            cli.committee = argv[i];
+            continue;
+        }
+
+        if (strncmp(argv[i], "--committee=", 12) == 0) {
+            cli.committee = argv[i] + 12;
+            continue;
+        }
+
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        }
+
+        return walrus_cli_usage_error("unknown option \"%s\"", argv[i]);
+    }
+
+    if (i == argc) {
+        return walrus_cli_usage_error("no command given");
+    }
+
+    if (strcmp(argv[i], "help") == 0) {
+        walrus_cli_usage(stdout);
+        return walrus_cli_flush();
+    }
+
+    for (cmd = walrus_cli_commands; cmd->name != NULL; cmd++) {
+        if (strcmp(argv[i], cmd->name) == 0) {
+            break;
+        }
+    }
+
+    if (cmd->name == NULL) {
+        return walrus_cli_usage_error("unknown command \"%s\"", argv[i]);
+    }
+
+    if (cli.committee == NULL) {
+        env = getenv(WALRUS_CLI_COMMITTEE_ENV);
+        cli.committee = (env != NULL && env[0] != '\0')
+                        ? env : WALRUS_CLI_COMMITTEE_DEFAULT;
+    }
+
+    rc = walrus_cli_options(&cli, cmd, argc - i - 1, argv + i + 1);
+    if (rc != WALRUS_CLI_OK) {
+        return rc;
+    }
+
+    rc = cmd->handler(&cli);
+
+    if (walrus_cli_flush() != WALRUS_CLI_OK && rc == WALRUS_CLI_OK) {
+        rc = WALRUS_CLI_IO;
+    }
+
+    return rc;
+}
+
+
+/* moves the operands to the front of argv and checks their number */
+
+static int
+walrus_cli_options(walrus_cli_t *cli, const walrus_cli_command_t *cmd,
+    int argc, char **argv)
+{
+    int  i, nops, options;
+
+    nops = 0;
+    options = 1;
+
+    for (i = 0; i < argc; i++) {
+
+        if (options && strcmp(argv[i], "--") == 0) {
+            options = 0;
+            continue;
+        }
+
+        if (options && cmd->blob_id && strcmp(argv[i], "--blob-id") == 0) {
+            if (++i == argc) {
+                return walrus_cli_usage_error("--blob-id needs an ID");
+            }
+
+            cli->blob_id = argv[i];
+            continue;
+        }
+
+        if (options && cmd->blob_id
+            && strncmp(argv[i], "--blob-id=", 10) == 0)
+        {
+            cli->blob_id = argv[i] + 10;
+            continue;
+        }
+
+        if (options && argv[i][0] == '-' && argv[i][1] != '\0') {
+            return walrus_cli_usage_error("%s: unknown option \"%s\"",
+                                          cmd->name, argv[i]);
+        }
+
+        argv[nops++] = argv[i];
+    }
+
+    if (nops != cmd->nargs) {
+        return walrus_cli_usage_error("%s expects %s", cmd->name,
+                                      cmd->args);
+    }
+
+    cli->argc = nops;
+    cli->argv = argv;
+
+    return WALRUS_CLI_OK;
+}
+
+
+static int
+walrus_cli_usage_error(const char *fmt, ...)
+{
+    va_list  args;
+
+    fputs("walrusctl: ", stderr);
+
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+
+    fputs("\n\n", stderr);
+
+    walrus_cli_usage(stderr);
+
+    return WALRUS_CLI_USAGE;
+}
+
+
+static void
+walrus_cli_usage(FILE *out)
+{
+    fputs("usage: walrusctl [-c COMMITTEE] COMMAND [ARGS]\n"
+          "\n"
+          "commands:\n"
+          "  blob-id FILE                     print the blob ID of FILE "
+          "(\"-\": stdin)\n"
+          "  encode FILE DIR                  encode FILE into DIR/metadata, "
+          "DIR/blob-id\n"
+          "                                   and K.primary, K.secondary "
+          "per pair K\n"
+          "  decode [--blob-id ID] DIR FILE   rebuild FILE (\"-\": stdout) "
+          "from DIR,\n"
+          "                                   verifying every sliver used\n"
+          "  keygen NAME                      write a new Ed25519 key pair "
+          "NAME.key\n"
+          "                                   (private) and NAME.pub "
+          "(public)\n"
+          "  verify-cert [--blob-id ID] CERT  verify a certificate, binary "
+          "or base64url\n"
+          "  help                             print this text\n"
+          "\n"
+          "options:\n"
+          "  -c COMMITTEE   committee file; default $"
+          WALRUS_CLI_COMMITTEE_ENV ", else\n"
+          "                 ./" WALRUS_CLI_COMMITTEE_DEFAULT "\n"
+          "  --blob-id ID   fail unless the metadata or the certificate is "
+          "for blob ID\n"
+          "  -h, --help     print this text\n"
+          "\n"
+          "exit status: 0 success, 1 the data did not verify, 2 usage "
+          "error,\n"
+          "3 I/O error or invalid committee or metadata file\n", out);
+}
+
+
+static int
+walrus_cli_flush(void)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        walrus_cli_error("stdout: write error");
+        return WALRUS_CLI_IO;
+    }
+
+    return WALRUS_CLI_OK;
+}

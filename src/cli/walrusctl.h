@@ -1,0 +1,84 @@
+/*
+ * walrusctl: commands, exit codes and the helpers they share.
+ */
+
+#ifndef _WALRUSCTL_H_INCLUDED_
+#define _WALRUSCTL_H_INCLUDED_
+
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <walrus_types.h>
+#include <walrus_committee.h>
+#include <walrus_metadata.h>
+
+
+#define WALRUS_CLI_OK       0   /* success */
+#define WALRUS_CLI_INVALID  1   /* the data did not verify */
+#define WALRUS_CLI_USAGE    2   /* bad command line */
+#define WALRUS_CLI_IO       3   /* I/O error, bad committee or metadata */
+
+#define WALRUS_CLI_COMMITTEE_ENV      "WALRUS_COMMITTEE"
+#define WALRUS_CLI_COMMITTEE_DEFAULT  "committee.json"
+
+
+typedef struct {
+    const char   *committee;   /* path of the committee file */
+    const char   *blob_id;     /* --blob-id, or NULL */
+    int           argc;        /* operands of the command */
+    char        **argv;
+} walrus_cli_t;
+
+
+/* the commands: each returns a WALRUS_CLI_* exit code */
+int walrus_cli_blob_id(walrus_cli_t *cli);
+int walrus_cli_encode(walrus_cli_t *cli);
+int walrus_cli_decode(walrus_cli_t *cli);
+int walrus_cli_keygen(walrus_cli_t *cli);
+int walrus_cli_verify_cert(walrus_cli_t *cli);
+
+/* "walrusctl: " + message + newline on stderr */
+void walrus_cli_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* the exit code for a library return code */
+int walrus_cli_status(int rc);
+
+int walrus_cli_committee(walrus_cli_t *cli, walrus_committee_t *c);
+
+/* --blob-id: WALRUS_CLI_USAGE with a message when it does not parse */
+int walrus_cli_parse_blob_id(const char *text, uint8_t *id);
+
+/* reads up to len bytes, fewer only at end of file; -1 on error */
+ssize_t walrus_cli_read(int fd, uint8_t *buf, size_t len);
+ssize_t walrus_cli_pread(int fd, uint8_t *buf, size_t len, uint64_t off);
+int walrus_cli_write(int fd, const uint8_t *buf, size_t len);
+
+/* a whole small file, at most max bytes; prints its own errors */
+int walrus_cli_read_file(const char *path, size_t max, uint8_t **buf,
+    size_t *len);
+
+/* "dir/name" in malloc()ed memory, or NULL */
+char *walrus_cli_path(const char *dir, const char *name);
+
+/*
+ * A new file next to path, written under a temporary name:
+ * walrus_cli_commit() gives it its final name, walrus_cli_discard()
+ * removes it.
+ */
+typedef struct {
+    int    fd;
+    char  *path;
+    char  *tmp;
+} walrus_cli_file_t;
+
+
+void walrus_cli_file_init(walrus_cli_file_t *f);
+int walrus_cli_create(walrus_cli_file_t *f, const char *path);
+int walrus_cli_commit(walrus_cli_file_t *f);
+void walrus_cli_discard(walrus_cli_file_t *f);
+
+
+#endif /* _WALRUSCTL_H_INCLUDED_ */
