@@ -20,7 +20,7 @@ HEADERS   = $(wildcard include/*.h) $(wildcard t/unit/*.h) \
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
-.PHONY: all deps unit unit-sanitize test bench clean module
+.PHONY: all deps unit unit-sanitize test bench clean module run stop
 
 all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl module
 
@@ -88,6 +88,12 @@ test: deps
 
 bench: $(BUILD)/bench/codec_bench
 	$(BUILD)/bench/codec_bench
+
+run:
+	bash scripts/local-network.sh start
+
+stop:
+	bash scripts/local-network.sh stop
 
 clean:
 	rm -rf build build-san

@@ -27,6 +27,7 @@ ngx_int_t
 ngx_walrus_node_handler(ngx_http_request_t *r)
 {
     ngx_int_t                rc;
+    ngx_table_elt_t         *allow;
     ngx_walrus_route_t       rt;
     ngx_walrus_main_conf_t  *wmcf;
 
@@ -93,6 +94,24 @@ ngx_walrus_node_handler(ngx_http_request_t *r)
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    allow = ngx_list_push(&r->headers_out.headers);
+    if (allow == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    allow->hash = 1;
+    ngx_str_set(&allow->key, "Allow");
+
+    if (rt.kind == NGX_WALRUS_ROUTE_METADATA
+        || rt.kind == NGX_WALRUS_ROUTE_SLIVER
+        || rt.kind == NGX_WALRUS_ROUTE_CERTIFICATE)
+    {
+        ngx_str_set(&allow->value, "GET, HEAD, PUT");
+
+    } else {
+        ngx_str_set(&allow->value, "GET, HEAD");
     }
 
     return ngx_walrus_send_error(r, NGX_HTTP_NOT_ALLOWED,

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Starts (or stops) a complete local network: Redis and one nginx that
+# hosts the storage nodes on loopback ports.  Usage: local-network.sh
+# start|stop.  Settings: WALRUS_N (7), WALRUS_SEGMENT_SIZE (4194304),
+# WALRUS_NODE_PORT (9100), WALRUS_REDIS_PORT (6390).
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DIR="$ROOT/.local"
+N=${WALRUS_N:-7}
+SEGMENT=${WALRUS_SEGMENT_SIZE:-4194304}
+NODE_PORT=${WALRUS_NODE_PORT:-9100}
+REDIS_PORT=${WALRUS_REDIS_PORT:-6390}
+NGINX=/usr/sbin/nginx
+CTL="$ROOT/build/walrusctl"
+
+stop() {
+    if [ -s "$DIR/nginx.pid" ] && kill -0 "$(cat "$DIR/nginx.pid")" 2>/dev/null
+    then
+        "$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/logs/error.log" \
+            -s quit
+        echo "nginx stopped"
+    fi
+
+    if [ -s "$DIR/redis.pid" ] && kill -0 "$(cat "$DIR/redis.pid")" 2>/dev/null
+    then
+        kill "$(cat "$DIR/redis.pid")"
+        echo "redis stopped"
+    fi
+}
+
+committee() {
+    local i nodes=""
+
+    mkdir -p "$DIR/keys"
+
+    for ((i = 0; i < N; i++)); do
+        [ -f "$DIR/keys/node$i.key" ] || "$CTL" keygen "$DIR/keys/node$i" \
+            > /dev/null
+        nodes+="${nodes:+,}
+    {\"name\": \"node$i\", \"url\": \"http://127.0.0.1:$((NODE_PORT + i))\",
+     \"shards\": [$i], \"public_key_file\": \"keys/node$i.pub\"}"
+    done
+
+    cat > "$DIR/committee.json" <<END
+{"epoch": 1, "n_shards": $N, "segment_size": $SEGMENT, "nodes": [$nodes
+]}
+END
+}
+
+nginx_conf() {
+    local i nodes=""
+
+    for ((i = 0; i < N; i++)); do
+        mkdir -p "$DIR/store$i"
+        [ "$(id -u)" -eq 0 ] && chown nobody "$DIR/store$i"
+        nodes+="
+    server {
+        listen 127.0.0.1:$((NODE_PORT + i));
+        client_max_body_size 1g;
+
+        location / {
+            walrus_node;
+            walrus_node_name node$i;
+            walrus_node_key $DIR/keys/node$i.key;
+            walrus_node_store $DIR/store$i;
+        }
+    }
+"
+    done
+
+    awk -v nodes="$nodes" -v dir="$DIR" -v root="$ROOT" -v n="$N" '
+        { gsub("@DIR@", dir); gsub("@ROOT@", root); gsub("@N@", n) }
+        /^@NODES@$/ { print nodes; next }
+        { print }' "$ROOT/conf.d/local-network.conf.in" > "$DIR/nginx.conf"
+}
+
+start() {
+    sh "$ROOT/scripts/install-deps.sh"
+    make -C "$ROOT" all > "$ROOT/build.log" 2>&1 \
+        || { tail -30 "$ROOT/build.log"; exit 1; }
+
+    stop > /dev/null
+    mkdir -p "$DIR/logs" "$DIR/tmp"
+    chmod 755 "$DIR"
+    committee
+    nginx_conf
+
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' \
+        --appendonly no --daemonize yes --pidfile "$DIR/redis.pid" \
+        --logfile "$DIR/logs/redis.log" --dir "$DIR"
+
+    "$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/logs/error.log"
+
+    for ((i = 0; i < 50; i++)); do
+        curl -sf "http://127.0.0.1:$NODE_PORT/v1/health" > /dev/null && break
+        sleep 0.1
+    done
+
+    cat <<END
+
+Walrus local network is running ($N storage nodes, f = $(((N - 1) / 3))).
+
+  storage nodes   http://127.0.0.1:$NODE_PORT ... http://127.0.0.1:$((NODE_PORT + N - 1))
+  redis           127.0.0.1:$REDIS_PORT
+  committee       $DIR/committee.json
+  logs            $DIR/logs/
+
+Try it:
+
+  curl -s http://127.0.0.1:$NODE_PORT/v1/health
+  echo 'hello walrus' > /tmp/hello.txt
+  $CTL -c $DIR/committee.json blob-id /tmp/hello.txt
+  $CTL -c $DIR/committee.json encode /tmp/hello.txt /tmp/hello.enc
+  ID=\$(cat /tmp/hello.enc/blob-id)
+  curl -s -X PUT --data-binary @/tmp/hello.enc/metadata \\
+      http://127.0.0.1:$NODE_PORT/v1/blobs/\$ID/metadata
+  curl -s http://127.0.0.1:$NODE_PORT/v1/blobs/\$ID/status
+
+Stop it with: make stop
+END
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac

@@ -1,0 +1,87 @@
+# Configuration errors are caught by nginx -t with a clear message.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use WalrusTest;
+
+my $t = WalrusTest->new(n => 4, segment_size => 4096);
+my $dir = $t->dir;
+
+sub config_fails {
+    my ($what, $pattern, %conf) = @_;
+    $t->write_config(%conf);
+    my ($passed, $out) = $t->test_config;
+    ok(!$passed, "$what: nginx -t fails");
+    like($out, $pattern, "... saying why");
+}
+
+$t->write_config;
+my ($passed, $out) = $t->test_config;
+ok($passed, 'the generated configuration is valid') or diag($out);
+
+config_fails('a node not in the committee', qr/node "node9" is not in/,
+             nodes => 0, http => <<"END");
+    server {
+        listen 127.0.0.1:@{[ $t->node_port(0) ]};
+        location / {
+            walrus_node;
+            walrus_node_name node9;
+            walrus_node_key $dir/keys/node0.key;
+            walrus_node_store $dir/store0;
+        }
+    }
+END
+
+config_fails('another node\'s key', qr/is not the key of node "node0"/,
+             nodes => 0, http => <<"END");
+    server {
+        listen 127.0.0.1:@{[ $t->node_port(0) ]};
+        location / {
+            walrus_node;
+            walrus_node_name node0;
+            walrus_node_key $dir/keys/node1.key;
+            walrus_node_store $dir/store0;
+        }
+    }
+END
+
+config_fails('a missing store', qr/store ".*nowhere" is not a directory/,
+             nodes => 0, http => <<"END");
+    server {
+        listen 127.0.0.1:@{[ $t->node_port(0) ]};
+        location / {
+            walrus_node;
+            walrus_node_name node0;
+            walrus_node_key $dir/keys/node0.key;
+            walrus_node_store $dir/nowhere;
+        }
+    }
+END
+
+config_fails('a node without a key', qr/needs "walrus_node_name", "walrus_node_key"/,
+             nodes => 0, http => <<"END");
+    server {
+        listen 127.0.0.1:@{[ $t->node_port(0) ]};
+        location / {
+            walrus_node;
+            walrus_node_name node0;
+            walrus_node_store $dir/store0;
+        }
+    }
+END
+
+WalrusTest::write_file("$dir/bad.json", '{"epoch": 1, "n_shards": 3}');
+$t->write_config;
+my $conf = WalrusTest::read_file("$dir/nginx.conf");
+$conf =~ s{walrus_committee \S+;}{walrus_committee $dir/bad.json;};
+WalrusTest::write_file("$dir/nginx.conf", $conf);
+($passed, $out) = $t->test_config;
+ok(!$passed, 'an invalid committee file: nginx -t fails');
+like($out, qr/invalid committee file ".*bad\.json"/, '... naming the file');
+
+done_testing();

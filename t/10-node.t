@@ -1,0 +1,297 @@
+# Storage node role: metadata, slivers, confirmations, certificates,
+# durability across restarts, hostile input and concurrency.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use IO::Socket::INET;
+use Time::HiRes qw(sleep);
+use WalrusTest;
+
+my $P = 'WalrusTest::Proto';
+my $t = WalrusTest->new(n => 7, segment_size => 4096);
+$t->write_config->run;
+
+my $n = $t->n;
+my $dir = $t->dir;
+my $json = JSON::PP->new;
+
+# a blob of three full segments and a short one, encoded by walrusctl
+my $blob = join '', map { chr(($_ * 7 + 3) % 251) } 0 .. 3 * 4096 + 99;
+WalrusTest::write_file("$dir/blob.bin", $blob);
+my $id_text = `$WalrusTest::CTL -c $dir/committee.json encode $dir/blob.bin $dir/enc`;
+chomp $id_text;
+like($id_text, qr/^[A-Za-z0-9_-]{43}$/, 'walrusctl encode gives a blob ID');
+my $id = $P->can('unb64url')->($id_text);
+my $meta = WalrusTest::read_file("$dir/enc/metadata");
+my $base = "/v1/blobs/$id_text";
+
+sub pair_of { WalrusTest::Proto::shard_to_pair($id, $n, $_[0]) }
+sub sliver { WalrusTest::read_file("$dir/enc/$_[0].$_[1]") }
+
+sub error_reason {
+    my ($res) = @_;
+    my $body = eval { $json->decode($res->{content}) } or return '';
+    return $body->{error}{details}[0]{reason} // '';
+}
+
+# --- health ---------------------------------------------------------------
+
+my $res = $t->node_request(0, 'GET', '/v1/health');
+is($res->{status}, 200, 'health answers 200');
+my $health = $json->decode($res->{content});
+is($health->{success}{data}{node}, 'node0', 'health names the node');
+is_deeply($health->{success}{data}{shards}, [0], 'health lists its shards');
+
+# --- metadata ---------------------------------------------------------------
+
+$res = $t->node_request(0, 'PUT', "$base/metadata", substr($meta, 0, -1));
+is($res->{status}, 400, 'truncated metadata is refused');
+is(error_reason($res), 'INVALID_METADATA', '... as invalid metadata');
+
+my $other = $meta;
+substr($other, 20, 1) = chr(ord(substr($other, 20, 1)) ^ 1);
+$res = $t->node_request(0, 'PUT', "$base/metadata", $other);
+is($res->{status}, 400, 'metadata of another blob is refused');
+is(error_reason($res), 'BLOB_ID_MISMATCH', '... as a blob ID mismatch');
+ok(!-e $t->store(0) . "/$id_text/metadata", '... and nothing is stored');
+
+for my $i (0 .. $n - 1) {
+    $res = $t->node_request($i, 'PUT', "$base/metadata", $meta);
+    is($res->{status}, 201, "node$i stores the metadata");
+}
+
+$res = $t->node_request(0, 'PUT', "$base/metadata", $meta);
+is($res->{status}, 200, 'storing the metadata again answers 200');
+
+$res = $t->node_request(0, 'GET', "$base/metadata");
+is($res->{status}, 200, 'metadata is served');
+ok($res->{content} eq $meta, '... byte for byte');
+
+$res = $t->node_request(0, 'HEAD', "$base/metadata");
+is($res->{headers}{'content-length'}, length $meta, 'HEAD gives its length');
+is(length($res->{content} // ''), 0, '... and no body');
+
+# --- slivers ----------------------------------------------------------------
+
+my $p0 = pair_of(0);
+my $foreign = ($p0 + 1) % $n;
+
+$res = $t->node_request(0, 'PUT', "$base/slivers/$foreign/primary",
+                        sliver($foreign, 'primary'));
+is($res->{status}, 400, 'a sliver of another shard is refused');
+is(error_reason($res), 'SHARD_NOT_ASSIGNED', '... as not assigned');
+ok(!-e $t->store(0) . "/$id_text/$foreign.primary", '... nothing stored');
+
+my $bad = sliver($p0, 'primary');
+substr($bad, 5000, 1) = chr(ord(substr($bad, 5000, 1)) ^ 0x40);
+$res = $t->node_request(0, 'PUT', "$base/slivers/$p0/primary", $bad);
+is($res->{status}, 400, 'a corrupted sliver is refused');
+is(error_reason($res), 'INVALID_SLIVER', '... as not matching the metadata');
+
+$res = $t->node_request(0, 'PUT', "$base/slivers/$p0/primary",
+                        sliver($p0, 'primary') . 'x');
+is(error_reason($res), 'INVALID_SLIVER_SIZE', 'a sliver one byte long fails');
+
+$res = $t->node_request(0, 'PUT', "$base/slivers/$p0/secondary",
+                        sliver($p0, 'primary'));
+is($res->{status}, 400, 'a primary sliver PUT as secondary is refused');
+
+opendir my $dh, $t->store(0) . "/$id_text" or die;
+my @files = sort grep { !/^\./ || /^\.tmp/ } readdir $dh;
+closedir $dh;
+is_deeply(\@files, ['metadata'], 'refused slivers leave no file behind');
+
+$res = $t->node_request(0, 'GET', "$base/confirmation");
+is($res->{status}, 409, 'no confirmation before the slivers');
+is(error_reason($res), 'SLIVERS_MISSING', '... slivers missing');
+
+$res = $t->node_request(0, 'PUT', "$base/slivers/$p0/primary",
+                        sliver($p0, 'primary'));
+is($res->{status}, 201, 'the primary sliver is stored');
+
+$res = $t->node_request(0, 'GET', "$base/confirmation");
+is($res->{status}, 409, 'no confirmation with only the primary sliver');
+
+for my $i (0 .. $n - 1) {
+    my $pair = pair_of($i);
+    for my $axis (qw(primary secondary)) {
+        next if $i == 0 && $axis eq 'primary';
+        $res = $t->node_request($i, 'PUT', "$base/slivers/$pair/$axis",
+                                sliver($pair, $axis));
+        is($res->{status}, 201, "node$i stores pair $pair $axis");
+    }
+}
+
+$res = $t->node_request(0, 'GET', "$base/slivers/$p0/primary");
+ok($res->{status} == 200 && $res->{content} eq sliver($p0, 'primary'),
+   'a sliver is served byte for byte');
+
+$res = $t->node_request(0, 'GET', "$base/slivers/$p0/primary", undef,
+                        { Range => 'bytes=4000-4099' });
+is($res->{status}, 206, 'a sliver range answers 206');
+ok($res->{content} eq substr(sliver($p0, 'primary'), 4000, 100),
+   '... with the right bytes');
+
+$res = $t->node_request(0, 'GET', "$base/slivers/$foreign/primary");
+is($res->{status}, 404, 'a sliver the node does not hold is 404');
+is(error_reason($res), 'SLIVER_NOT_FOUND', '... SLIVER_NOT_FOUND');
+
+# --- confirmations and certificates ---------------------------------------
+
+my @signers;
+for my $i (0 .. $n - 1) {
+    $res = $t->node_request($i, 'GET', "$base/confirmation");
+    is($res->{status}, 200, "node$i confirms");
+    my $c = $json->decode($res->{content})->{success}{data}{signed};
+    is($c->{nodeIndex}, $i, "... as node $i");
+    is($P->can('unb64url')->($c->{serializedMessage}),
+       WalrusTest::Proto::confirm_message(1, $id),
+       '... over the documented message');
+    push @signers, [$i, $P->can('unb64url')->($c->{signature})];
+}
+
+my $q = $n - $t->f;
+my $cert = WalrusTest::Proto::certificate(1, $id, @signers[0 .. $q - 1]);
+WalrusTest::write_file("$dir/cert", $cert);
+system("$WalrusTest::CTL -c $dir/committee.json verify-cert "
+       . "--blob-id $id_text $dir/cert > /dev/null");
+is($?, 0, 'walrusctl verifies a certificate of node confirmations');
+
+my $under = WalrusTest::Proto::certificate(1, $id, @signers[0 .. $q - 2]);
+$res = $t->node_request(0, 'PUT', "$base/certificate", $under);
+is($res->{status}, 400, 'an under-quorum certificate is refused');
+is(error_reason($res), 'INVALID_CERTIFICATE', '... as invalid');
+
+my @forged = map { [@$_] } @signers[0 .. $q - 1];
+substr($forged[2][1], 10, 1) = chr(ord(substr($forged[2][1], 10, 1)) ^ 1);
+$res = $t->node_request(0, 'PUT', "$base/certificate",
+                        WalrusTest::Proto::certificate(1, $id, @forged));
+is($res->{status}, 400, 'a forged certificate is refused');
+
+$res = $t->node_request(0, 'PUT', "$base/certificate",
+                        WalrusTest::Proto::certificate(2, $id,
+                                                       @signers[0 .. $q - 1]));
+is($res->{status}, 400, 'a certificate of another epoch is refused');
+ok(!-e $t->store(0) . "/$id_text/certificate", '... nothing stored');
+
+$res = $t->node_request(0, 'PUT', "$base/certificate", $cert);
+is($res->{status}, 201, 'a valid certificate is stored');
+
+$res = $t->node_request(0, 'GET', "$base/status");
+my $status = $json->decode($res->{content})->{success}{data};
+ok($status->{certified} && $status->{metadata} && $status->{stored},
+   'status: metadata, slivers and certificate held');
+
+# --- restart keeps everything ----------------------------------------------
+
+$t->restart;
+
+$res = $t->node_request(0, 'GET', "$base/certificate");
+ok($res->{status} == 200 && $res->{content} eq $cert,
+   'the certificate survives a restart');
+$res = $t->node_request(3, 'GET', "$base/slivers/" . pair_of(3) . '/secondary');
+ok($res->{status} == 200 && $res->{content} eq sliver(pair_of(3), 'secondary'),
+   'slivers survive a restart');
+$res = $t->node_request(5, 'GET', "$base/confirmation");
+is($res->{status}, 200, 'confirmations survive a restart');
+
+# --- hostile input ----------------------------------------------------------
+
+for my $case (['/v1/blobs/abc/metadata', 'too short'],
+              ['/v1/blobs/' . ('A' x 44) . '/metadata', 'too long'],
+              ['/v1/blobs/' . ('A' x 42) . '+/metadata', 'bad alphabet'],
+              ['/v1/blobs/' . ('A' x 41) . '..%2Fmetadata', 'with ../'],
+              ['/v1/blobs/' . ('A' x 42) . 'B/metadata', 'non-canonical'])
+{
+    $res = $t->node_request(0, 'GET', $case->[0]);
+    is($res->{status}, 400, "blob ID $case->[1]: 400");
+    is(error_reason($res), 'INVALID_BLOB_ID', '... INVALID_BLOB_ID');
+}
+
+$res = $t->node_request(0, 'GET', '/v1/blobs/..%2F..%2F..%2Fetc%2Fpasswd');
+ok($res->{status} == 400 || $res->{status} == 404,
+   'a path climbing out of the API is refused');
+
+$res = $t->node_request(0, 'DELETE', "$base/metadata");
+is($res->{headers}{allow}, 'GET, HEAD, PUT', '405 names the allowed methods');
+
+for my $path ("$base/slivers/7/primary", "$base/slivers/01/primary",
+              "$base/slivers/-1/primary", "$base/slivers/0/tertiary",
+              "$base/nothing", '/v2/health')
+{
+    $res = $t->node_request(0, 'GET', $path);
+    is($res->{status}, 404, "no such endpoint: $path");
+    like($res->{headers}{'content-type'}, qr{application/json},
+         '... answered in JSON');
+}
+
+for my $m (qw(DELETE POST PATCH)) {
+    $res = $t->node_request(0, $m, "$base/metadata");
+    is($res->{status}, 405, "$m is not allowed");
+    is(error_reason($res), 'METHOD_NOT_ALLOWED', '... in JSON');
+}
+
+# a huge declared body is refused before it is sent
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => $t->node_port(1)) or die;
+print $s "PUT $base/metadata HTTP/1.1\r\nHost: x\r\n"
+    . "Content-Length: 100000000\r\n\r\n";
+my $head = '';
+while (my $line = <$s>) { $head .= $line; last if $head =~ /\r\n\r\n/ }
+like($head, qr{^HTTP/1.1 413}, 'a 100 MB metadata body is refused with 413');
+close $s;
+
+# an upload cut off half way leaves nothing behind
+my $p1 = pair_of(1);
+unlink $t->store(1) . "/$id_text/$p1.primary";
+my $full = sliver($p1, 'primary');
+$s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                           PeerPort => $t->node_port(1)) or die;
+print $s "PUT $base/slivers/$p1/primary HTTP/1.1\r\nHost: x\r\n"
+    . 'Content-Length: ' . length($full) . "\r\n\r\n"
+    . substr($full, 0, length($full) / 2);
+sleep 0.3;
+close $s;
+sleep 0.3;
+ok(!-e $t->store(1) . "/$id_text/$p1.primary",
+   'a truncated upload stores nothing');
+opendir $dh, $t->store(1) . "/$id_text" or die;
+ok(!(grep { /^\.tmp/ } readdir $dh), '... and leaves no temporary file');
+closedir $dh;
+$res = $t->node_request(1, 'PUT', "$base/slivers/$p1/primary", $full);
+is($res->{status}, 201, '... and the next upload succeeds');
+
+# --- concurrency: 200 sliver PUTs and GETs at once ---------------------------
+
+my @kids;
+for my $k (0 .. 199) {
+    my $pid = fork // die;
+    if ($pid == 0) {
+        my $i = $k % $n;
+        my $pair = pair_of($i);
+        my $axis = $k % 2 ? 'primary' : 'secondary';
+        my $ok;
+        if ($k % 4 < 2) {
+            my $r = $t->node_request($i, 'PUT', "$base/slivers/$pair/$axis",
+                                     sliver($pair, $axis));
+            $ok = $r->{status} == 200 || $r->{status} == 201;
+        } else {
+            my $r = $t->node_request($i, 'GET', "$base/slivers/$pair/$axis");
+            $ok = $r->{status} == 200 && $r->{content} eq sliver($pair, $axis);
+        }
+        POSIX::_exit($ok ? 0 : 1);
+    }
+    push @kids, $pid;
+}
+my $failed = 0;
+for (@kids) { waitpid $_, 0; $failed++ if $? }
+is($failed, 0, '200 concurrent sliver PUTs and GETs all succeed');
+
+$t->stop;
+done_testing();

@@ -1,0 +1,391 @@
+package WalrusTest;
+
+# Test harness: writes an nginx configuration with the Walrus module into
+# a temporary directory (storage nodes as servers on free loopback ports),
+# starts nginx, and on stop fails the test on alerts, crashes or leaks.
+#
+# WALRUS_VALGRIND=1 runs nginx under valgrind (one process, no master);
+# WALRUS_KEEP=1 keeps the directory.
+
+use strict;
+use warnings;
+
+use Test::More;
+use File::Temp qw(tempdir);
+use File::Path qw(make_path);
+use IO::Socket::INET;
+use HTTP::Tiny;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use Cwd qw(abs_path);
+
+our $ROOT = abs_path(__FILE__ =~ s{/t/lib/WalrusTest\.pm$}{}r);
+our $MODULE = "$ROOT/build/ngx_http_walrus_module.so";
+our $CTL = "$ROOT/build/walrusctl";
+our $NGINX = $ENV{WALRUS_NGINX} // '/usr/sbin/nginx';
+
+sub new {
+    my ($class, %opt) = @_;
+
+    -f $MODULE or BAIL_OUT("$MODULE is not built: run make");
+
+    my $dir = tempdir('walrus-test-XXXXXX', TMPDIR => 1,
+                      CLEANUP => !$ENV{WALRUS_KEEP});
+    chmod 0755, $dir;
+    diag("test directory: $dir") if $ENV{WALRUS_KEEP};
+
+    my $self = bless {
+        dir => $dir,
+        n => $opt{n} // 7,
+        segment_size => $opt{segment_size} // 65536,
+        epoch => $opt{epoch} // 1,
+        valgrind => $ENV{WALRUS_VALGRIND} ? 1 : 0,
+        http => HTTP::Tiny->new(timeout => 30, keep_alive => 0),
+    }, $class;
+
+    make_path("$dir/logs", "$dir/keys");
+    $self->{ports} = [ map { free_port() } 0 .. $self->{n} ];
+    $self->make_committee();
+
+    return $self;
+}
+
+sub dir { $_[0]{dir} }
+sub n { $_[0]{n} }
+sub f { int(($_[0]{n} - 1) / 3) }
+sub committee { "$_[0]{dir}/committee.json" }
+sub node_port { $_[0]{ports}[$_[1]] }
+sub node_url { "http://127.0.0.1:" . $_[0]{ports}[$_[1]] }
+sub store { "$_[0]{dir}/store$_[1]" }
+sub error_log { "$_[0]{dir}/logs/error.log" }
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 1, ReuseAddr => 1)
+        or die "cannot bind: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# one node per shard, keys made with walrusctl keygen
+sub make_committee {
+    my ($self) = @_;
+    my $dir = $self->{dir};
+    my @nodes;
+
+    for my $i (0 .. $self->{n} - 1) {
+        my $key = "$dir/keys/node$i";
+        run_quiet($CTL, 'keygen', $key) or die "walrusctl keygen failed";
+        push @nodes, sprintf '{"name":"node%d","url":"%s","shards":[%d],'
+            . '"public_key_file":"keys/node%d.pub"}', $i, $self->node_url($i),
+            $i, $i;
+        make_path($self->store($i));
+        chown_worker($self->store($i));
+    }
+
+    write_file($self->committee,
+               sprintf('{"epoch":%d,"n_shards":%d,"segment_size":%d,'
+                       . '"nodes":[%s]}', $self->{epoch}, $self->{n},
+                       $self->{segment_size}, join(',', @nodes)));
+}
+
+# workers run as nobody when the master runs as root
+sub chown_worker {
+    my ($path) = @_;
+    return if $> != 0;
+    my ($uid, $gid) = (getpwnam('nobody'))[2, 3];
+    chown $uid, $gid, $path;
+}
+
+sub run_quiet {
+    my @cmd = @_;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
+        exec @cmd or exit 127;
+    }
+    waitpid $pid, 0;
+    return $? == 0;
+}
+
+sub write_file {
+    my ($path, $content) = @_;
+    open my $fh, '>:raw', $path or die "$path: $!";
+    print $fh $content;
+    close $fh or die "$path: $!";
+}
+
+sub read_file {
+    my ($path) = @_;
+    open my $fh, '<:raw', $path or return undef;
+    local $/;
+    return scalar <$fh>;
+}
+
+sub node_server {
+    my ($self, $i, $extra) = @_;
+    $extra //= '';
+    my $port = $self->node_port($i);
+    my $dir = $self->{dir};
+
+    return <<"END";
+    server {
+        listen 127.0.0.1:$port;
+        access_log $dir/logs/node$i.access.log walrus;
+        client_max_body_size 1g;
+
+        location / {
+            walrus_node;
+            walrus_node_name node$i;
+            walrus_node_key $dir/keys/node$i.key;
+            walrus_node_store $dir/store$i;
+            $extra
+        }
+    }
+END
+}
+
+# writes nginx.conf: the nodes (unless nodes => 0) and extra http config
+sub write_config {
+    my ($self, %opt) = @_;
+    my $dir = $self->{dir};
+    my $servers = '';
+    $opt{$_} //= '' for qw(main http);
+
+    unless (defined $opt{nodes} && !$opt{nodes}) {
+        $servers .= $self->node_server($_, $opt{node_extra})
+            for 0 .. $self->{n} - 1;
+    }
+
+    my $process = $self->{valgrind}
+        ? "master_process off;\ndaemon off;\n"
+        : "daemon on;\nworker_processes 1;\n";
+
+    my $conf = <<"END";
+load_module $MODULE;
+$process
+pid $dir/logs/nginx.pid;
+error_log $dir/logs/error.log info;
+worker_rlimit_nofile 4096;
+thread_pool default threads=4;
+$opt{main}
+
+events {
+    worker_connections 2048;
+}
+
+http {
+    log_format walrus '\$request_method \$uri \$status \$body_bytes_sent';
+    access_log $dir/logs/access.log walrus;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+
+    walrus_committee $dir/committee.json;
+$opt{http}
+$servers
+}
+END
+    make_path("$dir/tmp");
+    write_file("$dir/nginx.conf", $conf);
+    return $self;
+}
+
+# nginx -t: (passed, output)
+sub test_config {
+    my ($self) = @_;
+    my $dir = $self->{dir};
+    my $out = `$NGINX -p $dir/ -c $dir/nginx.conf -e $dir/logs/error.log -t 2>&1`;
+    return ($? == 0, $out);
+}
+
+sub run {
+    my ($self) = @_;
+    my $dir = $self->{dir};
+
+    my ($passed, $out) = $self->test_config;
+    if (!$passed) {
+        diag($out);
+        BAIL_OUT('nginx -t failed');
+    }
+
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        my @cmd = ($NGINX, '-p', "$dir/", '-c', "$dir/nginx.conf",
+                   '-e', "$dir/logs/error.log");
+        if ($self->{valgrind}) {
+            unshift @cmd, 'valgrind', '-q', '--tool=memcheck',
+                '--leak-check=full', '--show-possibly-lost=no',
+                '--errors-for-leak-kinds=definite',
+                "--suppressions=$ROOT/t/valgrind.supp",
+                "--log-file=$dir/logs/valgrind.log";
+        }
+        exec @cmd or exit 127;
+    }
+
+    if ($self->{valgrind}) {
+        $self->{pid} = $pid;
+    } else {
+        waitpid $pid, 0;
+        die "nginx failed to start" if $? != 0;
+    }
+
+    $self->wait_ready;
+    return $self;
+}
+
+sub wait_ready {
+    my ($self) = @_;
+    my $deadline = time + ($self->{valgrind} ? 60 : 10);
+    my @ports = @{$self->{ports}}[0 .. $self->{n} - 1];
+    push @ports, @{$self->{extra_ports} // []};
+
+    for my $port (@ports) {
+        until (IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $port)) {
+            die "nginx did not listen on $port" if time > $deadline;
+            sleep 0.05;
+        }
+    }
+
+    until (-s "$self->{dir}/logs/nginx.pid") {
+        die "no nginx pid file" if time > $deadline;
+        sleep 0.05;
+    }
+}
+
+sub master_pid {
+    my ($self) = @_;
+    my $pid = read_file("$self->{dir}/logs/nginx.pid") // return;
+    chomp $pid;
+    return $pid;
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = $self->master_pid or return;
+
+    kill 'QUIT', $pid;
+    my $deadline = time + ($self->{valgrind} ? 120 : 30);
+
+    while (kill(0, $pid) && time < $deadline) {
+        waitpid($self->{pid}, WNOHANG) if $self->{pid};
+        sleep 0.05;
+    }
+
+    if (kill 0, $pid) {
+        fail('nginx stops within its deadline');
+        kill 'KILL', $pid;
+    }
+
+    waitpid($self->{pid}, 0) if $self->{pid};
+    unlink "$self->{dir}/logs/nginx.pid";
+    $self->check_logs;
+}
+
+# restart keeps the directory: stop, then run again
+sub restart {
+    my ($self) = @_;
+    $self->stop;
+    $self->run;
+}
+
+sub check_logs {
+    my ($self) = @_;
+    my $log = read_file($self->error_log) // '';
+    my @bad = grep {
+        /\[(alert|crit|emerg)\]/ || /exited on signal/ || /open socket #/
+        || /Sanitizer/ || /request count is zero/
+    } split /\n/, $log;
+
+    ok(!@bad, 'no alerts, crashes or leaks in error.log')
+        or diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
+
+    if ($self->{valgrind}) {
+        my $vg = read_file("$self->{dir}/logs/valgrind.log") // '';
+        is($vg, '', 'valgrind reports nothing') or diag($vg);
+    }
+
+    # the log is checked once per run
+    rename $self->error_log, $self->error_log . '.' . time;
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    $self->stop if $self->master_pid && kill(0, $self->master_pid);
+}
+
+# --- HTTP ----------------------------------------------------------------
+
+sub request {
+    my ($self, $method, $url, $body, $headers) = @_;
+    my %opt = (headers => $headers // {});
+    $opt{content} = $body if defined $body;
+    return $self->{http}->request($method, $url, \%opt);
+}
+
+sub node_request {
+    my ($self, $i, $method, $path, $body, $headers) = @_;
+    return $self->request($method, $self->node_url($i) . $path, $body,
+                          $headers);
+}
+
+# access log lines of node i: "METHOD URI STATUS BYTES"
+sub node_access {
+    my ($self, $i) = @_;
+    my $log = read_file("$self->{dir}/logs/node$i.access.log") // '';
+    return split /\n/, $log;
+}
+
+1;
+
+# --- protocol helpers ------------------------------------------------------
+
+package WalrusTest::Proto;
+
+use MIME::Base64 qw(encode_base64 decode_base64);
+
+sub b64url {
+    my $t = encode_base64($_[0], '');
+    $t =~ tr{+/}{-_};
+    $t =~ s/=+$//;
+    return $t;
+}
+
+sub unb64url {
+    my $t = $_[0];
+    $t =~ tr{-_}{+/};
+    $t .= '=' x ((4 - length($t) % 4) % 4);
+    return decode_base64($t);
+}
+
+# blob ID bytes read as a big-endian integer, modulo n
+sub id_mod {
+    my ($id, $n) = @_;
+    my $r = 0;
+    $r = ($r * 256 + $_) % $n for unpack 'C*', $id;
+    return $r;
+}
+
+sub shard_to_pair {
+    my ($id, $n, $shard) = @_;
+    return ($shard + $n - id_mod($id, $n)) % $n;
+}
+
+sub confirm_message {
+    my ($epoch, $id) = @_;
+    return 'walrus-confirm:1' . pack('V', $epoch) . $id;
+}
+
+# certificate wire form from [node index, 64-byte signature] pairs
+sub certificate {
+    my ($epoch, $id, @signers) = @_;
+    return pack('C V a32 v', 1, $epoch, $id, scalar @signers)
+        . join('', map { pack('v a64', @$_) } @signers);
+}
+
+1;
