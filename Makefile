@@ -20,7 +20,8 @@ HEADERS   = $(wildcard include/*.h) $(wildcard t/unit/*.h) \
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
-.PHONY: all deps unit unit-sanitize test bench clean module run stop
+
+.PHONY: style all deps unit unit-sanitize test bench clean module run stop
 
 all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl module
 
@@ -80,10 +81,18 @@ unit: $(UNIT_BIN)
 unit-sanitize:
 	$(MAKE) BUILD=build-san OPT="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" unit
 
+# nginx style: 80 columns, no tabs, no trailing white space
+style:
+	@bad=$$(grep -nP '.{81}|\t|\s+$$' $$(git ls-files '*.c' '*.h') \
+	    | head -20); \
+	if [ -n "$$bad" ]; then echo "style:"; echo "$$bad"; exit 1; fi
+
 test: deps
+	$(MAKE) style
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) unit-sanitize
+	WALRUS_VALGRIND=1 prove t/10-node.t
 	prove -r t
 
 bench: $(BUILD)/bench/codec_bench

@@ -180,6 +180,7 @@ ngx_walrus_node_send_file(ngx_http_request_t *r, ngx_walrus_route_t *rt,
 {
     char                      dir[NGX_WALRUS_PATH_MAX];
     char                      path[NGX_WALRUS_PATH_MAX];
+    size_t                    len;
     ngx_fd_t                  fd;
     ngx_int_t                 rc;
     ngx_buf_t                *b;
@@ -215,13 +216,16 @@ ngx_walrus_node_send_file(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     cln->handler = ngx_pool_cleanup_file;
     clnf = cln->data;
     clnf->fd = fd;
-    clnf->name = (u_char *) ngx_pstrdup(r->pool, &(ngx_str_t) {
-                                        ngx_strlen(path), (u_char *) path });
     clnf->log = r->connection->log;
+
+    len = ngx_strlen(path);
+    clnf->name = ngx_pnalloc(r->pool, len + 1);
 
     if (clnf->name == NULL || ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_memcpy(clnf->name, path, len + 1);
 
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = ngx_file_size(&fi);
@@ -258,7 +262,7 @@ ngx_walrus_node_send_file(ngx_http_request_t *r, ngx_walrus_route_t *rt,
 
     b->file->fd = fd;
     b->file->name.data = clnf->name;
-    b->file->name.len = ngx_strlen(clnf->name);
+    b->file->name.len = len;
     b->file->log = r->connection->log;
     b->file->directio = 0;
 
