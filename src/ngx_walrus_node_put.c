@@ -4,16 +4,11 @@
  */
 
 #include <ngx_walrus.h>
+#include <ngx_walrus_body.h>
 #include <ngx_walrus_store.h>
 #include <walrus_cert.h>
 #include <walrus_codec.h>
 #include <walrus_metadata.h>
-
-
-typedef struct {
-    ngx_chain_t               *cl;
-    off_t                      offset;     /* consumed from cl->buf */
-} ngx_walrus_body_t;
 
 
 typedef struct {
@@ -38,8 +33,6 @@ static void ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
 static void ngx_walrus_put_metadata(ngx_walrus_put_t *t);
 static void ngx_walrus_put_sliver(ngx_walrus_put_t *t);
 static void ngx_walrus_put_certificate(ngx_walrus_put_t *t);
-static int ngx_walrus_body_read(ngx_walrus_body_t *bd, u_char *dst,
-    size_t len);
 static u_char *ngx_walrus_body_slurp(ngx_walrus_put_t *t);
 static int ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
     const u_char *data, size_t len);
@@ -121,8 +114,6 @@ static void
 ngx_walrus_put_body_done(ngx_http_request_t *r)
 {
     off_t                   len;
-    ngx_buf_t              *b;
-    ngx_chain_t            *cl;
     ngx_walrus_put_t       *t, *tt;
     ngx_thread_task_t      *task;
     ngx_walrus_loc_conf_t  *wlcf;
@@ -135,13 +126,7 @@ ngx_walrus_put_body_done(ngx_http_request_t *r)
         return;
     }
 
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl != NULL; cl = cl->next) {
-        b = cl->buf;
-        len += ngx_buf_in_memory(b) ? b->last - b->pos
-                                    : b->file_last - b->file_pos;
-    }
+    len = ngx_walrus_body_length(r->request_body->bufs);
 
     t->body = r->request_body->bufs;
     t->body_len = len;
@@ -266,53 +251,6 @@ ngx_walrus_put_thread(void *data, ngx_log_t *log)
 }
 
 
-static int
-ngx_walrus_body_read(ngx_walrus_body_t *bd, u_char *dst, size_t len)
-{
-    off_t       avail;
-    size_t      n;
-    ssize_t     got;
-    ngx_buf_t  *b;
-
-    while (len > 0) {
-        if (bd->cl == NULL) {
-            return -1;
-        }
-
-        b = bd->cl->buf;
-        avail = (ngx_buf_in_memory(b) ? b->last - b->pos
-                                      : b->file_last - b->file_pos)
-                - bd->offset;
-
-        if (avail <= 0) {
-            bd->cl = bd->cl->next;
-            bd->offset = 0;
-            continue;
-        }
-
-        n = (off_t) len < avail ? len : (size_t) avail;
-
-        if (ngx_buf_in_memory(b)) {
-            ngx_memcpy(dst, b->pos + bd->offset, n);
-
-        } else {
-            got = pread(b->file->fd, dst, n, b->file_pos + bd->offset);
-            if (got <= 0) {
-                return -1;
-            }
-
-            n = got;
-        }
-
-        dst += n;
-        len -= n;
-        bd->offset += n;
-    }
-
-    return 0;
-}
-
-
 static u_char *
 ngx_walrus_body_slurp(ngx_walrus_put_t *t)
 {
@@ -326,8 +264,7 @@ ngx_walrus_body_slurp(ngx_walrus_put_t *t)
         return NULL;
     }
 
-    bd.cl = t->body;
-    bd.offset = 0;
+    ngx_walrus_body_init(&bd, t->body);
 
     if (ngx_walrus_body_read(&bd, buf, t->body_len) != 0) {
         free(buf);
@@ -525,8 +462,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
 
     index = t->route.axis == WALRUS_PRIMARY ? t->route.pair
                                             : n - 1 - t->route.pair;
-    bd.cl = t->body;
-    bd.offset = 0;
+    ngx_walrus_body_init(&bd, t->body);
 
     for (g = 0; g < m.nsegments; g++) {
         sym = walrus_symbol_size(&m.params,
