@@ -46,6 +46,14 @@ static int walrus_hash_symbols(walrus_codec_t *c, uint8_t **symbols,
     size_t sym, uint8_t *root);
 static int walrus_rs_decode(walrus_codec_t *c, walrus_code_t *code,
     size_t len, const uint8_t *const *present, uint8_t **out);
+static void walrus_prefetch_symbol(const uint8_t *p, size_t sym);
+
+
+/*
+ * Bytes of the next symbol prefetched while one is hashed: SHA-256 of data
+ * that is not in the cache runs about 1/3 slower without it.
+ */
+#define WALRUS_PREFETCH_SIZE  4096
 
 
 /* the code that extends a sliver of `axis` into its n symbols */
@@ -317,6 +325,10 @@ walrus_hash_matrix(walrus_codec_t *c, walrus_segment_t *seg)
     rowlen = (size_t) n * WALRUS_HASH_LEN;
 
     for (i = 0; i < cells; i++) {
+        if (i + 1 < cells) {
+            walrus_prefetch_symbol(seg->matrix + (i + 1) * sym, sym);
+        }
+
         rc = walrus_merkle_leaf(c->sha, seg->matrix + i * sym, sym,
                                 seg->leaves + i * WALRUS_HASH_LEN);
         if (rc != WALRUS_OK) {
@@ -344,6 +356,19 @@ walrus_hash_matrix(walrus_codec_t *c, walrus_segment_t *seg)
 
     return walrus_merkle_pairs_root(c->sha, seg->pair_hashes, n, c->leaves,
                                     c->merkle, seg->root);
+}
+
+
+static void
+walrus_prefetch_symbol(const uint8_t *p, size_t sym)
+{
+    size_t  i;
+
+    sym = sym < WALRUS_PREFETCH_SIZE ? sym : WALRUS_PREFETCH_SIZE;
+
+    for (i = 0; i < sym; i += WALRUS_SYMBOL_ALIGN) {
+        __builtin_prefetch(p + i);
+    }
 }
 
 
@@ -412,6 +437,10 @@ walrus_hash_symbols(walrus_codec_t *c, uint8_t **symbols, size_t sym,
     unsigned  i;
 
     for (i = 0; i < c->params.n; i++) {
+        if (i + 1 < c->params.n) {
+            walrus_prefetch_symbol(symbols[i + 1], sym);
+        }
+
         rc = walrus_merkle_leaf(c->sha, symbols[i], sym,
                                 c->leaves + (size_t) i * WALRUS_HASH_LEN);
         if (rc != WALRUS_OK) {
