@@ -4,6 +4,7 @@
  */
 
 #include <ngx_walrus.h>
+#include <ngx_walrus_fanout.h>
 #include <walrus_sign.h>
 #include <openssl/evp.h>
 
@@ -18,6 +19,11 @@ static char *ngx_walrus_node(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_walrus_node_check(ngx_conf_t *cf,
     ngx_walrus_loc_conf_t *wlcf);
+static char *ngx_walrus_gateway(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_walrus_gateway_check(ngx_conf_t *cf,
+    ngx_walrus_loc_conf_t *wlcf);
+static ngx_int_t ngx_walrus_postconfiguration(ngx_conf_t *cf);
 static void ngx_walrus_committee_cleanup(void *data);
 static void ngx_walrus_key_cleanup(void *data);
 
@@ -66,13 +72,67 @@ static ngx_command_t  ngx_walrus_commands[] = {
       offsetof(ngx_walrus_loc_conf_t, thread_pool_name),
       NULL },
 
+    { ngx_string("walrus_gateway"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_walrus_gateway,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("walrus_gateway_node_location"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, node_location),
+      NULL },
+
+    { ngx_string("walrus_gateway_temp_path"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_path_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, temp_path),
+      NULL },
+
+    { ngx_string("walrus_gateway_max_blob_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, max_blob_size),
+      NULL },
+
+    { ngx_string("walrus_gateway_inline_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, inline_size),
+      NULL },
+
+    { ngx_string("walrus_gateway_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, timeout),
+      NULL },
+
+    { ngx_string("walrus_gateway_max_uploads"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, max_uploads),
+      NULL },
+
       ngx_null_command
+};
+
+
+static ngx_path_init_t  ngx_walrus_temp_path = {
+    ngx_string("walrus_temp"), { 0, 0, 0 }
 };
 
 
 static ngx_http_module_t  ngx_walrus_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_walrus_postconfiguration,          /* postconfiguration */
 
     ngx_walrus_create_main_conf,           /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -120,6 +180,11 @@ ngx_walrus_create_loc_conf(ngx_conf_t *cf)
 
     wlcf->node = NGX_CONF_UNSET;
     wlcf->node_index = NGX_CONF_UNSET;
+    wlcf->gateway = NGX_CONF_UNSET;
+    wlcf->max_blob_size = NGX_CONF_UNSET;
+    wlcf->inline_size = NGX_CONF_UNSET_SIZE;
+    wlcf->timeout = NGX_CONF_UNSET_MSEC;
+    wlcf->max_uploads = NGX_CONF_UNSET_UINT;
 
     return wlcf;
 }
@@ -138,11 +203,124 @@ ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "default");
 
-    if (!conf->node) {
-        return NGX_CONF_OK;
+    ngx_conf_merge_value(conf->gateway, prev->gateway, 0);
+    ngx_conf_merge_str_value(conf->node_location, prev->node_location,
+                             "/_walrus_node/");
+    ngx_conf_merge_off_value(conf->max_blob_size, prev->max_blob_size,
+                             128 * 1024 * 1024);
+    ngx_conf_merge_size_value(conf->inline_size, prev->inline_size,
+                              256 * 1024);
+    ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 60000);
+    ngx_conf_merge_uint_value(conf->max_uploads, prev->max_uploads, 64);
+
+    if (ngx_conf_merge_path_value(cf, &conf->temp_path, prev->temp_path,
+                                  &ngx_walrus_temp_path)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
-    return ngx_walrus_node_check(cf, conf);
+    if (conf->node && ngx_walrus_node_check(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->gateway) {
+        return ngx_walrus_gateway_check(cf, conf);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_postconfiguration(ngx_conf_t *cf)
+{
+    if (ngx_walrus_fanout_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_walrus_fanout_init_filters(cf);
+}
+
+
+static char *
+ngx_walrus_gateway(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_walrus_loc_conf_t  *wlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (wlcf->gateway != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    wlcf->gateway = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_walrus_gateway_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A gateway needs the committee and an upstream{} named walrus_<node> for
+ * every node, which the internal node location proxies to.
+ */
+
+static char *
+ngx_walrus_gateway_check(ngx_conf_t *cf, ngx_walrus_loc_conf_t *wlcf)
+{
+    size_t                           len;
+    ngx_uint_t                       i, k;
+    walrus_committee_t              *committee;
+    ngx_walrus_main_conf_t          *wmcf;
+    ngx_http_upstream_srv_conf_t   **uscfp;
+    ngx_http_upstream_main_conf_t   *umcf;
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_walrus_module);
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+    committee = wmcf->committee;
+
+    if (committee == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"walrus_gateway\" needs \"walrus_committee\" in "
+                           "the http block");
+        return NGX_CONF_ERROR;
+    }
+
+    uscfp = umcf->upstreams.elts;
+
+    for (i = 0; i < committee->nnodes; i++) {
+        len = ngx_strlen(committee->nodes[i].name);
+
+        for (k = 0; k < umcf->upstreams.nelts; k++) {
+            if ((uscfp[k]->flags & NGX_HTTP_UPSTREAM_CREATE)
+                && uscfp[k]->host.len == sizeof("walrus_") - 1 + len
+                && ngx_strncmp(uscfp[k]->host.data, "walrus_", 7) == 0
+                && ngx_strncmp(uscfp[k]->host.data + 7,
+                               committee->nodes[i].name, len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (k == umcf->upstreams.nelts) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "no \"upstream walrus_%s\" block for "
+                               "committee node \"%s\"",
+                               committee->nodes[i].name,
+                               committee->nodes[i].name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    wlcf->thread_pool = ngx_thread_pool_add(cf, &wlcf->thread_pool_name);
+    if (wlcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

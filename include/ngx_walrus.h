@@ -16,6 +16,7 @@
 
 
 #define NGX_WALRUS_DOMAIN_NODE      "node.walrus"
+#define NGX_WALRUS_DOMAIN_GATEWAY   "gateway.walrus"
 #define NGX_WALRUS_MAX_METADATA     (64 * 1024 * 1024)
 
 
@@ -34,6 +35,14 @@ typedef struct {
     EVP_PKEY              *key;
     ngx_str_t              thread_pool_name;
     ngx_thread_pool_t     *thread_pool;
+
+    ngx_flag_t             gateway;
+    ngx_str_t              node_location;
+    ngx_path_t            *temp_path;
+    off_t                  max_blob_size;
+    size_t                 inline_size;
+    ngx_msec_t             timeout;
+    ngx_uint_t             max_uploads;
 } ngx_walrus_loc_conf_t;
 
 
@@ -72,6 +81,8 @@ ngx_int_t ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *domain, const char *reason, const char *fmt, ...);
 
 ngx_int_t ngx_walrus_node_handler(ngx_http_request_t *r);
+ngx_int_t ngx_walrus_gateway_handler(ngx_http_request_t *r);
+ngx_int_t ngx_walrus_publish(ngx_http_request_t *r);
 ngx_int_t ngx_walrus_node_put(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
 

@@ -113,10 +113,11 @@ ngx_int_t
 ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *domain, const char *reason, const char *fmt, ...)
 {
-    u_char     *p, msg[512];
-    size_t      len;
-    va_list     args;
-    ngx_str_t   body;
+    u_char           *p, msg[512];
+    size_t            len;
+    va_list           args;
+    ngx_str_t         body;
+    ngx_table_elt_t  *retry;
 
     va_start(args, fmt);
     p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
@@ -141,6 +142,17 @@ ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
     if (status >= NGX_HTTP_BAD_REQUEST) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "walrus: %ui %s: %*s", status, reason, len, msg);
+    }
+
+    if (status == 429 || status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        retry = ngx_list_push(&r->headers_out.headers);
+        if (retry == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        retry->hash = 1;
+        ngx_str_set(&retry->key, "Retry-After");
+        ngx_str_set(&retry->value, "1");
     }
 
     r->keepalive = r->keepalive && status < NGX_HTTP_INTERNAL_SERVER_ERROR;

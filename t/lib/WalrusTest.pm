@@ -125,8 +125,9 @@ sub read_file {
 }
 
 sub node_server {
-    my ($self, $i, $extra) = @_;
+    my ($self, $i, $extra, $server_extra) = @_;
     $extra //= '';
+    $server_extra //= '';
     my $port = $self->node_port($i);
     my $dir = $self->{dir};
 
@@ -135,6 +136,7 @@ sub node_server {
         listen 127.0.0.1:$port;
         access_log $dir/logs/node$i.access.log walrus;
         client_max_body_size 1g;
+        $server_extra
 
         location / {
             walrus_node;
@@ -147,17 +149,76 @@ sub node_server {
 END
 }
 
-# writes nginx.conf: the nodes (unless nodes => 0) and extra http config
+sub gateway_url { "http://127.0.0.1:" . $_[0]{ports}[$_[0]{n}] }
+
+# the gateway server: upstreams of the nodes, the gateway location and
+# the internal location its requests to nodes go through
+sub gateway_server {
+    my ($self, $extra, $node_location_extra) = @_;
+    my $dir = $self->{dir};
+    my $port = $self->{ports}[$self->{n}];
+    my $conf = '';
+
+    for my $i (0 .. $self->{n} - 1) {
+        $conf .= "    upstream walrus_node$i {\n"
+            . "        server 127.0.0.1:" . $self->node_port($i) . ";\n"
+            . "        keepalive 8;\n    }\n";
+    }
+
+    return $conf . <<"END";
+    server {
+        listen 127.0.0.1:$port;
+        access_log $dir/logs/gateway.access.log walrus;
+        client_max_body_size 1g;
+
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_temp_path $dir/tmp/walrus;
+            $extra
+        }
+
+        location /_walrus_node/ {
+            internal;
+            proxy_pass http://walrus_\$walrus_node\$walrus_node_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass_request_headers off;
+            proxy_buffering off;
+            proxy_connect_timeout 2s;
+            proxy_send_timeout 10s;
+            proxy_read_timeout 10s;
+            proxy_next_upstream off;
+            $node_location_extra
+        }
+    }
+END
+}
+
+# writes nginx.conf: the nodes (unless nodes => 0), the gateway (with
+# gateway => 1) and extra http config
 sub write_config {
     my ($self, %opt) = @_;
     my $dir = $self->{dir};
     my $servers = '';
-    $opt{$_} //= '' for qw(main http);
+    $opt{$_} //= '' for qw(main http gateway_extra node_location_extra);
 
-    unless (defined $opt{nodes} && !$opt{nodes}) {
-        $servers .= $self->node_server($_, $opt{node_extra})
-            for 0 .. $self->{n} - 1;
+    if ($opt{gateway}) {
+        $servers .= $self->gateway_server($opt{gateway_extra},
+                                          $opt{node_location_extra});
+        $self->{extra_ports} = [ $self->{ports}[$self->{n}] ];
     }
+
+    # down => [i, ...]: no server on those nodes' ports;
+    # node_server_extra => { i => config }: extra server-level config
+    my %down = map { $_ => 1 } @{$opt{down} // []};
+    unless (defined $opt{nodes} && !$opt{nodes}) {
+        for my $i (0 .. $self->{n} - 1) {
+            next if $down{$i};
+            $servers .= $self->node_server($i, $opt{node_extra},
+                                           $opt{node_server_extra}{$i});
+        }
+    }
+    $self->{down} = \%down;
 
     my $process = $self->{valgrind}
         ? "master_process off;\ndaemon off;\n"
@@ -241,7 +302,8 @@ sub run {
 sub wait_ready {
     my ($self) = @_;
     my $deadline = time + ($self->{valgrind} ? 60 : 10);
-    my @ports = @{$self->{ports}}[0 .. $self->{n} - 1];
+    my @ports = grep { !$self->{down}{$_} } 0 .. $self->{n} - 1;
+    @ports = map { $self->{ports}[$_] } @ports;
     push @ports, @{$self->{extra_ports} // []};
 
     for my $port (@ports) {
@@ -285,6 +347,21 @@ sub stop {
     waitpid($self->{pid}, 0) if $self->{pid};
     unlink "$self->{dir}/logs/nginx.pid";
     $self->check_logs;
+}
+
+sub worker_pids {
+    my ($self) = @_;
+    my $master = $self->master_pid or return;
+    return $master if $self->{valgrind};
+    my @pids = split ' ', `pgrep -P $master`;
+    return @pids;
+}
+
+# peak resident memory of a process, in KiB
+sub peak_rss {
+    my ($pid) = @_;
+    my $status = read_file("/proc/$pid/status") // '';
+    return $status =~ /^VmHWM:\s+(\d+)/m ? $1 : 0;
 }
 
 # restart keeps the directory: stop, then run again

@@ -1,0 +1,58 @@
+/*
+ * Requests from the gateway to storage nodes: background subrequests to
+ * an internal location that proxies to the node's upstream{}, with their
+ * responses captured by the module's own filters (bounded, never passed
+ * to the client).
+ */
+
+#ifndef _NGX_WALRUS_FANOUT_H_INCLUDED_
+#define _NGX_WALRUS_FANOUT_H_INCLUDED_
+
+
+#include <ngx_walrus.h>
+
+
+typedef struct {
+    ngx_queue_t            done;       /* finished calls not yet handled */
+    ngx_uint_t             active;     /* calls running */
+    ngx_uint_t             closed;     /* the caller stopped listening */
+} ngx_walrus_fanout_t;
+
+
+typedef struct {
+    ngx_queue_t            queue;
+    ngx_walrus_fanout_t   *fanout;
+    ngx_http_request_t    *request;    /* the subrequest */
+    ngx_uint_t             node;
+    ngx_uint_t             kind;       /* the caller's tag */
+    ngx_uint_t             pair;
+    ngx_str_t              node_uri;
+    ngx_uint_t             status;     /* HTTP status, 502 when unreachable */
+    u_char                *body;       /* captured response body */
+    size_t                 body_len;
+    size_t                 body_max;
+    unsigned               done:1;
+    unsigned               truncated:1;
+} ngx_walrus_call_t;
+
+
+void ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo);
+
+/*
+ * Starts `method` node_uri on committee node `node`.  body is a buffer
+ * (in memory or in a file) sent as the request body, or NULL; up to
+ * body_max bytes of the response are kept.  When the call ends it is
+ * queued on fo->done and the main request is posted.
+ */
+ngx_walrus_call_t *ngx_walrus_fanout_call(ngx_http_request_t *r,
+    ngx_walrus_fanout_t *fo, ngx_uint_t node, ngx_uint_t method,
+    ngx_str_t *node_uri, ngx_buf_t *body, size_t body_max);
+
+/* next finished call, or NULL */
+ngx_walrus_call_t *ngx_walrus_fanout_next(ngx_walrus_fanout_t *fo);
+
+ngx_int_t ngx_walrus_fanout_init_filters(ngx_conf_t *cf);
+ngx_int_t ngx_walrus_fanout_add_variables(ngx_conf_t *cf);
+
+
+#endif /* _NGX_WALRUS_FANOUT_H_INCLUDED_ */

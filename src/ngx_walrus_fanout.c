@@ -1,0 +1,339 @@
+/*
+ * Gateway to node requests: background subrequests and their capture.
+ */
+
+#include <ngx_walrus_fanout.h>
+
+
+static ngx_int_t ngx_walrus_fanout_done(ngx_http_request_t *sr, void *data,
+    ngx_int_t rc);
+static ngx_int_t ngx_walrus_capture_header(ngx_http_request_t *r);
+static ngx_int_t ngx_walrus_capture_body(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_walrus_call_t *ngx_walrus_call_of(ngx_http_request_t *r);
+static ngx_int_t ngx_walrus_variable_node(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_walrus_variable_node_uri(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_http_output_header_filter_pt  ngx_walrus_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_walrus_next_body_filter;
+
+static ngx_str_t  ngx_walrus_get = ngx_string("GET");
+static ngx_str_t  ngx_walrus_put = ngx_string("PUT");
+
+
+static ngx_http_variable_t  ngx_walrus_variables[] = {
+
+    { ngx_string("walrus_node"), NULL, ngx_walrus_variable_node, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("walrus_node_uri"), NULL, ngx_walrus_variable_node_uri, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+void
+ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo)
+{
+    ngx_queue_init(&fo->done);
+    fo->active = 0;
+    fo->closed = 0;
+}
+
+
+ngx_walrus_call_t *
+ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
+    ngx_uint_t node, ngx_uint_t method, ngx_str_t *node_uri,
+    ngx_buf_t *body, size_t body_max)
+{
+    u_char                       *p;
+    ngx_str_t                     uri;
+    ngx_chain_t                  *cl;
+    walrus_node_t                *wn;
+    ngx_walrus_call_t            *call;
+    ngx_http_request_t           *sr;
+    ngx_http_request_body_t      *rb;
+    ngx_walrus_loc_conf_t        *wlcf;
+    ngx_walrus_main_conf_t       *wmcf;
+    ngx_http_post_subrequest_t   *ps;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wn = &wmcf->committee->nodes[node];
+
+    call = ngx_pcalloc(r->pool, sizeof(ngx_walrus_call_t));
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+    uri.data = ngx_pnalloc(r->pool, wlcf->node_location.len
+                                     + ngx_strlen(wn->name));
+    if (call == NULL || ps == NULL || rb == NULL || uri.data == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(uri.data, wlcf->node_location.data,
+                   wlcf->node_location.len);
+    p = ngx_cpymem(p, wn->name, ngx_strlen(wn->name));
+    uri.len = p - uri.data;
+
+    call->fanout = fo;
+    call->node = node;
+    call->node_uri = *node_uri;
+    call->body_max = body_max;
+
+    if (body_max) {
+        call->body = ngx_pnalloc(r->pool, body_max);
+        if (call->body == NULL) {
+            return NULL;
+        }
+    }
+
+    ps->handler = ngx_walrus_fanout_done;
+    ps->data = call;
+
+    if (ngx_http_subrequest(r, &uri, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_BACKGROUND)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    call->request = sr;
+    ngx_http_set_ctx(sr, call, ngx_http_walrus_module);
+
+    /* the subrequest shares the client's headers: set its own body */
+
+    sr->request_body = rb;
+    sr->headers_in.chunked = 0;
+    sr->headers_in.content_length = NULL;
+    sr->headers_in.transfer_encoding = NULL;
+
+    if (method == NGX_HTTP_PUT) {
+        sr->method = NGX_HTTP_PUT;
+        sr->method_name = ngx_walrus_put;
+
+    } else {
+        sr->method = NGX_HTTP_GET;
+        sr->method_name = ngx_walrus_get;
+    }
+
+    if (body == NULL) {
+        sr->headers_in.content_length_n = method == NGX_HTTP_PUT ? 0 : -1;
+        fo->active++;
+        return call;
+    }
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = body;
+    cl->next = NULL;
+    rb->bufs = cl;
+    sr->headers_in.content_length_n = ngx_buf_size(body);
+
+    fo->active++;
+
+    return call;
+}
+
+
+ngx_walrus_call_t *
+ngx_walrus_fanout_next(ngx_walrus_fanout_t *fo)
+{
+    ngx_queue_t  *q;
+
+    if (ngx_queue_empty(&fo->done)) {
+        return NULL;
+    }
+
+    q = ngx_queue_head(&fo->done);
+    ngx_queue_remove(q);
+
+    return ngx_queue_data(q, ngx_walrus_call_t, queue);
+}
+
+
+/* may run more than once per subrequest: only the first run counts */
+
+static ngx_int_t
+ngx_walrus_fanout_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+{
+    ngx_walrus_call_t  *call = data;
+
+    if (call->done) {
+        return rc;
+    }
+
+    call->done = 1;
+    call->fanout->active--;
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE || rc == NGX_ERROR) {
+        call->status = rc == NGX_ERROR ? NGX_HTTP_BAD_GATEWAY : (ngx_uint_t) rc;
+
+    } else if (call->status == 0) {
+        call->status = sr->headers_out.status ? sr->headers_out.status
+                                              : NGX_HTTP_BAD_GATEWAY;
+    }
+
+    if (call->fanout->closed) {
+        return rc;
+    }
+
+    ngx_queue_insert_tail(&call->fanout->done, &call->queue);
+
+    return ngx_http_post_request(sr->main, NULL) == NGX_OK ? rc : NGX_ERROR;
+}
+
+
+static ngx_walrus_call_t *
+ngx_walrus_call_of(ngx_http_request_t *r)
+{
+    if (r == r->main) {
+        return NULL;
+    }
+
+    return ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+}
+
+
+static ngx_int_t
+ngx_walrus_capture_header(ngx_http_request_t *r)
+{
+    ngx_walrus_call_t  *call;
+
+    call = ngx_walrus_call_of(r);
+
+    if (call != NULL && call->status == 0) {
+        call->status = r->headers_out.status;
+    }
+
+    return ngx_walrus_next_header_filter(r);
+}
+
+
+/* keeps up to body_max bytes of a node's answer; nothing goes further */
+
+static ngx_int_t
+ngx_walrus_capture_body(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    size_t              n;
+    ngx_buf_t          *b;
+    ngx_walrus_call_t  *call;
+
+    call = ngx_walrus_call_of(r);
+
+    if (call == NULL) {
+        return ngx_walrus_next_body_filter(r, in);
+    }
+
+    for ( /* void */ ; in != NULL; in = in->next) {
+        b = in->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            n = b->last - b->pos;
+
+            if (call->body_len + n > call->body_max) {
+                call->truncated = 1;
+                n = call->body_max - call->body_len;
+            }
+
+            ngx_memcpy(call->body + call->body_len, b->pos, n);
+            call->body_len += n;
+            b->pos = b->last;
+
+        } else if (b->in_file) {
+            call->truncated = 1;
+            b->file_pos = b->file_last;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_walrus_fanout_init_filters(ngx_conf_t *cf)
+{
+    ngx_walrus_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_walrus_capture_header;
+
+    ngx_walrus_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_walrus_capture_body;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_walrus_fanout_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_walrus_variables; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_variable_node(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    walrus_node_t           *wn;
+    ngx_walrus_call_t       *call;
+    ngx_walrus_main_conf_t  *wmcf;
+
+    call = ngx_walrus_call_of(r);
+
+    if (call == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wn = &wmcf->committee->nodes[call->node];
+
+    v->data = (u_char *) wn->name;
+    v->len = ngx_strlen(wn->name);
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_variable_node_uri(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_walrus_call_t  *call;
+
+    call = ngx_walrus_call_of(r);
+
+    if (call == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = call->node_uri.data;
+    v->len = call->node_uri.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}

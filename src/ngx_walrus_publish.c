@@ -1,0 +1,1042 @@
+/*
+ * Gateway write path, PUT /v1/blobs: read the body, encode it, check for
+ * an existing certificate, send metadata and sliver pairs to every node,
+ * collect confirmations until their signers hold n - f shards, then store
+ * the certificate on the nodes and answer.
+ */
+
+#include <ngx_walrus.h>
+#include <ngx_walrus_encode.h>
+#include <ngx_walrus_fanout.h>
+#include <walrus_base64.h>
+#include <walrus_cert.h>
+#include <walrus_sign.h>
+#include <jansson.h>
+
+
+#define NGX_WALRUS_MAX_EPOCHS     53
+#define NGX_WALRUS_CAPTURE_JSON   4096
+
+
+typedef enum {
+    NGX_WALRUS_CALL_CHECK = 0,
+    NGX_WALRUS_CALL_METADATA,
+    NGX_WALRUS_CALL_SLIVER,
+    NGX_WALRUS_CALL_CONFIRM,
+    NGX_WALRUS_CALL_CERT
+} ngx_walrus_call_kind_e;
+
+
+typedef enum {
+    NGX_WALRUS_PUB_CHECKING = 0,
+    NGX_WALRUS_PUB_UPLOADING,
+    NGX_WALRUS_PUB_CERTIFYING,
+    NGX_WALRUS_PUB_DONE
+} ngx_walrus_pub_phase_e;
+
+
+typedef struct {
+    ngx_uint_t                pending;    /* sliver uploads running */
+    unsigned                  failed:1;
+    unsigned                  confirmed:1;
+} ngx_walrus_pub_node_t;
+
+
+typedef struct {
+    ngx_http_request_t       *request;
+    walrus_committee_t       *committee;
+    ngx_walrus_fanout_t       fanout;
+    ngx_walrus_encode_t       enc;
+    ngx_file_t                file;
+    ngx_walrus_pub_phase_e    phase;
+    ngx_uint_t                epochs;
+    ngx_flag_t                permanent;
+    ngx_flag_t                force;
+    ngx_walrus_pub_node_t    *nodes;
+    walrus_cert_t             cert;
+    walrus_cert_t            *existing;
+    u_char                   *cert_bytes;
+    size_t                    cert_len;
+    unsigned                  confirmed;  /* shards of valid signers */
+    unsigned                  unconfirmed; /* shards of failed nodes */
+    unsigned                  no_cert;    /* shards that hold none */
+    unsigned                  stored;     /* shards holding the cert */
+    unsigned                  not_stored;
+    ngx_event_t               deadline;
+    unsigned                  timed_out:1;
+    unsigned                  counted:1;
+} ngx_walrus_publish_t;
+
+
+static ngx_int_t ngx_walrus_publish_args(ngx_http_request_t *r,
+    ngx_walrus_publish_t *ctx, u_char *msg, size_t size,
+    const char **reason);
+static ngx_int_t ngx_walrus_flag(ngx_str_t *value, ngx_flag_t *flag);
+static void ngx_walrus_publish_body(ngx_http_request_t *r);
+static void ngx_walrus_publish_encode_thread(void *data, ngx_log_t *log);
+static void ngx_walrus_publish_encode_done(ngx_event_t *ev);
+static void ngx_walrus_publish_encoded(ngx_http_request_t *r);
+static void ngx_walrus_publish_cleanup(void *data);
+static void ngx_walrus_publish_timeout(ngx_event_t *ev);
+static void ngx_walrus_publish_step(ngx_http_request_t *r);
+static void ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx,
+    ngx_walrus_call_t *call);
+static ngx_int_t ngx_walrus_publish_evaluate(ngx_walrus_publish_t *ctx);
+static ngx_int_t ngx_walrus_publish_call(ngx_walrus_publish_t *ctx,
+    ngx_uint_t node, ngx_uint_t kind, ngx_uint_t pair, ngx_uint_t method,
+    const char *path, ngx_buf_t *body, size_t capture);
+static ngx_int_t ngx_walrus_publish_upload(ngx_walrus_publish_t *ctx);
+static ngx_int_t ngx_walrus_publish_slivers(ngx_walrus_publish_t *ctx,
+    ngx_uint_t node);
+static ngx_int_t ngx_walrus_publish_certify(ngx_walrus_publish_t *ctx);
+static ngx_int_t ngx_walrus_publish_confirmation(ngx_walrus_publish_t *ctx,
+    ngx_walrus_call_t *call);
+static walrus_cert_t *ngx_walrus_publish_existing(ngx_walrus_publish_t *ctx,
+    ngx_walrus_call_t *call);
+static ngx_buf_t *ngx_walrus_memory_buf(ngx_pool_t *pool, u_char *data,
+    size_t len);
+static void ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx,
+    ngx_int_t rc);
+static ngx_int_t ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx,
+    walrus_cert_t *cert, ngx_uint_t created);
+static u_char *ngx_walrus_publish_cert_json(ngx_walrus_publish_t *ctx,
+    u_char *p, walrus_cert_t *cert);
+
+
+static ngx_uint_t  ngx_walrus_uploads;
+
+
+ngx_int_t
+ngx_walrus_publish(ngx_http_request_t *r)
+{
+    u_char                  *p, msg[256];
+    ngx_int_t                rc;
+    const char              *reason;
+    ngx_pool_cleanup_t      *cln;
+    ngx_walrus_publish_t    *ctx;
+    ngx_walrus_loc_conf_t   *wlcf;
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_walrus_publish_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->committee = wmcf->committee;
+    ctx->enc.fd = -1;
+    ctx->epochs = 1;
+    ngx_walrus_fanout_init(&ctx->fanout);
+
+    p = ngx_walrus_publish_args(r, ctx, msg, sizeof(msg), &reason) == NGX_OK
+        ? NULL : msg;
+
+    if (p != NULL) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_walrus_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     NGX_WALRUS_DOMAIN_GATEWAY, reason,
+                                     "%s", msg);
+    }
+
+    if (r->headers_in.content_length_n > wlcf->max_blob_size) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_walrus_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "BLOB_TOO_LARGE",
+                                     "the blob is larger than the limit of "
+                                     "%O bytes", wlcf->max_blob_size);
+    }
+
+    if (ngx_walrus_uploads >= wlcf->max_uploads) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "TOO_MANY_UPLOADS",
+                                     "the gateway is busy storing %ui "
+                                     "blobs; retry later", ngx_walrus_uploads);
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_walrus_publish_cleanup;
+    cln->data = ctx;
+
+    ngx_walrus_uploads++;
+    ctx->counted = 1;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_walrus_module);
+
+    rc = ngx_http_read_client_request_body(r, ngx_walrus_publish_body);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/* Walrus publisher parameters: epochs, permanent, deletable, force */
+
+static ngx_int_t
+ngx_walrus_publish_args(ngx_http_request_t *r, ngx_walrus_publish_t *ctx,
+    u_char *msg, size_t size, const char **reason)
+{
+    u_char      *p, *last, *amp, *eq;
+    ngx_int_t    n;
+    ngx_str_t    name, value;
+    ngx_flag_t   deletable;
+
+    deletable = NGX_CONF_UNSET;
+    p = r->args.data;
+    last = r->args.data + r->args.len;
+
+    while (p < last) {
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+
+        name.data = p;
+        name.len = (eq ? eq : amp) - p;
+        value.data = eq ? eq + 1 : amp;
+        value.len = eq ? (size_t) (amp - eq - 1) : 0;
+        p = amp + 1;
+
+        if (name.len == 0) {
+            continue;
+        }
+
+        if (name.len == 6 && ngx_strncmp(name.data, "epochs", 6) == 0) {
+            n = ngx_atoi(value.data, value.len);
+            if (n < 1 || n > NGX_WALRUS_MAX_EPOCHS) {
+                goto invalid;
+            }
+
+            ctx->epochs = n;
+
+        } else if (name.len == 9
+                   && ngx_strncmp(name.data, "permanent", 9) == 0)
+        {
+            if (ngx_walrus_flag(&value, &ctx->permanent) != NGX_OK) {
+                goto invalid;
+            }
+
+        } else if (name.len == 9
+                   && ngx_strncmp(name.data, "deletable", 9) == 0)
+        {
+            if (ngx_walrus_flag(&value, &deletable) != NGX_OK) {
+                goto invalid;
+            }
+
+        } else if (name.len == 5 && ngx_strncmp(name.data, "force", 5) == 0) {
+            if (ngx_walrus_flag(&value, &ctx->force) != NGX_OK) {
+                goto invalid;
+            }
+
+        } else {
+            *reason = "UNKNOWN_PARAMETER";
+            ngx_snprintf(msg, size, "unknown query parameter \"%V\"; known: "
+                         "epochs, permanent, deletable, force%Z", &name);
+            return NGX_ERROR;
+        }
+
+        continue;
+
+    invalid:
+
+        *reason = "INVALID_PARAMETER";
+        ngx_snprintf(msg, size, "invalid value \"%V\" for \"%V\" (epochs: "
+                     "1..%d; flags: true or false)%Z", &value, &name,
+                     NGX_WALRUS_MAX_EPOCHS);
+        return NGX_ERROR;
+    }
+
+    if (deletable == 1 && ctx->permanent == 1) {
+        *reason = "INVALID_BLOB_PERSISTENCE";
+        ngx_snprintf(msg, size, "a blob cannot be both deletable and "
+                     "permanent%Z");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_flag(ngx_str_t *value, ngx_flag_t *flag)
+{
+    if (value->len == 4 && ngx_strncmp(value->data, "true", 4) == 0) {
+        *flag = 1;
+        return NGX_OK;
+    }
+
+    if (value->len == 5 && ngx_strncmp(value->data, "false", 5) == 0) {
+        *flag = 0;
+        return NGX_OK;
+    }
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_walrus_publish_cleanup(void *data)
+{
+    ngx_walrus_publish_t  *ctx = data;
+
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
+    }
+
+    if (ctx->counted) {
+        ngx_walrus_uploads--;
+    }
+
+    ctx->fanout.closed = 1;
+    ngx_walrus_encode_free(&ctx->enc);
+}
+
+
+static void
+ngx_walrus_publish_body(ngx_http_request_t *r)
+{
+    off_t                   len;
+    ngx_thread_task_t      *task;
+    ngx_walrus_publish_t   *ctx;
+    ngx_walrus_loc_conf_t  *wlcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+
+    if (r->request_body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    len = ngx_walrus_body_length(r->request_body->bufs);
+
+    if (len > wlcf->max_blob_size) {
+        ngx_http_finalize_request(r,
+            ngx_walrus_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  NGX_WALRUS_DOMAIN_GATEWAY, "BLOB_TOO_LARGE",
+                                  "the blob is larger than the limit of %O "
+                                  "bytes", wlcf->max_blob_size));
+        return;
+    }
+
+    /* a client that goes away ends the request and its subrequests */
+    r->read_event_handler = ngx_http_test_reading;
+
+    ctx->enc.body = r->request_body->bufs;
+    ctx->enc.length = len;
+    ctx->enc.n = ctx->committee->params.n;
+    ctx->enc.segment_size = ctx->committee->segment_size;
+    ctx->enc.temp_dir = (char *) wlcf->temp_path->name.data;
+
+    ctx->deadline.handler = ngx_walrus_publish_timeout;
+    ctx->deadline.data = r;
+    ctx->deadline.log = r->connection->log;
+    ngx_add_timer(&ctx->deadline, wlcf->timeout);
+
+    r->write_event_handler = ngx_walrus_publish_encoded;
+
+    if ((size_t) len <= wlcf->inline_size) {
+        ngx_walrus_encode(&ctx->enc);
+        ngx_walrus_publish_encoded(r);
+        return;
+    }
+
+    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_walrus_publish_t *));
+    if (task == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(task->ctx, &ctx, sizeof(ngx_walrus_publish_t *));
+    task->handler = ngx_walrus_publish_encode_thread;
+    task->event.data = r;
+    task->event.handler = ngx_walrus_publish_encode_done;
+
+    if (ngx_thread_task_post(wlcf->thread_pool, task) != NGX_OK) {
+        ngx_http_finalize_request(r,
+            ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_GATEWAY,
+                                  "OVERLOADED", "the encoder queue is full; "
+                                  "retry later"));
+        return;
+    }
+
+    r->main->blocked++;
+    r->aio = 1;
+}
+
+
+static void
+ngx_walrus_publish_encode_thread(void *data, ngx_log_t *log)
+{
+    ngx_walrus_publish_t  *ctx;
+
+    ngx_memcpy(&ctx, data, sizeof(ngx_walrus_publish_t *));
+    ngx_walrus_encode(&ctx->enc);
+}
+
+
+static void
+ngx_walrus_publish_encode_done(ngx_event_t *ev)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ev->data;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    r->write_event_handler(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_walrus_publish_encoded(ngx_http_request_t *r)
+{
+    ngx_uint_t             i;
+    ngx_walrus_publish_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+
+    if (ctx->enc.rc != WALRUS_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "walrus: %s", ctx->enc.error);
+        ngx_walrus_publish_finish(ctx,
+            ngx_walrus_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                  NGX_WALRUS_DOMAIN_GATEWAY, "INTERNAL_ERROR",
+                                  "the blob could not be encoded"));
+        return;
+    }
+
+    ctx->file.fd = ctx->enc.fd;
+    ngx_str_set(&ctx->file.name, "walrus sliver file");
+    ctx->file.log = r->connection->log;
+
+    ctx->nodes = ngx_pcalloc(r->pool, ctx->committee->nnodes
+                                      * sizeof(ngx_walrus_pub_node_t));
+    if (ctx->nodes == NULL) {
+        ngx_walrus_publish_finish(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    walrus_cert_init(&ctx->cert, ctx->committee->epoch, ctx->enc.blob_id);
+    r->write_event_handler = ngx_walrus_publish_step;
+
+    if (ctx->force) {
+        ctx->phase = NGX_WALRUS_PUB_UPLOADING;
+
+        if (ngx_walrus_publish_upload(ctx) != NGX_OK) {
+            ngx_walrus_publish_finish(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+    }
+
+    ctx->phase = NGX_WALRUS_PUB_CHECKING;
+
+    for (i = 0; i < ctx->committee->nnodes; i++) {
+        if (ngx_walrus_publish_call(ctx, i, NGX_WALRUS_CALL_CHECK, 0,
+                                    NGX_HTTP_GET, "certificate", NULL,
+                                    WALRUS_CERT_MAX_SIZE)
+            != NGX_OK)
+        {
+            ngx_walrus_publish_finish(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_walrus_publish_call(ngx_walrus_publish_t *ctx, ngx_uint_t node,
+    ngx_uint_t kind, ngx_uint_t pair, ngx_uint_t method, const char *path,
+    ngx_buf_t *body, size_t capture)
+{
+    u_char              *p;
+    ngx_str_t            uri;
+    ngx_walrus_call_t   *call;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    uri.data = ngx_pnalloc(r->pool, 128);
+    if (uri.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(uri.data, "/v1/blobs/%s/%s", ctx->enc.id_text, path);
+    uri.len = p - uri.data;
+
+    call = ngx_walrus_fanout_call(r, &ctx->fanout, node, method, &uri, body,
+                                  capture);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->kind = kind;
+    call->pair = pair;
+
+    return NGX_OK;
+}
+
+
+static ngx_buf_t *
+ngx_walrus_memory_buf(ngx_pool_t *pool, u_char *data, size_t len)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_calloc_buf(pool);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->pos = data;
+    b->last = data + len;
+    b->memory = 1;
+    b->last_buf = 1;
+
+    return b;
+}
+
+
+/* the metadata to every node; each node's slivers follow its metadata */
+
+static ngx_int_t
+ngx_walrus_publish_upload(ngx_walrus_publish_t *ctx)
+{
+    ngx_uint_t   i;
+    ngx_buf_t   *b;
+
+    for (i = 0; i < ctx->committee->nnodes; i++) {
+        b = ngx_walrus_memory_buf(ctx->request->pool, ctx->enc.metadata,
+                                  ctx->enc.metadata_len);
+        if (b == NULL
+            || ngx_walrus_publish_call(ctx, i, NGX_WALRUS_CALL_METADATA, 0,
+                                       NGX_HTTP_PUT, "metadata", b,
+                                       NGX_WALRUS_CAPTURE_JSON)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_publish_slivers(ngx_walrus_publish_t *ctx, ngx_uint_t node)
+{
+    char            path[64];
+    unsigned        i, pair, axis;
+    ngx_buf_t      *b;
+    walrus_node_t  *wn;
+
+    wn = &ctx->committee->nodes[node];
+
+    for (i = 0; i < wn->nshards; i++) {
+        pair = walrus_shard_to_pair(&ctx->committee->params,
+                                    ctx->enc.blob_id, wn->shards[i]);
+
+        for (axis = 0; axis < 2; axis++) {
+            b = ngx_calloc_buf(ctx->request->pool);
+            if (b == NULL) {
+                return NGX_ERROR;
+            }
+
+            b->in_file = 1;
+            b->file = &ctx->file;
+            b->file_pos = ngx_walrus_encode_offset(&ctx->enc, pair, axis);
+            b->file_last = b->file_pos + (axis == WALRUS_PRIMARY
+                                          ? ctx->enc.primary_size
+                                          : ctx->enc.secondary_size);
+            b->last_buf = 1;
+
+            ngx_snprintf((u_char *) path, sizeof(path), "slivers/%ud/%s%Z",
+                         pair, axis == WALRUS_PRIMARY ? "primary"
+                                                      : "secondary");
+
+            if (ngx_walrus_publish_call(ctx, node, NGX_WALRUS_CALL_SLIVER,
+                                        pair, NGX_HTTP_PUT, path, b,
+                                        NGX_WALRUS_CAPTURE_JSON)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            ctx->nodes[node].pending++;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_walrus_publish_timeout(ngx_event_t *ev)
+{
+    ngx_connection_t      *c;
+    ngx_http_request_t    *r;
+    ngx_walrus_publish_t  *ctx;
+
+    r = ev->data;
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+
+    ngx_http_set_log_request(c->log, r);
+
+    ctx->timed_out = 1;
+    ngx_walrus_publish_step(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_walrus_publish_step(ngx_http_request_t *r)
+{
+    ngx_int_t              rc;
+    ngx_walrus_call_t     *call;
+    ngx_walrus_publish_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+
+    if (ctx->phase == NGX_WALRUS_PUB_DONE) {
+        return;
+    }
+
+    while ((call = ngx_walrus_fanout_next(&ctx->fanout)) != NULL) {
+        ngx_walrus_publish_handle(ctx, call);
+    }
+
+    rc = ngx_walrus_publish_evaluate(ctx);
+
+    if (rc != NGX_AGAIN) {
+        ngx_walrus_publish_finish(ctx, rc);
+    }
+}
+
+
+static void
+ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx, ngx_walrus_call_t *call)
+{
+    unsigned                weight;
+    ngx_uint_t              ok;
+    ngx_walrus_pub_node_t  *pn;
+
+    pn = &ctx->nodes[call->node];
+    weight = ctx->committee->nodes[call->node].nshards;
+    ok = call->status == NGX_HTTP_OK || call->status == NGX_HTTP_CREATED;
+
+    if (!ok && call->kind != NGX_WALRUS_CALL_CHECK) {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "walrus: node %s answered %ui to %V",
+                      ctx->committee->nodes[call->node].name, call->status,
+                      &call->node_uri);
+    }
+
+    switch (call->kind) {
+
+    case NGX_WALRUS_CALL_CHECK:
+        if (ctx->existing == NULL && ok) {
+            ctx->existing = ngx_walrus_publish_existing(ctx, call);
+        }
+
+        if (ctx->existing == NULL) {
+            ctx->no_cert += weight;
+        }
+
+        return;
+
+    case NGX_WALRUS_CALL_METADATA:
+        if (ok && ngx_walrus_publish_slivers(ctx, call->node) == NGX_OK) {
+            return;
+        }
+
+        break;
+
+    case NGX_WALRUS_CALL_SLIVER:
+        if (pn->failed) {
+            return;
+        }
+
+        if (ok) {
+            if (--pn->pending == 0
+                && ngx_walrus_publish_call(ctx, call->node,
+                                           NGX_WALRUS_CALL_CONFIRM, 0,
+                                           NGX_HTTP_GET, "confirmation",
+                                           NULL, NGX_WALRUS_CAPTURE_JSON)
+                   != NGX_OK)
+            {
+                break;
+            }
+
+            return;
+        }
+
+        break;
+
+    case NGX_WALRUS_CALL_CONFIRM:
+        if (ok && ngx_walrus_publish_confirmation(ctx, call) == NGX_OK) {
+            pn->confirmed = 1;
+            ctx->confirmed += weight;
+            return;
+        }
+
+        break;
+
+    default: /* NGX_WALRUS_CALL_CERT */
+        if (ok) {
+            ctx->stored += weight;
+
+        } else {
+            ctx->not_stored += weight;
+        }
+
+        return;
+    }
+
+    if (!pn->failed) {
+        pn->failed = 1;
+        ctx->unconfirmed += weight;
+    }
+}
+
+
+/* a node's confirmation counts only when its signature verifies */
+
+static ngx_int_t
+ngx_walrus_publish_confirmation(ngx_walrus_publish_t *ctx,
+    ngx_walrus_call_t *call)
+{
+    size_t          len;
+    json_t         *root, *sig;
+    uint8_t         raw[WALRUS_SIG_LEN + 3];
+    ngx_int_t       rc;
+    const char     *text;
+    json_error_t    err;
+    walrus_node_t  *wn;
+
+    wn = &ctx->committee->nodes[call->node];
+    rc = NGX_ERROR;
+
+    if (call->truncated) {
+        return NGX_ERROR;
+    }
+
+    root = json_loadb((char *) call->body, call->body_len, 0, &err);
+    if (root == NULL) {
+        goto invalid;
+    }
+
+    sig = json_object_get(json_object_get(json_object_get(
+              json_object_get(root, "success"), "data"), "signed"),
+              "signature");
+    text = json_string_value(sig);
+
+    if (text != NULL
+        && walrus_base64url_encoded_len(WALRUS_SIG_LEN) == strlen(text)
+        && walrus_base64url_decode(text, strlen(text), raw, &len) == WALRUS_OK
+        && len == WALRUS_SIG_LEN
+        && walrus_confirmation_verify(wn->public_key, ctx->committee->epoch,
+                                      ctx->enc.blob_id, raw) == WALRUS_OK
+        && walrus_cert_add(&ctx->cert, (uint16_t) call->node, raw)
+           == WALRUS_OK)
+    {
+        rc = NGX_OK;
+    }
+
+    json_decref(root);
+
+    if (rc == NGX_OK) {
+        return NGX_OK;
+    }
+
+invalid:
+
+    ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                  "walrus: node %s sent an invalid confirmation for %s",
+                  wn->name, ctx->enc.id_text);
+
+    return NGX_ERROR;
+}
+
+
+static walrus_cert_t *
+ngx_walrus_publish_existing(ngx_walrus_publish_t *ctx,
+    ngx_walrus_call_t *call)
+{
+    walrus_cert_t  *cert;
+
+    if (call->truncated) {
+        return NULL;
+    }
+
+    cert = ngx_palloc(ctx->request->pool, sizeof(walrus_cert_t));
+    if (cert == NULL) {
+        return NULL;
+    }
+
+    if (walrus_cert_parse(cert, call->body, call->body_len) != WALRUS_OK
+        || walrus_cert_verify(ctx->committee, cert, ctx->enc.blob_id)
+           != WALRUS_OK)
+    {
+        return NULL;
+    }
+
+    return cert;
+}
+
+
+/*
+ * NGX_AGAIN while waiting, otherwise the status (or NGX_OK after a
+ * response was sent) to finish with.
+ */
+
+static ngx_int_t
+ngx_walrus_publish_evaluate(ngx_walrus_publish_t *ctx)
+{
+    unsigned             n, f;
+    ngx_uint_t           over;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    n = ctx->committee->params.n;
+    f = ctx->committee->params.f;
+
+    /* past the deadline, or nothing left running that could help */
+    over = ctx->timed_out
+           || (ctx->fanout.active == 0 && ngx_queue_empty(&ctx->fanout.done));
+
+    switch (ctx->phase) {
+
+    case NGX_WALRUS_PUB_CHECKING:
+        if (ctx->existing != NULL) {
+            ctx->phase = NGX_WALRUS_PUB_DONE;
+            return ngx_walrus_publish_respond(ctx, ctx->existing, 0);
+        }
+
+        /* a stored certificate is on f + 1 shards: one must have answered */
+
+        if (ctx->no_cert >= n - f || over) {
+            ctx->phase = NGX_WALRUS_PUB_UPLOADING;
+
+            if (ngx_walrus_publish_upload(ctx) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        return NGX_AGAIN;
+
+    case NGX_WALRUS_PUB_UPLOADING:
+        if (ctx->confirmed >= n - f) {
+            ctx->phase = NGX_WALRUS_PUB_CERTIFYING;
+
+            if (ngx_walrus_publish_certify(ctx) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return NGX_AGAIN;
+        }
+
+        if (ctx->unconfirmed > f || over) {
+            ctx->phase = NGX_WALRUS_PUB_DONE;
+            return ngx_walrus_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                         NGX_WALRUS_DOMAIN_GATEWAY,
+                                         "INSUFFICIENT_CONFIRMATIONS",
+                                         "only %ud of the %ud shards needed "
+                                         "confirmed blob %s",
+                                         ctx->confirmed, n - f,
+                                         ctx->enc.id_text);
+        }
+
+        return NGX_AGAIN;
+
+    case NGX_WALRUS_PUB_CERTIFYING:
+        if (ctx->stored >= f + 1) {
+            ctx->phase = NGX_WALRUS_PUB_DONE;
+            return ngx_walrus_publish_respond(ctx, &ctx->cert, 1);
+        }
+
+        if (ctx->not_stored > n - f - 1 || over) {
+            ctx->phase = NGX_WALRUS_PUB_DONE;
+            return ngx_walrus_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                         NGX_WALRUS_DOMAIN_GATEWAY,
+                                         "CERTIFICATE_NOT_STORED",
+                                         "the certificate of blob %s reached "
+                                         "only %ud shards", ctx->enc.id_text,
+                                         ctx->stored);
+        }
+
+        return NGX_AGAIN;
+
+    default:
+        return NGX_AGAIN;
+    }
+}
+
+
+static ngx_int_t
+ngx_walrus_publish_certify(ngx_walrus_publish_t *ctx)
+{
+    ngx_uint_t   i;
+    ngx_buf_t   *b;
+
+    ctx->cert_len = walrus_cert_size(&ctx->cert);
+    ctx->cert_bytes = ngx_pnalloc(ctx->request->pool, ctx->cert_len);
+    if (ctx->cert_bytes == NULL) {
+        return NGX_ERROR;
+    }
+
+    walrus_cert_serialize(&ctx->cert, ctx->cert_bytes);
+
+    for (i = 0; i < ctx->committee->nnodes; i++) {
+        b = ngx_walrus_memory_buf(ctx->request->pool, ctx->cert_bytes,
+                                  ctx->cert_len);
+        if (b == NULL
+            || ngx_walrus_publish_call(ctx, i, NGX_WALRUS_CALL_CERT, 0,
+                                       NGX_HTTP_PUT, "certificate", b,
+                                       NGX_WALRUS_CAPTURE_JSON)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx, ngx_int_t rc)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ctx->phase = NGX_WALRUS_PUB_DONE;
+
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
+    }
+
+    /* uploads to slow nodes go on in the background; no more wake-ups */
+    ctx->fanout.closed = 1;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static u_char *
+ngx_walrus_publish_cert_json(ngx_walrus_publish_t *ctx, u_char *p,
+    walrus_cert_t *cert)
+{
+    size_t     len;
+    unsigned   i, k;
+    u_char    *bytes;
+
+    p = ngx_sprintf(p, "\"certificate\":{\"epoch\":%uD,\"signers\":[",
+                    cert->epoch);
+
+    for (i = 0, k = 0; i < cert->nsigners; i++) {
+        if (cert->signers[i].node < ctx->committee->nnodes) {
+            p = ngx_sprintf(p, "%s\"%s\"", k++ ? "," : "",
+                            ctx->committee->nodes[cert->signers[i].node].name);
+        }
+    }
+
+    len = walrus_cert_size(cert);
+    bytes = ngx_pnalloc(ctx->request->pool, len);
+    if (bytes == NULL) {
+        return NULL;
+    }
+
+    walrus_cert_serialize(cert, bytes);
+
+    p = ngx_sprintf(p, "],\"weight\":%ud,\"quorum\":%ud,\"bytes\":\"",
+                    walrus_cert_weight(ctx->committee, cert),
+                    ctx->committee->params.n - ctx->committee->params.f);
+    p += walrus_base64url_encode(bytes, len, (char *) p);
+
+    return ngx_sprintf(p, "\"}");
+}
+
+
+static ngx_int_t
+ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx, walrus_cert_t *cert,
+    ngx_uint_t created)
+{
+    u_char              *p;
+    size_t               size;
+    uint32_t             epoch;
+    ngx_str_t            body;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    epoch = ctx->committee->epoch;
+
+    size = 1024 + ctx->committee->nnodes * (WALRUS_MAX_NAME_LEN + 4)
+           + walrus_base64url_encoded_len(walrus_cert_size(cert));
+
+    body.data = ngx_pnalloc(r->pool, size);
+    if (body.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (created) {
+        p = ngx_sprintf(body.data,
+                "{\"newlyCreated\":{\"blobObject\":{\"id\":\"%s\","
+                "\"registeredEpoch\":%uD,\"blobId\":\"%s\",\"size\":%O,"
+                "\"encodingType\":\"%s\",\"certifiedEpoch\":%uD,"
+                "\"storage\":{\"id\":\"%s\",\"startEpoch\":%uD,"
+                "\"endEpoch\":%uD,\"storageSize\":%uL},\"deletable\":%s},"
+                "\"resourceOperation\":{\"registerFromScratch\":"
+                "{\"encodedLength\":%uL,\"epochsAhead\":%ui}},\"cost\":0,",
+                ctx->enc.id_text, epoch, ctx->enc.id_text, ctx->enc.length,
+                WALRUS_ENCODING_NAME, epoch, ctx->enc.id_text, epoch,
+                epoch + (uint32_t) ctx->epochs, ctx->enc.encoded_size,
+                ctx->permanent ? "false" : "true", ctx->enc.encoded_size,
+                ctx->epochs);
+
+    } else {
+        p = ngx_sprintf(body.data,
+                "{\"alreadyCertified\":{\"blobId\":\"%s\",\"size\":%O,"
+                "\"endEpoch\":%uD,", ctx->enc.id_text, ctx->enc.length,
+                cert->epoch + (uint32_t) ctx->epochs);
+    }
+
+    p = ngx_walrus_publish_cert_json(ctx, p, cert);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(p, "}}\n");
+    body.len = p - body.data;
+
+    return ngx_walrus_send_json(r, NGX_HTTP_OK, &body);
+}

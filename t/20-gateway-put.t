@@ -1,0 +1,206 @@
+# Gateway write path: PUT /v1/blobs encodes, stores slivers on every node,
+# collects n - f confirmations and stores the certificate.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use Time::HiRes qw(time sleep);
+use WalrusTest;
+
+my $P = 'WalrusTest::Proto';
+my $json = JSON::PP->new;
+my $S = 4096;
+my $t = WalrusTest->new(n => 7, segment_size => $S);
+my $n = $t->n;
+my $f = $t->f;
+my $dir = $t->dir;
+my $ctl = "$WalrusTest::CTL -c $dir/committee.json";
+
+sub put_blob {
+    my ($body, $query, $headers) = @_;
+    my $url = $t->gateway_url . '/v1/blobs' . ($query // '');
+    my $res = $t->request('PUT', $url, $body, $headers);
+    my $data = eval { $json->decode($res->{content}) };
+    return ($res, $data);
+}
+
+sub cli_blob_id {
+    my ($content) = @_;
+    WalrusTest::write_file("$dir/cli.bin", $content);
+    my $id = `$ctl blob-id $dir/cli.bin`;
+    chomp $id;
+    return $id;
+}
+
+sub created { $_[0] && $_[0]{newlyCreated}{blobObject} }
+
+sub cert_verifies {
+    my ($cert_b64, $id) = @_;
+    WalrusTest::write_file("$dir/cert.bin", $P->can('unb64url')->($cert_b64));
+    system("$ctl verify-cert --blob-id $id $dir/cert.bin > /dev/null");
+    return $? == 0;
+}
+
+# the nodes that hold each part of the blob, as their status says
+sub node_status {
+    my ($i, $id) = @_;
+    my $res = $t->node_request($i, 'GET', "/v1/blobs/$id/status");
+    return eval { $json->decode($res->{content})->{success}{data} } // {};
+}
+
+sub wait_for(&) {
+    my ($cond) = @_;
+    for (1 .. 100) { return 1 if $cond->(); sleep 0.05 }
+    return 0;
+}
+
+# --- all nodes up -----------------------------------------------------------
+
+$t->write_config(gateway => 1, gateway_extra =>
+                 'walrus_gateway_max_blob_size 200k;')->run;
+
+my $blob = join '', map { chr(($_ * 13 + 7) % 256) } 1 .. 3 * $S + 17;
+my ($res, $data) = put_blob($blob);
+is($res->{status}, 200, 'PUT /v1/blobs answers 200');
+my $obj = created($data);
+ok($obj, 'the answer is newlyCreated');
+my $id = $obj->{blobId};
+is($id, cli_blob_id($blob), 'its blob ID is what walrusctl computes');
+is($obj->{size}, length $blob, 'size');
+is($obj->{encodingType}, 'RS2-GF8', 'encoding type');
+is($obj->{certifiedEpoch}, 1, 'certified in the committee epoch');
+is($obj->{storage}{endEpoch}, 2, 'one epoch by default');
+ok($obj->{deletable}, 'deletable by default');
+ok($data->{newlyCreated}{certificate}{weight} >= $n - $f,
+   'the certificate reaches the quorum');
+ok(cert_verifies($data->{newlyCreated}{certificate}{bytes}, $id),
+   'the certificate verifies with walrusctl');
+
+ok(wait_for {
+       !grep { my $s = node_status($_, $id); !($s->{stored} && $s->{certified}) }
+           0 .. $n - 1
+   }, 'every node holds its verified slivers and the certificate');
+
+my $res2;
+($res2, $data) = put_blob($blob);
+ok($data && $data->{alreadyCertified}, 'the same blob again: alreadyCertified');
+is($data->{alreadyCertified}{blobId}, $id, '... with its blob ID');
+ok(cert_verifies($data->{alreadyCertified}{certificate}{bytes}, $id),
+   '... and a certificate that verifies');
+
+($res2, $data) = put_blob($blob, '?force=true&epochs=5&permanent=true');
+$obj = created($data);
+ok($obj, 'force=true stores it again as newlyCreated');
+is($obj->{storage}{endEpoch}, 6, 'epochs=5 gives end epoch 6');
+ok(!$obj->{deletable}, 'permanent=true is not deletable');
+
+# sizes: empty, one byte, segment boundaries, several segments
+for my $len (0, 1, $S - 1, $S, $S + 1, 5 * $S + 3) {
+    my $content = join '', map { chr(($_ * 31 + $len) % 256) } 1 .. $len;
+    ($res, $data) = put_blob($content);
+    $obj = created($data);
+    ok($obj && $obj->{blobId} eq cli_blob_id($content) && $obj->{size} == $len,
+       "a blob of $len bytes is stored under walrusctl's blob ID");
+}
+
+# chunked upload
+my @chunks = map { 'chunk' x (100 * $_) } 1 .. 5;
+my $whole = join '', @chunks;
+my @queue = @chunks;
+$res = $t->{http}->request('PUT', $t->gateway_url . '/v1/blobs',
+                           { content => sub { shift @queue } });
+$data = eval { $json->decode($res->{content}) };
+ok(created($data) && created($data)->{blobId} eq cli_blob_id($whole),
+   'a chunked upload is stored under the right blob ID');
+
+# bad input
+($res, $data) = put_blob('x' x (200 * 1024 + 1));
+is($res->{status}, 413, 'a body over the limit is refused with 413');
+is($data->{error}{details}[0]{reason}, 'BLOB_TOO_LARGE', '... BLOB_TOO_LARGE');
+
+for my $q ('?epochs=0', '?epochs=abc', '?epochs=54', '?permanent=yes',
+           '?deletable=true&permanent=true', '?color=blue') {
+    ($res, $data) = put_blob('abc', $q);
+    is($res->{status}, 400, "bad parameters $q: 400");
+    ok($data && $data->{error}{details}[0]{reason}, '... with a reason');
+}
+
+$res = $t->request('POST', $t->gateway_url . '/v1/blobs', 'abc');
+is($res->{status}, 405, 'POST /v1/blobs: 405');
+
+# 50 parallel uploads
+my @kids;
+for my $k (1 .. 50) {
+    my $pid = fork // die;
+    if ($pid == 0) {
+        my $content = "parallel upload $k " x (50 * $k);
+        my ($r, $d) = put_blob($content);
+        POSIX::_exit(created($d) && $r->{status} == 200 ? 0 : 1);
+    }
+    push @kids, $pid;
+}
+my $failed = 0;
+for (@kids) { waitpid $_, 0; $failed++ if $? }
+is($failed, 0, '50 parallel uploads all succeed');
+
+$t->stop;
+
+# --- f nodes down -------------------------------------------------------------
+
+$t->write_config(gateway => 1, down => [0 .. $f - 1])->run;
+my $blob2 = 'f nodes down ' x 777;
+($res, $data) = put_blob($blob2);
+$obj = created($data);
+ok($obj && $obj->{blobId} eq cli_blob_id($blob2),
+   "with $f nodes down the upload succeeds");
+my %signers = map { $_ => 1 } @{$data->{newlyCreated}{certificate}{signers}};
+ok(!grep({ $signers{"node$_"} } 0 .. $f - 1), '... without the down nodes');
+$t->stop;
+
+# --- f + 1 nodes down -----------------------------------------------------
+
+$t->write_config(gateway => 1, down => [0 .. $f])->run;
+my $blob3 = 'f + 1 nodes down ' x 555;
+($res, $data) = put_blob($blob3);
+is($res->{status}, 504, "with f + 1 nodes down the upload fails with 504");
+is($data->{error}{details}[0]{reason}, 'INSUFFICIENT_CONFIRMATIONS',
+   '... INSUFFICIENT_CONFIRMATIONS');
+my $id3 = cli_blob_id($blob3);
+ok(!grep({ node_status($_, $id3)->{certified} } $f + 1 .. $n - 1),
+   '... and no node holds a certificate');
+$t->stop;
+
+# --- one very slow node ---------------------------------------------------
+
+$t->write_config(gateway => 1, down => [3],
+    main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
+    http => "    server {\n        listen 127.0.0.1:" . $t->node_port(3)
+        . ";\n        location / { echo_sleep 6; echo slow; }\n    }\n")->run;
+my $start = time;
+($res, $data) = put_blob('slow node ' x 999);
+my $elapsed = time - $start;
+ok(created($data), 'with one node answering after 6 s the upload succeeds');
+ok($elapsed < 3, sprintf('... in %.2f s, without waiting for it', $elapsed));
+sleep 6.5;
+$t->stop;
+
+# --- one node with a bad confirmation signature --------------------------
+
+my $bad_sig = 'A' x 86;
+$t->write_config(gateway => 1, node_server_extra => { 2 =>
+    "location ~ /confirmation\$ { default_type application/json; return 200 "
+    . "'{\"success\":{\"code\":200,\"data\":{\"signed\":{\"signature\":"
+    . "\"$bad_sig\"}}}}'; }" })->run;
+($res, $data) = put_blob('bad confirmation ' x 321);
+ok(created($data), 'with one node signing badly the upload succeeds');
+%signers = map { $_ => 1 } @{$data->{newlyCreated}{certificate}{signers}};
+ok(!$signers{node2}, '... and its confirmation is not counted');
+is(scalar keys %signers, $n - 1, '... the others are');
+$t->stop;
+
+done_testing();
