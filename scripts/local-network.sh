@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts (or stops) a complete local network: Redis and one nginx that
-# hosts the storage nodes on loopback ports.  Usage: local-network.sh
-# start|stop.  Settings: WALRUS_N (7), WALRUS_SEGMENT_SIZE (4194304),
+# hosts the gateway and the storage nodes on loopback ports.  Usage:
+# local-network.sh start|stop.  Settings: WALRUS_N (7),
+# WALRUS_SEGMENT_SIZE (4194304), WALRUS_GATEWAY_PORT (8080),
 # WALRUS_NODE_PORT (9100), WALRUS_REDIS_PORT (6390).
 
 set -euo pipefail
@@ -11,6 +12,7 @@ DIR="$ROOT/.local"
 N=${WALRUS_N:-7}
 SEGMENT=${WALRUS_SEGMENT_SIZE:-4194304}
 NODE_PORT=${WALRUS_NODE_PORT:-9100}
+GATEWAY_PORT=${WALRUS_GATEWAY_PORT:-8080}
 REDIS_PORT=${WALRUS_REDIS_PORT:-6390}
 NGINX=/usr/sbin/nginx
 CTL="$ROOT/build/walrusctl"
@@ -50,7 +52,7 @@ END
 }
 
 nginx_conf() {
-    local i nodes=""
+    local i nodes="" upstreams=""
 
     for ((i = 0; i < N; i++)); do
         mkdir -p "$DIR/store$i"
@@ -68,11 +70,20 @@ nginx_conf() {
         }
     }
 "
+        upstreams+="
+    upstream walrus_node$i {
+        server 127.0.0.1:$((NODE_PORT + i));
+        keepalive 16;
+    }
+"
     done
 
-    awk -v nodes="$nodes" -v dir="$DIR" -v root="$ROOT" -v n="$N" '
-        { gsub("@DIR@", dir); gsub("@ROOT@", root); gsub("@N@", n) }
+    awk -v nodes="$nodes" -v upstreams="$upstreams" -v dir="$DIR" \
+        -v root="$ROOT" -v n="$N" -v port="$GATEWAY_PORT" '
+        { gsub("@DIR@", dir); gsub("@ROOT@", root); gsub("@N@", n);
+          gsub("@GATEWAY_PORT@", port) }
         /^@NODES@$/ { print nodes; next }
+        /^@UPSTREAMS@$/ { print upstreams; next }
         { print }' "$ROOT/conf.d/local-network.conf.in" > "$DIR/nginx.conf"
 }
 
@@ -94,7 +105,8 @@ start() {
     "$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/logs/error.log"
 
     for ((i = 0; i < 50; i++)); do
-        curl -sf "http://127.0.0.1:$NODE_PORT/v1/health" > /dev/null && break
+        curl -sf "http://127.0.0.1:$GATEWAY_PORT/v1/health" > /dev/null \
+            && break
         sleep 0.1
     done
 
@@ -102,25 +114,30 @@ start() {
 
 Walrus local network is running ($N storage nodes, f = $(((N - 1) / 3))).
 
+  gateway         http://127.0.0.1:$GATEWAY_PORT
   storage nodes   http://127.0.0.1:$NODE_PORT ... http://127.0.0.1:$((NODE_PORT + N - 1))
   redis           127.0.0.1:$REDIS_PORT
   committee       $DIR/committee.json
   logs            $DIR/logs/
 
-Try it:
+Store a blob (the answer carries its blob ID and certificate):
 
-  curl -s http://127.0.0.1:$NODE_PORT/v1/health
-  echo 'hello walrus' > /tmp/hello.txt
-  $CTL -c $DIR/committee.json blob-id /tmp/hello.txt
-  $CTL -c $DIR/committee.json encode /tmp/hello.txt /tmp/hello.enc
-  ID=\$(cat /tmp/hello.enc/blob-id)
-  curl -s -X PUT --data-binary @/tmp/hello.enc/metadata \\
-      http://127.0.0.1:$NODE_PORT/v1/blobs/\$ID/metadata
+  curl -s -X PUT --data-binary @/etc/os-release \\
+      http://127.0.0.1:$GATEWAY_PORT/v1/blobs
+  curl -s -T /etc/os-release "http://127.0.0.1:$GATEWAY_PORT/v1/blobs?epochs=5"
+
+Check it without trusting the gateway:
+
+  $CTL -c $DIR/committee.json blob-id /etc/os-release
+  ID=\$($CTL -c $DIR/committee.json blob-id /etc/os-release)
   curl -s http://127.0.0.1:$NODE_PORT/v1/blobs/\$ID/status
+  curl -s -o /tmp/cert http://127.0.0.1:$NODE_PORT/v1/blobs/\$ID/certificate
+  $CTL -c $DIR/committee.json verify-cert --blob-id \$ID /tmp/cert
 
 Stop it with: make stop
 END
 }
+
 
 case "${1:-}" in
     start) start ;;
