@@ -24,6 +24,7 @@ typedef struct {
 } ngx_walrus_put_t;
 
 
+static off_t ngx_walrus_node_put_limit(ngx_walrus_route_t *rt);
 static void ngx_walrus_put_body_done(ngx_http_request_t *r);
 static void ngx_walrus_put_thread(void *data, ngx_log_t *log);
 static void ngx_walrus_put_thread_done(ngx_event_t *ev);
@@ -40,6 +41,23 @@ static int ngx_walrus_load_metadata(ngx_walrus_put_t *t,
     walrus_metadata_t *m);
 
 
+static off_t
+ngx_walrus_node_put_limit(ngx_walrus_route_t *rt)
+{
+    switch (rt->kind) {
+
+    case NGX_WALRUS_ROUTE_METADATA:
+        return NGX_WALRUS_MAX_METADATA;
+
+    case NGX_WALRUS_ROUTE_CERTIFICATE:
+        return WALRUS_CERT_MAX_SIZE;
+
+    default:
+        return NGX_MAX_OFF_T_VALUE;
+    }
+}
+
+
 ngx_int_t
 ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
@@ -52,33 +70,29 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
 
-    switch (rt->kind) {
+    limit = ngx_walrus_node_put_limit(rt);
 
-    case NGX_WALRUS_ROUTE_METADATA:
-        limit = NGX_WALRUS_MAX_METADATA;
-        break;
+    if (r->headers_in.content_length_n > limit
+        || (r->headers_in.content_length_n < 0 && !r->headers_in.chunked))
+    {
+        /* the body must go, or it would be read as the next request */
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
 
-    case NGX_WALRUS_ROUTE_CERTIFICATE:
-        limit = WALRUS_CERT_MAX_SIZE;
-        break;
+        if (r->headers_in.content_length_n > limit) {
+            return ngx_walrus_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                         NGX_WALRUS_DOMAIN_NODE,
+                                         "BODY_TOO_LARGE",
+                                         "the body is larger than %O bytes",
+                                         limit);
+        }
 
-    default:
-        limit = NGX_MAX_OFF_T_VALUE;
-        break;
-    }
-
-    if (r->headers_in.content_length_n > limit) {
-        return ngx_walrus_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                     NGX_WALRUS_DOMAIN_NODE, "BODY_TOO_LARGE",
-                                     "the body is larger than %O bytes",
-                                     limit);
-    }
-
-    if (r->headers_in.content_length_n < 0 && !r->headers_in.chunked) {
         return ngx_walrus_send_error(r, NGX_HTTP_LENGTH_REQUIRED,
                                      NGX_WALRUS_DOMAIN_NODE,
                                      "LENGTH_REQUIRED",
-                                     "a body with Content-Length is required");
+                                     "a body with Content-Length or chunked "
+                                     "transfer encoding is required");
     }
 
     t = ngx_pcalloc(r->pool, sizeof(ngx_walrus_put_t));
@@ -127,6 +141,15 @@ ngx_walrus_put_body_done(ngx_http_request_t *r)
     }
 
     len = ngx_walrus_body_length(r->request_body->bufs);
+
+    if (len > ngx_walrus_node_put_limit(&t->route)) {
+        ngx_http_finalize_request(r,
+            ngx_walrus_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  NGX_WALRUS_DOMAIN_NODE, "BODY_TOO_LARGE",
+                                  "the body is larger than %O bytes",
+                                  ngx_walrus_node_put_limit(&t->route)));
+        return;
+    }
 
     t->body = r->request_body->bufs;
     t->body_len = len;
@@ -435,14 +458,6 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
     ngx_walrus_store_sliver_name(name, sizeof(name), t->route.pair,
                                  t->route.axis == WALRUS_SECONDARY);
 
-    if (ngx_walrus_store_path(path, t->dir, name) == 0
-        && access(path, F_OK) == 0)
-    {
-        t->status = NGX_HTTP_OK;
-        t->reason = "sliver";
-        goto done;
-    }
-
     size = walrus_sliver_size(&m.params, t->route.axis,
                               walrus_symbol_size(&m.params, m.segment_size));
     buf = malloc(size ? size : 1);
@@ -496,6 +511,17 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
                                 strerror(errno));
             goto done;
         }
+    }
+
+    /* a verified copy is there already: keep it */
+
+    if (ngx_walrus_store_path(path, t->dir, name) == 0
+        && access(path, F_OK) == 0)
+    {
+        ngx_walrus_file_abort(&f);
+        t->status = NGX_HTTP_OK;
+        t->reason = "sliver";
+        goto done;
     }
 
     if (ngx_walrus_file_commit(&f) != 0) {

@@ -247,6 +247,36 @@ while (my $line = <$s>) { $head .= $line; last if $head =~ /\r\n\r\n/ }
 like($head, qr{^HTTP/1.1 413}, 'a 100 MB metadata body is refused with 413');
 close $s;
 
+# ... and its body is not read as a next request
+$s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                           PeerPort => $t->node_port(1)) or die;
+print $s "PUT $base/metadata HTTP/1.1\r\nHost: x\r\n"
+    . "Content-Length: 70000000\r\n\r\n"
+    . "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+my $all = '';
+eval {
+    local $SIG{ALRM} = sub { die "timeout\n" };
+    alarm 2;
+    while (my $line = <$s>) { $all .= $line }
+    alarm 0;
+};
+close $s;
+like($all, qr{^HTTP/1.1 413}, 'a refused body: 413');
+unlike($all, qr{HTTP/1.1 200}, '... and the bytes after it are not a request');
+
+# a chunked body over the limit is refused too
+my @parts = ('x' x 10000, 'y' x 10000);
+$res = $t->{http}->request('PUT', $t->node_url(1) . "$base/certificate",
+                           { content => sub { shift @parts } });
+is($res->{status}, 413, 'a chunked certificate over the limit: 413');
+
+# storing a sliver again still checks it
+my $p2 = pair_of(2);
+$res = $t->node_request(2, 'PUT', "$base/slivers/$p2/primary",
+                        "\0" x length(sliver($p2, 'primary')));
+is(error_reason($res), 'INVALID_SLIVER',
+   'a wrong sliver is refused even when a good one is stored');
+
 # an upload cut off half way leaves nothing behind
 my $p1 = pair_of(1);
 unlink $t->store(1) . "/$id_text/$p1.primary";
