@@ -27,9 +27,11 @@ typedef struct {
     ngx_uint_t             kind;       /* the caller's tag */
     ngx_uint_t             pair;
     ngx_str_t              node_uri;
+    ngx_str_t              range;      /* Range header for the node */
     ngx_uint_t             status;     /* HTTP status, 502 when unreachable */
-    u_char                *body;       /* captured response body */
+    u_char                *body;       /* captured response body (heap) */
     size_t                 body_len;
+    size_t                 body_size;  /* allocated */
     size_t                 body_max;
     unsigned               done:1;
     unsigned               truncated:1;
@@ -47,6 +49,9 @@ void ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo);
 ngx_walrus_call_t *ngx_walrus_fanout_call(ngx_http_request_t *r,
     ngx_walrus_fanout_t *fo, ngx_uint_t node, ngx_uint_t method,
     ngx_str_t *node_uri, ngx_buf_t *body, size_t body_max);
+
+/* frees the captured body before the request ends */
+void ngx_walrus_call_release(ngx_walrus_call_t *call);
 
 /* next finished call, or NULL */
 ngx_walrus_call_t *ngx_walrus_fanout_next(ngx_walrus_fanout_t *fo);

@@ -15,6 +15,11 @@ static ngx_int_t ngx_walrus_variable_node(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_walrus_variable_node_uri(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_walrus_variable_node_range(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static void ngx_walrus_call_cleanup(void *data);
+static ngx_int_t ngx_walrus_capture_grow(ngx_walrus_call_t *call,
+    size_t need);
 
 
 static ngx_http_output_header_filter_pt  ngx_walrus_next_header_filter;
@@ -31,6 +36,9 @@ static ngx_http_variable_t  ngx_walrus_variables[] = {
 
     { ngx_string("walrus_node_uri"), NULL, ngx_walrus_variable_node_uri, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("walrus_node_range"), NULL, ngx_walrus_variable_node_range,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -55,6 +63,7 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     ngx_chain_t                  *cl;
     walrus_node_t                *wn;
     ngx_walrus_call_t            *call;
+    ngx_pool_cleanup_t           *cln;
     ngx_http_request_t           *sr;
     ngx_http_request_body_t      *rb;
     ngx_walrus_loc_conf_t        *wlcf;
@@ -84,12 +93,13 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     call->node_uri = *node_uri;
     call->body_max = body_max;
 
-    if (body_max) {
-        call->body = ngx_pnalloc(r->pool, body_max);
-        if (call->body == NULL) {
-            return NULL;
-        }
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
     }
+
+    cln->handler = ngx_walrus_call_cleanup;
+    cln->data = call;
 
     ps->handler = ngx_walrus_fanout_done;
     ps->data = call;
@@ -139,6 +149,61 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     fo->active++;
 
     return call;
+}
+
+
+static void
+ngx_walrus_call_cleanup(void *data)
+{
+    ngx_walrus_call_release(data);
+}
+
+
+void
+ngx_walrus_call_release(ngx_walrus_call_t *call)
+{
+    ngx_free(call->body);
+    call->body = NULL;
+    call->body_size = 0;
+}
+
+
+/* the capture buffer doubles as needed, up to body_max */
+
+static ngx_int_t
+ngx_walrus_capture_grow(ngx_walrus_call_t *call, size_t need)
+{
+    size_t   size;
+    u_char  *p;
+
+    if (need <= call->body_size) {
+        return NGX_OK;
+    }
+
+    size = call->body_size ? call->body_size : 4096;
+
+    while (size < need) {
+        size *= 2;
+    }
+
+    if (size > call->body_max) {
+        size = call->body_max;
+    }
+
+    p = ngx_alloc(size, ngx_cycle->log);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (call->body_len) {
+        ngx_memcpy(p, call->body, call->body_len);
+    }
+
+    ngx_free(call->body);
+    call->body = p;
+    call->body_size = size;
+
+    return NGX_OK;
 }
 
 
@@ -242,8 +307,18 @@ ngx_walrus_capture_body(ngx_http_request_t *r, ngx_chain_t *in)
                 n = call->body_max - call->body_len;
             }
 
-            ngx_memcpy(call->body + call->body_len, b->pos, n);
-            call->body_len += n;
+            if (n && ngx_walrus_capture_grow(call, call->body_len + n)
+                     != NGX_OK)
+            {
+                call->truncated = 1;
+                n = 0;
+            }
+
+            if (n) {
+                ngx_memcpy(call->body + call->body_len, b->pos, n);
+                call->body_len += n;
+            }
+
             b->pos = b->last;
 
         } else if (b->in_file) {
@@ -331,6 +406,29 @@ ngx_walrus_variable_node_uri(ngx_http_request_t *r,
 
     v->data = call->node_uri.data;
     v->len = call->node_uri.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_variable_node_range(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_walrus_call_t  *call;
+
+    call = ngx_walrus_call_of(r);
+
+    if (call == NULL || call->range.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = call->range.data;
+    v->len = call->range.len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
