@@ -121,6 +121,20 @@ static ngx_command_t  ngx_walrus_commands[] = {
       offsetof(ngx_walrus_loc_conf_t, max_uploads),
       NULL },
 
+    { ngx_string("walrus_gateway_hedge_delay"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, hedge_delay),
+      NULL },
+
+    { ngx_string("walrus_gateway_read_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, read_timeout),
+      NULL },
+
       ngx_null_command
 };
 
@@ -185,6 +199,8 @@ ngx_walrus_create_loc_conf(ngx_conf_t *cf)
     wlcf->inline_size = NGX_CONF_UNSET_SIZE;
     wlcf->timeout = NGX_CONF_UNSET_MSEC;
     wlcf->max_uploads = NGX_CONF_UNSET_UINT;
+    wlcf->hedge_delay = NGX_CONF_UNSET_MSEC;
+    wlcf->read_timeout = NGX_CONF_UNSET_MSEC;
 
     return wlcf;
 }
@@ -212,6 +228,8 @@ ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               256 * 1024);
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 60000);
     ngx_conf_merge_uint_value(conf->max_uploads, prev->max_uploads, 64);
+    ngx_conf_merge_msec_value(conf->hedge_delay, prev->hedge_delay, 300);
+    ngx_conf_merge_msec_value(conf->read_timeout, prev->read_timeout, 30000);
 
     if (ngx_conf_merge_path_value(cf, &conf->temp_path, prev->temp_path,
                                   &ngx_walrus_temp_path)

@@ -43,6 +43,8 @@ typedef struct {
     size_t                 inline_size;
     ngx_msec_t             timeout;
     ngx_uint_t             max_uploads;
+    ngx_msec_t             hedge_delay;
+    ngx_msec_t             read_timeout;
 } ngx_walrus_loc_conf_t;
 
 
@@ -54,7 +56,8 @@ typedef enum {
     NGX_WALRUS_ROUTE_SLIVER,
     NGX_WALRUS_ROUTE_CONFIRMATION,
     NGX_WALRUS_ROUTE_CERTIFICATE,
-    NGX_WALRUS_ROUTE_STATUS
+    NGX_WALRUS_ROUTE_STATUS,
+    NGX_WALRUS_ROUTE_BYTE_RANGE
 } ngx_walrus_route_e;
 
 
@@ -83,6 +86,7 @@ ngx_int_t ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_walrus_node_handler(ngx_http_request_t *r);
 ngx_int_t ngx_walrus_gateway_handler(ngx_http_request_t *r);
 ngx_int_t ngx_walrus_publish(ngx_http_request_t *r);
+ngx_int_t ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt);
 ngx_int_t ngx_walrus_node_put(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
 

@@ -165,6 +165,10 @@ ngx_walrus_call_release(ngx_walrus_call_t *call)
     ngx_free(call->body);
     call->body = NULL;
     call->body_size = 0;
+    call->body_len = 0;
+
+    /* a straggler's late bytes are dropped, not captured again */
+    call->body_max = 0;
 }
 
 

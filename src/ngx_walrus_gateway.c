@@ -52,6 +52,14 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
         return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);
     }
 
+    if (rc == NGX_OK && (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
+        && (rt.kind == NGX_WALRUS_ROUTE_BLOB
+            || rt.kind == NGX_WALRUS_ROUTE_BYTE_RANGE
+            || rt.kind == NGX_WALRUS_ROUTE_STATUS))
+    {
+        return ngx_walrus_read(r, &rt);
+    }
+
     if (rc == NGX_OK && rt.kind == NGX_WALRUS_ROUTE_BLOBS) {
         return ngx_walrus_send_error(r, NGX_HTTP_NOT_ALLOWED,
                                      NGX_WALRUS_DOMAIN_GATEWAY,

@@ -42,7 +42,8 @@ ngx_walrus_node_handler(ngx_http_request_t *r)
     }
 
     if (rc != NGX_OK || rt.kind == NGX_WALRUS_ROUTE_BLOBS
-        || rt.kind == NGX_WALRUS_ROUTE_BLOB)
+        || rt.kind == NGX_WALRUS_ROUTE_BLOB
+        || rt.kind == NGX_WALRUS_ROUTE_BYTE_RANGE)
     {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -91,6 +91,11 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
         return NGX_OK;
     }
 
+    if (ngx_walrus_is("/byte-range")) {
+        rt->kind = NGX_WALRUS_ROUTE_BYTE_RANGE;
+        return NGX_OK;
+    }
+
 #undef ngx_walrus_is
 
     if (rest.len > sizeof("/slivers/") - 1

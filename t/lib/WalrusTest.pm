@@ -183,6 +183,7 @@ sub gateway_server {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_pass_request_headers off;
+            proxy_set_header Range \$walrus_node_range;
             proxy_buffering off;
             proxy_connect_timeout 2s;
             proxy_send_timeout 10s;

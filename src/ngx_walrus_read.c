@@ -1,0 +1,978 @@
+/*
+ * Gateway read path, GET/HEAD /v1/blobs/{id}: metadata and certificate
+ * from the nodes, then segment by segment the systematic primary slivers
+ * (hedged with others when late), verified and decoded in the thread pool,
+ * streamed to the client with a window of NGX_WALRUS_WINDOW segments.
+ */
+
+#include <ngx_walrus_read.h>
+#include <walrus_codec.h>
+
+
+#define NGX_WALRUS_CALL_META   0
+#define NGX_WALRUS_CALL_CERT   1
+#define NGX_WALRUS_CALL_SLIVER 2
+
+
+typedef struct {
+    ngx_walrus_seg_t      *seg;
+    unsigned               n;
+    const uint8_t         *pair_hashes;
+    const uint8_t         *slivers[WALRUS_MAX_SHARDS];
+    u_char                 verdict[WALRUS_MAX_SHARDS];
+    int                    rc;
+} ngx_walrus_decode_t;
+
+
+static ngx_int_t ngx_walrus_read_call(ngx_walrus_read_t *ctx,
+    ngx_uint_t node, ngx_uint_t kind, const char *path, size_t max,
+    ngx_walrus_call_t **out);
+static void ngx_walrus_read_cleanup(void *data);
+static void ngx_walrus_read_timer(ngx_event_t *ev);
+static void ngx_walrus_read_step(ngx_http_request_t *r);
+static ngx_int_t ngx_walrus_read_run(ngx_walrus_read_t *ctx);
+static void ngx_walrus_read_handle(ngx_walrus_read_t *ctx,
+    ngx_walrus_call_t *call);
+static ngx_int_t ngx_walrus_read_meta_done(ngx_walrus_read_t *ctx);
+static ngx_int_t ngx_walrus_seg_start(ngx_walrus_read_t *ctx, uint64_t g);
+static ngx_int_t ngx_walrus_seg_request(ngx_walrus_seg_t *seg,
+    ngx_uint_t count);
+static ngx_int_t ngx_walrus_seg_progress(ngx_walrus_seg_t *seg);
+static void ngx_walrus_seg_reset(ngx_walrus_seg_t *seg);
+static ngx_int_t ngx_walrus_seg_decode(ngx_walrus_seg_t *seg);
+static void ngx_walrus_decode_thread(void *data, ngx_log_t *log);
+static void ngx_walrus_decode_done(ngx_event_t *ev);
+static void ngx_walrus_decode_apply(ngx_walrus_seg_t *seg,
+    ngx_walrus_decode_t *d);
+static ngx_int_t ngx_walrus_read_output(ngx_walrus_read_t *ctx);
+static void ngx_walrus_read_arm(ngx_walrus_read_t *ctx);
+static void ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc);
+
+
+ngx_int_t
+ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
+{
+    ngx_str_t                value;
+    ngx_uint_t               i;
+    ngx_pool_cleanup_t      *cln;
+    ngx_walrus_read_t       *ctx;
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_walrus_read_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (ctx == NULL || cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->committee = wmcf->committee;
+    ctx->route = *rt;
+    ctx->started = ngx_current_msec;
+    ngx_walrus_fanout_init(&ctx->fanout);
+
+    cln->handler = ngx_walrus_read_cleanup;
+    cln->data = ctx;
+
+    if (ngx_http_arg(r, (u_char *) "filename", 8, &value) == NGX_OK) {
+        ctx->filename = value;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "download", 8, &value) == NGX_OK
+        && value.len == 4 && ngx_strncmp(value.data, "true", 4) == 0)
+    {
+        ctx->download = 1;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_walrus_module);
+
+    for (i = 0; i < ctx->committee->nnodes; i++) {
+        if (ngx_walrus_read_call(ctx, i, NGX_WALRUS_CALL_META, "metadata",
+                                 NGX_WALRUS_MAX_METADATA, NULL)
+            != NGX_OK
+            || ngx_walrus_read_call(ctx, i, NGX_WALRUS_CALL_CERT,
+                                    "certificate", WALRUS_CERT_MAX_SIZE, NULL)
+               != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    ctx->timer.handler = ngx_walrus_read_timer;
+    ctx->timer.data = r;
+    ctx->timer.log = r->connection->log;
+    ngx_walrus_read_arm(ctx);
+
+    r->write_event_handler = ngx_walrus_read_step;
+    r->read_event_handler = ngx_http_test_reading;
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_walrus_read_call(ngx_walrus_read_t *ctx, ngx_uint_t node,
+    ngx_uint_t kind, const char *path, size_t max, ngx_walrus_call_t **out)
+{
+    u_char              *p;
+    ngx_str_t            uri;
+    ngx_walrus_call_t   *call;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    uri.data = ngx_pnalloc(r->pool, 128);
+    if (uri.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(uri.data, "/v1/blobs/%s/%s", ctx->route.id_text, path);
+    uri.len = p - uri.data;
+
+    call = ngx_walrus_fanout_call(r, &ctx->fanout, node, NGX_HTTP_GET, &uri,
+                                  NULL, max);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->kind = kind;
+
+    if (out != NULL) {
+        *out = call;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_walrus_read_cleanup(void *data)
+{
+    ngx_walrus_read_t  *ctx = data;
+
+    ngx_uint_t  i;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    ctx->fanout.closed = 1;
+
+    for (i = 0; i < NGX_WALRUS_WINDOW; i++) {
+        ngx_free(ctx->window[i].out);
+        ctx->window[i].out = NULL;
+    }
+
+    walrus_metadata_free(&ctx->meta);
+}
+
+
+static void
+ngx_walrus_read_timer(ngx_event_t *ev)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ev->data;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    ngx_walrus_read_step(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_walrus_read_step(ngx_http_request_t *r)
+{
+    ngx_int_t           rc;
+    ngx_walrus_read_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+
+    if (ctx->done) {
+        return;
+    }
+
+    if (r->connection->write->timedout) {
+        r->connection->timedout = 1;
+        ngx_walrus_read_finish(ctx, NGX_HTTP_REQUEST_TIME_OUT);
+        return;
+    }
+
+    rc = ngx_walrus_read_run(ctx);
+
+    if (rc == NGX_AGAIN) {
+        ngx_walrus_read_arm(ctx);
+        return;
+    }
+
+    ngx_walrus_read_finish(ctx, rc);
+}
+
+
+static ngx_int_t
+ngx_walrus_read_run(ngx_walrus_read_t *ctx)
+{
+    ngx_int_t            rc;
+    ngx_uint_t           i;
+    ngx_walrus_seg_t    *seg;
+    ngx_walrus_call_t   *call;
+
+    while ((call = ngx_walrus_fanout_next(&ctx->fanout)) != NULL) {
+        ngx_walrus_read_handle(ctx, call);
+    }
+
+    if (!ctx->segments) {
+        rc = ngx_walrus_read_meta_done(ctx);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        ctx->segments = 1;
+        ctx->next_fetch = ctx->start / ctx->meta.segment_size;
+        ctx->next_send = ctx->next_fetch;
+        ctx->last_seg = ctx->end / ctx->meta.segment_size;
+    }
+
+    while (ctx->next_fetch <= ctx->last_seg
+           && ctx->next_fetch < ctx->next_send + NGX_WALRUS_WINDOW)
+    {
+        if (ngx_walrus_seg_start(ctx, ctx->next_fetch) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->next_fetch++;
+    }
+
+    for (i = 0; i < NGX_WALRUS_WINDOW; i++) {
+        seg = &ctx->window[i];
+
+        if (seg->active && !seg->decoded) {
+            rc = ngx_walrus_seg_progress(seg);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
+    }
+
+    return ngx_walrus_read_output(ctx);
+}
+
+
+static void
+ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
+{
+    unsigned           weight;
+    ngx_uint_t         ok;
+    walrus_cert_t     *cert;
+    ngx_walrus_seg_t  *seg;
+
+    weight = ctx->committee->nodes[call->node].nshards;
+    ok = call->status == NGX_HTTP_OK && !call->truncated;
+
+    switch (call->kind) {
+
+    case NGX_WALRUS_CALL_META:
+        if (!ctx->have_meta && ok
+            && walrus_metadata_parse(&ctx->meta, call->body, call->body_len)
+               == WALRUS_OK)
+        {
+            if (ctx->meta.params.n == ctx->committee->params.n
+                && walrus_metadata_check(&ctx->meta, ctx->route.blob_id)
+                   == WALRUS_OK)
+            {
+                ctx->have_meta = 1;
+
+            } else {
+                walrus_metadata_free(&ctx->meta);
+            }
+        }
+
+        if (!ctx->have_meta) {
+            if (call->status == NGX_HTTP_NOT_FOUND) {
+                ctx->meta_missing += weight;
+
+            } else {
+                ctx->meta_failed += weight;
+            }
+        }
+
+        break;
+
+    case NGX_WALRUS_CALL_CERT:
+        if (ctx->cert == NULL && ok) {
+            cert = ngx_palloc(ctx->request->pool, sizeof(walrus_cert_t));
+
+            if (cert != NULL
+                && walrus_cert_parse(cert, call->body, call->body_len)
+                   == WALRUS_OK
+                && walrus_cert_verify(ctx->committee, cert,
+                                      ctx->route.blob_id) == WALRUS_OK)
+            {
+                ctx->cert = cert;
+            }
+        }
+
+        if (ctx->cert == NULL) {
+            if (call->status == NGX_HTTP_NOT_FOUND) {
+                ctx->cert_missing += weight;
+
+            } else {
+                ctx->cert_failed += weight;
+            }
+        }
+
+        break;
+
+    default: /* NGX_WALRUS_CALL_SLIVER */
+        seg = &ctx->window[call->kind >> 16];
+
+        if (!seg->active || seg->calls[call->pair] != call) {
+            ngx_walrus_call_release(call);
+            break;
+        }
+
+        seg->outstanding--;
+
+        if ((call->status == NGX_HTTP_OK
+             || call->status == NGX_HTTP_PARTIAL_CONTENT)
+            && !call->truncated && call->body_len == seg->sliver_size)
+        {
+            seg->state[call->pair] = NGX_WALRUS_SLOT_ARRIVED;
+            break;
+        }
+
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "walrus: node %s answered %ui with %uz bytes for %V",
+                      ctx->committee->nodes[call->node].name, call->status,
+                      call->body_len, &call->node_uri);
+
+        seg->state[call->pair] = NGX_WALRUS_SLOT_BAD;
+        ngx_walrus_call_release(call);
+        break;
+    }
+
+    if (call->kind < NGX_WALRUS_CALL_SLIVER) {
+        ngx_walrus_call_release(call);
+    }
+}
+
+
+/*
+ * NGX_AGAIN while metadata or certificate is awaited, NGX_DECLINED when
+ * slivers are needed, otherwise what finished the request.
+ */
+
+static ngx_int_t
+ngx_walrus_read_meta_done(ngx_walrus_read_t *ctx)
+{
+    unsigned                n, f;
+    ngx_uint_t              over;
+    ngx_http_request_t     *r;
+    ngx_walrus_loc_conf_t  *wlcf;
+
+    r = ctx->request;
+    n = ctx->committee->params.n;
+    f = ctx->committee->params.f;
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    over = ngx_current_msec - ctx->started >= wlcf->read_timeout;
+
+    if (ctx->have_meta && ctx->cert != NULL) {
+        return ngx_walrus_read_prepare(ctx);
+    }
+
+    /* a blob no honest node knows of, or one that was never certified */
+
+    if ((!ctx->have_meta && ctx->meta_missing >= n - f)
+        || (ctx->cert == NULL && ctx->cert_missing >= n - f))
+    {
+        return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "BLOB_NOT_FOUND",
+                                     "blob %s is not stored or not certified",
+                                     ctx->route.id_text);
+    }
+
+    if (ctx->fanout.active > 0 && !over) {
+        return NGX_AGAIN;
+    }
+
+    if (ctx->meta_failed + ctx->cert_failed <= f && !over) {
+        return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "BLOB_NOT_FOUND",
+                                     "blob %s is not stored or not certified",
+                                     ctx->route.id_text);
+    }
+
+    return ngx_walrus_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                 NGX_WALRUS_DOMAIN_GATEWAY, "BLOB_UNAVAILABLE",
+                                 "too few storage nodes answered for blob %s",
+                                 ctx->route.id_text);
+}
+
+
+static ngx_int_t
+ngx_walrus_seg_start(ngx_walrus_read_t *ctx, uint64_t g)
+{
+    unsigned             n;
+    ngx_walrus_seg_t    *seg;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    n = ctx->committee->params.n;
+    seg = &ctx->window[g % NGX_WALRUS_WINDOW];
+
+    if (seg->calls == NULL) {
+        seg->ctx = ctx;
+        seg->calls = ngx_pcalloc(r->pool, n * sizeof(ngx_walrus_call_t *));
+        seg->state = ngx_pcalloc(r->pool, n);
+        seg->verdict = ngx_pcalloc(r->pool, n);
+
+        if (seg->calls == NULL || seg->state == NULL
+            || seg->verdict == NULL)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_walrus_seg_reset(seg);
+
+    seg->index = g;
+    seg->length = walrus_segment_length(ctx->meta.length,
+                                        ctx->meta.segment_size, g);
+    seg->sym = walrus_symbol_size(&ctx->meta.params, seg->length);
+    seg->sliver_size = walrus_sliver_size(&ctx->meta.params, WALRUS_PRIMARY,
+                                          seg->sym);
+    seg->started = ngx_current_msec;
+    seg->active = 1;
+
+    seg->out = ngx_alloc(walrus_segment_padded_size(&ctx->meta.params,
+                                                    seg->length),
+                         r->connection->log);
+    if (seg->out == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the p systematic slivers: no decoding when they all arrive */
+
+    return ngx_walrus_seg_request(seg, ctx->meta.params.p);
+}
+
+
+static void
+ngx_walrus_seg_reset(ngx_walrus_seg_t *seg)
+{
+    unsigned  i, n;
+
+    n = seg->ctx->committee->params.n;
+
+    for (i = 0; i < n; i++) {
+        if (seg->calls[i] != NULL) {
+            ngx_walrus_call_release(seg->calls[i]);
+            seg->calls[i] = NULL;
+        }
+
+        seg->state[i] = NGX_WALRUS_SLOT_IDLE;
+        seg->verdict[i] = 0;
+    }
+
+    ngx_free(seg->out);
+    seg->out = NULL;
+    seg->buf = NULL;
+    seg->outstanding = 0;
+    seg->rc = WALRUS_OK;
+    seg->active = 0;
+    seg->working = 0;
+    seg->decoded = 0;
+    seg->hedged = 0;
+}
+
+
+/* asks for `count` more primary slivers, lowest pairs first */
+
+static ngx_int_t
+ngx_walrus_seg_request(ngx_walrus_seg_t *seg, ngx_uint_t count)
+{
+    u_char             *p;
+    char                path[64];
+    unsigned            pair, shard, n;
+    uint64_t            off;
+    ngx_walrus_call_t  *call;
+    ngx_walrus_read_t  *ctx;
+
+    ctx = seg->ctx;
+    n = ctx->committee->params.n;
+
+    for (pair = 0; pair < n && count > 0; pair++) {
+        if (seg->state[pair] != NGX_WALRUS_SLOT_IDLE) {
+            continue;
+        }
+
+        shard = walrus_pair_to_shard(&ctx->committee->params,
+                                     ctx->route.blob_id, pair);
+
+        ngx_snprintf((u_char *) path, sizeof(path), "slivers/%ud/primary%Z",
+                     pair);
+
+        if (ngx_walrus_read_call(ctx, ctx->committee->shard_owner[shard],
+                                 NGX_WALRUS_CALL_SLIVER, path,
+                                 seg->sliver_size, &call)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        off = walrus_sliver_offset(&ctx->meta, WALRUS_PRIMARY, seg->index);
+
+        call->range.data = ngx_pnalloc(ctx->request->pool, 64);
+        if (call->range.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_sprintf(call->range.data, "bytes=%uL-%uL", off,
+                        off + seg->sliver_size - 1);
+        call->range.len = p - call->range.data;
+
+        call->kind = NGX_WALRUS_CALL_SLIVER
+                     | (ngx_uint_t) (seg - ctx->window) << 16;
+        call->pair = pair;
+
+        seg->calls[pair] = call;
+        seg->state[pair] = NGX_WALRUS_SLOT_REQUESTED;
+        seg->outstanding++;
+        count--;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_seg_progress(ngx_walrus_seg_t *seg)
+{
+    unsigned                 i, n, p, have, bad;
+    ngx_walrus_read_t       *ctx;
+    ngx_walrus_loc_conf_t   *wlcf;
+
+    ctx = seg->ctx;
+    n = ctx->committee->params.n;
+    p = ctx->committee->params.p;
+    wlcf = ngx_http_get_module_loc_conf(ctx->request, ngx_http_walrus_module);
+
+    if (seg->working || seg->rc == WALRUS_EINCONSISTENT) {
+        return NGX_OK;
+    }
+
+    if (seg->rc != WALRUS_OK && seg->rc != WALRUS_ENOTENOUGH) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    have = 0;
+    bad = 0;
+
+    for (i = 0; i < n; i++) {
+        have += seg->state[i] == NGX_WALRUS_SLOT_ARRIVED
+                || seg->state[i] == NGX_WALRUS_SLOT_GOOD;
+        bad += seg->state[i] == NGX_WALRUS_SLOT_BAD;
+    }
+
+    if (have >= p) {
+        return ngx_walrus_seg_decode(seg);
+    }
+
+    /* replace failed requests; hedge late ones once */
+
+    if (have + seg->outstanding < p
+        && ngx_walrus_seg_request(seg, p - have - seg->outstanding)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!seg->hedged && seg->outstanding > 0
+        && ngx_current_msec - seg->started >= wlcf->hedge_delay)
+    {
+        seg->hedged = 1;
+
+        if (ngx_walrus_seg_request(seg, seg->outstanding) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (seg->outstanding > 0
+        && ngx_current_msec - seg->started < wlcf->read_timeout)
+    {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                  "walrus: only %ud of %ud good slivers for segment %uL of "
+                  "blob %s (%ud bad)", have, p, seg->index,
+                  ctx->route.id_text, bad);
+
+    return ngx_walrus_send_error(ctx->request, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                 NGX_WALRUS_DOMAIN_GATEWAY, "NOT_ENOUGH_SLIVERS",
+                                 "too few verified slivers of blob %s could "
+                                 "be had", ctx->route.id_text);
+}
+
+
+static ngx_int_t
+ngx_walrus_seg_decode(ngx_walrus_seg_t *seg)
+{
+    unsigned                 i, n;
+    ngx_thread_task_t       *task;
+    ngx_walrus_read_t       *ctx;
+    ngx_http_request_t      *r;
+    ngx_walrus_decode_t     *d, dd;
+    ngx_walrus_loc_conf_t   *wlcf;
+
+    ctx = seg->ctx;
+    r = ctx->request;
+    n = ctx->committee->params.n;
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+
+    if (seg->length <= wlcf->inline_size) {
+        d = &dd;
+        task = NULL;
+
+    } else {
+        task = ngx_thread_task_alloc(r->pool, sizeof(ngx_walrus_decode_t));
+        if (task == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        d = task->ctx;
+    }
+
+    d->seg = seg;
+    d->n = n;
+    d->pair_hashes = walrus_metadata_segment(&ctx->meta, seg->index);
+
+    for (i = 0; i < n; i++) {
+        d->slivers[i] = NULL;
+        d->verdict[i] = seg->state[i];
+
+        if (seg->state[i] == NGX_WALRUS_SLOT_ARRIVED
+            || seg->state[i] == NGX_WALRUS_SLOT_GOOD)
+        {
+            d->slivers[i] = seg->calls[i]->body;
+        }
+    }
+
+    if (task == NULL) {
+        ngx_walrus_decode_thread(d, r->connection->log);
+        ngx_walrus_decode_apply(seg, d);
+        return NGX_OK;
+    }
+
+    task->handler = ngx_walrus_decode_thread;
+    task->event.data = d;
+    task->event.handler = ngx_walrus_decode_done;
+
+    if (ngx_thread_task_post(wlcf->thread_pool, task) != NGX_OK) {
+        return ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "OVERLOADED", "the decoder queue is "
+                                     "full; retry later");
+    }
+
+    seg->working = 1;
+    r->main->blocked++;
+
+    return NGX_OK;
+}
+
+
+/* runs in the thread pool: verify what arrived, then decode */
+
+static void
+ngx_walrus_decode_thread(void *data, ngx_log_t *log)
+{
+    ngx_walrus_decode_t  *d = data;
+
+    unsigned           i, good;
+    const uint8_t     *present[WALRUS_MAX_SHARDS];
+    walrus_codec_t    *codec;
+    ngx_walrus_seg_t  *seg;
+
+    seg = d->seg;
+    good = 0;
+
+    codec = walrus_codec_create(d->n);
+    if (codec == NULL) {
+        d->rc = WALRUS_ENOMEM;
+        return;
+    }
+
+    for (i = 0; i < d->n; i++) {
+        present[i] = NULL;
+
+        if (d->verdict[i] == NGX_WALRUS_SLOT_ARRIVED) {
+            d->verdict[i] = walrus_sliver_verify(codec, WALRUS_PRIMARY, i,
+                                                 seg->sym, d->slivers[i],
+                                                 seg->sliver_size,
+                                                 d->pair_hashes
+                                                 + (size_t) i
+                                                   * WALRUS_PAIR_HASH_LEN)
+                            == WALRUS_OK ? NGX_WALRUS_SLOT_GOOD
+                                         : NGX_WALRUS_SLOT_BAD;
+        }
+
+        if (d->verdict[i] == NGX_WALRUS_SLOT_GOOD) {
+            present[i] = d->slivers[i];
+            good++;
+        }
+    }
+
+    d->rc = good < walrus_codec_params(codec)->p
+            ? WALRUS_ENOTENOUGH
+            : walrus_segment_decode(codec, d->pair_hashes, seg->length,
+                                    present, seg->out);
+
+    walrus_codec_destroy(codec);
+}
+
+
+static void
+ngx_walrus_decode_done(ngx_event_t *ev)
+{
+    ngx_connection_t     *c;
+    ngx_walrus_seg_t     *seg;
+    ngx_http_request_t   *r;
+    ngx_walrus_decode_t  *d;
+
+    d = ev->data;
+    seg = d->seg;
+    r = seg->ctx->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->main->blocked--;
+    seg->working = 0;
+
+    ngx_walrus_decode_apply(seg, d);
+
+    r->write_event_handler(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_walrus_decode_apply(ngx_walrus_seg_t *seg, ngx_walrus_decode_t *d)
+{
+    unsigned            i;
+    ngx_walrus_read_t  *ctx;
+
+    ctx = seg->ctx;
+
+    for (i = 0; i < d->n; i++) {
+        if (seg->state[i] == NGX_WALRUS_SLOT_ARRIVED
+            && d->verdict[i] == NGX_WALRUS_SLOT_BAD)
+        {
+            ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                          "walrus: node %s sent a primary sliver %ud of "
+                          "segment %uL of blob %s that does not match the "
+                          "metadata; skipped",
+                          ctx->committee->nodes[seg->calls[i]->node].name,
+                          i, seg->index, ctx->route.id_text);
+            ngx_walrus_call_release(seg->calls[i]);
+        }
+
+        if (seg->state[i] == NGX_WALRUS_SLOT_ARRIVED) {
+            seg->state[i] = d->verdict[i];
+        }
+    }
+
+    seg->rc = d->rc;
+    seg->decoded = d->rc == WALRUS_OK;
+}
+
+
+/*
+ * Sends decoded segments in order; a segment that cannot be decoded is an
+ * error before the headers went out and an abort after.
+ */
+
+static ngx_int_t
+ngx_walrus_read_output(ngx_walrus_read_t *ctx)
+{
+    off_t                      from, to;
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_chain_t                out;
+    ngx_walrus_seg_t          *seg;
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    r = ctx->request;
+    c = r->connection;
+
+    for ( ;; ) {
+        seg = &ctx->window[ctx->next_send % NGX_WALRUS_WINDOW];
+
+        if (seg->buf != NULL) {
+            rc = ngx_http_output_filter(r, NULL);
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (seg->buf->pos != seg->buf->last) {
+                break;
+            }
+
+            /* the segment went out: its slot takes the next one */
+
+            ngx_walrus_seg_reset(seg);
+
+            if (ctx->next_send++ == ctx->last_seg) {
+                return NGX_OK;
+            }
+
+            return ngx_walrus_read_run(ctx);
+        }
+
+        if (seg->rc == WALRUS_EINCONSISTENT) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "walrus: blob %s is inconsistently encoded "
+                          "(segment %uL)", ctx->route.id_text, seg->index);
+
+            if (ctx->header_sent) {
+                return NGX_ERROR;
+            }
+
+            return ngx_walrus_send_error(r, 422, NGX_WALRUS_DOMAIN_GATEWAY,
+                                         "INCONSISTENT_BLOB",
+                                         "blob %s was encoded "
+                                         "inconsistently and cannot be "
+                                         "served", ctx->route.id_text);
+        }
+
+        if (!seg->decoded) {
+            if (seg->rc != WALRUS_OK && seg->rc != WALRUS_ENOTENOUGH) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            if (seg->rc == WALRUS_ENOTENOUGH) {
+                seg->rc = WALRUS_OK;
+                return ngx_walrus_read_run(ctx);
+            }
+
+            return NGX_AGAIN;
+        }
+
+        from = ctx->next_send == ctx->start / ctx->meta.segment_size
+               ? (off_t) (ctx->start % ctx->meta.segment_size) : 0;
+        to = ctx->next_send == ctx->last_seg
+             ? (off_t) (ctx->end % ctx->meta.segment_size) + 1
+             : (off_t) seg->length;
+
+        if (!ctx->header_sent) {
+            ctx->header_sent = 1;
+
+            rc = ngx_walrus_read_send_header(ctx, seg->out + from,
+                                             to - from);
+            if (rc == NGX_ERROR || rc > NGX_OK) {
+                return rc;
+            }
+        }
+
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->pos = seg->out + from;
+        b->last = seg->out + to;
+        b->memory = 1;
+        b->flush = 1;
+        b->last_buf = ctx->next_send == ctx->last_seg;
+
+        seg->buf = b;
+        out.buf = b;
+        out.next = NULL;
+
+        rc = ngx_http_output_filter(r, &out);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* the client is slower than the nodes: wait until it can take more */
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (!c->write->ready && !c->write->timer_set) {
+        ngx_add_timer(c->write, clcf->send_timeout);
+    }
+
+    if (ngx_handle_write_event(c->write, clcf->send_lowat) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_walrus_read_arm(ngx_walrus_read_t *ctx)
+{
+    ngx_uint_t               i;
+    ngx_msec_t               wait, t, left;
+    ngx_walrus_seg_t        *seg;
+    ngx_walrus_loc_conf_t   *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(ctx->request, ngx_http_walrus_module);
+    wait = wlcf->read_timeout;
+
+    if (!ctx->segments) {
+        t = ngx_current_msec - ctx->started;
+        wait = t < wait ? wait - t : 1;
+    }
+
+    for (i = 0; i < NGX_WALRUS_WINDOW; i++) {
+        seg = &ctx->window[i];
+
+        if (!seg->active || seg->decoded || seg->working) {
+            continue;
+        }
+
+        t = ngx_current_msec - seg->started;
+
+        if (!seg->hedged) {
+            left = t < wlcf->hedge_delay ? wlcf->hedge_delay - t : 1;
+            wait = ngx_min(wait, left);
+        }
+
+        left = t < wlcf->read_timeout ? wlcf->read_timeout - t : 1;
+        wait = ngx_min(wait, left);
+    }
+
+    ngx_add_timer(&ctx->timer, wait);
+}
+
+
+static void
+ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    ctx->done = 1;
+    ctx->fanout.closed = 1;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_http_finalize_request(r, rc);
+}
