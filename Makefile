@@ -23,7 +23,7 @@ SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 .PHONY: style all deps unit unit-sanitize test bench clean module run stop
 
-all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl module
+all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl module $(BUILD)/tools/bad_parity
 
 # The nginx module, built out of tree against Debian's nginx-dev headers
 # with the flags of the installed binary (so that it loads into it).
@@ -66,6 +66,10 @@ $(BUILD)/unit/%: t/unit/%.c $(BUILD)/libwalrus.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -It/unit -o $@ $< $(BUILD)/libwalrus.a \
 	    $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tools/%: t/tools/%.c $(BUILD)/libwalrus.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libwalrus.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libwalrus.a $(HEADERS)
 	@mkdir -p $(dir $@)

@@ -40,12 +40,12 @@ typedef struct {
     u_char                *out;         /* decoded segment (heap) */
     ngx_buf_t             *buf;         /* the part being sent */
     ngx_msec_t             started;
+    ngx_msec_t             hedged;      /* when slivers were last added */
     ngx_uint_t             outstanding; /* requested, not arrived */
     int                    rc;          /* of the decode task */
     unsigned               active:1;
     unsigned               working:1;
     unsigned               decoded:1;
-    unsigned               hedged:1;
 } ngx_walrus_seg_t;
 
 
@@ -67,6 +67,7 @@ struct ngx_walrus_read_s {
     uint64_t               next_send;
     uint64_t               last_seg;
     ngx_walrus_seg_t       window[NGX_WALRUS_WINDOW];
+    u_char                *avoid;           /* per node: 1 slow, 2 bad */
     ngx_event_t            timer;
     ngx_msec_t             started;
     ngx_str_t              filename;

@@ -39,6 +39,7 @@ static ngx_int_t ngx_walrus_seg_request(ngx_walrus_seg_t *seg,
     ngx_uint_t count);
 static ngx_int_t ngx_walrus_seg_progress(ngx_walrus_seg_t *seg);
 static void ngx_walrus_seg_reset(ngx_walrus_seg_t *seg);
+static void ngx_walrus_seg_mark_slow(ngx_walrus_seg_t *seg);
 static ngx_int_t ngx_walrus_seg_decode(ngx_walrus_seg_t *seg);
 static void ngx_walrus_decode_thread(void *data, ngx_log_t *log);
 static void ngx_walrus_decode_done(ngx_event_t *ev);
@@ -71,6 +72,11 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     ctx->route = *rt;
     ctx->started = ngx_current_msec;
     ngx_walrus_fanout_init(&ctx->fanout);
+
+    ctx->avoid = ngx_pcalloc(r->pool, wmcf->committee->nnodes);
+    if (ctx->avoid == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     cln->handler = ngx_walrus_read_cleanup;
     cln->data = ctx;
@@ -253,7 +259,7 @@ ngx_walrus_read_run(ngx_walrus_read_t *ctx)
 
         if (seg->active && !seg->decoded) {
             rc = ngx_walrus_seg_progress(seg);
-            if (rc != NGX_OK) {
+            if (rc != NGX_AGAIN) {
                 return rc;
             }
         }
@@ -352,6 +358,7 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
                       call->body_len, &call->node_uri);
 
         seg->state[call->pair] = NGX_WALRUS_SLOT_BAD;
+        ctx->avoid[call->node] = 2;
         ngx_walrus_call_release(call);
         break;
     }
@@ -449,6 +456,7 @@ ngx_walrus_seg_start(ngx_walrus_read_t *ctx, uint64_t g)
     seg->sliver_size = walrus_sliver_size(&ctx->meta.params, WALRUS_PRIMARY,
                                           seg->sym);
     seg->started = ngx_current_msec;
+    seg->hedged = seg->started;
     seg->active = 1;
 
     seg->out = ngx_alloc(walrus_segment_padded_size(&ctx->meta.params,
@@ -489,18 +497,20 @@ ngx_walrus_seg_reset(ngx_walrus_seg_t *seg)
     seg->active = 0;
     seg->working = 0;
     seg->decoded = 0;
-    seg->hedged = 0;
 }
 
 
-/* asks for `count` more primary slivers, lowest pairs first */
+/*
+ * Asks for `count` more primary slivers, lowest pairs first, from nodes
+ * that have not been slow, then slow ones, then ones that sent bad data.
+ */
 
 static ngx_int_t
 ngx_walrus_seg_request(ngx_walrus_seg_t *seg, ngx_uint_t count)
 {
     u_char             *p;
     char                path[64];
-    unsigned            pair, shard, n;
+    unsigned            pair, shard, node, n, pass;
     uint64_t            off;
     ngx_walrus_call_t  *call;
     ngx_walrus_read_t  *ctx;
@@ -508,49 +518,75 @@ ngx_walrus_seg_request(ngx_walrus_seg_t *seg, ngx_uint_t count)
     ctx = seg->ctx;
     n = ctx->committee->params.n;
 
-    for (pair = 0; pair < n && count > 0; pair++) {
-        if (seg->state[pair] != NGX_WALRUS_SLOT_IDLE) {
-            continue;
+    for (pass = 0; pass < 3; pass++) {
+        for (pair = 0; pair < n && count > 0; pair++) {
+            if (seg->state[pair] != NGX_WALRUS_SLOT_IDLE) {
+                continue;
+            }
+
+            shard = walrus_pair_to_shard(&ctx->committee->params,
+                                         ctx->route.blob_id, pair);
+            node = ctx->committee->shard_owner[shard];
+
+            if (ctx->avoid[node] != pass) {
+                continue;
+            }
+
+            ngx_snprintf((u_char *) path, sizeof(path),
+                         "slivers/%ud/primary%Z", pair);
+
+            if (ngx_walrus_read_call(ctx, node, NGX_WALRUS_CALL_SLIVER, path,
+                                     seg->sliver_size, &call)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            off = walrus_sliver_offset(&ctx->meta, WALRUS_PRIMARY,
+                                       seg->index);
+
+            call->range.data = ngx_pnalloc(ctx->request->pool, 64);
+            if (call->range.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            p = ngx_sprintf(call->range.data, "bytes=%uL-%uL", off,
+                            off + seg->sliver_size - 1);
+            call->range.len = p - call->range.data;
+
+            call->kind = NGX_WALRUS_CALL_SLIVER
+                         | (ngx_uint_t) (seg - ctx->window) << 16;
+            call->pair = pair;
+
+            seg->calls[pair] = call;
+            seg->state[pair] = NGX_WALRUS_SLOT_REQUESTED;
+            seg->outstanding++;
+            count--;
         }
-
-        shard = walrus_pair_to_shard(&ctx->committee->params,
-                                     ctx->route.blob_id, pair);
-
-        ngx_snprintf((u_char *) path, sizeof(path), "slivers/%ud/primary%Z",
-                     pair);
-
-        if (ngx_walrus_read_call(ctx, ctx->committee->shard_owner[shard],
-                                 NGX_WALRUS_CALL_SLIVER, path,
-                                 seg->sliver_size, &call)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        off = walrus_sliver_offset(&ctx->meta, WALRUS_PRIMARY, seg->index);
-
-        call->range.data = ngx_pnalloc(ctx->request->pool, 64);
-        if (call->range.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        p = ngx_sprintf(call->range.data, "bytes=%uL-%uL", off,
-                        off + seg->sliver_size - 1);
-        call->range.len = p - call->range.data;
-
-        call->kind = NGX_WALRUS_CALL_SLIVER
-                     | (ngx_uint_t) (seg - ctx->window) << 16;
-        call->pair = pair;
-
-        seg->calls[pair] = call;
-        seg->state[pair] = NGX_WALRUS_SLOT_REQUESTED;
-        seg->outstanding++;
-        count--;
     }
 
     return NGX_OK;
 }
 
+
+/* nodes still working on a segment when it is hedged count as slow */
+
+static void
+ngx_walrus_seg_mark_slow(ngx_walrus_seg_t *seg)
+{
+    unsigned  i;
+
+    for (i = 0; i < seg->ctx->committee->params.n; i++) {
+        if (seg->state[i] == NGX_WALRUS_SLOT_REQUESTED
+            && seg->ctx->avoid[seg->calls[i]->node] == 0)
+        {
+            seg->ctx->avoid[seg->calls[i]->node] = 1;
+        }
+    }
+}
+
+
+/* NGX_AGAIN while the segment is on its way, else what ends the request */
 
 static ngx_int_t
 ngx_walrus_seg_progress(ngx_walrus_seg_t *seg)
@@ -565,7 +601,7 @@ ngx_walrus_seg_progress(ngx_walrus_seg_t *seg)
     wlcf = ngx_http_get_module_loc_conf(ctx->request, ngx_http_walrus_module);
 
     if (seg->working || seg->rc == WALRUS_EINCONSISTENT) {
-        return NGX_OK;
+        return NGX_AGAIN;
     }
 
     if (seg->rc != WALRUS_OK && seg->rc != WALRUS_ENOTENOUGH) {
@@ -585,7 +621,7 @@ ngx_walrus_seg_progress(ngx_walrus_seg_t *seg)
         return ngx_walrus_seg_decode(seg);
     }
 
-    /* replace failed requests; hedge late ones once */
+    /* replace failed requests; hedge late ones every hedge delay */
 
     if (have + seg->outstanding < p
         && ngx_walrus_seg_request(seg, p - have - seg->outstanding)
@@ -594,12 +630,15 @@ ngx_walrus_seg_progress(ngx_walrus_seg_t *seg)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!seg->hedged && seg->outstanding > 0
-        && ngx_current_msec - seg->started >= wlcf->hedge_delay)
+    if (seg->outstanding > 0
+        && ngx_current_msec - seg->hedged >= wlcf->hedge_delay)
     {
-        seg->hedged = 1;
+        seg->hedged = ngx_current_msec;
+        ngx_walrus_seg_mark_slow(seg);
 
-        if (ngx_walrus_seg_request(seg, seg->outstanding) != NGX_OK) {
+        if (ngx_walrus_seg_request(seg, ngx_min(seg->outstanding, p - have))
+            != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
@@ -607,7 +646,7 @@ ngx_walrus_seg_progress(ngx_walrus_seg_t *seg)
     if (seg->outstanding > 0
         && ngx_current_msec - seg->started < wlcf->read_timeout)
     {
-        return NGX_OK;
+        return NGX_AGAIN;
     }
 
     ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
@@ -615,8 +654,13 @@ ngx_walrus_seg_progress(ngx_walrus_seg_t *seg)
                   "blob %s (%ud bad)", have, p, seg->index,
                   ctx->route.id_text, bad);
 
+    if (ctx->header_sent) {
+        return NGX_ERROR;
+    }
+
     return ngx_walrus_send_error(ctx->request, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                 NGX_WALRUS_DOMAIN_GATEWAY, "NOT_ENOUGH_SLIVERS",
+                                 NGX_WALRUS_DOMAIN_GATEWAY,
+                                 "NOT_ENOUGH_SLIVERS",
                                  "too few verified slivers of blob %s could "
                                  "be had", ctx->route.id_text);
 }
@@ -668,7 +712,7 @@ ngx_walrus_seg_decode(ngx_walrus_seg_t *seg)
     if (task == NULL) {
         ngx_walrus_decode_thread(d, r->connection->log);
         ngx_walrus_decode_apply(seg, d);
-        return NGX_OK;
+        return NGX_AGAIN;
     }
 
     task->handler = ngx_walrus_decode_thread;
@@ -684,7 +728,7 @@ ngx_walrus_seg_decode(ngx_walrus_seg_t *seg)
     seg->working = 1;
     r->main->blocked++;
 
-    return NGX_OK;
+    return NGX_AGAIN;
 }
 
 
@@ -781,6 +825,7 @@ ngx_walrus_decode_apply(ngx_walrus_seg_t *seg, ngx_walrus_decode_t *d)
                           "metadata; skipped",
                           ctx->committee->nodes[seg->calls[i]->node].name,
                           i, seg->index, ctx->route.id_text);
+            ctx->avoid[seg->calls[i]->node] = 2;
             ngx_walrus_call_release(seg->calls[i]);
         }
 
@@ -946,9 +991,11 @@ ngx_walrus_read_arm(ngx_walrus_read_t *ctx)
 
         t = ngx_current_msec - seg->started;
 
-        if (!seg->hedged) {
+        if (seg->outstanding > 0) {
+            t = ngx_current_msec - seg->hedged;
             left = t < wlcf->hedge_delay ? wlcf->hedge_delay - t : 1;
             wait = ngx_min(wait, left);
+            t = ngx_current_msec - seg->started;
         }
 
         left = t < wlcf->read_timeout ? wlcf->read_timeout - t : 1;

@@ -52,14 +52,16 @@ ngx_walrus_read_prepare(ngx_walrus_read_t *ctx)
     ctx->start = 0;
     ctx->end = ctx->meta.length ? ctx->meta.length - 1 : 0;
 
+    /* NGX_DECLINED: the bytes start..end are to be sent */
+
     rc = ctx->route.kind == NGX_WALRUS_ROUTE_BYTE_RANGE
          ? ngx_walrus_read_byte_range(ctx) : ngx_walrus_read_range(ctx);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
-    if (r->header_only || ctx->meta.length == 0) {
+    if (r->method == NGX_HTTP_HEAD || ctx->meta.length == 0) {
         /* HEAD, or an empty blob: nothing to fetch */
         rc = ngx_walrus_read_send_header(ctx, NULL, 0);
 
@@ -109,7 +111,7 @@ ngx_walrus_read_byte_range(ngx_walrus_read_t *ctx)
     ctx->start = range.start;
     ctx->end = range.end;
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
@@ -130,7 +132,7 @@ ngx_walrus_read_range(ngx_walrus_read_t *ctx)
             && !ngx_walrus_etag_matches(ctx, &r->headers_in.if_range->value,
                                         0)))
     {
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
     rc = walrus_range_parse((char *) r->headers_in.range->value.data,
@@ -138,7 +140,7 @@ ngx_walrus_read_range(ngx_walrus_read_t *ctx)
                             &range);
 
     if (rc == WALRUS_RANGE_NONE) {
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
     if (rc == WALRUS_RANGE_UNSATISFIABLE) {
@@ -166,7 +168,7 @@ ngx_walrus_read_range(ngx_walrus_read_t *ctx)
     ctx->end = range.end;
     ctx->partial = 1;
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
@@ -317,7 +319,19 @@ ngx_walrus_read_send_header(ngx_walrus_read_t *ctx, const u_char *first,
         type = walrus_sniff_content_type(first, ngx_min(len, WALRUS_SNIFF_LEN));
 
     } else {
-        type = r->header_only ? NULL : "application/octet-stream";
+        type = r->method == NGX_HTTP_HEAD ? NULL
+                                          : "application/octet-stream";
+    }
+
+    /* a blob's own scripts never run with the gateway's origin */
+
+    if (type != NULL
+        && (ngx_strncmp(type, "text/html", 9) == 0
+            || ngx_strncmp(type, "image/svg+xml", 13) == 0)
+        && ngx_walrus_header(r, "Content-Security-Policy", "sandbox")
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (type != NULL) {

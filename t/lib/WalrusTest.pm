@@ -239,7 +239,7 @@ events {
 }
 
 http {
-    log_format walrus '\$request_method \$uri \$status \$body_bytes_sent';
+    log_format walrus '\$request_method \$uri \$status \$body_bytes_sent "\$http_range"';
     access_log $dir/logs/access.log walrus;
     client_body_temp_path $dir/tmp/body;
     proxy_temp_path $dir/tmp/proxy;

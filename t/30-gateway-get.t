@@ -1,0 +1,307 @@
+# Gateway read path: verified, hedged, streaming reconstruction with HTTP
+# semantics (HEAD, ETag/304, Range, byte-range, types, CORS) and faults.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use IO::Socket::INET;
+use Time::HiRes qw(time sleep);
+use WalrusTest;
+
+my $P = 'WalrusTest::Proto';
+my $json = JSON::PP->new;
+my $S = 4096;
+my $t = WalrusTest->new(n => 7, segment_size => $S);
+my ($n, $f, $dir) = ($t->n, $t->f, $t->dir);
+my $p = $n - 2 * $f;
+my $gw = sub { $t->gateway_url . $_[0] };
+
+$t->write_config(gateway => 1)->run;
+
+sub put_blob {
+    my ($content) = @_;
+    my $res = $t->request('PUT', $gw->('/v1/blobs'), $content);
+    my $d = eval { $json->decode($res->{content}) } || {};
+    return $d->{newlyCreated}{blobObject}{blobId}
+        // $d->{alreadyCertified}{blobId};
+}
+
+sub get {
+    my ($path, $headers) = @_;
+    return $t->request('GET', $gw->($path), undef, $headers);
+}
+
+sub reason {
+    my $d = eval { $json->decode($_[0]{content}) } || {};
+    return $d->{error}{details}[0]{reason} // '';
+}
+
+# sliver GETs the nodes saw: "uri range" lines
+sub sliver_gets {
+    my @lines;
+    for my $i (0 .. $n - 1) {
+        push @lines, map { join ' ', (split ' ')[1], /"([^"]*)"$/ }
+                     grep { /^GET \S+\/slivers\// } $t->node_access($i);
+    }
+    return @lines;
+}
+
+# the sliver GETs since a list taken earlier
+sub new_sliver_gets {
+    my %seen;
+    $seen{$_}++ for @{$_[0]};
+    return grep { !$seen{$_}-- } sliver_gets();
+}
+
+sub blob_of {
+    my ($len, $seed) = @_;
+    return join '', map { chr(($_ * 37 + $seed) % 251) } 1 .. $len;
+}
+
+# --- round trips --------------------------------------------------------
+
+for my $len (0, 1, $S - 1, $S, $S + 1, 10 * $S + 123) {
+    my $blob = blob_of($len, $len);
+    my $id = put_blob($blob);
+    my $res = get("/v1/blobs/$id");
+    ok($res->{status} == 200 && $res->{content} eq $blob,
+       "a blob of $len bytes comes back byte for byte");
+}
+
+my $blob = blob_of(10 * $S, 1);
+my $id = put_blob($blob);
+my $res = get("/v1/blobs/$id");
+is($res->{headers}{etag}, "\"$id\"", 'ETag is the quoted blob ID');
+is($res->{headers}{'cache-control'}, 'public, max-age=31536000, immutable',
+   'immutable caching');
+is($res->{headers}{'accept-ranges'}, 'bytes', 'Accept-Ranges');
+is($res->{headers}{'x-content-type-options'}, 'nosniff', 'nosniff');
+is($res->{headers}{'access-control-allow-origin'}, '*', 'CORS origin');
+like($res->{headers}{'access-control-expose-headers'}, qr/Content-Range/,
+     'CORS exposes Content-Range');
+like($res->{headers}{'access-control-expose-headers'}, qr/ETag/,
+     '... and ETag');
+
+# --- HEAD and 304 need no sliver ------------------------------------------
+
+my @before = sliver_gets();
+$res = $t->request('HEAD', $gw->("/v1/blobs/$id"));
+is($res->{status}, 200, 'HEAD answers 200');
+is($res->{headers}{'content-length'}, 10 * $S, '... with the blob length');
+$res = get("/v1/blobs/$id", { 'If-None-Match' => "\"$id\"" });
+is($res->{status}, 304, 'If-None-Match with the ETag: 304');
+$res = get("/v1/blobs/$id", { 'If-None-Match' => "\"x\", W/\"$id\"" });
+is($res->{status}, 304, '... also in a list, weak');
+is(scalar new_sliver_gets(\@before), 0, 'HEAD and 304 fetch no sliver');
+
+# --- ranges ---------------------------------------------------------------
+
+for my $case (['bytes=0-99', 0, 100], ['bytes=4000-8200', 4000, 4201],
+              ["bytes=@{[ 3 * $S - 10 ]}-", 3 * $S - 10, 7 * $S + 10],
+              ['bytes=-5000', 10 * $S - 5000, 5000],
+              ['bytes=40000-99999', 40000, 10 * $S - 40000])
+{
+    my ($range, $from, $len) = @$case;
+    $res = get("/v1/blobs/$id", { Range => $range });
+    is($res->{status}, 206, "$range: 206");
+    ok($res->{content} eq substr($blob, $from, $len), '... the right bytes');
+    is($res->{headers}{'content-range'},
+       "bytes $from-@{[ $from + $len - 1 ]}/@{[ 10 * $S ]}",
+       '... Content-Range');
+}
+
+$res = get("/v1/blobs/$id", { Range => 'bytes=999999-' });
+is($res->{status}, 416, 'a range past the end: 416');
+is($res->{headers}{'content-range'}, "bytes */@{[ 10 * $S ]}",
+   '... with Content-Range */length');
+
+$res = get("/v1/blobs/$id", { Range => 'bytes=0-9', 'If-Range' => '"other"' });
+ok($res->{status} == 200 && $res->{content} eq $blob,
+   'If-Range with another ETag: the whole blob');
+$res = get("/v1/blobs/$id", { Range => 'bytes=0-9', 'If-Range' => "\"$id\"" });
+is($res->{status}, 206, 'If-Range with its ETag: the range');
+
+# a range inside segment 6 of 10 fetches that segment only
+@before = sliver_gets();
+$res = get("/v1/blobs/$id",
+           { Range => "bytes=@{[ 6 * $S + 10 ]}-@{[ 6 * $S + 20 ]}" });
+ok($res->{status} == 206 && $res->{content} eq substr($blob, 6 * $S + 10, 11),
+   'a range inside one segment');
+my @fetched = new_sliver_gets(\@before);
+my $sym = 64 * int((($S + $p * ($n - $f) - 1) / ($p * ($n - $f)) + 63) / 64);
+my $slice = ($n - $f) * $sym;
+my $want = sprintf 'bytes=%d-%d', 6 * $slice, 7 * $slice - 1;
+is(scalar @fetched, $p, "... fetches $p slivers")
+    or diag(explain \@fetched);
+ok(!grep({ !/ \Q$want\E$/ } @fetched), "... all of segment 6 ($want)")
+    or diag(explain \@fetched);
+
+$res = get("/v1/blobs/$id/byte-range?start=100&length=50");
+ok($res->{status} == 200 && $res->{content} eq substr($blob, 100, 50),
+   'byte-range endpoint');
+$res = get("/v1/blobs/$id/byte-range?start=100&length=0");
+is(reason($res), 'INVALID_BYTE_RANGE', 'byte-range of length 0: 400');
+$res = get("/v1/blobs/$id/byte-range?start=40950&length=100");
+is($res->{status}, 400, 'byte-range past the end: 400');
+
+# --- types, names, status -----------------------------------------------------
+
+my $png = "\x89PNG\r\n\x1a\n" . "\0\0\0\rIHDR" . ('x' x 300);
+my $png_id = put_blob($png);
+$res = get("/v1/blobs/$png_id?filename=my%20photo.png");
+is($res->{headers}{'content-type'}, 'image/png', 'a PNG is image/png');
+like($res->{headers}{'content-disposition'}, qr/^inline; filename="my photo.png"/,
+     '?filename= gives Content-Disposition');
+$res = get("/v1/blobs/$png_id?download=true");
+like($res->{headers}{'content-disposition'}, qr/^attachment/,
+     '?download=true gives an attachment');
+my $text_id = put_blob("hello, walrus\n");
+is(get("/v1/blobs/$text_id")->{headers}{'content-type'},
+   'text/plain; charset=utf-8', 'text is text/plain');
+
+$res = get("/v1/blobs/$id/status");
+my $st = eval { $json->decode($res->{content})->{success}{data} } || {};
+ok($st->{certified} && $st->{size} == 10 * $S && $st->{segments} == 10,
+   'status: size, segments, certified');
+ok(@{$st->{certificate}{signers} // []} >= $n - $f, '... and its signers');
+
+# --- bad requests -------------------------------------------------------------
+
+$res = get('/v1/blobs/not-a-blob-id');
+is($res->{status}, 400, 'a malformed blob ID: 400');
+is(reason($res), 'INVALID_BLOB_ID', '... INVALID_BLOB_ID');
+my $unknown = $P->can('b64url')->("\x42" x 32);
+$res = get("/v1/blobs/$unknown");
+is($res->{status}, 404, 'an unknown blob: 404');
+is(reason($res), 'BLOB_NOT_FOUND', '... BLOB_NOT_FOUND');
+
+# stored but never certified: metadata on the nodes, no certificate
+my $raw = blob_of(3000, 99);
+WalrusTest::write_file("$dir/raw.bin", $raw);
+my $raw_id = `$WalrusTest::CTL -c $dir/committee.json encode $dir/raw.bin $dir/raw`;
+chomp $raw_id;
+$t->node_request($_, 'PUT', "/v1/blobs/$raw_id/metadata",
+                 WalrusTest::read_file("$dir/raw/metadata")) for 0 .. $n - 1;
+$res = get("/v1/blobs/$raw_id");
+is($res->{status}, 404, 'an uncertified blob is not served');
+
+# --- a client that goes away mid-stream ---------------------------------------
+
+my $big = blob_of(200 * $S, 5);
+my $big_id = put_blob($big);
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => $t->{ports}[$n]) or die;
+print $s "GET /v1/blobs/$big_id HTTP/1.1\r\nHost: x\r\n\r\n";
+my $got = '';
+sysread $s, $got, 1000;
+close $s;
+like($got, qr{^HTTP/1.1 200}, 'a client reads the start of a big blob');
+sleep 0.5;
+$res = get("/v1/blobs/$big_id");
+ok($res->{content} eq $big, '... goes away, and the next read is whole');
+
+$t->stop;
+
+# --- faults -------------------------------------------------------------------
+
+# the node holding pair k of the blob
+my $id_bytes = $P->can('unb64url')->($id);
+sub node_of_pair { ($_[0] + WalrusTest::Proto::id_mod($id_bytes, $n)) % $n }
+
+my @systematic = map { node_of_pair($_) } 0 .. $p - 1;
+
+$t->write_config(gateway => 1, down => [@systematic[0 .. $f - 1]])->run;
+$res = get("/v1/blobs/$id");
+ok($res->{status} == 200 && $res->{content} eq $blob,
+   "$f nodes holding systematic slivers down: the right bytes");
+$t->stop;
+
+# f nodes with flipped bytes in their primary slivers
+my %saved;
+for my $node (@systematic[0 .. $f - 1]) {
+    my $pair = ($node + $n - WalrusTest::Proto::id_mod($id_bytes, $n)) % $n;
+    my $file = $t->store($node) . "/$id/$pair.primary";
+    my $data = $saved{$file} = WalrusTest::read_file($file);
+    substr($data, $_ * 100, 1) ^= "\x01" for 0 .. length($data) / 100 - 1;
+    WalrusTest::write_file($file, $data);
+}
+$t->write_config(gateway => 1)->run;
+$res = get("/v1/blobs/$id");
+ok($res->{status} == 200 && $res->{content} eq $blob,
+   "$f nodes serving corrupted slivers: the right bytes");
+like(WalrusTest::read_file($t->error_log), qr/does not match the metadata/,
+     '... and the bad slivers are logged');
+$t->stop;
+WalrusTest::write_file($_, $saved{$_}) for keys %saved;
+
+# one node holding a systematic sliver answers after 3 s
+$t->write_config(gateway => 1, down => [$systematic[$f]],
+    main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
+    http => "    server {\n        listen 127.0.0.1:"
+        . $t->node_port($systematic[$f])
+        . ";\n        location / { echo_sleep 3; echo slow; }\n    }\n",
+    gateway_extra => 'walrus_gateway_hedge_delay 200ms;')->run;
+my $start = time;
+$res = get("/v1/blobs/$id");
+my $took = time - $start;
+ok($res->{content} eq $blob, 'with a node 3 s late: the right bytes');
+ok($took < 2, sprintf('... in %.2f s', $took));
+sleep 3;
+$t->stop;
+
+# f + 1 nodes down still leave p slivers; n - p + 1 down leave too few
+$t->write_config(gateway => 1, down => [0 .. $f])->run;
+$res = get("/v1/blobs/$id");
+ok($res->{status} == 200 && $res->{content} eq $blob,
+   'f + 1 nodes down: p slivers are left, the right bytes');
+$t->stop;
+
+$t->write_config(gateway => 1, down => [0 .. $n - $p])->run;
+$res = get("/v1/blobs/$id");
+is($res->{status}, 503, 'fewer than p nodes up: 503');
+ok($res->{headers}{'retry-after'}, '... with Retry-After');
+$t->stop;
+
+# --- an inconsistently encoded blob ---------------------------------------
+
+$t->write_config(gateway => 1)->run;
+my $bad = blob_of(3000, 7);
+WalrusTest::write_file("$dir/bad.bin", $bad);
+my $bad_id = `$WalrusTest::ROOT/build/tools/bad_parity $n $S $dir/bad.bin $dir/bad`;
+chomp $bad_id;
+my $bad_bytes = $P->can('unb64url')->($bad_id);
+my @signers;
+for my $i (0 .. $n - 1) {
+    my $pair = ($i + $n - WalrusTest::Proto::id_mod($bad_bytes, $n)) % $n;
+    $t->node_request($i, 'PUT', "/v1/blobs/$bad_id/metadata",
+                     WalrusTest::read_file("$dir/bad/metadata"));
+    for my $axis (qw(primary secondary)) {
+        $t->node_request($i, 'PUT', "/v1/blobs/$bad_id/slivers/$pair/$axis",
+                         WalrusTest::read_file("$dir/bad/$pair.$axis"));
+    }
+    my $c = eval { $json->decode($t->node_request($i, 'GET',
+                       "/v1/blobs/$bad_id/confirmation")->{content}) };
+    push @signers, [$i, $P->can('unb64url')->($c->{success}{data}{signed}{signature})]
+        if $c;
+}
+is(scalar @signers, $n, 'every node accepts the dishonest slivers');
+my $cert = WalrusTest::Proto::certificate(1, $bad_bytes, @signers);
+$t->node_request($_, 'PUT', "/v1/blobs/$bad_id/certificate", $cert)
+    for 0 .. $n - 1;
+$t->stop;
+
+# the node of systematic pair 0 down: the reader decodes with pair p
+my $down = (0 + WalrusTest::Proto::id_mod($bad_bytes, $n)) % $n;
+$t->write_config(gateway => 1, down => [$down])->run;
+$res = get("/v1/blobs/$bad_id");
+is($res->{status}, 422, 'an inconsistent blob: 422');
+is(reason($res), 'INCONSISTENT_BLOB', '... INCONSISTENT_BLOB');
+unlike($res->{content}, qr/\Q@{[ substr($bad, 0, 20) ]}\E/, '... and no blob bytes');
+$t->stop;
+
+done_testing();
