@@ -230,12 +230,11 @@ load_module $MODULE;
 $process
 pid $dir/logs/nginx.pid;
 error_log $dir/logs/error.log info;
-worker_rlimit_nofile 4096;
 thread_pool default threads=4;
 $opt{main}
 
 events {
-    worker_connections 2048;
+    worker_connections 8192;
 }
 
 http {
