@@ -5,11 +5,15 @@
 
 #include <ngx_walrus.h>
 #include <ngx_walrus_fanout.h>
+#include <ngx_walrus_redis.h>
 #include <walrus_sign.h>
 #include <openssl/evp.h>
 
 
 static void *ngx_walrus_create_main_conf(ngx_conf_t *cf);
+static char *ngx_walrus_init_main_conf(ngx_conf_t *cf, void *conf);
+static ngx_int_t ngx_walrus_init_process(ngx_cycle_t *cycle);
+static void ngx_walrus_exit_process(ngx_cycle_t *cycle);
 static void *ngx_walrus_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -35,6 +39,62 @@ static ngx_command_t  ngx_walrus_commands[] = {
       ngx_walrus_committee,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("walrus_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_walrus_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("walrus_redis_password"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_walrus_main_conf_t, redis.password),
+      NULL },
+
+    { ngx_string("walrus_redis_db"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_walrus_main_conf_t, redis.db),
+      NULL },
+
+    { ngx_string("walrus_redis_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_walrus_main_conf_t, redis.prefix),
+      NULL },
+
+    { ngx_string("walrus_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_walrus_main_conf_t, redis.timeout),
+      NULL },
+
+    { ngx_string("walrus_redis_metadata_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_walrus_main_conf_t, redis.metadata_ttl),
+      NULL },
+
+    { ngx_string("walrus_redis_certificate_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_walrus_main_conf_t, redis.certificate_ttl),
+      NULL },
+
+    { ngx_string("walrus_redis_negative_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_walrus_main_conf_t, redis.negative_ttl),
       NULL },
 
     { ngx_string("walrus_node"),
@@ -149,7 +209,7 @@ static ngx_http_module_t  ngx_walrus_module_ctx = {
     ngx_walrus_postconfiguration,          /* postconfiguration */
 
     ngx_walrus_create_main_conf,           /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_walrus_init_main_conf,             /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -166,10 +226,10 @@ ngx_module_t  ngx_http_walrus_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_walrus_init_process,               /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_walrus_exit_process,               /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -178,7 +238,53 @@ ngx_module_t  ngx_http_walrus_module = {
 static void *
 ngx_walrus_create_main_conf(ngx_conf_t *cf)
 {
-    return ngx_pcalloc(cf->pool, sizeof(ngx_walrus_main_conf_t));
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_pcalloc(cf->pool, sizeof(ngx_walrus_main_conf_t));
+    if (wmcf == NULL) {
+        return NULL;
+    }
+
+    wmcf->redis.db = NGX_CONF_UNSET;
+    wmcf->redis.timeout = NGX_CONF_UNSET_MSEC;
+    wmcf->redis.metadata_ttl = NGX_CONF_UNSET;
+    wmcf->redis.certificate_ttl = NGX_CONF_UNSET;
+    wmcf->redis.negative_ttl = NGX_CONF_UNSET;
+
+    return wmcf;
+}
+
+
+static char *
+ngx_walrus_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_walrus_main_conf_t  *wmcf = conf;
+
+    ngx_conf_init_value(wmcf->redis.db, 0);
+    ngx_conf_init_msec_value(wmcf->redis.timeout, 200);
+    ngx_conf_init_value(wmcf->redis.metadata_ttl, 30 * 86400);
+    ngx_conf_init_value(wmcf->redis.certificate_ttl, 86400);
+    ngx_conf_init_value(wmcf->redis.negative_ttl, 2);
+
+    if (wmcf->redis.prefix.data == NULL) {
+        ngx_str_set(&wmcf->redis.prefix, "walrus:");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_walrus_redis_init_process(cycle);
+}
+
+
+static void
+ngx_walrus_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_walrus_redis_exit_process(cycle);
 }
 
 

@@ -21,8 +21,21 @@
 
 
 typedef struct {
+    ngx_str_t              address;     /* host:port (numeric) or unix:path */
+    ngx_str_t              password;
+    ngx_int_t              db;
+    ngx_str_t              prefix;
+    ngx_msec_t             timeout;
+    time_t                 metadata_ttl;
+    time_t                 certificate_ttl;
+    time_t                 negative_ttl;
+} ngx_walrus_redis_conf_t;
+
+
+typedef struct {
     walrus_committee_t    *committee;
     ngx_str_t              committee_file;
+    ngx_walrus_redis_conf_t  redis;
 } ngx_walrus_main_conf_t;
 
 

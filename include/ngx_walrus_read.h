@@ -73,6 +73,8 @@ struct ngx_walrus_read_s {
     ngx_str_t              filename;
     ngx_flag_t             download;
     unsigned               have_meta:1;
+    unsigned               cache_wait:1;
+    unsigned               from_cache:1;
     unsigned               segments:1;      /* fetching slivers */
     unsigned               header_sent:1;
     unsigned               done:1;

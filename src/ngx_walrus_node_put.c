@@ -21,6 +21,7 @@ typedef struct {
     const char                *reason;
     char                       message[256];
     ngx_http_request_t        *request;
+    ngx_event_t                guard;
 } ngx_walrus_put_t;
 
 
@@ -28,6 +29,8 @@ static off_t ngx_walrus_node_put_limit(ngx_walrus_route_t *rt);
 static void ngx_walrus_put_body_done(ngx_http_request_t *r);
 static void ngx_walrus_put_thread(void *data, ngx_log_t *log);
 static void ngx_walrus_put_thread_done(ngx_event_t *ev);
+static void ngx_walrus_put_guard(ngx_event_t *ev);
+static void ngx_walrus_put_cleanup(void *data);
 static void ngx_walrus_put_respond(ngx_http_request_t *r);
 static void ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
     const char *reason, const char *fmt, ...);
@@ -64,6 +67,7 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     off_t                    limit;
     ngx_int_t                rc;
     ngx_walrus_put_t        *t;
+    ngx_pool_cleanup_t      *cln;
     ngx_walrus_loc_conf_t   *wlcf;
     ngx_walrus_main_conf_t  *wmcf;
 
@@ -96,9 +100,13 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     }
 
     t = ngx_pcalloc(r->pool, sizeof(ngx_walrus_put_t));
-    if (t == NULL) {
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (t == NULL || cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    cln->handler = ngx_walrus_put_cleanup;
+    cln->data = t;
 
     t->route = *rt;
     t->committee = wmcf->committee;
@@ -177,6 +185,36 @@ ngx_walrus_put_body_done(ngx_http_request_t *r)
     r->main->blocked++;
     r->aio = 1;
     r->write_event_handler = ngx_walrus_put_respond;
+
+    /* a worker shutting down waits for requests with timers only */
+    t->guard.handler = ngx_walrus_put_guard;
+    t->guard.data = t;
+    t->guard.log = r->connection->log;
+    ngx_add_timer(&t->guard, 60000);
+}
+
+
+static void
+ngx_walrus_put_guard(ngx_event_t *ev)
+{
+    ngx_walrus_put_t  *t = ev->data;
+
+    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                  "walrus: storing %V for blob %s takes over a minute",
+                  &t->request->uri, t->route.id_text);
+
+    ngx_add_timer(ev, 60000);
+}
+
+
+static void
+ngx_walrus_put_cleanup(void *data)
+{
+    ngx_walrus_put_t  *t = data;
+
+    if (t->guard.timer_set) {
+        ngx_del_timer(&t->guard);
+    }
 }
 
 
@@ -184,12 +222,18 @@ static void
 ngx_walrus_put_thread_done(ngx_event_t *ev)
 {
     ngx_connection_t    *c;
+    ngx_walrus_put_t    *t;
     ngx_http_request_t  *r;
 
     r = ev->data;
     c = r->connection;
+    t = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
 
     ngx_http_set_log_request(c->log, r);
+
+    if (t->guard.timer_set) {
+        ngx_del_timer(&t->guard);
+    }
 
     r->main->blocked--;
     r->aio = 0;

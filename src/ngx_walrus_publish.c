@@ -6,6 +6,7 @@
  */
 
 #include <ngx_walrus.h>
+#include <ngx_walrus_cache.h>
 #include <ngx_walrus_encode.h>
 #include <ngx_walrus_fanout.h>
 #include <walrus_base64.h>
@@ -100,7 +101,7 @@ static void ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx,
 static ngx_int_t ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx,
     walrus_cert_t *cert, ngx_uint_t created);
 static u_char *ngx_walrus_publish_cert_json(ngx_walrus_publish_t *ctx,
-    u_char *p, walrus_cert_t *cert);
+    u_char *p, walrus_cert_t *cert, u_char *bytes, size_t len);
 
 
 static ngx_uint_t  ngx_walrus_uploads;
@@ -954,11 +955,9 @@ ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx, ngx_int_t rc)
 
 static u_char *
 ngx_walrus_publish_cert_json(ngx_walrus_publish_t *ctx, u_char *p,
-    walrus_cert_t *cert)
+    walrus_cert_t *cert, u_char *bytes, size_t len)
 {
-    size_t     len;
-    unsigned   i, k;
-    u_char    *bytes;
+    unsigned  i, k;
 
     p = ngx_sprintf(p, "\"certificate\":{\"epoch\":%uD,\"signers\":[",
                     cert->epoch);
@@ -969,14 +968,6 @@ ngx_walrus_publish_cert_json(ngx_walrus_publish_t *ctx, u_char *p,
                             ctx->committee->nodes[cert->signers[i].node].name);
         }
     }
-
-    len = walrus_cert_size(cert);
-    bytes = ngx_pnalloc(ctx->request->pool, len);
-    if (bytes == NULL) {
-        return NULL;
-    }
-
-    walrus_cert_serialize(cert, bytes);
 
     p = ngx_sprintf(p, "],\"weight\":%ud,\"quorum\":%ud,\"bytes\":\"",
                     walrus_cert_weight(ctx->committee, cert),
@@ -991,14 +982,26 @@ static ngx_int_t
 ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx, walrus_cert_t *cert,
     ngx_uint_t created)
 {
-    u_char              *p;
-    size_t               size;
+    u_char              *p, *bytes;
+    size_t               size, len;
     uint32_t             epoch;
     ngx_str_t            body;
     ngx_http_request_t  *r;
 
     r = ctx->request;
     epoch = ctx->committee->epoch;
+
+    len = walrus_cert_size(cert);
+    bytes = ngx_pnalloc(r->pool, len);
+    if (bytes == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    walrus_cert_serialize(cert, bytes);
+
+    /* what was just certified is read soon: the cache has it first */
+    ngx_walrus_cache_store(r, ctx->enc.id_text, ctx->enc.metadata,
+                           ctx->enc.metadata_len, bytes, len);
 
     size = 1024 + ctx->committee->nnodes * (WALRUS_MAX_NAME_LEN + 4)
            + walrus_base64url_encoded_len(walrus_cert_size(cert));
@@ -1030,10 +1033,7 @@ ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx, walrus_cert_t *cert,
                 cert->epoch + (uint32_t) ctx->epochs);
     }
 
-    p = ngx_walrus_publish_cert_json(ctx, p, cert);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    p = ngx_walrus_publish_cert_json(ctx, p, cert, bytes, len);
 
     p = ngx_sprintf(p, "}}\n");
     body.len = p - body.data;

@@ -6,6 +6,7 @@
  */
 
 #include <ngx_walrus_read.h>
+#include <ngx_walrus_cache.h>
 #include <walrus_codec.h>
 
 
@@ -27,6 +28,12 @@ typedef struct {
 static ngx_int_t ngx_walrus_read_call(ngx_walrus_read_t *ctx,
     ngx_uint_t node, ngx_uint_t kind, const char *path, size_t max,
     ngx_walrus_call_t **out);
+static ngx_int_t ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx);
+static void ngx_walrus_read_cached(ngx_http_request_t *r, void *data,
+    ngx_walrus_cache_entry_t *entry);
+static ngx_int_t ngx_walrus_read_use(ngx_walrus_read_t *ctx, u_char *meta,
+    size_t meta_len, u_char *cert, size_t cert_len);
+static void ngx_walrus_read_remember(ngx_walrus_read_t *ctx);
 static void ngx_walrus_read_cleanup(void *data);
 static void ngx_walrus_read_timer(ngx_event_t *ev);
 static void ngx_walrus_read_step(ngx_http_request_t *r);
@@ -54,7 +61,6 @@ ngx_int_t
 ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
     ngx_str_t                value;
-    ngx_uint_t               i;
     ngx_pool_cleanup_t      *cln;
     ngx_walrus_read_t       *ctx;
     ngx_walrus_main_conf_t  *wmcf;
@@ -93,6 +99,37 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     ngx_http_set_ctx(r, ctx, ngx_http_walrus_module);
 
+    ctx->timer.handler = ngx_walrus_read_timer;
+    ctx->timer.data = r;
+    ctx->timer.log = r->connection->log;
+
+    r->write_event_handler = ngx_walrus_read_step;
+    r->read_event_handler = ngx_http_test_reading;
+    r->main->count++;
+
+    /* Redis first; the nodes when it has nothing, or is not there */
+
+    if (ngx_walrus_cache_lookup(r, ctx->route.id_text, ngx_walrus_read_cached,
+                                ctx)
+        == NGX_OK)
+    {
+        ctx->cache_wait = 1;
+        return NGX_DONE;
+    }
+
+    if (ngx_walrus_read_fetch_meta(ctx) != NGX_OK) {
+        ngx_walrus_read_finish(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx)
+{
+    ngx_uint_t  i;
+
     for (i = 0; i < ctx->committee->nnodes; i++) {
         if (ngx_walrus_read_call(ctx, i, NGX_WALRUS_CALL_META, "metadata",
                                  NGX_WALRUS_MAX_METADATA, NULL)
@@ -101,20 +138,118 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
                                     "certificate", WALRUS_CERT_MAX_SIZE, NULL)
                != NGX_OK)
         {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
     }
 
-    ctx->timer.handler = ngx_walrus_read_timer;
-    ctx->timer.data = r;
-    ctx->timer.log = r->connection->log;
     ngx_walrus_read_arm(ctx);
 
-    r->write_event_handler = ngx_walrus_read_step;
-    r->read_event_handler = ngx_http_test_reading;
-    r->main->count++;
+    return NGX_OK;
+}
 
-    return NGX_DONE;
+
+/* a cache entry is used only if it verifies like an answer from a node */
+
+static void
+ngx_walrus_read_cached(ngx_http_request_t *r, void *data,
+    ngx_walrus_cache_entry_t *entry)
+{
+    ngx_walrus_read_t  *ctx = data;
+
+    ctx->cache_wait = 0;
+
+    if (ctx->done) {
+        return;
+    }
+
+    if (entry->negative && entry->metadata.len == 0) {
+        ngx_walrus_read_finish(ctx,
+            ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
+                                  NGX_WALRUS_DOMAIN_GATEWAY, "BLOB_NOT_FOUND",
+                                  "blob %s is not stored or not certified",
+                                  ctx->route.id_text));
+        return;
+    }
+
+    if (entry->metadata.len && entry->certificate.len) {
+        if (ngx_walrus_read_use(ctx, entry->metadata.data,
+                                entry->metadata.len, entry->certificate.data,
+                                entry->certificate.len)
+            == NGX_OK)
+        {
+            ctx->from_cache = 1;
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "walrus: the cached entry of blob %s does not "
+                          "verify; ignored", ctx->route.id_text);
+        }
+    }
+
+    if (!ctx->from_cache && ngx_walrus_read_fetch_meta(ctx) != NGX_OK) {
+        ngx_walrus_read_finish(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_walrus_read_step(r);
+}
+
+
+static ngx_int_t
+ngx_walrus_read_use(ngx_walrus_read_t *ctx, u_char *meta, size_t meta_len,
+    u_char *cert, size_t cert_len)
+{
+    walrus_cert_t  *c;
+
+    c = ngx_palloc(ctx->request->pool, sizeof(walrus_cert_t));
+    if (c == NULL
+        || walrus_cert_parse(c, cert, cert_len) != WALRUS_OK
+        || walrus_cert_verify(ctx->committee, c, ctx->route.blob_id)
+           != WALRUS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (walrus_metadata_parse(&ctx->meta, meta, meta_len) != WALRUS_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->meta.params.n != ctx->committee->params.n
+        || walrus_metadata_check(&ctx->meta, ctx->route.blob_id) != WALRUS_OK)
+    {
+        walrus_metadata_free(&ctx->meta);
+        return NGX_ERROR;
+    }
+
+    ctx->have_meta = 1;
+    ctx->cert = c;
+
+    return NGX_OK;
+}
+
+
+/* verified metadata and certificate from the nodes go to the cache */
+
+static void
+ngx_walrus_read_remember(ngx_walrus_read_t *ctx)
+{
+    u_char  *meta, *cert;
+    size_t   meta_len, cert_len;
+
+    meta_len = walrus_metadata_size(&ctx->meta);
+    cert_len = walrus_cert_size(ctx->cert);
+    meta = ngx_pnalloc(ctx->request->pool, meta_len);
+    cert = ngx_pnalloc(ctx->request->pool, cert_len);
+
+    if (meta == NULL || cert == NULL) {
+        return;
+    }
+
+    walrus_metadata_serialize(&ctx->meta, meta);
+    walrus_cert_serialize(ctx->cert, cert);
+
+    ngx_walrus_cache_store(ctx->request, ctx->route.id_text, meta, meta_len,
+                           cert, cert_len);
 }
 
 
@@ -199,7 +334,7 @@ ngx_walrus_read_step(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
 
-    if (ctx->done) {
+    if (ctx->done || ctx->cache_wait) {
         return;
     }
 
@@ -389,6 +524,10 @@ ngx_walrus_read_meta_done(ngx_walrus_read_t *ctx)
     over = ngx_current_msec - ctx->started >= wlcf->read_timeout;
 
     if (ctx->have_meta && ctx->cert != NULL) {
+        if (!ctx->from_cache) {
+            ngx_walrus_read_remember(ctx);
+        }
+
         return ngx_walrus_read_prepare(ctx);
     }
 
@@ -397,6 +536,8 @@ ngx_walrus_read_meta_done(ngx_walrus_read_t *ctx)
     if ((!ctx->have_meta && ctx->meta_missing >= n - f)
         || (ctx->cert == NULL && ctx->cert_missing >= n - f))
     {
+        ngx_walrus_cache_store_negative(r, ctx->route.id_text);
+
         return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
                                      NGX_WALRUS_DOMAIN_GATEWAY,
                                      "BLOB_NOT_FOUND",

@@ -203,6 +203,11 @@ sub write_config {
     my $servers = '';
     $opt{$_} //= '' for qw(main http gateway_extra node_location_extra);
 
+    if ($opt{redis}) {
+        $opt{http} .= "    walrus_redis 127.0.0.1:" . $self->redis_port
+            . ";\n";
+    }
+
     if ($opt{gateway}) {
         $servers .= $self->gateway_server($opt{gateway_extra},
                                           $opt{node_location_extra});
@@ -394,6 +399,72 @@ sub check_logs {
 sub DESTROY {
     my ($self) = @_;
     $self->stop if $self->master_pid && kill(0, $self->master_pid);
+    $self->stop_redis;
+}
+
+# --- Redis ---------------------------------------------------------------
+
+sub redis_port {
+    my ($self) = @_;
+    $self->{redis_port} //= free_port();
+    return $self->{redis_port};
+}
+
+sub start_redis {
+    my ($self) = @_;
+    my $port = $self->redis_port;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', "$self->{dir}/logs/redis.log";
+        open STDERR, '>&', \*STDOUT;
+        exec 'redis-server', '--port', $port, '--bind', '127.0.0.1',
+            '--save', '', '--appendonly', 'no', '--dir', $self->{dir}
+            or exit 127;
+    }
+    $self->{redis_pid} = $pid;
+    for (1 .. 100) {
+        my $r = eval { $self->redis('PING') } // '';
+        return $self if $r eq 'PONG';
+        sleep 0.05;
+    }
+    die 'redis-server did not start';
+}
+
+sub stop_redis {
+    my ($self) = @_;
+    my $pid = delete $self->{redis_pid} or return;
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+}
+
+# one command over RESP; returns the reply (array ref for arrays)
+sub redis {
+    my ($self, @args) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $self->redis_port,
+                                  Timeout => 2) or die "redis: $!";
+    print $s '*' . @args . "\r\n"
+        . join('', map { '$' . length($_) . "\r\n$_\r\n" } @args);
+    my $reply = resp_read($s);
+    close $s;
+    return $reply;
+}
+
+sub resp_read {
+    my ($s) = @_;
+    my $line = <$s> // die 'redis: no reply';
+    $line =~ s/\r\n$//;
+    my ($type, $rest) = (substr($line, 0, 1), substr($line, 1));
+    return $rest if $type eq '+' || $type eq ':';
+    die "redis: $rest" if $type eq '-';
+    if ($type eq '$') {
+        return undef if $rest < 0;
+        my $data = '';
+        read($s, $data, $rest + 2);
+        return substr($data, 0, $rest);
+    }
+    return [ map { resp_read($s) } 1 .. $rest ] if $type eq '*';
+    die "redis: bad reply $line";
 }
 
 # --- HTTP ----------------------------------------------------------------

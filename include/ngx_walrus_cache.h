@@ -1,0 +1,36 @@
+/*
+ * The Redis cache of verified blob metadata and certificates, and of
+ * short-lived "not found" answers.  Everything read back is verified
+ * again by the caller before use.
+ */
+
+#ifndef _NGX_WALRUS_CACHE_H_INCLUDED_
+#define _NGX_WALRUS_CACHE_H_INCLUDED_
+
+
+#include <ngx_walrus.h>
+
+
+typedef struct {
+    ngx_str_t              metadata;
+    ngx_str_t              certificate;
+    ngx_uint_t             negative;
+    ngx_uint_t             answered;    /* 0 when Redis failed */
+} ngx_walrus_cache_entry_t;
+
+
+typedef void (*ngx_walrus_cache_pt)(ngx_http_request_t *r, void *data,
+    ngx_walrus_cache_entry_t *entry);
+
+
+/* NGX_OK: handler runs later (not if r ends first); NGX_DECLINED: no cache */
+ngx_int_t ngx_walrus_cache_lookup(ngx_http_request_t *r,
+    const char *id_text, ngx_walrus_cache_pt handler, void *data);
+
+void ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
+    u_char *metadata, size_t metadata_len, u_char *cert, size_t cert_len);
+void ngx_walrus_cache_store_negative(ngx_http_request_t *r,
+    const char *id_text);
+
+
+#endif /* _NGX_WALRUS_CACHE_H_INCLUDED_ */

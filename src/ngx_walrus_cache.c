@@ -1,0 +1,229 @@
+/*
+ * Cache entries in Redis: <prefix>m:<id> metadata, <prefix>c:<id>
+ * certificate, <prefix>n:<id> not found.
+ */
+
+#include <ngx_walrus_cache.h>
+#include <ngx_walrus_redis.h>
+
+
+typedef struct {
+    ngx_http_request_t        *request;     /* NULL once it ended */
+    ngx_walrus_cache_pt        handler;
+    void                      *data;
+    ngx_pool_cleanup_t        *cln;
+} ngx_walrus_cache_lookup_t;
+
+
+static size_t ngx_walrus_cache_key(ngx_http_request_t *r, u_char *buf,
+    char kind, const char *id_text);
+static void ngx_walrus_cache_lookup_done(void *data, redisReply *reply);
+static void ngx_walrus_cache_request_gone(void *data);
+static ngx_int_t ngx_walrus_cache_copy(ngx_http_request_t *r,
+    redisReply *reply, ngx_str_t *out);
+
+
+#define NGX_WALRUS_KEY_MAX  (256 + WALRUS_BLOB_ID_TEXT_LEN)
+
+
+static size_t
+ngx_walrus_cache_key(ngx_http_request_t *r, u_char *buf, char kind,
+    const char *id_text)
+{
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+
+    return ngx_snprintf(buf, NGX_WALRUS_KEY_MAX, "%V%c:%s",
+                        &wmcf->redis.prefix, kind, id_text) - buf;
+}
+
+
+ngx_int_t
+ngx_walrus_cache_lookup(ngx_http_request_t *r, const char *id_text,
+    ngx_walrus_cache_pt handler, void *data)
+{
+    u_char                      keys[3][NGX_WALRUS_KEY_MAX];
+    size_t                      len[4];
+    const char                 *argv[4];
+    ngx_walrus_cache_lookup_t  *lk;
+
+    lk = ngx_alloc(sizeof(ngx_walrus_cache_lookup_t), r->connection->log);
+    if (lk == NULL) {
+        return NGX_DECLINED;
+    }
+
+    argv[0] = "MGET";
+    len[0] = 4;
+    argv[1] = (char *) keys[0];
+    len[1] = ngx_walrus_cache_key(r, keys[0], 'm', id_text);
+    argv[2] = (char *) keys[1];
+    len[2] = ngx_walrus_cache_key(r, keys[1], 'c', id_text);
+    argv[3] = (char *) keys[2];
+    len[3] = ngx_walrus_cache_key(r, keys[2], 'n', id_text);
+
+    lk->cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (lk->cln == NULL) {
+        ngx_free(lk);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_walrus_redis_command(ngx_walrus_cache_lookup_done, lk, 4, argv,
+                                 len)
+        != NGX_OK)
+    {
+        ngx_free(lk);
+        return NGX_DECLINED;
+    }
+
+    lk->request = r;
+    lk->handler = handler;
+    lk->data = data;
+    lk->cln->handler = ngx_walrus_cache_request_gone;
+    lk->cln->data = lk;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_walrus_cache_request_gone(void *data)
+{
+    ngx_walrus_cache_lookup_t  *lk = data;
+
+    lk->request = NULL;
+}
+
+
+static ngx_int_t
+ngx_walrus_cache_copy(ngx_http_request_t *r, redisReply *reply,
+    ngx_str_t *out)
+{
+    out->len = 0;
+
+    if (reply->type != REDIS_REPLY_STRING || reply->len == 0) {
+        return NGX_OK;
+    }
+
+    out->data = ngx_pnalloc(r->pool, reply->len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(out->data, reply->str, reply->len);
+    out->len = reply->len;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_walrus_cache_lookup_done(void *data, redisReply *reply)
+{
+    ngx_walrus_cache_lookup_t  *lk = data;
+
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
+    ngx_walrus_cache_entry_t   entry;
+
+    r = lk->request;
+
+    if (r == NULL) {
+        ngx_free(lk);
+        return;
+    }
+
+    lk->cln->handler = NULL;
+    ngx_memzero(&entry, sizeof(ngx_walrus_cache_entry_t));
+
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY
+        && reply->elements == 3
+        && ngx_walrus_cache_copy(r, reply->element[0], &entry.metadata)
+           == NGX_OK
+        && ngx_walrus_cache_copy(r, reply->element[1], &entry.certificate)
+           == NGX_OK)
+    {
+        entry.answered = 1;
+        entry.negative = reply->element[2]->type == REDIS_REPLY_STRING;
+    }
+
+    c = r->connection;
+    ngx_http_set_log_request(c->log, r);
+
+    lk->handler(r, lk->data, &entry);
+    ngx_free(lk);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+void
+ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
+    u_char *metadata, size_t metadata_len, u_char *cert, size_t cert_len)
+{
+    u_char                   key[NGX_WALRUS_KEY_MAX];
+    u_char                   ttl[NGX_TIME_T_LEN];
+    size_t                   len[5];
+    const char              *argv[5];
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+
+    if (wmcf->redis.address.len == 0) {
+        return;
+    }
+
+    argv[0] = "SET";
+    len[0] = 3;
+    argv[1] = (char *) key;
+    argv[3] = "EX";
+    len[3] = 2;
+    argv[4] = (char *) ttl;
+
+    len[1] = ngx_walrus_cache_key(r, key, 'm', id_text);
+    argv[2] = (char *) metadata;
+    len[2] = metadata_len;
+    len[4] = ngx_sprintf(ttl, "%T", wmcf->redis.metadata_ttl) - ttl;
+    (void) ngx_walrus_redis_command(NULL, NULL, 5, argv, len);
+
+    len[1] = ngx_walrus_cache_key(r, key, 'c', id_text);
+    argv[2] = (char *) cert;
+    len[2] = cert_len;
+    len[4] = ngx_sprintf(ttl, "%T", wmcf->redis.certificate_ttl) - ttl;
+    (void) ngx_walrus_redis_command(NULL, NULL, 5, argv, len);
+
+    argv[0] = "DEL";
+    len[0] = 3;
+    len[1] = ngx_walrus_cache_key(r, key, 'n', id_text);
+    (void) ngx_walrus_redis_command(NULL, NULL, 2, argv, len);
+}
+
+
+void
+ngx_walrus_cache_store_negative(ngx_http_request_t *r, const char *id_text)
+{
+    u_char                   key[NGX_WALRUS_KEY_MAX];
+    u_char                   ttl[NGX_TIME_T_LEN];
+    size_t                   len[5];
+    const char              *argv[5];
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+
+    if (wmcf->redis.address.len == 0 || wmcf->redis.negative_ttl == 0) {
+        return;
+    }
+
+    argv[0] = "SET";
+    len[0] = 3;
+    argv[1] = (char *) key;
+    len[1] = ngx_walrus_cache_key(r, key, 'n', id_text);
+    argv[2] = "1";
+    len[2] = 1;
+    argv[3] = "EX";
+    len[3] = 2;
+    argv[4] = (char *) ttl;
+    len[4] = ngx_sprintf(ttl, "%T", wmcf->redis.negative_ttl) - ttl;
+
+    (void) ngx_walrus_redis_command(NULL, NULL, 5, argv, len);
+}

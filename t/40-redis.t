@@ -1,0 +1,193 @@
+# The Redis cache: write-through on PUT, read-through on GET, negative
+# entries, poisoned entries, and Redis absent, killed, restarted, or nginx
+# reloaded under load.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use Time::HiRes qw(time sleep);
+use WalrusTest;
+
+my $P = 'WalrusTest::Proto';
+my $json = JSON::PP->new;
+my $S = 4096;
+my $t = WalrusTest->new(n => 7, segment_size => $S);
+my ($n, $dir) = ($t->n, $t->dir);
+my $LOAD = $ENV{WALRUS_LOAD_SECONDS} // 30;
+
+sub put_blob {
+    my $res = $t->request('PUT', $t->gateway_url . '/v1/blobs', $_[0]);
+    my $d = eval { $json->decode($res->{content}) } || {};
+    return $d->{newlyCreated}{blobObject}{blobId}
+        // $d->{alreadyCertified}{blobId};
+}
+
+sub get { $t->request('GET', $t->gateway_url . "/v1/blobs/$_[0]") }
+
+# metadata requests the nodes saw
+sub metadata_gets {
+    my $count = 0;
+    for my $i (0 .. $n - 1) {
+        $count += grep { /^GET \S+\/metadata / } $t->node_access($i);
+    }
+    return $count;
+}
+
+sub blob_of { join '', map { chr(($_ * 41 + $_[1]) % 251) } 1 .. $_[0] }
+
+# a blob stored on the nodes directly, past the gateway and its cache
+sub store_directly {
+    my ($content) = @_;
+    WalrusTest::write_file("$dir/direct.bin", $content);
+    my $id = `$WalrusTest::CTL -c $dir/committee.json encode $dir/direct.bin $dir/direct`;
+    chomp $id;
+    my $raw = $P->can('unb64url')->($id);
+    my @signers;
+    for my $i (0 .. $n - 1) {
+        my $pair = WalrusTest::Proto::shard_to_pair($raw, $n, $i);
+        $t->node_request($i, 'PUT', "/v1/blobs/$id/metadata",
+                         WalrusTest::read_file("$dir/direct/metadata"));
+        for my $axis (qw(primary secondary)) {
+            $t->node_request($i, 'PUT', "/v1/blobs/$id/slivers/$pair/$axis",
+                             WalrusTest::read_file("$dir/direct/$pair.$axis"));
+        }
+        my $c = $json->decode($t->node_request($i, 'GET',
+                                  "/v1/blobs/$id/confirmation")->{content});
+        push @signers, [$i, $P->can('unb64url')->(
+                                $c->{success}{data}{signed}{signature})];
+    }
+    my $cert = WalrusTest::Proto::certificate(1, $raw, @signers);
+    $t->node_request($_, 'PUT', "/v1/blobs/$id/certificate", $cert)
+        for 0 .. $n - 1;
+    return $id;
+}
+
+# --- Redis never started --------------------------------------------------
+
+$t->write_config(gateway => 1, redis => 1)->run;
+my $blob = blob_of(3 * $S, 1);
+my $id = put_blob($blob);
+ok($id, 'without Redis an upload succeeds');
+ok(get($id)->{content} eq $blob, '... and a read too');
+ok(get($id)->{content} eq $blob, '... twice');
+my @outage = grep { /redis .* unavailable/ }
+             split /\n/, WalrusTest::read_file($t->error_log);
+is(scalar @outage, 1, 'the outage is logged once, not per request');
+$t->stop;
+
+# --- write-through, read-through ----------------------------------------
+
+$t->start_redis;
+$t->write_config(gateway => 1, redis => 1)->run;
+sleep 0.3;
+
+my $blob2 = blob_of(5 * $S + 7, 2);
+my $id2 = put_blob($blob2);
+ok($t->redis('EXISTS', "walrus:m:$id2") && $t->redis('EXISTS', "walrus:c:$id2"),
+   'an upload writes metadata and certificate to Redis');
+my $before = metadata_gets();
+ok(get($id2)->{content} eq $blob2, 'the blob reads back');
+is(metadata_gets(), $before, '... without asking the nodes for metadata');
+
+my $direct = store_directly(blob_of(2 * $S, 3));
+ok(!$t->redis('EXISTS', "walrus:m:$direct"), 'a blob the cache has not seen');
+$before = metadata_gets();
+is(get($direct)->{status}, 200, '... is read from the nodes');
+ok(metadata_gets() > $before, '... asking them for its metadata');
+ok($t->redis('EXISTS', "walrus:m:$direct"), '... and is cached');
+$before = metadata_gets();
+is(get($direct)->{status}, 200, 'the next read');
+is(metadata_gets(), $before, '... comes from the cache');
+
+# a negative entry is short-lived and cleared by an upload
+my $later = blob_of(1000, 4);
+WalrusTest::write_file("$dir/later.bin", $later);
+my $later_id = `$WalrusTest::CTL -c $dir/committee.json blob-id $dir/later.bin`;
+chomp $later_id;
+is(get($later_id)->{status}, 404, 'an unknown blob: 404');
+my $ttl = $t->redis('TTL', "walrus:n:$later_id");
+ok($ttl > 0 && $ttl <= 2, "... remembered for $ttl s");
+$before = metadata_gets();
+is(get($later_id)->{status}, 404, '... and answered from the cache');
+is(metadata_gets(), $before, '... without asking the nodes');
+is(put_blob($later), $later_id, 'the blob is uploaded');
+ok(get($later_id)->{content} eq $later, '... and readable at once');
+
+# a poisoned entry is refused and repaired
+$t->redis('SET', "walrus:m:$id2",
+          WalrusTest::read_file("$dir/direct/metadata"));
+ok(get($id2)->{content} eq $blob2, 'a poisoned metadata entry: the right bytes');
+like(WalrusTest::read_file($t->error_log), qr/does not verify; ignored/,
+     '... the entry is logged as bad');
+ok($t->redis('GET', "walrus:m:$id2") ne
+   WalrusTest::read_file("$dir/direct/metadata"), '... and repaired');
+
+# --- Redis killed and restarted under load, nginx reloaded -----------------
+
+my @blobs = map { blob_of(2 * $S + $_, 10 + $_) } 1 .. 5;
+my @ids = map { put_blob($_) } @blobs;
+
+my @kids;
+my $until = time + $LOAD;
+for my $k (1 .. 4) {
+    my $pid = fork // die;
+    if ($pid == 0) {
+        my ($ok, $bad, $i) = (0, 0, 0);
+        while (time < $until) {
+            $i++;
+            if ($k == 1 && $i % 3 == 0) {
+                my $c = blob_of(3000 + $i, $i) . "load $k $i";
+                put_blob($c) ? $ok++ : $bad++;
+                next;
+            }
+            my $j = $i % @ids;
+            my $r = get($ids[$j]);
+            ($r->{status} == 200 && $r->{content} eq $blobs[$j]) ? $ok++
+                                                                  : $bad++;
+        }
+        POSIX::_exit($bad ? 1 : 0);
+    }
+    push @kids, $pid;
+}
+
+my ($old_worker) = $t->worker_pids;
+sleep $LOAD * 0.2;
+$t->stop_redis;
+sleep $LOAD * 0.2;
+$t->start_redis;
+sleep $LOAD * 0.2;
+kill 'HUP', $t->master_pid;
+my $gone = 0;
+for (1 .. 100) {
+    if (!kill 0, $old_worker) { $gone = 1; last }
+    sleep 0.1;
+}
+ok($gone, 'after a reload under load the old worker exits');
+
+my $failed = 0;
+for (@kids) { waitpid $_, 0; $failed++ if $? }
+is($failed, 0, "$LOAD s of GETs and PUTs with Redis killed, restarted and "
+               . 'nginx reloaded: no request failed');
+
+# the restarted Redis is used again without a reload
+sleep 1;
+my $fresh = blob_of(4000, 77);
+my $fresh_id = put_blob($fresh);
+my $cached = 0;
+for (1 .. 60) {
+    last if $cached = $t->redis('EXISTS', "walrus:m:$fresh_id");
+    sleep 0.1;
+}
+ok($cached, 'the new Redis is written to after reconnecting');
+$before = metadata_gets();
+ok(get($fresh_id)->{content} eq $fresh, '... and read from');
+is(metadata_gets(), $before, '... instead of the nodes');
+
+$t->stop;
+$t->stop_redis;
+done_testing();
