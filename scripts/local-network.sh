@@ -79,9 +79,10 @@ nginx_conf() {
     done
 
     awk -v nodes="$nodes" -v upstreams="$upstreams" -v dir="$DIR" \
-        -v root="$ROOT" -v n="$N" -v port="$GATEWAY_PORT" '
+        -v root="$ROOT" -v n="$N" -v port="$GATEWAY_PORT" \
+        -v redis="$REDIS_PORT" '
         { gsub("@DIR@", dir); gsub("@ROOT@", root); gsub("@N@", n);
-          gsub("@GATEWAY_PORT@", port) }
+          gsub("@GATEWAY_PORT@", port); gsub("@REDIS_PORT@", redis) }
         /^@NODES@$/ { print nodes; next }
         /^@UPSTREAMS@$/ { print upstreams; next }
         { print }' "$ROOT/conf.d/local-network.conf.in" > "$DIR/nginx.conf"
@@ -126,10 +127,15 @@ Store a blob (the answer carries its blob ID and certificate):
       http://127.0.0.1:$GATEWAY_PORT/v1/blobs
   curl -s -T /etc/os-release "http://127.0.0.1:$GATEWAY_PORT/v1/blobs?epochs=5"
 
+Read it back (Range, HEAD, ETag/304 work as for any HTTP file):
+
+  ID=\$($CTL -c $DIR/committee.json blob-id /etc/os-release)
+  curl -s http://127.0.0.1:$GATEWAY_PORT/v1/blobs/\$ID
+  curl -s -r 0-99 http://127.0.0.1:$GATEWAY_PORT/v1/blobs/\$ID
+  curl -sI http://127.0.0.1:$GATEWAY_PORT/v1/blobs/\$ID
+
 Check it without trusting the gateway:
 
-  $CTL -c $DIR/committee.json blob-id /etc/os-release
-  ID=\$($CTL -c $DIR/committee.json blob-id /etc/os-release)
   curl -s http://127.0.0.1:$NODE_PORT/v1/blobs/\$ID/status
   curl -s -o /tmp/cert http://127.0.0.1:$NODE_PORT/v1/blobs/\$ID/certificate
   $CTL -c $DIR/committee.json verify-cert --blob-id \$ID /tmp/cert
