@@ -96,6 +96,9 @@ ngx_int_t ngx_walrus_send_success(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *domain, const char *reason, const char *fmt, ...);
 
+ngx_int_t ngx_walrus_thread_post(ngx_http_request_t *r,
+    ngx_thread_pool_t *tp, ngx_thread_task_t *task);
+
 ngx_int_t ngx_walrus_node_handler(ngx_http_request_t *r);
 ngx_int_t ngx_walrus_gateway_handler(ngx_http_request_t *r);
 ngx_int_t ngx_walrus_publish(ngx_http_request_t *r);

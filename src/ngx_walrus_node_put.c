@@ -28,7 +28,6 @@ typedef struct {
 static off_t ngx_walrus_node_put_limit(ngx_walrus_route_t *rt);
 static void ngx_walrus_put_body_done(ngx_http_request_t *r);
 static void ngx_walrus_put_thread(void *data, ngx_log_t *log);
-static void ngx_walrus_put_thread_done(ngx_event_t *ev);
 static void ngx_walrus_put_guard(ngx_event_t *ev);
 static void ngx_walrus_put_cleanup(void *data);
 static void ngx_walrus_put_respond(ngx_http_request_t *r);
@@ -171,20 +170,15 @@ ngx_walrus_put_body_done(ngx_http_request_t *r)
     tt = t;
     ngx_memcpy(task->ctx, &tt, sizeof(ngx_walrus_put_t *));
     task->handler = ngx_walrus_put_thread;
-    task->event.data = r;
-    task->event.handler = ngx_walrus_put_thread_done;
+    r->write_event_handler = ngx_walrus_put_respond;
 
-    if (ngx_thread_task_post(wlcf->thread_pool, task) != NGX_OK) {
+    if (ngx_walrus_thread_post(r, wlcf->thread_pool, task) != NGX_OK) {
         ngx_http_finalize_request(r,
             ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_NODE,
                                   "OVERLOADED",
                                   "the node is busy, retry later"));
         return;
     }
-
-    r->main->blocked++;
-    r->aio = 1;
-    r->write_event_handler = ngx_walrus_put_respond;
 
     /* a worker shutting down waits for requests with timers only */
     t->guard.handler = ngx_walrus_put_guard;
@@ -219,31 +213,6 @@ ngx_walrus_put_cleanup(void *data)
 
 
 static void
-ngx_walrus_put_thread_done(ngx_event_t *ev)
-{
-    ngx_connection_t    *c;
-    ngx_walrus_put_t    *t;
-    ngx_http_request_t  *r;
-
-    r = ev->data;
-    c = r->connection;
-    t = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
-
-    ngx_http_set_log_request(c->log, r);
-
-    if (t->guard.timer_set) {
-        ngx_del_timer(&t->guard);
-    }
-
-    r->main->blocked--;
-    r->aio = 0;
-
-    r->write_event_handler(r);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
 ngx_walrus_put_respond(ngx_http_request_t *r)
 {
     u_char            *p;
@@ -253,6 +222,10 @@ ngx_walrus_put_respond(ngx_http_request_t *r)
     t = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
 
     r->write_event_handler = ngx_http_request_empty_handler;
+
+    if (t->guard.timer_set) {
+        ngx_del_timer(&t->guard);
+    }
 
     if (t->status >= NGX_HTTP_BAD_REQUEST) {
         ngx_http_finalize_request(r,

@@ -75,7 +75,6 @@ static ngx_int_t ngx_walrus_publish_args(ngx_http_request_t *r,
 static ngx_int_t ngx_walrus_flag(ngx_str_t *value, ngx_flag_t *flag);
 static void ngx_walrus_publish_body(ngx_http_request_t *r);
 static void ngx_walrus_publish_encode_thread(void *data, ngx_log_t *log);
-static void ngx_walrus_publish_encode_done(ngx_event_t *ev);
 static void ngx_walrus_publish_encoded(ngx_http_request_t *r);
 static void ngx_walrus_publish_cleanup(void *data);
 static void ngx_walrus_publish_timeout(ngx_event_t *ev);
@@ -371,19 +370,13 @@ ngx_walrus_publish_body(ngx_http_request_t *r)
 
     ngx_memcpy(task->ctx, &ctx, sizeof(ngx_walrus_publish_t *));
     task->handler = ngx_walrus_publish_encode_thread;
-    task->event.data = r;
-    task->event.handler = ngx_walrus_publish_encode_done;
 
-    if (ngx_thread_task_post(wlcf->thread_pool, task) != NGX_OK) {
+    if (ngx_walrus_thread_post(r, wlcf->thread_pool, task) != NGX_OK) {
         ngx_http_finalize_request(r,
             ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_GATEWAY,
                                   "OVERLOADED", "the encoder queue is full; "
                                   "retry later"));
-        return;
     }
-
-    r->main->blocked++;
-    r->aio = 1;
 }
 
 
@@ -394,25 +387,6 @@ ngx_walrus_publish_encode_thread(void *data, ngx_log_t *log)
 
     ngx_memcpy(&ctx, data, sizeof(ngx_walrus_publish_t *));
     ngx_walrus_encode(&ctx->enc);
-}
-
-
-static void
-ngx_walrus_publish_encode_done(ngx_event_t *ev)
-{
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ev->data;
-    c = r->connection;
-
-    ngx_http_set_log_request(c->log, r);
-
-    r->main->blocked--;
-    r->aio = 0;
-
-    r->write_event_handler(r);
-    ngx_http_run_posted_requests(c);
 }
 
 
