@@ -180,12 +180,18 @@ $t->stop;
 $t->write_config(gateway => 1, down => [3],
     main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
     http => "    server {\n        listen 127.0.0.1:" . $t->node_port(3)
-        . ";\n        location / { echo_sleep 6; echo slow; }\n    }\n")->run;
+        . ";\n        location / { echo_sleep 6; echo slow; }\n    }\n",
+    gateway_extra => 'walrus_gateway_max_uploads 1;')->run;
 my $start = time;
 ($res, $data) = put_blob('slow node ' x 999);
 my $elapsed = time - $start;
 ok(created($data), 'with one node answering after 6 s the upload succeeds');
 ok($elapsed < 3, sprintf('... in %.2f s, without waiting for it', $elapsed));
+
+# the first upload still feeds the slow node: with one upload allowed
+($res, $data) = put_blob('overload ' x 99);
+is($res->{status}, 429, 'an upload over walrus_gateway_max_uploads: 429');
+ok($res->{headers}{'retry-after'}, '... with Retry-After');
 sleep 6.5;
 $t->stop;
 

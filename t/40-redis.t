@@ -190,4 +190,23 @@ is(metadata_gets(), $before, '... instead of the nodes');
 
 $t->stop;
 $t->stop_redis;
+
+# --- AUTH and SELECT -----------------------------------------------------------
+
+$t->start_redis('--requirepass', 'sesame');
+$t->{redis_db} = 3;
+$t->write_config(gateway => 1, redis => 1, http =>
+                 "    walrus_redis_password sesame;\n    walrus_redis_db 3;\n"
+                 . "    walrus_redis_prefix test:;\n")->run;
+sleep 0.3;
+my $secret = blob_of(5000, 99);
+my $secret_id = put_blob($secret);
+ok($t->redis('EXISTS', "test:m:$secret_id"),
+   'with a password and db 3 the cache is written there');
+$before = metadata_gets();
+ok(get($secret_id)->{content} eq $secret, '... and read from there');
+is(metadata_gets(), $before, '... instead of the nodes');
+$t->stop;
+$t->stop_redis;
+
 done_testing();

@@ -411,17 +411,18 @@ sub redis_port {
 }
 
 sub start_redis {
-    my ($self) = @_;
+    my ($self, @extra) = @_;
     my $port = $self->redis_port;
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         open STDOUT, '>', "$self->{dir}/logs/redis.log";
         open STDERR, '>&', \*STDOUT;
         exec 'redis-server', '--port', $port, '--bind', '127.0.0.1',
-            '--save', '', '--appendonly', 'no', '--dir', $self->{dir}
-            or exit 127;
+            '--save', '', '--appendonly', 'no', '--dir', $self->{dir},
+            @extra or exit 127;
     }
     $self->{redis_pid} = $pid;
+    $self->{redis_auth} = { @extra }->{'--requirepass'};
     for (1 .. 100) {
         my $r = eval { $self->redis('PING') } // '';
         return $self if $r eq 'PONG';
@@ -437,15 +438,22 @@ sub stop_redis {
     waitpid $pid, 0;
 }
 
-# one command over RESP; returns the reply (array ref for arrays)
+# one command over RESP (after AUTH and SELECT db when set); returns the
+# reply (array ref for arrays)
 sub redis {
     my ($self, @args) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                   PeerPort => $self->redis_port,
                                   Timeout => 2) or die "redis: $!";
-    print $s '*' . @args . "\r\n"
-        . join('', map { '$' . length($_) . "\r\n$_\r\n" } @args);
-    my $reply = resp_read($s);
+    my @cmds = ([@args]);
+    unshift @cmds, ['SELECT', $self->{redis_db}] if $self->{redis_db};
+    unshift @cmds, ['AUTH', $self->{redis_auth}] if $self->{redis_auth};
+    my $reply;
+    for my $cmd (@cmds) {
+        print $s '*' . @$cmd . "\r\n"
+            . join('', map { '$' . length($_) . "\r\n$_\r\n" } @$cmd);
+        $reply = resp_read($s);
+    }
     close $s;
     return $reply;
 }
