@@ -65,6 +65,9 @@ static void ngx_walrus_redis_add_write(void *privdata);
 static void ngx_walrus_redis_del_write(void *privdata);
 static void ngx_walrus_redis_cleanup(void *privdata);
 static void ngx_walrus_redis_auth(void);
+static void ngx_walrus_redis_healthy(void);
+static void ngx_walrus_redis_auth_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
 
 
 /* worker state: each worker process has its own */
@@ -271,7 +274,9 @@ ngx_walrus_redis_auth(void)
         len[0] = 4;
         argv[1] = (char *) rcf->password.data;
         len[1] = rcf->password.len;
-        redisAsyncCommandArgv(ngx_walrus_redis.ac, NULL, NULL, 2, argv, len);
+        redisAsyncCommandArgv(ngx_walrus_redis.ac,
+                              ngx_walrus_redis_auth_reply, "AUTH", 2, argv,
+                              len);
     }
 
     if (rcf->db > 0) {
@@ -279,7 +284,36 @@ ngx_walrus_redis_auth(void)
         len[0] = 6;
         argv[1] = (char *) db;
         len[1] = ngx_sprintf(db, "%i", rcf->db) - db;
-        redisAsyncCommandArgv(ngx_walrus_redis.ac, NULL, NULL, 2, argv, len);
+        redisAsyncCommandArgv(ngx_walrus_redis.ac,
+                              ngx_walrus_redis_auth_reply, "SELECT", 2, argv,
+                              len);
+    }
+}
+
+
+/* a refused AUTH or SELECT: drop the connection (from a timer, not here) */
+
+static void
+ngx_walrus_redis_auth_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply  *reply = r;
+
+    if (reply != NULL && reply->type != REDIS_REPLY_ERROR) {
+        return;
+    }
+
+    if (reply != NULL && !ngx_walrus_redis.outage_logged) {
+        ngx_log_error(NGX_LOG_ERR, ngx_walrus_redis.log, 0,
+                      "walrus: redis refused %s: %s", (char *) privdata,
+                      reply->str);
+        ngx_walrus_redis.outage_logged = 1;
+    }
+
+    if (ngx_walrus_redis.state != NGX_WALRUS_REDIS_DOWN
+        && ngx_walrus_redis.ac == ac)
+    {
+        ngx_walrus_redis.state = NGX_WALRUS_REDIS_DOWN;
+        ngx_add_timer(&ngx_walrus_redis.deadline, 1);
     }
 }
 
@@ -333,17 +367,29 @@ ngx_walrus_redis_on_connect(const redisAsyncContext *ac, int status)
         return;
     }
 
+    if (ngx_walrus_redis.state != NGX_WALRUS_REDIS_CONNECTING) {
+        return;
+    }
+
+    ngx_walrus_redis.state = NGX_WALRUS_REDIS_READY;
+
+    ngx_walrus_redis_arm_deadline();
+}
+
+
+/* the first good reply ends an outage */
+
+static void
+ngx_walrus_redis_healthy(void)
+{
     if (ngx_walrus_redis.outage_logged) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_walrus_redis.log, 0,
                       "walrus: redis \"%V\" is back",
                       &ngx_walrus_redis.conf->address);
+        ngx_walrus_redis.outage_logged = 0;
     }
 
-    ngx_walrus_redis.state = NGX_WALRUS_REDIS_READY;
-    ngx_walrus_redis.outage_logged = 0;
     ngx_walrus_redis.backoff = NGX_WALRUS_REDIS_BACKOFF_MIN;
-
-    ngx_walrus_redis_arm_deadline();
 }
 
 
@@ -480,9 +526,12 @@ ngx_walrus_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     if (r != NULL && ((redisReply *) r)->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_WARN, ngx_walrus_redis.log, 0,
+        ngx_log_error(NGX_LOG_INFO, ngx_walrus_redis.log, 0,
                       "walrus: redis error: %s", ((redisReply *) r)->str);
         r = NULL;
+
+    } else if (r != NULL && ngx_walrus_redis.conf != NULL) {
+        ngx_walrus_redis_healthy();
     }
 
     if (cmd->handler != NULL) {

@@ -207,6 +207,18 @@ $before = metadata_gets();
 ok(get($secret_id)->{content} eq $secret, '... and read from there');
 is(metadata_gets(), $before, '... instead of the nodes');
 $t->stop;
+
+$t->write_config(gateway => 1, redis => 1, http =>
+                 "    walrus_redis_password wrong;\n")->run;
+sleep 0.3;
+my $other = blob_of(6000, 98);
+my $other_id = put_blob($other);
+ok($other_id && get($other_id)->{content} eq $other && get($other_id)->{content} eq $other,
+   'with a wrong password uploads and reads still succeed');
+my @refused = grep { /redis refused AUTH/ }
+              split /\n/, WalrusTest::read_file($t->error_log);
+is(scalar @refused, 1, '... and the refusal is logged once');
+$t->stop;
 $t->stop_redis;
 
 done_testing();
