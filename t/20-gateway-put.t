@@ -195,6 +195,22 @@ ok($res->{headers}{'retry-after'}, '... with Retry-After');
 sleep 6.5;
 $t->stop;
 
+# --- f + 1 nodes that never answer: the deadline ---------------------------
+
+my $hang = join '', map {
+    "    server {\n        listen 127.0.0.1:" . $t->node_port($_)
+    . ";\n        location / { echo_sleep 20; echo late; }\n    }\n"
+} 0 .. $f;
+$t->write_config(gateway => 1, down => [0 .. $f],
+    main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
+    http => $hang, gateway_extra => 'walrus_gateway_timeout 1s;')->run;
+$start = time;
+($res, $data) = put_blob('hanging nodes ' x 99);
+$elapsed = time - $start;
+is($res->{status}, 504, 'f + 1 nodes hanging: 504');
+ok($elapsed < 2.5, sprintf('... after the 1 s deadline (%.2f s)', $elapsed));
+$t->stop;
+
 # --- one node with a bad confirmation signature --------------------------
 
 my $bad_sig = 'A' x 86;

@@ -267,6 +267,21 @@ is($res->{status}, 503, 'fewer than p nodes up: 503');
 ok($res->{headers}{'retry-after'}, '... with Retry-After');
 $t->stop;
 
+# nodes that never answer: 503 after walrus_gateway_read_timeout
+$t->write_config(gateway => 1, down => [0 .. $n - $p],
+    main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
+    http => join('', map {
+        "    server {\n        listen 127.0.0.1:" . $t->node_port($_)
+        . ";\n        location / { echo_sleep 20; echo late; }\n    }\n"
+    } 0 .. $n - $p),
+    gateway_extra => 'walrus_gateway_read_timeout 1s;')->run;
+$start = time;
+$res = get("/v1/blobs/$id");
+$took = time - $start;
+is($res->{status}, 503, 'too few nodes answering in time: 503');
+ok($took < 2.5, sprintf('... after the 1 s read timeout (%.2f s)', $took));
+$t->stop;
+
 # --- an inconsistently encoded blob ---------------------------------------
 
 $t->write_config(gateway => 1)->run;
