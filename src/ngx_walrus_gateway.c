@@ -5,6 +5,14 @@
 #include <ngx_walrus.h>
 
 
+static ngx_int_t ngx_walrus_gateway_header(ngx_http_request_t *r,
+    const char *key, const char *value);
+static ngx_int_t ngx_walrus_gateway_not_allowed(ngx_http_request_t *r,
+    const char *allow);
+static ngx_int_t ngx_walrus_gateway_preflight(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt);
+
+
 ngx_int_t
 ngx_walrus_gateway_handler(ngx_http_request_t *r)
 {
@@ -13,6 +21,14 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
     ngx_str_t                data;
     ngx_walrus_route_t       rt;
     ngx_walrus_main_conf_t  *wmcf;
+
+    /* browsers may read every answer, errors included */
+
+    if (ngx_walrus_gateway_header(r, "Access-Control-Allow-Origin", "*")
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     rc = ngx_walrus_route_parse(&r->uri, &rt);
 
@@ -34,40 +50,112 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
                                      "URL-safe base64");
     }
 
-    if (rc == NGX_OK && rt.kind == NGX_WALRUS_ROUTE_HEALTH
-        && (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)))
+    if (rc == NGX_DECLINED
+        || (rt.kind != NGX_WALRUS_ROUTE_HEALTH
+            && rt.kind != NGX_WALRUS_ROUTE_BLOBS
+            && rt.kind != NGX_WALRUS_ROUTE_BLOB
+            && rt.kind != NGX_WALRUS_ROUTE_BYTE_RANGE
+            && rt.kind != NGX_WALRUS_ROUTE_STATUS))
     {
-        wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
-
-        data.data = ngx_pnalloc(r->pool, 128);
-        if (data.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        p = ngx_sprintf(data.data, "{\"status\":\"ready\",\"role\":"
-                        "\"gateway\",\"epoch\":%uD,\"nShards\":%ud}",
-                        wmcf->committee->epoch, wmcf->committee->params.n);
-        data.len = p - data.data;
-
-        return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);
+        return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "NO_SUCH_PATH",
+                                     "no such gateway endpoint");
     }
 
-    if (rc == NGX_OK && (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
-        && (rt.kind == NGX_WALRUS_ROUTE_BLOB
-            || rt.kind == NGX_WALRUS_ROUTE_BYTE_RANGE
-            || rt.kind == NGX_WALRUS_ROUTE_STATUS))
-    {
+    if (r->method == NGX_HTTP_OPTIONS) {
+        return ngx_walrus_gateway_preflight(r, &rt);
+    }
+
+    if (rt.kind == NGX_WALRUS_ROUTE_BLOBS) {
+        return ngx_walrus_gateway_not_allowed(r, "PUT, OPTIONS");
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_walrus_gateway_not_allowed(r, "GET, HEAD, OPTIONS");
+    }
+
+    if (rt.kind != NGX_WALRUS_ROUTE_HEALTH) {
         return ngx_walrus_read(r, &rt);
     }
 
-    if (rc == NGX_OK && rt.kind == NGX_WALRUS_ROUTE_BLOBS) {
-        return ngx_walrus_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                     NGX_WALRUS_DOMAIN_GATEWAY,
-                                     "METHOD_NOT_ALLOWED",
-                                     "store blobs with PUT /v1/blobs");
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+
+    data.data = ngx_pnalloc(r->pool, 128);
+    if (data.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
-                                 NGX_WALRUS_DOMAIN_GATEWAY, "NO_SUCH_PATH",
-                                 "no such gateway endpoint");
+    p = ngx_sprintf(data.data, "{\"status\":\"ready\",\"role\":\"gateway\","
+                    "\"epoch\":%uD,\"nShards\":%ud}",
+                    wmcf->committee->epoch, wmcf->committee->params.n);
+    data.len = p - data.data;
+
+    return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);
+}
+
+
+static ngx_int_t
+ngx_walrus_gateway_header(ngx_http_request_t *r, const char *key,
+    const char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_gateway_not_allowed(ngx_http_request_t *r, const char *allow)
+{
+    if (ngx_walrus_gateway_header(r, "Allow", allow) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_walrus_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                 NGX_WALRUS_DOMAIN_GATEWAY,
+                                 "METHOD_NOT_ALLOWED",
+                                 "method %V is not allowed here; use %s",
+                                 &r->method_name, allow);
+}
+
+
+/* CORS preflight: what a page may send (Range, conditionals, uploads) */
+
+static ngx_int_t
+ngx_walrus_gateway_preflight(ngx_http_request_t *r, ngx_walrus_route_t *rt)
+{
+    ngx_int_t  rc;
+
+    if (ngx_walrus_gateway_header(r, "Access-Control-Allow-Methods",
+                                  rt->kind == NGX_WALRUS_ROUTE_BLOBS
+                                  ? "PUT, OPTIONS"
+                                  : "GET, HEAD, OPTIONS") != NGX_OK
+        || ngx_walrus_gateway_header(r, "Access-Control-Allow-Headers",
+                                     "Range, If-None-Match, If-Range, "
+                                     "Content-Type") != NGX_OK
+        || ngx_walrus_gateway_header(r, "Access-Control-Max-Age", "86400")
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    rc = ngx_http_send_header(r);
+
+    return rc == NGX_ERROR || rc > NGX_OK ? rc : NGX_OK;
 }

@@ -733,14 +733,17 @@ ngx_walrus_publish_confirmation(ngx_walrus_publish_t *ctx,
               "signature");
     text = json_string_value(sig);
 
+    /* once certified, the certificate stays as it was stored */
+
     if (text != NULL
         && walrus_base64url_encoded_len(WALRUS_SIG_LEN) == strlen(text)
         && walrus_base64url_decode(text, strlen(text), raw, &len) == WALRUS_OK
         && len == WALRUS_SIG_LEN
         && walrus_confirmation_verify(wn->public_key, ctx->committee->epoch,
                                       ctx->enc.blob_id, raw) == WALRUS_OK
-        && walrus_cert_add(&ctx->cert, (uint16_t) call->node, raw)
-           == WALRUS_OK)
+        && (ctx->phase != NGX_WALRUS_PUB_UPLOADING
+            || walrus_cert_add(&ctx->cert, (uint16_t) call->node, raw)
+               == WALRUS_OK))
     {
         rc = NGX_OK;
     }

@@ -549,7 +549,9 @@ ngx_walrus_read_meta_done(ngx_walrus_read_t *ctx)
         return NGX_AGAIN;
     }
 
-    if (ctx->meta_failed + ctx->cert_failed <= f && !over) {
+    /* a node that failed both requests counts once */
+
+    if (ngx_max(ctx->meta_failed, ctx->cert_failed) <= f && !over) {
         return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
                                      NGX_WALRUS_DOMAIN_GATEWAY,
                                      "BLOB_NOT_FOUND",
@@ -861,6 +863,10 @@ ngx_walrus_seg_decode(ngx_walrus_seg_t *seg)
     task->event.handler = ngx_walrus_decode_done;
 
     if (ngx_thread_task_post(wlcf->thread_pool, task) != NGX_OK) {
+        if (ctx->header_sent) {
+            return NGX_ERROR;
+        }
+
         return ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_GATEWAY,
                                      "OVERLOADED", "the decoder queue is "
                                      "full; retry later");
@@ -1063,8 +1069,10 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
         if (!ctx->header_sent) {
             ctx->header_sent = 1;
 
-            rc = ngx_walrus_read_send_header(ctx, seg->out + from,
-                                             to - from);
+            /* the type comes from the blob's first bytes, if at hand */
+            rc = ngx_walrus_read_send_header(ctx,
+                                             seg->index == 0 ? seg->out : NULL,
+                                             seg->length);
             if (rc == NGX_ERROR || rc > NGX_OK) {
                 return rc;
             }

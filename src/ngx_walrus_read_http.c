@@ -36,14 +36,14 @@ ngx_walrus_read_prepare(ngx_walrus_read_t *ctx)
         return ngx_walrus_read_status(ctx);
     }
 
-    if (ngx_walrus_read_headers(ctx) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     if (r->headers_in.if_none_match != NULL
         && ngx_walrus_etag_matches(ctx, &r->headers_in.if_none_match->value,
                                    1))
     {
+        if (ngx_walrus_read_headers(ctx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
         r->header_only = 1;
         return ngx_http_send_header(r);
@@ -267,7 +267,6 @@ ngx_walrus_read_headers(ngx_walrus_read_t *ctx)
         || ngx_walrus_header(r, "Accept-Ranges", "bytes") != NGX_OK
         || ngx_walrus_header(r, "X-Content-Type-Options", "nosniff")
            != NGX_OK
-        || ngx_walrus_header(r, "Access-Control-Allow-Origin", "*") != NGX_OK
         || ngx_walrus_header(r, "Access-Control-Expose-Headers",
                              "ETag, Content-Range, Content-Length, "
                              "Accept-Ranges") != NGX_OK)
@@ -288,6 +287,12 @@ ngx_walrus_read_send_header(ngx_walrus_read_t *ctx, const u_char *first,
     ngx_http_request_t  *r;
 
     r = ctx->request;
+
+    /* only a success is cacheable for ever: errors carry none of this */
+
+    if (ngx_walrus_read_headers(ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     r->headers_out.status = ctx->partial ? NGX_HTTP_PARTIAL_CONTENT
                                          : NGX_HTTP_OK;
@@ -315,7 +320,7 @@ ngx_walrus_read_send_header(ngx_walrus_read_t *ctx, const u_char *first,
      * response that starts elsewhere, or a HEAD, does not have them.
      */
 
-    if (first != NULL && ctx->start == 0) {
+    if (first != NULL) {
         type = walrus_sniff_content_type(first, ngx_min(len, WALRUS_SNIFF_LEN));
 
     } else {

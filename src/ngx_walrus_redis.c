@@ -46,6 +46,8 @@ typedef struct {
 } ngx_walrus_redis_t;
 
 
+static ngx_int_t ngx_walrus_redis_split(ngx_str_t *addr, u_char *host,
+    ngx_int_t *port);
 static void ngx_walrus_redis_connect(void);
 static void ngx_walrus_redis_lost(const char *why);
 static void ngx_walrus_redis_reconnect_handler(ngx_event_t *ev);
@@ -79,13 +81,12 @@ ngx_walrus_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_walrus_main_conf_t  *wmcf = conf;
 
-    u_char     *colon;
+    u_char                    host[NGX_SOCKADDR_STRLEN + 1];
+    ngx_str_t                *value;
+    ngx_int_t                 port;
+    struct in_addr            a4;
+    struct in6_addr           a6;
     ngx_walrus_redis_conf_t  *rcf;
-    ngx_str_t  *value;
-    ngx_int_t   port;
-    u_char      ip[NGX_SOCKADDR_STRLEN + 1];
-    struct in_addr   a4;
-    struct in6_addr  a6;
 
     value = cf->args->elts;
     rcf = &wmcf->redis;
@@ -102,25 +103,57 @@ ngx_walrus_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /* a numeric address only: no name resolution in a worker */
 
-    colon = ngx_strlchr(value[1].data, value[1].data + value[1].len, ':');
-    if (colon == NULL
-        || (size_t) (colon - value[1].data) > NGX_SOCKADDR_STRLEN)
+    if (ngx_walrus_redis_split(&value[1], host, &port) != NGX_OK
+        || (inet_pton(AF_INET, (char *) host, &a4) != 1
+            && inet_pton(AF_INET6, (char *) host, &a6) != 1))
     {
-        return "needs a numeric \"address:port\" or \"unix:path\"";
-    }
-
-    port = ngx_atoi(colon + 1, value[1].data + value[1].len - colon - 1);
-    ngx_memcpy(ip, value[1].data, colon - value[1].data);
-    ip[colon - value[1].data] = '\0';
-
-    if (port < 1 || port > 65535
-        || (inet_pton(AF_INET, (char *) ip, &a4) != 1
-            && inet_pton(AF_INET6, (char *) ip, &a6) != 1))
-    {
-        return "needs a numeric \"address:port\" or \"unix:path\"";
+        return "needs a numeric \"address:port\", \"[ipv6]:port\" or "
+               "\"unix:path\"";
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* "1.2.3.4:6379" or "[::1]:6379" into host (NUL terminated) and port */
+
+static ngx_int_t
+ngx_walrus_redis_split(ngx_str_t *addr, u_char *host, ngx_int_t *port)
+{
+    u_char  *start, *end, *last, *colon;
+
+    start = addr->data;
+    last = addr->data + addr->len;
+
+    if (addr->len > 0 && *start == '[') {
+        end = ngx_strlchr(start, last, ']');
+        if (end == NULL || end + 1 >= last || end[1] != ':') {
+            return NGX_ERROR;
+        }
+
+        start++;
+        colon = end + 1;
+
+    } else {
+        colon = ngx_strlchr(start, last, ':');
+        end = colon;
+    }
+
+    if (colon == NULL || end - start <= 0
+        || (size_t) (end - start) > NGX_SOCKADDR_STRLEN)
+    {
+        return NGX_ERROR;
+    }
+
+    *port = ngx_atoi(colon + 1, last - colon - 1);
+    if (*port < 1 || *port > 65535) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(host, start, end - start);
+    host[end - start] = '\0';
+
+    return NGX_OK;
 }
 
 
@@ -185,7 +218,7 @@ ngx_walrus_redis_exit_process(ngx_cycle_t *cycle)
 static void
 ngx_walrus_redis_connect(void)
 {
-    u_char             *colon, host[NGX_SOCKADDR_STRLEN + 1];
+    u_char              host[NGX_SOCKADDR_STRLEN + 1];
     ngx_str_t          *addr;
     ngx_int_t           port;
     redisAsyncContext  *ac;
@@ -201,9 +234,7 @@ ngx_walrus_redis_connect(void)
         ac = redisAsyncConnectUnix((char *) path);
 
     } else {
-        colon = ngx_strlchr(addr->data, addr->data + addr->len, ':');
-        port = ngx_atoi(colon + 1, addr->data + addr->len - colon - 1);
-        ngx_cpystrn(host, addr->data, colon - addr->data + 1);
+        (void) ngx_walrus_redis_split(addr, host, &port);
         ac = redisAsyncConnect((char *) host, (int) port);
     }
 

@@ -75,6 +75,17 @@ config_fails('a node without a key', qr/needs "walrus_node_name", "walrus_node_k
     }
 END
 
+for my $addr ('localhost:6379', '127.0.0.1', '127.0.0.1:0', '[::1]6379') {
+    config_fails("walrus_redis $addr", qr/needs a numeric/,
+                 http => "    walrus_redis $addr;\n");
+}
+
+for my $addr ('[::1]:6379', '127.0.0.1:6379', 'unix:/run/redis.sock') {
+    $t->write_config(http => "    walrus_redis $addr;\n");
+    ($passed, $out) = $t->test_config;
+    ok($passed, "walrus_redis $addr is accepted") or diag($out);
+}
+
 WalrusTest::write_file("$dir/bad.json", '{"epoch": 1, "n_shards": 3}');
 $t->write_config;
 my $conf = WalrusTest::read_file("$dir/nginx.conf");

@@ -160,6 +160,13 @@ like($res->{headers}{'content-disposition'}, qr/^inline; filename="my photo.png"
 $res = get("/v1/blobs/$png_id?download=true");
 like($res->{headers}{'content-disposition'}, qr/^attachment/,
      '?download=true gives an attachment');
+$res = get("/v1/blobs/$png_id", { Range => 'bytes=0-3' });
+is($res->{headers}{'content-type'}, 'image/png',
+   'a 4-byte range of a PNG is still image/png');
+my $html_id = put_blob("<!DOCTYPE html><html><script>alert(1)</script>");
+$res = get("/v1/blobs/$html_id");
+is($res->{headers}{'content-security-policy'}, 'sandbox',
+   'HTML is served sandboxed');
 my $text_id = put_blob("hello, walrus\n");
 is(get("/v1/blobs/$text_id")->{headers}{'content-type'},
    'text/plain; charset=utf-8', 'text is text/plain');
@@ -172,6 +179,16 @@ ok(@{$st->{certificate}{signers} // []} >= $n - $f, '... and its signers');
 
 # --- bad requests -------------------------------------------------------------
 
+$res = $t->request('OPTIONS', $gw->("/v1/blobs/$id"));
+is($res->{status}, 204, 'a CORS preflight: 204');
+like($res->{headers}{'access-control-allow-headers'}, qr/Range/,
+     '... allowing Range');
+like($res->{headers}{'access-control-allow-methods'}, qr/GET/,
+     '... and GET');
+$res = $t->request('DELETE', $gw->("/v1/blobs/$id"));
+is($res->{status}, 405, 'DELETE on a blob: 405');
+is($res->{headers}{allow}, 'GET, HEAD, OPTIONS', '... with Allow');
+
 $res = get('/v1/blobs/not-a-blob-id');
 is($res->{status}, 400, 'a malformed blob ID: 400');
 is(reason($res), 'INVALID_BLOB_ID', '... INVALID_BLOB_ID');
@@ -179,6 +196,9 @@ my $unknown = $P->can('b64url')->("\x42" x 32);
 $res = get("/v1/blobs/$unknown");
 is($res->{status}, 404, 'an unknown blob: 404');
 is(reason($res), 'BLOB_NOT_FOUND', '... BLOB_NOT_FOUND');
+is($res->{headers}{'access-control-allow-origin'}, '*',
+   '... readable by browsers');
+ok(!$res->{headers}{'cache-control'}, '... and not cached for ever');
 
 # stored but never certified: metadata on the nodes, no certificate
 my $raw = blob_of(3000, 99);
@@ -264,6 +284,8 @@ $t->stop;
 $t->write_config(gateway => 1, down => [0 .. $n - $p])->run;
 $res = get("/v1/blobs/$id");
 is($res->{status}, 503, 'fewer than p nodes up: 503');
+ok(!$res->{headers}{'cache-control'} && !$res->{headers}{etag},
+   '... with no ETag or caching headers');
 ok($res->{headers}{'retry-after'}, '... with Retry-After');
 $t->stop;
 
