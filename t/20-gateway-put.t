@@ -222,7 +222,7 @@ $t->write_config(gateway => 1, node_server_extra => { 2 =>
 ok(created($data), 'with one node signing badly the upload succeeds');
 %signers = map { $_ => 1 } @{$data->{newlyCreated}{certificate}{signers}};
 ok(!$signers{node2}, '... and its confirmation is not counted');
-is(scalar keys %signers, $n - 1, '... the others are');
+ok(keys %signers >= $n - $f, '... the others reach the quorum');
 $t->stop;
 
 done_testing();
