@@ -41,14 +41,16 @@ typedef struct {
 void ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo);
 
 /*
- * Starts `method` node_uri on committee node `node`.  body is a buffer
+ * Starts `method` /v1/blobs/<id_text>/<path> on committee node `node`.
+ * body is a buffer
  * (in memory or in a file) sent as the request body, or NULL; up to
  * body_max bytes of the response are kept.  When the call ends it is
  * queued on fo->done and the main request is posted.
  */
 ngx_walrus_call_t *ngx_walrus_fanout_call(ngx_http_request_t *r,
     ngx_walrus_fanout_t *fo, ngx_uint_t node, ngx_uint_t method,
-    ngx_str_t *node_uri, ngx_buf_t *body, size_t body_max);
+    const char *id_text, const char *path, ngx_buf_t *body,
+    size_t body_max);
 
 /* frees the captured body before the request ends */
 void ngx_walrus_call_release(ngx_walrus_call_t *call);

@@ -55,8 +55,8 @@ ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo)
 
 ngx_walrus_call_t *
 ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
-    ngx_uint_t node, ngx_uint_t method, ngx_str_t *node_uri,
-    ngx_buf_t *body, size_t body_max)
+    ngx_uint_t node, ngx_uint_t method, const char *id_text,
+    const char *path, ngx_buf_t *body, size_t body_max)
 {
     u_char                       *p;
     ngx_str_t                     uri;
@@ -88,9 +88,17 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     p = ngx_cpymem(p, wn->name, ngx_strlen(wn->name));
     uri.len = p - uri.data;
 
+    call->node_uri.data = ngx_pnalloc(r->pool, 16 + WALRUS_BLOB_ID_TEXT_LEN
+                                               + ngx_strlen(path));
+    if (call->node_uri.data == NULL) {
+        return NULL;
+    }
+
+    call->node_uri.len = ngx_sprintf(call->node_uri.data, "/v1/blobs/%s/%s",
+                                     id_text, path)
+                         - call->node_uri.data;
     call->fanout = fo;
     call->node = node;
-    call->node_uri = *node_uri;
     call->body_max = body_max;
 
     cln = ngx_pool_cleanup_add(r->pool, 0);

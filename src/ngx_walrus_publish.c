@@ -452,23 +452,10 @@ ngx_walrus_publish_call(ngx_walrus_publish_t *ctx, ngx_uint_t node,
     ngx_uint_t kind, ngx_uint_t pair, ngx_uint_t method, const char *path,
     ngx_buf_t *body, size_t capture)
 {
-    u_char              *p;
-    ngx_str_t            uri;
-    ngx_walrus_call_t   *call;
-    ngx_http_request_t  *r;
+    ngx_walrus_call_t  *call;
 
-    r = ctx->request;
-
-    uri.data = ngx_pnalloc(r->pool, 128);
-    if (uri.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(uri.data, "/v1/blobs/%s/%s", ctx->enc.id_text, path);
-    uri.len = p - uri.data;
-
-    call = ngx_walrus_fanout_call(r, &ctx->fanout, node, method, &uri, body,
-                                  capture);
+    call = ngx_walrus_fanout_call(ctx->request, &ctx->fanout, node, method,
+                                  ctx->enc.id_text, path, body, capture);
     if (call == NULL) {
         return NGX_ERROR;
     }

@@ -257,22 +257,10 @@ static ngx_int_t
 ngx_walrus_read_call(ngx_walrus_read_t *ctx, ngx_uint_t node,
     ngx_uint_t kind, const char *path, size_t max, ngx_walrus_call_t **out)
 {
-    u_char              *p;
-    ngx_str_t            uri;
-    ngx_walrus_call_t   *call;
-    ngx_http_request_t  *r;
+    ngx_walrus_call_t  *call;
 
-    r = ctx->request;
-
-    uri.data = ngx_pnalloc(r->pool, 128);
-    if (uri.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(uri.data, "/v1/blobs/%s/%s", ctx->route.id_text, path);
-    uri.len = p - uri.data;
-
-    call = ngx_walrus_fanout_call(r, &ctx->fanout, node, NGX_HTTP_GET, &uri,
+    call = ngx_walrus_fanout_call(ctx->request, &ctx->fanout, node,
+                                  NGX_HTTP_GET, ctx->route.id_text, path,
                                   NULL, max);
     if (call == NULL) {
         return NGX_ERROR;
