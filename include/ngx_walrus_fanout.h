@@ -52,6 +52,12 @@ ngx_walrus_call_t *ngx_walrus_fanout_call(ngx_http_request_t *r,
     const char *id_text, const char *path, ngx_buf_t *body,
     size_t body_max);
 
+/*
+ * Abandons a call that is no longer needed: its connection to the node is
+ * closed now, so a slow node cannot hold the client's connection.
+ */
+void ngx_walrus_fanout_cancel(ngx_walrus_call_t *call);
+
 /* frees the captured body before the request ends */
 void ngx_walrus_call_release(ngx_walrus_call_t *call);
 

@@ -68,6 +68,7 @@ struct ngx_walrus_read_s {
     uint64_t               last_seg;
     ngx_walrus_seg_t       window[NGX_WALRUS_WINDOW];
     u_char                *avoid;           /* per node: 1 slow, 2 bad */
+    ngx_walrus_call_t    **meta_calls;      /* 2n: metadata, certificate */
     ngx_event_t            timer;
     ngx_msec_t             started;
     ngx_str_t              filename;

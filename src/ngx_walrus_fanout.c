@@ -160,6 +160,34 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
 }
 
 
+void
+ngx_walrus_fanout_cancel(ngx_walrus_call_t *call)
+{
+    ngx_http_upstream_t  *u;
+
+    ngx_walrus_call_release(call);
+
+    if (call->done) {
+        return;
+    }
+
+    call->done = 1;
+    call->fanout->active--;
+
+    /*
+     * The upstream's own cleanup closes the node connection and finalizes
+     * the subrequest; a subrequest that has not reached its upstream yet
+     * runs to its end, its answer dropped.
+     */
+
+    u = call->request->upstream;
+
+    if (u != NULL && u->cleanup != NULL && *u->cleanup != NULL) {
+        (*u->cleanup)(call->request);
+    }
+}
+
+
 static void
 ngx_walrus_call_cleanup(void *data)
 {

@@ -34,6 +34,7 @@ static void ngx_walrus_read_cached(ngx_http_request_t *r, void *data,
 static ngx_int_t ngx_walrus_read_use(ngx_walrus_read_t *ctx, u_char *meta,
     size_t meta_len, u_char *cert, size_t cert_len);
 static void ngx_walrus_read_remember(ngx_walrus_read_t *ctx);
+static void ngx_walrus_read_cancel(ngx_walrus_read_t *ctx);
 static void ngx_walrus_read_cleanup(void *data);
 static void ngx_walrus_read_timer(ngx_event_t *ev);
 static void ngx_walrus_read_step(ngx_http_request_t *r);
@@ -128,14 +129,24 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 static ngx_int_t
 ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx)
 {
-    ngx_uint_t  i;
+    ngx_uint_t  i, n;
 
-    for (i = 0; i < ctx->committee->nnodes; i++) {
+    n = ctx->committee->nnodes;
+
+    ctx->meta_calls = ngx_pcalloc(ctx->request->pool,
+                                  2 * n * sizeof(ngx_walrus_call_t *));
+    if (ctx->meta_calls == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
         if (ngx_walrus_read_call(ctx, i, NGX_WALRUS_CALL_META, "metadata",
-                                 NGX_WALRUS_MAX_METADATA, NULL)
+                                 NGX_WALRUS_MAX_METADATA,
+                                 &ctx->meta_calls[2 * i])
             != NGX_OK
             || ngx_walrus_read_call(ctx, i, NGX_WALRUS_CALL_CERT,
-                                    "certificate", WALRUS_CERT_MAX_SIZE, NULL)
+                                    "certificate", WALRUS_CERT_MAX_SIZE,
+                                    &ctx->meta_calls[2 * i + 1])
                != NGX_OK)
         {
             return NGX_ERROR;
@@ -516,6 +527,8 @@ ngx_walrus_read_meta_done(ngx_walrus_read_t *ctx)
             ngx_walrus_read_remember(ctx);
         }
 
+        ngx_walrus_read_cancel(ctx);
+
         return ngx_walrus_read_prepare(ctx);
     }
 
@@ -612,7 +625,7 @@ ngx_walrus_seg_reset(ngx_walrus_seg_t *seg)
 
     for (i = 0; i < n; i++) {
         if (seg->calls[i] != NULL) {
-            ngx_walrus_call_release(seg->calls[i]);
+            ngx_walrus_fanout_cancel(seg->calls[i]);
             seg->calls[i] = NULL;
         }
 
@@ -1143,14 +1156,43 @@ ngx_walrus_read_arm(ngx_walrus_read_t *ctx)
 }
 
 
+/* what the nodes have not answered yet is not needed any more */
+
+static void
+ngx_walrus_read_cancel(ngx_walrus_read_t *ctx)
+{
+    ngx_uint_t  i;
+
+    if (ctx->meta_calls == NULL) {
+        return;
+    }
+
+    for (i = 0; i < 2 * ctx->committee->nnodes; i++) {
+        if (ctx->meta_calls[i] != NULL) {
+            ngx_walrus_fanout_cancel(ctx->meta_calls[i]);
+            ctx->meta_calls[i] = NULL;
+        }
+    }
+}
+
+
 static void
 ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc)
 {
+    ngx_uint_t           i;
     ngx_http_request_t  *r;
 
     r = ctx->request;
     ctx->done = 1;
     ctx->fanout.closed = 1;
+
+    ngx_walrus_read_cancel(ctx);
+
+    for (i = 0; i < NGX_WALRUS_WINDOW; i++) {
+        if (ctx->window[i].calls != NULL) {
+            ngx_walrus_seg_reset(&ctx->window[i]);
+        }
+    }
 
     if (ctx->timer.timer_set) {
         ngx_del_timer(&ctx->timer);

@@ -271,6 +271,14 @@ $res = get("/v1/blobs/$id");
 my $took = time - $start;
 ok($res->{content} eq $blob, 'with a node 3 s late: the right bytes');
 ok($took < 2, sprintf('... in %.2f s', $took));
+
+# a client reusing its connection is not held up by the late node
+my $ka = HTTP::Tiny->new(keep_alive => 1, timeout => 10);
+$start = time;
+my @ka = map { $ka->get($gw->("/v1/blobs/$id")) } 1 .. 3;
+$took = time - $start;
+ok(!grep({ $_->{content} ne $blob } @ka), 'three reads on one connection');
+ok($took < 2, sprintf('... in %.2f s: late requests are cancelled', $took));
 sleep 3;
 $t->stop;
 
