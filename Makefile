@@ -99,8 +99,11 @@ test: deps
 	WALRUS_VALGRIND=1 prove t/10-node.t
 	prove -r t
 
-bench: $(BUILD)/bench/codec_bench
+# the codec, then the gateway against plain nginx (bench/gateway_bench.pl,
+# about 10 minutes; results in $(BUILD)/bench/gateway.md)
+bench: all $(BUILD)/bench/codec_bench
 	$(BUILD)/bench/codec_bench
+	perl bench/gateway_bench.pl
 
 run:
 	bash scripts/local-network.sh start

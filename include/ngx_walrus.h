@@ -13,6 +13,7 @@
 
 #include <walrus_types.h>
 #include <walrus_committee.h>
+#include <walrus_cert.h>
 
 
 #define NGX_WALRUS_DOMAIN_NODE      "node.walrus"
@@ -95,6 +96,11 @@ ngx_int_t ngx_walrus_send_success(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *data);
 ngx_int_t ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *domain, const char *reason, const char *fmt, ...);
+
+/* parses and verifies a certificate of blob_id, remembering good ones */
+ngx_int_t ngx_walrus_cert_check(walrus_committee_t *committee,
+    walrus_cert_t *cert, const u_char *bytes, size_t len,
+    const uint8_t *blob_id);
 
 ngx_int_t ngx_walrus_thread_post(ngx_http_request_t *r,
     ngx_thread_pool_t *tp, ngx_thread_task_t *task);

@@ -766,9 +766,9 @@ ngx_walrus_publish_existing(ngx_walrus_publish_t *ctx,
         return NULL;
     }
 
-    if (walrus_cert_parse(cert, call->body, call->body_len) != WALRUS_OK
-        || walrus_cert_verify(ctx->committee, cert, ctx->enc.blob_id)
-           != WALRUS_OK)
+    if (ngx_walrus_cert_check(ctx->committee, cert, call->body,
+                              call->body_len, ctx->enc.blob_id)
+        != NGX_OK)
     {
         return NULL;
     }

@@ -214,9 +214,8 @@ ngx_walrus_read_use(ngx_walrus_read_t *ctx, u_char *meta, size_t meta_len,
 
     c = ngx_palloc(ctx->request->pool, sizeof(walrus_cert_t));
     if (c == NULL
-        || walrus_cert_parse(c, cert, cert_len) != WALRUS_OK
-        || walrus_cert_verify(ctx->committee, c, ctx->route.blob_id)
-           != WALRUS_OK)
+        || ngx_walrus_cert_check(ctx->committee, c, cert, cert_len,
+                                 ctx->route.blob_id) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -448,10 +447,9 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
             cert = ngx_palloc(ctx->request->pool, sizeof(walrus_cert_t));
 
             if (cert != NULL
-                && walrus_cert_parse(cert, call->body, call->body_len)
-                   == WALRUS_OK
-                && walrus_cert_verify(ctx->committee, cert,
-                                      ctx->route.blob_id) == WALRUS_OK)
+                && ngx_walrus_cert_check(ctx->committee, cert, call->body,
+                                         call->body_len, ctx->route.blob_id)
+                   == NGX_OK)
             {
                 ctx->cert = cert;
             }

@@ -38,6 +38,13 @@ sub metadata_gets {
     return $count;
 }
 
+# the cache is written after the answer: give it a moment
+sub eventually {
+    my ($cond) = @_;
+    for (1 .. 40) { return 1 if $cond->(); sleep 0.05 }
+    return 0;
+}
+
 sub blob_of { join '', map { chr(($_ * 41 + $_[1]) % 251) } 1 .. $_[0] }
 
 # a blob stored on the nodes directly, past the gateway and its cache
@@ -88,7 +95,8 @@ sleep 0.3;
 
 my $blob2 = blob_of(5 * $S + 7, 2);
 my $id2 = put_blob($blob2);
-ok($t->redis('EXISTS', "walrus:m:$id2") && $t->redis('EXISTS', "walrus:c:$id2"),
+ok(eventually(sub { $t->redis('EXISTS', "walrus:m:$id2")
+                    && $t->redis('EXISTS', "walrus:c:$id2") }),
    'an upload writes metadata and certificate to Redis');
 my $before = metadata_gets();
 ok(get($id2)->{content} eq $blob2, 'the blob reads back');
@@ -99,7 +107,8 @@ ok(!$t->redis('EXISTS', "walrus:m:$direct"), 'a blob the cache has not seen');
 $before = metadata_gets();
 is(get($direct)->{status}, 200, '... is read from the nodes');
 ok(metadata_gets() > $before, '... asking them for its metadata');
-ok($t->redis('EXISTS', "walrus:m:$direct"), '... and is cached');
+ok(eventually(sub { $t->redis('EXISTS', "walrus:m:$direct") }),
+   '... and is cached');
 $before = metadata_gets();
 is(get($direct)->{status}, 200, 'the next read');
 is(metadata_gets(), $before, '... comes from the cache');
@@ -126,6 +135,17 @@ like(WalrusTest::read_file($t->error_log), qr/does not verify; ignored/,
      '... the entry is logged as bad');
 ok($t->redis('GET', "walrus:m:$id2") ne
    WalrusTest::read_file("$dir/direct/metadata"), '... and repaired');
+
+# a certificate with a forged signature is refused, though a good one of
+# the same blob was verified before
+my $good = $t->redis('GET', "walrus:c:$id2");
+my $forged = $good;
+substr($forged, 60, 1) ^= "\x01";
+$t->redis('SET', "walrus:c:$id2", $forged);
+$before = metadata_gets();
+ok(get($id2)->{content} eq $blob2, 'a forged cached certificate: the right bytes');
+ok(metadata_gets() > $before, '... fetched again from the nodes');
+is($t->redis('GET', "walrus:c:$id2"), $good, '... and the entry repaired');
 
 # --- Redis killed and restarted under load, nginx reloaded -----------------
 
@@ -201,7 +221,7 @@ $t->write_config(gateway => 1, redis => 1, http =>
 sleep 0.3;
 my $secret = blob_of(5000, 99);
 my $secret_id = put_blob($secret);
-ok($t->redis('EXISTS', "test:m:$secret_id"),
+ok(eventually(sub { $t->redis('EXISTS', "test:m:$secret_id") }),
    'with a password and db 3 the cache is written there');
 $before = metadata_gets();
 ok(get($secret_id)->{content} eq $secret, '... and read from there');

@@ -1,0 +1,53 @@
+/*
+ * Certificate checks with a per-worker memory of the certificates whose
+ * signatures already verified: a certificate is immutable, so its
+ * signatures need checking once per worker, not once per request.
+ */
+
+#include <ngx_walrus.h>
+#include <walrus_cert.h>
+#include <openssl/evp.h>
+
+
+#define NGX_WALRUS_VERIFIED_SLOTS  4096
+
+
+/* SHA-256 of certificate bytes whose signatures verified in this worker */
+static u_char  ngx_walrus_verified[NGX_WALRUS_VERIFIED_SLOTS][32];
+
+
+ngx_int_t
+ngx_walrus_cert_check(walrus_committee_t *committee, walrus_cert_t *cert,
+    const u_char *bytes, size_t len, const uint8_t *blob_id)
+{
+    u_char        digest[EVP_MAX_MD_SIZE];
+    ngx_uint_t    slot;
+    unsigned int  dlen;
+
+    if (walrus_cert_parse(cert, bytes, len) != WALRUS_OK
+        || ngx_memcmp(cert->blob_id, blob_id, WALRUS_BLOB_ID_LEN) != 0
+        || cert->epoch != committee->epoch)
+    {
+        return NGX_ERROR;
+    }
+
+    if (EVP_Digest(bytes, len, digest, &dlen, EVP_sha256(), NULL) != 1) {
+        return walrus_cert_verify(committee, cert, blob_id) == WALRUS_OK
+               ? NGX_OK : NGX_ERROR;
+    }
+
+    slot = ((ngx_uint_t) digest[0] << 8 | digest[1])
+           % NGX_WALRUS_VERIFIED_SLOTS;
+
+    if (ngx_memcmp(ngx_walrus_verified[slot], digest, 32) == 0) {
+        return NGX_OK;
+    }
+
+    if (walrus_cert_verify(committee, cert, blob_id) != WALRUS_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_walrus_verified[slot], digest, 32);
+
+    return NGX_OK;
+}
