@@ -22,6 +22,9 @@ static ngx_int_t ngx_walrus_capture_grow(ngx_walrus_call_t *call,
     size_t need);
 
 
+#define NGX_WALRUS_CAPTURE_WHOLE  (16 * 1024 * 1024)
+
+
 static ngx_http_output_header_filter_pt  ngx_walrus_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_walrus_next_body_filter;
 
@@ -220,7 +223,11 @@ ngx_walrus_capture_grow(ngx_walrus_call_t *call, size_t need)
         return NGX_OK;
     }
 
-    size = call->body_size ? call->body_size : 4096;
+    /* an answer of known, moderate size gets its whole buffer at once */
+
+    size = call->body_size ? call->body_size
+           : (call->body_max <= NGX_WALRUS_CAPTURE_WHOLE ? call->body_max
+                                                          : 4096);
 
     while (size < need) {
         size *= 2;

@@ -15,6 +15,9 @@
 #define NGX_WALRUS_CALL_SLIVER 2
 
 
+#define NGX_WALRUS_SLOW_MEMORY  10000
+
+
 typedef struct {
     ngx_walrus_seg_t      *seg;
     unsigned               n;
@@ -58,10 +61,18 @@ static void ngx_walrus_read_arm(ngx_walrus_read_t *ctx);
 static void ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc);
 
 
+/*
+ * Per worker: until when a node counts as slow, so that the next reads
+ * ask it last instead of waiting a hedge delay for it again.
+ */
+static ngx_msec_t  ngx_walrus_slow_until[WALRUS_MAX_SHARDS];
+
+
 ngx_int_t
 ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
     ngx_str_t                value;
+    ngx_uint_t               i;
     ngx_pool_cleanup_t      *cln;
     ngx_walrus_read_t       *ctx;
     ngx_walrus_main_conf_t  *wmcf;
@@ -83,6 +94,14 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     ctx->avoid = ngx_pcalloc(r->pool, wmcf->committee->nnodes);
     if (ctx->avoid == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < wmcf->committee->nnodes; i++) {
+        if ((ngx_msec_int_t) (ngx_walrus_slow_until[i] - ngx_current_msec)
+            > 0)
+        {
+            ctx->avoid[i] = 1;
+        }
     }
 
     cln->handler = ngx_walrus_read_cleanup;
@@ -723,6 +742,8 @@ ngx_walrus_seg_mark_slow(ngx_walrus_seg_t *seg)
             && seg->ctx->avoid[seg->calls[i]->node] == 0)
         {
             seg->ctx->avoid[seg->calls[i]->node] = 1;
+            ngx_walrus_slow_until[seg->calls[i]->node] =
+                                   ngx_current_msec + NGX_WALRUS_SLOW_MEMORY;
         }
     }
 }
