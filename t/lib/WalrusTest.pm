@@ -185,8 +185,6 @@ sub gateway_server {
             proxy_pass_request_headers off;
             proxy_set_header Range \$walrus_node_range;
             proxy_buffering off;
-            proxy_buffer_size 256k;
-            proxy_buffers 4 256k;
             proxy_connect_timeout 2s;
             proxy_send_timeout 10s;
             proxy_read_timeout 10s;
