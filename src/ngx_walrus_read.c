@@ -1207,8 +1207,13 @@ ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc)
 
     ngx_walrus_read_cancel(ctx);
 
+    /*
+     * A segment a decode task still works on keeps its buffers: the task
+     * holds the request, and its pool frees them after the task.
+     */
+
     for (i = 0; i < NGX_WALRUS_WINDOW; i++) {
-        if (ctx->window[i].calls != NULL) {
+        if (ctx->window[i].calls != NULL && !ctx->window[i].working) {
             ngx_walrus_seg_reset(&ctx->window[i]);
         }
     }
