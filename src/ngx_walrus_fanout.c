@@ -13,9 +13,7 @@ static ngx_int_t ngx_walrus_capture_body(ngx_http_request_t *r,
 static ngx_walrus_call_t *ngx_walrus_call_of(ngx_http_request_t *r);
 static ngx_int_t ngx_walrus_variable_node(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_walrus_variable_node_uri(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_walrus_variable_node_range(ngx_http_request_t *r,
+static ngx_int_t ngx_walrus_variable_call_str(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static void ngx_walrus_call_cleanup(void *data);
 static ngx_int_t ngx_walrus_capture_grow(ngx_walrus_call_t *call,
@@ -37,11 +35,11 @@ static ngx_http_variable_t  ngx_walrus_variables[] = {
     { ngx_string("walrus_node"), NULL, ngx_walrus_variable_node, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("walrus_node_uri"), NULL, ngx_walrus_variable_node_uri, 0,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("walrus_node_uri"), NULL, ngx_walrus_variable_call_str,
+      offsetof(ngx_walrus_call_t, node_uri), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("walrus_node_range"), NULL, ngx_walrus_variable_node_range,
-      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("walrus_node_range"), NULL, ngx_walrus_variable_call_str,
+      offsetof(ngx_walrus_call_t, range), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -438,10 +436,13 @@ ngx_walrus_variable_node(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 }
 
 
+/* $walrus_node_uri, $walrus_node_range: a string of the call, by offset */
+
 static ngx_int_t
-ngx_walrus_variable_node_uri(ngx_http_request_t *r,
+ngx_walrus_variable_call_str(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    ngx_str_t          *str;
     ngx_walrus_call_t  *call;
 
     call = ngx_walrus_call_of(r);
@@ -451,31 +452,15 @@ ngx_walrus_variable_node_uri(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->data = call->node_uri.data;
-    v->len = call->node_uri.len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
+    str = (ngx_str_t *) ((u_char *) call + data);
 
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_walrus_variable_node_range(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_walrus_call_t  *call;
-
-    call = ngx_walrus_call_of(r);
-
-    if (call == NULL || call->range.len == 0) {
+    if (str->len == 0) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->data = call->range.data;
-    v->len = call->range.len;
+    v->data = str->data;
+    v->len = str->len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

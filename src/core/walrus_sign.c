@@ -18,6 +18,7 @@
 
 static int walrus_key_no_password(char *buf, int size, int rwflag, void *data);
 static int walrus_key_check(EVP_PKEY *key);
+static int walrus_key_load(const char *path, int private, EVP_PKEY **key);
 static int walrus_key_write_fd(EVP_PKEY *key, int fd, int private);
 
 
@@ -44,8 +45,10 @@ walrus_key_generate(EVP_PKEY **key)
 }
 
 
-int
-walrus_key_load_private(const char *path, EVP_PKEY **key)
+/* a PEM key file, private or public, that must hold an Ed25519 key */
+
+static int
+walrus_key_load(const char *path, int private, EVP_PKEY **key)
 {
     int        rc;
     FILE      *fp;
@@ -63,7 +66,9 @@ walrus_key_load_private(const char *path, EVP_PKEY **key)
     }
 
     /* an encrypted key fails instead of prompting on the terminal */
-    pkey = PEM_read_PrivateKey(fp, NULL, walrus_key_no_password, NULL);
+    pkey = private ? PEM_read_PrivateKey(fp, NULL, walrus_key_no_password,
+                                         NULL)
+                   : PEM_read_PUBKEY(fp, NULL, walrus_key_no_password, NULL);
     fclose(fp);
 
     if (pkey == NULL) {
@@ -84,40 +89,16 @@ walrus_key_load_private(const char *path, EVP_PKEY **key)
 
 
 int
+walrus_key_load_private(const char *path, EVP_PKEY **key)
+{
+    return walrus_key_load(path, 1, key);
+}
+
+
+int
 walrus_key_load_public(const char *path, EVP_PKEY **key)
 {
-    int        rc;
-    FILE      *fp;
-    EVP_PKEY  *pkey;
-
-    if (path == NULL || key == NULL) {
-        return WALRUS_EINVAL;
-    }
-
-    *key = NULL;
-
-    fp = fopen(path, "re");
-    if (fp == NULL) {
-        return WALRUS_EIO;
-    }
-
-    pkey = PEM_read_PUBKEY(fp, NULL, walrus_key_no_password, NULL);
-    fclose(fp);
-
-    if (pkey == NULL) {
-        ERR_clear_error();
-        return WALRUS_EFORMAT;
-    }
-
-    rc = walrus_key_check(pkey);
-    if (rc != WALRUS_OK) {
-        EVP_PKEY_free(pkey);
-        return rc;
-    }
-
-    *key = pkey;
-
-    return WALRUS_OK;
+    return walrus_key_load(path, 0, key);
 }
 
 
