@@ -45,6 +45,16 @@ int ngx_walrus_file_write(ngx_walrus_file_t *f, const void *buf,
 int ngx_walrus_file_commit(ngx_walrus_file_t *f);
 void ngx_walrus_file_abort(ngx_walrus_file_t *f);
 
+/*
+ * makes the open file fd, named src, durable as "<dir>/<name>" without
+ * copying it: 0 when stored, 1 when that name exists already (kept)
+ */
+int ngx_walrus_file_adopt(int fd, const char *src, const char *dir,
+    const char *name);
+
+/* whether fd lives on the file system of dir, so it can be adopted */
+int ngx_walrus_same_fs(int fd, const char *dir);
+
 /* reads a whole file of at most max bytes into a malloc()ed buffer */
 int ngx_walrus_read_file(const char *path, size_t max, unsigned char **buf,
     size_t *len);

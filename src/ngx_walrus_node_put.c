@@ -16,6 +16,7 @@ typedef struct {
     const walrus_committee_t  *committee;
     ngx_chain_t               *body;
     off_t                      body_len;
+    ngx_temp_file_t           *body_file;
     char                       dir[NGX_WALRUS_PATH_MAX];
     ngx_uint_t                 status;
     const char                *reason;
@@ -35,6 +36,7 @@ static void ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
     const char *reason, const char *fmt, ...);
 static void ngx_walrus_put_metadata(ngx_walrus_put_t *t);
 static void ngx_walrus_put_sliver(ngx_walrus_put_t *t);
+static void ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name);
 static void ngx_walrus_put_certificate(ngx_walrus_put_t *t);
 static u_char *ngx_walrus_body_slurp(ngx_walrus_put_t *t);
 static int ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
@@ -120,7 +122,15 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     ngx_http_set_ctx(r, t, ngx_http_walrus_module);
 
-    r->request_body_in_file_only = 0;
+    if (rt->kind == NGX_WALRUS_ROUTE_SLIVER) {
+        /* a verified sliver body becomes the stored file: no copy */
+        r->request_body_in_file_only = 1;
+        r->request_body_in_persistent_file = 1;
+        r->request_body_in_clean_file = 1;
+
+    } else {
+        r->request_body_in_file_only = 0;
+    }
 
     rc = ngx_http_read_client_request_body(r, ngx_walrus_put_body_done);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
@@ -160,6 +170,15 @@ ngx_walrus_put_body_done(ngx_http_request_t *r)
 
     t->body = r->request_body->bufs;
     t->body_len = len;
+
+    if (r->request_body->temp_file != NULL
+        && t->body != NULL && t->body->next == NULL
+        && !ngx_buf_in_memory(t->body->buf)
+        && t->body->buf->file_pos == 0
+        && t->body->buf->file == &r->request_body->temp_file->file)
+    {
+        t->body_file = r->request_body->temp_file;
+    }
 
     task = ngx_thread_task_alloc(r->pool, sizeof(ngx_walrus_put_t *));
     if (task == NULL) {
@@ -448,6 +467,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
     unsigned            index, n;
     walrus_codec_t     *codec;
     ngx_walrus_body_t   bd;
+    ngx_flag_t          adopt;
     walrus_metadata_t   m;
     ngx_walrus_file_t   f;
     const uint8_t      *hash;
@@ -486,7 +506,10 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
         goto done;
     }
 
-    if (ngx_walrus_file_open(&f, t->dir, name) != 0) {
+    adopt = t->body_file != NULL
+            && ngx_walrus_same_fs(t->body_file->file.fd, t->dir);
+
+    if (!adopt && ngx_walrus_file_open(&f, t->dir, name) != 0) {
         ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
                             "cannot create %s: %s", name, strerror(errno));
         goto done;
@@ -522,12 +545,17 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
             goto done;
         }
 
-        if (ngx_walrus_file_write(&f, buf, size) != 0) {
+        if (!adopt && ngx_walrus_file_write(&f, buf, size) != 0) {
             ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                 "STORE_ERROR", "cannot write %s: %s", name,
                                 strerror(errno));
             goto done;
         }
+    }
+
+    if (adopt) {
+        ngx_walrus_put_adopt(t, name);
+        goto done;
     }
 
     /* a verified copy is there already: keep it */
@@ -559,6 +587,27 @@ done:
     walrus_codec_destroy(codec);
     free(buf);
     walrus_metadata_free(&m);
+}
+
+
+/* the verified body file itself becomes the sliver file */
+
+static void
+ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name)
+{
+    int  rc;
+
+    rc = ngx_walrus_file_adopt(t->body_file->file.fd,
+                               (char *) t->body_file->file.name.data,
+                               t->dir, name);
+    if (rc == -1) {
+        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
+                            "cannot store %s: %s", name, strerror(errno));
+        return;
+    }
+
+    t->status = rc == 0 ? NGX_HTTP_CREATED : NGX_HTTP_OK;
+    t->reason = "sliver";
 }
 
 

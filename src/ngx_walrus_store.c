@@ -164,6 +164,38 @@ ngx_walrus_file_commit(ngx_walrus_file_t *f)
 }
 
 
+int
+ngx_walrus_file_adopt(int fd, const char *src, const char *dir,
+    const char *name)
+{
+    char  path[NGX_WALRUS_PATH_MAX];
+
+    if (ngx_walrus_store_path(path, dir, name) != 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+
+    if (fchmod(fd, 0644) == -1 || fsync(fd) == -1) {
+        return -1;
+    }
+
+    if (link(src, path) == -1) {
+        return errno == EEXIST ? 1 : -1;
+    }
+
+    return ngx_walrus_sync_dir(dir);
+}
+
+
+int
+ngx_walrus_same_fs(int fd, const char *dir)
+{
+    struct stat  a, b;
+
+    return fstat(fd, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev;
+}
+
+
 void
 ngx_walrus_file_abort(ngx_walrus_file_t *f)
 {

@@ -11,6 +11,8 @@ use Test::More;
 use JSON::PP;
 use IO::Socket::INET;
 use Time::HiRes qw(sleep);
+use File::Find ();
+use File::Temp ();
 use WalrusTest;
 
 my $P = 'WalrusTest::Proto';
@@ -141,6 +143,19 @@ ok($res->{content} eq substr(sliver($p0, 'primary'), 4000, 100),
 $res = $t->node_request(0, 'GET', "$base/slivers/$foreign/primary");
 is($res->{status}, 404, 'a sliver the node does not hold is 404');
 is(error_reason($res), 'SLIVER_NOT_FOUND', '... SLIVER_NOT_FOUND');
+
+my $stored = $t->store(0) . "/$id_text/$p0.primary";
+is((stat $stored)[2] & 07777, 0644, 'a stored sliver is readable (0644)');
+is((stat $stored)[3], 1, '... and has exactly one name');
+is_deeply([body_temp_files("$dir/tmp/body")], [],
+          'no request body file is left after the uploads');
+
+sub body_temp_files {
+    my ($root) = @_;
+    my @files;
+    File::Find::find(sub { push @files, $File::Find::name if -f }, $root);
+    return @files;
+}
 
 # --- confirmations and certificates ---------------------------------------
 
@@ -297,6 +312,35 @@ closedir $dh;
 $res = $t->node_request(1, 'PUT', "$base/slivers/$p1/primary", $full);
 is($res->{status}, 201, '... and the next upload succeeds');
 
+# --- body files on another file system are copied ---------------------------
+
+my $shm = File::Temp::tempdir('walrus-body-XXXXXX', DIR => '/dev/shm',
+                              CLEANUP => 1);
+$t->stop;
+$t->write_config(node_server_extra => { 3 => "client_body_temp_path $shm;" })
+  ->run;
+my $p3 = pair_of(3);
+unlink $t->store(3) . "/$id_text/$p3.primary";
+$res = $t->node_request(3, 'PUT', "$base/slivers/$p3/primary",
+                        sliver($p3, 'primary'));
+is($res->{status}, 201, 'a body on another file system is stored (copied)');
+$res = $t->node_request(3, 'GET', "$base/slivers/$p3/primary");
+ok($res->{status} == 200 && $res->{content} eq sliver($p3, 'primary'),
+   '... byte for byte');
+$res = $t->node_request(3, 'PUT', "$base/slivers/$p3/primary",
+                        sliver($p3, 'primary'));
+is($res->{status}, 200, '... and stored again answers 200');
+$bad = sliver($p3, 'primary');
+substr($bad, 100, 1) = chr(ord(substr($bad, 100, 1)) ^ 1);
+unlink $t->store(3) . "/$id_text/$p3.primary";
+$res = $t->node_request(3, 'PUT', "$base/slivers/$p3/primary", $bad);
+is(error_reason($res), 'INVALID_SLIVER', '... a corrupted one is refused');
+ok(!-e $t->store(3) . "/$id_text/$p3.primary", '... and not stored');
+is_deeply([body_temp_files($shm)], [], '... leaving no body file behind');
+$res = $t->node_request(3, 'PUT', "$base/slivers/$p3/primary",
+                        sliver($p3, 'primary'));
+is($res->{status}, 201, '... and the right one is stored after it');
+
 # --- concurrency: 200 sliver PUTs and GETs at once ---------------------------
 
 my @kids;
@@ -315,6 +359,7 @@ for my $k (0 .. 199) {
             my $r = $t->node_request($i, 'GET', "$base/slivers/$pair/$axis");
             $ok = $r->{status} == 200 && $r->{content} eq sliver($pair, $axis);
         }
+        diag("child $k failed") unless $ok;
         POSIX::_exit($ok ? 0 : 1);
     }
     push @kids, $pid;
