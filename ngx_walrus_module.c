@@ -97,6 +97,13 @@ static ngx_command_t  ngx_walrus_commands[] = {
       offsetof(ngx_walrus_main_conf_t, redis.negative_ttl),
       NULL },
 
+    { ngx_string("walrus_worker_cache_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_walrus_main_conf_t, worker_cache_size),
+      NULL },
+
     { ngx_string("walrus_node"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_walrus_node,
@@ -250,6 +257,7 @@ ngx_walrus_create_main_conf(ngx_conf_t *cf)
     wmcf->redis.metadata_ttl = NGX_CONF_UNSET;
     wmcf->redis.certificate_ttl = NGX_CONF_UNSET;
     wmcf->redis.negative_ttl = NGX_CONF_UNSET;
+    wmcf->worker_cache_size = NGX_CONF_UNSET_SIZE;
 
     return wmcf;
 }
@@ -265,6 +273,7 @@ ngx_walrus_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(wmcf->redis.metadata_ttl, 30 * 86400);
     ngx_conf_init_value(wmcf->redis.certificate_ttl, 86400);
     ngx_conf_init_value(wmcf->redis.negative_ttl, 2);
+    ngx_conf_init_size_value(wmcf->worker_cache_size, 8 * 1024 * 1024);
 
     if (wmcf->redis.prefix.data == NULL) {
         ngx_str_set(&wmcf->redis.prefix, "walrus:");

@@ -37,6 +37,7 @@ typedef struct {
     walrus_committee_t    *committee;
     ngx_str_t              committee_file;
     ngx_walrus_redis_conf_t  redis;
+    size_t                 worker_cache_size;
 } ngx_walrus_main_conf_t;
 
 

@@ -127,6 +127,7 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
         r->request_body_in_file_only = 1;
         r->request_body_in_persistent_file = 1;
         r->request_body_in_clean_file = 1;
+        r->request_body_file_log_level = 0;
 
     } else {
         r->request_body_in_file_only = 0;

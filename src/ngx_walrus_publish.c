@@ -7,6 +7,7 @@
 
 #include <ngx_walrus.h>
 #include <ngx_walrus_cache.h>
+#include <ngx_walrus_memo.h>
 #include <ngx_walrus_encode.h>
 #include <ngx_walrus_fanout.h>
 #include <walrus_base64.h>
@@ -966,6 +967,8 @@ ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx, walrus_cert_t *cert,
     /* what was just certified is read soon: the cache has it first */
     ngx_walrus_cache_store(r, ctx->enc.id_text, ctx->enc.metadata,
                            ctx->enc.metadata_len, bytes, len);
+    ngx_walrus_memo_put(r, ctx->enc.blob_id, ctx->enc.metadata,
+                        ctx->enc.metadata_len, bytes, len);
 
     size = 1024 + ctx->committee->nnodes * (WALRUS_MAX_NAME_LEN + 4)
            + walrus_base64url_encoded_len(walrus_cert_size(cert));

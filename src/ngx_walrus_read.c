@@ -7,6 +7,7 @@
 
 #include <ngx_walrus_read.h>
 #include <ngx_walrus_cache.h>
+#include <ngx_walrus_memo.h>
 #include <walrus_codec.h>
 
 
@@ -71,7 +72,7 @@ static ngx_msec_t  ngx_walrus_slow_until[WALRUS_MAX_SHARDS];
 ngx_int_t
 ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
-    ngx_str_t                value;
+    ngx_str_t                value, meta, cert;
     ngx_uint_t               i;
     ngx_pool_cleanup_t      *cln;
     ngx_walrus_read_t       *ctx;
@@ -127,7 +128,16 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     r->read_event_handler = ngx_http_test_reading;
     r->main->count++;
 
-    /* Redis first; the nodes when it has nothing, or is not there */
+    /* this worker's memory, then Redis, then the nodes */
+
+    if (ngx_walrus_memo_get(r, ctx->route.blob_id, &meta, &cert) == NGX_OK
+        && ngx_walrus_read_use(ctx, meta.data, meta.len, cert.data, cert.len)
+           == NGX_OK)
+    {
+        ctx->from_cache = 1;
+        ngx_walrus_read_step(r);
+        return NGX_DONE;
+    }
 
     if (ngx_walrus_cache_lookup(r, ctx->route.id_text, ngx_walrus_read_cached,
                                 ctx)
@@ -208,6 +218,9 @@ ngx_walrus_read_cached(ngx_http_request_t *r, void *data,
             == NGX_OK)
         {
             ctx->from_cache = 1;
+            ngx_walrus_memo_put(r, ctx->route.blob_id, entry->metadata.data,
+                                entry->metadata.len, entry->certificate.data,
+                                entry->certificate.len);
 
         } else {
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -279,6 +292,8 @@ ngx_walrus_read_remember(ngx_walrus_read_t *ctx)
 
     ngx_walrus_cache_store(ctx->request, ctx->route.id_text, meta, meta_len,
                            cert, cert_len);
+    ngx_walrus_memo_put(ctx->request, ctx->route.blob_id, meta, meta_len,
+                        cert, cert_len);
 }
 
 

@@ -1,6 +1,6 @@
 # The Redis cache: write-through on PUT, read-through on GET, negative
 # entries, poisoned entries, and Redis absent, killed, restarted, or nginx
-# reloaded under load.
+# reloaded under load; then the worker's own cache in front of it.
 
 use strict;
 use warnings;
@@ -19,6 +19,9 @@ my $S = 4096;
 my $t = WalrusTest->new(n => 7, segment_size => $S);
 my ($n, $dir) = ($t->n, $t->dir);
 my $LOAD = $ENV{WALRUS_LOAD_SECONDS} // 30;
+
+# the Redis sections turn the worker's cache off, so that Redis is used
+my $NO_MEMO = "    walrus_worker_cache_size 0;\n";
 
 sub put_blob {
     my $res = $t->request('PUT', $t->gateway_url . '/v1/blobs', $_[0]);
@@ -76,7 +79,7 @@ sub store_directly {
 
 # --- Redis never started --------------------------------------------------
 
-$t->write_config(gateway => 1, redis => 1)->run;
+$t->write_config(gateway => 1, redis => 1, http => $NO_MEMO)->run;
 my $blob = blob_of(3 * $S, 1);
 my $id = put_blob($blob);
 ok($id, 'without Redis an upload succeeds');
@@ -90,7 +93,7 @@ $t->stop;
 # --- write-through, read-through ----------------------------------------
 
 $t->start_redis;
-$t->write_config(gateway => 1, redis => 1)->run;
+$t->write_config(gateway => 1, redis => 1, http => $NO_MEMO)->run;
 sleep 0.3;
 
 my $blob2 = blob_of(5 * $S + 7, 2);
@@ -119,7 +122,8 @@ WalrusTest::write_file("$dir/later.bin", $later);
 my $later_id = `$WalrusTest::CTL -c $dir/committee.json blob-id $dir/later.bin`;
 chomp $later_id;
 is(get($later_id)->{status}, 404, 'an unknown blob: 404');
-my $ttl = $t->redis('TTL', "walrus:n:$later_id");
+my $ttl;
+eventually(sub { ($ttl = $t->redis('TTL', "walrus:n:$later_id")) > 0 });
 ok($ttl > 0 && $ttl <= 2, "... remembered for $ttl s");
 $before = metadata_gets();
 is(get($later_id)->{status}, 404, '... and answered from the cache');
@@ -167,8 +171,13 @@ for my $k (1 .. 4) {
             }
             my $j = $i % @ids;
             my $r = get($ids[$j]);
-            ($r->{status} == 200 && $r->{content} eq $blobs[$j]) ? $ok++
-                                                                  : $bad++;
+            if ($r->{status} == 200 && $r->{content} eq $blobs[$j]) {
+                $ok++;
+            } else {
+                $bad++;
+                diag("GET $j: $r->{status} " . substr($r->{content}, 0, 200))
+                    if $bad < 3;
+            }
         }
         POSIX::_exit($bad ? 1 : 0);
     }
@@ -215,7 +224,7 @@ $t->stop_redis;
 
 $t->start_redis('--requirepass', 'sesame');
 $t->{redis_db} = 3;
-$t->write_config(gateway => 1, redis => 1, http =>
+$t->write_config(gateway => 1, redis => 1, http => $NO_MEMO .
                  "    walrus_redis_password sesame;\n    walrus_redis_db 3;\n"
                  . "    walrus_redis_prefix test:;\n")->run;
 sleep 0.3;
@@ -228,7 +237,7 @@ ok(get($secret_id)->{content} eq $secret, '... and read from there');
 is(metadata_gets(), $before, '... instead of the nodes');
 $t->stop;
 
-$t->write_config(gateway => 1, redis => 1, http =>
+$t->write_config(gateway => 1, redis => 1, http => $NO_MEMO .
                  "    walrus_redis_password wrong;\n")->run;
 sleep 0.3;
 my $other = blob_of(6000, 98);
@@ -240,5 +249,54 @@ my @refused = grep { /redis refused AUTH/ }
 is(scalar @refused, 1, '... and the refusal is logged once');
 $t->stop;
 $t->stop_redis;
+
+# --- the worker's own cache, without Redis ---------------------------------
+
+sub reads_ask_nodes {
+    my ($id, $content) = @_;
+    my $before = metadata_gets();
+    get($id)->{content} eq $content or die "wrong bytes for $id";
+    return metadata_gets() > $before;
+}
+
+$t->write_config(gateway => 1, http => "    walrus_worker_cache_size 16k;\n"
+                 . "    walrus_redis_certificate_ttl 2s;\n")->run;
+
+my $hot = blob_of(3 * $S, 31);
+my $hot_id = store_directly($hot);
+ok(reads_ask_nodes($hot_id, $hot), 'worker cache: the first read asks the '
+   . 'nodes for metadata');
+ok(!reads_ask_nodes($hot_id, $hot), '... the next one does not');
+sleep 2.2;
+ok(reads_ask_nodes($hot_id, $hot),
+   '... and the first after the certificate TTL does');
+
+my $up = blob_of(2 * $S, 32);
+my $up_id = put_blob($up);
+ok(!reads_ask_nodes($up_id, $up), 'a blob uploaded here is read without '
+   . 'asking the nodes');
+
+# a 16k cache holds about a dozen small entries; the oldest go first
+my @many = map { blob_of(100 + $_, 40 + $_) } 1 .. 24;
+my @many_ids = map { store_directly($_) } @many;
+reads_ask_nodes($many_ids[$_], $many[$_]) for 0 .. $#many;
+ok(!reads_ask_nodes($many_ids[-1], $many[-1]),
+   'the most recent of 24 blobs is still remembered');
+ok(reads_ask_nodes($many_ids[0], $many[0]), '... the oldest is not');
+
+# an entry over an eighth of the cache is not kept
+my $long = blob_of(12 * $S, 33);
+my $long_id = store_directly($long);
+ok(-s "$dir/direct/metadata" > 16 * 1024 / 8, 'a blob with large metadata');
+reads_ask_nodes($long_id, $long);
+ok(reads_ask_nodes($long_id, $long), '... is not kept by a 16k cache');
+$t->stop;
+
+$t->write_config(gateway => 1, http => $NO_MEMO)->run;
+my $cold_id = store_directly($hot . 'x');
+reads_ask_nodes($cold_id, $hot . 'x');
+ok(reads_ask_nodes($cold_id, $hot . 'x'),
+   'walrus_worker_cache_size 0: every read asks the nodes');
+$t->stop;
 
 done_testing();

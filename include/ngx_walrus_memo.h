@@ -1,0 +1,25 @@
+/*
+ * A per-worker memory of verified blob metadata and certificates, in
+ * front of Redis, so that reads of a hot blob need no round trip.  It
+ * is bounded by walrus_worker_cache_size; the least recently used
+ * entries go first, and an entry lives no longer than the Redis
+ * certificate entry would.  Callers verify what they get, as for Redis.
+ */
+
+#ifndef _NGX_WALRUS_MEMO_H_INCLUDED_
+#define _NGX_WALRUS_MEMO_H_INCLUDED_
+
+
+#include <ngx_walrus.h>
+
+
+/* NGX_OK with copies in r's pool, or NGX_DECLINED */
+ngx_int_t ngx_walrus_memo_get(ngx_http_request_t *r, const uint8_t *blob_id,
+    ngx_str_t *metadata, ngx_str_t *certificate);
+
+void ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
+    const u_char *metadata, size_t metadata_len, const u_char *cert,
+    size_t cert_len);
+
+
+#endif /* _NGX_WALRUS_MEMO_H_INCLUDED_ */
