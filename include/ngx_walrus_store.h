@@ -11,6 +11,7 @@
 
 
 #include <stddef.h>
+#include <sys/types.h>
 
 
 #define NGX_WALRUS_PATH_MAX  1024
@@ -52,8 +53,8 @@ void ngx_walrus_file_abort(ngx_walrus_file_t *f);
 int ngx_walrus_file_adopt(int fd, const char *src, const char *dir,
     const char *name);
 
-/* whether fd lives on the file system of dir, so it can be adopted */
-int ngx_walrus_same_fs(int fd, const char *dir);
+/* whether fd holds exactly size bytes on the file system of dir */
+int ngx_walrus_adoptable(int fd, off_t size, const char *dir);
 
 /* reads a whole file of at most max bytes into a malloc()ed buffer */
 int ngx_walrus_read_file(const char *path, size_t max, unsigned char **buf,

@@ -508,7 +508,8 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
     }
 
     adopt = t->body_file != NULL
-            && ngx_walrus_same_fs(t->body_file->file.fd, t->dir);
+            && ngx_walrus_adoptable(t->body_file->file.fd, t->body_len,
+                                    t->dir);
 
     if (!adopt && ngx_walrus_file_open(&f, t->dir, name) != 0) {
         ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",

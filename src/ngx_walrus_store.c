@@ -188,11 +188,12 @@ ngx_walrus_file_adopt(int fd, const char *src, const char *dir,
 
 
 int
-ngx_walrus_same_fs(int fd, const char *dir)
+ngx_walrus_adoptable(int fd, off_t size, const char *dir)
 {
     struct stat  a, b;
 
-    return fstat(fd, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev;
+    return fstat(fd, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev
+           && a.st_size == size;
 }
 
 
