@@ -175,6 +175,10 @@ ngx_walrus_file_adopt(int fd, const char *src, const char *dir,
         return -1;
     }
 
+    if (access(path, F_OK) == 0) {
+        return 1;
+    }
+
     if (fchmod(fd, 0644) == -1 || fsync(fd) == -1) {
         return -1;
     }
