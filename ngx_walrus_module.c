@@ -4,6 +4,7 @@
  */
 
 #include <ngx_walrus.h>
+#include <ngx_walrus_buffer.h>
 #include <ngx_walrus_fanout.h>
 #include <ngx_walrus_redis.h>
 #include <walrus_sign.h>
@@ -102,6 +103,13 @@ static ngx_command_t  ngx_walrus_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_walrus_main_conf_t, worker_cache_size),
+      NULL },
+
+    { ngx_string("walrus_worker_spare_buffers"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_walrus_main_conf_t, spare_buffers),
       NULL },
 
     { ngx_string("walrus_node"),
@@ -258,6 +266,7 @@ ngx_walrus_create_main_conf(ngx_conf_t *cf)
     wmcf->redis.certificate_ttl = NGX_CONF_UNSET;
     wmcf->redis.negative_ttl = NGX_CONF_UNSET;
     wmcf->worker_cache_size = NGX_CONF_UNSET_SIZE;
+    wmcf->spare_buffers = NGX_CONF_UNSET_SIZE;
 
     return wmcf;
 }
@@ -274,6 +283,7 @@ ngx_walrus_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(wmcf->redis.certificate_ttl, 86400);
     ngx_conf_init_value(wmcf->redis.negative_ttl, 2);
     ngx_conf_init_size_value(wmcf->worker_cache_size, 8 * 1024 * 1024);
+    ngx_conf_init_size_value(wmcf->spare_buffers, 32 * 1024 * 1024);
 
     if (wmcf->redis.prefix.data == NULL) {
         ngx_str_set(&wmcf->redis.prefix, "walrus:");
@@ -286,6 +296,14 @@ ngx_walrus_init_main_conf(ngx_conf_t *cf, void *conf)
 static ngx_int_t
 ngx_walrus_init_process(ngx_cycle_t *cycle)
 {
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_walrus_module);
+
+    if (wmcf != NULL) {
+        ngx_walrus_buffer_init(wmcf->spare_buffers);
+    }
+
     return ngx_walrus_redis_init_process(cycle);
 }
 
@@ -294,6 +312,7 @@ static void
 ngx_walrus_exit_process(ngx_cycle_t *cycle)
 {
     ngx_walrus_redis_exit_process(cycle);
+    ngx_walrus_buffer_drain();
 }
 
 

@@ -38,6 +38,7 @@ typedef struct {
     ngx_str_t              committee_file;
     ngx_walrus_redis_conf_t  redis;
     size_t                 worker_cache_size;
+    size_t                 spare_buffers;
 } ngx_walrus_main_conf_t;
 
 

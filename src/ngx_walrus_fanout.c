@@ -3,6 +3,7 @@
  */
 
 #include <ngx_walrus_fanout.h>
+#include <ngx_walrus_buffer.h>
 
 
 static ngx_int_t ngx_walrus_fanout_done(ngx_http_request_t *sr, void *data,
@@ -199,7 +200,7 @@ ngx_walrus_call_cleanup(void *data)
 void
 ngx_walrus_call_release(ngx_walrus_call_t *call)
 {
-    ngx_free(call->body);
+    ngx_walrus_buffer_free(call->body);
     call->body = NULL;
     call->body_size = 0;
     call->body_len = 0;
@@ -235,7 +236,7 @@ ngx_walrus_capture_grow(ngx_walrus_call_t *call, size_t need)
         size = call->body_max;
     }
 
-    p = ngx_alloc(size, ngx_cycle->log);
+    p = ngx_walrus_buffer_alloc(size, ngx_cycle->log);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -244,7 +245,7 @@ ngx_walrus_capture_grow(ngx_walrus_call_t *call, size_t need)
         ngx_memcpy(p, call->body, call->body_len);
     }
 
-    ngx_free(call->body);
+    ngx_walrus_buffer_free(call->body);
     call->body = p;
     call->body_size = size;
 

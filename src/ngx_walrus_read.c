@@ -6,6 +6,7 @@
  */
 
 #include <ngx_walrus_read.h>
+#include <ngx_walrus_buffer.h>
 #include <ngx_walrus_cache.h>
 #include <ngx_walrus_memo.h>
 #include <walrus_codec.h>
@@ -635,9 +636,9 @@ ngx_walrus_seg_start(ngx_walrus_read_t *ctx, uint64_t g)
     seg->hedged = seg->started;
     seg->active = 1;
 
-    seg->out = ngx_alloc(walrus_segment_padded_size(&ctx->meta.params,
-                                                    seg->length),
-                         r->connection->log);
+    seg->out = ngx_walrus_buffer_alloc(
+                   walrus_segment_padded_size(&ctx->meta.params, seg->length),
+                   r->connection->log);
     if (seg->out == NULL) {
         return NGX_ERROR;
     }
@@ -665,7 +666,7 @@ ngx_walrus_seg_reset(ngx_walrus_seg_t *seg)
         seg->verdict[i] = 0;
     }
 
-    ngx_free(seg->out);
+    ngx_walrus_buffer_free(seg->out);
     seg->out = NULL;
     seg->buf = NULL;
     seg->outstanding = 0;

@@ -86,6 +86,13 @@ for my $addr ('[::1]:6379', '127.0.0.1:6379', 'unix:/run/redis.sock') {
     ok($passed, "walrus_redis $addr is accepted") or diag($out);
 }
 
+config_fails('walrus_worker_spare_buffers lots', qr/"walrus_worker_spare_buffers" directive invalid value/,
+             http => "    walrus_worker_spare_buffers lots;\n");
+
+config_fails('walrus_worker_spare_buffers in a server',
+             qr/"walrus_worker_spare_buffers" directive is not allowed/,
+             gateway => 1, gateway_extra => 'walrus_worker_spare_buffers 1m;');
+
 WalrusTest::write_file("$dir/bad.json", '{"epoch": 1, "n_shards": 3}');
 $t->write_config;
 my $conf = WalrusTest::read_file("$dir/nginx.conf");

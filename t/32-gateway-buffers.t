@@ -1,0 +1,88 @@
+# A worker recycles its large read buffers (captured slivers, decoded
+# segments) up to walrus_worker_spare_buffers instead of handing them back
+# to malloc(), which returns them to the kernel: each read would then
+# fault in and clear every page of them again.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use WalrusTest;
+
+my $MiB = 1024 * 1024;
+my $S = 4 * $MiB;
+my $B = $MiB;
+my $READS = 20;
+my $json = JSON::PP->new;
+my $t = WalrusTest->new(n => 7, segment_size => $S);
+my $gw = sub { $t->gateway_url . $_[0] };
+
+my $blob = join '', map { pack('N', $_ * 2654435761 % 4294967296) }
+                    1 .. $B / 4;
+
+$t->write_config(gateway => 1)->run;
+my $res = $t->request('PUT', $gw->('/v1/blobs'), $blob);
+my $id = eval { $json->decode($res->{content})->{newlyCreated}{blobObject}
+                ->{blobId} };
+ok($id, 'a 1 MiB blob is stored') or BAIL_OUT($res->{content});
+
+# the node of pair 0 answers late: after the first read the worker avoids
+# it, and every read decodes from a parity sliver
+my $late = WalrusTest::Proto::id_mod(WalrusTest::Proto::unb64url($id),
+                                     $t->n);
+
+sub minor_faults {
+    my $total = 0;
+    for my $pid ($t->worker_pids) {
+        my $stat = WalrusTest::read_file("/proc/$pid/stat") // '';
+        $stat =~ s/^.*\) //s;
+        $total += (split ' ', $stat)[7];
+    }
+    return $total;
+}
+
+# minor page faults of the worker per read, after a few reads to warm up
+sub faults_per_read {
+    my ($spare) = @_;
+    my $extra = defined $spare ? "walrus_worker_spare_buffers $spare;" : '';
+    $t->write_config(gateway => 1, down => [ $late ],
+        main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
+        http => "$extra\n    server {\n        listen 127.0.0.1:"
+            . $t->node_port($late)
+            . ";\n        location / { echo_sleep 3; echo slow; }\n    }\n");
+    $t->restart;
+
+    for (1 .. 3) {
+        my $r = $t->request('GET', $gw->("/v1/blobs/$id"));
+        die "GET: $r->{status}" unless $r->{status} == 200
+                                       && $r->{content} eq $blob;
+    }
+
+    my $before = minor_faults();
+    my $good = 0;
+    for (1 .. $READS) {
+        my $r = $t->request('GET', $gw->("/v1/blobs/$id"));
+        $good++ if $r->{status} == 200 && $r->{content} eq $blob;
+    }
+    is($good, $READS, ($extra || 'default spare buffers')
+                      . ": every read gives the blob");
+
+    return (minor_faults() - $before) / $READS;
+}
+
+my $pages = $B / 4096;
+my $kept = faults_per_read();
+
+cmp_ok($kept, '<', $pages / 4,
+       "a read of $pages pages faults in few new pages")
+    or diag('the worker did not reuse its read buffers');
+
+faults_per_read('0');
+
+$t->stop;
+
+done_testing;
