@@ -1,7 +1,8 @@
 /*
- * Gateway encoding of an uploaded blob: segment by segment into one
- * unlinked temporary file holding every pair's primary and secondary
- * sliver file, plus the metadata and blob ID.  System calls and the core
+ * Gateway encoding of an uploaded blob: the metadata and blob ID, and
+ * segment by segment the parity slivers into one unlinked temporary file.
+ * The systematic slivers (primary 0..p-1, secondary 0..s-1) are ranges of
+ * the request body and are sent from there.  System calls and the core
  * library only: it runs in a thread pool (or inline for small blobs).
  */
 
@@ -27,6 +28,7 @@ typedef struct {
     u_char          *metadata;          /* malloc()ed */
     size_t           metadata_len;
     int              fd;                /* -1 when none */
+    walrus_params_t  params;
     uint64_t         primary_size;      /* of one pair's primary file */
     uint64_t         secondary_size;
     uint64_t         encoded_size;
@@ -36,7 +38,11 @@ typedef struct {
 void ngx_walrus_encode(ngx_walrus_encode_t *e);
 void ngx_walrus_encode_free(ngx_walrus_encode_t *e);
 
-/* where the sliver file of pair `pair` and `axis` starts in e->fd */
+/* whether a sliver is raw blob bytes (not in the temporary file) */
+ngx_uint_t ngx_walrus_encode_systematic(ngx_walrus_encode_t *e,
+    unsigned pair, walrus_axis_e axis);
+
+/* where the parity sliver file of pair `pair` and `axis` starts in e->fd */
 off_t ngx_walrus_encode_offset(ngx_walrus_encode_t *e, unsigned pair,
     walrus_axis_e axis);
 

@@ -42,14 +42,13 @@ void ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo);
 
 /*
  * Starts `method` /v1/blobs/<id_text>/<path> on committee node `node`.
- * body is a buffer
- * (in memory or in a file) sent as the request body, or NULL; up to
- * body_max bytes of the response are kept.  When the call ends it is
- * queued on fo->done and the main request is posted.
+ * body is a chain of buffers (in memory or in files) sent as the request
+ * body, or NULL; up to body_max bytes of the response are kept.  When the
+ * call ends it is queued on fo->done and the main request is posted.
  */
 ngx_walrus_call_t *ngx_walrus_fanout_call(ngx_http_request_t *r,
     ngx_walrus_fanout_t *fo, ngx_uint_t node, ngx_uint_t method,
-    const char *id_text, const char *path, ngx_buf_t *body,
+    const char *id_text, const char *path, ngx_chain_t *body,
     size_t body_max);
 
 /*

@@ -1,5 +1,5 @@
 /*
- * Sequential reads of a buffered request body (thread safe).
+ * A buffered request body: sequential reads (thread safe) and slices.
  */
 
 #include <ngx_walrus_body.h>
@@ -8,6 +8,14 @@
 #define ngx_walrus_buf_size(b)                                               \
     (ngx_buf_in_memory(b) ? (off_t) ((b)->last - (b)->pos)                   \
                           : (b)->file_last - (b)->file_pos)
+
+
+static ngx_int_t ngx_walrus_chain_append(ngx_pool_t *pool,
+    ngx_chain_t ***last, ngx_buf_t *b);
+
+
+/* never written: its pages stay the kernel's shared zero page */
+static u_char  ngx_walrus_zeros[65536];
 
 
 off_t
@@ -73,4 +81,94 @@ ngx_walrus_body_read(ngx_walrus_body_t *bd, u_char *dst, size_t len)
     }
 
     return 0;
+}
+
+
+ngx_int_t
+ngx_walrus_body_slice(ngx_pool_t *pool, ngx_chain_t *body, off_t end,
+    off_t off, size_t len, ngx_chain_t ***last)
+{
+    off_t        start, size, skip;
+    size_t       n;
+    ngx_buf_t   *b, *src;
+
+    for (start = 0; body != NULL && len > 0 && off < end; body = body->next) {
+        src = body->buf;
+        size = ngx_walrus_buf_size(src);
+
+        if (off >= start + size) {
+            start += size;
+            continue;
+        }
+
+        skip = off - start;
+        n = ngx_min((off_t) len, ngx_min(size - skip, end - off));
+
+        b = ngx_calloc_buf(pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_buf_in_memory(src)) {
+            b->pos = src->pos + skip;
+            b->last = b->pos + n;
+            b->memory = 1;
+
+        } else {
+            b->file = src->file;
+            b->file_pos = src->file_pos + skip;
+            b->file_last = b->file_pos + n;
+            b->in_file = 1;
+        }
+
+        if (ngx_walrus_chain_append(pool, last, b) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        off += n;
+        len -= n;
+        start += size;
+    }
+
+    /* a segment's padding */
+
+    while (len > 0) {
+        n = ngx_min(len, sizeof(ngx_walrus_zeros));
+
+        b = ngx_calloc_buf(pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->pos = ngx_walrus_zeros;
+        b->last = ngx_walrus_zeros + n;
+        b->memory = 1;
+
+        if (ngx_walrus_chain_append(pool, last, b) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        len -= n;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_chain_append(ngx_pool_t *pool, ngx_chain_t ***last, ngx_buf_t *b)
+{
+    ngx_chain_t  *cl;
+
+    cl = ngx_alloc_chain_link(pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+    **last = cl;
+    *last = &cl->next;
+
+    return NGX_OK;
 }

@@ -1,5 +1,6 @@
 /*
- * Encoding of an uploaded blob into a temporary sliver file (thread safe).
+ * Encoding of an uploaded blob: metadata, and the parity slivers into a
+ * temporary file (thread safe).
  */
 
 #include <ngx_walrus_encode.h>
@@ -36,6 +37,10 @@ ngx_walrus_encode(ngx_walrus_encode_t *e)
     walrus_segment_init(&seg);
     codec = walrus_codec_create(n);
     rc = walrus_metadata_init(&m, n, e->segment_size, e->length);
+
+    if (rc == WALRUS_OK) {
+        rc = walrus_params_init(&e->params, n);
+    }
 
     if (codec == NULL || rc != WALRUS_OK) {
         ngx_walrus_encode_error(e, codec == NULL ? WALRUS_ENOMEM : rc,
@@ -86,16 +91,25 @@ ngx_walrus_encode(ngx_walrus_encode_t *e)
         slen = walrus_sliver_size(wp, WALRUS_SECONDARY, seg.symbol_size);
 
         for (k = 0; k < n; k++) {
-            walrus_segment_secondary(codec, &seg, n - 1 - k, sec_buf);
+            rc = 0;
 
-            if (ngx_walrus_encode_write(e->fd,
-                    walrus_segment_primary(codec, &seg, k), plen,
-                    ngx_walrus_encode_offset(e, k, WALRUS_PRIMARY)
-                    + walrus_sliver_offset(&m, WALRUS_PRIMARY, g)) != 0
-                || ngx_walrus_encode_write(e->fd, sec_buf, slen,
-                    ngx_walrus_encode_offset(e, k, WALRUS_SECONDARY)
-                    + walrus_sliver_offset(&m, WALRUS_SECONDARY, g)) != 0)
+            if (!ngx_walrus_encode_systematic(e, k, WALRUS_PRIMARY)) {
+                rc = ngx_walrus_encode_write(e->fd,
+                         walrus_segment_primary(codec, &seg, k), plen,
+                         ngx_walrus_encode_offset(e, k, WALRUS_PRIMARY)
+                         + walrus_sliver_offset(&m, WALRUS_PRIMARY, g));
+            }
+
+            if (rc == 0
+                && !ngx_walrus_encode_systematic(e, k, WALRUS_SECONDARY))
             {
+                walrus_segment_secondary(codec, &seg, n - 1 - k, sec_buf);
+                rc = ngx_walrus_encode_write(e->fd, sec_buf, slen,
+                         ngx_walrus_encode_offset(e, k, WALRUS_SECONDARY)
+                         + walrus_sliver_offset(&m, WALRUS_SECONDARY, g));
+            }
+
+            if (rc != 0) {
                 ngx_walrus_encode_error(e, WALRUS_EIO,
                                         "cannot write the temp file");
                 goto done;
@@ -207,13 +221,34 @@ ngx_walrus_encode_free(ngx_walrus_encode_t *e)
 }
 
 
+ngx_uint_t
+ngx_walrus_encode_systematic(ngx_walrus_encode_t *e, unsigned pair,
+    walrus_axis_e axis)
+{
+    if (axis == WALRUS_PRIMARY) {
+        return pair < e->params.p;
+    }
+
+    return e->n - 1 - pair < e->params.s;
+}
+
+
+/*
+ * The file holds the parity primary slivers (pairs p..n-1), then the
+ * parity secondary slivers (secondary n-1..s, pairs 0..n-1-s).
+ */
+
 off_t
 ngx_walrus_encode_offset(ngx_walrus_encode_t *e, unsigned pair,
     walrus_axis_e axis)
 {
-    off_t  base;
+    off_t  parity_primaries;
 
-    base = (off_t) pair * (e->primary_size + e->secondary_size);
+    if (axis == WALRUS_PRIMARY) {
+        return (off_t) (pair - e->params.p) * e->primary_size;
+    }
 
-    return axis == WALRUS_PRIMARY ? base : base + (off_t) e->primary_size;
+    parity_primaries = (off_t) (e->n - e->params.p) * e->primary_size;
+
+    return parity_primaries + (off_t) pair * e->secondary_size;
 }

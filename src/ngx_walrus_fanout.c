@@ -3,6 +3,7 @@
  */
 
 #include <ngx_walrus_fanout.h>
+#include <ngx_walrus_body.h>
 #include <ngx_walrus_buffer.h>
 
 
@@ -58,11 +59,10 @@ ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo)
 ngx_walrus_call_t *
 ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     ngx_uint_t node, ngx_uint_t method, const char *id_text,
-    const char *path, ngx_buf_t *body, size_t body_max)
+    const char *path, ngx_chain_t *body, size_t body_max)
 {
     u_char                       *p;
     ngx_str_t                     uri;
-    ngx_chain_t                  *cl;
     walrus_node_t                *wn;
     ngx_walrus_call_t            *call;
     ngx_pool_cleanup_t           *cln;
@@ -146,15 +146,8 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
         return call;
     }
 
-    cl = ngx_alloc_chain_link(r->pool);
-    if (cl == NULL) {
-        return NULL;
-    }
-
-    cl->buf = body;
-    cl->next = NULL;
-    rb->bufs = cl;
-    sr->headers_in.content_length_n = ngx_buf_size(body);
+    rb->bufs = body;
+    sr->headers_in.content_length_n = ngx_walrus_body_length(body);
 
     fo->active++;
 

@@ -10,6 +10,7 @@
 #include <ngx_walrus_memo.h>
 #include <ngx_walrus_encode.h>
 #include <ngx_walrus_fanout.h>
+#include <ngx_walrus_sliver_body.h>
 #include <walrus_base64.h>
 #include <walrus_cert.h>
 #include <walrus_sign.h>
@@ -85,7 +86,7 @@ static void ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx,
 static ngx_int_t ngx_walrus_publish_evaluate(ngx_walrus_publish_t *ctx);
 static ngx_int_t ngx_walrus_publish_call(ngx_walrus_publish_t *ctx,
     ngx_uint_t node, ngx_uint_t kind, ngx_uint_t pair, ngx_uint_t method,
-    const char *path, ngx_buf_t *body, size_t capture);
+    const char *path, ngx_chain_t *body, size_t capture);
 static ngx_int_t ngx_walrus_publish_upload(ngx_walrus_publish_t *ctx);
 static ngx_int_t ngx_walrus_publish_slivers(ngx_walrus_publish_t *ctx,
     ngx_uint_t node);
@@ -94,7 +95,7 @@ static ngx_int_t ngx_walrus_publish_confirmation(ngx_walrus_publish_t *ctx,
     ngx_walrus_call_t *call);
 static walrus_cert_t *ngx_walrus_publish_existing(ngx_walrus_publish_t *ctx,
     ngx_walrus_call_t *call);
-static ngx_buf_t *ngx_walrus_memory_buf(ngx_pool_t *pool, u_char *data,
+static ngx_chain_t *ngx_walrus_memory_body(ngx_pool_t *pool, u_char *data,
     size_t len);
 static void ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx,
     ngx_int_t rc);
@@ -451,7 +452,7 @@ ngx_walrus_publish_encoded(ngx_http_request_t *r)
 static ngx_int_t
 ngx_walrus_publish_call(ngx_walrus_publish_t *ctx, ngx_uint_t node,
     ngx_uint_t kind, ngx_uint_t pair, ngx_uint_t method, const char *path,
-    ngx_buf_t *body, size_t capture)
+    ngx_chain_t *body, size_t capture)
 {
     ngx_walrus_call_t  *call;
 
@@ -468,13 +469,15 @@ ngx_walrus_publish_call(ngx_walrus_publish_t *ctx, ngx_uint_t node,
 }
 
 
-static ngx_buf_t *
-ngx_walrus_memory_buf(ngx_pool_t *pool, u_char *data, size_t len)
+static ngx_chain_t *
+ngx_walrus_memory_body(ngx_pool_t *pool, u_char *data, size_t len)
 {
-    ngx_buf_t  *b;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
 
     b = ngx_calloc_buf(pool);
-    if (b == NULL) {
+    cl = ngx_alloc_chain_link(pool);
+    if (b == NULL || cl == NULL) {
         return NULL;
     }
 
@@ -483,7 +486,10 @@ ngx_walrus_memory_buf(ngx_pool_t *pool, u_char *data, size_t len)
     b->memory = 1;
     b->last_buf = 1;
 
-    return b;
+    cl->buf = b;
+    cl->next = NULL;
+
+    return cl;
 }
 
 
@@ -492,12 +498,12 @@ ngx_walrus_memory_buf(ngx_pool_t *pool, u_char *data, size_t len)
 static ngx_int_t
 ngx_walrus_publish_upload(ngx_walrus_publish_t *ctx)
 {
-    ngx_uint_t   i;
-    ngx_buf_t   *b;
+    ngx_uint_t    i;
+    ngx_chain_t  *b;
 
     for (i = 0; i < ctx->committee->nnodes; i++) {
-        b = ngx_walrus_memory_buf(ctx->request->pool, ctx->enc.metadata,
-                                  ctx->enc.metadata_len);
+        b = ngx_walrus_memory_body(ctx->request->pool, ctx->enc.metadata,
+                                   ctx->enc.metadata_len);
         if (b == NULL
             || ngx_walrus_publish_call(ctx, i, NGX_WALRUS_CALL_METADATA, 0,
                                        NGX_HTTP_PUT, "metadata", b,
@@ -517,7 +523,7 @@ ngx_walrus_publish_slivers(ngx_walrus_publish_t *ctx, ngx_uint_t node)
 {
     char            path[64];
     unsigned        i, pair, axis;
-    ngx_buf_t      *b;
+    ngx_chain_t    *b;
     walrus_node_t  *wn;
 
     wn = &ctx->committee->nodes[node];
@@ -527,18 +533,11 @@ ngx_walrus_publish_slivers(ngx_walrus_publish_t *ctx, ngx_uint_t node)
                                     ctx->enc.blob_id, wn->shards[i]);
 
         for (axis = 0; axis < 2; axis++) {
-            b = ngx_calloc_buf(ctx->request->pool);
+            b = ngx_walrus_sliver_body(ctx->request->pool, &ctx->enc,
+                                       &ctx->file, pair, axis);
             if (b == NULL) {
                 return NGX_ERROR;
             }
-
-            b->in_file = 1;
-            b->file = &ctx->file;
-            b->file_pos = ngx_walrus_encode_offset(&ctx->enc, pair, axis);
-            b->file_last = b->file_pos + (axis == WALRUS_PRIMARY
-                                          ? ctx->enc.primary_size
-                                          : ctx->enc.secondary_size);
-            b->last_buf = 1;
 
             ngx_snprintf((u_char *) path, sizeof(path), "slivers/%ud/%s%Z",
                          pair, axis == WALRUS_PRIMARY ? "primary"
@@ -869,8 +868,8 @@ ngx_walrus_publish_evaluate(ngx_walrus_publish_t *ctx)
 static ngx_int_t
 ngx_walrus_publish_certify(ngx_walrus_publish_t *ctx)
 {
-    ngx_uint_t   i;
-    ngx_buf_t   *b;
+    ngx_uint_t    i;
+    ngx_chain_t  *b;
 
     ctx->cert_len = walrus_cert_size(&ctx->cert);
     ctx->cert_bytes = ngx_pnalloc(ctx->request->pool, ctx->cert_len);
@@ -881,8 +880,8 @@ ngx_walrus_publish_certify(ngx_walrus_publish_t *ctx)
     walrus_cert_serialize(&ctx->cert, ctx->cert_bytes);
 
     for (i = 0; i < ctx->committee->nnodes; i++) {
-        b = ngx_walrus_memory_buf(ctx->request->pool, ctx->cert_bytes,
-                                  ctx->cert_len);
+        b = ngx_walrus_memory_body(ctx->request->pool, ctx->cert_bytes,
+                                   ctx->cert_len);
         if (b == NULL
             || ngx_walrus_publish_call(ctx, i, NGX_WALRUS_CALL_CERT, 0,
                                        NGX_HTTP_PUT, "certificate", b,

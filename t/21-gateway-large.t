@@ -1,5 +1,6 @@
-# A 100 MiB upload: stored under walrusctl's blob ID, and the worker's
-# memory grows by a few segments, not by the blob.
+# A 100 MiB upload: stored under walrusctl's blob ID, the worker's memory
+# grows by a few segments, not by the blob, and only the parity slivers
+# are written to a temporary file.
 
 use strict;
 use warnings;
@@ -24,6 +25,12 @@ is($res->{status}, 200, 'a small upload succeeds');
 
 my ($worker) = $t->worker_pids;
 my $before = WalrusTest::peak_rss($worker);
+
+# bytes the worker (gateway and nodes) dirtied in files
+sub written {
+    my $io = WalrusTest::read_file("/proc/$worker/io") // '';
+    return $io =~ /^write_bytes:\s+(\d+)/m ? $1 : 0;
+}
 ok($before > 0, "worker peak RSS before: $before KiB");
 
 srand(42);
@@ -31,8 +38,10 @@ my $mib = pack 'N*', map { int rand 2**32 } 1 .. $MiB / 4;
 my $blob = join '', map { pack('N', $_) . substr($mib, 4) } 1 .. 100;
 WalrusTest::write_file("$dir/big.bin", $blob);
 
+my $written = written();
 $res = $t->request('PUT', $t->gateway_url . '/v1/blobs', $blob);
 is($res->{status}, 200, 'a 100 MiB upload succeeds');
+$written = (written() - $written) / length $blob;
 my $data = eval { JSON::PP->new->decode($res->{content}) };
 my $id = `$WalrusTest::CTL -c $dir/committee.json blob-id $dir/big.bin`;
 chomp $id;
@@ -45,6 +54,13 @@ diag(sprintf 'worker peak RSS %d KiB -> %d KiB (+%.1f MiB)', $before, $after,
      $growth);
 ok($growth < 24, sprintf('the worker grew by %.1f MiB (< 24 MiB) for a '
                          . '100 MiB blob', $growth));
+
+# n = 7: the sliver pairs are 56/15 of the blob; the parity slivers 26/15.
+# The client's body (1), the parity file (1.73), the nodes' slivers (3.73)
+diag(sprintf 'files written: %.2f times the blob', $written);
+ok($written < 7, sprintf('the upload wrote %.2f times the blob to files '
+                         . '(< 7: no copy of the systematic slivers)',
+                         $written));
 
 $t->stop;
 done_testing();
