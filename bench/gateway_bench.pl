@@ -305,9 +305,15 @@ sub dav_put {
     return ((-s $file) / $total / 1e6, $total);
 }
 
+# the gateway answers at a quorum: the last nodes may still be storing
 sub remove_blob {
     my ($bid) = @_;
-    run_cmd('rm -rf ' . join ' ', map { $t->store($_) . "/$bid" } 0 .. $N - 1);
+    my $cmd = 'rm -rf ' . join ' ', map { $t->store($_) . "/$bid" } 0 .. $N - 1;
+    for (1 .. 50) {
+        return if system("$cmd 2>/dev/null") == 0;
+        sleep 0.1;
+    }
+    run_cmd($cmd);
 }
 
 # MB/s of writing 128 MiB files into new page cache (the files are kept)

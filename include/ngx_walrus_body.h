@@ -21,6 +21,9 @@ typedef struct {
 off_t ngx_walrus_body_length(ngx_chain_t *bufs);
 void ngx_walrus_body_init(ngx_walrus_body_t *bd, ngx_chain_t *bufs);
 
+/* skips off bytes from the start; -1 when the body is shorter */
+int ngx_walrus_body_seek(ngx_walrus_body_t *bd, off_t off);
+
 /* reads exactly len bytes; -1 when the body is shorter or a read fails */
 int ngx_walrus_body_read(ngx_walrus_body_t *bd, u_char *dst, size_t len);
 

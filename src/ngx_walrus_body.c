@@ -40,6 +40,32 @@ ngx_walrus_body_init(ngx_walrus_body_t *bd, ngx_chain_t *bufs)
 
 
 int
+ngx_walrus_body_seek(ngx_walrus_body_t *bd, off_t off)
+{
+    off_t  avail;
+
+    while (off > 0) {
+        if (bd->cl == NULL) {
+            return -1;
+        }
+
+        avail = ngx_walrus_buf_size(bd->cl->buf) - bd->offset;
+
+        if (off < avail) {
+            bd->offset += off;
+            return 0;
+        }
+
+        off -= avail;
+        bd->cl = bd->cl->next;
+        bd->offset = 0;
+    }
+
+    return 0;
+}
+
+
+int
 ngx_walrus_body_read(ngx_walrus_body_t *bd, u_char *dst, size_t len)
 {
     off_t       avail;

@@ -5,90 +5,135 @@
 
 #include <ngx_walrus_encode.h>
 #include <walrus_codec.h>
-#include <walrus_metadata.h>
 
 
 static int ngx_walrus_encode_tmpfile(ngx_walrus_encode_t *e);
 static int ngx_walrus_encode_write(int fd, const u_char *buf, size_t len,
     off_t off);
-static void ngx_walrus_encode_error(ngx_walrus_encode_t *e, int rc,
-    const char *what);
+static void ngx_walrus_encode_error(char *error, int rc, const char *what);
 
 
-void
-ngx_walrus_encode(ngx_walrus_encode_t *e)
+int
+ngx_walrus_encode_start(ngx_walrus_encode_t *e, ngx_uint_t max_parts)
 {
-    int                 rc;
-    u_char             *seg_buf, *sec_buf;
-    size_t              sym0, plen, slen;
-    uint64_t            g, glen;
-    unsigned            k, n;
-    walrus_codec_t     *codec;
-    walrus_segment_t    seg;
-    walrus_metadata_t   m;
-    ngx_walrus_body_t   bd;
-    const walrus_params_t  *wp;
+    int                        rc;
+    uint64_t                   g, per_part;
+    ngx_uint_t                 i;
+    ngx_walrus_encode_part_t  *part;
 
     e->fd = -1;
     e->metadata = NULL;
-    e->rc = WALRUS_EINVAL;
+    e->nparts = 0;
+
+    rc = walrus_params_init(&e->params, e->n);
+
+    if (rc == WALRUS_OK) {
+        rc = walrus_metadata_init(&e->meta, e->n, e->segment_size,
+                                  e->length);
+        e->meta_ready = rc == WALRUS_OK;
+    }
+
+    if (rc != WALRUS_OK) {
+        e->rc = rc;
+        ngx_walrus_encode_error(e->error, rc, "cannot set up the encoder");
+        return rc;
+    }
+
+    e->primary_size = walrus_sliver_file_size(&e->meta, WALRUS_PRIMARY);
+    e->secondary_size = walrus_sliver_file_size(&e->meta, WALRUS_SECONDARY);
+
+    if (ngx_walrus_encode_tmpfile(e) != 0) {
+        e->rc = WALRUS_EIO;
+        ngx_walrus_encode_error(e->error, WALRUS_EIO,
+                                "cannot create a temp file");
+        return e->rc;
+    }
+
+    max_parts = ngx_max(1, ngx_min(max_parts, NGX_WALRUS_ENCODE_MAX_PARTS));
+    max_parts = ngx_min(max_parts, e->meta.nsegments);
+    per_part = (e->meta.nsegments + max_parts - 1) / max_parts;
+
+    for (g = 0, i = 0; g < e->meta.nsegments; g += per_part, i++) {
+        part = &e->parts[i];
+        part->encode = e;
+        part->first = g;
+        part->last = ngx_min(g + per_part, e->meta.nsegments);
+        part->rc = WALRUS_EINVAL;
+        part->error[0] = '\0';
+    }
+
+    e->nparts = i;
+    e->rc = WALRUS_OK;
+
+    return WALRUS_OK;
+}
+
+
+void
+ngx_walrus_encode_part(ngx_walrus_encode_part_t *part)
+{
+    int                  rc;
+    u_char              *seg_buf, *sec_buf;
+    size_t               sym0, plen, slen;
+    uint64_t             g, glen;
+    unsigned             k, n;
+    walrus_codec_t      *codec;
+    walrus_segment_t     seg;
+    walrus_metadata_t   *m;
+    ngx_walrus_body_t    bd;
+    ngx_walrus_encode_t *e;
+
+    e = part->encode;
+    m = &e->meta;
     n = e->n;
 
     walrus_segment_init(&seg);
     codec = walrus_codec_create(n);
-    rc = walrus_metadata_init(&m, n, e->segment_size, e->length);
-
-    if (rc == WALRUS_OK) {
-        rc = walrus_params_init(&e->params, n);
-    }
-
-    if (codec == NULL || rc != WALRUS_OK) {
-        ngx_walrus_encode_error(e, codec == NULL ? WALRUS_ENOMEM : rc,
-                                "cannot set up the encoder");
-        walrus_codec_destroy(codec);
-        walrus_metadata_free(&m);
-        return;
-    }
-
-    wp = walrus_codec_params(codec);
-    sym0 = walrus_symbol_size(wp, e->segment_size);
+    sym0 = walrus_symbol_size(&e->params, e->segment_size);
     seg_buf = malloc(e->segment_size);
-    sec_buf = malloc(walrus_sliver_size(wp, WALRUS_SECONDARY, sym0));
+    sec_buf = malloc(walrus_sliver_size(&e->params, WALRUS_SECONDARY, sym0));
 
-    e->primary_size = walrus_sliver_file_size(&m, WALRUS_PRIMARY);
-    e->secondary_size = walrus_sliver_file_size(&m, WALRUS_SECONDARY);
-
-    if (seg_buf == NULL || sec_buf == NULL) {
-        ngx_walrus_encode_error(e, WALRUS_ENOMEM, "out of memory");
-        goto done;
-    }
-
-    if (ngx_walrus_encode_tmpfile(e) != 0) {
-        ngx_walrus_encode_error(e, WALRUS_EIO, "cannot create a temp file");
+    if (codec == NULL || seg_buf == NULL || sec_buf == NULL) {
+        part->rc = WALRUS_ENOMEM;
+        ngx_walrus_encode_error(part->error, WALRUS_ENOMEM, "out of memory");
         goto done;
     }
 
     ngx_walrus_body_init(&bd, e->body);
 
-    for (g = 0; g < m.nsegments; g++) {
-        glen = walrus_segment_length(m.length, m.segment_size, g);
+    if (ngx_walrus_body_seek(&bd, (off_t) (part->first * e->segment_size))
+        != 0)
+    {
+        part->rc = WALRUS_EIO;
+        ngx_walrus_encode_error(part->error, WALRUS_EIO,
+                                "cannot read the body");
+        goto done;
+    }
+
+    for (g = part->first; g < part->last; g++) {
+        glen = walrus_segment_length(m->length, m->segment_size, g);
 
         if (ngx_walrus_body_read(&bd, seg_buf, glen) != 0) {
-            ngx_walrus_encode_error(e, WALRUS_EIO, "cannot read the body");
+            part->rc = WALRUS_EIO;
+            ngx_walrus_encode_error(part->error, WALRUS_EIO,
+                                    "cannot read the body");
             goto done;
         }
 
         rc = walrus_segment_encode(codec, seg_buf, glen, &seg);
         if (rc != WALRUS_OK) {
-            ngx_walrus_encode_error(e, rc, "encoding failed");
+            part->rc = rc;
+            ngx_walrus_encode_error(part->error, rc, "encoding failed");
             goto done;
         }
 
-        memcpy(walrus_metadata_segment(&m, g), seg.pair_hashes,
+        memcpy(walrus_metadata_segment(m, g), seg.pair_hashes,
                (size_t) n * WALRUS_PAIR_HASH_LEN);
 
-        plen = walrus_sliver_size(wp, WALRUS_PRIMARY, seg.symbol_size);
-        slen = walrus_sliver_size(wp, WALRUS_SECONDARY, seg.symbol_size);
+        plen = walrus_sliver_size(&e->params, WALRUS_PRIMARY,
+                                  seg.symbol_size);
+        slen = walrus_sliver_size(&e->params, WALRUS_SECONDARY,
+                                  seg.symbol_size);
 
         for (k = 0; k < n; k++) {
             rc = 0;
@@ -97,7 +142,7 @@ ngx_walrus_encode(ngx_walrus_encode_t *e)
                 rc = ngx_walrus_encode_write(e->fd,
                          walrus_segment_primary(codec, &seg, k), plen,
                          ngx_walrus_encode_offset(e, k, WALRUS_PRIMARY)
-                         + walrus_sliver_offset(&m, WALRUS_PRIMARY, g));
+                         + walrus_sliver_offset(m, WALRUS_PRIMARY, g));
             }
 
             if (rc == 0
@@ -106,55 +151,76 @@ ngx_walrus_encode(ngx_walrus_encode_t *e)
                 walrus_segment_secondary(codec, &seg, n - 1 - k, sec_buf);
                 rc = ngx_walrus_encode_write(e->fd, sec_buf, slen,
                          ngx_walrus_encode_offset(e, k, WALRUS_SECONDARY)
-                         + walrus_sliver_offset(&m, WALRUS_SECONDARY, g));
+                         + walrus_sliver_offset(m, WALRUS_SECONDARY, g));
             }
 
             if (rc != 0) {
-                ngx_walrus_encode_error(e, WALRUS_EIO,
+                part->rc = WALRUS_EIO;
+                ngx_walrus_encode_error(part->error, WALRUS_EIO,
                                         "cannot write the temp file");
                 goto done;
             }
         }
     }
 
-    e->metadata_len = walrus_metadata_size(&m);
-    e->metadata = malloc(e->metadata_len);
-    if (e->metadata == NULL) {
-        ngx_walrus_encode_error(e, WALRUS_ENOMEM, "out of memory");
-        goto done;
-    }
-
-    walrus_metadata_serialize(&m, e->metadata);
-
-    rc = walrus_metadata_blob_id(&m, e->blob_id);
-    if (rc != WALRUS_OK) {
-        ngx_walrus_encode_error(e, rc, "cannot compute the blob ID");
-        goto done;
-    }
-
-    walrus_blob_id_format(e->blob_id, e->id_text);
-    e->encoded_size = walrus_encoded_size(&m);
-    e->rc = WALRUS_OK;
+    part->rc = WALRUS_OK;
 
 done:
-
-    if (e->rc != WALRUS_OK) {
-        ngx_walrus_encode_free(e);
-    }
 
     free(seg_buf);
     free(sec_buf);
     walrus_segment_free(&seg);
     walrus_codec_destroy(codec);
-    walrus_metadata_free(&m);
+}
+
+
+void
+ngx_walrus_encode_finish(ngx_walrus_encode_t *e)
+{
+    int         rc;
+    ngx_uint_t  i;
+
+    for (i = 0; i < e->nparts; i++) {
+        if (e->parts[i].rc != WALRUS_OK) {
+            e->rc = e->parts[i].rc;
+            ngx_memcpy(e->error, e->parts[i].error, sizeof(e->error));
+            goto failed;
+        }
+    }
+
+    e->metadata_len = walrus_metadata_size(&e->meta);
+    e->metadata = malloc(e->metadata_len);
+    if (e->metadata == NULL) {
+        e->rc = WALRUS_ENOMEM;
+        ngx_walrus_encode_error(e->error, WALRUS_ENOMEM, "out of memory");
+        goto failed;
+    }
+
+    walrus_metadata_serialize(&e->meta, e->metadata);
+
+    rc = walrus_metadata_blob_id(&e->meta, e->blob_id);
+    if (rc != WALRUS_OK) {
+        e->rc = rc;
+        ngx_walrus_encode_error(e->error, rc, "cannot compute the blob ID");
+        goto failed;
+    }
+
+    walrus_blob_id_format(e->blob_id, e->id_text);
+    e->encoded_size = walrus_encoded_size(&e->meta);
+    e->rc = WALRUS_OK;
+
+    return;
+
+failed:
+
+    ngx_walrus_encode_free(e);
 }
 
 
 static void
-ngx_walrus_encode_error(ngx_walrus_encode_t *e, int rc, const char *what)
+ngx_walrus_encode_error(char *error, int rc, const char *what)
 {
-    e->rc = rc;
-    snprintf(e->error, sizeof(e->error), "%s: %s", what,
+    snprintf(error, NGX_WALRUS_ENCODE_ERROR_LEN, "%s: %s", what,
              walrus_strerror(rc));
 }
 
@@ -218,6 +284,11 @@ ngx_walrus_encode_free(ngx_walrus_encode_t *e)
 
     free(e->metadata);
     e->metadata = NULL;
+
+    if (e->meta_ready) {
+        walrus_metadata_free(&e->meta);
+        e->meta_ready = 0;
+    }
 }
 
 

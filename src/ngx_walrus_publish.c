@@ -66,8 +66,10 @@ typedef struct {
     unsigned                  stored;     /* shards holding the cert */
     unsigned                  not_stored;
     ngx_event_t               deadline;
+    ngx_uint_t                encoding;   /* parts being encoded */
     unsigned                  timed_out:1;
     unsigned                  counted:1;
+    unsigned                  overloaded:1;
 } ngx_walrus_publish_t;
 
 
@@ -77,6 +79,7 @@ static ngx_int_t ngx_walrus_publish_args(ngx_http_request_t *r,
 static ngx_int_t ngx_walrus_flag(ngx_str_t *value, ngx_flag_t *flag);
 static void ngx_walrus_publish_body(ngx_http_request_t *r);
 static void ngx_walrus_publish_encode_thread(void *data, ngx_log_t *log);
+static void ngx_walrus_publish_part_done(ngx_event_t *ev);
 static void ngx_walrus_publish_encoded(ngx_http_request_t *r);
 static void ngx_walrus_publish_cleanup(void *data);
 static void ngx_walrus_publish_timeout(ngx_event_t *ev);
@@ -318,10 +321,12 @@ ngx_walrus_publish_cleanup(void *data)
 static void
 ngx_walrus_publish_body(ngx_http_request_t *r)
 {
-    off_t                   len;
-    ngx_thread_task_t      *task;
-    ngx_walrus_publish_t   *ctx;
-    ngx_walrus_loc_conf_t  *wlcf;
+    off_t                      len;
+    ngx_uint_t                 i, inline_encode;
+    ngx_thread_task_t         *task;
+    ngx_walrus_publish_t      *ctx;
+    ngx_walrus_loc_conf_t     *wlcf;
+    ngx_walrus_encode_part_t  *part;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
@@ -358,26 +363,49 @@ ngx_walrus_publish_body(ngx_http_request_t *r)
 
     r->write_event_handler = ngx_walrus_publish_encoded;
 
-    if ((size_t) len <= wlcf->inline_size) {
-        ngx_walrus_encode(&ctx->enc);
+    inline_encode = (size_t) len <= wlcf->inline_size;
+
+    if (ngx_walrus_encode_start(&ctx->enc, inline_encode ? 1 : ngx_ncpu)
+        != WALRUS_OK)
+    {
         ngx_walrus_publish_encoded(r);
         return;
     }
 
-    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_walrus_publish_t *));
-    if (task == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (inline_encode) {
+        ngx_walrus_encode_part(&ctx->enc.parts[0]);
+        ngx_walrus_publish_encoded(r);
         return;
     }
 
-    ngx_memcpy(task->ctx, &ctx, sizeof(ngx_walrus_publish_t *));
-    task->handler = ngx_walrus_publish_encode_thread;
+    /* the parts of the blob are encoded at the same time */
 
-    if (ngx_walrus_thread_post(r, wlcf->thread_pool, task) != NGX_OK) {
-        ngx_http_finalize_request(r,
-            ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_GATEWAY,
-                                  "OVERLOADED", "the encoder queue is full; "
-                                  "retry later"));
+    for (i = 0; i < ctx->enc.nparts; i++) {
+        task = ngx_thread_task_alloc(r->pool,
+                                     sizeof(ngx_walrus_encode_part_t *));
+        if (task == NULL) {
+            ctx->overloaded = 1;
+            break;
+        }
+
+        part = &ctx->enc.parts[i];
+        ngx_memcpy(task->ctx, &part, sizeof(ngx_walrus_encode_part_t *));
+        task->handler = ngx_walrus_publish_encode_thread;
+        task->event.data = r;
+        task->event.handler = ngx_walrus_publish_part_done;
+
+        if (ngx_thread_task_post(wlcf->thread_pool, task) != NGX_OK) {
+            ctx->overloaded = 1;
+            break;
+        }
+
+        ctx->encoding++;
+        r->main->blocked++;
+        r->aio = 1;
+    }
+
+    if (ctx->encoding == 0) {
+        ngx_walrus_publish_encoded(r);
     }
 }
 
@@ -385,10 +413,38 @@ ngx_walrus_publish_body(ngx_http_request_t *r)
 static void
 ngx_walrus_publish_encode_thread(void *data, ngx_log_t *log)
 {
+    ngx_walrus_encode_part_t  *part;
+
+    ngx_memcpy(&part, data, sizeof(ngx_walrus_encode_part_t *));
+    ngx_walrus_encode_part(part);
+}
+
+
+/* the request goes on when its last part is encoded */
+
+static void
+ngx_walrus_publish_part_done(ngx_event_t *ev)
+{
+    ngx_connection_t      *c;
+    ngx_http_request_t    *r;
     ngx_walrus_publish_t  *ctx;
 
-    ngx_memcpy(&ctx, data, sizeof(ngx_walrus_publish_t *));
-    ngx_walrus_encode(&ctx->enc);
+    r = ev->data;
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->main->blocked--;
+
+    if (--ctx->encoding > 0) {
+        return;
+    }
+
+    r->aio = 0;
+
+    r->write_event_handler(r);
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -399,6 +455,22 @@ ngx_walrus_publish_encoded(ngx_http_request_t *r)
     ngx_walrus_publish_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+
+    if (ctx->encoding > 0) {
+        return;
+    }
+
+    if (ctx->overloaded) {
+        ngx_walrus_publish_finish(ctx,
+            ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_GATEWAY,
+                                  "OVERLOADED", "the encoder queue is full; "
+                                  "retry later"));
+        return;
+    }
+
+    if (ctx->enc.rc == WALRUS_OK) {
+        ngx_walrus_encode_finish(&ctx->enc);
+    }
 
     if (ctx->enc.rc != WALRUS_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

@@ -61,8 +61,11 @@ sub wait_for(&) {
 
 # --- all nodes up -----------------------------------------------------------
 
+# blobs over 8 KiB are encoded in the thread pool, in parts that run at
+# the same time
 $t->write_config(gateway => 1, gateway_extra =>
-                 'walrus_gateway_max_blob_size 200k;')->run;
+                 'walrus_gateway_max_blob_size 200k; '
+                 . 'walrus_gateway_inline_size 8k;')->run;
 
 my $blob = join '', map { chr(($_ * 13 + 7) % 256) } 1 .. 3 * $S + 17;
 my ($res, $data) = put_blob($blob);
@@ -99,8 +102,9 @@ ok($obj, 'force=true stores it again as newlyCreated');
 is($obj->{storage}{endEpoch}, 6, 'epochs=5 gives end epoch 6');
 ok(!$obj->{deletable}, 'permanent=true is not deletable');
 
-# sizes: empty, one byte, segment boundaries, several segments
-for my $len (0, 1, $S - 1, $S, $S + 1, 5 * $S + 3) {
+# sizes: empty, one byte, segment boundaries, several segments (encoded
+# inline, then in parts)
+for my $len (0, 1, $S - 1, $S, $S + 1, 5 * $S + 3, 37 * $S + 5) {
     my $content = join '', map { chr(($_ * 31 + $len) % 256) } 1 .. $len;
     ($res, $data) = put_blob($content);
     $obj = created($data);
@@ -223,6 +227,35 @@ ok(created($data), 'with one node signing badly the upload succeeds');
 %signers = map { $_ => 1 } @{$data->{newlyCreated}{certificate}{signers}};
 ok(!$signers{node2}, '... and its confirmation is not counted');
 ok(keys %signers >= $n - $f, '... the others reach the quorum');
+$t->stop;
+
+# --- a full encoder queue -----------------------------------------------------
+
+# one thread and a queue of one: an upload's second part rarely fits
+$t->write_config(gateway => 1,
+    main => 'thread_pool tiny threads=1 max_queue=1;',
+    gateway_extra => 'walrus_gateway_inline_size 8k; '
+                     . 'walrus_thread_pool tiny;')->run;
+my @kids2;
+for my $k (1 .. 10) {
+    my $pid = fork // die;
+    if ($pid == 0) {
+        my ($r, $d) = put_blob("queue $k " x 4000);
+        my $reason = $d && $d->{error} ? $d->{error}{details}[0]{reason} : '';
+        POSIX::_exit($r->{status} == 200 ? 0
+                     : $r->{status} == 429 && $reason eq 'OVERLOADED' ? 1
+                     : 2);
+    }
+    push @kids2, $pid;
+}
+my %exits;
+for (@kids2) { waitpid $_, 0; $exits{$? >> 8}++ }
+ok(!$exits{2}, 'with a full encoder queue every upload gets 200 or 429')
+    or diag(explain \%exits);
+ok($exits{1}, '... and some are refused with 429 OVERLOADED')
+    or diag(explain \%exits);
+($res, $data) = put_blob('after the queue was full ' x 400);
+ok(created($data), '... and a later upload succeeds');
 $t->stop;
 
 done_testing();
