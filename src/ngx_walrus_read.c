@@ -335,7 +335,7 @@ ngx_walrus_read_cleanup(void *data)
     ctx->fanout.closed = 1;
 
     for (i = 0; i < NGX_WALRUS_WINDOW; i++) {
-        ngx_free(ctx->window[i].out);
+        ngx_walrus_buffer_free(ctx->window[i].out);
         ctx->window[i].out = NULL;
     }
 
