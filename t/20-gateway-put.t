@@ -9,6 +9,7 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use JSON::PP;
+use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 use WalrusTest;
 
@@ -227,6 +228,35 @@ ok(created($data), 'with one node signing badly the upload succeeds');
 %signers = map { $_ => 1 } @{$data->{newlyCreated}{certificate}{signers}};
 ok(!$signers{node2}, '... and its confirmation is not counted');
 ok(keys %signers >= $n - $f, '... the others reach the quorum');
+$t->stop;
+
+# --- a client that goes away, an encoder that cannot write ------------------
+
+$t->write_config(gateway => 1, gateway_extra =>
+                 'walrus_gateway_max_blob_size 200k; '
+                 . 'walrus_gateway_inline_size 8k;')->run;
+
+# the whole body arrives, the parts are queued, the client is gone
+for my $k (1 .. 5) {
+    my $body = "leaving $k " x 15000;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $t->{ports}[$n]) or die;
+    print $s "PUT /v1/blobs HTTP/1.1\r\nHost: x\r\nContent-Length: "
+        . length($body) . "\r\n\r\n$body";
+    close $s;
+}
+sleep 0.5;
+($res, $data) = put_blob('after the clients left ' x 700);
+ok(created($data), 'clients that leave during encoding: a later upload '
+                   . 'succeeds');
+
+rmdir "$dir/tmp/walrus" or die "$dir/tmp/walrus: $!";
+($res, $data) = put_blob('no place to encode ' x 700);
+is($res->{status}, 500, 'no temporary directory for the encoder: 500');
+is($data && $data->{error}{details}[0]{reason}, 'INTERNAL_ERROR',
+   '... INTERNAL_ERROR');
+like(WalrusTest::read_file($t->error_log), qr/cannot create a temp file/,
+     '... and the log says why');
 $t->stop;
 
 # --- a full encoder queue -----------------------------------------------------
