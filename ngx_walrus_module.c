@@ -203,6 +203,13 @@ static ngx_command_t  ngx_walrus_commands[] = {
       offsetof(ngx_walrus_loc_conf_t, hedge_delay),
       NULL },
 
+    { ngx_string("walrus_gateway_slow_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, slow_timeout),
+      NULL },
+
     { ngx_string("walrus_gateway_read_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -334,6 +341,7 @@ ngx_walrus_create_loc_conf(ngx_conf_t *cf)
     wlcf->timeout = NGX_CONF_UNSET_MSEC;
     wlcf->max_uploads = NGX_CONF_UNSET_UINT;
     wlcf->hedge_delay = NGX_CONF_UNSET_MSEC;
+    wlcf->slow_timeout = NGX_CONF_UNSET_MSEC;
     wlcf->read_timeout = NGX_CONF_UNSET_MSEC;
 
     return wlcf;
@@ -363,6 +371,7 @@ ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 60000);
     ngx_conf_merge_uint_value(conf->max_uploads, prev->max_uploads, 64);
     ngx_conf_merge_msec_value(conf->hedge_delay, prev->hedge_delay, 300);
+    ngx_conf_merge_msec_value(conf->slow_timeout, prev->slow_timeout, 10000);
     ngx_conf_merge_msec_value(conf->read_timeout, prev->read_timeout, 30000);
 
     if (ngx_conf_merge_path_value(cf, &conf->temp_path, prev->temp_path,

@@ -42,6 +42,7 @@ typedef struct {
     ngx_msec_t             started;
     ngx_msec_t             hedged;      /* when slivers were last added */
     ngx_uint_t             outstanding; /* requested, not arrived */
+    ngx_uint_t             probing;     /* slow nodes asked on the side */
     int                    rc;          /* of the decode task */
     unsigned               active:1;
     unsigned               working:1;

@@ -15,9 +15,7 @@
 #define NGX_WALRUS_CALL_META   0
 #define NGX_WALRUS_CALL_CERT   1
 #define NGX_WALRUS_CALL_SLIVER 2
-
-
-#define NGX_WALRUS_SLOW_MEMORY  10000
+#define NGX_WALRUS_CALL_PROBE  0x100
 
 
 typedef struct {
@@ -50,6 +48,10 @@ static ngx_int_t ngx_walrus_read_meta_done(ngx_walrus_read_t *ctx);
 static ngx_int_t ngx_walrus_seg_start(ngx_walrus_read_t *ctx, uint64_t g);
 static ngx_int_t ngx_walrus_seg_request(ngx_walrus_seg_t *seg,
     ngx_uint_t count);
+static ngx_int_t ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair,
+    unsigned node, ngx_uint_t flags);
+static ngx_int_t ngx_walrus_seg_probe(ngx_walrus_seg_t *seg);
+static void ngx_walrus_seg_probe_cut(ngx_walrus_seg_t *seg, unsigned node);
 static ngx_int_t ngx_walrus_seg_progress(ngx_walrus_seg_t *seg);
 static void ngx_walrus_seg_reset(ngx_walrus_seg_t *seg);
 static void ngx_walrus_seg_mark_slow(ngx_walrus_seg_t *seg);
@@ -64,10 +66,18 @@ static void ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc);
 
 
 /*
- * Per worker: until when a node counts as slow, so that the next reads
- * ask it last instead of waiting a hedge delay for it again.
+ * Per worker: nodes a read hedged over.  Later reads ask them last, so
+ * they do not wait a hedge delay for them again.  From `until` on, the
+ * next segment asks such a node once on the side of its p requests (a
+ * probe no read waits for); only an answer makes it a first choice again.
  */
-static ngx_msec_t  ngx_walrus_slow_until[WALRUS_MAX_SHARDS];
+
+typedef struct {
+    ngx_msec_t             until;
+    unsigned               slow:1;
+} ngx_walrus_slow_t;
+
+static ngx_walrus_slow_t  ngx_walrus_slow[WALRUS_MAX_SHARDS];
 
 
 ngx_int_t
@@ -99,11 +109,7 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     }
 
     for (i = 0; i < wmcf->committee->nnodes; i++) {
-        if ((ngx_msec_int_t) (ngx_walrus_slow_until[i] - ngx_current_msec)
-            > 0)
-        {
-            ctx->avoid[i] = 1;
-        }
+        ctx->avoid[i] = ngx_walrus_slow[i].slow;
     }
 
     cln->handler = ngx_walrus_read_cleanup;
@@ -509,13 +515,24 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
             break;
         }
 
-        seg->outstanding--;
+        if (call->kind & NGX_WALRUS_CALL_PROBE) {
+            seg->probing--;
+
+        } else {
+            seg->outstanding--;
+        }
 
         if ((call->status == NGX_HTTP_OK
              || call->status == NGX_HTTP_PARTIAL_CONTENT)
             && !call->truncated && call->body_len == seg->sliver_size)
         {
             seg->state[call->pair] = NGX_WALRUS_SLOT_ARRIVED;
+
+            if (call->kind & NGX_WALRUS_CALL_PROBE) {
+                ngx_walrus_slow[call->node].slow = 0;
+                ctx->avoid[call->node] = 0;
+            }
+
             break;
         }
 
@@ -643,6 +660,10 @@ ngx_walrus_seg_start(ngx_walrus_read_t *ctx, uint64_t g)
         return NGX_ERROR;
     }
 
+    if (ngx_walrus_seg_probe(seg) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* the p systematic slivers: no decoding when they all arrive */
 
     return ngx_walrus_seg_request(seg, ctx->meta.params.p);
@@ -658,6 +679,12 @@ ngx_walrus_seg_reset(ngx_walrus_seg_t *seg)
 
     for (i = 0; i < n; i++) {
         if (seg->calls[i] != NULL) {
+            if (seg->state[i] == NGX_WALRUS_SLOT_REQUESTED
+                && (seg->calls[i]->kind & NGX_WALRUS_CALL_PROBE))
+            {
+                ngx_walrus_seg_probe_cut(seg, seg->calls[i]->node);
+            }
+
             ngx_walrus_fanout_cancel(seg->calls[i]);
             seg->calls[i] = NULL;
         }
@@ -670,6 +697,7 @@ ngx_walrus_seg_reset(ngx_walrus_seg_t *seg)
     seg->out = NULL;
     seg->buf = NULL;
     seg->outstanding = 0;
+    seg->probing = 0;
     seg->rc = WALRUS_OK;
     seg->active = 0;
     seg->working = 0;
@@ -685,11 +713,7 @@ ngx_walrus_seg_reset(ngx_walrus_seg_t *seg)
 static ngx_int_t
 ngx_walrus_seg_request(ngx_walrus_seg_t *seg, ngx_uint_t count)
 {
-    u_char             *p;
-    char                path[64];
     unsigned            pair, shard, node, n, pass;
-    uint64_t            off;
-    ngx_walrus_call_t  *call;
     ngx_walrus_read_t  *ctx;
 
     ctx = seg->ctx;
@@ -709,38 +733,126 @@ ngx_walrus_seg_request(ngx_walrus_seg_t *seg, ngx_uint_t count)
                 continue;
             }
 
-            ngx_snprintf((u_char *) path, sizeof(path),
-                         "slivers/%ud/primary%Z", pair);
-
-            if (ngx_walrus_read_call(ctx, node, NGX_WALRUS_CALL_SLIVER, path,
-                                     seg->sliver_size, &call)
-                != NGX_OK)
-            {
+            if (ngx_walrus_seg_ask(seg, pair, node, 0) != NGX_OK) {
                 return NGX_ERROR;
             }
 
-            off = walrus_sliver_offset(&ctx->meta, WALRUS_PRIMARY,
-                                       seg->index);
-
-            call->range.data = ngx_pnalloc(ctx->request->pool, 64);
-            if (call->range.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            p = ngx_sprintf(call->range.data, "bytes=%uL-%uL", off,
-                            off + seg->sliver_size - 1);
-            call->range.len = p - call->range.data;
-
-            call->kind = NGX_WALRUS_CALL_SLIVER
-                         | (ngx_uint_t) (seg - ctx->window) << 16;
-            call->pair = pair;
-
-            seg->calls[pair] = call;
-            seg->state[pair] = NGX_WALRUS_SLOT_REQUESTED;
             seg->outstanding++;
             count--;
         }
     }
+
+    return NGX_OK;
+}
+
+
+/* a slow node whose time is up gets one request this segment needs not */
+
+static ngx_int_t
+ngx_walrus_seg_probe(ngx_walrus_seg_t *seg)
+{
+    unsigned                 pair, shard, node, n;
+    ngx_walrus_slow_t       *slow;
+    ngx_walrus_read_t       *ctx;
+    ngx_walrus_loc_conf_t   *wlcf;
+
+    ctx = seg->ctx;
+    n = ctx->committee->params.n;
+    wlcf = ngx_http_get_module_loc_conf(ctx->request, ngx_http_walrus_module);
+
+    for (pair = 0; pair < n; pair++) {
+        if (seg->state[pair] != NGX_WALRUS_SLOT_IDLE) {
+            continue;
+        }
+
+        shard = walrus_pair_to_shard(&ctx->committee->params,
+                                     ctx->route.blob_id, pair);
+        node = ctx->committee->shard_owner[shard];
+        slow = &ngx_walrus_slow[node];
+
+        if (!slow->slow || ctx->avoid[node] != 1
+            || (ngx_msec_int_t) (slow->until - ngx_current_msec) > 0)
+        {
+            continue;
+        }
+
+        /* other reads keep avoiding it until the answer or another time */
+
+        slow->until = ngx_current_msec + wlcf->slow_timeout;
+
+        if (ngx_walrus_seg_ask(seg, pair, node, NGX_WALRUS_CALL_PROBE)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        seg->probing++;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A probe that ends unanswered with its segment: a node that had a hedge
+ * delay to answer stays slow; otherwise a read a hedge delay on asks again.
+ */
+
+static void
+ngx_walrus_seg_probe_cut(ngx_walrus_seg_t *seg, unsigned node)
+{
+    ngx_msec_t               wait;
+    ngx_walrus_loc_conf_t   *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(seg->ctx->request,
+                                        ngx_http_walrus_module);
+
+    wait = ngx_current_msec - seg->started >= wlcf->hedge_delay
+           ? wlcf->slow_timeout : wlcf->hedge_delay;
+
+    ngx_walrus_slow[node].until = ngx_current_msec + wait;
+}
+
+
+static ngx_int_t
+ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
+    ngx_uint_t flags)
+{
+    u_char             *p;
+    char                path[64];
+    uint64_t            off;
+    ngx_walrus_call_t  *call;
+    ngx_walrus_read_t  *ctx;
+
+    ctx = seg->ctx;
+
+    ngx_snprintf((u_char *) path, sizeof(path), "slivers/%ud/primary%Z",
+                 pair);
+
+    if (ngx_walrus_read_call(ctx, node, NGX_WALRUS_CALL_SLIVER, path,
+                             seg->sliver_size, &call)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    off = walrus_sliver_offset(&ctx->meta, WALRUS_PRIMARY, seg->index);
+
+    call->range.data = ngx_pnalloc(ctx->request->pool, 64);
+    if (call->range.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(call->range.data, "bytes=%uL-%uL", off,
+                    off + seg->sliver_size - 1);
+    call->range.len = p - call->range.data;
+
+    call->kind = NGX_WALRUS_CALL_SLIVER | flags
+                 | (ngx_uint_t) (seg - ctx->window) << 16;
+    call->pair = pair;
+
+    seg->calls[pair] = call;
+    seg->state[pair] = NGX_WALRUS_SLOT_REQUESTED;
 
     return NGX_OK;
 }
@@ -751,15 +863,24 @@ ngx_walrus_seg_request(ngx_walrus_seg_t *seg, ngx_uint_t count)
 static void
 ngx_walrus_seg_mark_slow(ngx_walrus_seg_t *seg)
 {
-    unsigned  i;
+    unsigned                 i, node;
+    ngx_walrus_loc_conf_t   *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(seg->ctx->request,
+                                        ngx_http_walrus_module);
 
     for (i = 0; i < seg->ctx->committee->params.n; i++) {
-        if (seg->state[i] == NGX_WALRUS_SLOT_REQUESTED
-            && seg->ctx->avoid[seg->calls[i]->node] == 0)
-        {
-            seg->ctx->avoid[seg->calls[i]->node] = 1;
-            ngx_walrus_slow_until[seg->calls[i]->node] =
-                                   ngx_current_msec + NGX_WALRUS_SLOW_MEMORY;
+        if (seg->state[i] != NGX_WALRUS_SLOT_REQUESTED) {
+            continue;
+        }
+
+        node = seg->calls[i]->node;
+
+        if (seg->ctx->avoid[node] == 0) {
+            seg->ctx->avoid[node] = 1;
+            ngx_walrus_slow[node].slow = 1;
+            ngx_walrus_slow[node].until = ngx_current_msec
+                                          + wlcf->slow_timeout;
         }
     }
 }
@@ -822,7 +943,7 @@ ngx_walrus_seg_progress(ngx_walrus_seg_t *seg)
         }
     }
 
-    if (seg->outstanding > 0
+    if (seg->outstanding + seg->probing > 0
         && ngx_current_msec - seg->started < wlcf->read_timeout)
     {
         return NGX_AGAIN;
@@ -1012,7 +1133,11 @@ ngx_walrus_decode_apply(ngx_walrus_seg_t *seg, ngx_walrus_decode_t *d)
             ngx_walrus_call_release(seg->calls[i]);
         }
 
-        if (seg->state[i] == NGX_WALRUS_SLOT_ARRIVED) {
+        /* a sliver that arrived while the task ran waits for the next */
+
+        if (seg->state[i] == NGX_WALRUS_SLOT_ARRIVED
+            && d->verdict[i] != NGX_WALRUS_SLOT_REQUESTED)
+        {
             seg->state[i] = d->verdict[i];
         }
     }

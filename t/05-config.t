@@ -93,6 +93,10 @@ config_fails('walrus_worker_spare_buffers in a server',
              qr/"walrus_worker_spare_buffers" directive is not allowed/,
              gateway => 1, gateway_extra => 'walrus_worker_spare_buffers 1m;');
 
+config_fails('walrus_gateway_slow_timeout soon',
+             qr/"walrus_gateway_slow_timeout" directive invalid value/,
+             gateway => 1, gateway_extra => 'walrus_gateway_slow_timeout soon;');
+
 WalrusTest::write_file("$dir/bad.json", '{"epoch": 1, "n_shards": 3}');
 $t->write_config;
 my $conf = WalrusTest::read_file("$dir/nginx.conf");

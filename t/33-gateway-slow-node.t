@@ -1,0 +1,137 @@
+# A node that a read hedged over is asked last by the worker's later
+# reads for walrus_gateway_slow_timeout.  After that, a read asks it once
+# on the side (a probe): no read waits a hedge delay for it again, and a
+# node that answers the probe becomes a first choice again.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use Time::HiRes qw(time sleep);
+use WalrusTest;
+
+my $MiB = 1024 * 1024;
+my $HEDGE = 0.3;
+my $SLOW_TIMEOUT = 1;
+my $json = JSON::PP->new;
+my $t = WalrusTest->new(n => 7, segment_size => 4 * $MiB);
+my $dir = $t->dir;
+my $gw = sub { $t->gateway_url . $_[0] };
+
+my $blob = join '', map { pack('N', $_ * 2246822519 % 4294967296) }
+                    1 .. $MiB / 4;
+
+$t->write_config(gateway => 1)->run;
+my $res = $t->request('PUT', $gw->('/v1/blobs'), $blob);
+my $id = eval { $json->decode($res->{content})->{newlyCreated}{blobObject}
+                ->{blobId} };
+ok($id, 'a 1 MiB blob is stored') or BAIL_OUT($res->{content});
+$t->stop;
+
+# the node of pair 0 (asked first) sits behind a server that answers 3 s
+# late while $dir/slow exists, and passes requests on at once otherwise
+my $late = WalrusTest::Proto::id_mod(WalrusTest::Proto::unb64url($id),
+                                     $t->n);
+my $port = $t->node_port($late);
+my $real_port = WalrusTest::free_port();
+my $real = $t->node_server($late);
+$real =~ s/listen 127\.0\.0\.1:$port;/listen 127.0.0.1:$real_port;/
+    or die 'cannot move the node';
+
+WalrusTest::write_file("$dir/slow", '');
+$t->write_config(gateway => 1, down => [ $late ],
+    main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
+    gateway_extra => "walrus_gateway_hedge_delay " . $HEDGE * 1000 . "ms; "
+                   . "walrus_gateway_slow_timeout ${SLOW_TIMEOUT}s;",
+    http => $real . <<"END");
+    server {
+        listen 127.0.0.1:$port;
+        access_log $dir/logs/late.access.log walrus;
+
+        location / {
+            if (-f $dir/slow) {
+                echo_sleep 3;
+                echo slow;
+            }
+
+            proxy_pass http://127.0.0.1:$real_port;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+END
+$t->run;
+
+# seconds a read takes; dies unless it gives the blob
+sub timed_read {
+    my $start = time;
+    my $r = $t->request('GET', $gw->("/v1/blobs/$id"));
+    die "GET: $r->{status}" unless $r->{status} == 200
+                                   && $r->{content} eq $blob;
+    return time - $start;
+}
+
+# requests the late node's server answered, by their status
+sub late_answers {
+    my ($status) = @_;
+    my $log = WalrusTest::read_file("$dir/logs/late.access.log") // '';
+    return scalar(() = $log =~ /^GET \S+ $status /mg);
+}
+
+my $took = timed_read();
+cmp_ok($took, '>=', $HEDGE * 0.9,
+       sprintf('the first read waits the hedge delay (%.3f s)', $took));
+cmp_ok($took, '<', 2, '... and not for the late node');
+
+my @fast = map { timed_read() } 1 .. 3;
+ok(!grep({ $_ >= $HEDGE * 0.9 } @fast),
+   sprintf('later reads do not wait for it (%s s)',
+           join ' ', map { sprintf '%.3f', $_ } @fast));
+
+# the timeout is over: a read asks the node on the side and does not wait
+sleep $SLOW_TIMEOUT + 0.2;
+@fast = map { timed_read() } 1 .. 3;
+ok(!grep({ $_ >= $HEDGE * 0.9 } @fast),
+   sprintf('after walrus_gateway_slow_timeout, reads still do not wait '
+           . '(%s s)', join ' ', map { sprintf '%.3f', $_ } @fast));
+
+# the node recovers.  A probe that loses the race with the p other
+# slivers ends with its read; the next read a hedge delay on asks again.
+unlink "$dir/slow" or die "unlink: $!";
+sleep $SLOW_TIMEOUT + 0.2;
+my $probes = 0;
+until (late_answers(206) > 0 || $probes == 10) {
+    timed_read();
+    $probes++;
+    sleep $HEDGE + 0.1;
+}
+ok(late_answers(206) > 0, "a probe found the node fast ($probes reads)");
+my $before = late_answers(206);
+my $reads = 5;
+@fast = map { timed_read() } 1 .. $reads;
+ok(!grep({ $_ >= $HEDGE * 0.9 } @fast), 'reads after it recovered are fast');
+sleep 0.2;
+is(late_answers(206) - $before, $reads,
+   'the recovered node is asked again by every read');
+
+# a node that stays slow is not asked by every read
+WalrusTest::write_file("$dir/slow", '');
+$t->restart;
+timed_read();
+sleep 3.2;
+$before = () = (WalrusTest::read_file("$dir/logs/late.access.log") // '')
+               =~ /^GET /mg;
+timed_read() for 1 .. $reads;
+sleep 3.5;
+my $after = () = (WalrusTest::read_file("$dir/logs/late.access.log") // '')
+                 =~ /^GET /mg;
+is($after - $before, 1, "$reads reads within the timeout probe it once");
+
+$t->stop;
+
+done_testing;
