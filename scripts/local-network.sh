@@ -61,6 +61,7 @@ nginx_conf() {
     server {
         listen 127.0.0.1:$((NODE_PORT + i));
         client_max_body_size 1g;
+        client_body_buffer_size 256k;
 
         location / {
             walrus_node;

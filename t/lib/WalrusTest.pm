@@ -136,6 +136,7 @@ sub node_server {
         listen 127.0.0.1:$port;
         access_log $dir/logs/node$i.access.log walrus;
         client_max_body_size 1g;
+        client_body_buffer_size 256k;
         $server_extra
 
         location / {
@@ -170,6 +171,7 @@ sub gateway_server {
         listen 127.0.0.1:$port;
         access_log $dir/logs/gateway.access.log walrus;
         client_max_body_size 1g;
+        client_body_buffer_size 256k;
 
         location /v1/ {
             walrus_gateway;
