@@ -25,7 +25,7 @@
 #
 # Environment: WALRUS_BENCH_DURATION (wrk seconds, 10),
 # WALRUS_BENCH_LARGE (0 skips the 1 GiB blob), WALRUS_BENCH_PERF (0 skips
-# the profile), WALRUS_BENCH_SEQ (sequential GETs, 200),
+# the profile), WALRUS_BENCH_SEQ (sequential GETs, 1000),
 # WALRUS_BENCH_OUT (the markdown results,
 # build/bench/gateway.md), WALRUS_KEEP=1 keeps the directory.
 
@@ -54,7 +54,7 @@ my $DURATION = $ENV{WALRUS_BENCH_DURATION} // 10;
 my $LARGE = $ENV{WALRUS_BENCH_LARGE} // 1;
 my $PERF = $ENV{WALRUS_BENCH_PERF} // 1;
 my $REPS = 3;
-my $SEQ = $ENV{WALRUS_BENCH_SEQ} // 200;
+my $SEQ = $ENV{WALRUS_BENCH_SEQ} // 1000;
 my $DELAY = 0.5;
 my $ROOT = $WalrusTest::ROOT;
 my $OUT = $ENV{WALRUS_BENCH_OUT} // "$ROOT/build/bench/gateway.md";
@@ -220,6 +220,8 @@ sub configure {
     my $conf = WalrusTest::read_file("$dir/nginx.conf");
     $conf =~ s/^worker_processes 1;$/worker_processes $WORKERS;/m
         or die 'cannot set worker_processes';
+    $conf =~ s/^(    log_format walrus '[^']*)';$/$1 \$pid';/m
+        or die 'cannot log the worker';
     WalrusTest::write_file("$dir/nginx.conf", $conf);
 
     $t->run;
@@ -412,6 +414,25 @@ sub sequential {
     }
     die "expected $count answers" unless @ms == $count;
     return @ms;
+}
+
+# each worker learns on its own which node is slow: GETs on new
+# connections until every worker has answered a few
+sub warm_workers {
+    my ($url) = @_;
+    my $log = "$dir/logs/gateway.access.log";
+    my @workers = $t->worker_pids;
+    for (1 .. 50) {
+        sequential($url, 2, $MiB, 1);
+        my %seen = map { $_ => 0 } @workers;
+        for ((WalrusTest::read_file($log) // '')
+             =~ /^GET \S+ 200 \d+ "[^"]*" (\d+)$/mg)
+        {
+            $seen{$_}++ if exists $seen{$_};
+        }
+        return unless grep { $_ < 2 } values %seen;
+    }
+    die "not every worker answered";
 }
 
 my @md;
@@ -614,7 +635,7 @@ my $late = WalrusTest::Proto::id_mod(WalrusTest::Proto::unb64url($id{b1m}),
 
 print "phase C: node $late late by ${DELAY}s\n";
 configure(redis => 1, delay => $late);
-sequential("$GW/v1/blobs/$id{b1m}", 2, $MiB);
+warm_workers("$GW/v1/blobs/$id{b1m}");
 $lat{late} = [ sequential("$GW/v1/blobs/$id{b1m}", $SEQ, $MiB) ];
 $lat{late_c} = [ sequential("$GW/v1/blobs/$id{b1m}", $SEQ, $MiB, 1) ];
 my $delay_hits = () = (WalrusTest::read_file("$dir/logs/delay.access.log")
@@ -622,7 +643,7 @@ my $delay_hits = () = (WalrusTest::read_file("$dir/logs/delay.access.log")
 
 print "phase D: node $late late, hedge delay 50 ms\n";
 configure(redis => 1, delay => $late, hedge => '50ms');
-sequential("$GW/v1/blobs/$id{b1m}", 2, $MiB);
+warm_workers("$GW/v1/blobs/$id{b1m}");
 $lat{h50} = [ sequential("$GW/v1/blobs/$id{b1m}", int($SEQ / 4) || 1, $MiB) ];
 $lat{h50_c} = [ sequential("$GW/v1/blobs/$id{b1m}", $SEQ, $MiB, 1) ];
 
