@@ -530,7 +530,10 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
 
             if (call->kind & NGX_WALRUS_CALL_PROBE) {
                 ngx_walrus_slow[call->node].slow = 0;
-                ctx->avoid[call->node] = 0;
+
+                if (ctx->avoid[call->node] == 1) {
+                    ctx->avoid[call->node] = 0;
+                }
             }
 
             break;
