@@ -23,14 +23,6 @@ my $gw = sub { $t->gateway_url . $_[0] };
 
 $t->write_config(gateway => 1)->run;
 
-sub put_blob {
-    my ($content) = @_;
-    my $res = $t->request('PUT', $gw->('/v1/blobs'), $content);
-    my $d = eval { $json->decode($res->{content}) } || {};
-    return $d->{newlyCreated}{blobObject}{blobId}
-        // $d->{alreadyCertified}{blobId};
-}
-
 sub get {
     my ($path, $headers) = @_;
     return $t->request('GET', $gw->($path), undef, $headers);
@@ -67,14 +59,14 @@ sub blob_of {
 
 for my $len (0, 1, $S - 1, $S, $S + 1, 10 * $S + 123) {
     my $blob = blob_of($len, $len);
-    my $id = put_blob($blob);
+    my $id = $t->put_blob($blob);
     my $res = get("/v1/blobs/$id");
     ok($res->{status} == 200 && $res->{content} eq $blob,
        "a blob of $len bytes comes back byte for byte");
 }
 
 my $blob = blob_of(10 * $S, 1);
-my $id = put_blob($blob);
+my $id = $t->put_blob($blob);
 my $res = get("/v1/blobs/$id");
 is($res->{headers}{etag}, "\"$id\"", 'ETag is the quoted blob ID');
 is($res->{headers}{'cache-control'}, 'public, max-age=31536000, immutable',
@@ -152,7 +144,7 @@ is($res->{status}, 400, 'byte-range past the end: 400');
 # --- types, names, status -----------------------------------------------------
 
 my $png = "\x89PNG\r\n\x1a\n" . "\0\0\0\rIHDR" . ('x' x 300);
-my $png_id = put_blob($png);
+my $png_id = $t->put_blob($png);
 $res = get("/v1/blobs/$png_id?filename=my%20photo.png");
 is($res->{headers}{'content-type'}, 'image/png', 'a PNG is image/png');
 like($res->{headers}{'content-disposition'}, qr/^inline; filename="my photo.png"/,
@@ -163,11 +155,11 @@ like($res->{headers}{'content-disposition'}, qr/^attachment/,
 $res = get("/v1/blobs/$png_id", { Range => 'bytes=0-3' });
 is($res->{headers}{'content-type'}, 'image/png',
    'a 4-byte range of a PNG is still image/png');
-my $html_id = put_blob("<!DOCTYPE html><html><script>alert(1)</script>");
+my $html_id = $t->put_blob("<!DOCTYPE html><html><script>alert(1)</script>");
 $res = get("/v1/blobs/$html_id");
 is($res->{headers}{'content-security-policy'}, 'sandbox',
    'HTML is served sandboxed');
-my $text_id = put_blob("hello, walrus\n");
+my $text_id = $t->put_blob("hello, walrus\n");
 is(get("/v1/blobs/$text_id")->{headers}{'content-type'},
    'text/plain; charset=utf-8', 'text is text/plain');
 
@@ -213,7 +205,7 @@ is($res->{status}, 404, 'an uncertified blob is not served');
 # --- a client that goes away mid-stream ---------------------------------------
 
 my $big = blob_of(200 * $S, 5);
-my $big_id = put_blob($big);
+my $big_id = $t->put_blob($big);
 my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                               PeerPort => $t->{ports}[$n]) or die;
 print $s "GET /v1/blobs/$big_id HTTP/1.1\r\nHost: x\r\n\r\n";

@@ -8,7 +8,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use JSON::PP;
 use Digest::SHA qw(sha256_hex);
 use IO::Socket::INET;
 use WalrusTest;
@@ -27,14 +26,8 @@ sub make_blob {
     return join '', map { pack('N', $_) . substr($chunk, 4) } 1 .. $mib;
 }
 
-sub put_blob {
-    my $res = $t->request('PUT', $t->gateway_url . '/v1/blobs', $_[0]);
-    my $d = eval { JSON::PP->new->decode($res->{content}) } || {};
-    return $d->{newlyCreated}{blobObject}{blobId};
-}
-
 my $big = make_blob(100, 1);
-my $big_id = put_blob($big);
+my $big_id = $t->put_blob($big);
 ok($big_id, 'a 100 MiB blob is stored');
 my $res = $t->request('GET', $t->gateway_url . "/v1/blobs/$big_id");
 ok($res->{status} == 200 && $res->{content} eq $big,
@@ -44,7 +37,7 @@ undef $res;
 
 my $blob = make_blob(64, 2);
 my $sum = sha256_hex($blob);
-my $id = put_blob($blob);
+my $id = $t->put_blob($blob);
 ok($id, 'a 64 MiB blob is stored');
 undef $blob;
 

@@ -10,14 +10,12 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use JSON::PP;
 use WalrusTest;
 
 my $MiB = 1024 * 1024;
 my $S = 4 * $MiB;
 my $B = $MiB;
 my $READS = 20;
-my $json = JSON::PP->new;
 my $t = WalrusTest->new(n => 7, segment_size => $S);
 my $gw = sub { $t->gateway_url . $_[0] };
 
@@ -25,10 +23,8 @@ my $blob = join '', map { pack('N', $_ * 2654435761 % 4294967296) }
                     1 .. $B / 4;
 
 $t->write_config(gateway => 1)->run;
-my $res = $t->request('PUT', $gw->('/v1/blobs'), $blob);
-my $id = eval { $json->decode($res->{content})->{newlyCreated}{blobObject}
-                ->{blobId} };
-ok($id, 'a 1 MiB blob is stored') or BAIL_OUT($res->{content});
+my $id = $t->put_blob($blob);
+ok($id, 'a 1 MiB blob is stored') or BAIL_OUT('no blob to read');
 
 # the node of pair 0 answers late: after the first read the worker avoids
 # it, and every read decodes from a parity sliver

@@ -10,14 +10,12 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use JSON::PP;
 use Time::HiRes qw(time sleep);
 use WalrusTest;
 
 my $MiB = 1024 * 1024;
 my $HEDGE = 0.3;
 my $SLOW_TIMEOUT = 1;
-my $json = JSON::PP->new;
 my $t = WalrusTest->new(n => 7, segment_size => 4 * $MiB);
 my $dir = $t->dir;
 my $gw = sub { $t->gateway_url . $_[0] };
@@ -26,10 +24,8 @@ my $blob = join '', map { pack('N', $_ * 2246822519 % 4294967296) }
                     1 .. $MiB / 4;
 
 $t->write_config(gateway => 1)->run;
-my $res = $t->request('PUT', $gw->('/v1/blobs'), $blob);
-my $id = eval { $json->decode($res->{content})->{newlyCreated}{blobObject}
-                ->{blobId} };
-ok($id, 'a 1 MiB blob is stored') or BAIL_OUT($res->{content});
+my $id = $t->put_blob($blob);
+ok($id, 'a 1 MiB blob is stored') or BAIL_OUT('no blob to read');
 $t->stop;
 
 # the node of pair 0 (asked first) sits behind a server that answers 3 s

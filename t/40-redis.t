@@ -23,13 +23,6 @@ my $LOAD = $ENV{WALRUS_LOAD_SECONDS} // 30;
 # the Redis sections turn the worker's cache off, so that Redis is used
 my $NO_MEMO = "    walrus_worker_cache_size 0;\n";
 
-sub put_blob {
-    my $res = $t->request('PUT', $t->gateway_url . '/v1/blobs', $_[0]);
-    my $d = eval { $json->decode($res->{content}) } || {};
-    return $d->{newlyCreated}{blobObject}{blobId}
-        // $d->{alreadyCertified}{blobId};
-}
-
 sub get { $t->request('GET', $t->gateway_url . "/v1/blobs/$_[0]") }
 
 # metadata requests the nodes saw
@@ -81,7 +74,7 @@ sub store_directly {
 
 $t->write_config(gateway => 1, redis => 1, http => $NO_MEMO)->run;
 my $blob = blob_of(3 * $S, 1);
-my $id = put_blob($blob);
+my $id = $t->put_blob($blob);
 ok($id, 'without Redis an upload succeeds');
 ok(get($id)->{content} eq $blob, '... and a read too');
 ok(get($id)->{content} eq $blob, '... twice');
@@ -97,7 +90,7 @@ $t->write_config(gateway => 1, redis => 1, http => $NO_MEMO)->run;
 sleep 0.3;
 
 my $blob2 = blob_of(5 * $S + 7, 2);
-my $id2 = put_blob($blob2);
+my $id2 = $t->put_blob($blob2);
 ok(eventually(sub { $t->redis('EXISTS', "walrus:m:$id2")
                     && $t->redis('EXISTS', "walrus:c:$id2") }),
    'an upload writes metadata and certificate to Redis');
@@ -128,7 +121,7 @@ ok($ttl > 0 && $ttl <= 2, "... remembered for $ttl s");
 $before = metadata_gets();
 is(get($later_id)->{status}, 404, '... and answered from the cache');
 is(metadata_gets(), $before, '... without asking the nodes');
-is(put_blob($later), $later_id, 'the blob is uploaded');
+is($t->put_blob($later), $later_id, 'the blob is uploaded');
 ok(get($later_id)->{content} eq $later, '... and readable at once');
 
 # a poisoned entry is refused and repaired
@@ -154,7 +147,7 @@ is($t->redis('GET', "walrus:c:$id2"), $good, '... and the entry repaired');
 # --- Redis killed and restarted under load, nginx reloaded -----------------
 
 my @blobs = map { blob_of(2 * $S + $_, 10 + $_) } 1 .. 5;
-my @ids = map { put_blob($_) } @blobs;
+my @ids = map { $t->put_blob($_) } @blobs;
 
 my @kids;
 my $until = time + $LOAD;
@@ -166,7 +159,7 @@ for my $k (1 .. 4) {
             $i++;
             if ($k == 1 && $i % 3 == 0) {
                 my $c = blob_of(3000 + $i, $i) . "load $k $i";
-                put_blob($c) ? $ok++ : $bad++;
+                $t->put_blob($c) ? $ok++ : $bad++;
                 next;
             }
             my $j = $i % @ids;
@@ -206,7 +199,7 @@ is($failed, 0, "$LOAD s of GETs and PUTs with Redis killed, restarted and "
 # the restarted Redis is used again without a reload
 sleep 1;
 my $fresh = blob_of(4000, 77);
-my $fresh_id = put_blob($fresh);
+my $fresh_id = $t->put_blob($fresh);
 my $cached = 0;
 for (1 .. 60) {
     last if $cached = $t->redis('EXISTS', "walrus:m:$fresh_id");
@@ -229,7 +222,7 @@ $t->write_config(gateway => 1, redis => 1, http => $NO_MEMO .
                  . "    walrus_redis_prefix test:;\n")->run;
 sleep 0.3;
 my $secret = blob_of(5000, 99);
-my $secret_id = put_blob($secret);
+my $secret_id = $t->put_blob($secret);
 ok(eventually(sub { $t->redis('EXISTS', "test:m:$secret_id") }),
    'with a password and db 3 the cache is written there');
 $before = metadata_gets();
@@ -241,7 +234,7 @@ $t->write_config(gateway => 1, redis => 1, http => $NO_MEMO .
                  "    walrus_redis_password wrong;\n")->run;
 sleep 0.3;
 my $other = blob_of(6000, 98);
-my $other_id = put_blob($other);
+my $other_id = $t->put_blob($other);
 ok($other_id && get($other_id)->{content} eq $other && get($other_id)->{content} eq $other,
    'with a wrong password uploads and reads still succeed');
 my @refused = grep { /redis refused AUTH/ }
@@ -272,7 +265,7 @@ ok(reads_ask_nodes($hot_id, $hot),
    '... and the first after the certificate TTL does');
 
 my $up = blob_of(2 * $S, 32);
-my $up_id = put_blob($up);
+my $up_id = $t->put_blob($up);
 ok(!reads_ask_nodes($up_id, $up), 'a blob uploaded here is read without '
    . 'asking the nodes');
 

@@ -15,6 +15,7 @@ use File::Temp qw(tempdir);
 use File::Path qw(make_path);
 use IO::Socket::INET;
 use HTTP::Tiny;
+use JSON::PP;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 use Cwd qw(abs_path);
@@ -151,6 +152,17 @@ END
 }
 
 sub gateway_url { "http://127.0.0.1:" . $_[0]{ports}[$_[0]{n}] }
+
+# PUTs a blob through the gateway: its ID, newly created or already
+# certified, or undef
+sub put_blob {
+    my ($self, $content) = @_;
+    my $res = $self->request('PUT', $self->gateway_url . '/v1/blobs',
+                             $content);
+    my $d = eval { JSON::PP->new->decode($res->{content}) } || {};
+    return $d->{newlyCreated}{blobObject}{blobId}
+        // $d->{alreadyCertified}{blobId};
+}
 
 # the gateway server: upstreams of the nodes, the gateway location and
 # the internal location its requests to nodes go through
