@@ -135,7 +135,7 @@ cmp_ok($tries, '<', 20, "a probe found the node fast ($tries tries)");
 my $reads = 5;
 my $start = time;
 my $answered = answered_reads($reads);
-my $took = time - $start;
+$took = time - $start;
 is($answered, $reads,
    sprintf('the recovered node is asked again by every read (%.3f s)',
            $took));
