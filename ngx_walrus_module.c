@@ -6,6 +6,7 @@
 #include <ngx_walrus.h>
 #include <ngx_walrus_buffer.h>
 #include <ngx_walrus_fanout.h>
+#include <ngx_walrus_memo.h>
 #include <ngx_walrus_redis.h>
 #include <walrus_sign.h>
 #include <openssl/evp.h>
@@ -319,6 +320,7 @@ static void
 ngx_walrus_exit_process(ngx_cycle_t *cycle)
 {
     ngx_walrus_redis_exit_process(cycle);
+    ngx_walrus_memo_drain();
     ngx_walrus_buffer_drain();
 }
 

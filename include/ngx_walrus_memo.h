@@ -21,5 +21,8 @@ void ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
     const u_char *metadata, size_t metadata_len, const u_char *cert,
     size_t cert_len);
 
+/* frees every entry: when the worker exits */
+void ngx_walrus_memo_drain(void);
+
 
 #endif /* _NGX_WALRUS_MEMO_H_INCLUDED_ */

@@ -214,3 +214,18 @@ ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
     ngx_queue_insert_head(&ngx_walrus_memo_lru, &mn->queue);
     ngx_walrus_memo_used += size;
 }
+
+
+void
+ngx_walrus_memo_drain(void)
+{
+    if (!ngx_walrus_memo_ready) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&ngx_walrus_memo_lru)) {
+        ngx_walrus_memo_drop(ngx_queue_data(
+                                 ngx_queue_head(&ngx_walrus_memo_lru),
+                                 ngx_walrus_memo_node_t, queue));
+    }
+}

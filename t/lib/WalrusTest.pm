@@ -300,6 +300,7 @@ sub run {
         if ($self->{valgrind}) {
             unshift @cmd, 'valgrind', '-q', '--tool=memcheck',
                 '--leak-check=full', '--show-possibly-lost=no',
+                '--keep-debuginfo=yes',
                 '--errors-for-leak-kinds=definite',
                 "--suppressions=$ROOT/t/valgrind.supp",
                 "--log-file=$dir/logs/valgrind.log";
