@@ -96,7 +96,7 @@ test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) unit-sanitize
-	WALRUS_VALGRIND=1 prove t/10-node.t
+	WALRUS_VALGRIND=1 prove t/10-node.t t/30-gateway-get.t
 	prove -r t
 
 # the codec, then the gateway against plain nginx (bench/gateway_bench.pl,

@@ -14,14 +14,32 @@
 
 typedef struct {
     ngx_queue_t            done;       /* finished calls not yet handled */
+    ngx_queue_t            arenas;     /* ngx_walrus_arena_t */
     ngx_uint_t             active;     /* calls running */
     ngx_uint_t             closed;     /* the caller stopped listening */
 } ngx_walrus_fanout_t;
 
 
+/*
+ * A pool for a group of calls (a segment's) and their subrequests, which
+ * nginx would otherwise allocate in the main request's pool until the
+ * request ends.  It is destroyed once the group is retired and all its
+ * subrequests have closed, so that a read's memory does not grow with
+ * the number of segments.
+ */
 typedef struct {
-    ngx_queue_t            queue;
+    ngx_pool_t            *pool;
+    ngx_queue_t            calls;      /* ngx_walrus_call_t, in pool */
+    ngx_queue_t            link;       /* in the fanout's arenas */
+    unsigned               retired:1;
+} ngx_walrus_arena_t;
+
+
+typedef struct {
+    ngx_queue_t            queue;      /* in the fanout's done */
+    ngx_queue_t            link;       /* in the arena's calls */
     ngx_walrus_fanout_t   *fanout;
+    ngx_pool_t            *pool;       /* where the call lives */
     ngx_http_request_t    *request;    /* the subrequest */
     ngx_uint_t             node;
     ngx_uint_t             kind;       /* the caller's tag */
@@ -34,6 +52,8 @@ typedef struct {
     size_t                 body_size;  /* allocated */
     size_t                 body_max;
     unsigned               done:1;
+    unsigned               queued:1;   /* in the fanout's done */
+    unsigned               closed:1;   /* the subrequest was torn down */
     unsigned               truncated:1;
 } ngx_walrus_call_t;
 
@@ -45,11 +65,28 @@ void ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo);
  * body is a chain of buffers (in memory or in files) sent as the request
  * body, or NULL; up to body_max bytes of the response are kept.  When the
  * call ends it is queued on fo->done and the main request is posted.
+ * The call lives in `arena`, or in the request's pool when it is NULL.
  */
 ngx_walrus_call_t *ngx_walrus_fanout_call(ngx_http_request_t *r,
-    ngx_walrus_fanout_t *fo, ngx_uint_t node, ngx_uint_t method,
-    const char *id_text, const char *path, ngx_chain_t *body,
-    size_t body_max);
+    ngx_walrus_fanout_t *fo, ngx_walrus_arena_t *arena, ngx_uint_t node,
+    ngx_uint_t method, const char *id_text, const char *path,
+    ngx_chain_t *body, size_t body_max);
+
+ngx_walrus_arena_t *ngx_walrus_arena_create(ngx_walrus_fanout_t *fo,
+    ngx_log_t *log);
+
+/*
+ * The caller has cancelled or handled every call of the arena and keeps
+ * no pointer into it; it is destroyed as soon as its subrequests closed.
+ */
+void ngx_walrus_arena_retire(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
+    ngx_walrus_arena_t *arena);
+
+/* destroys the retired arenas whose subrequests have all closed */
+void ngx_walrus_fanout_sweep(ngx_http_request_t *r, ngx_walrus_fanout_t *fo);
+
+/* destroys every arena: only when the main request is freed */
+void ngx_walrus_fanout_free(ngx_walrus_fanout_t *fo);
 
 /*
  * Abandons a call that is no longer needed: its connection to the node is

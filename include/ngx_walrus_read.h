@@ -35,6 +35,8 @@ typedef struct {
     size_t                 sym;
     size_t                 sliver_size;
     ngx_walrus_call_t    **calls;       /* n, by pair */
+    ngx_walrus_arena_t    *arena;       /* where the calls live */
+    ngx_thread_task_t     *task;        /* decodes the segment */
     u_char                *state;       /* n, ngx_walrus_slot_e */
     u_char                *verdict;     /* n, set by the decode task */
     u_char                *out;         /* decoded segment (heap) */

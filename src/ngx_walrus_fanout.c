@@ -20,6 +20,7 @@ static ngx_int_t ngx_walrus_variable_call_str(ngx_http_request_t *r,
 static void ngx_walrus_call_cleanup(void *data);
 static ngx_int_t ngx_walrus_capture_grow(ngx_walrus_call_t *call,
     size_t need);
+static ngx_uint_t ngx_walrus_arena_closed(ngx_walrus_arena_t *arena);
 
 
 #define NGX_WALRUS_CAPTURE_WHOLE  (16 * 1024 * 1024)
@@ -51,6 +52,7 @@ void
 ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo)
 {
     ngx_queue_init(&fo->done);
+    ngx_queue_init(&fo->arenas);
     fo->active = 0;
     fo->closed = 0;
 }
@@ -58,11 +60,15 @@ ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo)
 
 ngx_walrus_call_t *
 ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
-    ngx_uint_t node, ngx_uint_t method, const char *id_text,
-    const char *path, ngx_chain_t *body, size_t body_max)
+    ngx_walrus_arena_t *arena, ngx_uint_t node, ngx_uint_t method,
+    const char *id_text, const char *path, ngx_chain_t *body,
+    size_t body_max)
 {
     u_char                       *p;
+    size_t                        vars;
+    ngx_int_t                     rc;
     ngx_str_t                     uri;
+    ngx_pool_t                   *pool, *parent_pool;
     walrus_node_t                *wn;
     ngx_walrus_call_t            *call;
     ngx_pool_cleanup_t           *cln;
@@ -70,17 +76,20 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     ngx_http_request_body_t      *rb;
     ngx_walrus_loc_conf_t        *wlcf;
     ngx_walrus_main_conf_t       *wmcf;
+    ngx_http_core_main_conf_t    *cmcf;
     ngx_http_post_subrequest_t   *ps;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
     wn = &wmcf->committee->nodes[node];
+    pool = arena != NULL ? arena->pool : r->pool;
 
-    call = ngx_pcalloc(r->pool, sizeof(ngx_walrus_call_t));
-    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-    rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
-    uri.data = ngx_pnalloc(r->pool, wlcf->node_location.len
-                                     + ngx_strlen(wn->name));
+    call = ngx_pcalloc(pool, sizeof(ngx_walrus_call_t));
+    ps = ngx_palloc(pool, sizeof(ngx_http_post_subrequest_t));
+    rb = ngx_pcalloc(pool, sizeof(ngx_http_request_body_t));
+    uri.data = ngx_pnalloc(pool, wlcf->node_location.len
+                                 + ngx_strlen(wn->name));
     if (call == NULL || ps == NULL || rb == NULL || uri.data == NULL) {
         return NULL;
     }
@@ -90,8 +99,8 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     p = ngx_cpymem(p, wn->name, ngx_strlen(wn->name));
     uri.len = p - uri.data;
 
-    call->node_uri.data = ngx_pnalloc(r->pool, 16 + WALRUS_BLOB_ID_TEXT_LEN
-                                               + ngx_strlen(path));
+    call->node_uri.data = ngx_pnalloc(pool, 16 + WALRUS_BLOB_ID_TEXT_LEN
+                                            + ngx_strlen(path));
     if (call->node_uri.data == NULL) {
         return NULL;
     }
@@ -100,10 +109,11 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
                                      id_text, path)
                          - call->node_uri.data;
     call->fanout = fo;
+    call->pool = pool;
     call->node = node;
     call->body_max = body_max;
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
+    cln = ngx_pool_cleanup_add(pool, 0);
     if (cln == NULL) {
         return NULL;
     }
@@ -114,15 +124,43 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     ps->handler = ngx_walrus_fanout_done;
     ps->data = call;
 
-    if (ngx_http_subrequest(r, &uri, NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_BACKGROUND)
-        != NGX_OK)
-    {
+    /* nginx allocates a subrequest and all it uses in its parent's pool */
+
+    parent_pool = r->pool;
+    r->pool = pool;
+
+    rc = ngx_http_subrequest(r, &uri, NULL, &sr, ps,
+                             NGX_HTTP_SUBREQUEST_BACKGROUND);
+
+    r->pool = parent_pool;
+
+    if (rc != NGX_OK) {
         return NULL;
     }
 
     call->request = sr;
     ngx_http_set_ctx(sr, call, ngx_http_walrus_module);
+    fo->active++;
+
+    if (arena != NULL) {
+        ngx_queue_insert_tail(&arena->calls, &call->link);
+    }
+
+    /*
+     * The subrequest starts with the values its parent has computed; what
+     * it computes itself stays in its own pool, and out of the parent's.
+     */
+
+    vars = cmcf->variables.nelts * sizeof(ngx_http_variable_value_t);
+
+    sr->variables = ngx_palloc(pool, vars);
+    if (sr->variables == NULL) {
+        sr->variables = r->variables;
+        ngx_walrus_fanout_cancel(call);
+        return NULL;
+    }
+
+    ngx_memcpy(sr->variables, r->variables, vars);
 
     /* the subrequest shares the client's headers: set its own body */
 
@@ -142,14 +180,11 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
 
     if (body == NULL) {
         sr->headers_in.content_length_n = method == NGX_HTTP_PUT ? 0 : -1;
-        fo->active++;
         return call;
     }
 
     rb->bufs = body;
     sr->headers_in.content_length_n = ngx_walrus_body_length(body);
-
-    fo->active++;
 
     return call;
 }
@@ -161,6 +196,11 @@ ngx_walrus_fanout_cancel(ngx_walrus_call_t *call)
     ngx_http_upstream_t  *u;
 
     ngx_walrus_call_release(call);
+
+    if (call->queued) {
+        ngx_queue_remove(&call->queue);
+        call->queued = 0;
+    }
 
     if (call->done) {
         return;
@@ -179,6 +219,7 @@ ngx_walrus_fanout_cancel(ngx_walrus_call_t *call)
 
     if (u != NULL && u->cleanup != NULL && *u->cleanup != NULL) {
         (*u->cleanup)(call->request);
+        call->closed = 1;
     }
 }
 
@@ -249,7 +290,8 @@ ngx_walrus_capture_grow(ngx_walrus_call_t *call, size_t need)
 ngx_walrus_call_t *
 ngx_walrus_fanout_next(ngx_walrus_fanout_t *fo)
 {
-    ngx_queue_t  *q;
+    ngx_queue_t        *q;
+    ngx_walrus_call_t  *call;
 
     if (ngx_queue_empty(&fo->done)) {
         return NULL;
@@ -258,7 +300,113 @@ ngx_walrus_fanout_next(ngx_walrus_fanout_t *fo)
     q = ngx_queue_head(&fo->done);
     ngx_queue_remove(q);
 
-    return ngx_queue_data(q, ngx_walrus_call_t, queue);
+    call = ngx_queue_data(q, ngx_walrus_call_t, queue);
+    call->queued = 0;
+
+    return call;
+}
+
+
+ngx_walrus_arena_t *
+ngx_walrus_arena_create(ngx_walrus_fanout_t *fo, ngx_log_t *log)
+{
+    ngx_pool_t          *pool;
+    ngx_walrus_arena_t  *arena;
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    arena = ngx_palloc(pool, sizeof(ngx_walrus_arena_t));
+    if (arena == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    arena->pool = pool;
+    arena->retired = 0;
+    ngx_queue_init(&arena->calls);
+    ngx_queue_insert_tail(&fo->arenas, &arena->link);
+
+    return arena;
+}
+
+
+void
+ngx_walrus_arena_retire(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
+    ngx_walrus_arena_t *arena)
+{
+    arena->retired = 1;
+    ngx_walrus_fanout_sweep(r, fo);
+}
+
+
+void
+ngx_walrus_fanout_sweep(ngx_http_request_t *r, ngx_walrus_fanout_t *fo)
+{
+    ngx_queue_t         *q, *next;
+    ngx_walrus_arena_t  *arena;
+
+    for (q = ngx_queue_head(&fo->arenas);
+         q != ngx_queue_sentinel(&fo->arenas);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        arena = ngx_queue_data(q, ngx_walrus_arena_t, link);
+
+        if (!arena->retired || !ngx_walrus_arena_closed(arena)) {
+            continue;
+        }
+
+        /* the log must not name a subrequest that is about to go */
+        ngx_http_set_log_request(r->connection->log, r->main);
+
+        ngx_queue_remove(q);
+        ngx_destroy_pool(arena->pool);
+    }
+}
+
+
+/*
+ * nginx is done with a background subrequest once it is marked done (it
+ * is closed in the same call) or its upstream was torn down by a cancel.
+ */
+
+static ngx_uint_t
+ngx_walrus_arena_closed(ngx_walrus_arena_t *arena)
+{
+    ngx_queue_t        *q;
+    ngx_walrus_call_t  *call;
+
+    for (q = ngx_queue_head(&arena->calls);
+         q != ngx_queue_sentinel(&arena->calls);
+         q = ngx_queue_next(q))
+    {
+        call = ngx_queue_data(q, ngx_walrus_call_t, link);
+
+        if (!call->closed && !call->request->done) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+void
+ngx_walrus_fanout_free(ngx_walrus_fanout_t *fo)
+{
+    ngx_queue_t         *q;
+    ngx_walrus_arena_t  *arena;
+
+    while (!ngx_queue_empty(&fo->arenas)) {
+        q = ngx_queue_head(&fo->arenas);
+        ngx_queue_remove(q);
+
+        arena = ngx_queue_data(q, ngx_walrus_arena_t, link);
+        ngx_destroy_pool(arena->pool);
+    }
 }
 
 
@@ -289,6 +437,7 @@ ngx_walrus_fanout_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     }
 
     ngx_queue_insert_tail(&call->fanout->done, &call->queue);
+    call->queued = 1;
 
     return ngx_http_post_request(sr->main, NULL) == NGX_OK ? rc : NGX_ERROR;
 }

@@ -528,8 +528,9 @@ ngx_walrus_publish_call(ngx_walrus_publish_t *ctx, ngx_uint_t node,
 {
     ngx_walrus_call_t  *call;
 
-    call = ngx_walrus_fanout_call(ctx->request, &ctx->fanout, node, method,
-                                  ctx->enc.id_text, path, body, capture);
+    call = ngx_walrus_fanout_call(ctx->request, &ctx->fanout, NULL, node,
+                                  method, ctx->enc.id_text, path, body,
+                                  capture);
     if (call == NULL) {
         return NGX_ERROR;
     }

@@ -29,8 +29,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_walrus_read_call(ngx_walrus_read_t *ctx,
-    ngx_uint_t node, ngx_uint_t kind, const char *path, size_t max,
-    ngx_walrus_call_t **out);
+    ngx_walrus_arena_t *arena, ngx_uint_t node, ngx_uint_t kind,
+    const char *path, size_t max, ngx_walrus_call_t **out);
 static ngx_int_t ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx);
 static void ngx_walrus_read_cached(ngx_http_request_t *r, void *data,
     ngx_walrus_cache_entry_t *entry);
@@ -176,11 +176,11 @@ ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx)
     }
 
     for (i = 0; i < n; i++) {
-        if (ngx_walrus_read_call(ctx, i, NGX_WALRUS_CALL_META, "metadata",
-                                 NGX_WALRUS_MAX_METADATA,
+        if (ngx_walrus_read_call(ctx, NULL, i, NGX_WALRUS_CALL_META,
+                                 "metadata", NGX_WALRUS_MAX_METADATA,
                                  &ctx->meta_calls[2 * i])
             != NGX_OK
-            || ngx_walrus_read_call(ctx, i, NGX_WALRUS_CALL_CERT,
+            || ngx_walrus_read_call(ctx, NULL, i, NGX_WALRUS_CALL_CERT,
                                     "certificate", WALRUS_CERT_MAX_SIZE,
                                     &ctx->meta_calls[2 * i + 1])
                != NGX_OK)
@@ -305,12 +305,13 @@ ngx_walrus_read_remember(ngx_walrus_read_t *ctx)
 
 
 static ngx_int_t
-ngx_walrus_read_call(ngx_walrus_read_t *ctx, ngx_uint_t node,
-    ngx_uint_t kind, const char *path, size_t max, ngx_walrus_call_t **out)
+ngx_walrus_read_call(ngx_walrus_read_t *ctx, ngx_walrus_arena_t *arena,
+    ngx_uint_t node, ngx_uint_t kind, const char *path, size_t max,
+    ngx_walrus_call_t **out)
 {
     ngx_walrus_call_t  *call;
 
-    call = ngx_walrus_fanout_call(ctx->request, &ctx->fanout, node,
+    call = ngx_walrus_fanout_call(ctx->request, &ctx->fanout, arena, node,
                                   NGX_HTTP_GET, ctx->route.id_text, path,
                                   NULL, max);
     if (call == NULL) {
@@ -345,6 +346,7 @@ ngx_walrus_read_cleanup(void *data)
         ctx->window[i].out = NULL;
     }
 
+    ngx_walrus_fanout_free(&ctx->fanout);
     walrus_metadata_free(&ctx->meta);
 }
 
@@ -405,6 +407,8 @@ ngx_walrus_read_run(ngx_walrus_read_t *ctx)
     while ((call = ngx_walrus_fanout_next(&ctx->fanout)) != NULL) {
         ngx_walrus_read_handle(ctx, call);
     }
+
+    ngx_walrus_fanout_sweep(ctx->request, &ctx->fanout);
 
     if (!ctx->segments) {
         rc = ngx_walrus_read_meta_done(ctx);
@@ -646,6 +650,11 @@ ngx_walrus_seg_start(ngx_walrus_read_t *ctx, uint64_t g)
 
     ngx_walrus_seg_reset(seg);
 
+    seg->arena = ngx_walrus_arena_create(&ctx->fanout, r->connection->log);
+    if (seg->arena == NULL) {
+        return NGX_ERROR;
+    }
+
     seg->index = g;
     seg->length = walrus_segment_length(ctx->meta.length,
                                         ctx->meta.segment_size, g);
@@ -694,6 +703,12 @@ ngx_walrus_seg_reset(ngx_walrus_seg_t *seg)
 
         seg->state[i] = NGX_WALRUS_SLOT_IDLE;
         seg->verdict[i] = 0;
+    }
+
+    if (seg->arena != NULL) {
+        ngx_walrus_arena_retire(seg->ctx->request, &seg->ctx->fanout,
+                                seg->arena);
+        seg->arena = NULL;
     }
 
     ngx_walrus_buffer_free(seg->out);
@@ -832,8 +847,8 @@ ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
     ngx_snprintf((u_char *) path, sizeof(path), "slivers/%ud/primary%Z",
                  pair);
 
-    if (ngx_walrus_read_call(ctx, node, NGX_WALRUS_CALL_SLIVER, path,
-                             seg->sliver_size, &call)
+    if (ngx_walrus_read_call(ctx, seg->arena, node, NGX_WALRUS_CALL_SLIVER,
+                             path, seg->sliver_size, &call)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -841,7 +856,7 @@ ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
 
     off = walrus_sliver_offset(&ctx->meta, WALRUS_PRIMARY, seg->index);
 
-    call->range.data = ngx_pnalloc(ctx->request->pool, 64);
+    call->range.data = ngx_pnalloc(call->pool, 64);
     if (call->range.data == NULL) {
         return NGX_ERROR;
     }
@@ -989,11 +1004,17 @@ ngx_walrus_seg_decode(ngx_walrus_seg_t *seg)
         task = NULL;
 
     } else {
-        task = ngx_thread_task_alloc(r->pool, sizeof(ngx_walrus_decode_t));
-        if (task == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        /* a window slot has one task at a time: it is made once */
+
+        if (seg->task == NULL) {
+            seg->task = ngx_thread_task_alloc(r->pool,
+                                              sizeof(ngx_walrus_decode_t));
+            if (seg->task == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
         }
 
+        task = seg->task;
         d = task->ctx;
     }
 
