@@ -407,6 +407,12 @@ ngx_walrus_put_metadata(ngx_walrus_put_t *t)
                             "the metadata is for %u shards, the committee "
                             "has %u", m.params.n, t->committee->params.n);
 
+    } else if (m.segment_size != t->committee->segment_size) {
+        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_METADATA",
+                            "the metadata has segments of %u bytes, the "
+                            "committee's are of %u", m.segment_size,
+                            t->committee->segment_size);
+
     } else if (walrus_metadata_check(&m, t->route.blob_id) != WALRUS_OK) {
         ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "BLOB_ID_MISMATCH",
                             "the metadata does not hash to the blob ID");

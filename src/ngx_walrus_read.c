@@ -32,6 +32,7 @@ static ngx_int_t ngx_walrus_read_call(ngx_walrus_read_t *ctx,
     ngx_walrus_arena_t *arena, ngx_uint_t node, ngx_uint_t kind,
     const char *path, size_t max, ngx_walrus_call_t **out);
 static ngx_int_t ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx);
+static ngx_uint_t ngx_walrus_read_meta_fits(ngx_walrus_read_t *ctx);
 static void ngx_walrus_read_cached(ngx_http_request_t *r, void *data,
     ngx_walrus_cache_entry_t *entry);
 static ngx_int_t ngx_walrus_read_use(ngx_walrus_read_t *ctx, u_char *meta,
@@ -263,9 +264,7 @@ ngx_walrus_read_use(ngx_walrus_read_t *ctx, u_char *meta, size_t meta_len,
         return NGX_ERROR;
     }
 
-    if (ctx->meta.params.n != ctx->committee->params.n
-        || walrus_metadata_check(&ctx->meta, ctx->route.blob_id) != WALRUS_OK)
-    {
+    if (!ngx_walrus_read_meta_fits(ctx)) {
         walrus_metadata_free(&ctx->meta);
         return NGX_ERROR;
     }
@@ -274,6 +273,22 @@ ngx_walrus_read_use(ngx_walrus_read_t *ctx, u_char *meta, size_t meta_len,
     ctx->cert = c;
 
     return NGX_OK;
+}
+
+
+/*
+ * Parsed metadata is used when it hashes to the blob ID and is for the
+ * committee's shards and segment size: a larger segment would make the
+ * read hold more memory than the configuration allows for.
+ */
+
+static ngx_uint_t
+ngx_walrus_read_meta_fits(ngx_walrus_read_t *ctx)
+{
+    return ctx->meta.params.n == ctx->committee->params.n
+           && ctx->meta.segment_size == ctx->committee->segment_size
+           && walrus_metadata_check(&ctx->meta, ctx->route.blob_id)
+              == WALRUS_OK;
 }
 
 
@@ -465,13 +480,17 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
             && walrus_metadata_parse(&ctx->meta, call->body, call->body_len)
                == WALRUS_OK)
         {
-            if (ctx->meta.params.n == ctx->committee->params.n
-                && walrus_metadata_check(&ctx->meta, ctx->route.blob_id)
-                   == WALRUS_OK)
-            {
+            if (ngx_walrus_read_meta_fits(ctx)) {
                 ctx->have_meta = 1;
 
             } else {
+                ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                              "walrus: node %s sent metadata (n %ud, "
+                              "segments of %uD bytes) that does not fit "
+                              "blob %s and the committee",
+                              ctx->committee->nodes[call->node].name,
+                              ctx->meta.params.n, ctx->meta.segment_size,
+                              ctx->route.id_text);
                 walrus_metadata_free(&ctx->meta);
             }
         }
