@@ -14,6 +14,7 @@
 typedef struct {
     ngx_str_t              metadata;
     ngx_str_t              certificate;
+    const char            *type;        /* a sniffed type, or NULL */
     ngx_uint_t             negative;
     ngx_uint_t             answered;    /* 0 when Redis failed */
 } ngx_walrus_cache_entry_t;
@@ -31,6 +32,10 @@ void ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
     u_char *metadata, size_t metadata_len, u_char *cert, size_t cert_len);
 void ngx_walrus_cache_store_negative(ngx_http_request_t *r,
     const char *id_text);
+
+/* the blob's sniffed content type (a static string) */
+void ngx_walrus_cache_store_type(ngx_http_request_t *r, const char *id_text,
+    const char *type);
 
 
 #endif /* _NGX_WALRUS_CACHE_H_INCLUDED_ */

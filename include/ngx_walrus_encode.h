@@ -47,6 +47,7 @@ struct ngx_walrus_encode_s {
     char                      id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
     u_char                   *metadata;     /* malloc()ed */
     size_t                    metadata_len;
+    const char               *type;         /* sniffed, static string */
     int                       fd;           /* -1 when none */
     walrus_params_t           params;
     uint64_t                  primary_size; /* of one pair's primary file */

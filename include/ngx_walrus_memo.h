@@ -13,13 +13,20 @@
 #include <ngx_walrus.h>
 
 
-/* NGX_OK with copies in r's pool, or NGX_DECLINED */
+/*
+ * NGX_OK with copies in r's pool and the blob's sniffed content type (a
+ * static string, NULL when not known yet), or NGX_DECLINED.
+ */
 ngx_int_t ngx_walrus_memo_get(ngx_http_request_t *r, const uint8_t *blob_id,
-    ngx_str_t *metadata, ngx_str_t *certificate);
+    ngx_str_t *metadata, ngx_str_t *certificate, const char **type);
 
+/* type: a static string or NULL */
 void ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
     const u_char *metadata, size_t metadata_len, const u_char *cert,
-    size_t cert_len);
+    size_t cert_len, const char *type);
+
+/* remembers the sniffed type of a blob the memory holds */
+void ngx_walrus_memo_set_type(const uint8_t *blob_id, const char *type);
 
 /* frees every entry: when the worker exits */
 void ngx_walrus_memo_drain(void);

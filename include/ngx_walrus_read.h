@@ -76,6 +76,7 @@ struct ngx_walrus_read_s {
     ngx_msec_t             started;
     ngx_str_t              filename;
     ngx_flag_t             download;
+    const char            *type;            /* remembered content type */
     unsigned               have_meta:1;
     unsigned               cache_wait:1;
     unsigned               from_cache:1;

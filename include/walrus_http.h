@@ -31,6 +31,12 @@ typedef struct {
 const char *walrus_sniff_content_type(const uint8_t *data, size_t len);
 
 /*
+ * The static string of a type walrus_sniff_content_type() can give, when
+ * `type` (len bytes, not terminated) is one of them; NULL otherwise.
+ */
+const char *walrus_content_type_known(const char *type, size_t len);
+
+/*
  * Parses a Range field value (RFC 9110, section 14) for a representation
  * of size bytes.  Only a single range of the "bytes" unit is honoured:
  * anything else, including several ranges, yields WALRUS_RANGE_NONE and

@@ -1,10 +1,11 @@
 /*
  * Cache entries in Redis: <prefix>m:<id> metadata, <prefix>c:<id>
- * certificate, <prefix>n:<id> not found.
+ * certificate, <prefix>n:<id> not found, <prefix>t:<id> content type.
  */
 
 #include <ngx_walrus_cache.h>
 #include <ngx_walrus_redis.h>
+#include <walrus_http.h>
 
 
 typedef struct {
@@ -21,6 +22,8 @@ static void ngx_walrus_cache_lookup_done(void *data, redisReply *reply);
 static void ngx_walrus_cache_request_gone(void *data);
 static ngx_int_t ngx_walrus_cache_copy(ngx_http_request_t *r,
     redisReply *reply, ngx_str_t *out);
+static void ngx_walrus_cache_set(ngx_http_request_t *r, char kind,
+    const char *id_text, const char *value, size_t value_len, time_t ttl);
 
 
 #define NGX_WALRUS_KEY_MAX  (256 + WALRUS_BLOB_ID_TEXT_LEN)
@@ -43,9 +46,9 @@ ngx_int_t
 ngx_walrus_cache_lookup(ngx_http_request_t *r, const char *id_text,
     ngx_walrus_cache_pt handler, void *data)
 {
-    u_char                      keys[3][NGX_WALRUS_KEY_MAX];
-    size_t                      len[4];
-    const char                 *argv[4];
+    u_char                      keys[4][NGX_WALRUS_KEY_MAX];
+    size_t                      len[5];
+    const char                 *argv[5];
     ngx_walrus_cache_lookup_t  *lk;
 
     lk = ngx_alloc(sizeof(ngx_walrus_cache_lookup_t), r->connection->log);
@@ -61,6 +64,8 @@ ngx_walrus_cache_lookup(ngx_http_request_t *r, const char *id_text,
     len[2] = ngx_walrus_cache_key(r, keys[1], 'c', id_text);
     argv[3] = (char *) keys[2];
     len[3] = ngx_walrus_cache_key(r, keys[2], 'n', id_text);
+    argv[4] = (char *) keys[3];
+    len[4] = ngx_walrus_cache_key(r, keys[3], 't', id_text);
 
     lk->cln = ngx_pool_cleanup_add(r->pool, 0);
     if (lk->cln == NULL) {
@@ -68,7 +73,7 @@ ngx_walrus_cache_lookup(ngx_http_request_t *r, const char *id_text,
         return NGX_DECLINED;
     }
 
-    if (ngx_walrus_redis_command(ngx_walrus_cache_lookup_done, lk, 4, argv,
+    if (ngx_walrus_redis_command(ngx_walrus_cache_lookup_done, lk, 5, argv,
                                  len)
         != NGX_OK)
     {
@@ -137,7 +142,7 @@ ngx_walrus_cache_lookup_done(void *data, redisReply *reply)
     ngx_memzero(&entry, sizeof(ngx_walrus_cache_entry_t));
 
     if (reply != NULL && reply->type == REDIS_REPLY_ARRAY
-        && reply->elements == 3
+        && reply->elements == 4
         && ngx_walrus_cache_copy(r, reply->element[0], &entry.metadata)
            == NGX_OK
         && ngx_walrus_cache_copy(r, reply->element[1], &entry.certificate)
@@ -145,6 +150,11 @@ ngx_walrus_cache_lookup_done(void *data, redisReply *reply)
     {
         entry.answered = 1;
         entry.negative = reply->element[2]->type == REDIS_REPLY_STRING;
+
+        if (reply->element[3]->type == REDIS_REPLY_STRING) {
+            entry.type = walrus_content_type_known(reply->element[3]->str,
+                                                   reply->element[3]->len);
+        }
     }
 
     c = r->connection;
@@ -162,9 +172,8 @@ ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
     u_char *metadata, size_t metadata_len, u_char *cert, size_t cert_len)
 {
     u_char                   key[NGX_WALRUS_KEY_MAX];
-    u_char                   ttl[NGX_TIME_T_LEN];
-    size_t                   len[5];
-    const char              *argv[5];
+    size_t                   len[2];
+    const char              *argv[2];
     ngx_walrus_main_conf_t  *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
@@ -173,27 +182,14 @@ ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
         return;
     }
 
-    argv[0] = "SET";
-    len[0] = 3;
-    argv[1] = (char *) key;
-    argv[3] = "EX";
-    len[3] = 2;
-    argv[4] = (char *) ttl;
-
-    len[1] = ngx_walrus_cache_key(r, key, 'm', id_text);
-    argv[2] = (char *) metadata;
-    len[2] = metadata_len;
-    len[4] = ngx_sprintf(ttl, "%T", wmcf->redis.metadata_ttl) - ttl;
-    (void) ngx_walrus_redis_command(NULL, NULL, 5, argv, len);
-
-    len[1] = ngx_walrus_cache_key(r, key, 'c', id_text);
-    argv[2] = (char *) cert;
-    len[2] = cert_len;
-    len[4] = ngx_sprintf(ttl, "%T", wmcf->redis.certificate_ttl) - ttl;
-    (void) ngx_walrus_redis_command(NULL, NULL, 5, argv, len);
+    ngx_walrus_cache_set(r, 'm', id_text, (char *) metadata, metadata_len,
+                         wmcf->redis.metadata_ttl);
+    ngx_walrus_cache_set(r, 'c', id_text, (char *) cert, cert_len,
+                         wmcf->redis.certificate_ttl);
 
     argv[0] = "DEL";
     len[0] = 3;
+    argv[1] = (char *) key;
     len[1] = ngx_walrus_cache_key(r, key, 'n', id_text);
     (void) ngx_walrus_redis_command(NULL, NULL, 2, argv, len);
 }
@@ -202,10 +198,6 @@ ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
 void
 ngx_walrus_cache_store_negative(ngx_http_request_t *r, const char *id_text)
 {
-    u_char                   key[NGX_WALRUS_KEY_MAX];
-    u_char                   ttl[NGX_TIME_T_LEN];
-    size_t                   len[5];
-    const char              *argv[5];
     ngx_walrus_main_conf_t  *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
@@ -214,16 +206,48 @@ ngx_walrus_cache_store_negative(ngx_http_request_t *r, const char *id_text)
         return;
     }
 
+    ngx_walrus_cache_set(r, 'n', id_text, "1", 1, wmcf->redis.negative_ttl);
+}
+
+
+void
+ngx_walrus_cache_store_type(ngx_http_request_t *r, const char *id_text,
+    const char *type)
+{
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+
+    if (wmcf->redis.address.len == 0) {
+        return;
+    }
+
+    ngx_walrus_cache_set(r, 't', id_text, type, ngx_strlen(type),
+                         wmcf->redis.certificate_ttl);
+}
+
+
+/* SET <prefix><kind>:<id> value EX ttl, without waiting for the answer */
+
+static void
+ngx_walrus_cache_set(ngx_http_request_t *r, char kind, const char *id_text,
+    const char *value, size_t value_len, time_t ttl)
+{
+    u_char       key[NGX_WALRUS_KEY_MAX];
+    u_char       seconds[NGX_TIME_T_LEN];
+    size_t       len[5];
+    const char  *argv[5];
+
     argv[0] = "SET";
     len[0] = 3;
     argv[1] = (char *) key;
-    len[1] = ngx_walrus_cache_key(r, key, 'n', id_text);
-    argv[2] = "1";
-    len[2] = 1;
+    len[1] = ngx_walrus_cache_key(r, key, kind, id_text);
+    argv[2] = value;
+    len[2] = value_len;
     argv[3] = "EX";
     len[3] = 2;
-    argv[4] = (char *) ttl;
-    len[4] = ngx_sprintf(ttl, "%T", wmcf->redis.negative_ttl) - ttl;
+    argv[4] = (char *) seconds;
+    len[4] = ngx_sprintf(seconds, "%T", ttl) - seconds;
 
     (void) ngx_walrus_redis_command(NULL, NULL, 5, argv, len);
 }

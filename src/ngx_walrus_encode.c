@@ -5,6 +5,7 @@
 
 #include <ngx_walrus_encode.h>
 #include <walrus_codec.h>
+#include <walrus_http.h>
 
 
 static int ngx_walrus_encode_tmpfile(ngx_walrus_encode_t *e);
@@ -23,6 +24,7 @@ ngx_walrus_encode_start(ngx_walrus_encode_t *e, ngx_uint_t max_parts)
 
     e->fd = -1;
     e->metadata = NULL;
+    e->type = NULL;
     e->nparts = 0;
 
     rc = walrus_params_init(&e->params, e->n);
@@ -118,6 +120,10 @@ ngx_walrus_encode_part(ngx_walrus_encode_part_t *part)
             ngx_walrus_encode_error(part->error, WALRUS_EIO,
                                     "cannot read the body");
             goto done;
+        }
+
+        if (g == 0) {
+            e->type = walrus_sniff_content_type(seg_buf, glen);
         }
 
         rc = walrus_segment_encode(codec, seg_buf, glen, &seg);

@@ -11,6 +11,7 @@ typedef struct {
     ngx_queue_t            queue;
     uint8_t                id[WALRUS_BLOB_ID_LEN];
     time_t                 expires;
+    const char            *type;        /* sniffed, static; or NULL */
     size_t                 metadata_len;
     size_t                 cert_len;
     u_char                 data[1];     /* metadata, then certificate */
@@ -128,7 +129,7 @@ ngx_walrus_memo_drop(ngx_walrus_memo_node_t *mn)
 
 ngx_int_t
 ngx_walrus_memo_get(ngx_http_request_t *r, const uint8_t *blob_id,
-    ngx_str_t *metadata, ngx_str_t *certificate)
+    ngx_str_t *metadata, ngx_str_t *certificate, const char **type)
 {
     ngx_walrus_memo_node_t  *mn;
 
@@ -155,6 +156,7 @@ ngx_walrus_memo_get(ngx_http_request_t *r, const uint8_t *blob_id,
     metadata->len = mn->metadata_len;
     certificate->data = metadata->data + mn->metadata_len;
     certificate->len = mn->cert_len;
+    *type = mn->type;
 
     ngx_queue_remove(&mn->queue);
     ngx_queue_insert_head(&ngx_walrus_memo_lru, &mn->queue);
@@ -166,7 +168,7 @@ ngx_walrus_memo_get(ngx_http_request_t *r, const uint8_t *blob_id,
 void
 ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
     const u_char *metadata, size_t metadata_len, const u_char *cert,
-    size_t cert_len)
+    size_t cert_len, const char *type)
 {
     size_t                   size;
     ngx_queue_t             *q;
@@ -205,6 +207,7 @@ ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
     ngx_memcpy(mn->id, blob_id, WALRUS_BLOB_ID_LEN);
     mn->node.key = ngx_walrus_memo_key(blob_id);
     mn->expires = ngx_time() + wmcf->redis.certificate_ttl;
+    mn->type = type;
     mn->metadata_len = metadata_len;
     mn->cert_len = cert_len;
     ngx_memcpy(mn->data, metadata, metadata_len);
@@ -213,6 +216,23 @@ ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
     ngx_rbtree_insert(&ngx_walrus_memo_tree, &mn->node);
     ngx_queue_insert_head(&ngx_walrus_memo_lru, &mn->queue);
     ngx_walrus_memo_used += size;
+}
+
+
+void
+ngx_walrus_memo_set_type(const uint8_t *blob_id, const char *type)
+{
+    ngx_walrus_memo_node_t  *mn;
+
+    if (!ngx_walrus_memo_ready) {
+        return;
+    }
+
+    mn = ngx_walrus_memo_find(blob_id);
+
+    if (mn != NULL) {
+        mn->type = type;
+    }
 }
 
 

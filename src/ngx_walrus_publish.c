@@ -1040,7 +1040,11 @@ ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx, walrus_cert_t *cert,
     ngx_walrus_cache_store(r, ctx->enc.id_text, ctx->enc.metadata,
                            ctx->enc.metadata_len, bytes, len);
     ngx_walrus_memo_put(r, ctx->enc.blob_id, ctx->enc.metadata,
-                        ctx->enc.metadata_len, bytes, len);
+                        ctx->enc.metadata_len, bytes, len, ctx->enc.type);
+
+    if (ctx->enc.type != NULL) {
+        ngx_walrus_cache_store_type(r, ctx->enc.id_text, ctx->enc.type);
+    }
 
     size = 1024 + ctx->committee->nnodes * (WALRUS_MAX_NAME_LEN + 4)
            + walrus_base64url_encoded_len(walrus_cert_size(cert));

@@ -138,13 +138,19 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     /* this worker's memory, then Redis, then the nodes */
 
-    if (ngx_walrus_memo_get(r, ctx->route.blob_id, &meta, &cert) == NGX_OK
-        && ngx_walrus_read_use(ctx, meta.data, meta.len, cert.data, cert.len)
-           == NGX_OK)
+    if (ngx_walrus_memo_get(r, ctx->route.blob_id, &meta, &cert, &ctx->type)
+        == NGX_OK)
     {
-        ctx->from_cache = 1;
-        ngx_walrus_read_step(r);
-        return NGX_DONE;
+        if (ngx_walrus_read_use(ctx, meta.data, meta.len, cert.data,
+                                cert.len)
+            == NGX_OK)
+        {
+            ctx->from_cache = 1;
+            ngx_walrus_read_step(r);
+            return NGX_DONE;
+        }
+
+        ctx->type = NULL;
     }
 
     if (ngx_walrus_cache_lookup(r, ctx->route.id_text, ngx_walrus_read_cached,
@@ -226,9 +232,10 @@ ngx_walrus_read_cached(ngx_http_request_t *r, void *data,
             == NGX_OK)
         {
             ctx->from_cache = 1;
+            ctx->type = entry->type;
             ngx_walrus_memo_put(r, ctx->route.blob_id, entry->metadata.data,
                                 entry->metadata.len, entry->certificate.data,
-                                entry->certificate.len);
+                                entry->certificate.len, entry->type);
 
         } else {
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -315,7 +322,7 @@ ngx_walrus_read_remember(ngx_walrus_read_t *ctx)
     ngx_walrus_cache_store(ctx->request, ctx->route.id_text, meta, meta_len,
                            cert, cert_len);
     ngx_walrus_memo_put(ctx->request, ctx->route.blob_id, meta, meta_len,
-                        cert, cert_len);
+                        cert, cert_len, ctx->type);
 }
 
 

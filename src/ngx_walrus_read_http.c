@@ -5,6 +5,8 @@
  */
 
 #include <ngx_walrus_read.h>
+#include <ngx_walrus_cache.h>
+#include <ngx_walrus_memo.h>
 #include <walrus_base64.h>
 #include <walrus_http.h>
 
@@ -18,6 +20,8 @@ static ngx_int_t ngx_walrus_read_headers(ngx_walrus_read_t *ctx);
 static ngx_int_t ngx_walrus_add_header(ngx_http_request_t *r,
     const char *key, u_char *value, size_t len);
 static ngx_int_t ngx_walrus_read_disposition(ngx_walrus_read_t *ctx);
+static void ngx_walrus_read_remember_type(ngx_walrus_read_t *ctx,
+    const char *type);
 
 
 #define ngx_walrus_header(r, key, value)                                     \
@@ -316,12 +320,17 @@ ngx_walrus_read_send_header(ngx_walrus_read_t *ctx, const u_char *first,
     }
 
     /*
-     * The type is sniffed from the verified first bytes of the blob; a
-     * response that starts elsewhere, or a HEAD, does not have them.
+     * The type is sniffed from the verified first bytes of the blob.  A
+     * response that starts elsewhere, or a HEAD, does not have them: it
+     * gets the type remembered from an earlier read or the upload, if any.
      */
 
     if (first != NULL) {
         type = walrus_sniff_content_type(first, ngx_min(len, WALRUS_SNIFF_LEN));
+        ngx_walrus_read_remember_type(ctx, type);
+
+    } else if (ctx->type != NULL) {
+        type = ctx->type;
 
     } else {
         type = r->method == NGX_HTTP_HEAD ? NULL
@@ -356,6 +365,19 @@ ngx_walrus_read_send_header(ngx_walrus_read_t *ctx, const u_char *first,
 
 
 /* ?filename= (percent-encoded) and ?download=true */
+
+static void
+ngx_walrus_read_remember_type(ngx_walrus_read_t *ctx, const char *type)
+{
+    if (ctx->type != NULL && ngx_strcmp(ctx->type, type) == 0) {
+        return;
+    }
+
+    ctx->type = type;
+    ngx_walrus_memo_set_type(ctx->route.blob_id, type);
+    ngx_walrus_cache_store_type(ctx->request, ctx->route.id_text, type);
+}
+
 
 static ngx_int_t
 ngx_walrus_read_disposition(ngx_walrus_read_t *ctx)

@@ -163,6 +163,39 @@ my $text_id = $t->put_blob("hello, walrus\n");
 is(get("/v1/blobs/$text_id")->{headers}{'content-type'},
    'text/plain; charset=utf-8', 'text is text/plain');
 
+# HEAD and ranges after segment 0 have no first bytes: they get the type
+# the gateway sniffed at the upload or at a read from segment 0
+my $big_png = $png . blob_of(3 * $S, 9);
+my $big_png_id = $t->put_blob($big_png);
+my $late = { Range => "bytes=@{[ 2 * $S ]}-@{[ 2 * $S + 9 ]}" };
+$res = $t->request('HEAD', $gw->("/v1/blobs/$big_png_id"));
+is($res->{headers}{'content-type'}, 'image/png',
+   'HEAD after the upload: the type sniffed at the upload');
+$res = get("/v1/blobs/$big_png_id", $late);
+ok($res->{status} == 206
+   && $res->{content} eq substr($big_png, 2 * $S, 10)
+   && $res->{headers}{'content-type'} eq 'image/png',
+   '... and a range in segment 2');
+my $big_html = "<!DOCTYPE html><script>alert(1)</script>" . ('x' x (2 * $S));
+my $big_html_id = $t->put_blob($big_html);
+$res = get("/v1/blobs/$big_html_id", $late);
+ok($res->{headers}{'content-type'} =~ m{^text/html}
+   && $res->{headers}{'content-security-policy'} eq 'sandbox',
+   'a range in segment 2 of HTML is served sandboxed');
+
+$t->restart;
+$res = $t->request('HEAD', $gw->("/v1/blobs/$big_png_id"));
+ok(!defined $res->{headers}{'content-type'},
+   'a worker that has not seen the blob: HEAD without a type');
+is(get("/v1/blobs/$big_png_id", $late)->{headers}{'content-type'},
+   'application/octet-stream', '... and a range in segment 2 is bytes');
+is(get("/v1/blobs/$big_png_id")->{headers}{'content-type'}, 'image/png',
+   'a read of the whole PNG');
+$res = $t->request('HEAD', $gw->("/v1/blobs/$big_png_id"));
+is($res->{headers}{'content-type'}, 'image/png', '... then HEAD has its type');
+is(get("/v1/blobs/$big_png_id", $late)->{headers}{'content-type'},
+   'image/png', '... and so has a range in segment 2');
+
 $res = get("/v1/blobs/$id/status");
 my $st = eval { $json->decode($res->{content})->{success}{data} } || {};
 ok($st->{certified} && $st->{size} == 10 * $S && $st->{segments} == 10,

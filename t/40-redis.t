@@ -98,6 +98,25 @@ my $before = metadata_gets();
 ok(get($id2)->{content} eq $blob2, 'the blob reads back');
 is(metadata_gets(), $before, '... without asking the nodes for metadata');
 
+# the type sniffed at the upload, for HEAD and ranges after segment 0
+sub head_type {
+    my $res = $t->request('HEAD', $t->gateway_url . "/v1/blobs/$_[0]");
+    return ($res->{headers}{'content-type'} // '',
+            $res->{headers}{'content-security-policy'} // '');
+}
+my $type2 = get($id2)->{headers}{'content-type'};
+ok(eventually(sub { ($t->redis('GET', "walrus:t:$id2") // '') eq $type2 }),
+   "the upload writes the blob's type to Redis ($type2)");
+is((head_type($id2))[0], $type2, '... and HEAD gives it');
+$t->redis('SET', "walrus:t:$id2", 'application/x-evil');
+is((head_type($id2))[0], '', 'a cached type the gateway never sniffs: ignored');
+$t->redis('SET', "walrus:t:$id2", 'text/html; charset=utf-8');
+is_deeply([ head_type($id2) ], [ 'text/html; charset=utf-8', 'sandbox' ],
+          'a cached HTML type is served sandboxed');
+get($id2);
+ok(eventually(sub { ($t->redis('GET', "walrus:t:$id2") // '') eq $type2 }),
+   '... and a read from segment 0 repairs it');
+
 my $direct = store_directly(blob_of(2 * $S, 3));
 ok(!$t->redis('EXISTS', "walrus:m:$direct"), 'a blob the cache has not seen');
 $before = metadata_gets();

@@ -508,6 +508,33 @@ walrus_sniff_content_type(const uint8_t *data, size_t len)
 }
 
 
+/* every type walrus_sniff_content_type() gives */
+
+static const char  *walrus_sniffed_types[] = {
+    "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif",
+    "image/svg+xml", "audio/wav", "audio/ogg", "audio/mpeg", "video/webm",
+    "video/mp4", "application/pdf", "text/html; charset=utf-8",
+    "application/json", "text/plain; charset=utf-8", WALRUS_OCTET_STREAM
+};
+
+
+const char *
+walrus_content_type_known(const char *type, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(walrus_sniffed_types) / sizeof(char *); i++) {
+        if (strlen(walrus_sniffed_types[i]) == len
+            && memcmp(walrus_sniffed_types[i], type, len) == 0)
+        {
+            return walrus_sniffed_types[i];
+        }
+    }
+
+    return NULL;
+}
+
+
 /* 1*DIGIT up to 2^63 - 1; NULL when there is none or it is larger */
 
 static const char *

@@ -29,12 +29,20 @@ static void
 sniff_check(const uint8_t *data, size_t len, const char *want,
     const char *what, int line)
 {
-    const char  *got;
+    const char  *got, *known;
 
     got = walrus_sniff_content_type(data, len);
 
     if (!tap_ok(strcmp(got, want) == 0, __FILE__, line, what)) {
         printf("#   got \"%s\", want \"%s\"\n", got, want);
+    }
+
+    known = walrus_content_type_known(got, strlen(got));
+
+    if (!tap_ok(known != NULL && strcmp(known, got) == 0, __FILE__, line,
+                "... a type a cache may give back"))
+    {
+        printf("#   \"%s\" is not a known type\n", got);
     }
 }
 
@@ -460,11 +468,36 @@ test_content_disposition(void)
 }
 
 
+/* what a cache gives back is used only when it is a sniffed type */
+
+static void
+test_known_types(void)
+{
+    const char  *t;
+
+    t = walrus_content_type_known("image/png", 9);
+    ok(t != NULL && strcmp(t, "image/png") == 0, "image/png is known");
+    t = walrus_content_type_known("text/html; charset=utf-8xyz", 24);
+    ok(t != NULL && strcmp(t, "text/html; charset=utf-8") == 0,
+       "a type is compared over its length only");
+    ok(walrus_content_type_known("text/html", 9) == NULL,
+       "text/html without its charset is not a sniffed type");
+    ok(walrus_content_type_known("image/pn", 8) == NULL,
+       "a prefix of a type is not known");
+    ok(walrus_content_type_known("image/png ", 10) == NULL,
+       "a type with a trailing space is not known");
+    ok(walrus_content_type_known("", 0) == NULL, "an empty type is not known");
+    ok(walrus_content_type_known("application/x-evil", 18) == NULL,
+       "any other type is not known");
+}
+
+
 int
 main(void)
 {
     test_sniff_binary();
     test_sniff_text();
+    test_known_types();
     test_range();
     test_byte_range_query();
     test_content_disposition();
