@@ -2,8 +2,10 @@
  * Durable files of the storage node (system calls only: thread safe).
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 
 
 static int ngx_walrus_sync_dir(const char *dir);
+static void ngx_walrus_store_sweep(const char *dir);
 
 
 static unsigned long  ngx_walrus_tmp_seq;
@@ -108,10 +111,53 @@ ngx_walrus_file_open(ngx_walrus_file_t *f, const char *dir,
     }
 
     strcpy(f->dir, dir);
+    ngx_walrus_store_sweep(dir);
 
     f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 
     return f->fd == -1 ? -1 : 0;
+}
+
+
+/*
+ * Removes the temporary files (".tmp.<name>.<pid>.<seq>") that a process
+ * which no longer runs, such as a crashed worker, left in dir.
+ */
+
+static void
+ngx_walrus_store_sweep(const char *dir)
+{
+    DIR            *d;
+    long            pid;
+    char           *end, *dot;
+    struct dirent  *de;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, ".tmp.", 5) != 0) {
+            continue;
+        }
+
+        dot = strrchr(de->d_name, '.');
+
+        while (dot > de->d_name + 4 && dot[-1] != '.') {
+            dot--;
+        }
+
+        pid = strtol(dot, &end, 10);
+
+        if (dot > de->d_name + 4 && pid > 0 && *end == '.'
+            && kill((pid_t) pid, 0) == -1 && errno == ESRCH)
+        {
+            (void) unlinkat(dirfd(d), de->d_name, 0);
+        }
+    }
+
+    closedir(d);
 }
 
 

@@ -8,6 +8,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
+use POSIX ();
 use JSON::PP;
 use IO::Socket::INET;
 use Time::HiRes qw(sleep);
@@ -202,8 +203,22 @@ $res = $t->node_request(0, 'PUT', "$base/certificate",
 is($res->{status}, 400, 'a certificate of another epoch is refused');
 ok(!-e $t->store(0) . "/$id_text/certificate", '... nothing stored');
 
+# temporary files of a crashed process are removed by the next write to
+# the blob's directory; those of a process that runs are left alone
+my $gone_pid = fork // die;
+POSIX::_exit(0) if $gone_pid == 0;
+waitpid $gone_pid, 0;
+my $blob_dir = $t->store(0) . "/$id_text";
+WalrusTest::write_file("$blob_dir/.tmp.certificate.$gone_pid.0", 'half');
+WalrusTest::write_file("$blob_dir/.tmp.0.primary.$$.3", 'busy');
+
 $res = $t->node_request(0, 'PUT', "$base/certificate", $cert);
 is($res->{status}, 201, 'a valid certificate is stored');
+ok(!-e "$blob_dir/.tmp.certificate.$gone_pid.0",
+   "... a temp file of a process that is gone ($gone_pid) is removed");
+ok(-e "$blob_dir/.tmp.0.primary.$$.3",
+   '... one of a process that runs is kept');
+unlink "$blob_dir/.tmp.0.primary.$$.3";
 
 $res = $t->node_request(0, 'GET', "$base/status");
 my $status = $json->decode($res->{content})->{success}{data};
