@@ -364,7 +364,7 @@ ngx_walrus_read_send_header(ngx_walrus_read_t *ctx, const u_char *first,
 }
 
 
-/* ?filename= (percent-encoded) and ?download=true */
+/* a type sniffed anew goes to the worker's memory and to Redis */
 
 static void
 ngx_walrus_read_remember_type(ngx_walrus_read_t *ctx, const char *type)
@@ -378,6 +378,8 @@ ngx_walrus_read_remember_type(ngx_walrus_read_t *ctx, const char *type)
     ngx_walrus_cache_store_type(ctx->request, ctx->route.id_text, type);
 }
 
+
+/* ?filename= (percent-encoded) and ?download=true */
 
 static ngx_int_t
 ngx_walrus_read_disposition(ngx_walrus_read_t *ctx)
