@@ -20,8 +20,7 @@ my $t = WalrusTest->new(n => 7, segment_size => 4 * $MiB);
 my $dir = $t->dir;
 my $gw = sub { $t->gateway_url . $_[0] };
 
-my $blob = join '', map { pack('N', $_ * 2246822519 % 4294967296) }
-                    1 .. $MiB / 4;
+my $blob = WalrusTest::pattern_blob($MiB, 2);
 
 $t->write_config(gateway => 1)->run;
 my $id = $t->put_blob($blob);

@@ -18,15 +18,8 @@ my $t = WalrusTest->new(n => 7, segment_size => $SEGMENT);
 
 $t->write_config(gateway => 1)->run;
 
-sub make_blob {
-    my ($size, $seed) = @_;
-    my $word = $seed;
-    return pack 'N*', map { $word = ($word * 1103515245 + 12345) % 2**32 }
-                      1 .. $size / 4;
-}
-
-my $small = make_blob($MiB, 1);
-my $large = make_blob(48 * $MiB, 2);
+my $small = WalrusTest::pattern_blob($MiB, 1);
+my $large = WalrusTest::pattern_blob(48 * $MiB, 2);
 my $small_id = $t->put_blob($small);
 my $large_id = $t->put_blob($large);
 ok($small_id && $large_id, 'blobs of 16 and 768 segments are stored')

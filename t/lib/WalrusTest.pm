@@ -60,6 +60,14 @@ sub node_url { "http://127.0.0.1:" . $_[0]{ports}[$_[1]] }
 sub store { "$_[0]{dir}/store$_[1]" }
 sub error_log { "$_[0]{dir}/logs/error.log" }
 
+# $bytes (a multiple of 4) of deterministic, varied data from $seed
+sub pattern_blob {
+    my ($bytes, $seed) = @_;
+    my $word = $seed;
+    return pack 'N*', map { $word = ($word * 1103515245 + 12345) % 2**32 }
+                      1 .. $bytes / 4;
+}
+
 sub free_port {
     my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
                                   Listen => 1, ReuseAddr => 1)
