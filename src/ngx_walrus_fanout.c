@@ -144,23 +144,24 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
 
     if (arena != NULL) {
         ngx_queue_insert_tail(&arena->calls, &call->link);
+
+        /*
+         * The subrequest starts with the values its parent has computed;
+         * what it computes itself points into the arena, so it stays out
+         * of the parent's, which outlives the arena.
+         */
+
+        vars = cmcf->variables.nelts * sizeof(ngx_http_variable_value_t);
+
+        sr->variables = ngx_palloc(pool, vars);
+        if (sr->variables == NULL) {
+            sr->variables = r->variables;
+            ngx_walrus_fanout_cancel(call);
+            return NULL;
+        }
+
+        ngx_memcpy(sr->variables, r->variables, vars);
     }
-
-    /*
-     * The subrequest starts with the values its parent has computed; what
-     * it computes itself stays in its own pool, and out of the parent's.
-     */
-
-    vars = cmcf->variables.nelts * sizeof(ngx_http_variable_value_t);
-
-    sr->variables = ngx_palloc(pool, vars);
-    if (sr->variables == NULL) {
-        sr->variables = r->variables;
-        ngx_walrus_fanout_cancel(call);
-        return NULL;
-    }
-
-    ngx_memcpy(sr->variables, r->variables, vars);
 
     /* the subrequest shares the client's headers: set its own body */
 
