@@ -8,6 +8,7 @@
 #include <ngx_walrus_fanout.h>
 #include <ngx_walrus_memo.h>
 #include <ngx_walrus_redis.h>
+#include <ngx_walrus_spare_file.h>
 #include <walrus_sign.h>
 #include <openssl/evp.h>
 
@@ -111,6 +112,13 @@ static ngx_command_t  ngx_walrus_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_walrus_main_conf_t, spare_buffers),
+      NULL },
+
+    { ngx_string("walrus_worker_spare_files"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_walrus_main_conf_t, spare_files),
       NULL },
 
     { ngx_string("walrus_node"),
@@ -275,6 +283,7 @@ ngx_walrus_create_main_conf(ngx_conf_t *cf)
     wmcf->redis.negative_ttl = NGX_CONF_UNSET;
     wmcf->worker_cache_size = NGX_CONF_UNSET_SIZE;
     wmcf->spare_buffers = NGX_CONF_UNSET_SIZE;
+    wmcf->spare_files = NGX_CONF_UNSET;
 
     return wmcf;
 }
@@ -292,6 +301,7 @@ ngx_walrus_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(wmcf->redis.negative_ttl, 2);
     ngx_conf_init_size_value(wmcf->worker_cache_size, 8 * 1024 * 1024);
     ngx_conf_init_size_value(wmcf->spare_buffers, 32 * 1024 * 1024);
+    ngx_conf_init_value(wmcf->spare_files, 256 * 1024 * 1024);
 
     if (wmcf->redis.prefix.data == NULL) {
         ngx_str_set(&wmcf->redis.prefix, "walrus:");
@@ -310,6 +320,7 @@ ngx_walrus_init_process(ngx_cycle_t *cycle)
 
     if (wmcf != NULL) {
         ngx_walrus_buffer_init(wmcf->spare_buffers);
+        ngx_walrus_spare_file_init(wmcf->spare_files);
     }
 
     return ngx_walrus_redis_init_process(cycle);
@@ -322,6 +333,7 @@ ngx_walrus_exit_process(ngx_cycle_t *cycle)
     ngx_walrus_redis_exit_process(cycle);
     ngx_walrus_memo_drain();
     ngx_walrus_buffer_drain();
+    ngx_walrus_spare_file_drain();
 }
 
 
@@ -399,6 +411,10 @@ static ngx_int_t
 ngx_walrus_postconfiguration(ngx_conf_t *cf)
 {
     if (ngx_walrus_fanout_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_walrus_publish_init_filter(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -39,6 +39,7 @@ typedef struct {
     ngx_walrus_redis_conf_t  redis;
     size_t                 worker_cache_size;
     size_t                 spare_buffers;
+    off_t                  spare_files;
 } ngx_walrus_main_conf_t;
 
 
@@ -111,6 +112,7 @@ ngx_int_t ngx_walrus_thread_post(ngx_http_request_t *r,
 ngx_int_t ngx_walrus_node_handler(ngx_http_request_t *r);
 ngx_int_t ngx_walrus_gateway_handler(ngx_http_request_t *r);
 ngx_int_t ngx_walrus_publish(ngx_http_request_t *r);
+ngx_int_t ngx_walrus_publish_init_filter(ngx_conf_t *cf);
 ngx_int_t ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt);
 ngx_int_t ngx_walrus_node_put(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);

@@ -1,6 +1,7 @@
 /*
  * Gateway encoding of an uploaded blob: the metadata and blob ID, and
- * segment by segment the parity slivers into one unlinked temporary file.
+ * segment by segment the parity slivers into a temporary file that the
+ * caller opens and closes.
  * The systematic slivers (primary 0..p-1, secondary 0..s-1) are ranges of
  * the request body and are sent from there.
  *
@@ -39,7 +40,7 @@ struct ngx_walrus_encode_s {
     off_t                     length;
     unsigned                  n;
     uint32_t                  segment_size;
-    const char               *temp_dir;     /* NUL terminated */
+    int                       fd;           /* the parity file */
 
     int                       rc;
     char                      error[NGX_WALRUS_ENCODE_ERROR_LEN];
@@ -48,7 +49,6 @@ struct ngx_walrus_encode_s {
     u_char                   *metadata;     /* malloc()ed */
     size_t                    metadata_len;
     const char               *type;         /* sniffed, static string */
-    int                       fd;           /* -1 when none */
     walrus_params_t           params;
     uint64_t                  primary_size; /* of one pair's primary file */
     uint64_t                  secondary_size;
@@ -62,8 +62,8 @@ struct ngx_walrus_encode_s {
 
 
 /*
- * Sets up the metadata and the parity file, and splits the segments into
- * at most max_parts parts: WALRUS_OK, or e->rc and e->error.
+ * Sets up the metadata and splits the segments into at most max_parts
+ * parts: WALRUS_OK, or e->rc and e->error.
  */
 int ngx_walrus_encode_start(ngx_walrus_encode_t *e, ngx_uint_t max_parts);
 

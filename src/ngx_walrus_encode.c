@@ -1,6 +1,6 @@
 /*
- * Encoding of an uploaded blob: metadata, and the parity slivers into a
- * temporary file (thread safe).
+ * Encoding of an uploaded blob: metadata, and the parity slivers into the
+ * caller's temporary file (thread safe).
  */
 
 #include <ngx_walrus_encode.h>
@@ -8,7 +8,6 @@
 #include <walrus_http.h>
 
 
-static int ngx_walrus_encode_tmpfile(ngx_walrus_encode_t *e);
 static int ngx_walrus_encode_write(int fd, const u_char *buf, size_t len,
     off_t off);
 static void ngx_walrus_encode_error(char *error, int rc, const char *what);
@@ -22,7 +21,6 @@ ngx_walrus_encode_start(ngx_walrus_encode_t *e, ngx_uint_t max_parts)
     ngx_uint_t                 i;
     ngx_walrus_encode_part_t  *part;
 
-    e->fd = -1;
     e->metadata = NULL;
     e->type = NULL;
     e->nparts = 0;
@@ -43,13 +41,6 @@ ngx_walrus_encode_start(ngx_walrus_encode_t *e, ngx_uint_t max_parts)
 
     e->primary_size = walrus_sliver_file_size(&e->meta, WALRUS_PRIMARY);
     e->secondary_size = walrus_sliver_file_size(&e->meta, WALRUS_SECONDARY);
-
-    if (ngx_walrus_encode_tmpfile(e) != 0) {
-        e->rc = WALRUS_EIO;
-        ngx_walrus_encode_error(e->error, WALRUS_EIO,
-                                "cannot create a temp file");
-        return e->rc;
-    }
 
     max_parts = ngx_max(1, ngx_min(max_parts, NGX_WALRUS_ENCODE_MAX_PARTS));
     max_parts = ngx_min(max_parts, e->meta.nsegments);
@@ -231,30 +222,6 @@ ngx_walrus_encode_error(char *error, int rc, const char *what)
 }
 
 
-/* an unlinked file: nothing is left behind whatever happens */
-
-static int
-ngx_walrus_encode_tmpfile(ngx_walrus_encode_t *e)
-{
-    char  path[1024];
-
-    if (snprintf(path, sizeof(path), "%s/walrus.XXXXXX", e->temp_dir)
-        >= (int) sizeof(path))
-    {
-        return -1;
-    }
-
-    e->fd = mkostemp(path, O_CLOEXEC);
-    if (e->fd == -1) {
-        return -1;
-    }
-
-    unlink(path);
-
-    return 0;
-}
-
-
 static int
 ngx_walrus_encode_write(int fd, const u_char *buf, size_t len, off_t off)
 {
@@ -283,11 +250,6 @@ ngx_walrus_encode_write(int fd, const u_char *buf, size_t len, off_t off)
 void
 ngx_walrus_encode_free(ngx_walrus_encode_t *e)
 {
-    if (e->fd != -1) {
-        close(e->fd);
-        e->fd = -1;
-    }
-
     free(e->metadata);
     e->metadata = NULL;
 

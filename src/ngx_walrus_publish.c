@@ -11,6 +11,7 @@
 #include <ngx_walrus_encode.h>
 #include <ngx_walrus_fanout.h>
 #include <ngx_walrus_sliver_body.h>
+#include <ngx_walrus_spare_file.h>
 #include <walrus_base64.h>
 #include <walrus_cert.h>
 #include <walrus_sign.h>
@@ -50,7 +51,9 @@ typedef struct {
     walrus_committee_t       *committee;
     ngx_walrus_fanout_t       fanout;
     ngx_walrus_encode_t       enc;
+    ngx_str_t                *parity_dir;
     ngx_file_t                file;
+    ngx_temp_file_t           body_file;
     ngx_walrus_pub_phase_e    phase;
     ngx_uint_t                epochs;
     ngx_flag_t                permanent;
@@ -82,6 +85,8 @@ static void ngx_walrus_publish_encode_thread(void *data, ngx_log_t *log);
 static void ngx_walrus_publish_part_done(ngx_event_t *ev);
 static void ngx_walrus_publish_encoded(ngx_http_request_t *r);
 static void ngx_walrus_publish_cleanup(void *data);
+static ngx_int_t ngx_walrus_publish_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
 static void ngx_walrus_publish_timeout(ngx_event_t *ev);
 static void ngx_walrus_publish_step(ngx_http_request_t *r);
 static void ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx,
@@ -109,6 +114,7 @@ static u_char *ngx_walrus_publish_cert_json(ngx_walrus_publish_t *ctx,
 
 
 static ngx_uint_t  ngx_walrus_uploads;
+static ngx_http_request_body_filter_pt  ngx_walrus_next_body_filter;
 
 
 ngx_int_t
@@ -132,7 +138,8 @@ ngx_walrus_publish(ngx_http_request_t *r)
 
     ctx->request = r;
     ctx->committee = wmcf->committee;
-    ctx->enc.fd = -1;
+    ctx->enc.fd = NGX_INVALID_FILE;
+    ctx->body_file.file.fd = NGX_INVALID_FILE;
     ctx->epochs = 1;
     ngx_walrus_fanout_init(&ctx->fanout);
 
@@ -304,6 +311,7 @@ static void
 ngx_walrus_publish_cleanup(void *data)
 {
     ngx_walrus_publish_t  *ctx = data;
+    ngx_log_t             *log;
 
     if (ctx->deadline.timer_set) {
         ngx_del_timer(&ctx->deadline);
@@ -315,6 +323,77 @@ ngx_walrus_publish_cleanup(void *data)
 
     ctx->fanout.closed = 1;
     ngx_walrus_encode_free(&ctx->enc);
+
+    log = ctx->request->connection->log;
+
+    if (ctx->enc.fd != NGX_INVALID_FILE) {
+        ngx_walrus_spare_file_close(ctx->parity_dir, ctx->enc.fd, log);
+    }
+
+    if (ctx->body_file.file.fd != NGX_INVALID_FILE) {
+        ngx_walrus_spare_file_close(&ctx->body_file.path->name,
+                                    ctx->body_file.file.fd, log);
+    }
+}
+
+
+ngx_int_t
+ngx_walrus_publish_init_filter(ngx_conf_t *cf)
+{
+    ngx_walrus_next_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_walrus_publish_body_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * An upload's body that does not fit client_body_buffer_size goes to a
+ * spare file of the worker instead of a new temporary file.
+ */
+
+static ngx_int_t
+ngx_walrus_publish_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_temp_file_t           *tf;
+    ngx_walrus_publish_t      *ctx;
+    ngx_walrus_loc_conf_t     *wlcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+
+    /* a gateway reads no other body than an upload's */
+
+    if (!wlcf->gateway || ctx == NULL || r != r->main
+        || r->request_body->temp_file != NULL)
+    {
+        return ngx_walrus_next_body_filter(r, in);
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (r->headers_in.content_length_n >= 0
+        && r->headers_in.content_length_n
+           <= (off_t) clcf->client_body_buffer_size)
+    {
+        return ngx_walrus_next_body_filter(r, in);
+    }
+
+    tf = &ctx->body_file;
+    tf->file.fd = ngx_walrus_spare_file_open(&clcf->client_body_temp_path->name,
+                                             r->connection->log);
+    if (tf->file.fd == NGX_INVALID_FILE) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    tf->file.name = clcf->client_body_temp_path->name;
+    tf->file.log = r->connection->log;
+    tf->path = clcf->client_body_temp_path;
+    tf->pool = r->pool;
+    r->request_body->temp_file = tf;
+
+    return ngx_walrus_next_body_filter(r, in);
 }
 
 
@@ -354,7 +433,6 @@ ngx_walrus_publish_body(ngx_http_request_t *r)
     ctx->enc.length = len;
     ctx->enc.n = ctx->committee->params.n;
     ctx->enc.segment_size = ctx->committee->segment_size;
-    ctx->enc.temp_dir = (char *) wlcf->temp_path->name.data;
 
     ctx->deadline.handler = ngx_walrus_publish_timeout;
     ctx->deadline.data = r;
@@ -364,6 +442,17 @@ ngx_walrus_publish_body(ngx_http_request_t *r)
     r->write_event_handler = ngx_walrus_publish_encoded;
 
     inline_encode = (size_t) len <= wlcf->inline_size;
+
+    ctx->parity_dir = &wlcf->temp_path->name;
+    ctx->enc.fd = ngx_walrus_spare_file_open(ctx->parity_dir,
+                                             r->connection->log);
+    if (ctx->enc.fd == NGX_INVALID_FILE) {
+        ngx_http_finalize_request(r,
+            ngx_walrus_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                  NGX_WALRUS_DOMAIN_GATEWAY, "INTERNAL_ERROR",
+                                  "the gateway cannot create a temp file"));
+        return;
+    }
 
     if (ngx_walrus_encode_start(&ctx->enc, inline_encode ? 1 : ngx_ncpu)
         != WALRUS_OK)

@@ -232,7 +232,9 @@ $t->stop;
 
 # --- a client that goes away, an encoder that cannot write ------------------
 
-$t->write_config(gateway => 1, gateway_extra =>
+# no spare files: every upload creates its parity file
+$t->write_config(gateway => 1, http => 'walrus_worker_spare_files 0;',
+                 gateway_extra =>
                  'walrus_gateway_max_blob_size 200k; '
                  . 'walrus_gateway_inline_size 8k;')->run;
 

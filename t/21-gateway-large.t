@@ -1,6 +1,6 @@
 # A 100 MiB upload: stored under walrusctl's blob ID, the worker's memory
 # grows by a few segments, not by the blob, and only the parity slivers
-# are written to a temporary file.
+# are written to a temporary file besides the body.
 
 use strict;
 use warnings;
