@@ -207,6 +207,7 @@ sub gateway_server {
             proxy_pass_request_headers off;
             proxy_set_header Range \$walrus_node_range;
             proxy_buffering off;
+            sendfile on;
             proxy_connect_timeout 2s;
             proxy_send_timeout 10s;
             proxy_read_timeout 10s;
