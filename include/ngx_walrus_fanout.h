@@ -42,8 +42,13 @@ typedef struct {
     ngx_pool_t            *pool;       /* where the call lives */
     ngx_http_request_t    *request;    /* the subrequest */
     ngx_uint_t             node;
+    ngx_uint_t             method;
+    ngx_chain_t           *request_body; /* or NULL */
+    ngx_walrus_arena_t    *arena;
+    ngx_uint_t             retries;    /* sent again after a stale close */
     ngx_uint_t             kind;       /* the caller's tag */
     ngx_uint_t             pair;
+    ngx_str_t              location;   /* of the subrequest */
     ngx_str_t              node_uri;
     ngx_str_t              range;      /* Range header for the node */
     ngx_uint_t             status;     /* HTTP status, 502 when unreachable */
@@ -66,6 +71,8 @@ void ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo);
  * body, or NULL; up to body_max bytes of the response are kept.  When the
  * call ends it is queued on fo->done and the main request is posted.
  * The call lives in `arena`, or in the request's pool when it is NULL.
+ * A call that fails because the node closed the kept-alive connection it
+ * was sent on, before any answer, is sent again on another connection.
  */
 ngx_walrus_call_t *ngx_walrus_fanout_call(ngx_http_request_t *r,
     ngx_walrus_fanout_t *fo, ngx_walrus_arena_t *arena, ngx_uint_t node,

@@ -7,6 +7,10 @@
 #include <ngx_walrus_buffer.h>
 
 
+static ngx_int_t ngx_walrus_fanout_start(ngx_http_request_t *r,
+    ngx_walrus_call_t *call);
+static ngx_uint_t ngx_walrus_fanout_stale(ngx_http_request_t *sr,
+    ngx_walrus_call_t *call, ngx_int_t rc);
 static ngx_int_t ngx_walrus_fanout_done(ngx_http_request_t *sr, void *data,
     ngx_int_t rc);
 static ngx_int_t ngx_walrus_capture_header(ngx_http_request_t *r);
@@ -24,6 +28,9 @@ static ngx_uint_t ngx_walrus_arena_closed(ngx_walrus_arena_t *arena);
 
 
 #define NGX_WALRUS_CAPTURE_WHOLE  (16 * 1024 * 1024)
+
+/* a stale connection fails at once; each retry may meet another one */
+#define NGX_WALRUS_STALE_RETRIES  8
 
 
 static ngx_http_output_header_filter_pt  ngx_walrus_next_header_filter;
@@ -64,53 +71,46 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     const char *id_text, const char *path, ngx_chain_t *body,
     size_t body_max)
 {
-    u_char                       *p;
-    size_t                        vars;
-    ngx_int_t                     rc;
-    ngx_str_t                     uri;
-    ngx_pool_t                   *pool, *parent_pool;
-    walrus_node_t                *wn;
-    ngx_walrus_call_t            *call;
-    ngx_pool_cleanup_t           *cln;
-    ngx_http_request_t           *sr;
-    ngx_http_request_body_t      *rb;
-    ngx_walrus_loc_conf_t        *wlcf;
-    ngx_walrus_main_conf_t       *wmcf;
-    ngx_http_core_main_conf_t    *cmcf;
-    ngx_http_post_subrequest_t   *ps;
+    u_char                  *p;
+    ngx_pool_t              *pool;
+    walrus_node_t           *wn;
+    ngx_walrus_call_t       *call;
+    ngx_pool_cleanup_t      *cln;
+    ngx_walrus_loc_conf_t   *wlcf;
+    ngx_walrus_main_conf_t  *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
     wn = &wmcf->committee->nodes[node];
     pool = arena != NULL ? arena->pool : r->pool;
 
     call = ngx_pcalloc(pool, sizeof(ngx_walrus_call_t));
-    ps = ngx_palloc(pool, sizeof(ngx_http_post_subrequest_t));
-    rb = ngx_pcalloc(pool, sizeof(ngx_http_request_body_t));
-    uri.data = ngx_pnalloc(pool, wlcf->node_location.len
-                                 + ngx_strlen(wn->name));
-    if (call == NULL || ps == NULL || rb == NULL || uri.data == NULL) {
+    if (call == NULL) {
         return NULL;
     }
 
-    p = ngx_cpymem(uri.data, wlcf->node_location.data,
-                   wlcf->node_location.len);
-    p = ngx_cpymem(p, wn->name, ngx_strlen(wn->name));
-    uri.len = p - uri.data;
-
+    call->location.data = ngx_pnalloc(pool, wlcf->node_location.len
+                                            + ngx_strlen(wn->name));
     call->node_uri.data = ngx_pnalloc(pool, 16 + WALRUS_BLOB_ID_TEXT_LEN
                                             + ngx_strlen(path));
-    if (call->node_uri.data == NULL) {
+    if (call->location.data == NULL || call->node_uri.data == NULL) {
         return NULL;
     }
+
+    p = ngx_cpymem(call->location.data, wlcf->node_location.data,
+                   wlcf->node_location.len);
+    p = ngx_cpymem(p, wn->name, ngx_strlen(wn->name));
+    call->location.len = p - call->location.data;
 
     call->node_uri.len = ngx_sprintf(call->node_uri.data, "/v1/blobs/%s/%s",
                                      id_text, path)
                          - call->node_uri.data;
     call->fanout = fo;
     call->pool = pool;
+    call->arena = arena;
     call->node = node;
+    call->method = method;
+    call->request_body = body;
     call->body_max = body_max;
 
     cln = ngx_pool_cleanup_add(pool, 0);
@@ -121,46 +121,74 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     cln->handler = ngx_walrus_call_cleanup;
     cln->data = call;
 
+    if (ngx_walrus_fanout_start(r, call) != NGX_OK) {
+        return NULL;
+    }
+
+    fo->active++;
+
+    if (arena != NULL) {
+        ngx_queue_insert_tail(&arena->calls, &call->link);
+    }
+
+    return call;
+}
+
+
+/* a subrequest for the call: it fails only before one is made */
+
+static ngx_int_t
+ngx_walrus_fanout_start(ngx_http_request_t *r, ngx_walrus_call_t *call)
+{
+    size_t                        vars;
+    ngx_int_t                     rc;
+    ngx_pool_t                   *parent_pool;
+    ngx_http_request_t           *sr;
+    ngx_http_request_body_t      *rb;
+    ngx_http_variable_value_t    *values;
+    ngx_http_core_main_conf_t    *cmcf;
+    ngx_http_post_subrequest_t   *ps;
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+    vars = cmcf->variables.nelts * sizeof(ngx_http_variable_value_t);
+
+    ps = ngx_palloc(call->pool, sizeof(ngx_http_post_subrequest_t));
+    rb = ngx_pcalloc(call->pool, sizeof(ngx_http_request_body_t));
+    values = call->arena != NULL ? ngx_palloc(call->pool, vars) : NULL;
+
+    if (ps == NULL || rb == NULL || (call->arena != NULL && values == NULL)) {
+        return NGX_ERROR;
+    }
+
     ps->handler = ngx_walrus_fanout_done;
     ps->data = call;
 
     /* nginx allocates a subrequest and all it uses in its parent's pool */
 
     parent_pool = r->pool;
-    r->pool = pool;
+    r->pool = call->pool;
 
-    rc = ngx_http_subrequest(r, &uri, NULL, &sr, ps,
+    rc = ngx_http_subrequest(r, &call->location, NULL, &sr, ps,
                              NGX_HTTP_SUBREQUEST_BACKGROUND);
 
     r->pool = parent_pool;
 
     if (rc != NGX_OK) {
-        return NULL;
+        return NGX_ERROR;
     }
 
     call->request = sr;
     ngx_http_set_ctx(sr, call, ngx_http_walrus_module);
-    fo->active++;
 
-    if (arena != NULL) {
-        ngx_queue_insert_tail(&arena->calls, &call->link);
+    /*
+     * A subrequest in an arena starts with the values its parent has
+     * computed; what it computes itself points into the arena, so it
+     * stays out of the parent's, which outlives the arena.
+     */
 
-        /*
-         * The subrequest starts with the values its parent has computed;
-         * what it computes itself points into the arena, so it stays out
-         * of the parent's, which outlives the arena.
-         */
-
-        vars = cmcf->variables.nelts * sizeof(ngx_http_variable_value_t);
-
-        sr->variables = ngx_palloc(pool, vars);
-        if (sr->variables == NULL) {
-            sr->variables = r->variables;
-            ngx_walrus_fanout_cancel(call);
-            return NULL;
-        }
-
-        ngx_memcpy(sr->variables, r->variables, vars);
+    if (values != NULL) {
+        ngx_memcpy(values, r->variables, vars);
+        sr->variables = values;
     }
 
     /* the subrequest shares the client's headers: set its own body */
@@ -170,7 +198,7 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     sr->headers_in.content_length = NULL;
     sr->headers_in.transfer_encoding = NULL;
 
-    if (method == NGX_HTTP_PUT) {
+    if (call->method == NGX_HTTP_PUT) {
         sr->method = NGX_HTTP_PUT;
         sr->method_name = ngx_walrus_put;
 
@@ -179,15 +207,17 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
         sr->method_name = ngx_walrus_get;
     }
 
-    if (body == NULL) {
-        sr->headers_in.content_length_n = method == NGX_HTTP_PUT ? 0 : -1;
-        return call;
+    if (call->request_body == NULL) {
+        sr->headers_in.content_length_n = call->method == NGX_HTTP_PUT
+                                          ? 0 : -1;
+        return NGX_OK;
     }
 
-    rb->bufs = body;
-    sr->headers_in.content_length_n = ngx_walrus_body_length(body);
+    rb->bufs = call->request_body;
+    sr->headers_in.content_length_n =
+                                ngx_walrus_body_length(call->request_body);
 
-    return call;
+    return NGX_OK;
 }
 
 
@@ -417,10 +447,47 @@ static ngx_int_t
 ngx_walrus_fanout_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_walrus_call_t  *call = data;
+    ngx_walrus_call_t  *ghost;
 
     if (call->done) {
         return rc;
     }
+
+    if (ngx_walrus_fanout_stale(sr, call, rc)) {
+        ngx_log_error(NGX_LOG_INFO, sr->connection->log, 0,
+                      "walrus: %V closed a kept-alive connection before "
+                      "answering; sending the request again",
+                      &call->location);
+
+        /*
+         * The old subrequest ends on its own: what it still outputs (an
+         * error page) goes to a capture of nothing, so that nginx has no
+         * output of it to wait for.
+         */
+
+        ghost = ngx_palloc(call->pool, sizeof(ngx_walrus_call_t));
+        if (ghost == NULL) {
+            goto done;
+        }
+
+        *ghost = *call;
+        ghost->body = NULL;
+        ghost->body_size = 0;
+        ghost->body_len = 0;
+        ghost->body_max = 0;
+
+        sr->post_subrequest = NULL;
+        ngx_http_set_ctx(sr, ghost, ngx_http_walrus_module);
+        call->retries++;
+
+        if (ngx_walrus_fanout_start(sr->parent, call) == NGX_OK) {
+            return rc;
+        }
+
+        call->request = sr;
+    }
+
+done:
 
     call->done = 1;
     call->fanout->active--;
@@ -441,6 +508,28 @@ ngx_walrus_fanout_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     call->queued = 1;
 
     return ngx_http_post_request(sr->main, NULL) == NGX_OK ? rc : NGX_ERROR;
+}
+
+
+/*
+ * The node closed the kept-alive connection the request went on before
+ * it answered anything (its keepalive_timeout, a reload): nginx does not
+ * send the request again with proxy_next_upstream off, which must stay
+ * off because nginx would resend a body made of file ranges wrongly.
+ */
+
+static ngx_uint_t
+ngx_walrus_fanout_stale(ngx_http_request_t *sr, ngx_walrus_call_t *call,
+    ngx_int_t rc)
+{
+    ngx_http_upstream_t  *u;
+
+    u = sr->upstream;
+
+    return rc == NGX_HTTP_BAD_GATEWAY && u != NULL && u->peer.cached
+           && u->headers_in.status_n == 0 && call->status == 0
+           && !call->fanout->closed && !sr->connection->error
+           && call->retries < NGX_WALRUS_STALE_RETRIES;
 }
 
 
