@@ -7,7 +7,9 @@
 #      same bytes, stored as one file on one plain static server;
 #   2. 10 KiB GET requests/s and latency (wrk): gateway with a warm Redis,
 #      gateway without Redis, and the plain proxy;
-#   3. 64 MiB PUT: gateway vs WebDAV PUT of the same bytes;
+#   3. 64 MiB PUT: gateway vs WebDAV PUT of the same bytes, and the CPU
+#      seconds the gateway and the nodes each spend on it (run in two
+#      nginx instances for that);
 #   4. time to first byte of a 1 GiB GET;
 #   5. 1 MiB GET latency with one node 500 ms late vs all healthy;
 #   6. peak worker RSS during 64 MiB and 1 GiB GET and PUT;
@@ -19,7 +21,8 @@
 # with the test harness (t/lib/WalrusTest.pm) and restarted between
 # phases: A Redis and all nodes healthy, B larger proxy buffers on the
 # node location (informative), C one node 500 ms late, D the same with a
-# 50 ms hedge delay, E no Redis.  Run with `make bench` (about 7 minutes
+# 50 ms hedge delay, E no Redis; between A and B the gateway and the
+# nodes run in two nginx instances.  Run with `make bench` (about 8 minutes
 # with the codec bench; apt-get installs what is missing, with sudo
 # unless root); docs/benchmarks.md explains the results.
 #
@@ -228,6 +231,61 @@ sub configure {
     $t->run;
     my @w = $t->worker_pids;
     die "expected $WORKERS workers, got @w" unless @w == $WORKERS;
+}
+
+# the gateway in an nginx of its own (gw.conf), the nodes in the harness's
+# nginx, two workers each: the CPU each side spends on a PUT
+sub configure_split {
+    $t->stop if $t->master_pid && kill 0, $t->master_pid;
+
+    $t->write_config(gateway => 1, nodes => 0, gateway_extra =>
+                     'walrus_gateway_max_blob_size 2g; '
+                     . 'client_max_body_size 2g;');
+    my $gw = WalrusTest::read_file("$dir/nginx.conf");
+    $gw =~ s/^worker_processes 1;$/worker_processes $WORKERS;/m
+        && $gw =~ s{^pid \S+;$}{pid $dir/logs/gw.pid;}m
+        && $gw =~ s{^error_log \S+}{error_log $dir/logs/gw-error.log}m
+        or die 'cannot write gw.conf';
+    WalrusTest::write_file("$dir/gw.conf", $gw);
+
+    $t->write_config(gateway => 0);
+    $t->{extra_ports} = [];
+    my $conf = WalrusTest::read_file("$dir/nginx.conf");
+    $conf =~ s/^worker_processes 1;$/worker_processes $WORKERS;/m
+        or die 'cannot set worker_processes';
+    WalrusTest::write_file("$dir/nginx.conf", $conf);
+    $t->run;
+
+    system($WalrusTest::NGINX, '-p', "$dir/", '-c', "$dir/gw.conf",
+           '-e', "$dir/logs/gw-error.log") == 0
+        or die "the gateway's nginx did not start\n";
+    for (1 .. 100) {
+        last if IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $t->{ports}[$N]);
+        sleep 0.05;
+    }
+    my $master = WalrusTest::read_file("$dir/logs/gw.pid") // die;
+    chomp $master;
+    return $master;
+}
+
+sub stop_split {
+    my ($master) = @_;
+    kill 'QUIT', $master;
+    sleep 0.05 while kill 0, $master;
+    my $log = WalrusTest::read_file("$dir/logs/gw-error.log") // '';
+    die "the gateway's nginx logged:\n$1\n"
+        if $log =~ /^(.*\[(?:alert|crit|emerg)\].*)$/m;
+}
+
+# CPU seconds the processes (and their threads) have used
+sub cpu_seconds {
+    my $ticks = 0;
+    for my $pid (@_) {
+        my @f = split ' ', WalrusTest::read_file("/proc/$pid/stat") // '';
+        $ticks += $f[13] + $f[14];
+    }
+    return $ticks / POSIX::sysconf(POSIX::_SC_CLK_TCK());
 }
 
 # --- helpers ----------------------------------------------------------------
@@ -485,12 +543,14 @@ for my $b (grep { $size{$_} } qw(b64m b1g)) {
 
 # WebDAV deletes each file after its PUT, so its next PUT writes into
 # recycled page cache; the gateway's blobs are deleted from the stores
-# the same way for the comparison, and kept for a second figure; one
-# PUT of each, not measured, warms up the workers first
+# the same way for the comparison, and kept for a second figure; PUTs
+# not measured warm up the workers first (each keeps spare files)
 print "PUT 64 MiB\n";
 my (@put_gw, @put_kept, @put_dav);
-variant("$dir/static/b64m", "$dir/variant0", 0);
-remove_blob((put_blob("$dir/variant0"))[0]);
+for my $k (0 .. $WORKERS) {
+    variant("$dir/static/b64m", "$dir/variant0", 1000 + $k);
+    remove_blob((put_blob("$dir/variant0"))[0]);
+}
 dav_put("$dir/variant0", 'variant0');
 unlink "$dir/variant0";
 for my $k (1 .. $PUT_REPS) {
@@ -511,6 +571,30 @@ for my $k (1 .. $PUT_REPS) {
     push @put_kept, (put_blob($v))[1];
     unlink $v;
 }
+
+print "PUT 64 MiB, gateway and nodes in two nginx instances\n";
+my (@split_mbs, @split_gw, @split_nodes);
+{
+    my $master = configure_split();
+    my @gw = split ' ', `pgrep -P $master`;
+    my @nodes = $t->worker_pids;
+    for my $k (0 .. $PUT_REPS) {
+        my $v = "$dir/variant_s$k";
+        variant("$dir/static/b64m", $v, 200 + $k);
+        my ($g0, $n0) = (cpu_seconds(@gw), cpu_seconds(@nodes));
+        my ($bid, $mbs) = put_blob($v);
+        sleep 0.3;    # the nodes the gateway did not wait for
+        my ($g1, $n1) = (cpu_seconds(@gw), cpu_seconds(@nodes));
+        remove_blob($bid);
+        unlink $v;
+        next unless $k;    # the first one warms the workers up
+        push @split_mbs, $mbs;
+        push @split_gw, $g1 - $g0;
+        push @split_nodes, $n1 - $n0;
+    }
+    stop_split($master);
+}
+configure(redis => 1);
 my %page_cache = page_cache_rates();
 
 # --- 1, 4 and 6: GET throughput, TTFB, RSS ----------------------------------
@@ -735,6 +819,21 @@ out(sprintf '1 GiB PUT (once): %s MB/s, %.1f s, %s MB written to files '
     . '(%s x).', r0($put1g_mbs), $put1g_s, r0($wrote{b1g} / 1e6),
     r1($wrote{b1g} / $GiB)) if $LARGE;
 out('');
+
+my ($sg, $sn) = (median(@split_gw), median(@split_nodes));
+out('CPU seconds per 64 MiB PUT, the gateway and the nodes in two nginx '
+    . "instances ($WORKERS workers each, median of $PUT_REPS; the "
+    . 'workers\' threads included), and the throughput those seconds '
+    . "allow on this machine's $nproc cores if nothing else ran:",
+    '', '| side | CPU s per PUT | bound MB/s |', '|---|---:|---:|',
+    sprintf('| gateway | %.2f | %s |', $sg,
+            r0($nproc * $size{b64m} / $sg / 1e6)),
+    sprintf('| nodes (all %d) | %.2f | %s |', $N, $sn,
+            r0($nproc * $size{b64m} / $sn / 1e6)),
+    sprintf('| both | %.2f | %s |', $sg + $sn,
+            r0($nproc * $size{b64m} / ($sg + $sn) / 1e6)),
+    '', sprintf('Measured throughput in that setup: %s MB/s median (best '
+                . '%s).', r0(median(@split_mbs)), r0(max @split_mbs)), '');
 
 if ($LARGE) {
     my ($g, $p) = (median(@{$get{b1g}{gw_ttfb}}),
