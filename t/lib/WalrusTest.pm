@@ -68,13 +68,21 @@ sub pattern_blob {
                       1 .. $bytes / 4;
 }
 
+# a port nothing listens on, never the same one twice in a process: the
+# kernel may give a port it has just given again once its socket closed
+my %ports_given;
+
 sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1, ReuseAddr => 1)
-        or die "cannot bind: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => 0, Listen => 1,
+                                      ReuseAddr => 1)
+            or die "cannot bind: $!";
+        my $port = $s->sockport;
+        close $s;
+        return $port unless $ports_given{$port}++;
+    }
+    die 'no free port';
 }
 
 # one node per shard, keys made with walrusctl keygen
