@@ -51,7 +51,6 @@ typedef struct {
     walrus_committee_t       *committee;
     ngx_walrus_fanout_t       fanout;
     ngx_walrus_encode_t       enc;
-    ngx_str_t                *parity_dir;
     ngx_file_t                file;
     ngx_temp_file_t           body_file;
     ngx_walrus_pub_phase_e    phase;
@@ -310,8 +309,9 @@ ngx_walrus_flag(ngx_str_t *value, ngx_flag_t *flag)
 static void
 ngx_walrus_publish_cleanup(void *data)
 {
-    ngx_walrus_publish_t  *ctx = data;
-    ngx_log_t             *log;
+    ngx_walrus_publish_t   *ctx = data;
+    ngx_log_t              *log;
+    ngx_walrus_loc_conf_t  *wlcf;
 
     if (ctx->deadline.timer_set) {
         ngx_del_timer(&ctx->deadline);
@@ -325,9 +325,11 @@ ngx_walrus_publish_cleanup(void *data)
     ngx_walrus_encode_free(&ctx->enc);
 
     log = ctx->request->connection->log;
+    wlcf = ngx_http_get_module_loc_conf(ctx->request, ngx_http_walrus_module);
 
     if (ctx->enc.fd != NGX_INVALID_FILE) {
-        ngx_walrus_spare_file_close(ctx->parity_dir, ctx->enc.fd, log);
+        ngx_walrus_spare_file_close(&wlcf->temp_path->name, ctx->enc.fd,
+                                    log);
     }
 
     if (ctx->body_file.file.fd != NGX_INVALID_FILE) {
@@ -443,8 +445,7 @@ ngx_walrus_publish_body(ngx_http_request_t *r)
 
     inline_encode = (size_t) len <= wlcf->inline_size;
 
-    ctx->parity_dir = &wlcf->temp_path->name;
-    ctx->enc.fd = ngx_walrus_spare_file_open(ctx->parity_dir,
+    ctx->enc.fd = ngx_walrus_spare_file_open(&wlcf->temp_path->name,
                                              r->connection->log);
     if (ctx->enc.fd == NGX_INVALID_FILE) {
         ngx_http_finalize_request(r,

@@ -114,8 +114,31 @@ is(scalar keys %{spare_files('body')}, 2, 'two body files are kept');
 is(scalar keys %{spare_files('walrus')}, 1,
    'one parity file: the second upload had given it back when the first '
    . 'one needed it');
-ok(total(spare_files('body')) + total(spare_files('walrus')) <= 256 * $MiB,
-   '... within the default 256 MiB');
+
+# nine uploads received at once: a worker keeps at most 8 files
+my @many = map { WalrusTest::pattern_blob(2 * $MiB, 20 + $_) } 0 .. 8;
+my @socks;
+for my $blob (@many) {
+    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $t->{ports}[$t->n]) or die $!;
+    print $c "PUT /v1/blobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        . 'Content-Length: ' . length($blob) . "\r\n\r\n"
+        . substr($blob, 0, $MiB);
+    push @socks, $c;
+}
+sleep 0.3;
+my $right = 0;
+for my $k (0 .. 8) {
+    my $c = $socks[$k];
+    print $c substr($many[$k], $MiB);
+    my $reply = do { local $/; <$c> } // '';
+    close $c;
+    my ($got) = $reply =~ /"blobId":"([A-Za-z0-9_-]+)"/;
+    $right++ if ($got // '') eq cli_blob_id($many[$k]);
+}
+is($right, 9, 'nine uploads received at once: each under its blob ID');
+is(keys(%{spare_files('body')}) + keys(%{spare_files('walrus')}), 8,
+   '... and the worker keeps 8 of their files, no more');
 
 # a small body stays in memory (client_body_buffer_size 256k)
 $t->restart;
@@ -141,6 +164,14 @@ $t->write_config(gateway => 1, http => 'walrus_worker_spare_files 0;',
 round_trip(WalrusTest::pattern_blob(8 * $MiB, 7), 'spare files 0: upload');
 is(total(spare_files('body')) + scalar keys %{spare_files('walrus')}, 0,
    '... no file is kept');
+
+# no directory for the body file
+rmdir "$dir/tmp/body" or die "$dir/tmp/body: $!";
+my $res = $t->request('PUT', "$GW/v1/blobs", WalrusTest::pattern_blob($MiB, 8));
+is($res->{status}, 500, 'no directory for an upload\'s body: 500');
+like(WalrusTest::read_file($t->error_log),
+     qr{cannot create a temp file in "\Q$dir\E/tmp/body"},
+     '... and the log says why');
 $t->stop;
 
 done_testing();
