@@ -205,12 +205,22 @@ sub delayed_node {
 END
 }
 
+my $GATEWAY_LIMITS = 'walrus_gateway_max_blob_size 2g; client_max_body_size 2g;';
+
+# the harness's config with $WORKERS workers
+sub set_workers {
+    my ($conf) = @_;
+    $conf =~ s/^worker_processes 1;$/worker_processes $WORKERS;/m
+        or die 'cannot set worker_processes';
+    return $conf;
+}
+
 # (re)starts nginx: redis => 0|1, delay => node index, hedge => delay
 sub configure {
     my (%o) = @_;
     $t->stop if $t->master_pid && kill 0, $t->master_pid;
 
-    my $extra = 'walrus_gateway_max_blob_size 2g; client_max_body_size 2g;';
+    my $extra = $GATEWAY_LIMITS;
     $extra .= " walrus_gateway_hedge_delay $o{hedge};" if $o{hedge};
     my $http = baseline_servers();
     $http .= delayed_node($o{delay}) if defined $o{delay};
@@ -221,9 +231,7 @@ sub configure {
                      down => defined $o{delay} ? [ $o{delay} ] : [],
                      gateway_extra => $extra, http => $http);
 
-    my $conf = WalrusTest::read_file("$dir/nginx.conf");
-    $conf =~ s/^worker_processes 1;$/worker_processes $WORKERS;/m
-        or die 'cannot set worker_processes';
+    my $conf = set_workers(WalrusTest::read_file("$dir/nginx.conf"));
     $conf =~ s/^(    log_format walrus '[^']*)';$/$1 \$pid';/m
         or die 'cannot log the worker';
     WalrusTest::write_file("$dir/nginx.conf", $conf);
@@ -238,32 +246,30 @@ sub configure {
 sub configure_split {
     $t->stop if $t->master_pid && kill 0, $t->master_pid;
 
-    $t->write_config(gateway => 1, nodes => 0, gateway_extra =>
-                     'walrus_gateway_max_blob_size 2g; '
-                     . 'client_max_body_size 2g;');
-    my $gw = WalrusTest::read_file("$dir/nginx.conf");
-    $gw =~ s/^worker_processes 1;$/worker_processes $WORKERS;/m
-        && $gw =~ s{^pid \S+;$}{pid $dir/logs/gw.pid;}m
+    $t->write_config(gateway => 1, nodes => 0,
+                     gateway_extra => $GATEWAY_LIMITS);
+    my $gw = set_workers(WalrusTest::read_file("$dir/nginx.conf"));
+    $gw =~ s{^pid \S+;$}{pid $dir/logs/gw.pid;}m
         && $gw =~ s{^error_log \S+}{error_log $dir/logs/gw-error.log}m
         or die 'cannot write gw.conf';
     WalrusTest::write_file("$dir/gw.conf", $gw);
 
     $t->write_config(gateway => 0);
     $t->{extra_ports} = [];
-    my $conf = WalrusTest::read_file("$dir/nginx.conf");
-    $conf =~ s/^worker_processes 1;$/worker_processes $WORKERS;/m
-        or die 'cannot set worker_processes';
-    WalrusTest::write_file("$dir/nginx.conf", $conf);
+    WalrusTest::write_file("$dir/nginx.conf",
+                           set_workers(WalrusTest::read_file("$dir/nginx.conf")));
     $t->run;
 
     system($WalrusTest::NGINX, '-p', "$dir/", '-c', "$dir/gw.conf",
            '-e', "$dir/logs/gw-error.log") == 0
         or die "the gateway's nginx did not start\n";
+    my $up;
     for (1 .. 100) {
-        last if IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $t->{ports}[$N]);
+        last if $up = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                            PeerPort => $t->{ports}[$N]);
         sleep 0.05;
     }
+    $up or die "the gateway's nginx does not listen\n";
     my $master = WalrusTest::read_file("$dir/logs/gw.pid") // die;
     chomp $master;
     return $master;
