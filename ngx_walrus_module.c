@@ -226,6 +226,13 @@ static ngx_command_t  ngx_walrus_commands[] = {
       offsetof(ngx_walrus_loc_conf_t, read_timeout),
       NULL },
 
+    { ngx_string("walrus_gateway_straggler_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, straggler_timeout),
+      NULL },
+
       ngx_null_command
 };
 
@@ -357,6 +364,7 @@ ngx_walrus_create_loc_conf(ngx_conf_t *cf)
     wlcf->hedge_delay = NGX_CONF_UNSET_MSEC;
     wlcf->slow_timeout = NGX_CONF_UNSET_MSEC;
     wlcf->read_timeout = NGX_CONF_UNSET_MSEC;
+    wlcf->straggler_timeout = NGX_CONF_UNSET_MSEC;
 
     return wlcf;
 }
@@ -387,6 +395,8 @@ ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->hedge_delay, prev->hedge_delay, 300);
     ngx_conf_merge_msec_value(conf->slow_timeout, prev->slow_timeout, 10000);
     ngx_conf_merge_msec_value(conf->read_timeout, prev->read_timeout, 30000);
+    ngx_conf_merge_msec_value(conf->straggler_timeout,
+                              prev->straggler_timeout, 10000);
 
     if (ngx_conf_merge_path_value(cf, &conf->temp_path, prev->temp_path,
                                   &ngx_walrus_temp_path)

@@ -63,6 +63,7 @@ typedef struct {
     ngx_msec_t             hedge_delay;
     ngx_msec_t             slow_timeout;
     ngx_msec_t             read_timeout;
+    ngx_msec_t             straggler_timeout;
 } ngx_walrus_loc_conf_t;
 
 

@@ -15,6 +15,7 @@
 typedef struct {
     ngx_queue_t            done;       /* finished calls not yet handled */
     ngx_queue_t            arenas;     /* ngx_walrus_arena_t */
+    ngx_queue_t            running;    /* ngx_walrus_call_t not done */
     ngx_uint_t             active;     /* calls running */
     ngx_uint_t             closed;     /* the caller stopped listening */
 } ngx_walrus_fanout_t;
@@ -38,6 +39,7 @@ typedef struct {
 typedef struct {
     ngx_queue_t            queue;      /* in the fanout's done */
     ngx_queue_t            link;       /* in the arena's calls */
+    ngx_queue_t            running;    /* in the fanout's running */
     ngx_walrus_fanout_t   *fanout;
     ngx_pool_t            *pool;       /* where the call lives */
     ngx_http_request_t    *request;    /* the subrequest */
@@ -100,6 +102,12 @@ void ngx_walrus_fanout_free(ngx_walrus_fanout_t *fo);
  * closed now, so a slow node cannot hold the client's connection.
  */
 void ngx_walrus_fanout_cancel(ngx_walrus_call_t *call);
+
+/*
+ * Cancels every call still running.  The caller holds a reference of the
+ * main request: the last subrequest to close may otherwise free it.
+ */
+void ngx_walrus_fanout_cancel_all(ngx_walrus_fanout_t *fo);
 
 /* frees the captured body before the request ends */
 void ngx_walrus_call_release(ngx_walrus_call_t *call);

@@ -60,6 +60,7 @@ ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo)
 {
     ngx_queue_init(&fo->done);
     ngx_queue_init(&fo->arenas);
+    ngx_queue_init(&fo->running);
     fo->active = 0;
     fo->closed = 0;
 }
@@ -126,6 +127,7 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     }
 
     fo->active++;
+    ngx_queue_insert_tail(&fo->running, &call->running);
 
     if (arena != NULL) {
         ngx_queue_insert_tail(&arena->calls, &call->link);
@@ -239,6 +241,10 @@ ngx_walrus_fanout_cancel(ngx_walrus_call_t *call)
 
     call->done = 1;
     call->fanout->active--;
+    ngx_queue_remove(&call->running);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, call->request->connection->log, 0,
+                   "walrus: cancel %V %V", &call->location, &call->node_uri);
 
     /*
      * The upstream's own cleanup closes the node connection and finalizes
@@ -251,6 +257,19 @@ ngx_walrus_fanout_cancel(ngx_walrus_call_t *call)
     if (u != NULL && u->cleanup != NULL && *u->cleanup != NULL) {
         (*u->cleanup)(call->request);
         call->closed = 1;
+    }
+}
+
+
+void
+ngx_walrus_fanout_cancel_all(ngx_walrus_fanout_t *fo)
+{
+    ngx_walrus_call_t  *call;
+
+    while (!ngx_queue_empty(&fo->running)) {
+        call = ngx_queue_data(ngx_queue_head(&fo->running), ngx_walrus_call_t,
+                              running);
+        ngx_walrus_fanout_cancel(call);
     }
 }
 
@@ -491,6 +510,7 @@ done:
 
     call->done = 1;
     call->fanout->active--;
+    ngx_queue_remove(&call->running);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE || rc == NGX_ERROR) {
         call->status = rc == NGX_ERROR ? NGX_HTTP_BAD_GATEWAY : (ngx_uint_t) rc;

@@ -67,10 +67,12 @@ typedef struct {
     unsigned                  no_cert;    /* shards that hold none */
     unsigned                  stored;     /* shards holding the cert */
     unsigned                  not_stored;
-    ngx_event_t               deadline;
+    ngx_event_t               deadline;   /* then the stragglers' end */
+    ngx_queue_t               lingering;  /* in ngx_walrus_lingering */
     ngx_uint_t                encoding;   /* parts being encoded */
     unsigned                  timed_out:1;
     unsigned                  counted:1;
+    unsigned                  is_lingering:1;
     unsigned                  overloaded:1;
 } ngx_walrus_publish_t;
 
@@ -106,6 +108,10 @@ static ngx_chain_t *ngx_walrus_memory_body(ngx_pool_t *pool, u_char *data,
     size_t len);
 static void ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx,
     ngx_int_t rc);
+static void ngx_walrus_publish_linger(ngx_walrus_publish_t *ctx);
+static void ngx_walrus_publish_linger_timeout(ngx_event_t *ev);
+static void ngx_walrus_publish_linger_read(ngx_http_request_t *r);
+static void ngx_walrus_publish_linger_end(ngx_walrus_publish_t *ctx);
 static ngx_int_t ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx,
     walrus_cert_t *cert, ngx_uint_t created);
 static u_char *ngx_walrus_publish_cert_json(ngx_walrus_publish_t *ctx,
@@ -113,6 +119,14 @@ static u_char *ngx_walrus_publish_cert_json(ngx_walrus_publish_t *ctx,
 
 
 static ngx_uint_t  ngx_walrus_uploads;
+
+/*
+ * Answered uploads whose requests to slow nodes still run, oldest first:
+ * they hold no upload slot, and at most max_uploads of them linger.
+ */
+static ngx_queue_t  ngx_walrus_lingering;
+static ngx_uint_t   ngx_walrus_nlingering;
+
 static ngx_http_request_body_filter_pt  ngx_walrus_next_body_filter;
 
 
@@ -319,6 +333,11 @@ ngx_walrus_publish_cleanup(void *data)
 
     if (ctx->counted) {
         ngx_walrus_uploads--;
+    }
+
+    if (ctx->is_lingering) {
+        ngx_queue_remove(&ctx->lingering);
+        ngx_walrus_nlingering--;
     }
 
     ctx->fanout.closed = 1;
@@ -1072,11 +1091,137 @@ ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx, ngx_int_t rc)
         ngx_del_timer(&ctx->deadline);
     }
 
-    /* uploads to slow nodes go on in the background; no more wake-ups */
+    /* the upload is over for the client: its slot is free at once */
+
+    if (ctx->counted) {
+        ngx_walrus_uploads--;
+        ctx->counted = 0;
+    }
+
     ctx->fanout.closed = 1;
     r->write_event_handler = ngx_http_request_empty_handler;
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "walrus: upload of %s finished: %i, %ui node requests "
+                   "running", ctx->enc.id_text, rc, ctx->fanout.active);
+
+    if (ctx->fanout.active == 0) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    /* the requests still running hold the request: it stays valid */
+
+    ngx_walrus_publish_linger(ctx);
     ngx_http_finalize_request(r, rc);
+
+    if (!ctx->is_lingering) {
+        return;
+    }
+
+    /*
+     * Finalizing set nginx's own read handler; a request already
+     * pipelined, or bytes already there, end the lingering soon.
+     */
+
+    r->read_event_handler = ngx_walrus_publish_linger_read;
+
+    if (r->stream == NULL
+        && (r->connection->read->ready
+            || r->header_in->pos < r->header_in->last))
+    {
+        ngx_post_event(r->connection->read, &ngx_posted_events);
+    }
+}
+
+
+/*
+ * Nodes slower than the quorum may still take their slivers and the
+ * certificate: they get straggler_timeout for it, or until the client
+ * sends its next request or goes away, then their requests are cancelled
+ * (such nodes heal later).  The client is never made to wait for them.
+ */
+
+static void
+ngx_walrus_publish_linger(ngx_walrus_publish_t *ctx)
+{
+    ngx_queue_t            *q;
+    ngx_http_request_t     *r;
+    ngx_walrus_loc_conf_t  *wlcf;
+
+    r = ctx->request;
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+
+    if (ngx_walrus_lingering.next == NULL) {
+        ngx_queue_init(&ngx_walrus_lingering);
+    }
+
+    ctx->deadline.handler = ngx_walrus_publish_linger_timeout;
+    ctx->deadline.data = ctx;
+    ctx->deadline.log = r->connection->log;
+    ngx_add_timer(&ctx->deadline, wlcf->straggler_timeout);
+
+    ngx_queue_insert_tail(&ngx_walrus_lingering, &ctx->lingering);
+    ngx_walrus_nlingering++;
+    ctx->is_lingering = 1;
+
+    /* the bound: the oldest lingering upload gives up first */
+
+    while (ngx_walrus_nlingering > wlcf->max_uploads) {
+        q = ngx_queue_head(&ngx_walrus_lingering);
+        ngx_walrus_publish_linger_end(ngx_queue_data(q, ngx_walrus_publish_t,
+                                                     lingering));
+    }
+}
+
+
+static void
+ngx_walrus_publish_linger_timeout(ngx_event_t *ev)
+{
+    ngx_walrus_publish_linger_end(ev->data);
+}
+
+
+static void
+ngx_walrus_publish_linger_read(ngx_http_request_t *r)
+{
+    ngx_walrus_publish_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+
+    if (ctx != NULL && ctx->is_lingering) {
+        ngx_walrus_publish_linger_end(ctx);
+        return;
+    }
+
+    ngx_http_block_reading(r);
+}
+
+
+static void
+ngx_walrus_publish_linger_end(ngx_walrus_publish_t *ctx)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
+    }
+
+    ngx_queue_remove(&ctx->lingering);
+    ngx_walrus_nlingering--;
+    ctx->is_lingering = 0;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "walrus: upload of %s answered; cancelling %ui requests to "
+                  "slow nodes", ctx->enc.id_text, ctx->fanout.active);
+
+    /* the last subrequest to close would free the request under us */
+
+    r->main->count++;
+    ngx_walrus_fanout_cancel_all(&ctx->fanout);
+    ngx_http_finalize_request(r, NGX_DONE);
 }
 
 

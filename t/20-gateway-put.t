@@ -193,10 +193,21 @@ my $elapsed = time - $start;
 ok(created($data), 'with one node answering after 6 s the upload succeeds');
 ok($elapsed < 3, sprintf('... in %.2f s, without waiting for it', $elapsed));
 
-# the first upload still feeds the slow node: with one upload allowed
+# the first upload still feeds the slow node, but holds no upload slot
+($res, $data) = put_blob('no slot held ' x 99);
+ok(created($data), 'an answered upload holds no upload slot');
+
+# an upload whose body is still coming holds the only one
+my $slow_client = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                        PeerPort => $t->{ports}[$n])
+    or die "connect: $!";
+print $slow_client "PUT /v1/blobs HTTP/1.1\r\nHost: gw\r\n"
+    . "Content-Length: 100000\r\n\r\n" . ('x' x 1000);
+sleep 0.3;
 ($res, $data) = put_blob('overload ' x 99);
 is($res->{status}, 429, 'an upload over walrus_gateway_max_uploads: 429');
 ok($res->{headers}{'retry-after'}, '... with Retry-After');
+close $slow_client;
 sleep 6.5;
 $t->stop;
 
