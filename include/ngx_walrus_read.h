@@ -63,6 +63,7 @@ struct ngx_walrus_read_s {
     unsigned               meta_failed;     /* shards failing otherwise */
     unsigned               cert_missing;
     unsigned               cert_failed;
+    ngx_msec_t             missing_since;   /* n - f shards said 404 */
     uint64_t               start;           /* served bytes, inclusive */
     uint64_t               end;
     ngx_uint_t             partial;         /* 206 */
@@ -78,6 +79,7 @@ struct ngx_walrus_read_s {
     ngx_flag_t             download;
     const char            *type;            /* remembered content type */
     unsigned               have_meta:1;
+    unsigned               missing_seen:1;  /* missing_since is set */
     unsigned               cache_wait:1;
     unsigned               from_cache:1;
     unsigned               segments:1;      /* fetching slivers */

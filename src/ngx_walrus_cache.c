@@ -1,6 +1,10 @@
 /*
  * Cache entries in Redis: <prefix>m:<id> metadata, <prefix>c:<id>
  * certificate, <prefix>n:<id> not found, <prefix>t:<id> content type.
+ *
+ * A "not found" entry holds the Unix time it expires at, besides its
+ * Redis expiry: one that Redis would keep forever (written by hand, or
+ * persisted) still ends, so a blob certified later is never hidden.
  */
 
 #include <ngx_walrus_cache.h>
@@ -24,6 +28,8 @@ static ngx_int_t ngx_walrus_cache_copy(ngx_http_request_t *r,
     redisReply *reply, ngx_str_t *out);
 static void ngx_walrus_cache_set(ngx_http_request_t *r, char kind,
     const char *id_text, const char *value, size_t value_len, time_t ttl);
+static ngx_uint_t ngx_walrus_cache_negative(ngx_http_request_t *r,
+    redisReply *reply);
 
 
 #define NGX_WALRUS_KEY_MAX  (256 + WALRUS_BLOB_ID_TEXT_LEN)
@@ -149,7 +155,7 @@ ngx_walrus_cache_lookup_done(void *data, redisReply *reply)
            == NGX_OK)
     {
         entry.answered = 1;
-        entry.negative = reply->element[2]->type == REDIS_REPLY_STRING;
+        entry.negative = ngx_walrus_cache_negative(r, reply->element[2]);
 
         if (reply->element[3]->type == REDIS_REPLY_STRING) {
             entry.type = walrus_content_type_known(reply->element[3]->str,
@@ -164,6 +170,38 @@ ngx_walrus_cache_lookup_done(void *data, redisReply *reply)
     ngx_free(lk);
 
     ngx_http_run_posted_requests(c);
+}
+
+
+/* a "not found" entry counts until the time it holds, within the TTL */
+
+static ngx_uint_t
+ngx_walrus_cache_negative(ngx_http_request_t *r, redisReply *reply)
+{
+    time_t                   until, now;
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+
+    if (reply->type != REDIS_REPLY_STRING || reply->len == 0) {
+        return 0;
+    }
+
+    until = ngx_atotm((u_char *) reply->str, reply->len);
+    now = ngx_time();
+
+    /* a second of slack for clocks of gateways sharing the cache */
+
+    if (until == NGX_ERROR || until <= now
+        || until > now + wmcf->redis.negative_ttl + 1)
+    {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "walrus: \"not found\" cache entry \"%*s\" ignored",
+                       reply->len, reply->str);
+        return 0;
+    }
+
+    return 1;
 }
 
 
@@ -198,6 +236,8 @@ ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
 void
 ngx_walrus_cache_store_negative(ngx_http_request_t *r, const char *id_text)
 {
+    u_char                   until[NGX_TIME_T_LEN];
+    size_t                   len;
     ngx_walrus_main_conf_t  *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
@@ -206,7 +246,11 @@ ngx_walrus_cache_store_negative(ngx_http_request_t *r, const char *id_text)
         return;
     }
 
-    ngx_walrus_cache_set(r, 'n', id_text, "1", 1, wmcf->redis.negative_ttl);
+    len = ngx_sprintf(until, "%T", ngx_time() + wmcf->redis.negative_ttl)
+          - until;
+
+    ngx_walrus_cache_set(r, 'n', id_text, (char *) until, len,
+                         wmcf->redis.negative_ttl);
 }
 
 

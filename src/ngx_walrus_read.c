@@ -615,11 +615,49 @@ ngx_walrus_read_meta_done(ngx_walrus_read_t *ctx)
         return ngx_walrus_read_prepare(ctx);
     }
 
-    /* a blob no honest node knows of, or one that was never certified */
+    /*
+     * A certificate that verifies proves the blob certified: however many
+     * nodes lost it, it is unavailable, never unknown (as for a read that
+     * found it in a cache).
+     */
+
+    if (ctx->cert != NULL) {
+        if (ctx->fanout.active > 0 && !over) {
+            return NGX_AGAIN;
+        }
+
+        return ngx_walrus_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "BLOB_UNAVAILABLE",
+                                     "blob %s is certified, but no storage "
+                                     "node sent its metadata",
+                                     ctx->route.id_text);
+    }
+
+    /*
+     * Nodes holding n - f shards do not know the blob, or hold no
+     * certificate: it is not found, unless another node proves it
+     * certified within a hedge delay (the faster nodes may be the ones
+     * that lost it).
+     */
 
     if ((!ctx->have_meta && ctx->meta_missing >= n - f)
-        || (ctx->cert == NULL && ctx->cert_missing >= n - f))
+        || ctx->cert_missing >= n - f)
     {
+        if (!ctx->missing_seen) {
+            ctx->missing_seen = 1;
+            ctx->missing_since = ngx_current_msec;
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "walrus: blob %s unknown to n - f shards",
+                           ctx->route.id_text);
+        }
+
+        if (ctx->fanout.active > 0 && !over
+            && ngx_current_msec - ctx->missing_since < wlcf->hedge_delay)
+        {
+            return NGX_AGAIN;
+        }
+
         ngx_walrus_cache_store_negative(r, ctx->route.id_text);
 
         return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
@@ -1340,6 +1378,12 @@ ngx_walrus_read_arm(ngx_walrus_read_t *ctx)
     if (!ctx->segments) {
         t = ngx_current_msec - ctx->started;
         wait = t < wait ? wait - t : 1;
+
+        if (ctx->missing_seen) {
+            t = ngx_current_msec - ctx->missing_since;
+            left = t < wlcf->hedge_delay ? wlcf->hedge_delay - t : 1;
+            wait = ngx_min(wait, left);
+        }
     }
 
     for (i = 0; i < NGX_WALRUS_WINDOW; i++) {

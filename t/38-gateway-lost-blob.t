@@ -1,0 +1,117 @@
+# Same state, same answer.  A blob is 404 only when no node knows it: a
+# certified blob that lost too many slivers is 503, whether the gateway
+# has its metadata cached (warm) or must ask the nodes (cold), and
+# however fast the nodes that lost it answer.  A "not found" entry in
+# Redis always ends, even one that Redis would keep forever.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use File::Path qw(remove_tree);
+use JSON::PP;
+use Time::HiRes qw(sleep);
+use WalrusTest;
+
+my $S = 4096;
+my $t = WalrusTest->new(n => 7, segment_size => $S);
+my ($n, $dir) = ($t->n, $t->dir);
+my $f = $t->f;
+
+sub get { $t->request('GET', $t->gateway_url . "/v1/blobs/$_[0]") }
+
+sub reason {
+    my $d = eval { JSON::PP->new->decode($_[0]{content}) } || {};
+    return $d->{error}{details}[0]{reason} // '';
+}
+
+sub answer { my $r = get($_[0]); return "$r->{status} " . reason($r) }
+
+# --- 5 of 7 stores wiped: cold and warm reads agree -------------------------
+
+$t->write_config(gateway => 1)->run;
+
+my $blob = WalrusTest::pattern_blob(3 * $S, 5);
+my $id = $t->put_blob($blob);
+ok($id, 'a blob is stored');
+
+my $unknown = WalrusTest::Proto::b64url("\x42" x 32);
+is(answer($unknown), '404 BLOB_NOT_FOUND', 'an unknown blob: 404');
+
+# the wiped nodes are the faster ones to answer: the two that keep the
+# blob answer later than the hedge delay would allow if they were slow
+my @wiped = (0 .. $n - $f - 1);
+remove_tree($t->store($_) . "/$id") for @wiped;
+ok(!-e $t->store(0) . "/$id", "the stores of nodes @wiped lost the blob");
+
+$t->restart;                          # the worker's cache is empty: cold
+is(answer($id), '503 NOT_ENOUGH_SLIVERS',
+   'cold: a certified blob with too few slivers is 503, not 404');
+is(answer($id), '503 NOT_ENOUGH_SLIVERS', 'warm: the same answer');
+
+# all but one store wiped: the one certificate left still proves it
+remove_tree($t->store($_) . "/$id") for $n - $f .. $n - 2;
+$t->restart;
+like(answer($id), qr/^503 /,
+     'one node left with the certificate: still 503, not 404');
+
+# nodes that keep only the certificate: certified, metadata lost
+unlink $t->store($n - 1) . "/$id/metadata";
+$t->restart;
+is(answer($id), '503 BLOB_UNAVAILABLE',
+   'a certificate but no metadata anywhere: 503 BLOB_UNAVAILABLE');
+
+remove_tree($t->store($n - 1) . "/$id");
+$t->restart;
+is(answer($id), '404 BLOB_NOT_FOUND', 'no node knows it any more: 404');
+
+$t->stop;
+
+# --- Redis: "not found" entries end --------------------------------------------
+
+$t->start_redis;
+$t->write_config(gateway => 1, redis => 1,
+                 http => "    walrus_worker_cache_size 0;\n")->run;
+
+my $other = WalrusTest::pattern_blob(2 * $S, 6);
+my $other_id = $t->put_blob($other);
+ok($other_id, 'a blob is stored with Redis');
+
+# its metadata and certificate no longer cached (expired, evicted, or
+# never written by this gateway), and a "not found" entry written by
+# hand, or persisted: Redis keeps it forever
+$t->redis('DEL', "walrus:m:$other_id", "walrus:c:$other_id");
+$t->redis('SET', "walrus:n:$other_id", '1');
+is($t->redis('TTL', "walrus:n:$other_id"), -1,
+   'a "not found" entry without expiry');
+my $r = get($other_id);
+ok($r->{status} == 200 && $r->{content} eq $other,
+   '... does not hide a certified blob');
+
+$t->redis('DEL', "walrus:m:$other_id", "walrus:c:$other_id");
+$t->redis('SET', "walrus:n:$other_id", time + 3600);
+$r = get($other_id);
+ok($r->{status} == 200 && $r->{content} eq $other,
+   '... nor does one that claims to last longer than the negative TTL');
+
+$t->redis('DEL', "walrus:n:$other_id");
+is(answer($unknown), '404 BLOB_NOT_FOUND', 'an unknown blob: 404');
+my $value;
+for (1 .. 40) {
+    $value = $t->redis('GET', "walrus:n:$unknown");
+    last if defined $value;
+    sleep 0.05;
+}
+my $ttl = $t->redis('TTL', "walrus:n:$unknown");
+ok($ttl > 0 && $ttl <= 2, "the gateway's own entry expires (TTL $ttl)");
+ok(defined $value && $value > time && $value <= time + 3,
+   '... and holds the time it ends at');
+is(answer($unknown), '404 BLOB_NOT_FOUND', '... and answers from Redis');
+
+$t->stop;
+$t->stop_redis;
+
+done_testing();
