@@ -145,30 +145,14 @@ my $blob = WalrusTest::pattern_blob(2048, 77);
 print $c "PUT /v1/blobs HTTP/1.1\r\nHost: gw\r\nContent-Length: "
     . length($blob) . "\r\n\r\n$blob";
 
-sub read_answer {
-    my ($sock) = @_;
-    my $head = '';
-    while ($head !~ /\r\n\r\n/) {
-        my $got = sysread $sock, $head, 65536, length $head;
-        return undef unless $got;
-    }
-    my ($h, $body) = split /\r\n\r\n/, $head, 2;
-    my ($len) = $h =~ /^Content-Length:\s*(\d+)/mi;
-    while (length $body < ($len // 0)) {
-        my $got = sysread $sock, $body, $len - length $body, length $body;
-        return undef unless $got;
-    }
-    return ($h, $body);
-}
-
-my ($h, $body) = read_answer($c);
+my ($h, $body) = WalrusTest::read_message($c);
 like($h // '', qr{^HTTP/1\.1 200}, 'a kept-alive upload answers 200');
 unlike($h // '', qr/^Connection: close/mi, '... and keeps the connection');
 my ($id) = ($body // '') =~ /"blobId":"([A-Za-z0-9_-]{43})"/;
 
 $start = time;
 print $c "GET /v1/blobs/" . ($id // 'x') . " HTTP/1.1\r\nHost: gw\r\n\r\n";
-($h, $body) = read_answer($c);
+($h, $body) = WalrusTest::read_message($c);
 $took = time - $start;
 like($h // '', qr{^HTTP/1\.1 200}, 'the next request on it answers 200');
 ok(defined $body && $body eq $blob, '... with the blob');

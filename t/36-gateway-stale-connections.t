@@ -32,27 +32,10 @@ for my $i (0 .. $n - 1) {
     $nodes .= $server;
 }
 
-sub read_request {
-    my ($c) = @_;
-    my $head = '';
-    while ($head !~ /\r\n\r\n/) {
-        my $got = sysread $c, $head, 65536, length $head;
-        return undef unless $got;
-    }
-    my ($h, $body) = split /\r\n\r\n/, $head, 2;
-    my ($len) = $h =~ /^Content-Length:\s*(\d+)/mi;
-    $len //= 0;
-    while (length $body < $len) {
-        my $got = sysread $c, $body, $len - length $body, length $body;
-        return undef unless $got;
-    }
-    return ($h, $body);
-}
-
 sub relay_connection {
     my ($c, $i, $log) = @_;
     my $served = 0;
-    while (my ($h, $body) = read_request($c)) {
+    while (my ($h, $body) = WalrusTest::read_message($c)) {
         if ($served++) {
             print $log "closed\n";
             return;

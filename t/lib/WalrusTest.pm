@@ -134,6 +134,25 @@ sub write_file {
     close $fh or die "$path: $!";
 }
 
+# one HTTP message with a Content-Length (or none) from a socket: its
+# head and its body, or an empty list when the peer closed first
+sub read_message {
+    my ($sock) = @_;
+    my $head = '';
+    while ($head !~ /\r\n\r\n/) {
+        my $got = sysread $sock, $head, 65536, length $head;
+        return unless $got;
+    }
+    my ($h, $body) = split /\r\n\r\n/, $head, 2;
+    my ($len) = $h =~ /^Content-Length:\s*(\d+)/mi;
+    $len //= 0;
+    while (length $body < $len) {
+        my $got = sysread $sock, $body, $len - length $body, length $body;
+        return unless $got;
+    }
+    return ($h, $body);
+}
+
 sub read_file {
     my ($path) = @_;
     open my $fh, '<:raw', $path or return undef;
