@@ -21,7 +21,8 @@ SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
 
-.PHONY: style all deps unit unit-sanitize test bench clean module run stop
+.PHONY: style all deps unit unit-sanitize test bench clean module run stop \
+        module-sanitize
 
 all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl module $(BUILD)/tools/bad_parity
 
@@ -29,6 +30,8 @@ all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl module $(BUILD)/tools/bad_parity
 # with the flags of the installed binary (so that it loads into it).
 NGX_SRC    = /usr/share/nginx/src
 NGX_BUILD  = $(BUILD)/nginx
+NGX_CC_OPT ?= -g -O2 -fPIC
+NGX_LD_OPT ?= -fPIC
 MODULE     = $(BUILD)/ngx_http_walrus_module.so
 MODULE_SRC = config ngx_walrus_module.c $(wildcard src/*.c) $(CORE_SRC) \
              $(wildcard include/*.h)
@@ -40,8 +43,9 @@ $(NGX_BUILD)/Makefile: config
 	mkdir -p $(BUILD)
 	cp -r $(NGX_SRC) $(NGX_BUILD)
 	cd $(NGX_BUILD) && . ./conf_flags && ./configure \
-	    "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="-g -O2 -fPIC" \
-	    --with-ld-opt="-fPIC" --add-dynamic-module=$(CURDIR) > configure.log \
+	    "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="$(NGX_CC_OPT)" \
+	    --with-ld-opt="$(NGX_LD_OPT)" --add-dynamic-module=$(CURDIR) \
+	    > configure.log \
 	    || { cat configure.log; exit 1; }
 
 $(MODULE): $(NGX_BUILD)/Makefile $(MODULE_SRC)
@@ -85,6 +89,12 @@ unit: $(UNIT_BIN)
 unit-sanitize:
 	$(MAKE) BUILD=build-san OPT="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" unit
 
+# the module with ASan and UBSan, for WALRUS_SANITIZE=1 prove (the
+# harness preloads the runtime into the uninstrumented nginx)
+module-sanitize:
+	$(MAKE) BUILD=build-san NGX_CC_OPT="$(SAN_FLAGS) -fPIC" \
+	    NGX_LD_OPT="-fPIC -fsanitize=address,undefined" module
+
 # nginx style: 80 columns, no tabs, no trailing white space
 style:
 	@bad=$$(grep -nP '.{81}|\t|\s+$$' $$(git ls-files '*.c' '*.h') \
@@ -96,7 +106,10 @@ test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) unit-sanitize
+	$(MAKE) module-sanitize
 	WALRUS_VALGRIND=1 prove t/10-node.t t/30-gateway-get.t
+	WALRUS_SANITIZE=1 prove t/10-node.t t/20-gateway-put.t \
+	    t/23-gateway-hung-node.t t/30-gateway-get.t t/38-gateway-lost-blob.t
 	prove -r t
 
 # the codec, then the gateway against plain nginx (bench/gateway_bench.pl,

@@ -5,7 +5,10 @@ package WalrusTest;
 # starts nginx, and on stop fails the test on alerts, crashes or leaks.
 #
 # WALRUS_VALGRIND=1 runs nginx under valgrind (one process, no master);
-# WALRUS_KEEP=1 keeps the directory.
+# WALRUS_SANITIZE=1 loads the module built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (build-san/, `make module-sanitize`) into
+# nginx with the sanitizer runtime preloaded; WALRUS_KEEP=1 keeps the
+# directory.
 
 use strict;
 use warnings;
@@ -21,7 +24,9 @@ use Time::HiRes qw(sleep time);
 use Cwd qw(abs_path);
 
 our $ROOT = abs_path(__FILE__ =~ s{/t/lib/WalrusTest\.pm$}{}r);
-our $MODULE = "$ROOT/build/ngx_http_walrus_module.so";
+our $SANITIZE = $ENV{WALRUS_SANITIZE} ? 1 : 0;
+our $MODULE = $SANITIZE ? "$ROOT/build-san/ngx_http_walrus_module.so"
+                        : "$ROOT/build/ngx_http_walrus_module.so";
 our $CTL = "$ROOT/build/walrusctl";
 our $NGINX = $ENV{WALRUS_NGINX} // '/usr/sbin/nginx';
 
@@ -315,8 +320,28 @@ END
 sub test_config {
     my ($self) = @_;
     my $dir = $self->{dir};
+    local %ENV = (%ENV, $self->sanitizer_env);
     my $out = `$NGINX -p $dir/ -c $dir/nginx.conf -e $dir/logs/error.log -t 2>&1`;
     return ($? == 0, $out);
+}
+
+# the environment nginx runs in with a sanitized module: the runtime
+# comes first (nginx itself is not instrumented), and every report goes
+# to a file check_logs looks for.  nginx keeps its own memory until it
+# exits, so leaks are valgrind's job, not LeakSanitizer's.
+sub sanitizer_env {
+    my ($self) = @_;
+    return () unless $SANITIZE;
+    my $dir = "$self->{dir}/sanitizer";
+    make_path($dir);
+    chmod 0777, $dir;
+    my ($asan, $ubsan) = map { my $p = `cc -print-file-name=$_`; chomp $p; $p }
+                         qw(libasan.so libubsan.so);
+    return (LD_PRELOAD => "$asan $ubsan",
+            ASAN_OPTIONS => "log_path=$dir/asan:detect_leaks=0"
+                . ':abort_on_error=1',
+            UBSAN_OPTIONS => "log_path=$dir/ubsan:print_stacktrace=1"
+                . ':halt_on_error=1');
 }
 
 sub run {
@@ -331,6 +356,7 @@ sub run {
 
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
+        %ENV = (%ENV, $self->sanitizer_env);
         my @cmd = ($NGINX, '-p', "$dir/", '-c', "$dir/nginx.conf",
                    '-e', "$dir/logs/error.log");
         if ($self->{valgrind}) {
@@ -441,6 +467,14 @@ sub check_logs {
     if ($self->{valgrind}) {
         my $vg = read_file("$self->{dir}/logs/valgrind.log") // '';
         is($vg, '', 'valgrind reports nothing') or diag($vg);
+    }
+
+    if ($SANITIZE) {
+        my @reports = glob "$self->{dir}/sanitizer/*";
+        my $text = join '', map { read_file($_) // '' } @reports;
+        is($text, '', 'the sanitizers report nothing')
+            or diag(substr $text, 0, 4000);
+        unlink @reports;
     }
 
     # the log is checked once per run
