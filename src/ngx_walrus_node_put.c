@@ -65,7 +65,7 @@ ngx_walrus_node_put_limit(ngx_walrus_route_t *rt)
 ngx_int_t
 ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
-    off_t                    limit;
+    off_t                    limit, declared;
     ngx_int_t                rc;
     ngx_walrus_put_t        *t;
     ngx_pool_cleanup_t      *cln;
@@ -77,15 +77,19 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     limit = ngx_walrus_node_put_limit(rt);
 
-    if (r->headers_in.content_length_n > limit
-        || (r->headers_in.content_length_n < 0 && !r->headers_in.chunked))
-    {
+    /*
+     * discarding the body lowers content_length_n by the part of it read
+     * already (to 0 when the whole body came with the header)
+     */
+    declared = r->headers_in.content_length_n;
+
+    if (declared > limit || (declared < 0 && !r->headers_in.chunked)) {
         /* the body must go, or it would be read as the next request */
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (r->headers_in.content_length_n > limit) {
+        if (declared > limit) {
             return ngx_walrus_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                          NGX_WALRUS_DOMAIN_NODE,
                                          "BODY_TOO_LARGE",
