@@ -108,6 +108,9 @@ ngx_int_t ngx_walrus_cert_check(walrus_committee_t *committee,
 
 ngx_int_t ngx_walrus_thread_post(ngx_http_request_t *r,
     ngx_thread_pool_t *tp, ngx_thread_task_t *task);
+/* a timer that holds a worker's shutdown while a task runs; warns */
+void ngx_walrus_thread_guard(ngx_http_request_t *r, ngx_event_t *ev);
+void ngx_walrus_thread_unguard(ngx_event_t *ev);
 
 ngx_int_t ngx_walrus_node_handler(ngx_http_request_t *r);
 ngx_int_t ngx_walrus_gateway_handler(ngx_http_request_t *r);

@@ -29,8 +29,6 @@ typedef struct {
 static off_t ngx_walrus_node_put_limit(ngx_walrus_route_t *rt);
 static void ngx_walrus_put_body_done(ngx_http_request_t *r);
 static void ngx_walrus_put_thread(void *data, ngx_log_t *log);
-static void ngx_walrus_put_guard(ngx_event_t *ev);
-static void ngx_walrus_put_cleanup(void *data);
 static void ngx_walrus_put_respond(ngx_http_request_t *r);
 static void ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
     const char *reason, const char *fmt, ...);
@@ -68,7 +66,6 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     off_t                    limit, declared;
     ngx_int_t                rc;
     ngx_walrus_put_t        *t;
-    ngx_pool_cleanup_t      *cln;
     ngx_walrus_loc_conf_t   *wlcf;
     ngx_walrus_main_conf_t  *wmcf;
 
@@ -105,13 +102,9 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     }
 
     t = ngx_pcalloc(r->pool, sizeof(ngx_walrus_put_t));
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (t == NULL || cln == NULL) {
+    if (t == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    cln->handler = ngx_walrus_put_cleanup;
-    cln->data = t;
 
     t->route = *rt;
     t->committee = wmcf->committee;
@@ -204,35 +197,7 @@ ngx_walrus_put_body_done(ngx_http_request_t *r)
         return;
     }
 
-    /* a worker shutting down waits for requests with timers only */
-    t->guard.handler = ngx_walrus_put_guard;
-    t->guard.data = t;
-    t->guard.log = r->connection->log;
-    ngx_add_timer(&t->guard, 60000);
-}
-
-
-static void
-ngx_walrus_put_guard(ngx_event_t *ev)
-{
-    ngx_walrus_put_t  *t = ev->data;
-
-    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                  "walrus: storing %V for blob %s takes over a minute",
-                  &t->request->uri, t->route.id_text);
-
-    ngx_add_timer(ev, 60000);
-}
-
-
-static void
-ngx_walrus_put_cleanup(void *data)
-{
-    ngx_walrus_put_t  *t = data;
-
-    if (t->guard.timer_set) {
-        ngx_del_timer(&t->guard);
-    }
+    ngx_walrus_thread_guard(r, &t->guard);
 }
 
 
@@ -247,9 +212,7 @@ ngx_walrus_put_respond(ngx_http_request_t *r)
 
     r->write_event_handler = ngx_http_request_empty_handler;
 
-    if (t->guard.timer_set) {
-        ngx_del_timer(&t->guard);
-    }
+    ngx_walrus_thread_unguard(&t->guard);
 
     if (t->status >= NGX_HTTP_BAD_REQUEST) {
         ngx_http_finalize_request(r,
@@ -359,7 +322,9 @@ ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
         return -1;
     }
 
-    if (access(path, F_OK) == 0) {
+    /* a stored copy whose stamp is gone is replaced by this verified one */
+
+    if (ngx_walrus_store_state(path) == 1) {
         t->status = NGX_HTTP_OK;
         t->reason = name;
         return 0;
@@ -565,19 +530,21 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
         }
     }
 
-    if (adopt) {
-        ngx_walrus_put_adopt(t, name);
+    /*
+     * a copy stamped as verified is kept; one written since it was
+     * verified, which may have rotted, is replaced by this verified one
+     */
+
+    if (ngx_walrus_store_path(path, t->dir, name) == 0
+        && ngx_walrus_store_state(path) == 1)
+    {
+        t->status = NGX_HTTP_OK;
+        t->reason = "sliver";
         goto done;
     }
 
-    /* a verified copy is there already: keep it */
-
-    if (ngx_walrus_store_path(path, t->dir, name) == 0
-        && access(path, F_OK) == 0)
-    {
-        ngx_walrus_file_abort(&f);
-        t->status = NGX_HTTP_OK;
-        t->reason = "sliver";
+    if (adopt) {
+        ngx_walrus_put_adopt(t, name);
         goto done;
     }
 
@@ -607,18 +574,17 @@ done:
 static void
 ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name)
 {
-    int  rc;
-
-    rc = ngx_walrus_file_adopt(t->body_file->file.fd,
-                               (char *) t->body_file->file.name.data,
-                               t->dir, name);
-    if (rc == -1) {
+    if (ngx_walrus_file_adopt(t->body_file->file.fd,
+                              (char *) t->body_file->file.name.data,
+                              t->dir, name)
+        != 0)
+    {
         ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
                             "cannot store %s: %s", name, strerror(errno));
         return;
     }
 
-    t->status = rc == 0 ? NGX_HTTP_CREATED : NGX_HTTP_OK;
+    t->status = NGX_HTTP_CREATED;
     t->reason = "sliver";
 }
 

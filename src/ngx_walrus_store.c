@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <ngx_walrus_store.h>
@@ -16,6 +17,7 @@
 
 static int ngx_walrus_sync_dir(const char *dir);
 static void ngx_walrus_store_sweep(const char *dir);
+static int ngx_walrus_tmp_name(char *tmp, const char *dir, const char *name);
 
 
 static unsigned long  ngx_walrus_tmp_seq;
@@ -91,18 +93,28 @@ ngx_walrus_store_mkdir(const char *dir)
 }
 
 
-int
-ngx_walrus_file_open(ngx_walrus_file_t *f, const char *dir,
-    const char *name)
+/* ".tmp.<name>.<pid>.<seq>" in dir: unique per process and call */
+
+static int
+ngx_walrus_tmp_name(char *tmp, const char *dir, const char *name)
 {
     int            n;
     unsigned long  seq;
 
     seq = __sync_fetch_and_add(&ngx_walrus_tmp_seq, 1);
 
-    n = snprintf(f->tmp, sizeof(f->tmp), "%s/.tmp.%s.%ld.%lu", dir, name,
+    n = snprintf(tmp, NGX_WALRUS_PATH_MAX, "%s/.tmp.%s.%ld.%lu", dir, name,
                  (long) getpid(), seq);
-    if (n < 0 || n >= (int) sizeof(f->tmp)
+
+    return (n < 0 || n >= NGX_WALRUS_PATH_MAX) ? -1 : 0;
+}
+
+
+int
+ngx_walrus_file_open(ngx_walrus_file_t *f, const char *dir,
+    const char *name)
+{
+    if (ngx_walrus_tmp_name(f->tmp, dir, name) != 0
         || ngx_walrus_store_path(f->path, dir, name) != 0
         || strlen(dir) >= sizeof(f->dir))
     {
@@ -193,7 +205,11 @@ ngx_walrus_file_commit(ngx_walrus_file_t *f)
 {
     int  rc;
 
-    rc = fsync(f->fd);
+    rc = ngx_walrus_file_stamp(f->fd);
+
+    if (fsync(f->fd) == -1) {
+        rc = -1;
+    }
 
     if (close(f->fd) == -1) {
         rc = -1;
@@ -214,23 +230,33 @@ int
 ngx_walrus_file_adopt(int fd, const char *src, const char *dir,
     const char *name)
 {
-    char  path[NGX_WALRUS_PATH_MAX];
+    char  tmp[NGX_WALRUS_PATH_MAX], path[NGX_WALRUS_PATH_MAX];
 
-    if (ngx_walrus_store_path(path, dir, name) != 0) {
+    if (ngx_walrus_store_path(path, dir, name) != 0
+        || ngx_walrus_tmp_name(tmp, dir, name) != 0)
+    {
         errno = ENAMETOOLONG;
         return -1;
     }
 
-    if (access(path, F_OK) == 0) {
-        return 1;
-    }
-
-    if (fchmod(fd, 0644) == -1 || fsync(fd) == -1) {
+    if (fchmod(fd, 0644) == -1 || ngx_walrus_file_stamp(fd) == -1
+        || fsync(fd) == -1)
+    {
         return -1;
     }
 
-    if (link(src, path) == -1) {
-        return errno == EEXIST ? 1 : -1;
+    /*
+     * linked under a temporary name first, so that the rename replaces
+     * a stored file that may not verify any more
+     */
+
+    if (link(src, tmp) == -1) {
+        return -1;
+    }
+
+    if (rename(tmp, path) == -1) {
+        unlink(tmp);
+        return -1;
     }
 
     return ngx_walrus_sync_dir(dir);
@@ -244,6 +270,114 @@ ngx_walrus_adoptable(int fd, off_t size, const char *dir)
 
     return fstat(fd, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev
            && a.st_size == size;
+}
+
+
+/*
+ * The stamp: the modification time set to now with a fixed nanosecond
+ * part.  Any later write through the file system sets the modification
+ * time to the time of that write, which (but once in 10^9) has another
+ * nanosecond part, so the stamp says "not written since verified".
+ */
+
+int
+ngx_walrus_file_stamp(int fd)
+{
+    struct timespec  ts[2];
+
+    ts[0].tv_sec = 0;
+    ts[0].tv_nsec = UTIME_OMIT;
+    ts[1].tv_sec = time(NULL);
+    ts[1].tv_nsec = NGX_WALRUS_STAMP_NSEC;
+
+    return futimens(fd, ts);
+}
+
+
+int
+ngx_walrus_file_stamped(const struct stat *st)
+{
+    return st->st_mtim.tv_nsec == NGX_WALRUS_STAMP_NSEC;
+}
+
+
+int
+ngx_walrus_store_state(const char *path)
+{
+    struct stat  st;
+
+    if (stat(path, &st) == -1 || !S_ISREG(st.st_mode)) {
+        return -1;
+    }
+
+    return ngx_walrus_file_stamped(&st);
+}
+
+
+/*
+ * Renames "<dir>/<name>" to "<name>.bad", replacing an older one, when it
+ * is still the file open as fd: a concurrent upload may have replaced it
+ * with a good copy since fd was opened.
+ */
+
+int
+ngx_walrus_store_set_aside(int fd, const char *dir, const char *name)
+{
+    int          n;
+    struct stat  a, b;
+    char         path[NGX_WALRUS_PATH_MAX], bad[NGX_WALRUS_PATH_MAX];
+
+    n = snprintf(bad, sizeof(bad), "%s/%s.bad", dir, name);
+
+    if (n < 0 || n >= (int) sizeof(bad)
+        || ngx_walrus_store_path(path, dir, name) != 0)
+    {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+
+    if (fstat(fd, &a) == -1 || stat(path, &b) == -1) {
+        return -1;
+    }
+
+    if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+        return 0;
+    }
+
+    if (rename(path, bad) == -1) {
+        return -1;
+    }
+
+    (void) ngx_walrus_sync_dir(dir);
+
+    return 1;
+}
+
+
+int
+ngx_walrus_pread(int fd, void *buf, size_t len, off_t off)
+{
+    char     *p;
+    ssize_t   n;
+
+    for (p = buf; len > 0; p += n, off += n, len -= n) {
+        n = pread(fd, p, len, off);
+
+        if (n <= 0) {
+            if (n == -1 && errno == EINTR) {
+                n = 0;
+                continue;
+            }
+
+            if (n == 0) {
+                errno = EIO;
+            }
+
+            return -1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -263,48 +397,44 @@ int
 ngx_walrus_read_file(const char *path, size_t max, unsigned char **buf,
     size_t *len)
 {
-    int             fd;
-    size_t          got;
-    ssize_t         n;
-    struct stat     st;
-    unsigned char  *p;
+    int  fd, rc;
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd == -1) {
         return -1;
     }
 
+    rc = ngx_walrus_read_fd(fd, max, buf, len);
+    close(fd);
+
+    return rc;
+}
+
+
+int
+ngx_walrus_read_fd(int fd, size_t max, unsigned char **buf, size_t *len)
+{
+    struct stat     st;
+    unsigned char  *p;
+
     if (fstat(fd, &st) == -1 || (size_t) st.st_size > max) {
-        close(fd);
         errno = EFBIG;
         return -1;
     }
 
     p = malloc(st.st_size ? st.st_size : 1);
     if (p == NULL) {
-        close(fd);
         return -1;
     }
 
-    for (got = 0; got < (size_t) st.st_size; got += n) {
-        n = pread(fd, p + got, st.st_size - got, got);
-
-        if (n <= 0) {
-            if (n == -1 && errno == EINTR) {
-                n = 0;
-                continue;
-            }
-
-            free(p);
-            close(fd);
-            errno = EIO;
-            return -1;
-        }
+    if (ngx_walrus_pread(fd, p, st.st_size, 0) != 0) {
+        free(p);
+        errno = EIO;
+        return -1;
     }
 
-    close(fd);
     *buf = p;
-    *len = got;
+    *len = st.st_size;
 
     return 0;
 }
