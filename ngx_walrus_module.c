@@ -149,6 +149,13 @@ static ngx_command_t  ngx_walrus_commands[] = {
       offsetof(ngx_walrus_loc_conf_t, store),
       NULL },
 
+    { ngx_string("walrus_node_min_free_space"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, min_free_space),
+      NULL },
+
     { ngx_string("walrus_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -349,6 +356,7 @@ ngx_walrus_create_loc_conf(ngx_conf_t *cf)
 
     wlcf->node = NGX_CONF_UNSET;
     wlcf->node_index = NGX_CONF_UNSET;
+    wlcf->min_free_space = NGX_CONF_UNSET;
     wlcf->gateway = NGX_CONF_UNSET;
     wlcf->max_blob_size = NGX_CONF_UNSET;
     wlcf->inline_size = NGX_CONF_UNSET_SIZE;
@@ -372,6 +380,8 @@ ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->node_name, prev->node_name, "");
     ngx_conf_merge_str_value(conf->store, prev->store, "");
     ngx_conf_merge_str_value(conf->key_file, prev->key_file, "");
+    ngx_conf_merge_off_value(conf->min_free_space, prev->min_free_space,
+                             256 * 1024 * 1024);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "default");
 

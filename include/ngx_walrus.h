@@ -48,6 +48,7 @@ typedef struct {
     ngx_str_t              node_name;
     ngx_int_t              node_index;
     ngx_str_t              store;
+    off_t                  min_free_space;
     ngx_str_t              key_file;
     EVP_PKEY              *key;
     ngx_str_t              thread_pool_name;

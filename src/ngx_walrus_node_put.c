@@ -27,11 +27,15 @@ typedef struct {
 
 
 static off_t ngx_walrus_node_put_limit(ngx_walrus_route_t *rt);
+static ngx_int_t ngx_walrus_node_put_space(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt, off_t *avail, off_t *need);
 static void ngx_walrus_put_body_done(ngx_http_request_t *r);
 static void ngx_walrus_put_thread(void *data, ngx_log_t *log);
 static void ngx_walrus_put_respond(ngx_http_request_t *r);
 static void ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
     const char *reason, const char *fmt, ...);
+static void ngx_walrus_put_store_fail(ngx_walrus_put_t *t,
+    const char *fmt, ...);
 static void ngx_walrus_put_metadata(ngx_walrus_put_t *t);
 static void ngx_walrus_put_sliver(ngx_walrus_put_t *t);
 static void ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name);
@@ -63,7 +67,7 @@ ngx_walrus_node_put_limit(ngx_walrus_route_t *rt)
 ngx_int_t
 ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
-    off_t                    limit, declared;
+    off_t                    limit, declared, avail, need;
     ngx_int_t                rc;
     ngx_walrus_put_t        *t;
     ngx_walrus_loc_conf_t   *wlcf;
@@ -101,6 +105,21 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
                                      "transfer encoding is required");
     }
 
+    need = declared > 0 ? declared : 0;
+
+    if (ngx_walrus_node_put_space(r, rt, &avail, &need) != NGX_OK) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_walrus_send_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                     NGX_WALRUS_DOMAIN_NODE, "STORE_ERROR",
+                                     "no space for this upload: the store "
+                                     "has %O bytes free, it needs %O (the "
+                                     "body and walrus_node_min_free_space)",
+                                     avail, need);
+    }
+
     t = ngx_pcalloc(r->pool, sizeof(ngx_walrus_put_t));
     if (t == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -136,6 +155,36 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     }
 
     return NGX_DONE;
+}
+
+
+/*
+ * NGX_DECLINED when the store's file system would keep less than
+ * walrus_node_min_free_space after a new metadata or sliver upload of
+ * *need bytes, which is then refused before its body is read (statfs(2)
+ * reads the file system's counters, it does not wait for the disk).
+ * Certificates are small and complete blobs stored already: they pass.
+ */
+
+static ngx_int_t
+ngx_walrus_node_put_space(ngx_http_request_t *r, ngx_walrus_route_t *rt,
+    off_t *avail, off_t *need)
+{
+    ngx_walrus_loc_conf_t  *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+
+    if (rt->kind != NGX_WALRUS_ROUTE_METADATA
+        && rt->kind != NGX_WALRUS_ROUTE_SLIVER)
+    {
+        return NGX_OK;
+    }
+
+    /* NGX_MAX_OFF_T_VALUE when statfs() fails: the writes will tell */
+    *avail = ngx_fs_available(wlcf->store.data);
+    *need += wlcf->min_free_space;
+
+    return *avail >= *need ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -252,6 +301,36 @@ ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
 }
 
 
+/*
+ * A failed system call of the store, with strerror() appended ("No space
+ * left on device", "Disk quota exceeded"): 507 when the file system is
+ * full, which the node's operator must see apart from other failures.
+ */
+
+static void
+ngx_walrus_put_store_fail(ngx_walrus_put_t *t, const char *fmt, ...)
+{
+    int      err;
+    size_t   len;
+    va_list  args;
+
+    err = errno;
+
+    t->reason = "STORE_ERROR";
+    t->status = (err == ENOSPC || err == EDQUOT)
+                ? NGX_HTTP_INSUFFICIENT_STORAGE
+                : NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    va_start(args, fmt);
+    vsnprintf(t->message, sizeof(t->message), fmt, args);
+    va_end(args);
+
+    len = strlen(t->message);
+    snprintf(t->message + len, sizeof(t->message) - len, ": %s",
+             strerror(err));
+}
+
+
 /* runs in a thread pool: system calls and the core library only */
 
 static void
@@ -316,9 +395,7 @@ ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
     if (ngx_walrus_store_mkdir(t->dir) != 0
         || ngx_walrus_store_path(path, t->dir, name) != 0)
     {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
-                            "cannot create the blob directory: %s",
-                            strerror(errno));
+        ngx_walrus_put_store_fail(t, "cannot create the blob directory");
         return -1;
     }
 
@@ -331,16 +408,14 @@ ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
     }
 
     if (ngx_walrus_file_open(&f, t->dir, name) != 0) {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
-                            "cannot create %s: %s", name, strerror(errno));
+        ngx_walrus_put_store_fail(t, "cannot create %s", name);
         return -1;
     }
 
     if (ngx_walrus_file_write(&f, data, len) != 0
         || ngx_walrus_file_commit(&f) != 0)
     {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
-                            "cannot store %s: %s", name, strerror(errno));
+        ngx_walrus_put_store_fail(t, "cannot store %s", name);
         ngx_walrus_file_abort(&f);
         return -1;
     }
@@ -487,8 +562,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
                                     t->dir);
 
     if (!adopt && ngx_walrus_file_open(&f, t->dir, name) != 0) {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
-                            "cannot create %s: %s", name, strerror(errno));
+        ngx_walrus_put_store_fail(t, "cannot create %s", name);
         goto done;
     }
 
@@ -523,9 +597,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
         }
 
         if (!adopt && ngx_walrus_file_write(&f, buf, size) != 0) {
-            ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "STORE_ERROR", "cannot write %s: %s", name,
-                                strerror(errno));
+            ngx_walrus_put_store_fail(t, "cannot write %s", name);
             goto done;
         }
     }
@@ -549,8 +621,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
     }
 
     if (ngx_walrus_file_commit(&f) != 0) {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
-                            "cannot store %s: %s", name, strerror(errno));
+        ngx_walrus_put_store_fail(t, "cannot store %s", name);
         goto done;
     }
 
@@ -579,8 +650,7 @@ ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name)
                               t->dir, name)
         != 0)
     {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
-                            "cannot store %s: %s", name, strerror(errno));
+        ngx_walrus_put_store_fail(t, "cannot store %s", name);
         return;
     }
 
