@@ -40,6 +40,7 @@ typedef struct {
     size_t                 worker_cache_size;
     size_t                 spare_buffers;
     off_t                  spare_files;
+    ngx_array_t           *body_dirs;   /* of nodes, to sweep */
 } ngx_walrus_main_conf_t;
 
 
@@ -49,6 +50,7 @@ typedef struct {
     ngx_int_t              node_index;
     ngx_str_t              store;
     off_t                  min_free_space;
+    time_t                 stale_body_time;
     ngx_str_t              key_file;
     EVP_PKEY              *key;
     ngx_str_t              thread_pool_name;

@@ -13,6 +13,7 @@
 
 
 #include <stddef.h>
+#include <time.h>
 #include <sys/types.h>
 #include <sys/stat.h>
 
@@ -83,6 +84,12 @@ int ngx_walrus_read_file(const char *path, size_t max, unsigned char **buf,
     size_t *len);
 int ngx_walrus_read_fd(int fd, size_t max, unsigned char **buf,
     size_t *len);
+
+/*
+ * removes nginx's temporary files below dir modified before `before` that
+ * no process has open; returns how many
+ */
+unsigned long ngx_walrus_sweep_body_files(const char *dir, time_t before);
 
 
 #endif /* _NGX_WALRUS_STORE_H_INCLUDED_ */

@@ -2,6 +2,11 @@
  * Durable files of the storage node (system calls only: thread safe).
  */
 
+/* F_SETLEASE */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +23,9 @@
 static int ngx_walrus_sync_dir(const char *dir);
 static void ngx_walrus_store_sweep(const char *dir);
 static int ngx_walrus_tmp_name(char *tmp, const char *dir, const char *name);
+static unsigned long ngx_walrus_sweep_dirfd(int fd, time_t before,
+    int depth);
+static int ngx_walrus_file_in_use(int dirfd, const char *name);
 
 
 static unsigned long  ngx_walrus_tmp_seq;
@@ -437,4 +445,106 @@ ngx_walrus_read_fd(int fd, size_t max, unsigned char **buf, size_t *len)
     *len = st.st_size;
 
     return 0;
+}
+
+
+/*
+ * Removes below dir (nginx's temporary file names: digits only, at most
+ * three levels of subdirectories) the regular files modified before
+ * `before` that no process has open; returns how many.
+ */
+
+unsigned long
+ngx_walrus_sweep_body_files(const char *dir, time_t before)
+{
+    int  fd;
+
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd == -1) {
+        return 0;
+    }
+
+    return ngx_walrus_sweep_dirfd(fd, before, 3);
+}
+
+
+static unsigned long
+ngx_walrus_sweep_dirfd(int fd, time_t before, int depth)
+{
+    int             sub;
+    DIR            *d;
+    struct stat     st;
+    unsigned long   n;
+    struct dirent  *de;
+
+    d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return 0;
+    }
+
+    n = 0;
+
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9'
+            || strspn(de->d_name, "0123456789") != strlen(de->d_name)
+            || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+        {
+            continue;
+        }
+
+        if (S_ISDIR(st.st_mode)) {
+            sub = depth > 0 ? openat(dirfd(d), de->d_name,
+                                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+                                     | O_CLOEXEC)
+                            : -1;
+            if (sub != -1) {
+                n += ngx_walrus_sweep_dirfd(sub, before, depth - 1);
+            }
+
+            continue;
+        }
+
+        if (S_ISREG(st.st_mode) && st.st_mtime < before
+            && !ngx_walrus_file_in_use(dirfd(d), de->d_name)
+            && unlinkat(dirfd(d), de->d_name, 0) == 0)
+        {
+            n++;
+        }
+    }
+
+    closedir(d);
+
+    return n;
+}
+
+
+/*
+ * Whether a process has the file open: a write lease is granted only when
+ * no other descriptor of the file is open, in this process or another.
+ * Where leases are not supported, the file's age decides alone.
+ */
+
+static int
+ngx_walrus_file_in_use(int dirfd, const char *name)
+{
+    int  fd, busy;
+
+    fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd == -1) {
+        return errno == EWOULDBLOCK;
+    }
+
+    busy = 0;
+
+    if (fcntl(fd, F_SETLEASE, F_WRLCK) == 0) {
+        (void) fcntl(fd, F_SETLEASE, F_UNLCK);
+
+    } else {
+        busy = (errno == EAGAIN || errno == EBUSY);
+    }
+
+    close(fd);
+
+    return busy;
 }
