@@ -11,6 +11,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
 use File::Temp ();
+use Time::HiRes qw(sleep);
 use WalrusTest;
 
 my $P = 'WalrusTest::Proto';
@@ -177,6 +178,33 @@ is($res->{status}, 201, 'good metadata replaces metadata written since');
 ok(WalrusTest::read_file("$bdir/metadata") eq enc('metadata'),
    '... byte for byte');
 is(confirm()->{status}, 200, '... and the node confirms');
+
+# --- through a gateway: PUT ?force=true repairs a rotten sliver ------------
+
+$t->stop;
+$t->write_config(gateway => 1)->run;
+my $blob2 = WalrusTest::pattern_blob(20000, 12);
+my $id2_text = $t->put_blob($blob2);
+ok($id2_text, 'a blob stored through the gateway');
+WalrusTest::write_file("$dir/blob2.bin", $blob2);
+system("$WalrusTest::CTL -c $dir/committee.json encode $dir/blob2.bin "
+       . "$dir/enc2 > /dev/null");
+my $pair2 = WalrusTest::Proto::shard_to_pair($P->can('unb64url')->($id2_text),
+                                             $n, 0);
+my $file2 = $t->store(0) . "/$id2_text/$pair2.primary";
+flip($file2, 100);
+$res = $t->request('PUT', $t->gateway_url . '/v1/blobs?force=true', $blob2);
+is($res->{status}, 200, 'PUT ?force=true of the blob again');
+# the gateway answers at a quorum: node0 may still be storing
+my $good2 = WalrusTest::read_file("$dir/enc2/$pair2.primary");
+for (1 .. 50) {
+    last if (WalrusTest::read_file($file2) // '') eq $good2;
+    sleep 0.1;
+}
+ok(WalrusTest::read_file($file2) eq $good2,
+   '... replaces the rotten sliver on the node');
+is($t->node_request(0, 'GET', "/v1/blobs/$id2_text/confirmation")->{status},
+   200, '... which confirms again');
 
 $t->stop;
 done_testing();
