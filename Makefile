@@ -38,7 +38,14 @@ MODULE_SRC = config ngx_walrus_module.c $(wildcard src/*.c) $(CORE_SRC) \
 
 module: $(MODULE)
 
-$(NGX_BUILD)/Makefile: config
+# configure lists the module's files in objs/Makefile: configure again
+# when a file is added or removed ($(BUILD)/module-files changes only then)
+$(shell mkdir -p $(BUILD) && ls $(MODULE_SRC) > $(BUILD)/module-files.new \
+    && { cmp -s $(BUILD)/module-files.new $(BUILD)/module-files \
+         && rm $(BUILD)/module-files.new \
+         || mv $(BUILD)/module-files.new $(BUILD)/module-files; })
+
+$(NGX_BUILD)/objs/Makefile: config $(BUILD)/module-files
 	rm -rf $(NGX_BUILD)
 	mkdir -p $(BUILD)
 	cp -r $(NGX_SRC) $(NGX_BUILD)
@@ -48,7 +55,7 @@ $(NGX_BUILD)/Makefile: config
 	    > configure.log \
 	    || { cat configure.log; exit 1; }
 
-$(MODULE): $(NGX_BUILD)/Makefile $(MODULE_SRC)
+$(MODULE): $(NGX_BUILD)/objs/Makefile $(MODULE_SRC)
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
 	cp $(NGX_BUILD)/objs/ngx_http_walrus_module.so $@
 

@@ -7,6 +7,7 @@
 #include <ngx_walrus_buffer.h>
 #include <ngx_walrus_fanout.h>
 #include <ngx_walrus_memo.h>
+#include <ngx_walrus_node.h>
 #include <ngx_walrus_redis.h>
 #include <ngx_walrus_spare_file.h>
 #include <walrus_sign.h>
@@ -15,6 +16,7 @@
 
 static void *ngx_walrus_create_main_conf(ngx_conf_t *cf);
 static char *ngx_walrus_init_main_conf(ngx_conf_t *cf, void *conf);
+static ngx_int_t ngx_walrus_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_walrus_init_process(ngx_cycle_t *cycle);
 static void ngx_walrus_exit_process(ngx_cycle_t *cycle);
 static void *ngx_walrus_create_loc_conf(ngx_conf_t *cf);
@@ -149,6 +151,20 @@ static ngx_command_t  ngx_walrus_commands[] = {
       offsetof(ngx_walrus_loc_conf_t, store),
       NULL },
 
+    { ngx_string("walrus_node_min_free_space"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, min_free_space),
+      NULL },
+
+    { ngx_string("walrus_node_stale_body_time"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, stale_body_time),
+      NULL },
+
     { ngx_string("walrus_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -263,7 +279,7 @@ ngx_module_t  ngx_http_walrus_module = {
     ngx_walrus_commands,                   /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_walrus_init_module,                /* init module */
     ngx_walrus_init_process,               /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -319,6 +335,15 @@ ngx_walrus_init_main_conf(ngx_conf_t *cf, void *conf)
 
 
 static ngx_int_t
+ngx_walrus_init_module(ngx_cycle_t *cycle)
+{
+    ngx_walrus_node_sweep_start(cycle);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
 ngx_walrus_init_process(ngx_cycle_t *cycle)
 {
     ngx_walrus_main_conf_t  *wmcf;
@@ -328,6 +353,10 @@ ngx_walrus_init_process(ngx_cycle_t *cycle)
     if (wmcf != NULL) {
         ngx_walrus_buffer_init(wmcf->spare_buffers);
         ngx_walrus_spare_file_init(wmcf->spare_files);
+    }
+
+    if (ngx_walrus_node_sweep_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     return ngx_walrus_redis_init_process(cycle);
@@ -356,6 +385,8 @@ ngx_walrus_create_loc_conf(ngx_conf_t *cf)
 
     wlcf->node = NGX_CONF_UNSET;
     wlcf->node_index = NGX_CONF_UNSET;
+    wlcf->min_free_space = NGX_CONF_UNSET;
+    wlcf->stale_body_time = NGX_CONF_UNSET;
     wlcf->gateway = NGX_CONF_UNSET;
     wlcf->max_blob_size = NGX_CONF_UNSET;
     wlcf->inline_size = NGX_CONF_UNSET_SIZE;
@@ -380,6 +411,10 @@ ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->node_name, prev->node_name, "");
     ngx_conf_merge_str_value(conf->store, prev->store, "");
     ngx_conf_merge_str_value(conf->key_file, prev->key_file, "");
+    ngx_conf_merge_off_value(conf->min_free_space, prev->min_free_space,
+                             256 * 1024 * 1024);
+    ngx_conf_merge_sec_value(conf->stale_body_time, prev->stale_body_time,
+                             3600);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "default");
 
@@ -669,6 +704,10 @@ ngx_walrus_node_check(ngx_conf_t *cf, ngx_walrus_loc_conf_t *wlcf)
 
     wlcf->thread_pool = ngx_thread_pool_add(cf, &wlcf->thread_pool_name);
     if (wlcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_walrus_node_body_dir(cf, wlcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 

@@ -40,6 +40,7 @@ typedef struct {
     size_t                 worker_cache_size;
     size_t                 spare_buffers;
     off_t                  spare_files;
+    ngx_array_t           *body_dirs;   /* of nodes, to sweep */
 } ngx_walrus_main_conf_t;
 
 
@@ -48,6 +49,8 @@ typedef struct {
     ngx_str_t              node_name;
     ngx_int_t              node_index;
     ngx_str_t              store;
+    off_t                  min_free_space;
+    time_t                 stale_body_time;
     ngx_str_t              key_file;
     EVP_PKEY              *key;
     ngx_str_t              thread_pool_name;
@@ -109,6 +112,9 @@ ngx_int_t ngx_walrus_cert_check(walrus_committee_t *committee,
 
 ngx_int_t ngx_walrus_thread_post(ngx_http_request_t *r,
     ngx_thread_pool_t *tp, ngx_thread_task_t *task);
+/* a timer that holds a worker's shutdown while a task runs; warns */
+void ngx_walrus_thread_guard(ngx_http_request_t *r, ngx_event_t *ev);
+void ngx_walrus_thread_unguard(ngx_event_t *ev);
 
 ngx_int_t ngx_walrus_node_handler(ngx_http_request_t *r);
 ngx_int_t ngx_walrus_gateway_handler(ngx_http_request_t *r);

@@ -100,6 +100,9 @@ ngx_walrus_status_name(ngx_uint_t status)
     case NGX_HTTP_SERVICE_UNAVAILABLE:
         return "UNAVAILABLE";
 
+    case NGX_HTTP_INSUFFICIENT_STORAGE:
+        return "RESOURCE_EXHAUSTED";
+
     case NGX_HTTP_GATEWAY_TIME_OUT:
         return "DEADLINE_EXCEEDED";
 

@@ -3,6 +3,7 @@
  */
 
 #include <ngx_walrus.h>
+#include <ngx_walrus_node.h>
 #include <ngx_walrus_store.h>
 #include <walrus_base64.h>
 #include <walrus_sign.h>
@@ -18,6 +19,8 @@ static ngx_int_t ngx_walrus_node_status(ngx_http_request_t *r,
 static ngx_int_t ngx_walrus_node_confirm(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
 static ngx_uint_t ngx_walrus_node_has(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt, const char *name);
+static ngx_int_t ngx_walrus_node_state(ngx_http_request_t *r,
     ngx_walrus_route_t *rt, const char *name);
 static ngx_int_t ngx_walrus_node_assigned(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
@@ -314,21 +317,7 @@ static ngx_uint_t
 ngx_walrus_node_has(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     const char *name)
 {
-    char                    dir[NGX_WALRUS_PATH_MAX];
-    char                    path[NGX_WALRUS_PATH_MAX];
-    ngx_file_info_t         fi;
-    ngx_walrus_loc_conf_t  *wlcf;
-
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
-
-    if (ngx_walrus_store_dir(dir, (char *) wlcf->store.data, wlcf->store.len,
-                             rt->id_text) != 0
-        || ngx_walrus_store_path(path, dir, name) != 0)
-    {
-        return 0;
-    }
-
-    return ngx_file_info(path, &fi) != NGX_FILE_ERROR && ngx_is_file(&fi);
+    return ngx_walrus_node_state(r, rt, name) != -1;
 }
 
 
@@ -386,18 +375,19 @@ ngx_walrus_node_status(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 }
 
 
-/* signs only when the metadata and every pair of this node are stored */
+/*
+ * Signs only when the metadata and every pair of this node are stored and
+ * stamped as verified since they were last written; files whose stamp is
+ * gone are verified again first, in the thread pool.
+ */
 
 static ngx_int_t
 ngx_walrus_node_confirm(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
     char                     name[32];
-    char                     sig_text[128], msg_text[128];
-    u_char                  *p;
-    uint8_t                  sig[WALRUS_SIG_LEN];
-    uint8_t                  msg[WALRUS_CONFIRM_MSG_LEN];
-    unsigned                 i, pair, axis;
-    ngx_str_t                data;
+    unsigned                 i, axis;
+    ngx_int_t                state;
+    ngx_uint_t              *pairs, verify;
     walrus_node_t           *node;
     walrus_committee_t      *c;
     ngx_walrus_loc_conf_t   *wlcf;
@@ -408,7 +398,9 @@ ngx_walrus_node_confirm(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     c = wmcf->committee;
     node = &c->nodes[wlcf->node_index];
 
-    if (!ngx_walrus_node_has(r, rt, "metadata")) {
+    state = ngx_walrus_node_state(r, rt, "metadata");
+
+    if (state == -1) {
         return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
                                      NGX_WALRUS_DOMAIN_NODE,
                                      "METADATA_NOT_FOUND",
@@ -416,22 +408,80 @@ ngx_walrus_node_confirm(ngx_http_request_t *r, ngx_walrus_route_t *rt)
                                      "%s", rt->id_text);
     }
 
+    verify = (state == 0);
+
+    pairs = ngx_palloc(r->pool, node->nshards * sizeof(ngx_uint_t));
+    if (pairs == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     for (i = 0; i < node->nshards; i++) {
-        pair = walrus_shard_to_pair(&c->params, rt->blob_id,
-                                    node->shards[i]);
+        pairs[i] = walrus_shard_to_pair(&c->params, rt->blob_id,
+                                        node->shards[i]);
 
         for (axis = 0; axis < 2; axis++) {
-            ngx_walrus_store_sliver_name(name, sizeof(name), pair, axis);
+            ngx_walrus_store_sliver_name(name, sizeof(name), pairs[i], axis);
 
-            if (!ngx_walrus_node_has(r, rt, name)) {
+            state = ngx_walrus_node_state(r, rt, name);
+
+            if (state == -1) {
                 return ngx_walrus_send_error(r, NGX_HTTP_CONFLICT,
                                              NGX_WALRUS_DOMAIN_NODE,
                                              "SLIVERS_MISSING",
                                              "sliver %s of blob %s is not "
                                              "stored yet", name, rt->id_text);
             }
+
+            verify = verify || state == 0;
         }
     }
+
+    if (verify) {
+        return ngx_walrus_node_verify(r, rt, pairs, node->nshards);
+    }
+
+    return ngx_walrus_node_sign(r, rt);
+}
+
+
+/* -1: no such file, 0: stored, but written since it was verified, 1: good */
+
+static ngx_int_t
+ngx_walrus_node_state(ngx_http_request_t *r, ngx_walrus_route_t *rt,
+    const char *name)
+{
+    char                    dir[NGX_WALRUS_PATH_MAX];
+    char                    path[NGX_WALRUS_PATH_MAX];
+    ngx_walrus_loc_conf_t  *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+
+    if (ngx_walrus_store_dir(dir, (char *) wlcf->store.data, wlcf->store.len,
+                             rt->id_text) != 0
+        || ngx_walrus_store_path(path, dir, name) != 0)
+    {
+        return -1;
+    }
+
+    return ngx_walrus_store_state(path);
+}
+
+
+ngx_int_t
+ngx_walrus_node_sign(ngx_http_request_t *r, ngx_walrus_route_t *rt)
+{
+    char                     sig_text[128], msg_text[128];
+    u_char                  *p;
+    uint8_t                  sig[WALRUS_SIG_LEN];
+    uint8_t                  msg[WALRUS_CONFIRM_MSG_LEN];
+    ngx_str_t                data;
+    walrus_committee_t      *c;
+    ngx_walrus_loc_conf_t   *wlcf;
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    c = wmcf->committee;
 
     walrus_confirmation_message(c->epoch, rt->blob_id, msg);
 

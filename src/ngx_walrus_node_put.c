@@ -27,13 +27,15 @@ typedef struct {
 
 
 static off_t ngx_walrus_node_put_limit(ngx_walrus_route_t *rt);
+static ngx_int_t ngx_walrus_node_put_space(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt, off_t *avail, off_t *need);
 static void ngx_walrus_put_body_done(ngx_http_request_t *r);
 static void ngx_walrus_put_thread(void *data, ngx_log_t *log);
-static void ngx_walrus_put_guard(ngx_event_t *ev);
-static void ngx_walrus_put_cleanup(void *data);
 static void ngx_walrus_put_respond(ngx_http_request_t *r);
 static void ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
     const char *reason, const char *fmt, ...);
+static void ngx_walrus_put_store_fail(ngx_walrus_put_t *t,
+    const char *fmt, ...);
 static void ngx_walrus_put_metadata(ngx_walrus_put_t *t);
 static void ngx_walrus_put_sliver(ngx_walrus_put_t *t);
 static void ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name);
@@ -65,10 +67,9 @@ ngx_walrus_node_put_limit(ngx_walrus_route_t *rt)
 ngx_int_t
 ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
-    off_t                    limit;
+    off_t                    limit, declared, avail, need;
     ngx_int_t                rc;
     ngx_walrus_put_t        *t;
-    ngx_pool_cleanup_t      *cln;
     ngx_walrus_loc_conf_t   *wlcf;
     ngx_walrus_main_conf_t  *wmcf;
 
@@ -77,15 +78,19 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     limit = ngx_walrus_node_put_limit(rt);
 
-    if (r->headers_in.content_length_n > limit
-        || (r->headers_in.content_length_n < 0 && !r->headers_in.chunked))
-    {
+    /*
+     * discarding the body lowers content_length_n by the part of it read
+     * already (to 0 when the whole body came with the header)
+     */
+    declared = r->headers_in.content_length_n;
+
+    if (declared > limit || (declared < 0 && !r->headers_in.chunked)) {
         /* the body must go, or it would be read as the next request */
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (r->headers_in.content_length_n > limit) {
+        if (declared > limit) {
             return ngx_walrus_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                          NGX_WALRUS_DOMAIN_NODE,
                                          "BODY_TOO_LARGE",
@@ -100,14 +105,25 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
                                      "transfer encoding is required");
     }
 
-    t = ngx_pcalloc(r->pool, sizeof(ngx_walrus_put_t));
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (t == NULL || cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    need = declared > 0 ? declared : 0;
+
+    if (ngx_walrus_node_put_space(r, rt, &avail, &need) != NGX_OK) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_walrus_send_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                     NGX_WALRUS_DOMAIN_NODE, "STORE_ERROR",
+                                     "no space for this upload: the store "
+                                     "has %O bytes free, it needs %O (the "
+                                     "body and walrus_node_min_free_space)",
+                                     avail, need);
     }
 
-    cln->handler = ngx_walrus_put_cleanup;
-    cln->data = t;
+    t = ngx_pcalloc(r->pool, sizeof(ngx_walrus_put_t));
+    if (t == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     t->route = *rt;
     t->committee = wmcf->committee;
@@ -139,6 +155,36 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     }
 
     return NGX_DONE;
+}
+
+
+/*
+ * NGX_DECLINED when the store's file system would keep less than
+ * walrus_node_min_free_space after a new metadata or sliver upload of
+ * *need bytes, which is then refused before its body is read (statfs(2)
+ * reads the file system's counters, it does not wait for the disk).
+ * Certificates are small and complete blobs stored already: they pass.
+ */
+
+static ngx_int_t
+ngx_walrus_node_put_space(ngx_http_request_t *r, ngx_walrus_route_t *rt,
+    off_t *avail, off_t *need)
+{
+    ngx_walrus_loc_conf_t  *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+
+    if (rt->kind != NGX_WALRUS_ROUTE_METADATA
+        && rt->kind != NGX_WALRUS_ROUTE_SLIVER)
+    {
+        return NGX_OK;
+    }
+
+    /* NGX_MAX_OFF_T_VALUE when statfs() fails: the writes will tell */
+    *avail = ngx_fs_available(wlcf->store.data);
+    *need += wlcf->min_free_space;
+
+    return *avail >= *need ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -200,35 +246,7 @@ ngx_walrus_put_body_done(ngx_http_request_t *r)
         return;
     }
 
-    /* a worker shutting down waits for requests with timers only */
-    t->guard.handler = ngx_walrus_put_guard;
-    t->guard.data = t;
-    t->guard.log = r->connection->log;
-    ngx_add_timer(&t->guard, 60000);
-}
-
-
-static void
-ngx_walrus_put_guard(ngx_event_t *ev)
-{
-    ngx_walrus_put_t  *t = ev->data;
-
-    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                  "walrus: storing %V for blob %s takes over a minute",
-                  &t->request->uri, t->route.id_text);
-
-    ngx_add_timer(ev, 60000);
-}
-
-
-static void
-ngx_walrus_put_cleanup(void *data)
-{
-    ngx_walrus_put_t  *t = data;
-
-    if (t->guard.timer_set) {
-        ngx_del_timer(&t->guard);
-    }
+    ngx_walrus_thread_guard(r, &t->guard);
 }
 
 
@@ -243,9 +261,7 @@ ngx_walrus_put_respond(ngx_http_request_t *r)
 
     r->write_event_handler = ngx_http_request_empty_handler;
 
-    if (t->guard.timer_set) {
-        ngx_del_timer(&t->guard);
-    }
+    ngx_walrus_thread_unguard(&t->guard);
 
     if (t->status >= NGX_HTTP_BAD_REQUEST) {
         ngx_http_finalize_request(r,
@@ -282,6 +298,36 @@ ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
     va_start(args, fmt);
     vsnprintf(t->message, sizeof(t->message), fmt, args);
     va_end(args);
+}
+
+
+/*
+ * A failed system call of the store, with strerror() appended ("No space
+ * left on device", "Disk quota exceeded"): 507 when the file system is
+ * full, which the node's operator must see apart from other failures.
+ */
+
+static void
+ngx_walrus_put_store_fail(ngx_walrus_put_t *t, const char *fmt, ...)
+{
+    int      err;
+    size_t   len;
+    va_list  args;
+
+    err = errno;
+
+    t->reason = "STORE_ERROR";
+    t->status = (err == ENOSPC || err == EDQUOT)
+                ? NGX_HTTP_INSUFFICIENT_STORAGE
+                : NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    va_start(args, fmt);
+    vsnprintf(t->message, sizeof(t->message), fmt, args);
+    va_end(args);
+
+    len = strlen(t->message);
+    snprintf(t->message + len, sizeof(t->message) - len, ": %s",
+             strerror(err));
 }
 
 
@@ -349,29 +395,27 @@ ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
     if (ngx_walrus_store_mkdir(t->dir) != 0
         || ngx_walrus_store_path(path, t->dir, name) != 0)
     {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
-                            "cannot create the blob directory: %s",
-                            strerror(errno));
+        ngx_walrus_put_store_fail(t, "cannot create the blob directory");
         return -1;
     }
 
-    if (access(path, F_OK) == 0) {
+    /* a stored copy whose stamp is gone is replaced by this verified one */
+
+    if (ngx_walrus_store_state(path) == 1) {
         t->status = NGX_HTTP_OK;
         t->reason = name;
         return 0;
     }
 
     if (ngx_walrus_file_open(&f, t->dir, name) != 0) {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
-                            "cannot create %s: %s", name, strerror(errno));
+        ngx_walrus_put_store_fail(t, "cannot create %s", name);
         return -1;
     }
 
     if (ngx_walrus_file_write(&f, data, len) != 0
         || ngx_walrus_file_commit(&f) != 0)
     {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
-                            "cannot store %s: %s", name, strerror(errno));
+        ngx_walrus_put_store_fail(t, "cannot store %s", name);
         ngx_walrus_file_abort(&f);
         return -1;
     }
@@ -518,8 +562,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
                                     t->dir);
 
     if (!adopt && ngx_walrus_file_open(&f, t->dir, name) != 0) {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
-                            "cannot create %s: %s", name, strerror(errno));
+        ngx_walrus_put_store_fail(t, "cannot create %s", name);
         goto done;
     }
 
@@ -554,11 +597,22 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
         }
 
         if (!adopt && ngx_walrus_file_write(&f, buf, size) != 0) {
-            ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "STORE_ERROR", "cannot write %s: %s", name,
-                                strerror(errno));
+            ngx_walrus_put_store_fail(t, "cannot write %s", name);
             goto done;
         }
+    }
+
+    /*
+     * a copy stamped as verified is kept; one written since it was
+     * verified, which may have rotted, is replaced by this verified one
+     */
+
+    if (ngx_walrus_store_path(path, t->dir, name) == 0
+        && ngx_walrus_store_state(path) == 1)
+    {
+        t->status = NGX_HTTP_OK;
+        t->reason = "sliver";
+        goto done;
     }
 
     if (adopt) {
@@ -566,20 +620,8 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
         goto done;
     }
 
-    /* a verified copy is there already: keep it */
-
-    if (ngx_walrus_store_path(path, t->dir, name) == 0
-        && access(path, F_OK) == 0)
-    {
-        ngx_walrus_file_abort(&f);
-        t->status = NGX_HTTP_OK;
-        t->reason = "sliver";
-        goto done;
-    }
-
     if (ngx_walrus_file_commit(&f) != 0) {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
-                            "cannot store %s: %s", name, strerror(errno));
+        ngx_walrus_put_store_fail(t, "cannot store %s", name);
         goto done;
     }
 
@@ -603,18 +645,16 @@ done:
 static void
 ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name)
 {
-    int  rc;
-
-    rc = ngx_walrus_file_adopt(t->body_file->file.fd,
-                               (char *) t->body_file->file.name.data,
-                               t->dir, name);
-    if (rc == -1) {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
-                            "cannot store %s: %s", name, strerror(errno));
+    if (ngx_walrus_file_adopt(t->body_file->file.fd,
+                              (char *) t->body_file->file.name.data,
+                              t->dir, name)
+        != 0)
+    {
+        ngx_walrus_put_store_fail(t, "cannot store %s", name);
         return;
     }
 
-    t->status = rc == 0 ? NGX_HTTP_CREATED : NGX_HTTP_OK;
+    t->status = NGX_HTTP_CREATED;
     t->reason = "sliver";
 }
 

@@ -2,6 +2,11 @@
  * Durable files of the storage node (system calls only: thread safe).
  */
 
+/* F_SETLEASE */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <ngx_walrus_store.h>
@@ -16,6 +22,10 @@
 
 static int ngx_walrus_sync_dir(const char *dir);
 static void ngx_walrus_store_sweep(const char *dir);
+static int ngx_walrus_tmp_name(char *tmp, const char *dir, const char *name);
+static unsigned long ngx_walrus_sweep_dirfd(int fd, time_t before,
+    int depth);
+static int ngx_walrus_file_in_use(int dirfd, const char *name);
 
 
 static unsigned long  ngx_walrus_tmp_seq;
@@ -91,18 +101,28 @@ ngx_walrus_store_mkdir(const char *dir)
 }
 
 
-int
-ngx_walrus_file_open(ngx_walrus_file_t *f, const char *dir,
-    const char *name)
+/* ".tmp.<name>.<pid>.<seq>" in dir: unique per process and call */
+
+static int
+ngx_walrus_tmp_name(char *tmp, const char *dir, const char *name)
 {
     int            n;
     unsigned long  seq;
 
     seq = __sync_fetch_and_add(&ngx_walrus_tmp_seq, 1);
 
-    n = snprintf(f->tmp, sizeof(f->tmp), "%s/.tmp.%s.%ld.%lu", dir, name,
+    n = snprintf(tmp, NGX_WALRUS_PATH_MAX, "%s/.tmp.%s.%ld.%lu", dir, name,
                  (long) getpid(), seq);
-    if (n < 0 || n >= (int) sizeof(f->tmp)
+
+    return (n < 0 || n >= NGX_WALRUS_PATH_MAX) ? -1 : 0;
+}
+
+
+int
+ngx_walrus_file_open(ngx_walrus_file_t *f, const char *dir,
+    const char *name)
+{
+    if (ngx_walrus_tmp_name(f->tmp, dir, name) != 0
         || ngx_walrus_store_path(f->path, dir, name) != 0
         || strlen(dir) >= sizeof(f->dir))
     {
@@ -193,6 +213,9 @@ ngx_walrus_file_commit(ngx_walrus_file_t *f)
 {
     int  rc;
 
+    /* without its stamp a file is only verified again before signing */
+    (void) ngx_walrus_file_stamp(f->fd);
+
     rc = fsync(f->fd);
 
     if (close(f->fd) == -1) {
@@ -214,23 +237,33 @@ int
 ngx_walrus_file_adopt(int fd, const char *src, const char *dir,
     const char *name)
 {
-    char  path[NGX_WALRUS_PATH_MAX];
+    char  tmp[NGX_WALRUS_PATH_MAX], path[NGX_WALRUS_PATH_MAX];
 
-    if (ngx_walrus_store_path(path, dir, name) != 0) {
+    if (ngx_walrus_store_path(path, dir, name) != 0
+        || ngx_walrus_tmp_name(tmp, dir, name) != 0)
+    {
         errno = ENAMETOOLONG;
         return -1;
     }
 
-    if (access(path, F_OK) == 0) {
-        return 1;
-    }
+    (void) ngx_walrus_file_stamp(fd);
 
     if (fchmod(fd, 0644) == -1 || fsync(fd) == -1) {
         return -1;
     }
 
-    if (link(src, path) == -1) {
-        return errno == EEXIST ? 1 : -1;
+    /*
+     * linked under a temporary name first, so that the rename replaces
+     * a stored file that may not verify any more
+     */
+
+    if (link(src, tmp) == -1) {
+        return -1;
+    }
+
+    if (rename(tmp, path) == -1) {
+        unlink(tmp);
+        return -1;
     }
 
     return ngx_walrus_sync_dir(dir);
@@ -244,6 +277,114 @@ ngx_walrus_adoptable(int fd, off_t size, const char *dir)
 
     return fstat(fd, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev
            && a.st_size == size;
+}
+
+
+/*
+ * The stamp: the modification time set to now with a fixed nanosecond
+ * part.  Any later write through the file system sets the modification
+ * time to the time of that write, which (but once in 10^9) has another
+ * nanosecond part, so the stamp says "not written since verified".
+ */
+
+int
+ngx_walrus_file_stamp(int fd)
+{
+    struct timespec  ts[2];
+
+    ts[0].tv_sec = 0;
+    ts[0].tv_nsec = UTIME_OMIT;
+    ts[1].tv_sec = time(NULL);
+    ts[1].tv_nsec = NGX_WALRUS_STAMP_NSEC;
+
+    return futimens(fd, ts);
+}
+
+
+int
+ngx_walrus_file_stamped(const struct stat *st)
+{
+    return st->st_mtim.tv_nsec == NGX_WALRUS_STAMP_NSEC;
+}
+
+
+int
+ngx_walrus_store_state(const char *path)
+{
+    struct stat  st;
+
+    if (stat(path, &st) == -1 || !S_ISREG(st.st_mode)) {
+        return -1;
+    }
+
+    return ngx_walrus_file_stamped(&st);
+}
+
+
+/*
+ * Renames "<dir>/<name>" to "<name>.bad", replacing an older one, when it
+ * is still the file open as fd: a concurrent upload may have replaced it
+ * with a good copy since fd was opened.
+ */
+
+int
+ngx_walrus_store_set_aside(int fd, const char *dir, const char *name)
+{
+    int          n;
+    struct stat  a, b;
+    char         path[NGX_WALRUS_PATH_MAX], bad[NGX_WALRUS_PATH_MAX];
+
+    n = snprintf(bad, sizeof(bad), "%s/%s.bad", dir, name);
+
+    if (n < 0 || n >= (int) sizeof(bad)
+        || ngx_walrus_store_path(path, dir, name) != 0)
+    {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+
+    if (fstat(fd, &a) == -1 || stat(path, &b) == -1) {
+        return -1;
+    }
+
+    if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+        return 0;
+    }
+
+    if (rename(path, bad) == -1) {
+        return -1;
+    }
+
+    (void) ngx_walrus_sync_dir(dir);
+
+    return 1;
+}
+
+
+int
+ngx_walrus_pread(int fd, void *buf, size_t len, off_t off)
+{
+    char     *p;
+    ssize_t   n;
+
+    for (p = buf; len > 0; p += n, off += n, len -= n) {
+        n = pread(fd, p, len, off);
+
+        if (n <= 0) {
+            if (n == -1 && errno == EINTR) {
+                n = 0;
+                continue;
+            }
+
+            if (n == 0) {
+                errno = EIO;
+            }
+
+            return -1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -263,48 +404,146 @@ int
 ngx_walrus_read_file(const char *path, size_t max, unsigned char **buf,
     size_t *len)
 {
-    int             fd;
-    size_t          got;
-    ssize_t         n;
-    struct stat     st;
-    unsigned char  *p;
+    int  fd, rc;
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd == -1) {
         return -1;
     }
 
+    rc = ngx_walrus_read_fd(fd, max, buf, len);
+    close(fd);
+
+    return rc;
+}
+
+
+int
+ngx_walrus_read_fd(int fd, size_t max, unsigned char **buf, size_t *len)
+{
+    struct stat     st;
+    unsigned char  *p;
+
     if (fstat(fd, &st) == -1 || (size_t) st.st_size > max) {
-        close(fd);
         errno = EFBIG;
         return -1;
     }
 
     p = malloc(st.st_size ? st.st_size : 1);
     if (p == NULL) {
-        close(fd);
         return -1;
     }
 
-    for (got = 0; got < (size_t) st.st_size; got += n) {
-        n = pread(fd, p + got, st.st_size - got, got);
+    if (ngx_walrus_pread(fd, p, st.st_size, 0) != 0) {
+        free(p);
+        errno = EIO;
+        return -1;
+    }
 
-        if (n <= 0) {
-            if (n == -1 && errno == EINTR) {
-                n = 0;
-                continue;
+    *buf = p;
+    *len = st.st_size;
+
+    return 0;
+}
+
+
+/*
+ * Removes below dir (nginx's temporary file names: digits only, at most
+ * three levels of subdirectories) the regular files modified before
+ * `before` that no process has open; returns how many.
+ */
+
+unsigned long
+ngx_walrus_sweep_body_files(const char *dir, time_t before)
+{
+    int  fd;
+
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd == -1) {
+        return 0;
+    }
+
+    return ngx_walrus_sweep_dirfd(fd, before, 3);
+}
+
+
+static unsigned long
+ngx_walrus_sweep_dirfd(int fd, time_t before, int depth)
+{
+    int             sub;
+    DIR            *d;
+    struct stat     st;
+    unsigned long   n;
+    struct dirent  *de;
+
+    d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return 0;
+    }
+
+    n = 0;
+
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9'
+            || strspn(de->d_name, "0123456789") != strlen(de->d_name)
+            || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+        {
+            continue;
+        }
+
+        if (S_ISDIR(st.st_mode)) {
+            sub = depth > 0 ? openat(dirfd(d), de->d_name,
+                                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+                                     | O_CLOEXEC)
+                            : -1;
+            if (sub != -1) {
+                n += ngx_walrus_sweep_dirfd(sub, before, depth - 1);
             }
 
-            free(p);
-            close(fd);
-            errno = EIO;
-            return -1;
+            continue;
+        }
+
+        if (S_ISREG(st.st_mode) && st.st_mtime < before
+            && !ngx_walrus_file_in_use(dirfd(d), de->d_name)
+            && unlinkat(dirfd(d), de->d_name, 0) == 0)
+        {
+            n++;
         }
     }
 
-    close(fd);
-    *buf = p;
-    *len = got;
+    closedir(d);
 
-    return 0;
+    return n;
+}
+
+
+/*
+ * Whether a process has the file open: a write lease is granted only when
+ * no other descriptor of the file is open, in this process or another.
+ * Where leases are not supported, the file's age decides alone.
+ */
+
+static int
+ngx_walrus_file_in_use(int dirfd, const char *name)
+{
+    int  fd, busy;
+
+    fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd == -1) {
+        return errno == EWOULDBLOCK;
+    }
+
+    busy = 0;
+
+    if (fcntl(fd, F_SETLEASE, F_WRLCK) == 0) {
+        (void) fcntl(fd, F_SETLEASE, F_UNLCK);
+
+    } else {
+        busy = (errno == EAGAIN || errno == EBUSY);
+    }
+
+    close(fd);
+
+    return busy;
 }

@@ -307,6 +307,28 @@ $res = $t->{http}->request('PUT', $t->node_url(1) . "$base/certificate",
                            { content => sub { shift @parts } });
 is($res->{status}, 413, 'a chunked certificate over the limit: 413');
 
+# a body over the limit that arrives with the header: nginx has read part
+# or all of it before the module discards it
+for my $case (['certificate', 20000, 20000], ['metadata', 64 * 2**20 + 1, 4096])
+{
+    my ($what, $declared, $sent) = @$case;
+    $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                               PeerPort => $t->node_port(1)) or die;
+    print $s "PUT $base/$what HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        . "Content-Length: $declared\r\n\r\n" . ('z' x $sent);
+    $all = '';
+    eval {
+        local $SIG{ALRM} = sub { die "timeout\n" };
+        alarm 5;
+        while (my $line = <$s>) { $all .= $line; last if $all =~ /\}\n$/ }
+        alarm 0;
+    };
+    close $s;
+    like($all, qr{^HTTP/1.1 413}, "a $what body of $declared bytes sent "
+         . 'with the header: 413');
+    like($all, qr{"BODY_TOO_LARGE"}, '... BODY_TOO_LARGE');
+}
+
 # storing a sliver again still checks it
 my $p2 = pair_of(2);
 $res = $t->node_request(2, 'PUT', "$base/slivers/$p2/primary",

@@ -1,0 +1,399 @@
+/*
+ * Before a node signs a confirmation: the stored files whose verification
+ * stamp is gone (written since they were verified, or stored by an older
+ * version) are verified again in the thread pool.  A file that fails is
+ * renamed "<name>.bad", kept as evidence (one per name), and the node
+ * answers as if it were missing, so that the blob's writer or the node's
+ * healing stores a good copy again.
+ */
+
+#include <ngx_walrus.h>
+#include <ngx_walrus_node.h>
+#include <ngx_walrus_store.h>
+#include <walrus_codec.h>
+#include <walrus_metadata.h>
+
+
+typedef struct {
+    ngx_walrus_route_t   route;
+    ngx_uint_t          *pairs;
+    ngx_uint_t           npairs;
+    char                 dir[NGX_WALRUS_PATH_MAX];
+    ngx_uint_t           status;
+    const char          *reason;
+    char                 message[256];
+    char                 set_aside[32];
+    ngx_event_t          guard;
+} ngx_walrus_verify_t;
+
+
+static void ngx_walrus_verify_thread(void *data, ngx_log_t *log);
+static void ngx_walrus_verify_fail(ngx_walrus_verify_t *t,
+    ngx_uint_t status, const char *reason, const char *fmt, ...);
+static int ngx_walrus_verify_metadata(ngx_walrus_verify_t *t,
+    walrus_metadata_t *m);
+static int ngx_walrus_verify_sliver(ngx_walrus_verify_t *t,
+    walrus_metadata_t *m, walrus_codec_t *codec, u_char *buf,
+    ngx_uint_t pair, walrus_axis_e axis);
+static int ngx_walrus_verify_slices(int fd, walrus_metadata_t *m,
+    walrus_codec_t *codec, u_char *buf, ngx_uint_t pair, walrus_axis_e axis);
+static void ngx_walrus_verify_keep(ngx_walrus_verify_t *t, int fd,
+    const struct stat *st);
+static void ngx_walrus_verify_reject(ngx_walrus_verify_t *t, int fd,
+    const char *name);
+static void ngx_walrus_verify_done(ngx_http_request_t *r);
+
+
+ngx_int_t
+ngx_walrus_node_verify(ngx_http_request_t *r, ngx_walrus_route_t *rt,
+    ngx_uint_t *pairs, ngx_uint_t npairs)
+{
+    ngx_thread_task_t      *task;
+    ngx_walrus_verify_t    *t;
+    ngx_walrus_loc_conf_t  *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+
+    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_walrus_verify_t *));
+    t = ngx_pcalloc(r->pool, sizeof(ngx_walrus_verify_t));
+
+    if (task == NULL || t == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t->route = *rt;
+    t->pairs = pairs;
+    t->npairs = npairs;
+
+    if (ngx_walrus_store_dir(t->dir, (char *) wlcf->store.data,
+                             wlcf->store.len, rt->id_text)
+        != 0)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(task->ctx, &t, sizeof(ngx_walrus_verify_t *));
+    task->handler = ngx_walrus_verify_thread;
+
+    ngx_http_set_ctx(r, t, ngx_http_walrus_module);
+    r->write_event_handler = ngx_walrus_verify_done;
+
+    if (ngx_walrus_thread_post(r, wlcf->thread_pool, task) != NGX_OK) {
+        r->write_event_handler = ngx_http_request_empty_handler;
+        return ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_NODE,
+                                     "OVERLOADED",
+                                     "the node is busy, retry later");
+    }
+
+    r->main->count++;
+
+    ngx_walrus_thread_guard(r, &t->guard);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_walrus_verify_done(ngx_http_request_t *r)
+{
+    ngx_walrus_verify_t  *t;
+
+    t = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_walrus_thread_unguard(&t->guard);
+
+    if (t->set_aside[0] != '\0') {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "walrus: the stored %s of blob %s does not verify, "
+                      "renamed to %s.bad", t->set_aside, t->route.id_text,
+                      t->set_aside);
+    }
+
+    if (t->status >= NGX_HTTP_BAD_REQUEST) {
+        ngx_http_finalize_request(r,
+            ngx_walrus_send_error(r, t->status, NGX_WALRUS_DOMAIN_NODE,
+                                  t->reason, "%s", t->message));
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_walrus_node_sign(r, &t->route));
+}
+
+
+static void
+ngx_walrus_verify_fail(ngx_walrus_verify_t *t, ngx_uint_t status,
+    const char *reason, const char *fmt, ...)
+{
+    va_list  args;
+
+    t->status = status;
+    t->reason = reason;
+
+    va_start(args, fmt);
+    vsnprintf(t->message, sizeof(t->message), fmt, args);
+    va_end(args);
+}
+
+
+/* runs in a thread pool: system calls and the core library only */
+
+static void
+ngx_walrus_verify_thread(void *data, ngx_log_t *log)
+{
+    size_t                size;
+    u_char               *buf;
+    ngx_uint_t            i;
+    walrus_codec_t       *codec;
+    walrus_metadata_t     m;
+    ngx_walrus_verify_t  *t;
+
+    ngx_memcpy(&t, data, sizeof(ngx_walrus_verify_t *));
+
+    if (ngx_walrus_verify_metadata(t, &m) != 0) {
+        return;
+    }
+
+    /* the primary slice of a full segment is the largest */
+    size = walrus_sliver_size(&m.params, WALRUS_PRIMARY,
+                              walrus_symbol_size(&m.params, m.segment_size));
+    buf = malloc(size ? size : 1);
+    codec = walrus_codec_create(m.params.n);
+
+    if (buf == NULL || codec == NULL) {
+        ngx_walrus_verify_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "NO_MEMORY", "out of memory");
+        goto done;
+    }
+
+    for (i = 0; i < t->npairs; i++) {
+        if (ngx_walrus_verify_sliver(t, &m, codec, buf, t->pairs[i],
+                                     WALRUS_PRIMARY)
+            != 0
+            || ngx_walrus_verify_sliver(t, &m, codec, buf, t->pairs[i],
+                                        WALRUS_SECONDARY)
+               != 0)
+        {
+            break;
+        }
+    }
+
+done:
+
+    walrus_codec_destroy(codec);
+    free(buf);
+    walrus_metadata_free(&m);
+}
+
+
+/* the stored metadata must hash to the blob ID, stamped or not */
+
+static int
+ngx_walrus_verify_metadata(ngx_walrus_verify_t *t, walrus_metadata_t *m)
+{
+    int          fd, rc;
+    char         path[NGX_WALRUS_PATH_MAX];
+    size_t       len;
+    u_char      *buf;
+    struct stat  st;
+
+    ngx_memzero(m, sizeof(walrus_metadata_t));
+
+    if (ngx_walrus_store_path(path, t->dir, "metadata") != 0) {
+        errno = ENAMETOOLONG;
+        fd = -1;
+
+    } else {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+
+    if (fd == -1) {
+        if (errno == ENOENT) {
+            ngx_walrus_verify_fail(t, NGX_HTTP_NOT_FOUND,
+                                   "METADATA_NOT_FOUND", "this node holds "
+                                   "no metadata for blob %s",
+                                   t->route.id_text);
+
+        } else {
+            ngx_walrus_verify_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                   "STORE_ERROR", "cannot open the metadata: "
+                                   "%s", strerror(errno));
+        }
+
+        return -1;
+    }
+
+    if (fstat(fd, &st) == -1) {
+        rc = -1;
+
+    } else if (ngx_walrus_read_fd(fd, NGX_WALRUS_MAX_METADATA, &buf, &len)
+               != 0)
+    {
+        /* too large to be metadata, or unreadable: not good either way */
+        rc = WALRUS_EFORMAT;
+
+    } else {
+        rc = walrus_metadata_parse(m, buf, len);
+
+        if (rc == WALRUS_OK) {
+            rc = walrus_metadata_check(m, t->route.blob_id);
+        }
+
+        free(buf);
+    }
+
+    if (rc == WALRUS_OK) {
+        ngx_walrus_verify_keep(t, fd, &st);
+
+    } else {
+        walrus_metadata_free(m);
+        ngx_walrus_verify_reject(t, fd, "metadata");
+        ngx_walrus_verify_fail(t, NGX_HTTP_NOT_FOUND, "METADATA_NOT_FOUND",
+                               "the stored metadata of blob %s does not "
+                               "verify; it was set aside", t->route.id_text);
+    }
+
+    close(fd);
+
+    return rc == WALRUS_OK ? 0 : -1;
+}
+
+
+static int
+ngx_walrus_verify_sliver(ngx_walrus_verify_t *t, walrus_metadata_t *m,
+    walrus_codec_t *codec, u_char *buf, ngx_uint_t pair, walrus_axis_e axis)
+{
+    int          fd, rc;
+    char         name[32], path[NGX_WALRUS_PATH_MAX];
+    struct stat  st;
+
+    ngx_walrus_store_sliver_name(name, sizeof(name), pair,
+                                 axis == WALRUS_SECONDARY);
+
+    if (ngx_walrus_store_path(path, t->dir, name) != 0) {
+        errno = ENAMETOOLONG;
+        fd = -1;
+
+    } else {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+
+    if (fd == -1 || fstat(fd, &st) == -1) {
+        if (errno == ENOENT) {
+            ngx_walrus_verify_fail(t, NGX_HTTP_CONFLICT, "SLIVERS_MISSING",
+                                   "sliver %s of blob %s is not stored yet",
+                                   name, t->route.id_text);
+
+        } else {
+            ngx_walrus_verify_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                   "STORE_ERROR", "cannot open %s: %s", name,
+                                   strerror(errno));
+        }
+
+        if (fd != -1) {
+            close(fd);
+        }
+
+        return -1;
+    }
+
+    if (ngx_walrus_file_stamped(&st)) {
+        close(fd);
+        return 0;
+    }
+
+    if ((uint64_t) st.st_size != walrus_sliver_file_size(m, axis)) {
+        rc = WALRUS_ELENGTH;
+
+    } else {
+        rc = ngx_walrus_verify_slices(fd, m, codec, buf, pair, axis);
+    }
+
+    if (rc == WALRUS_OK) {
+        ngx_walrus_verify_keep(t, fd, &st);
+
+    } else {
+        ngx_walrus_verify_reject(t, fd, name);
+        ngx_walrus_verify_fail(t, NGX_HTTP_CONFLICT, "SLIVERS_MISSING",
+                               "sliver %s of blob %s does not verify (%s); "
+                               "it was set aside", name, t->route.id_text,
+                               walrus_strerror(rc));
+    }
+
+    close(fd);
+
+    return rc == WALRUS_OK ? 0 : -1;
+}
+
+
+/* checks each segment's slice of a sliver file against the metadata */
+
+static int
+ngx_walrus_verify_slices(int fd, walrus_metadata_t *m, walrus_codec_t *codec,
+    u_char *buf, ngx_uint_t pair, walrus_axis_e axis)
+{
+    int             rc;
+    size_t          size, sym;
+    uint64_t        g;
+    unsigned        index;
+    const uint8_t  *hash;
+
+    index = axis == WALRUS_PRIMARY ? pair : m->params.n - 1 - pair;
+
+    for (g = 0; g < m->nsegments; g++) {
+        sym = walrus_symbol_size(&m->params,
+                                 walrus_segment_length(m->length,
+                                                       m->segment_size, g));
+        size = walrus_sliver_size(&m->params, axis, sym);
+        hash = walrus_metadata_segment(m, g) + pair * WALRUS_PAIR_HASH_LEN
+               + (axis == WALRUS_PRIMARY ? 0 : WALRUS_HASH_LEN);
+
+        if (ngx_walrus_pread(fd, buf, size, walrus_sliver_offset(m, axis, g))
+            != 0)
+        {
+            return WALRUS_ELENGTH;
+        }
+
+        rc = walrus_sliver_verify(codec, axis, index, sym, buf, size, hash);
+        if (rc != WALRUS_OK) {
+            return rc;
+        }
+    }
+
+    return WALRUS_OK;
+}
+
+
+/*
+ * Stamps a file that verified, unless it was written while it was read:
+ * its stamp is then left off, and the next confirmation reads it again.
+ */
+
+static void
+ngx_walrus_verify_keep(ngx_walrus_verify_t *t, int fd, const struct stat *st)
+{
+    struct stat  now;
+
+    if (ngx_walrus_file_stamped(st)) {
+        return;
+    }
+
+    if (fstat(fd, &now) == 0
+        && now.st_mtim.tv_sec == st->st_mtim.tv_sec
+        && now.st_mtim.tv_nsec == st->st_mtim.tv_nsec)
+    {
+        /* a lost stamp (no fsync) only costs a verification */
+        (void) ngx_walrus_file_stamp(fd);
+    }
+}
+
+
+static void
+ngx_walrus_verify_reject(ngx_walrus_verify_t *t, int fd, const char *name)
+{
+    if (ngx_walrus_store_set_aside(fd, t->dir, name) == 1) {
+        ngx_cpystrn((u_char *) t->set_aside, (u_char *) name,
+                    sizeof(t->set_aside));
+    }
+}

@@ -1,0 +1,149 @@
+# Storage node and a full disk: uploads that would not fit, or would go
+# below walrus_node_min_free_space, are refused with 507 in JSON before
+# their body is read; a write that fails for want of space answers the
+# same and leaves no file.  Stores are small tmpfs mounts (needs root).
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use WalrusTest;
+
+plan skip_all => 'mounting a tmpfs needs root' if $> != 0;
+
+my $P = 'WalrusTest::Proto';
+my $t = WalrusTest->new(n => 7);
+my $n = $t->n;
+my $dir = $t->dir;
+my $json = JSON::PP->new;
+my @mounts;
+
+# a small file system of its own for node i's store (and more)
+sub mount_tmpfs {
+    my ($path, $opts) = @_;
+    mkdir $path;
+    system('mount', '-t', 'tmpfs', '-o', $opts, 'tmpfs', $path) == 0
+        or return 0;
+    push @mounts, $path;
+    WalrusTest::chown_worker($path);
+    return 1;
+}
+
+END { system('umount', '-l', $_) for reverse @mounts }
+
+mount_tmpfs($t->store(0), 'size=2m') or plan skip_all => 'cannot mount';
+mount_tmpfs($t->store(1), 'size=4m,nr_inodes=3') or die;
+mount_tmpfs("$dir/disk2", 'size=2m') or die;
+mkdir "$dir/disk2/store";
+WalrusTest::chown_worker("$dir/disk2/store");
+
+$t->write_config(node_server_extra => {
+    0 => 'walrus_node_min_free_space 1m;',
+    1 => 'walrus_node_min_free_space 0;',
+    2 => "walrus_node_min_free_space 0; client_body_temp_path $dir/disk2/body;",
+    3 => 'walrus_node_min_free_space 100000g;',
+});
+# node2's store and body files share one small file system
+my $conf = WalrusTest::read_file("$dir/nginx.conf");
+my $store2 = $t->store(2);
+$conf =~ s{walrus_node_store \Q$store2\E;}{walrus_node_store $dir/disk2/store;};
+WalrusTest::write_file("$dir/nginx.conf", $conf);
+$t->run;
+
+# blobs encoded by walrusctl: 4 MB (slivers of about 1.4 MB and 0.8 MB)
+# and 10 KB
+my %blob;
+for my $b ([big => 4 * 2**20], [small => 10000]) {
+    my ($name, $size) = @$b;
+    WalrusTest::write_file("$dir/$name.bin",
+                           WalrusTest::pattern_blob($size, length $name));
+    my $text = `$WalrusTest::CTL -c $dir/committee.json encode $dir/$name.bin $dir/$name`;
+    chomp $text;
+    $blob{$name} = { text => $text, id => $P->can('unb64url')->($text),
+                     dir => "$dir/$name" };
+}
+
+sub put {
+    my ($i, $name, $what) = @_;
+    my $b = $blob{$name};
+    my $file = $what;
+    if ($what =~ /^(primary|secondary)$/) {
+        my $pair = WalrusTest::Proto::shard_to_pair($b->{id}, $n, $i);
+        $file = "$pair.$what";
+        $what = "slivers/$pair/$what";
+    }
+    return $t->node_request($i, 'PUT', "/v1/blobs/$b->{text}/$what",
+                            WalrusTest::read_file("$b->{dir}/$file"));
+}
+
+sub error_of {
+    my ($res) = @_;
+    my $e = eval { $json->decode($res->{content})->{error} } || {};
+    return ($e->{status} // '', $e->{details}[0]{reason} // '',
+            $e->{message} // '');
+}
+
+sub files_in {
+    my ($path) = @_;
+    opendir my $dh, $path or return ();
+    my @f = sort grep { !/^\.\.?$/ } readdir $dh;
+    closedir $dh;
+    return @f;
+}
+
+# --- the free-space floor --------------------------------------------------
+
+my $res = put(0, 'big', 'metadata');
+is($res->{status}, 201, 'node0 (2 MB, floor 1 MB): metadata stored');
+$res = put(0, 'big', 'primary');
+is($res->{status}, 507, "a 1.4 MB sliver that would go below the floor: 507") or diag($res->{content});
+like($res->{headers}{'content-type'}, qr{application/json}, '... in JSON');
+my ($status, $reason, $msg) = error_of($res);
+is($reason, 'STORE_ERROR', '... STORE_ERROR');
+is($status, 'RESOURCE_EXHAUSTED', '... RESOURCE_EXHAUSTED');
+like($msg, qr/no space/, '... saying there is no space');
+is_deeply([files_in($t->store(0) . "/$blob{big}{text}")], ['metadata'],
+          '... and nothing stored');
+is(put(0, 'small', 'metadata')->{status}, 201, 'small uploads still fit');
+is(put(0, 'small', 'primary')->{status}, 201, '... their slivers too');
+
+$res = put(3, 'small', 'metadata');
+is($res->{status}, 507, 'a floor above the free space refuses metadata');
+like((error_of($res))[2], qr/no space/, '... saying there is no space');
+ok(!-e $t->store(3) . "/$blob{small}{text}", '... and stores nothing');
+$res = put(3, 'small', 'primary');
+is($res->{status}, 507, '... and slivers');
+
+# --- body files and store on one full file system --------------------------
+
+is(put(2, 'big', 'metadata')->{status}, 201, 'node2: metadata stored');
+is(put(2, 'big', 'primary')->{status}, 201, '... and a 1.4 MB sliver');
+$res = put(2, 'big', 'secondary');
+is($res->{status}, 507, 'a sliver larger than the space left: 507');
+is((error_of($res))[1], 'STORE_ERROR', '... STORE_ERROR in JSON');
+my $pair = WalrusTest::Proto::shard_to_pair($blob{big}{id}, $n, 2);
+is_deeply([files_in("$dir/disk2/store/$blob{big}{text}")],
+          [sort "$pair.primary", "metadata"], "... nothing more stored");
+
+# --- a write that fails for want of space ----------------------------------
+
+# node1's file system has inodes for its root, one blob directory and one
+# file: the next file cannot be created
+is(put(1, 'small', 'metadata')->{status}, 201, 'node1: metadata stored');
+$res = put(1, 'small', 'primary');
+is($res->{status}, 507, 'no space to create the sliver file: 507');
+($status, $reason, $msg) = error_of($res);
+is($reason, 'STORE_ERROR', '... STORE_ERROR');
+like($msg, qr/no space/i, "... saying so ($msg)");
+is_deeply([files_in($t->store(1) . "/$blob{small}{text}")], ['metadata'],
+          '... and no file, not even a temporary one');
+$res = put(1, 'big', 'metadata');
+is($res->{status}, 507, 'no space for the directory of another blob: 507');
+like((error_of($res))[2], qr/no space/i, '... saying so');
+
+$t->stop;
+done_testing();
