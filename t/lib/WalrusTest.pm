@@ -569,9 +569,11 @@ sub confirm_message {
     return 'walrus-confirm:1' . pack('V', $epoch) . $id;
 }
 
-# certificate wire form from [node index, 64-byte signature] pairs
+# canonical certificate wire form from [node index, 64-byte signature]
+# pairs in any order: sorted by node index (protocol section 12)
 sub certificate {
     my ($epoch, $id, @signers) = @_;
+    @signers = sort { $a->[0] <=> $b->[0] } @signers;
     return pack('C V a32 v', 1, $epoch, $id, scalar @signers)
         . join('', map { pack('v a64', @$_) } @signers);
 }

@@ -1,6 +1,6 @@
 /*
- * Certificates: quorum arithmetic, duplicate signers, tampering and the
- * strict parser of the wire form.
+ * Certificates: quorum arithmetic, the canonical order of signers,
+ * tampering and the strict parser of the wire form.
  */
 
 #include <stdint.h>
@@ -242,7 +242,8 @@ walrus_test_duplicates(void)
 {
     size_t              len;
     uint8_t             wire[WALRUS_CERT_MAX_SIZE], wire2[WALRUS_CERT_MAX_SIZE];
-    uint16_t            nodes[8];
+    uint16_t            nodes[WALRUS_MAX_SHARDS];
+    unsigned            i;
     walrus_cert_t       cert;
     walrus_committee_t  c;
 
@@ -254,7 +255,7 @@ walrus_test_duplicates(void)
         return;
     }
 
-    /* n = 7, f = 2: four signers with one duplicate are only four */
+    /* n = 7, f = 2: four signers are not enough */
     nodes[0] = 0;
     nodes[1] = 1;
     nodes[2] = 2;
@@ -263,7 +264,7 @@ walrus_test_duplicates(void)
 
     len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 4,
                            nodes, walrus_test_sigs);
-    walrus_cert_parse(&cert, wire, len);
+    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_OK, "parse four");
     is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EQUORUM,
            "four of seven fail");
 
@@ -273,35 +274,71 @@ walrus_test_duplicates(void)
 
     len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 5,
                            nodes, walrus_test_sigs);
-    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_OK,
-           "parse accepts a duplicate signer");
-    is_int(cert.nsigners, 5, "five entries");
-    is_int(walrus_cert_weight(&c, &cert), 4, "duplicate adds no weight");
-    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EQUORUM,
-           "duplicate does not make the quorum");
+    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_EFORMAT,
+           "parse refuses a duplicate signer");
 
     nodes[4] = 4;
     len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 5,
                            nodes, walrus_test_sigs);
-    walrus_cert_parse(&cert, wire, len);
+    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_OK,
+           "five distinct signers in order parse");
     is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_OK,
            "five distinct signers pass");
 
-    nodes[5] = 0;
-    nodes[6] = 0;
-    nodes[7] = 4;
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 8,
-                           nodes, walrus_test_sigs);
-    walrus_cert_parse(&cert, wire, len);
-    is_int(walrus_cert_weight(&c, &cert), 5, "repeated duplicates weigh 5");
-    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_OK,
-           "duplicates beside a quorum still pass");
+    /* the gateway's crash: a quorum, then 250 repeats of one signature */
+    for (i = 5; i < WALRUS_MAX_SHARDS; i++) {
+        nodes[i] = 4;
+    }
 
-    /* a bad signature on a duplicate entry is still a bad signature */
-    memcpy(wire + len - WALRUS_SIG_LEN, walrus_test_sigs[5], WALRUS_SIG_LEN);
-    walrus_cert_parse(&cert, wire, len);
-    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_ESIGNATURE,
-           "bad signature on a duplicate entry fails");
+    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id,
+                           WALRUS_MAX_SHARDS, nodes, walrus_test_sigs);
+    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_EFORMAT,
+           "five signers and 250 repeats are refused");
+
+    for (i = 0; i < 5; i++) {
+        nodes[i] = (uint16_t) (4 - i);
+    }
+
+    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 5,
+                           nodes, walrus_test_sigs);
+    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_EFORMAT,
+           "parse refuses five signers in decreasing order");
+
+    /* one pair out of order at each position */
+    for (i = 0; i + 1 < 5; i++) {
+        nodes[0] = 0;
+        nodes[1] = 1;
+        nodes[2] = 2;
+        nodes[3] = 3;
+        nodes[4] = 4;
+        nodes[i] = (uint16_t) (i + 1);
+        nodes[i + 1] = (uint16_t) i;
+
+        len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 5,
+                               nodes, walrus_test_sigs);
+        is_int(walrus_cert_parse(&cert, wire, len), WALRUS_EFORMAT,
+               "parse refuses signers %u and %u swapped", i, i + 1);
+    }
+
+    /* a structure made by hand: verify holds the same rule */
+    walrus_cert_init(&cert, WALRUS_TEST_EPOCH, walrus_test_id);
+    for (i = 0; i < 5; i++) {
+        walrus_cert_add(&cert, (uint16_t) i, walrus_test_sigs[i]);
+    }
+
+    cert.signers[5] = cert.signers[4];
+    cert.nsigners = 6;
+    is_int(walrus_cert_weight(&c, &cert), 5, "a duplicate adds no weight");
+    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EFORMAT,
+           "verify refuses a duplicate signer");
+
+    cert.signers[5] = cert.signers[0];
+    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EFORMAT,
+           "verify refuses a decreasing signer");
+
+    cert.nsigners = 5;
+    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_OK,
+           "the same five in order pass");
 
     walrus_committee_free(&c);
 
@@ -316,10 +353,15 @@ walrus_test_duplicates(void)
     nodes[2] = 2;
     len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 3,
                            nodes, walrus_test_sigs);
+    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_EFORMAT,
+           "4-shard node twice is refused");
+
+    nodes[1] = 2;
+    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 2,
+                           nodes, walrus_test_sigs);
     walrus_cert_parse(&cert, wire, len);
-    is_int(walrus_cert_weight(&c, &cert), 6, "4-shard node twice counts 4");
     is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EQUORUM,
-           "4 + 4 + 2 by duplicate fails");
+           "4 + 2 shards fail");
 
     nodes[1] = 1;
     len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 2,
@@ -327,6 +369,17 @@ walrus_test_duplicates(void)
     walrus_cert_parse(&cert, wire, len);
     is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_OK,
            "4 + 3 shards pass");
+
+    /* four nodes: index 4 and up is outside the committee */
+    nodes[2] = 2;
+    nodes[3] = 3;
+    nodes[4] = 4;
+    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 5,
+                           nodes, walrus_test_sigs);
+    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_OK,
+           "five increasing indexes parse without a committee");
+    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EFORMAT,
+           "verify refuses a fifth signer in a committee of four");
 
     walrus_committee_free(&c);
 }
@@ -385,9 +438,9 @@ walrus_test_tamper(void)
            "signature by the wrong key is ESIGNATURE");
 
     cert = good;
-    cert.signers[1].node = 3;
+    cert.signers[2].node = 3;
     is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_ESIGNATURE,
-           "signer index swapped is ESIGNATURE");
+           "signer index changed is ESIGNATURE");
 
     for (i = 0; i < WALRUS_SIG_LEN; i += 7) {
         cert = good;
@@ -446,6 +499,38 @@ walrus_test_add(void)
            "add node 7 again is refused");
     is_int(cert.nsigners, 1, "one signer");
 
+    /* confirmations come in any order; the certificate is in node order */
+    walrus_cert_init(&cert, 1, walrus_test_id);
+
+    for (i = 0; i < WALRUS_TEST_NODES; i++) {
+        walrus_cert_add(&cert, (uint16_t) ((i * 7 + 3) % WALRUS_TEST_NODES),
+                        walrus_test_sigs[(i * 7 + 3) % WALRUS_TEST_NODES]);
+    }
+
+    bad = cert.nsigners != WALRUS_TEST_NODES;
+
+    for (i = 0; i < cert.nsigners; i++) {
+        if (cert.signers[i].node != i
+            || memcmp(cert.signers[i].signature, walrus_test_sigs[i],
+                      WALRUS_SIG_LEN) != 0)
+        {
+            bad++;
+        }
+    }
+
+    is_int(bad, 0, "signers added out of order are kept in node order");
+    is_int(walrus_cert_add(&cert, 0, sig), WALRUS_EINVAL,
+           "the first node again is refused");
+    is_int(walrus_cert_add(&cert, 5, sig), WALRUS_EINVAL,
+           "a middle node again is refused");
+    ok(cert.nsigners == WALRUS_TEST_NODES
+       && memcmp(cert.signers[5].signature, walrus_test_sigs[5],
+                 WALRUS_SIG_LEN) == 0,
+       "... and changes nothing");
+
+    walrus_cert_init(&cert, 1, walrus_test_id);
+    is_int(walrus_cert_add(&cert, 7, sig), WALRUS_OK, "add node 7");
+
     bad = 0;
 
     for (i = 0; i < WALRUS_MAX_SHARDS; i++) {
@@ -462,6 +547,14 @@ walrus_test_add(void)
            "a 256th signer is refused");
     is_int(walrus_cert_size(&cert), WALRUS_CERT_MAX_SIZE,
            "full certificate has the maximal size");
+
+    bad = 0;
+
+    for (i = 0; i < WALRUS_MAX_SHARDS; i++) {
+        bad += cert.signers[i].node != i;
+    }
+
+    is_int(bad, 0, "a full certificate is in node order");
 }
 
 
