@@ -101,6 +101,12 @@ ngx_int_t ngx_walrus_send_success(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *domain, const char *reason, const char *fmt, ...);
 
+/* the signers, weight and quorum members of a certificate's JSON */
+size_t ngx_walrus_signers_json_len(walrus_committee_t *c,
+    walrus_cert_t *cert);
+u_char *ngx_walrus_signers_json(u_char *p, walrus_committee_t *c,
+    walrus_cert_t *cert);
+
 /* parses and verifies a certificate of blob_id, remembering good ones */
 ngx_int_t ngx_walrus_cert_check(walrus_committee_t *committee,
     walrus_cert_t *cert, const u_char *bytes, size_t len,

@@ -91,7 +91,8 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
 
     call->location.data = ngx_pnalloc(pool, wlcf->node_location.len
                                             + ngx_strlen(wn->name));
-    call->node_uri.data = ngx_pnalloc(pool, 16 + WALRUS_BLOB_ID_TEXT_LEN
+    call->node_uri.data = ngx_pnalloc(pool, sizeof("/v1/blobs//") - 1
+                                            + WALRUS_BLOB_ID_TEXT_LEN
                                             + ngx_strlen(path));
     if (call->location.data == NULL || call->node_uri.data == NULL) {
         return NULL;

@@ -863,7 +863,7 @@ ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
     ngx_uint_t flags)
 {
     u_char             *p;
-    char                path[64];
+    char                path[sizeof("slivers//primary") + NGX_INT32_LEN];
     uint64_t            off;
     ngx_walrus_call_t  *call;
     ngx_walrus_read_t  *ctx;
@@ -882,7 +882,8 @@ ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
 
     off = walrus_sliver_offset(&ctx->meta, WALRUS_PRIMARY, seg->index);
 
-    call->range.data = ngx_pnalloc(call->pool, 64);
+    call->range.data = ngx_pnalloc(call->pool, sizeof("bytes=-") - 1
+                                               + 2 * NGX_INT64_LEN);
     if (call->range.data == NULL) {
         return NGX_ERROR;
     }
