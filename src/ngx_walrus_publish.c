@@ -958,6 +958,11 @@ ngx_walrus_publish_existing(ngx_walrus_publish_t *ctx,
                               call->body_len, ctx->enc.blob_id)
         != NGX_OK)
     {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "walrus: node %s sent a certificate that is not a "
+                      "valid one of blob %s; dropped",
+                      ctx->committee->nodes[call->node].name,
+                      ctx->enc.id_text);
         return NULL;
     }
 
