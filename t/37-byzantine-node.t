@@ -17,9 +17,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use IO::Socket::INET;
 use JSON::PP;
-use POSIX ();
 use Time::HiRes qw(sleep time);
 use WalrusTest;
 
@@ -31,44 +29,7 @@ my $json = JSON::PP->new;
 my $LIAR = 0;
 my $BIG = 64 * 1024 * 1024;
 
-my (@real, @relays);
-my $nodes = '';
-for my $i (0 .. $n - 1) {
-    $real[$i] = WalrusTest::free_port();
-    my $server = $t->node_server($i);
-    my $port = $t->node_port($i);
-    $server =~ s/listen 127\.0\.0\.1:$port;/listen 127.0.0.1:$real[$i];/
-        or die 'cannot move the node';
-    $nodes .= $server;
-}
-
-sub read_request {
-    my ($c) = @_;
-    my $head = '';
-    while ($head !~ /\r\n\r\n/) {
-        my $got = sysread $c, $head, 65536, length $head;
-        return unless $got;
-    }
-    my ($h, $body) = split /\r\n\r\n/, $head, 2;
-    my ($len) = $h =~ /^Content-Length:\s*(\d+)/mi;
-    $len //= 0;
-    while (length $body < $len) {
-        my $got = sysread $c, $body, $len - length $body, length $body;
-        return unless $got;
-    }
-    return ($h, $body);
-}
-
-sub forward {
-    my ($h, $body, $i) = @_;
-    $h =~ s/^Connection:[^\r]*\r\n//mig;
-    my $u = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $real[$i]) or return '';
-    print $u "$h\r\nConnection: close\r\n\r\n$body";
-    my $answer = do { local $/; <$u> } // '';
-    $answer =~ s/^Connection: close\r$/Connection: keep-alive\r/mi;
-    return $answer;
-}
+my ($nodes, @real) = $t->moved_nodes;
 
 # what the liar says instead of the truth, or undef
 sub lie {
@@ -88,14 +49,15 @@ sub lie {
 
 sub relay_connection {
     my ($c, $i) = @_;
-    while (my ($h, $body) = read_request($c)) {
+    while (my ($h, $body) = WalrusTest::read_request($c)) {
         my ($method, $what) =
             $h =~ m{^(\S+) /v1/blobs/[A-Za-z0-9_-]{43}/(\w+) };
         my $held = defined $what && $method eq 'GET'
                    && ($what eq 'metadata' || $what eq 'certificate');
 
         if ($held && $i == $LIAR) {
-            my $answer = lie($what) // forward($h, $body, $i);
+            my $answer = lie($what) // WalrusTest::forward($real[$i], $h,
+                                                           $body);
             print $c $answer;
             WalrusTest::write_file("$dir/answered-$what", '');
             next;
@@ -109,35 +71,10 @@ sub relay_connection {
         }
 
         # a node gone (nginx stopping): the gateway must not wait for it
-        my $answer = forward($h, $body, $i);
+        my $answer = WalrusTest::forward($real[$i], $h, $body);
         return if $answer eq '';
         print $c $answer;
     }
-}
-
-sub start_relay {
-    my ($i) = @_;
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                  LocalPort => $t->node_port($i),
-                                  Listen => 64, ReuseAddr => 1)
-        or die "relay $i: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid) {
-        close $l;
-        return $pid;
-    }
-    $SIG{CHLD} = 'IGNORE';
-    $SIG{PIPE} = 'IGNORE';
-    while (my $c = $l->accept) {
-        my $kid = fork // die "fork: $!";
-        if ($kid == 0) {
-            $c->autoflush(1);
-            relay_connection($c, $i);
-            POSIX::_exit(0);
-        }
-        close $c;
-    }
-    POSIX::_exit(0);
 }
 
 sub mode {
@@ -197,7 +134,10 @@ sub cert_ok {
 
 $t->write_config(gateway => 1, down => [ 0 .. $n - 1 ],
                  http => "    walrus_worker_cache_size 0;\n" . $nodes);
-@relays = map { start_relay($_) } 0 .. $n - 1;
+my @relays = map {
+    my $i = $_;
+    $t->start_relay($i, sub { relay_connection($_[0], $i) });
+} 0 .. $n - 1;
 mode('honest');
 $t->run;
 

@@ -22,6 +22,8 @@ static int walrus_test_committee(walrus_committee_t *c, unsigned n,
 static void walrus_test_subsets(unsigned n, unsigned nnodes,
     const unsigned *counts);
 static void walrus_test_duplicates(void);
+static int walrus_test_parse_nodes(walrus_cert_t *cert, unsigned count,
+    const uint16_t *nodes);
 static void walrus_test_tamper(void);
 static void walrus_test_add(void);
 static void walrus_test_parse(void);
@@ -249,6 +251,13 @@ walrus_test_duplicates(void)
 
     static const unsigned  ones[] = { 1, 1, 1, 1, 1, 1, 1 };
     static const unsigned  uneven[] = { 4, 3, 2, 1 };
+    static const uint16_t  four[] = { 0, 1, 2, 3 };
+    static const uint16_t  dup[] = { 0, 1, 2, 3, 3 };
+    static const uint16_t  five[] = { 0, 1, 2, 3, 4 };
+    static const uint16_t  down[] = { 4, 3, 2, 1, 0 };
+    static const uint16_t  twice[] = { 0, 0, 2 };
+    static const uint16_t  n02[] = { 0, 2 };
+    static const uint16_t  n01[] = { 0, 1 };
 
     if (walrus_test_committee(&c, 7, 7, ones) != WALRUS_OK) {
         ok(0, "committee for duplicates");
@@ -256,67 +265,42 @@ walrus_test_duplicates(void)
     }
 
     /* n = 7, f = 2: four signers are not enough */
-    nodes[0] = 0;
-    nodes[1] = 1;
-    nodes[2] = 2;
-    nodes[3] = 3;
-    nodes[4] = 3;
-
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 4,
-                           nodes, walrus_test_sigs);
-    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_OK, "parse four");
+    is_int(walrus_test_parse_nodes(&cert, 4, four), WALRUS_OK, "parse four");
     is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EQUORUM,
            "four of seven fail");
 
+    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 4,
+                           four, walrus_test_sigs);
     walrus_cert_serialize(&cert, wire2);
     ok(walrus_cert_size(&cert) == len && memcmp(wire, wire2, len) == 0,
        "hand-made wire form matches walrus_cert_serialize");
 
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 5,
-                           nodes, walrus_test_sigs);
-    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_EFORMAT,
+    is_int(walrus_test_parse_nodes(&cert, 5, dup), WALRUS_EFORMAT,
            "parse refuses a duplicate signer");
 
-    nodes[4] = 4;
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 5,
-                           nodes, walrus_test_sigs);
-    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_OK,
+    is_int(walrus_test_parse_nodes(&cert, 5, five), WALRUS_OK,
            "five distinct signers in order parse");
     is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_OK,
            "five distinct signers pass");
 
     /* the gateway's crash: a quorum, then 250 repeats of one signature */
-    for (i = 5; i < WALRUS_MAX_SHARDS; i++) {
-        nodes[i] = 4;
+    for (i = 0; i < WALRUS_MAX_SHARDS; i++) {
+        nodes[i] = (uint16_t) (i < 5 ? i : 4);
     }
 
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id,
-                           WALRUS_MAX_SHARDS, nodes, walrus_test_sigs);
-    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_EFORMAT,
-           "five signers and 250 repeats are refused");
+    is_int(walrus_test_parse_nodes(&cert, WALRUS_MAX_SHARDS, nodes),
+           WALRUS_EFORMAT, "five signers and 250 repeats are refused");
 
-    for (i = 0; i < 5; i++) {
-        nodes[i] = (uint16_t) (4 - i);
-    }
-
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 5,
-                           nodes, walrus_test_sigs);
-    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_EFORMAT,
+    is_int(walrus_test_parse_nodes(&cert, 5, down), WALRUS_EFORMAT,
            "parse refuses five signers in decreasing order");
 
     /* one pair out of order at each position */
     for (i = 0; i + 1 < 5; i++) {
-        nodes[0] = 0;
-        nodes[1] = 1;
-        nodes[2] = 2;
-        nodes[3] = 3;
-        nodes[4] = 4;
+        memcpy(nodes, five, sizeof(five));
         nodes[i] = (uint16_t) (i + 1);
         nodes[i + 1] = (uint16_t) i;
 
-        len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 5,
-                               nodes, walrus_test_sigs);
-        is_int(walrus_cert_parse(&cert, wire, len), WALRUS_EFORMAT,
+        is_int(walrus_test_parse_nodes(&cert, 5, nodes), WALRUS_EFORMAT,
                "parse refuses signers %u and %u swapped", i, i + 1);
     }
 
@@ -348,40 +332,40 @@ walrus_test_duplicates(void)
         return;
     }
 
-    nodes[0] = 0;
-    nodes[1] = 0;
-    nodes[2] = 2;
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 3,
-                           nodes, walrus_test_sigs);
-    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_EFORMAT,
+    is_int(walrus_test_parse_nodes(&cert, 3, twice), WALRUS_EFORMAT,
            "4-shard node twice is refused");
 
-    nodes[1] = 2;
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 2,
-                           nodes, walrus_test_sigs);
-    walrus_cert_parse(&cert, wire, len);
+    walrus_test_parse_nodes(&cert, 2, n02);
     is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EQUORUM,
            "4 + 2 shards fail");
 
-    nodes[1] = 1;
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 2,
-                           nodes, walrus_test_sigs);
-    walrus_cert_parse(&cert, wire, len);
+    walrus_test_parse_nodes(&cert, 2, n01);
     is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_OK,
            "4 + 3 shards pass");
 
     /* four nodes: index 4 and up is outside the committee */
-    nodes[2] = 2;
-    nodes[3] = 3;
-    nodes[4] = 4;
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 5,
-                           nodes, walrus_test_sigs);
-    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_OK,
+    is_int(walrus_test_parse_nodes(&cert, 5, five), WALRUS_OK,
            "five increasing indexes parse without a committee");
     is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EFORMAT,
            "verify refuses a fifth signer in a committee of four");
 
     walrus_committee_free(&c);
+}
+
+
+/* the wire form of signers nodes[0..count-1], parsed */
+
+static int
+walrus_test_parse_nodes(walrus_cert_t *cert, unsigned count,
+    const uint16_t *nodes)
+{
+    size_t   len;
+    uint8_t  wire[WALRUS_CERT_MAX_SIZE];
+
+    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, count,
+                           nodes, walrus_test_sigs);
+
+    return walrus_cert_parse(cert, wire, len);
 }
 
 
