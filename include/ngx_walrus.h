@@ -19,6 +19,7 @@
 #define NGX_WALRUS_DOMAIN_NODE      "node.walrus"
 #define NGX_WALRUS_DOMAIN_GATEWAY   "gateway.walrus"
 #define NGX_WALRUS_MAX_METADATA     (64 * 1024 * 1024)
+#define NGX_WALRUS_REDIS_PREFIX_MAX  256
 
 
 typedef struct {

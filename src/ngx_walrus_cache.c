@@ -26,7 +26,9 @@ static void ngx_walrus_cache_set(ngx_http_request_t *r, char kind,
     const char *id_text, const char *value, size_t value_len, time_t ttl);
 
 
-#define NGX_WALRUS_KEY_MAX  (256 + WALRUS_BLOB_ID_TEXT_LEN)
+/* <prefix><kind>:<id> */
+#define NGX_WALRUS_KEY_MAX                                                   \
+    (NGX_WALRUS_REDIS_PREFIX_MAX + sizeof("m:") - 1 + WALRUS_BLOB_ID_TEXT_LEN)
 
 
 static size_t

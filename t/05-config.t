@@ -86,6 +86,14 @@ for my $addr ('[::1]:6379', '127.0.0.1:6379', 'unix:/run/redis.sock') {
     ok($passed, "walrus_redis $addr is accepted") or diag($out);
 }
 
+# cache keys have room for a prefix of 256 bytes, and no more
+config_fails('a Redis key prefix of 257 bytes',
+             qr/"walrus_redis_prefix" is longer than 256 bytes/,
+             http => "    walrus_redis_prefix " . ('p' x 257) . ";\n");
+$t->write_config(http => "    walrus_redis_prefix " . ('p' x 256) . ";\n");
+($passed, $out) = $t->test_config;
+ok($passed, 'a Redis key prefix of 256 bytes is accepted') or diag($out);
+
 config_fails('walrus_worker_spare_buffers lots', qr/"walrus_worker_spare_buffers" directive invalid value/,
              http => "    walrus_worker_spare_buffers lots;\n");
 
