@@ -212,6 +212,20 @@ for my $mode (qw(cert255 othercert bigmeta)) {
            '... each time the lie is logged');
 }
 
+# nor would a node store them: the 255 entries, or 5 valid ones reordered
+my $lie = WalrusTest::read_file("$dir/lie-cert255");
+my $swapped = substr($good, 0, 37) . pack('v', 5) . $entries[1]
+    . $entries[0] . join('', @entries[2 .. 4]);
+for my $bad ([$lie, '255 entries'], [$swapped, 'two signers swapped']) {
+    my $r = $t->node_request(1, 'PUT', "/v1/blobs/$id/certificate",
+                             $bad->[0]);
+    my $e = decode($r)->{error} // {};
+    ok($r->{status} == 400
+       && ($e->{details}[0]{reason} // '') eq 'INVALID_CERTIFICATE',
+       "a node refuses a certificate of $bad->[1]")
+        or diag("$r->{status} $r->{content}");
+}
+
 # the liar's certificates never reach a node: each honest one keeps its own
 my @stored = grep { -e $t->store($_) . "/$id/certificate" } 1 .. $n - 1;
 my @canonical = grep {
