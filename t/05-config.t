@@ -80,6 +80,10 @@ for my $addr ('localhost:6379', '127.0.0.1', '127.0.0.1:0', '[::1]6379') {
                  http => "    walrus_redis $addr;\n");
 }
 
+config_fails('walrus_redis on a unix path of 200 bytes',
+             qr/unix socket path longer than a socket address holds/,
+             http => "    walrus_redis unix:/" . ('r' x 199) . ";\n");
+
 for my $addr ('[::1]:6379', '127.0.0.1:6379', 'unix:/run/redis.sock') {
     $t->write_config(http => "    walrus_redis $addr;\n");
     ($passed, $out) = $t->test_config;
