@@ -330,6 +330,15 @@ ngx_walrus_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_str_set(&wmcf->redis.prefix, "walrus:");
     }
 
+    /* cache keys are built in buffers of a fixed size */
+
+    if (wmcf->redis.prefix.len > NGX_WALRUS_REDIS_PREFIX_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"walrus_redis_prefix\" is longer than %d bytes",
+                           NGX_WALRUS_REDIS_PREFIX_MAX);
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 

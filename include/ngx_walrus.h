@@ -19,6 +19,7 @@
 #define NGX_WALRUS_DOMAIN_NODE      "node.walrus"
 #define NGX_WALRUS_DOMAIN_GATEWAY   "gateway.walrus"
 #define NGX_WALRUS_MAX_METADATA     (64 * 1024 * 1024)
+#define NGX_WALRUS_REDIS_PREFIX_MAX  256
 
 
 typedef struct {
@@ -104,6 +105,12 @@ ngx_int_t ngx_walrus_send_success(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *data);
 ngx_int_t ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *domain, const char *reason, const char *fmt, ...);
+
+/* the signers, weight and quorum members of a certificate's JSON */
+size_t ngx_walrus_signers_json_len(walrus_committee_t *c,
+    walrus_cert_t *cert);
+u_char *ngx_walrus_signers_json(u_char *p, walrus_committee_t *c,
+    walrus_cert_t *cert);
 
 /* parses and verifies a certificate of blob_id, remembering good ones */
 ngx_int_t ngx_walrus_cert_check(walrus_committee_t *committee,

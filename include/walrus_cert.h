@@ -4,7 +4,9 @@
  *
  * Wire form: version u8 (1), epoch u32 LE, blob ID (32), signer count
  * u16 LE, then per signer its committee node index u16 LE and its 64-byte
- * Ed25519 signature.
+ * Ed25519 signature.  Certificates are canonical: node indexes strictly
+ * increase, so a node is listed at most once and a certificate of a
+ * committee of k nodes has at most k entries.
  */
 
 #ifndef _WALRUS_CERT_H_INCLUDED_
@@ -38,11 +40,16 @@ typedef struct {
 void walrus_cert_init(walrus_cert_t *cert, uint32_t epoch,
     const uint8_t *blob_id);
 
-/* WALRUS_EINVAL when full or when node has signed already */
+/*
+ * Inserts node's signature in node order.  WALRUS_EINVAL when full or
+ * when node has signed already.
+ */
 int walrus_cert_add(walrus_cert_t *cert, uint16_t node, const uint8_t *sig);
 
 size_t walrus_cert_size(const walrus_cert_t *cert);
 void walrus_cert_serialize(const walrus_cert_t *cert, uint8_t *out);
+
+/* WALRUS_EFORMAT unless exactly the wire form, signers in strict order */
 int walrus_cert_parse(walrus_cert_t *cert, const uint8_t *buf, size_t len);
 
 /* shards held by the distinct committee members that signed */
@@ -51,7 +58,8 @@ unsigned walrus_cert_weight(const walrus_committee_t *c,
 
 /*
  * WALRUS_OK when the certificate is for blob_id (unless NULL) in the
- * committee's epoch, every signature verifies and the distinct signers
+ * committee's epoch, is canonical with every signer in the committee
+ * (WALRUS_EFORMAT otherwise), every signature verifies and the signers
  * hold n - f shards or more.
  */
 int walrus_cert_verify(const walrus_committee_t *c, const walrus_cert_t *cert,

@@ -32,7 +32,9 @@ static ngx_uint_t ngx_walrus_cache_negative(ngx_http_request_t *r,
     redisReply *reply);
 
 
-#define NGX_WALRUS_KEY_MAX  (256 + WALRUS_BLOB_ID_TEXT_LEN)
+/* <prefix><kind>:<id> */
+#define NGX_WALRUS_KEY_MAX                                                   \
+    (NGX_WALRUS_REDIS_PREFIX_MAX + sizeof("m:") - 1 + WALRUS_BLOB_ID_TEXT_LEN)
 
 
 static size_t

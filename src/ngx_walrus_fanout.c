@@ -16,6 +16,8 @@ static ngx_int_t ngx_walrus_fanout_done(ngx_http_request_t *sr, void *data,
 static ngx_int_t ngx_walrus_capture_header(ngx_http_request_t *r);
 static ngx_int_t ngx_walrus_capture_body(ngx_http_request_t *r,
     ngx_chain_t *in);
+static void ngx_walrus_capture_cut(ngx_http_request_t *r,
+    ngx_walrus_call_t *call);
 static ngx_walrus_call_t *ngx_walrus_call_of(ngx_http_request_t *r);
 static ngx_int_t ngx_walrus_variable_node(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -92,7 +94,8 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
 
     call->location.data = ngx_pnalloc(pool, wlcf->node_location.len
                                             + ngx_strlen(wn->name));
-    call->node_uri.data = ngx_pnalloc(pool, 16 + WALRUS_BLOB_ID_TEXT_LEN
+    call->node_uri.data = ngx_pnalloc(pool, sizeof("/v1/blobs//") - 1
+                                            + WALRUS_BLOB_ID_TEXT_LEN
                                             + ngx_strlen(path));
     if (call->location.data == NULL || call->node_uri.data == NULL) {
         return NULL;
@@ -573,6 +576,12 @@ ngx_walrus_capture_header(ngx_http_request_t *r)
 
     if (call != NULL && call->status == 0) {
         call->status = r->headers_out.status;
+
+        /* an answer announced too long is cut before its first byte */
+
+        if (r->headers_out.content_length_n > (off_t) call->body_max) {
+            ngx_walrus_capture_cut(r, call);
+        }
     }
 
     return ngx_walrus_next_header_filter(r);
@@ -601,7 +610,7 @@ ngx_walrus_capture_body(ngx_http_request_t *r, ngx_chain_t *in)
             n = b->last - b->pos;
 
             if (call->body_len + n > call->body_max) {
-                call->truncated = 1;
+                ngx_walrus_capture_cut(r, call);
                 n = call->body_max - call->body_len;
             }
 
@@ -626,6 +635,39 @@ ngx_walrus_capture_body(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A successful answer longer than any valid one comes from a node that
+ * lies or serves another protocol: it is kept only up to body_max and
+ * said once.  A straggler's or a stale subrequest's (body_max 0) is not.
+ */
+
+static void
+ngx_walrus_capture_cut(ngx_http_request_t *r, ngx_walrus_call_t *call)
+{
+    ngx_walrus_main_conf_t  *wmcf;
+
+    if (call->truncated) {
+        return;
+    }
+
+    call->truncated = 1;
+
+    if (call->body_max == 0 || call->status < NGX_HTTP_OK
+        || call->status >= NGX_HTTP_SPECIAL_RESPONSE)
+    {
+        return;
+    }
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "walrus: node %s answered %V with more than %uz bytes, "
+                  "more than a valid answer has; dropped",
+                  wmcf->committee->nodes[call->node].name, &call->node_uri,
+                  call->body_max);
 }
 
 

@@ -5,6 +5,10 @@
 #include <ngx_walrus.h>
 
 
+#define NGX_WALRUS_GATEWAY_HEALTH_JSON                                       \
+    "{\"status\":\"ready\",\"role\":\"gateway\",\"epoch\":%uD,\"nShards\":%ud}"
+
+
 static ngx_int_t ngx_walrus_gateway_header(ngx_http_request_t *r,
     const char *key, const char *value);
 static ngx_int_t ngx_walrus_gateway_not_allowed(ngx_http_request_t *r,
@@ -81,13 +85,13 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
 
-    data.data = ngx_pnalloc(r->pool, 128);
+    data.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_GATEWAY_HEALTH_JSON)
+                                     + 2 * NGX_INT32_LEN);
     if (data.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(data.data, "{\"status\":\"ready\",\"role\":\"gateway\","
-                    "\"epoch\":%uD,\"nShards\":%ud}",
+    p = ngx_sprintf(data.data, NGX_WALRUS_GATEWAY_HEALTH_JSON,
                     wmcf->committee->epoch, wmcf->committee->params.n);
     data.len = p - data.data;
 

@@ -1,8 +1,25 @@
 /*
  * JSON responses: the success wrapper and the Walrus error model.
+ *
+ * Every buffer is sized from what it will hold: the length of the
+ * format (its literal text and a little more for the conversions) plus
+ * the largest text of each value, never a guess.
  */
 
 #include <ngx_walrus.h>
+
+
+#define NGX_WALRUS_SUCCESS_JSON  "{\"success\":{\"code\":%ui,\"data\":%V}}\n"
+
+#define NGX_WALRUS_ERROR_HEAD                                                \
+    "{\"error\":{\"code\":%ui,\"status\":\"%s\",\"message\":\""
+
+#define NGX_WALRUS_ERROR_TAIL                                                \
+    "\",\"details\":[{\"@type\":\"ErrorInfo\",\"reason\":\"%s\","            \
+    "\"domain\":\"%s\",\"metadata\":{}}]}}\n"
+
+#define NGX_WALRUS_SIGNERS_HEAD  "\"signers\":["
+#define NGX_WALRUS_SIGNERS_TAIL  "],\"weight\":%ud,\"quorum\":%ud"
 
 
 static const char *ngx_walrus_status_name(ngx_uint_t status);
@@ -52,13 +69,13 @@ ngx_walrus_send_success(ngx_http_request_t *r, ngx_uint_t status,
     u_char     *p;
     ngx_str_t   body;
 
-    body.data = ngx_pnalloc(r->pool, data->len + 64);
+    body.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_SUCCESS_JSON)
+                                     + NGX_INT_T_LEN + data->len);
     if (body.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(body.data, "{\"success\":{\"code\":%ui,\"data\":%V}}\n",
-                    status, data);
+    p = ngx_sprintf(body.data, NGX_WALRUS_SUCCESS_JSON, status, data);
     body.len = p - body.data;
 
     return ngx_walrus_send_json(r, status, &body);
@@ -120,26 +137,33 @@ ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
     size_t            len;
     va_list           args;
     ngx_str_t         body;
+    const char       *name;
     ngx_table_elt_t  *retry;
+
+    /* a longer message is cut: it is text for people, and bounded */
 
     va_start(args, fmt);
     p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
     va_end(args);
 
     len = p - msg;
+    name = ngx_walrus_status_name(status);
 
-    body.data = ngx_pnalloc(r->pool, 256 + 6 * len + ngx_strlen(reason)
+    /* reason, domain and the status name are constants: no escaping */
+
+    body.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_ERROR_HEAD)
+                                     + NGX_INT_T_LEN + ngx_strlen(name)
+                                     + len + ngx_escape_json(NULL, msg, len)
+                                     + sizeof(NGX_WALRUS_ERROR_TAIL)
+                                     + ngx_strlen(reason)
                                      + ngx_strlen(domain));
     if (body.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(body.data, "{\"error\":{\"code\":%ui,\"status\":\"%s\","
-                    "\"message\":\"", status, ngx_walrus_status_name(status));
+    p = ngx_sprintf(body.data, NGX_WALRUS_ERROR_HEAD, status, name);
     p = (u_char *) ngx_escape_json(p, msg, len);
-    p = ngx_sprintf(p, "\",\"details\":[{\"@type\":\"ErrorInfo\","
-                    "\"reason\":\"%s\",\"domain\":\"%s\",\"metadata\":{}}]}}\n",
-                    reason, domain);
+    p = ngx_sprintf(p, NGX_WALRUS_ERROR_TAIL, reason, domain);
     body.len = p - body.data;
 
     if (status >= NGX_HTTP_BAD_REQUEST) {
@@ -161,4 +185,50 @@ ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
     r->keepalive = r->keepalive && status < NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     return ngx_walrus_send_json(r, status, &body);
+}
+
+
+/*
+ * "signers":[names],"weight":W,"quorum":Q of a certificate: the length
+ * first, then the text.  A node index outside the committee is left out.
+ */
+
+size_t
+ngx_walrus_signers_json_len(walrus_committee_t *c, walrus_cert_t *cert)
+{
+    size_t    size;
+    unsigned  i;
+
+    size = sizeof(NGX_WALRUS_SIGNERS_HEAD) - 1
+           + sizeof(NGX_WALRUS_SIGNERS_TAIL) - 1 + 2 * NGX_INT32_LEN;
+
+    for (i = 0; i < cert->nsigners; i++) {
+        if (cert->signers[i].node < c->nnodes) {
+            size += sizeof(",\"\"") - 1
+                    + ngx_strlen(c->nodes[cert->signers[i].node].name);
+        }
+    }
+
+    return size;
+}
+
+
+u_char *
+ngx_walrus_signers_json(u_char *p, walrus_committee_t *c,
+    walrus_cert_t *cert)
+{
+    unsigned  i, k;
+
+    p = ngx_cpymem(p, NGX_WALRUS_SIGNERS_HEAD,
+                   sizeof(NGX_WALRUS_SIGNERS_HEAD) - 1);
+
+    for (i = 0, k = 0; i < cert->nsigners; i++) {
+        if (cert->signers[i].node < c->nnodes) {
+            p = ngx_sprintf(p, "%s\"%s\"", k++ ? "," : "",
+                            c->nodes[cert->signers[i].node].name);
+        }
+    }
+
+    return ngx_sprintf(p, NGX_WALRUS_SIGNERS_TAIL, walrus_cert_weight(c, cert),
+                       c->params.n - c->params.f);
 }

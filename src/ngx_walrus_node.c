@@ -9,6 +9,27 @@
 #include <walrus_sign.h>
 
 
+#define NGX_WALRUS_HEALTH_JSON                                               \
+    "{\"status\":\"ready\",\"node\":\"%V\",\"epoch\":%uD,\"nShards\":%ud,"   \
+    "\"shards\":["
+
+#define NGX_WALRUS_NODE_STATUS_JSON                                          \
+    "{\"blobId\":\"%s\",\"metadata\":%s,\"certified\":%s,\"slivers\":["
+
+#define NGX_WALRUS_NODE_SLIVER_JSON                                          \
+    "%s{\"shard\":%ud,\"pair\":%ud,\"primary\":%s,\"secondary\":%s}"
+
+#define NGX_WALRUS_NODE_STORED_JSON  "],\"stored\":%s}"
+
+#define NGX_WALRUS_CONFIRM_JSON                                              \
+    "{\"signed\":{\"serializedMessage\":\"%s\",\"signature\":\"%s\","        \
+    "\"node\":\"%V\",\"nodeIndex\":%i,\"epoch\":%uD,\"blobId\":\"%s\"}}"
+
+#define NGX_WALRUS_SIG_TEXT_LEN  walrus_base64url_encoded_len(WALRUS_SIG_LEN)
+#define NGX_WALRUS_MSG_TEXT_LEN                                              \
+    walrus_base64url_encoded_len(WALRUS_CONFIRM_MSG_LEN)
+
+
 static ngx_int_t ngx_walrus_node_get(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
 static ngx_int_t ngx_walrus_node_send_file(ngx_http_request_t *r,
@@ -291,22 +312,22 @@ ngx_walrus_node_health(ngx_http_request_t *r)
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
     node = &wmcf->committee->nodes[wlcf->node_index];
 
-    data.data = ngx_pnalloc(r->pool, 256 + node->nshards * 4
-                                     + wlcf->node_name.len);
+    data.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_HEALTH_JSON)
+                                     + wlcf->node_name.len + 2 * NGX_INT32_LEN
+                                     + node->nshards * (1 + NGX_INT32_LEN)
+                                     + sizeof("]}"));
     if (data.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(data.data, "{\"status\":\"ready\",\"node\":\"%V\","
-                    "\"epoch\":%uD,\"nShards\":%ud,\"shards\":[",
-                    &wlcf->node_name, wmcf->committee->epoch,
-                    wmcf->committee->params.n);
+    p = ngx_sprintf(data.data, NGX_WALRUS_HEALTH_JSON, &wlcf->node_name,
+                    wmcf->committee->epoch, wmcf->committee->params.n);
 
     for (i = 0; i < node->nshards; i++) {
         p = ngx_sprintf(p, "%s%ud", i ? "," : "", node->shards[i]);
     }
 
-    p = ngx_sprintf(p, "]}");
+    p = ngx_cpymem(p, "]}", 2);
     data.len = p - data.data;
 
     return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);
@@ -339,15 +360,22 @@ ngx_walrus_node_status(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     c = wmcf->committee;
     node = &c->nodes[wlcf->node_index];
 
-    data.data = ngx_pnalloc(r->pool, 256 + node->nshards * 96);
+    data.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_NODE_STATUS_JSON)
+                                     + WALRUS_BLOB_ID_TEXT_LEN
+                                     + 2 * sizeof("false")
+                                     + node->nshards
+                                       * (sizeof(NGX_WALRUS_NODE_SLIVER_JSON)
+                                          + 2 * NGX_INT32_LEN
+                                          + 2 * sizeof("false"))
+                                     + sizeof(NGX_WALRUS_NODE_STORED_JSON)
+                                     + sizeof("false"));
     if (data.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     complete = ngx_walrus_node_has(r, rt, "metadata");
 
-    p = ngx_sprintf(data.data, "{\"blobId\":\"%s\",\"metadata\":%s,"
-                    "\"certified\":%s,\"slivers\":[", rt->id_text,
+    p = ngx_sprintf(data.data, NGX_WALRUS_NODE_STATUS_JSON, rt->id_text,
                     complete ? "true" : "false",
                     ngx_walrus_node_has(r, rt, "certificate")
                     ? "true" : "false");
@@ -362,13 +390,13 @@ ngx_walrus_node_status(ngx_http_request_t *r, ngx_walrus_route_t *rt)
         sec = ngx_walrus_node_has(r, rt, name);
         complete = complete && prim && sec;
 
-        p = ngx_sprintf(p, "%s{\"shard\":%ud,\"pair\":%ud,\"primary\":%s,"
-                        "\"secondary\":%s}", i ? "," : "", node->shards[i],
-                        pair, prim ? "true" : "false",
+        p = ngx_sprintf(p, NGX_WALRUS_NODE_SLIVER_JSON, i ? "," : "",
+                        node->shards[i], pair, prim ? "true" : "false",
                         sec ? "true" : "false");
     }
 
-    p = ngx_sprintf(p, "],\"stored\":%s}", complete ? "true" : "false");
+    p = ngx_sprintf(p, NGX_WALRUS_NODE_STORED_JSON,
+                    complete ? "true" : "false");
     data.len = p - data.data;
 
     return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);
@@ -470,7 +498,8 @@ ngx_walrus_node_state(ngx_http_request_t *r, ngx_walrus_route_t *rt,
 ngx_int_t
 ngx_walrus_node_sign(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
-    char                     sig_text[128], msg_text[128];
+    char                     sig_text[NGX_WALRUS_SIG_TEXT_LEN + 1];
+    char                     msg_text[NGX_WALRUS_MSG_TEXT_LEN + 1];
     u_char                  *p;
     uint8_t                  sig[WALRUS_SIG_LEN];
     uint8_t                  msg[WALRUS_CONFIRM_MSG_LEN];
@@ -496,14 +525,17 @@ ngx_walrus_node_sign(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     sig_text[walrus_base64url_encode(sig, sizeof(sig), sig_text)] = '\0';
     msg_text[walrus_base64url_encode(msg, sizeof(msg), msg_text)] = '\0';
 
-    data.data = ngx_pnalloc(r->pool, 512 + wlcf->node_name.len);
+    data.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_CONFIRM_JSON)
+                                     + NGX_WALRUS_MSG_TEXT_LEN
+                                     + NGX_WALRUS_SIG_TEXT_LEN
+                                     + wlcf->node_name.len + NGX_INT_T_LEN
+                                     + NGX_INT32_LEN
+                                     + WALRUS_BLOB_ID_TEXT_LEN);
     if (data.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(data.data, "{\"signed\":{\"serializedMessage\":\"%s\","
-                    "\"signature\":\"%s\",\"node\":\"%V\",\"nodeIndex\":%i,"
-                    "\"epoch\":%uD,\"blobId\":\"%s\"}}", msg_text, sig_text,
+    p = ngx_sprintf(data.data, NGX_WALRUS_CONFIRM_JSON, msg_text, sig_text,
                     &wlcf->node_name, wlcf->node_index, c->epoch,
                     rt->id_text);
     data.len = p - data.data;

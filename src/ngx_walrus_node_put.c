@@ -11,6 +11,10 @@
 #include <walrus_metadata.h>
 
 
+#define NGX_WALRUS_STORED_JSON                                               \
+    "{\"blobId\":\"%s\",\"stored\":\"%s\",\"created\":%s}"
+
+
 typedef struct {
     ngx_walrus_route_t         route;
     const walrus_committee_t  *committee;
@@ -270,14 +274,17 @@ ngx_walrus_put_respond(ngx_http_request_t *r)
         return;
     }
 
-    data.data = ngx_pnalloc(r->pool, 128);
+    data.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_STORED_JSON)
+                                     + WALRUS_BLOB_ID_TEXT_LEN
+                                     + ngx_strlen(t->reason)
+                                     + sizeof("false"));
     if (data.data == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    p = ngx_sprintf(data.data, "{\"blobId\":\"%s\",\"stored\":\"%s\","
-                    "\"created\":%s}", t->route.id_text, t->reason,
+    p = ngx_sprintf(data.data, NGX_WALRUS_STORED_JSON, t->route.id_text,
+                    t->reason,
                     t->status == NGX_HTTP_CREATED ? "true" : "false");
     data.len = p - data.data;
 

@@ -21,6 +21,31 @@
 #define NGX_WALRUS_MAX_EPOCHS     53
 #define NGX_WALRUS_CAPTURE_JSON   4096
 
+#define NGX_WALRUS_CREATED_JSON                                              \
+    "{\"newlyCreated\":{\"blobObject\":{\"id\":\"%s\","                      \
+    "\"registeredEpoch\":%uD,\"blobId\":\"%s\",\"size\":%O,"                 \
+    "\"encodingType\":\"%s\",\"certifiedEpoch\":%uD,"                        \
+    "\"storage\":{\"id\":\"%s\",\"startEpoch\":%uD,"                         \
+    "\"endEpoch\":%uD,\"storageSize\":%uL},\"deletable\":%s},"               \
+    "\"resourceOperation\":{\"registerFromScratch\":"                        \
+    "{\"encodedLength\":%uL,\"epochsAhead\":%ui}},\"cost\":0,"
+
+/* the values of NGX_WALRUS_CREATED_JSON at their longest */
+#define NGX_WALRUS_CREATED_VALUES                                            \
+    (3 * WALRUS_BLOB_ID_TEXT_LEN + 4 * NGX_INT32_LEN + NGX_OFF_T_LEN         \
+     + 2 * NGX_INT64_LEN + NGX_INT_T_LEN + sizeof(WALRUS_ENCODING_NAME)      \
+     + sizeof("false"))
+
+#define NGX_WALRUS_CERTIFIED_JSON                                            \
+    "{\"alreadyCertified\":{\"blobId\":\"%s\",\"size\":%O,\"endEpoch\":%uD,"
+
+#define NGX_WALRUS_CERTIFIED_VALUES                                          \
+    (WALRUS_BLOB_ID_TEXT_LEN + NGX_OFF_T_LEN + NGX_INT32_LEN)
+
+#define NGX_WALRUS_CERT_JSON_HEAD   "\"certificate\":{\"epoch\":%uD,"
+#define NGX_WALRUS_CERT_JSON_BYTES  ",\"bytes\":\""
+#define NGX_WALRUS_CERT_JSON_END    "\"}}}\n"
+
 
 typedef enum {
     NGX_WALRUS_CALL_CHECK = 0,
@@ -952,6 +977,11 @@ ngx_walrus_publish_existing(ngx_walrus_publish_t *ctx,
                               call->body_len, ctx->enc.blob_id)
         != NGX_OK)
     {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "walrus: node %s sent a certificate that is not a "
+                      "valid one of blob %s; dropped",
+                      ctx->committee->nodes[call->node].name,
+                      ctx->enc.id_text);
         return NULL;
     }
 
@@ -1229,24 +1259,14 @@ static u_char *
 ngx_walrus_publish_cert_json(ngx_walrus_publish_t *ctx, u_char *p,
     walrus_cert_t *cert, u_char *bytes, size_t len)
 {
-    unsigned  i, k;
-
-    p = ngx_sprintf(p, "\"certificate\":{\"epoch\":%uD,\"signers\":[",
-                    cert->epoch);
-
-    for (i = 0, k = 0; i < cert->nsigners; i++) {
-        if (cert->signers[i].node < ctx->committee->nnodes) {
-            p = ngx_sprintf(p, "%s\"%s\"", k++ ? "," : "",
-                            ctx->committee->nodes[cert->signers[i].node].name);
-        }
-    }
-
-    p = ngx_sprintf(p, "],\"weight\":%ud,\"quorum\":%ud,\"bytes\":\"",
-                    walrus_cert_weight(ctx->committee, cert),
-                    ctx->committee->params.n - ctx->committee->params.f);
+    p = ngx_sprintf(p, NGX_WALRUS_CERT_JSON_HEAD, cert->epoch);
+    p = ngx_walrus_signers_json(p, ctx->committee, cert);
+    p = ngx_cpymem(p, NGX_WALRUS_CERT_JSON_BYTES,
+                   sizeof(NGX_WALRUS_CERT_JSON_BYTES) - 1);
     p += walrus_base64url_encode(bytes, len, (char *) p);
 
-    return ngx_sprintf(p, "\"}");
+    return ngx_cpymem(p, NGX_WALRUS_CERT_JSON_END,
+                      sizeof(NGX_WALRUS_CERT_JSON_END) - 1);
 }
 
 
@@ -1281,8 +1301,15 @@ ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx, walrus_cert_t *cert,
         ngx_walrus_cache_store_type(r, ctx->enc.id_text, ctx->enc.type);
     }
 
-    size = 1024 + ctx->committee->nnodes * (WALRUS_MAX_NAME_LEN + 4)
-           + walrus_base64url_encoded_len(walrus_cert_size(cert));
+    size = (created ? sizeof(NGX_WALRUS_CREATED_JSON)
+                      + NGX_WALRUS_CREATED_VALUES
+                    : sizeof(NGX_WALRUS_CERTIFIED_JSON)
+                      + NGX_WALRUS_CERTIFIED_VALUES)
+           + sizeof(NGX_WALRUS_CERT_JSON_HEAD) + NGX_INT32_LEN
+           + ngx_walrus_signers_json_len(ctx->committee, cert)
+           + sizeof(NGX_WALRUS_CERT_JSON_BYTES)
+           + walrus_base64url_encoded_len(len)
+           + sizeof(NGX_WALRUS_CERT_JSON_END);
 
     body.data = ngx_pnalloc(r->pool, size);
     if (body.data == NULL) {
@@ -1290,30 +1317,20 @@ ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx, walrus_cert_t *cert,
     }
 
     if (created) {
-        p = ngx_sprintf(body.data,
-                "{\"newlyCreated\":{\"blobObject\":{\"id\":\"%s\","
-                "\"registeredEpoch\":%uD,\"blobId\":\"%s\",\"size\":%O,"
-                "\"encodingType\":\"%s\",\"certifiedEpoch\":%uD,"
-                "\"storage\":{\"id\":\"%s\",\"startEpoch\":%uD,"
-                "\"endEpoch\":%uD,\"storageSize\":%uL},\"deletable\":%s},"
-                "\"resourceOperation\":{\"registerFromScratch\":"
-                "{\"encodedLength\":%uL,\"epochsAhead\":%ui}},\"cost\":0,",
-                ctx->enc.id_text, epoch, ctx->enc.id_text, ctx->enc.length,
-                WALRUS_ENCODING_NAME, epoch, ctx->enc.id_text, epoch,
-                epoch + (uint32_t) ctx->epochs, ctx->enc.encoded_size,
-                ctx->permanent ? "false" : "true", ctx->enc.encoded_size,
-                ctx->epochs);
+        p = ngx_sprintf(body.data, NGX_WALRUS_CREATED_JSON, ctx->enc.id_text,
+                        epoch, ctx->enc.id_text, ctx->enc.length,
+                        WALRUS_ENCODING_NAME, epoch, ctx->enc.id_text, epoch,
+                        epoch + (uint32_t) ctx->epochs, ctx->enc.encoded_size,
+                        ctx->permanent ? "false" : "true",
+                        ctx->enc.encoded_size, ctx->epochs);
 
     } else {
-        p = ngx_sprintf(body.data,
-                "{\"alreadyCertified\":{\"blobId\":\"%s\",\"size\":%O,"
-                "\"endEpoch\":%uD,", ctx->enc.id_text, ctx->enc.length,
-                cert->epoch + (uint32_t) ctx->epochs);
+        p = ngx_sprintf(body.data, NGX_WALRUS_CERTIFIED_JSON,
+                        ctx->enc.id_text, ctx->enc.length,
+                        cert->epoch + (uint32_t) ctx->epochs);
     }
 
     p = ngx_walrus_publish_cert_json(ctx, p, cert, bytes, len);
-
-    p = ngx_sprintf(p, "}}\n");
     body.len = p - body.data;
 
     return ngx_walrus_send_json(r, NGX_HTTP_OK, &body);

@@ -32,6 +32,7 @@ static ngx_int_t ngx_walrus_read_call(ngx_walrus_read_t *ctx,
     ngx_walrus_arena_t *arena, ngx_uint_t node, ngx_uint_t kind,
     const char *path, size_t max, ngx_walrus_call_t **out);
 static ngx_int_t ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx);
+static size_t ngx_walrus_read_meta_max(ngx_walrus_read_t *ctx);
 static ngx_uint_t ngx_walrus_read_meta_fits(ngx_walrus_read_t *ctx);
 static void ngx_walrus_read_cached(ngx_http_request_t *r, void *data,
     ngx_walrus_cache_entry_t *entry);
@@ -172,9 +173,11 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 static ngx_int_t
 ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx)
 {
+    size_t      max;
     ngx_uint_t  i, n;
 
     n = ctx->committee->nnodes;
+    max = ngx_walrus_read_meta_max(ctx);
 
     ctx->meta_calls = ngx_pcalloc(ctx->request->pool,
                                   2 * n * sizeof(ngx_walrus_call_t *));
@@ -184,8 +187,7 @@ ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx)
 
     for (i = 0; i < n; i++) {
         if (ngx_walrus_read_call(ctx, NULL, i, NGX_WALRUS_CALL_META,
-                                 "metadata", NGX_WALRUS_MAX_METADATA,
-                                 &ctx->meta_calls[2 * i])
+                                 "metadata", max, &ctx->meta_calls[2 * i])
             != NGX_OK
             || ngx_walrus_read_call(ctx, NULL, i, NGX_WALRUS_CALL_CERT,
                                     "certificate", WALRUS_CERT_MAX_SIZE,
@@ -199,6 +201,31 @@ ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx)
     ngx_walrus_read_arm(ctx);
 
     return NGX_OK;
+}
+
+
+/*
+ * The size of the metadata of the largest blob this gateway stores
+ * (protocol section 6), and no node stores more than
+ * NGX_WALRUS_MAX_METADATA: a node's longer answer cannot be valid, so it
+ * is cut there, and a lying node costs a read no more memory than an
+ * honest one.
+ */
+
+static size_t
+ngx_walrus_read_meta_max(ngx_walrus_read_t *ctx)
+{
+    uint64_t                size;
+    ngx_walrus_loc_conf_t  *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(ctx->request, ngx_http_walrus_module);
+
+    size = WALRUS_METADATA_HEADER_LEN
+           + walrus_segment_count((uint64_t) wlcf->max_blob_size,
+                                  ctx->committee->segment_size)
+             * ctx->committee->params.n * WALRUS_PAIR_HASH_LEN;
+
+    return (size_t) ngx_min(size, NGX_WALRUS_MAX_METADATA);
 }
 
 
@@ -485,8 +512,15 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
     case NGX_WALRUS_CALL_META:
         if (!ctx->have_meta && ok
             && walrus_metadata_parse(&ctx->meta, call->body, call->body_len)
-               == WALRUS_OK)
+               != WALRUS_OK)
         {
+            ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                          "walrus: node %s sent %uz bytes of metadata for "
+                          "blob %s that do not parse; dropped",
+                          ctx->committee->nodes[call->node].name,
+                          call->body_len, ctx->route.id_text);
+
+        } else if (!ctx->have_meta && ok) {
             if (ngx_walrus_read_meta_fits(ctx)) {
                 ctx->have_meta = 1;
 
@@ -523,6 +557,13 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
                    == NGX_OK)
             {
                 ctx->cert = cert;
+
+            } else if (cert != NULL) {
+                ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                              "walrus: node %s sent a certificate that is "
+                              "not a valid one of blob %s; dropped",
+                              ctx->committee->nodes[call->node].name,
+                              ctx->route.id_text);
             }
         }
 
@@ -901,7 +942,7 @@ ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
     ngx_uint_t flags)
 {
     u_char             *p;
-    char                path[64];
+    char                path[sizeof("slivers//primary") + NGX_INT32_LEN];
     uint64_t            off;
     ngx_walrus_call_t  *call;
     ngx_walrus_read_t  *ctx;
@@ -920,7 +961,8 @@ ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
 
     off = walrus_sliver_offset(&ctx->meta, WALRUS_PRIMARY, seg->index);
 
-    call->range.data = ngx_pnalloc(call->pool, 64);
+    call->range.data = ngx_pnalloc(call->pool, sizeof("bytes=-") - 1
+                                               + 2 * NGX_INT64_LEN);
     if (call->range.data == NULL) {
         return NGX_ERROR;
     }

@@ -27,6 +27,16 @@ static void ngx_walrus_read_remember_type(ngx_walrus_read_t *ctx,
 #define ngx_walrus_header(r, key, value)                                     \
     ngx_walrus_add_header(r, key, (u_char *) value, sizeof(value) - 1)
 
+#define NGX_WALRUS_STATUS_JSON                                               \
+    "{\"blobId\":\"%s\",\"size\":%uL,\"segmentSize\":%uD,\"segments\":%uL,"  \
+    "\"nShards\":%ud,\"encodingType\":\"%s\",\"certified\":true,"            \
+    "\"certificate\":{\"epoch\":%uD,"
+
+/* the values of NGX_WALRUS_STATUS_JSON at their longest */
+#define NGX_WALRUS_STATUS_VALUES                                             \
+    (WALRUS_BLOB_ID_TEXT_LEN + 2 * NGX_INT64_LEN + 3 * NGX_INT32_LEN         \
+     + sizeof(WALRUS_ENCODING_NAME))
+
 
 ngx_int_t
 ngx_walrus_read_prepare(ngx_walrus_read_t *ctx)
@@ -148,7 +158,7 @@ ngx_walrus_read_range(ngx_walrus_read_t *ctx)
     }
 
     if (rc == WALRUS_RANGE_UNSATISFIABLE) {
-        p = ngx_pnalloc(r->pool, 64);
+        p = ngx_pnalloc(r->pool, sizeof("bytes */") - 1 + NGX_INT64_LEN);
         if (p == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -304,7 +314,7 @@ ngx_walrus_read_send_header(ngx_walrus_read_t *ctx, const u_char *first,
                                       ? ctx->end - ctx->start + 1 : 0;
 
     if (ctx->partial) {
-        p = ngx_pnalloc(r->pool, 96);
+        p = ngx_pnalloc(r->pool, sizeof("bytes -/") - 1 + 3 * NGX_INT64_LEN);
         if (p == NULL) {
             return NGX_ERROR;
         }
@@ -389,7 +399,9 @@ ngx_walrus_read_disposition(ngx_walrus_read_t *ctx)
     ngx_http_request_t  *r;
 
     r = ctx->request;
-    size = 3 * ctx->filename.len + 128;
+    /* each byte of the name: once in filename="", up to 3 in filename* */
+    size = sizeof("attachment; filename=\"\"; filename*=UTF-8''") - 1
+           + 4 * ctx->filename.len;
 
     name = ngx_pnalloc(r->pool, ctx->filename.len + 1);
     p = ngx_pnalloc(r->pool, size);
@@ -420,7 +432,6 @@ static ngx_int_t
 ngx_walrus_read_status(ngx_walrus_read_t *ctx)
 {
     u_char              *p;
-    unsigned             i;
     ngx_str_t            data;
     walrus_cert_t       *cert;
     ngx_http_request_t  *r;
@@ -428,28 +439,21 @@ ngx_walrus_read_status(ngx_walrus_read_t *ctx)
     r = ctx->request;
     cert = ctx->cert;
 
-    data.data = ngx_pnalloc(r->pool, 512 + cert->nsigners
-                                           * (WALRUS_MAX_NAME_LEN + 4));
+    data.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_STATUS_JSON)
+                                     + NGX_WALRUS_STATUS_VALUES
+                                     + ngx_walrus_signers_json_len(
+                                           ctx->committee, cert)
+                                     + sizeof("}}"));
     if (data.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(data.data, "{\"blobId\":\"%s\",\"size\":%uL,"
-                    "\"segmentSize\":%uD,\"segments\":%uL,\"nShards\":%ud,"
-                    "\"encodingType\":\"%s\",\"certified\":true,"
-                    "\"certificate\":{\"epoch\":%uD,\"signers\":[",
-                    ctx->route.id_text, ctx->meta.length,
-                    ctx->meta.segment_size, ctx->meta.nsegments,
-                    ctx->meta.params.n, WALRUS_ENCODING_NAME, cert->epoch);
-
-    for (i = 0; i < cert->nsigners; i++) {
-        p = ngx_sprintf(p, "%s\"%s\"", i ? "," : "",
-                        ctx->committee->nodes[cert->signers[i].node].name);
-    }
-
-    p = ngx_sprintf(p, "],\"weight\":%ud,\"quorum\":%ud}}",
-                    walrus_cert_weight(ctx->committee, cert),
-                    ctx->committee->params.n - ctx->committee->params.f);
+    p = ngx_sprintf(data.data, NGX_WALRUS_STATUS_JSON, ctx->route.id_text,
+                    ctx->meta.length, ctx->meta.segment_size,
+                    ctx->meta.nsegments, ctx->meta.params.n,
+                    WALRUS_ENCODING_NAME, cert->epoch);
+    p = ngx_walrus_signers_json(p, ctx->committee, cert);
+    p = ngx_cpymem(p, "}}", 2);
     data.len = p - data.data;
 
     return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);

@@ -12,6 +12,10 @@
 #define NGX_WALRUS_REDIS_BACKOFF_MIN  100
 #define NGX_WALRUS_REDIS_BACKOFF_MAX  5000
 
+/* sun_path of a unix socket address: the path and its NUL */
+#define NGX_WALRUS_UNIX_PATH_SIZE                                            \
+    sizeof(((struct sockaddr_un *) NULL)->sun_path)
+
 
 typedef enum {
     NGX_WALRUS_REDIS_DOWN = 0,
@@ -98,6 +102,11 @@ ngx_walrus_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     rcf->address = value[1];
 
     if (value[1].len > 5 && ngx_strncmp(value[1].data, "unix:", 5) == 0) {
+        if (value[1].len - 5 >= NGX_WALRUS_UNIX_PATH_SIZE) {
+            return "has a unix socket path longer than a socket address "
+                   "holds";
+        }
+
         return NGX_CONF_OK;
     }
 
@@ -227,10 +236,10 @@ ngx_walrus_redis_connect(void)
     addr = &ngx_walrus_redis.conf->address;
 
     if (addr->len > 5 && ngx_strncmp(addr->data, "unix:", 5) == 0) {
-        u_char  path[NGX_MAX_PATH];
+        u_char  path[NGX_WALRUS_UNIX_PATH_SIZE];
 
-        ngx_cpystrn(path, addr->data + 5, ngx_min(addr->len - 5 + 1,
-                                                  NGX_MAX_PATH));
+        /* the directive checked that the path and its NUL fit */
+        ngx_cpystrn(path, addr->data + 5, addr->len - 5 + 1);
         ac = redisAsyncConnectUnix((char *) path);
 
     } else {

@@ -447,7 +447,17 @@ like($err, qr/^walrusctl: .*quorum.*4 of 7/m,
 
 ($rc, $out, $err) = verify(certificate(1, $cert_id, 0, 1, 2, 3, 2));
 is($rc, 1, 'certificate with 4 distinct signers and a duplicate exits 1');
-like($err, qr/quorum/, '... below quorum');
+like($err, qr/^walrusctl: .*malformed.*signer 4 is node index 2 after 3/m,
+     '... as malformed, naming the entry out of order');
+
+($rc, $out, $err) = verify(certificate(1, $cert_id, 0 .. 4, (4) x 250));
+is($rc, 1, 'certificate of 5 signers and 250 repeats exits 1');
+like($err, qr/^walrusctl: .*signer 5 is node index 4 after 4/m,
+     '... naming the first repeat');
+
+($rc, $out, $err) = verify(certificate(1, $cert_id, 1, 0, 2, 3, 4));
+is($rc, 1, 'certificate of 5 valid signers out of order exits 1');
+like($err, qr/increasing order/, '... saying why');
 
 ($rc, $out, $err) = verify(certificate(2, $cert_id, 0, 1, 2, 3, 4));
 is($rc, 1, 'certificate for another epoch exits 1');

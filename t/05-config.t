@@ -80,11 +80,23 @@ for my $addr ('localhost:6379', '127.0.0.1', '127.0.0.1:0', '[::1]6379') {
                  http => "    walrus_redis $addr;\n");
 }
 
+config_fails('walrus_redis on a unix path of 200 bytes',
+             qr/unix socket path longer than a socket address holds/,
+             http => "    walrus_redis unix:/" . ('r' x 199) . ";\n");
+
 for my $addr ('[::1]:6379', '127.0.0.1:6379', 'unix:/run/redis.sock') {
     $t->write_config(http => "    walrus_redis $addr;\n");
     ($passed, $out) = $t->test_config;
     ok($passed, "walrus_redis $addr is accepted") or diag($out);
 }
+
+# cache keys have room for a prefix of 256 bytes, and no more
+config_fails('a Redis key prefix of 257 bytes',
+             qr/"walrus_redis_prefix" is longer than 256 bytes/,
+             http => "    walrus_redis_prefix " . ('p' x 257) . ";\n");
+$t->write_config(http => "    walrus_redis_prefix " . ('p' x 256) . ";\n");
+($passed, $out) = $t->test_config;
+ok($passed, 'a Redis key prefix of 256 bytes is accepted') or diag($out);
 
 config_fails('walrus_worker_spare_buffers lots', qr/"walrus_worker_spare_buffers" directive invalid value/,
              http => "    walrus_worker_spare_buffers lots;\n");

@@ -10,8 +10,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use IO::Socket::INET;
-use POSIX ();
 use WalrusTest;
 
 my $t = WalrusTest->new(n => 7, segment_size => 65536);
@@ -21,16 +19,7 @@ my $n = $t->n;
 # every node listens on a port of its own; on the node's port a relay
 # passes the first request of each connection on and closes the
 # connection unanswered when a second request arrives on it
-my (@real, @relays);
-my $nodes = '';
-for my $i (0 .. $n - 1) {
-    $real[$i] = WalrusTest::free_port();
-    my $server = $t->node_server($i);
-    my $port = $t->node_port($i);
-    $server =~ s/listen 127\.0\.0\.1:$port;/listen 127.0.0.1:$real[$i];/
-        or die 'cannot move the node';
-    $nodes .= $server;
-}
+my ($nodes, @real) = $t->moved_nodes;
 
 sub relay_connection {
     my ($c, $i, $log) = @_;
@@ -40,12 +29,8 @@ sub relay_connection {
             print $log "closed\n";
             return;
         }
-        $h =~ s/^Connection:[^\r]*\r\n//mig;
-        my $u = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $real[$i]) or return;
-        print $u "$h\r\nConnection: close\r\n\r\n$body";
-        my $answer = do { local $/; <$u> } // '';
-        $answer =~ s/^Connection: close\r$/Connection: keep-alive\r/mi;
+        my $answer = WalrusTest::forward($real[$i], $h, $body);
+        return if $answer eq '';
         print $c $answer;
         print $log "relayed\n";
     }
@@ -53,28 +38,11 @@ sub relay_connection {
 
 sub start_relay {
     my ($i) = @_;
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                  LocalPort => $t->node_port($i),
-                                  Listen => 64, ReuseAddr => 1)
-        or die "relay $i: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid) {
-        close $l;
-        return $pid;
-    }
-    $SIG{CHLD} = 'IGNORE';
-    while (my $c = $l->accept) {
-        my $kid = fork // die "fork: $!";
-        if ($kid == 0) {
-            open my $log, '>>', "$dir/logs/relay$i.log" or die;
-            $log->autoflush(1);
-            $c->autoflush(1);
-            relay_connection($c, $i, $log);
-            POSIX::_exit(0);
-        }
-        close $c;
-    }
-    POSIX::_exit(0);
+    return $t->start_relay($i, sub {
+        open my $log, '>>', "$dir/logs/relay$i.log" or die;
+        $log->autoflush(1);
+        relay_connection($_[0], $i, $log);
+    });
 }
 
 sub relay_log {
@@ -88,7 +56,7 @@ sub relay_log {
 }
 
 $t->write_config(gateway => 1, down => [ 0 .. $n - 1 ], http => $nodes);
-@relays = map { start_relay($_) } 0 .. $n - 1;
+my @relays = map { start_relay($_) } 0 .. $n - 1;
 $t->run;
 
 my $blob = WalrusTest::pattern_blob(200000, 3);

@@ -32,7 +32,6 @@ static void walrus_cli_cert_valid(const walrus_committee_t *c,
 static void walrus_cli_cert_explain(const char *path,
     const walrus_committee_t *c, const walrus_cert_t *cert,
     const uint8_t *want, int rc);
-static int walrus_cli_cert_listed(const walrus_cert_t *cert, unsigned i);
 
 
 int
@@ -197,8 +196,9 @@ static int
 walrus_cli_cert_load(const char *path, walrus_cert_t *cert)
 {
     int        rc;
-    size_t     len, count;
-    uint8_t   *buf;
+    size_t     len, count, i;
+    uint8_t   *buf, *p;
+    unsigned   node, prev;
 
     rc = walrus_cli_read_file(path, WALRUS_CLI_CERT_FILE_MAX, &buf, &len);
     if (rc != WALRUS_CLI_OK) {
@@ -229,11 +229,38 @@ walrus_cli_cert_load(const char *path, walrus_cert_t *cert)
         count = (size_t) buf[WALRUS_CERT_HEADER_LEN - 2]
                 | (size_t) buf[WALRUS_CERT_HEADER_LEN - 1] << 8;
 
+        if (count > WALRUS_MAX_SHARDS) {
+            walrus_cli_error("%s: malformed certificate: %zu signers, more "
+                             "than %d", path, count, WALRUS_MAX_SHARDS);
+            goto failed;
+        }
+
+        if (len == WALRUS_CERT_HEADER_LEN + count * WALRUS_CERT_SIGNER_LEN) {
+            p = buf + WALRUS_CERT_HEADER_LEN;
+            prev = 0;
+
+            for (i = 0; i < count; i++, p += WALRUS_CERT_SIGNER_LEN) {
+                node = (unsigned) (p[0] | p[1] << 8);
+
+                if (i > 0 && node <= prev) {
+                    walrus_cli_error("%s: malformed certificate: signer %zu "
+                                     "is node index %u after %u; each node "
+                                     "is listed once, in increasing order",
+                                     path, i, node, prev);
+                    goto failed;
+                }
+
+                prev = node;
+            }
+        }
+
         walrus_cli_error("%s: malformed certificate: %zu signers need %zu "
                          "bytes, it has %zu", path, count,
                          WALRUS_CERT_HEADER_LEN
                          + count * WALRUS_CERT_SIGNER_LEN, len);
     }
+
+failed:
 
     free(buf);
 
@@ -308,21 +335,18 @@ walrus_cli_space(uint8_t c)
 static void
 walrus_cli_cert_valid(const walrus_committee_t *c, const walrus_cert_t *cert)
 {
-    char       text[WALRUS_BLOB_ID_TEXT_LEN + 1];
-    unsigned   i, listed;
+    char      text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+    unsigned  i;
 
     walrus_blob_id_format(cert->blob_id, text);
 
     printf("valid: blob %s, epoch %u, signers ", text,
            (unsigned) cert->epoch);
 
-    for (i = 0, listed = 0; i < cert->nsigners; i++) {
-        if (walrus_cli_cert_listed(cert, i)) {
-            continue;
-        }
+    /* a valid certificate lists each node once */
 
-        printf("%s%s", listed++ ? "," : "",
-               c->nodes[cert->signers[i].node].name);
+    for (i = 0; i < cert->nsigners; i++) {
+        printf("%s%s", i ? "," : "", c->nodes[cert->signers[i].node].name);
     }
 
     printf(" (%u of %u shards, quorum %u)\n", walrus_cert_weight(c, cert),
@@ -339,7 +363,6 @@ walrus_cli_cert_explain(const char *path, const walrus_committee_t *c,
     char             text[WALRUS_BLOB_ID_TEXT_LEN + 1];
     char             want_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
     unsigned         i, node;
-    const char      *dup;
 
     switch (rc) {
 
@@ -387,21 +410,10 @@ walrus_cli_cert_explain(const char *path, const walrus_committee_t *c,
         break;
 
     case WALRUS_EQUORUM:
-        dup = NULL;
-
-        for (i = 0; i < cert->nsigners && dup == NULL; i++) {
-            if (walrus_cli_cert_listed(cert, i)) {
-                dup = c->nodes[cert->signers[i].node].name;
-            }
-        }
-
         walrus_cli_error("%s: below quorum: the signers hold %u of %u "
-                         "shards, the quorum is %u%s%s%s", path,
+                         "shards, the quorum is %u", path,
                          walrus_cert_weight(c, cert), c->params.n,
-                         c->params.n - c->params.f,
-                         dup != NULL ? " (" : "",
-                         dup != NULL ? dup : "",
-                         dup != NULL ? " signed twice, counted once)" : "");
+                         c->params.n - c->params.f);
         return;
 
     default:
@@ -412,19 +424,3 @@ walrus_cli_cert_explain(const char *path, const walrus_committee_t *c,
                      walrus_strerror(rc));
 }
 
-
-/* 1 when signer i's node appears earlier in the certificate */
-
-static int
-walrus_cli_cert_listed(const walrus_cert_t *cert, unsigned i)
-{
-    unsigned  j;
-
-    for (j = 0; j < i; j++) {
-        if (cert->signers[j].node == cert->signers[i].node) {
-            return 1;
-        }
-    }
-
-    return 0;
-}

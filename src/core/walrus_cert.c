@@ -18,6 +18,11 @@ walrus_cert_init(walrus_cert_t *cert, uint32_t epoch, const uint8_t *blob_id)
 }
 
 
+/*
+ * Signers stay in increasing node order whatever order confirmations
+ * arrive in, so that every serialized certificate is canonical.
+ */
+
 int
 walrus_cert_add(walrus_cert_t *cert, uint16_t node, const uint8_t *sig)
 {
@@ -27,14 +32,19 @@ walrus_cert_add(walrus_cert_t *cert, uint16_t node, const uint8_t *sig)
         return WALRUS_EINVAL;
     }
 
-    for (i = 0; i < cert->nsigners; i++) {
-        if (cert->signers[i].node == node) {
-            return WALRUS_EINVAL;
-        }
+    for (i = cert->nsigners; i > 0 && cert->signers[i - 1].node > node; i--) {
+        /* void */
     }
 
-    cert->signers[cert->nsigners].node = node;
-    memcpy(cert->signers[cert->nsigners].signature, sig, WALRUS_SIG_LEN);
+    if (i > 0 && cert->signers[i - 1].node == node) {
+        return WALRUS_EINVAL;
+    }
+
+    memmove(&cert->signers[i + 1], &cert->signers[i],
+            (cert->nsigners - i) * sizeof(walrus_signer_t));
+
+    cert->signers[i].node = node;
+    memcpy(cert->signers[i].signature, sig, WALRUS_SIG_LEN);
     cert->nsigners++;
 
     return WALRUS_OK;
@@ -115,9 +125,18 @@ walrus_cert_parse(walrus_cert_t *cert, const uint8_t *buf, size_t len)
     memcpy(cert->blob_id, p, WALRUS_BLOB_ID_LEN);
     p += WALRUS_BLOB_ID_LEN + 2;
 
-    /* duplicate signers parse; they never add weight */
+    /*
+     * One form per set of signers: a node listed twice would add no
+     * weight, only entries that every reader has to verify and print.
+     */
+
     for (i = 0; i < count; i++) {
         cert->signers[i].node = (uint16_t) (p[0] | p[1] << 8);
+
+        if (i > 0 && cert->signers[i].node <= cert->signers[i - 1].node) {
+            return WALRUS_EFORMAT;
+        }
+
         memcpy(cert->signers[i].signature, p + 2, WALRUS_SIG_LEN);
         p += WALRUS_CERT_SIGNER_LEN;
     }
@@ -181,8 +200,13 @@ walrus_cert_verify(const walrus_committee_t *c, const walrus_cert_t *cert,
         return WALRUS_EEPOCH;
     }
 
+    /* canonical: at most one entry per committee node */
+
     for (i = 0; i < cert->nsigners; i++) {
-        if (cert->signers[i].node >= c->nnodes) {
+        if (cert->signers[i].node >= c->nnodes
+            || (i > 0
+                && cert->signers[i].node <= cert->signers[i - 1].node))
+        {
             return WALRUS_EFORMAT;
         }
     }

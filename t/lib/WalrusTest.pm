@@ -487,6 +487,66 @@ sub DESTROY {
     $self->stop_redis;
 }
 
+# --- relays in front of nodes ----------------------------------------------
+
+# the nodes' servers on ports of their own, so that relays can take the
+# committee's ports: (config of the servers, their ports)
+sub moved_nodes {
+    my ($self) = @_;
+    my ($conf, @real) = ('');
+
+    for my $i (0 .. $self->{n} - 1) {
+        $real[$i] = free_port();
+        my $server = $self->node_server($i);
+        my $port = $self->node_port($i);
+        $server =~ s/listen 127\.0\.0\.1:$port;/listen 127.0.0.1:$real[$i];/
+            or die 'cannot move the node';
+        $conf .= $server;
+    }
+
+    return ($conf, @real);
+}
+
+# forks a relay on node i's committee port: each connection is served by
+# $serve->($socket) in a process of its own; returns the relay's pid
+sub start_relay {
+    my ($self, $i, $serve) = @_;
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                  LocalPort => $self->node_port($i),
+                                  Listen => 64, ReuseAddr => 1)
+        or die "relay $i: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid) {
+        close $l;
+        return $pid;
+    }
+    $SIG{CHLD} = 'IGNORE';
+    $SIG{PIPE} = 'IGNORE';
+    while (my $c = $l->accept) {
+        my $kid = fork // die "fork: $!";
+        if ($kid == 0) {
+            $c->autoflush(1);
+            $serve->($c);
+            POSIX::_exit(0);
+        }
+        close $c;
+    }
+    POSIX::_exit(0);
+}
+
+# the request sent to 127.0.0.1:$port on a connection of its own: the
+# whole answer, kept alive for the relay's client, or '' when none came
+sub forward {
+    my ($port, $h, $body) = @_;
+    $h =~ s/^Connection:[^\r]*\r\n//mig;
+    my $u = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $port) or return '';
+    print $u "$h\r\nConnection: close\r\n\r\n$body";
+    my $answer = do { local $/; <$u> } // '';
+    $answer =~ s/^Connection: close\r$/Connection: keep-alive\r/mi;
+    return $answer;
+}
+
 # --- Redis ---------------------------------------------------------------
 
 sub redis_port {
@@ -622,9 +682,11 @@ sub confirm_message {
     return 'walrus-confirm:1' . pack('V', $epoch) . $id;
 }
 
-# certificate wire form from [node index, 64-byte signature] pairs
+# canonical certificate wire form from [node index, 64-byte signature]
+# pairs in any order: sorted by node index (protocol section 12)
 sub certificate {
     my ($epoch, $id, @signers) = @_;
+    @signers = sort { $a->[0] <=> $b->[0] } @signers;
     return pack('C V a32 v', 1, $epoch, $id, scalar @signers)
         . join('', map { pack('v a64', @$_) } @signers);
 }

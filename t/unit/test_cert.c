@@ -1,6 +1,6 @@
 /*
- * Certificates: quorum arithmetic, duplicate signers, tampering and the
- * strict parser of the wire form.
+ * Certificates: quorum arithmetic, the canonical order of signers,
+ * tampering and the strict parser of the wire form.
  */
 
 #include <stdint.h>
@@ -22,6 +22,8 @@ static int walrus_test_committee(walrus_committee_t *c, unsigned n,
 static void walrus_test_subsets(unsigned n, unsigned nnodes,
     const unsigned *counts);
 static void walrus_test_duplicates(void);
+static int walrus_test_parse_nodes(walrus_cert_t *cert, unsigned count,
+    const uint16_t *nodes);
 static void walrus_test_tamper(void);
 static void walrus_test_add(void);
 static void walrus_test_parse(void);
@@ -242,66 +244,85 @@ walrus_test_duplicates(void)
 {
     size_t              len;
     uint8_t             wire[WALRUS_CERT_MAX_SIZE], wire2[WALRUS_CERT_MAX_SIZE];
-    uint16_t            nodes[8];
+    uint16_t            nodes[WALRUS_MAX_SHARDS];
+    unsigned            i;
     walrus_cert_t       cert;
     walrus_committee_t  c;
 
     static const unsigned  ones[] = { 1, 1, 1, 1, 1, 1, 1 };
     static const unsigned  uneven[] = { 4, 3, 2, 1 };
+    static const uint16_t  four[] = { 0, 1, 2, 3 };
+    static const uint16_t  dup[] = { 0, 1, 2, 3, 3 };
+    static const uint16_t  five[] = { 0, 1, 2, 3, 4 };
+    static const uint16_t  down[] = { 4, 3, 2, 1, 0 };
+    static const uint16_t  twice[] = { 0, 0, 2 };
+    static const uint16_t  n02[] = { 0, 2 };
+    static const uint16_t  n01[] = { 0, 1 };
 
     if (walrus_test_committee(&c, 7, 7, ones) != WALRUS_OK) {
         ok(0, "committee for duplicates");
         return;
     }
 
-    /* n = 7, f = 2: four signers with one duplicate are only four */
-    nodes[0] = 0;
-    nodes[1] = 1;
-    nodes[2] = 2;
-    nodes[3] = 3;
-    nodes[4] = 3;
-
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 4,
-                           nodes, walrus_test_sigs);
-    walrus_cert_parse(&cert, wire, len);
+    /* n = 7, f = 2: four signers are not enough */
+    is_int(walrus_test_parse_nodes(&cert, 4, four), WALRUS_OK, "parse four");
     is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EQUORUM,
            "four of seven fail");
 
+    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 4,
+                           four, walrus_test_sigs);
     walrus_cert_serialize(&cert, wire2);
     ok(walrus_cert_size(&cert) == len && memcmp(wire, wire2, len) == 0,
        "hand-made wire form matches walrus_cert_serialize");
 
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 5,
-                           nodes, walrus_test_sigs);
-    is_int(walrus_cert_parse(&cert, wire, len), WALRUS_OK,
-           "parse accepts a duplicate signer");
-    is_int(cert.nsigners, 5, "five entries");
-    is_int(walrus_cert_weight(&c, &cert), 4, "duplicate adds no weight");
-    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EQUORUM,
-           "duplicate does not make the quorum");
+    is_int(walrus_test_parse_nodes(&cert, 5, dup), WALRUS_EFORMAT,
+           "parse refuses a duplicate signer");
 
-    nodes[4] = 4;
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 5,
-                           nodes, walrus_test_sigs);
-    walrus_cert_parse(&cert, wire, len);
+    is_int(walrus_test_parse_nodes(&cert, 5, five), WALRUS_OK,
+           "five distinct signers in order parse");
     is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_OK,
            "five distinct signers pass");
 
-    nodes[5] = 0;
-    nodes[6] = 0;
-    nodes[7] = 4;
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 8,
-                           nodes, walrus_test_sigs);
-    walrus_cert_parse(&cert, wire, len);
-    is_int(walrus_cert_weight(&c, &cert), 5, "repeated duplicates weigh 5");
-    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_OK,
-           "duplicates beside a quorum still pass");
+    /* the gateway's crash: a quorum, then 250 repeats of one signature */
+    for (i = 0; i < WALRUS_MAX_SHARDS; i++) {
+        nodes[i] = (uint16_t) (i < 5 ? i : 4);
+    }
 
-    /* a bad signature on a duplicate entry is still a bad signature */
-    memcpy(wire + len - WALRUS_SIG_LEN, walrus_test_sigs[5], WALRUS_SIG_LEN);
-    walrus_cert_parse(&cert, wire, len);
-    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_ESIGNATURE,
-           "bad signature on a duplicate entry fails");
+    is_int(walrus_test_parse_nodes(&cert, WALRUS_MAX_SHARDS, nodes),
+           WALRUS_EFORMAT, "five signers and 250 repeats are refused");
+
+    is_int(walrus_test_parse_nodes(&cert, 5, down), WALRUS_EFORMAT,
+           "parse refuses five signers in decreasing order");
+
+    /* one pair out of order at each position */
+    for (i = 0; i + 1 < 5; i++) {
+        memcpy(nodes, five, sizeof(five));
+        nodes[i] = (uint16_t) (i + 1);
+        nodes[i + 1] = (uint16_t) i;
+
+        is_int(walrus_test_parse_nodes(&cert, 5, nodes), WALRUS_EFORMAT,
+               "parse refuses signers %u and %u swapped", i, i + 1);
+    }
+
+    /* a structure made by hand: verify holds the same rule */
+    walrus_cert_init(&cert, WALRUS_TEST_EPOCH, walrus_test_id);
+    for (i = 0; i < 5; i++) {
+        walrus_cert_add(&cert, (uint16_t) i, walrus_test_sigs[i]);
+    }
+
+    cert.signers[5] = cert.signers[4];
+    cert.nsigners = 6;
+    is_int(walrus_cert_weight(&c, &cert), 5, "a duplicate adds no weight");
+    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EFORMAT,
+           "verify refuses a duplicate signer");
+
+    cert.signers[5] = cert.signers[0];
+    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EFORMAT,
+           "verify refuses a decreasing signer");
+
+    cert.nsigners = 5;
+    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_OK,
+           "the same five in order pass");
 
     walrus_committee_free(&c);
 
@@ -311,24 +332,40 @@ walrus_test_duplicates(void)
         return;
     }
 
-    nodes[0] = 0;
-    nodes[1] = 0;
-    nodes[2] = 2;
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 3,
-                           nodes, walrus_test_sigs);
-    walrus_cert_parse(&cert, wire, len);
-    is_int(walrus_cert_weight(&c, &cert), 6, "4-shard node twice counts 4");
-    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EQUORUM,
-           "4 + 4 + 2 by duplicate fails");
+    is_int(walrus_test_parse_nodes(&cert, 3, twice), WALRUS_EFORMAT,
+           "4-shard node twice is refused");
 
-    nodes[1] = 1;
-    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, 2,
-                           nodes, walrus_test_sigs);
-    walrus_cert_parse(&cert, wire, len);
+    walrus_test_parse_nodes(&cert, 2, n02);
+    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EQUORUM,
+           "4 + 2 shards fail");
+
+    walrus_test_parse_nodes(&cert, 2, n01);
     is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_OK,
            "4 + 3 shards pass");
 
+    /* four nodes: index 4 and up is outside the committee */
+    is_int(walrus_test_parse_nodes(&cert, 5, five), WALRUS_OK,
+           "five increasing indexes parse without a committee");
+    is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_EFORMAT,
+           "verify refuses a fifth signer in a committee of four");
+
     walrus_committee_free(&c);
+}
+
+
+/* the wire form of signers nodes[0..count-1], parsed */
+
+static int
+walrus_test_parse_nodes(walrus_cert_t *cert, unsigned count,
+    const uint16_t *nodes)
+{
+    size_t   len;
+    uint8_t  wire[WALRUS_CERT_MAX_SIZE];
+
+    len = walrus_test_wire(wire, 1, WALRUS_TEST_EPOCH, walrus_test_id, count,
+                           nodes, walrus_test_sigs);
+
+    return walrus_cert_parse(cert, wire, len);
 }
 
 
@@ -385,9 +422,9 @@ walrus_test_tamper(void)
            "signature by the wrong key is ESIGNATURE");
 
     cert = good;
-    cert.signers[1].node = 3;
+    cert.signers[2].node = 3;
     is_int(walrus_cert_verify(&c, &cert, walrus_test_id), WALRUS_ESIGNATURE,
-           "signer index swapped is ESIGNATURE");
+           "signer index changed is ESIGNATURE");
 
     for (i = 0; i < WALRUS_SIG_LEN; i += 7) {
         cert = good;
@@ -446,6 +483,38 @@ walrus_test_add(void)
            "add node 7 again is refused");
     is_int(cert.nsigners, 1, "one signer");
 
+    /* confirmations come in any order; the certificate is in node order */
+    walrus_cert_init(&cert, 1, walrus_test_id);
+
+    for (i = 0; i < WALRUS_TEST_NODES; i++) {
+        walrus_cert_add(&cert, (uint16_t) ((i * 7 + 3) % WALRUS_TEST_NODES),
+                        walrus_test_sigs[(i * 7 + 3) % WALRUS_TEST_NODES]);
+    }
+
+    bad = cert.nsigners != WALRUS_TEST_NODES;
+
+    for (i = 0; i < cert.nsigners; i++) {
+        if (cert.signers[i].node != i
+            || memcmp(cert.signers[i].signature, walrus_test_sigs[i],
+                      WALRUS_SIG_LEN) != 0)
+        {
+            bad++;
+        }
+    }
+
+    is_int(bad, 0, "signers added out of order are kept in node order");
+    is_int(walrus_cert_add(&cert, 0, sig), WALRUS_EINVAL,
+           "the first node again is refused");
+    is_int(walrus_cert_add(&cert, 5, sig), WALRUS_EINVAL,
+           "a middle node again is refused");
+    ok(cert.nsigners == WALRUS_TEST_NODES
+       && memcmp(cert.signers[5].signature, walrus_test_sigs[5],
+                 WALRUS_SIG_LEN) == 0,
+       "... and changes nothing");
+
+    walrus_cert_init(&cert, 1, walrus_test_id);
+    is_int(walrus_cert_add(&cert, 7, sig), WALRUS_OK, "add node 7");
+
     bad = 0;
 
     for (i = 0; i < WALRUS_MAX_SHARDS; i++) {
@@ -462,6 +531,14 @@ walrus_test_add(void)
            "a 256th signer is refused");
     is_int(walrus_cert_size(&cert), WALRUS_CERT_MAX_SIZE,
            "full certificate has the maximal size");
+
+    bad = 0;
+
+    for (i = 0; i < WALRUS_MAX_SHARDS; i++) {
+        bad += cert.signers[i].node != i;
+    }
+
+    is_int(bad, 0, "a full certificate is in node order");
 }
 
 
