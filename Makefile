@@ -21,7 +21,8 @@ SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
 
-.PHONY: style all deps unit unit-sanitize test bench clean module run stop
+.PHONY: style all deps unit unit-sanitize test bench clean module run stop \
+        FORCE
 
 all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl module $(BUILD)/tools/bad_parity
 
@@ -35,7 +36,18 @@ MODULE_SRC = config ngx_walrus_module.c $(wildcard src/*.c) $(CORE_SRC) \
 
 module: $(MODULE)
 
-$(NGX_BUILD)/Makefile: config
+# nginx's configure lists the module's sources: it runs again when a file
+# is added or removed, not only when config changes
+MODULE_FILES = $(BUILD)/module.files
+
+$(MODULE_FILES): FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(sort $(MODULE_SRC))' | cmp -s - $@ \
+	    || echo '$(sort $(MODULE_SRC))' > $@
+
+FORCE:
+
+$(NGX_BUILD)/Makefile: config $(MODULE_FILES)
 	rm -rf $(NGX_BUILD)
 	mkdir -p $(BUILD)
 	cp -r $(NGX_SRC) $(NGX_BUILD)
