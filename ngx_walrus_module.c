@@ -32,8 +32,12 @@ static char *ngx_walrus_gateway(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_walrus_gateway_check(ngx_conf_t *cf,
     ngx_walrus_loc_conf_t *wlcf);
+static char *ngx_walrus_gateway_key(ngx_conf_t *cf,
+    ngx_walrus_loc_conf_t *wlcf);
 static ngx_int_t ngx_walrus_postconfiguration(ngx_conf_t *cf);
 static void ngx_walrus_committee_cleanup(void *data);
+static char *ngx_walrus_load_key(ngx_conf_t *cf, ngx_str_t *file,
+    EVP_PKEY **key);
 static void ngx_walrus_key_cleanup(void *data);
 
 
@@ -177,6 +181,13 @@ static ngx_command_t  ngx_walrus_commands[] = {
       ngx_walrus_gateway,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("walrus_gateway_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_loc_conf_t, gateway_key_file),
       NULL },
 
     { ngx_string("walrus_gateway_node_location"),
@@ -428,6 +439,8 @@ ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "default");
 
     ngx_conf_merge_value(conf->gateway, prev->gateway, 0);
+    ngx_conf_merge_str_value(conf->gateway_key_file, prev->gateway_key_file,
+                             "");
     ngx_conf_merge_str_value(conf->node_location, prev->node_location,
                              "/_walrus_node/");
     ngx_conf_merge_off_value(conf->max_blob_size, prev->max_blob_size,
@@ -548,8 +561,55 @@ ngx_walrus_gateway_check(ngx_conf_t *cf, ngx_walrus_loc_conf_t *wlcf)
         }
     }
 
+    if (ngx_walrus_gateway_key(cf, wlcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     wlcf->thread_pool = ngx_thread_pool_add(cf, &wlcf->thread_pool_name);
     if (wlcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Nodes store only blobs registered by a publisher of the committee: the
+ * gateway signs its registrations with a publisher's key.
+ */
+
+static char *
+ngx_walrus_gateway_key(ngx_conf_t *cf, ngx_walrus_loc_conf_t *wlcf)
+{
+    uint8_t                  raw[WALRUS_PUBLIC_KEY_LEN];
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_walrus_module);
+
+    if (wlcf->gateway_key_file.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"walrus_gateway\" needs \"walrus_gateway_key\": "
+                           "an Ed25519 private key whose public key is "
+                           "listed in the committee's \"publishers\" "
+                           "(make one with \"walrusctl keygen NAME\")");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_walrus_load_key(cf, &wlcf->gateway_key_file, &wlcf->gateway_key)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (walrus_key_raw_public(wlcf->gateway_key, raw) != WALRUS_OK
+        || walrus_committee_find_publisher(wmcf->committee, raw) < 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the key \"%V\" is not the key of a publisher in "
+                           "the committee \"%V\": add its public key to the "
+                           "committee's \"publishers\"",
+                           &wlcf->gateway_key_file, &wmcf->committee_file);
         return NGX_CONF_ERROR;
     }
 
@@ -635,7 +695,6 @@ ngx_walrus_node_check(ngx_conf_t *cf, ngx_walrus_loc_conf_t *wlcf)
 {
     int                      idx;
     ngx_file_info_t          fi;
-    ngx_pool_cleanup_t      *cln;
     walrus_committee_t      *committee;
     ngx_walrus_main_conf_t  *wmcf;
 
@@ -668,27 +727,9 @@ ngx_walrus_node_check(ngx_conf_t *cf, ngx_walrus_loc_conf_t *wlcf)
 
     wlcf->node_index = idx;
 
-    if (wlcf->key == NULL) {
-        if (ngx_conf_full_name(cf->cycle, &wlcf->key_file, 1) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        if (walrus_key_load_private((char *) wlcf->key_file.data, &wlcf->key)
-            != WALRUS_OK)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "cannot load the Ed25519 private key \"%V\"",
-                               &wlcf->key_file);
-            return NGX_CONF_ERROR;
-        }
-
-        cln = ngx_pool_cleanup_add(cf->pool, 0);
-        if (cln == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        cln->handler = ngx_walrus_key_cleanup;
-        cln->data = wlcf->key;
+    if (ngx_walrus_load_key(cf, &wlcf->key_file, &wlcf->key) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     if (EVP_PKEY_eq(wlcf->key, committee->nodes[idx].public_key) != 1) {
@@ -701,6 +742,13 @@ ngx_walrus_node_check(ngx_conf_t *cf, ngx_walrus_loc_conf_t *wlcf)
 
     if (ngx_conf_full_name(cf->cycle, &wlcf->store, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
+    }
+
+    if (committee->npublishers == 0) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "the committee \"%V\" lists no publishers: node "
+                           "\"%V\" will refuse every upload",
+                           &wmcf->committee_file, &wlcf->node_name);
     }
 
     if (ngx_file_info(wlcf->store.data, &fi) == NGX_FILE_ERROR
@@ -719,6 +767,43 @@ ngx_walrus_node_check(ngx_conf_t *cf, ngx_walrus_loc_conf_t *wlcf)
     if (ngx_walrus_node_body_dir(cf, wlcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A private key file, read by the master process at configuration time
+ * (so it need not be readable by the worker user), once per location.
+ */
+
+static char *
+ngx_walrus_load_key(ngx_conf_t *cf, ngx_str_t *file, EVP_PKEY **key)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (*key != NULL) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (walrus_key_load_private((char *) file->data, key) != WALRUS_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cannot load the Ed25519 private key \"%V\"",
+                           file);
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_walrus_key_cleanup;
+    cln->data = *key;
 
     return NGX_CONF_OK;
 }

@@ -58,6 +58,8 @@ typedef struct {
     ngx_thread_pool_t     *thread_pool;
 
     ngx_flag_t             gateway;
+    ngx_str_t              gateway_key_file;
+    EVP_PKEY              *gateway_key;  /* a publisher's */
     ngx_str_t              node_location;
     ngx_path_t            *temp_path;
     off_t                  max_blob_size;
@@ -80,7 +82,8 @@ typedef enum {
     NGX_WALRUS_ROUTE_CONFIRMATION,
     NGX_WALRUS_ROUTE_CERTIFICATE,
     NGX_WALRUS_ROUTE_STATUS,
-    NGX_WALRUS_ROUTE_BYTE_RANGE
+    NGX_WALRUS_ROUTE_BYTE_RANGE,
+    NGX_WALRUS_ROUTE_REGISTRATION
 } ngx_walrus_route_e;
 
 

@@ -1,6 +1,7 @@
 /*
- * The committee file (JSON): epoch, n, segment size and the storage nodes
- * with their shards and Ed25519 public keys.  Read by the gateway, the
+ * The committee file (JSON): epoch, n, segment size, the storage nodes
+ * with their shards and Ed25519 public keys, and the publishers whose
+ * registrations the nodes accept.  Read by the gateway, the
  * storage nodes and walrusctl.  See docs/protocol.md for the format.
  */
 
@@ -15,6 +16,7 @@
 #define WALRUS_MAX_NAME_LEN  64
 #define WALRUS_MAX_URL_LEN   1024
 #define WALRUS_MAX_COMMITTEE_FILE  (4 * 1024 * 1024)
+#define WALRUS_MAX_PUBLISHERS  1024
 
 
 typedef struct {
@@ -26,13 +28,23 @@ typedef struct {
 } walrus_node_t;
 
 
+/* a gateway (or script) whose registrations the nodes accept */
 typedef struct {
-    uint32_t          epoch;
-    walrus_params_t   params;
-    uint32_t          segment_size;
-    unsigned          nnodes;
-    walrus_node_t    *nodes;
-    uint8_t           shard_owner[WALRUS_MAX_SHARDS]; /* node of a shard */
+    char       *name;
+    EVP_PKEY   *public_key;
+    uint8_t     raw_key[WALRUS_PUBLIC_KEY_LEN];
+} walrus_publisher_t;
+
+
+typedef struct {
+    uint32_t             epoch;
+    walrus_params_t      params;
+    uint32_t             segment_size;
+    unsigned             nnodes;
+    walrus_node_t       *nodes;
+    uint8_t              shard_owner[WALRUS_MAX_SHARDS]; /* node of shard */
+    unsigned             npublishers;
+    walrus_publisher_t  *publishers;
 } walrus_committee_t;
 
 
@@ -48,6 +60,10 @@ void walrus_committee_free(walrus_committee_t *c);
 
 /* index of the node called name, or -1 */
 int walrus_committee_find(const walrus_committee_t *c, const char *name);
+
+/* index of the publisher with this raw Ed25519 public key, or -1 */
+int walrus_committee_find_publisher(const walrus_committee_t *c,
+    const uint8_t *raw_key);
 
 
 #endif /* _WALRUS_COMMITTEE_H_INCLUDED_ */

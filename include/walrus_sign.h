@@ -26,9 +26,17 @@ int walrus_key_load_private(const char *path, EVP_PKEY **key);
 int walrus_key_load_public(const char *path, EVP_PKEY **key);
 int walrus_key_parse_public(const char *pem, size_t len, EVP_PKEY **key);
 
+/* the 32 raw bytes of the public key of an Ed25519 key, public or not */
+int walrus_key_raw_public(EVP_PKEY *key, uint8_t *raw);
+
 /* the private key file is created with mode 0600 and never overwritten */
 int walrus_key_write_private(EVP_PKEY *key, const char *path);
 int walrus_key_write_public(EVP_PKEY *key, const char *path);
+
+/* an Ed25519 signature of msg: 64 bytes into sig */
+int walrus_sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t *sig);
+int walrus_verify(EVP_PKEY *key, const uint8_t *msg, size_t len,
+    const uint8_t *sig);
 
 void walrus_confirmation_message(uint32_t epoch, const uint8_t *blob_id,
     uint8_t *msg);

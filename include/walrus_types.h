@@ -15,6 +15,7 @@
 #define WALRUS_BLOB_ID_LEN       32
 #define WALRUS_BLOB_ID_TEXT_LEN  43
 #define WALRUS_SIG_LEN           64
+#define WALRUS_PUBLIC_KEY_LEN    32
 
 #define WALRUS_MIN_SHARDS        4
 #define WALRUS_MAX_SHARDS        255
@@ -43,7 +44,8 @@ typedef enum {
     WALRUS_EEPOCH,          /* certificate is for another epoch */
     WALRUS_EQUORUM,         /* signers do not cover n - f shards */
     WALRUS_EBLOBID,         /* certificate or metadata for another blob */
-    WALRUS_EIO
+    WALRUS_EIO,
+    WALRUS_EPUBLISHER       /* signer is not a committee publisher */
 } walrus_rc_e;
 
 

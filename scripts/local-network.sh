@@ -37,6 +37,10 @@ committee() {
 
     mkdir -p "$DIR/keys"
 
+    # the gateway signs registrations as the committee's publisher
+    [ -f "$DIR/keys/gateway.key" ] || "$CTL" keygen "$DIR/keys/gateway" \
+        > /dev/null
+
     for ((i = 0; i < N; i++)); do
         [ -f "$DIR/keys/node$i.key" ] || "$CTL" keygen "$DIR/keys/node$i" \
             > /dev/null
@@ -47,6 +51,9 @@ committee() {
 
     cat > "$DIR/committee.json" <<END
 {"epoch": 1, "n_shards": $N, "segment_size": $SEGMENT, "nodes": [$nodes
+],
+ "publishers": [
+    {"name": "gateway", "public_key_file": "keys/gateway.pub"}
 ]}
 END
 }
@@ -140,6 +147,13 @@ Check it without trusting the gateway:
   curl -s http://127.0.0.1:$NODE_PORT/v1/blobs/\$ID/status
   curl -s -o /tmp/cert http://127.0.0.1:$NODE_PORT/v1/blobs/\$ID/certificate
   $CTL -c $DIR/committee.json verify-cert --blob-id \$ID /tmp/cert
+
+Nodes keep only registered blobs; a script registers one with the
+publisher key (then PUTs metadata and slivers as the gateway does):
+
+  $CTL -c $DIR/committee.json register \\
+      --key $DIR/keys/gateway.key -o /tmp/reg /etc/os-release
+  curl -s -T /tmp/reg http://127.0.0.1:$NODE_PORT/v1/blobs/\$ID/registration
 
 Stop it with: make stop
 END

@@ -90,6 +90,9 @@ ngx_walrus_status_name(ngx_uint_t status)
     case NGX_HTTP_BAD_REQUEST:
         return "INVALID_ARGUMENT";
 
+    case NGX_HTTP_UNAUTHORIZED:
+        return "UNAUTHENTICATED";
+
     case NGX_HTTP_FORBIDDEN:
         return "PERMISSION_DENIED";
 

@@ -97,7 +97,8 @@ ngx_walrus_node_handler(ngx_http_request_t *r)
     if (r->method == NGX_HTTP_PUT
         && (rt.kind == NGX_WALRUS_ROUTE_METADATA
             || rt.kind == NGX_WALRUS_ROUTE_SLIVER
-            || rt.kind == NGX_WALRUS_ROUTE_CERTIFICATE))
+            || rt.kind == NGX_WALRUS_ROUTE_CERTIFICATE
+            || rt.kind == NGX_WALRUS_ROUTE_REGISTRATION))
     {
         if (rt.kind == NGX_WALRUS_ROUTE_SLIVER
             && ngx_walrus_node_assigned(r, &rt) != NGX_OK)
@@ -131,7 +132,8 @@ ngx_walrus_node_handler(ngx_http_request_t *r)
 
     if (rt.kind == NGX_WALRUS_ROUTE_METADATA
         || rt.kind == NGX_WALRUS_ROUTE_SLIVER
-        || rt.kind == NGX_WALRUS_ROUTE_CERTIFICATE)
+        || rt.kind == NGX_WALRUS_ROUTE_CERTIFICATE
+        || rt.kind == NGX_WALRUS_ROUTE_REGISTRATION)
     {
         ngx_str_set(&allow->value, "GET, HEAD, PUT");
 
@@ -184,6 +186,10 @@ ngx_walrus_node_get(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     case NGX_WALRUS_ROUTE_CERTIFICATE:
         return ngx_walrus_node_send_file(r, rt, "certificate",
                                          "CERTIFICATE_NOT_FOUND");
+
+    case NGX_WALRUS_ROUTE_REGISTRATION:
+        return ngx_walrus_node_send_file(r, rt, "registration",
+                                         "REGISTRATION_NOT_FOUND");
 
     case NGX_WALRUS_ROUTE_SLIVER:
         ngx_walrus_store_sliver_name(name, sizeof(name), rt->pair,

@@ -1,6 +1,7 @@
 /*
- * Storage node uploads: metadata, slivers and certificates are read,
- * verified in a thread pool and stored durably before the answer.
+ * Storage node uploads: registrations, metadata, slivers and certificates
+ * are read, verified in a thread pool and stored durably before the
+ * answer.  Only a registered blob gets anything else stored.
  */
 
 #include <ngx_walrus.h>
@@ -9,6 +10,7 @@
 #include <walrus_cert.h>
 #include <walrus_codec.h>
 #include <walrus_metadata.h>
+#include <walrus_registration.h>
 
 
 #define NGX_WALRUS_STORED_JSON                                               \
@@ -21,6 +23,7 @@ typedef struct {
     ngx_chain_t               *body;
     off_t                      body_len;
     ngx_temp_file_t           *body_file;
+    walrus_registration_t      registration;
     char                       dir[NGX_WALRUS_PATH_MAX];
     ngx_uint_t                 status;
     const char                *reason;
@@ -40,6 +43,8 @@ static void ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
     const char *reason, const char *fmt, ...);
 static void ngx_walrus_put_store_fail(ngx_walrus_put_t *t,
     const char *fmt, ...);
+static int ngx_walrus_put_registered(ngx_walrus_put_t *t);
+static void ngx_walrus_put_registration(ngx_walrus_put_t *t);
 static void ngx_walrus_put_metadata(ngx_walrus_put_t *t);
 static void ngx_walrus_put_sliver(ngx_walrus_put_t *t);
 static void ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name);
@@ -61,6 +66,9 @@ ngx_walrus_node_put_limit(ngx_walrus_route_t *rt)
 
     case NGX_WALRUS_ROUTE_CERTIFICATE:
         return WALRUS_CERT_MAX_SIZE;
+
+    case NGX_WALRUS_ROUTE_REGISTRATION:
+        return WALRUS_REGISTRATION_LEN;
 
     default:
         return NGX_MAX_OFF_T_VALUE;
@@ -347,6 +355,15 @@ ngx_walrus_put_thread(void *data, ngx_log_t *log)
 
     ngx_memcpy(&t, data, sizeof(ngx_walrus_put_t *));
 
+    if (t->route.kind == NGX_WALRUS_ROUTE_REGISTRATION) {
+        ngx_walrus_put_registration(t);
+        return;
+    }
+
+    if (ngx_walrus_put_registered(t) != 0) {
+        return;
+    }
+
     switch (t->route.kind) {
 
     case NGX_WALRUS_ROUTE_METADATA:
@@ -434,6 +451,160 @@ ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
 }
 
 
+/*
+ * 0 when the blob has a stored registration that is in force and signed
+ * by a publisher of the committee; it is then in t->registration
+ */
+
+static int
+ngx_walrus_put_registered(ngx_walrus_put_t *t)
+{
+    int      rc;
+    char     path[NGX_WALRUS_PATH_MAX];
+    size_t   len;
+    u_char  *buf;
+
+    if (ngx_walrus_store_path(path, t->dir, "registration") != 0) {
+        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
+                            "the store path is too long");
+        return -1;
+    }
+
+    if (ngx_walrus_read_file(path, WALRUS_REGISTRATION_LEN, &buf, &len)
+        != 0)
+    {
+        if (errno == ENOENT) {
+            ngx_walrus_put_fail(t, NGX_HTTP_UNAUTHORIZED,
+                                "REGISTRATION_REQUIRED",
+                                "blob %s is not registered: PUT a "
+                                "registration signed by a publisher of the "
+                                "committee first", t->route.id_text);
+
+        } else if (errno == EFBIG) {
+            ngx_walrus_put_fail(t, NGX_HTTP_FORBIDDEN, "REGISTRATION_INVALID",
+                                "the stored registration of blob %s does "
+                                "not parse", t->route.id_text);
+
+        } else {
+            ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "STORE_ERROR", "cannot read the registration: "
+                                "%s", strerror(errno));
+        }
+
+        return -1;
+    }
+
+    rc = walrus_registration_parse(&t->registration, buf, len);
+    free(buf);
+
+    if (rc == WALRUS_OK) {
+        rc = walrus_registration_verify(t->committee, &t->registration,
+                                        t->route.blob_id);
+    }
+
+    /* the committee may have dropped its publisher, or it expired */
+
+    if (rc != WALRUS_OK) {
+        ngx_walrus_put_fail(t, NGX_HTTP_FORBIDDEN, "REGISTRATION_INVALID",
+                            "the stored registration of blob %s is not "
+                            "valid now: %s", t->route.id_text,
+                            walrus_strerror(rc));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_walrus_put_registration(ngx_walrus_put_t *t)
+{
+    int                    rc;
+    char                   path[NGX_WALRUS_PATH_MAX];
+    u_char                *buf;
+    walrus_registration_t  reg;
+
+    buf = ngx_walrus_body_slurp(t);
+    if (buf == NULL) {
+        return;
+    }
+
+    rc = walrus_registration_parse(&reg, buf, t->body_len);
+
+    if (rc == WALRUS_OK) {
+        rc = walrus_registration_verify(t->committee, &reg, t->route.blob_id);
+    }
+
+    switch (rc) {
+
+    case WALRUS_OK:
+        break;
+
+    case WALRUS_EBLOBID:
+        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "BLOB_ID_MISMATCH",
+                            "the registration is for another blob");
+        goto done;
+
+    case WALRUS_EEPOCH:
+        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_REGISTRATION",
+                            "the registration is in force from epoch %u "
+                            "until epoch %u, the committee is at epoch %u",
+                            (unsigned) reg.epoch, (unsigned) reg.end_epoch,
+                            (unsigned) t->committee->epoch);
+        goto done;
+
+    case WALRUS_EPUBLISHER:
+        ngx_walrus_put_fail(t, NGX_HTTP_FORBIDDEN, "UNKNOWN_PUBLISHER",
+                            "%s", t->committee->npublishers == 0
+                            ? "the committee lists no publishers: this node "
+                              "stores no blob"
+                            : "the registration is not signed by a "
+                              "publisher of the committee");
+        goto done;
+
+    case WALRUS_ESIGNATURE:
+        ngx_walrus_put_fail(t, NGX_HTTP_FORBIDDEN, "INVALID_SIGNATURE",
+                            "the registration's signature does not verify");
+        goto done;
+
+    default:
+        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_REGISTRATION",
+                            "the registration does not parse (%d bytes "
+                            "expected): %s", WALRUS_REGISTRATION_LEN,
+                            walrus_strerror(rc));
+        goto done;
+    }
+
+    /*
+     * A registration in force gives way only to one that keeps the same
+     * blob longer and no less permanent; one that is no longer in force
+     * (its publisher left the committee, or it expired) to any.
+     */
+
+    if (ngx_walrus_put_registered(t) == 0
+        && (reg.end_epoch <= t->registration.end_epoch
+            || reg.length != t->registration.length
+            || reg.deletable > t->registration.deletable))
+    {
+        t->status = NGX_HTTP_OK;
+        t->reason = "registration";
+        goto done;
+    }
+
+    t->status = 0;
+
+    if (ngx_walrus_store_path(path, t->dir, "registration") == 0) {
+        (void) unlink(path);
+    }
+
+    (void) ngx_walrus_put_small(t, "registration", buf, t->body_len);
+
+done:
+
+    free(buf);
+}
+
+
 static void
 ngx_walrus_put_metadata(ngx_walrus_put_t *t)
 {
@@ -467,6 +638,14 @@ ngx_walrus_put_metadata(ngx_walrus_put_t *t)
     } else if (walrus_metadata_check(&m, t->route.blob_id) != WALRUS_OK) {
         ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "BLOB_ID_MISMATCH",
                             "the metadata does not hash to the blob ID");
+
+    } else if (m.length != t->registration.length) {
+        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST,
+                            "REGISTRATION_MISMATCH",
+                            "the metadata is of a blob of %llu bytes, its "
+                            "registration of %llu bytes",
+                            (unsigned long long) m.length,
+                            (unsigned long long) t->registration.length);
 
     } else {
         (void) ngx_walrus_put_small(t, "metadata", buf, t->body_len);

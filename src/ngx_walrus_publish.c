@@ -1,6 +1,7 @@
 /*
  * Gateway write path, PUT /v1/blobs: read the body, encode it, check for
- * an existing certificate, send metadata and sliver pairs to every node,
+ * an existing certificate, send a registration signed with the gateway's
+ * publisher key, the metadata and sliver pairs to every node,
  * collect confirmations until their signers hold n - f shards, then store
  * the certificate on the nodes and answer.
  */
@@ -14,6 +15,7 @@
 #include <ngx_walrus_spare_file.h>
 #include <walrus_base64.h>
 #include <walrus_cert.h>
+#include <walrus_registration.h>
 #include <walrus_sign.h>
 #include <jansson.h>
 
@@ -52,7 +54,8 @@ typedef enum {
     NGX_WALRUS_CALL_METADATA,
     NGX_WALRUS_CALL_SLIVER,
     NGX_WALRUS_CALL_CONFIRM,
-    NGX_WALRUS_CALL_CERT
+    NGX_WALRUS_CALL_CERT,
+    NGX_WALRUS_CALL_REGISTER
 } ngx_walrus_call_kind_e;
 
 
@@ -95,6 +98,7 @@ typedef struct {
     ngx_event_t               deadline;   /* then the stragglers' end */
     ngx_queue_t               lingering;  /* in ngx_walrus_lingering */
     ngx_uint_t                encoding;   /* parts being encoded */
+    u_char                    registration[WALRUS_REGISTRATION_LEN];
     unsigned                  timed_out:1;
     unsigned                  counted:1;
     unsigned                  is_lingering:1;
@@ -122,6 +126,9 @@ static ngx_int_t ngx_walrus_publish_call(ngx_walrus_publish_t *ctx,
     ngx_uint_t node, ngx_uint_t kind, ngx_uint_t pair, ngx_uint_t method,
     const char *path, ngx_chain_t *body, size_t capture);
 static ngx_int_t ngx_walrus_publish_upload(ngx_walrus_publish_t *ctx);
+static ngx_int_t ngx_walrus_publish_register(ngx_walrus_publish_t *ctx);
+static ngx_int_t ngx_walrus_publish_metadata(ngx_walrus_publish_t *ctx,
+    ngx_uint_t node);
 static ngx_int_t ngx_walrus_publish_slivers(ngx_walrus_publish_t *ctx,
     ngx_uint_t node);
 static ngx_int_t ngx_walrus_publish_certify(ngx_walrus_publish_t *ctx);
@@ -700,7 +707,10 @@ ngx_walrus_memory_body(ngx_pool_t *pool, u_char *data, size_t len)
 }
 
 
-/* the metadata to every node; each node's slivers follow its metadata */
+/*
+ * The registration to every node; a node's metadata follows its
+ * registration, its slivers its metadata
+ */
 
 static ngx_int_t
 ngx_walrus_publish_upload(ngx_walrus_publish_t *ctx)
@@ -708,12 +718,16 @@ ngx_walrus_publish_upload(ngx_walrus_publish_t *ctx)
     ngx_uint_t    i;
     ngx_chain_t  *b;
 
+    if (ngx_walrus_publish_register(ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     for (i = 0; i < ctx->committee->nnodes; i++) {
-        b = ngx_walrus_memory_body(ctx->request->pool, ctx->enc.metadata,
-                                   ctx->enc.metadata_len);
+        b = ngx_walrus_memory_body(ctx->request->pool, ctx->registration,
+                                   WALRUS_REGISTRATION_LEN);
         if (b == NULL
-            || ngx_walrus_publish_call(ctx, i, NGX_WALRUS_CALL_METADATA, 0,
-                                       NGX_HTTP_PUT, "metadata", b,
+            || ngx_walrus_publish_call(ctx, i, NGX_WALRUS_CALL_REGISTER, 0,
+                                       NGX_HTTP_PUT, "registration", b,
                                        NGX_WALRUS_CAPTURE_JSON)
                != NGX_OK)
         {
@@ -722,6 +736,55 @@ ngx_walrus_publish_upload(ngx_walrus_publish_t *ctx)
     }
 
     return NGX_OK;
+}
+
+
+/* nodes store only blobs that a publisher of the committee registered */
+
+static ngx_int_t
+ngx_walrus_publish_register(ngx_walrus_publish_t *ctx)
+{
+    int                     rc;
+    ngx_walrus_loc_conf_t  *wlcf;
+    walrus_registration_t   reg;
+
+    wlcf = ngx_http_get_module_loc_conf(ctx->request, ngx_http_walrus_module);
+
+    ngx_memzero(&reg, sizeof(walrus_registration_t));
+    reg.epoch = ctx->committee->epoch;
+    ngx_memcpy(reg.blob_id, ctx->enc.blob_id, WALRUS_BLOB_ID_LEN);
+    reg.length = ctx->enc.length;
+    reg.end_epoch = reg.epoch + (uint32_t) ctx->epochs;
+    reg.deletable = ctx->permanent ? 0 : 1;
+
+    rc = walrus_registration_sign(&reg, wlcf->gateway_key);
+    if (rc != WALRUS_OK) {
+        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                      "walrus: signing the registration of %s failed: %s",
+                      ctx->enc.id_text, walrus_strerror(rc));
+        return NGX_ERROR;
+    }
+
+    walrus_registration_serialize(&reg, ctx->registration);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_publish_metadata(ngx_walrus_publish_t *ctx, ngx_uint_t node)
+{
+    ngx_chain_t  *b;
+
+    b = ngx_walrus_memory_body(ctx->request->pool, ctx->enc.metadata,
+                               ctx->enc.metadata_len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_walrus_publish_call(ctx, node, NGX_WALRUS_CALL_METADATA, 0,
+                                   NGX_HTTP_PUT, "metadata", b,
+                                   NGX_WALRUS_CAPTURE_JSON);
 }
 
 
@@ -840,6 +903,13 @@ ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx, ngx_walrus_call_t *call)
         }
 
         return;
+
+    case NGX_WALRUS_CALL_REGISTER:
+        if (ok && ngx_walrus_publish_metadata(ctx, call->node) == NGX_OK) {
+            return;
+        }
+
+        break;
 
     case NGX_WALRUS_CALL_METADATA:
         if (ok && ngx_walrus_publish_slivers(ctx, call->node) == NGX_OK) {

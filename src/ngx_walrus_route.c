@@ -96,6 +96,11 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
         return NGX_OK;
     }
 
+    if (ngx_walrus_is("/registration")) {
+        rt->kind = NGX_WALRUS_ROUTE_REGISTRATION;
+        return NGX_OK;
+    }
+
 #undef ngx_walrus_is
 
     if (rest.len > sizeof("/slivers/") - 1

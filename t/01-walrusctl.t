@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 #
 # walrusctl: blob IDs, encode/decode round trips, damaged sliver
-# directories, node keys, certificates and command line errors.
+# directories, node keys, certificates, registrations and command line
+# errors.
 
 use strict;
 use warnings;
@@ -507,6 +508,93 @@ is($rc, 1, 'truncated certificate exits 1');
 is($rc, 3, 'missing certificate file exits 3');
 like($err, qr/no-such-cert/, '... naming it');
 
+# ---------------------------------------------------------------- registrations
+
+my $pub_committee = "$dir/pub-committee.json";
+($rc, $out, $err) = run('keygen', "$dir/publisher");
+is($rc, 0, 'keygen of a publisher key') or diag $err;
+my $c_text = slurp($committee);
+$c_text =~ s/\}$/,"publishers":[{"name":"script","public_key_file":"publisher.pub"}]}/
+    or die 'committee';
+spew($pub_committee, $c_text);
+
+my $pub_der = `openssl pkey -in $dir/publisher.key -pubout -outform DER`;
+is(length $pub_der, 44, 'openssl gives the public key');
+
+# the documented bytes, signed by openssl: Ed25519 signatures are
+# deterministic, so walrusctl must give exactly these
+sub registration {
+    my ($id, $length, $end, $deletable) = @_;
+    my $msg = 'walrus-register:1'
+        . pack('V a32 Q< V C a32', 1, $id, $length, $end, $deletable,
+               substr($pub_der, 12));
+    spew("$dir/msg", $msg);
+    unlink "$dir/sig";
+    system("openssl pkeyutl -sign -inkey $dir/publisher.key -rawin"
+           . " -in $dir/msg -out $dir/sig 2>/dev/null") == 0
+        or die "openssl pkeyutl failed";
+    return $msg . slurp("$dir/sig");
+}
+
+($rc, $out, $err) = run('-c', $pub_committee, 'register', '--key',
+                        "$dir/publisher.key", '-o', "$dir/a.reg",
+                        "$dir/a.bin");
+is($rc, 0, 'register -o exits 0') or diag $err;
+is($out, "$id_a\n", '... printing the blob ID');
+is(length(slurp("$dir/a.reg") // ''), 162, '... writing 162 bytes');
+ok(slurp("$dir/a.reg") eq registration($cert_id, length $data, 2, 1),
+   '... the documented registration: one epoch, deletable');
+
+($rc, $out, $err) = run('-c', $pub_committee, 'register', '--epochs=5',
+                        '--permanent', "--key=$dir/publisher.key",
+                        "$dir/a.bin");
+is($rc, 0, 'register without -o exits 0') or diag $err;
+chomp $out;
+ok(decode_base64url($out) eq registration($cert_id, length $data, 6, 0),
+   '... printing it in base64url: --epochs 5 ends at 6, --permanent');
+
+($rc, $out, $err) = run({ stdin => "$dir/a.bin" }, '-c', $pub_committee,
+                        'register', '--key', "$dir/publisher.key",
+                        '--deletable', '--epochs', '53', '-');
+is($rc, 0, 'register reads stdin') or diag $err;
+chomp $out;
+ok(decode_base64url($out) eq registration($cert_id, length $data, 54, 1),
+   '... --epochs 53, --deletable');
+
+($rc, $out, $err) = run('-c', $pub_committee, 'register', '--key',
+                        "$dir/node0.key", "$dir/a.bin");
+is($rc, 1, 'a key that is no publisher\'s exits 1');
+like($err, qr/not the key of a publisher of the committee/, '... saying so');
+
+($rc, $out, $err) = ctl('register', '--key', "$dir/publisher.key",
+                        "$dir/a.bin");
+is($rc, 1, 'a committee without publishers: exit 1');
+
+($rc, $out, $err) = run('-c', $pub_committee, 'register', '--key',
+                        "$dir/nowhere.key", "$dir/a.bin");
+is($rc, 3, 'a missing key file exits 3');
+like($err, qr/nowhere\.key/, '... naming it');
+
+($rc, $out, $err) = run('-c', $pub_committee, 'register', '--key',
+                        "$dir/publisher.pub", "$dir/a.bin");
+is($rc, 3, 'a public key as --key exits 3');
+
+for my $bad (['--epochs', '0'], ['--epochs', '54'], ['--epochs', '1x'],
+             ['--epochs', ''], ['--permanent', '--deletable'], ['--key'],
+             ['--blob-id', $id_a])
+{
+    my @key = grep({ $_ eq '--key' } @$bad) ? () : ('--key',
+                                                    "$dir/publisher.key");
+    ($rc, $out, $err) = run('-c', $pub_committee, 'register', @key, @$bad,
+                            "$dir/a.bin");
+    is($rc, 2, "register @$bad: exit 2");
+    is($out, '', '... and nothing on stdout');
+}
+
+($rc, $out, $err) = run('-c', $pub_committee, 'register', "$dir/a.bin");
+is($rc, 2, 'register without --key exits 2');
+like($err, qr/register needs --key/, '... saying so');
+
 # ---------------------------------------------------------------- usage
 
 ($rc, $out, $err) = run();
@@ -529,7 +617,7 @@ for my $help (['-h'], ['--help'], ['help']) {
     ($rc, $out, $err) = run(@$help);
     is($rc, 0, "@$help exits 0");
     my @missing = grep { $out !~ /^  \Q$_\E /m }
-                  qw(blob-id encode decode keygen verify-cert help);
+                  qw(blob-id encode decode keygen verify-cert register help);
     is("@missing", '', "@$help lists every command");
 }
 

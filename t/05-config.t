@@ -109,6 +109,52 @@ config_fails('walrus_gateway_slow_timeout soon',
              qr/"walrus_gateway_slow_timeout" directive invalid value/,
              gateway => 1, gateway_extra => 'walrus_gateway_slow_timeout soon;');
 
+# a gateway signs registrations with a publisher key of the committee
+
+$t->write_config(gateway => 1);
+($passed, $out) = $t->test_config;
+ok($passed, 'a gateway with the publisher key is valid') or diag($out);
+
+sub gateway_conf {
+    my ($from, $to) = @_;
+    $t->write_config(gateway => 1);
+    my $conf = WalrusTest::read_file("$dir/nginx.conf");
+    $conf =~ s{\Q$from\E}{$to} or die "no $from in nginx.conf";
+    WalrusTest::write_file("$dir/nginx.conf", $conf);
+    return $t->test_config;
+}
+
+($passed, $out) = gateway_conf("walrus_gateway_key $dir/keys/gateway.key;",
+                               '');
+ok(!$passed, 'a gateway without walrus_gateway_key: nginx -t fails');
+like($out, qr/"walrus_gateway" needs "walrus_gateway_key": an Ed25519(?x)
+              \ private\ key\ whose\ public\ key\ is\ listed\ in\ the
+              \ committee's\ "publishers"/, '... saying what to add');
+
+($passed, $out) = gateway_conf("keys/gateway.key", 'keys/node1.key');
+ok(!$passed, 'a gateway key that is no publisher\'s: nginx -t fails');
+like($out, qr/the key ".*node1\.key" is not the key of a publisher in/,
+     '... saying so');
+
+($passed, $out) = gateway_conf("keys/gateway.key", 'keys/gateway.pub');
+ok(!$passed, 'a public key as walrus_gateway_key: nginx -t fails');
+like($out, qr/cannot load the Ed25519 private key ".*gateway\.pub"/,
+     '... saying so');
+
+# without publishers nodes start, refusing every upload, and no gateway
+my $c = WalrusTest::read_file($t->committee);
+$c =~ s/,"publishers":\[[^\]]*\]// or die 'no publishers in the committee';
+WalrusTest::write_file($t->committee, $c);
+
+$t->write_config;
+($passed, $out) = $t->test_config;
+ok($passed, 'nodes of a committee without publishers are valid')
+    or diag($out);
+like($out, qr/\[warn\].*lists no publishers: node "node0" will refuse/,
+     '... with a warning');
+config_fails('a gateway of a committee without publishers',
+             qr/is not the key of a publisher/, gateway => 1);
+
 WalrusTest::write_file("$dir/bad.json", '{"epoch": 1, "n_shards": 3}');
 $t->write_config;
 my $conf = WalrusTest::read_file("$dir/nginx.conf");

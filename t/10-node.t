@@ -1,5 +1,5 @@
-# Storage node role: metadata, slivers, confirmations, certificates,
-# durability across restarts, hostile input and concurrency.
+# Storage node role: registrations, metadata, slivers, confirmations,
+# certificates, durability across restarts, hostile input and concurrency.
 
 use strict;
 use warnings;
@@ -51,6 +51,139 @@ my $health = $json->decode($res->{content});
 is($health->{success}{data}{node}, 'node0', 'health names the node');
 is_deeply($health->{success}{data}{shards}, [0], 'health lists its shards');
 
+# --- registrations ------------------------------------------------------------
+
+# nothing is stored for a blob that no publisher registered
+my $p0 = pair_of(0);
+
+$res = $t->node_request(0, 'PUT', "$base/metadata", $meta);
+is($res->{status}, 401, 'metadata of an unregistered blob: 401');
+is(error_reason($res), 'REGISTRATION_REQUIRED', '... REGISTRATION_REQUIRED');
+like($res->{headers}{'content-type'}, qr{application/json}, '... in JSON');
+like($res->{content}, qr/"status":"UNAUTHENTICATED"/,
+     '... in the Walrus error model');
+
+$res = $t->node_request(0, 'PUT', "$base/slivers/$p0/primary",
+                        sliver($p0, 'primary'));
+is($res->{status}, 401, 'a sliver of an unregistered blob: 401');
+is(error_reason($res), 'REGISTRATION_REQUIRED', '... REGISTRATION_REQUIRED');
+
+$res = $t->node_request(0, 'PUT', "$base/certificate",
+                        WalrusTest::Proto::certificate(1, $id));
+is($res->{status}, 401, 'a certificate of an unregistered blob: 401');
+ok(!-e $t->store(0) . "/$id_text", '... and no blob directory is made');
+
+my $len = length $blob;
+my $good = $t->registration($id, $len);
+is(length $good, 162, 'a registration is 162 bytes');
+
+WalrusTest::run_quiet($WalrusTest::CTL, 'keygen', "$dir/keys/stranger")
+    or die 'keygen';
+$res = $t->node_request(0, 'PUT', "$base/registration",
+                        $t->registration($id, $len,
+                                         key => "$dir/keys/stranger"));
+is($res->{status}, 403, 'a registration by a key the committee does not '
+                        . 'list: 403');
+is(error_reason($res), 'UNKNOWN_PUBLISHER', '... UNKNOWN_PUBLISHER');
+
+my $forged = $good;
+substr($forged, 120, 1) = chr(ord(substr($forged, 120, 1)) ^ 1);
+$res = $t->node_request(0, 'PUT', "$base/registration", $forged);
+is($res->{status}, 403, 'a registration with a broken signature: 403');
+is(error_reason($res), 'INVALID_SIGNATURE', '... INVALID_SIGNATURE');
+
+$forged = $good;
+substr($forged, 53, 1) = chr(ord(substr($forged, 53, 1)) ^ 1);
+$res = $t->node_request(0, 'PUT', "$base/registration", $forged);
+is($res->{status}, 403, 'a registration with a changed length: 403');
+
+my $other_id = "\x5a" x 32;
+$res = $t->node_request(0, 'PUT', "$base/registration",
+                        $t->registration($other_id, $len));
+is($res->{status}, 400, 'the registration of another blob is refused');
+is(error_reason($res), 'BLOB_ID_MISMATCH', '... BLOB_ID_MISMATCH');
+
+$res = $t->node_request(0, 'PUT', "$base/registration",
+                        substr($good, 0, -1));
+is(error_reason($res), 'INVALID_REGISTRATION', 'one byte short: refused');
+$res = $t->node_request(0, 'PUT', "$base/registration", $good . "\0");
+is($res->{status}, 413, 'one byte long: 413');
+
+$res = $t->node_request(0, 'PUT', "$base/registration",
+                        $t->registration($id, $len, epoch => 2,
+                                         end_epoch => 3));
+is(error_reason($res), 'INVALID_REGISTRATION',
+   'a registration of a later epoch than the committee\'s is refused');
+$res = $t->node_request(0, 'PUT', "$base/registration",
+                        $t->registration($id, $len, epoch => 0,
+                                         end_epoch => 1));
+is(error_reason($res), 'INVALID_REGISTRATION', 'an expired one too');
+like($res->{content}, qr/until epoch 1, the committee is at epoch 1/,
+     '... saying why');
+ok(!-e $t->store(0) . "/$id_text", 'refused registrations store nothing');
+
+$res = $t->node_request(0, 'PUT', "$base/registration", $good);
+is($res->{status}, 201, 'a registration by the publisher is stored');
+like($res->{content}, qr/"stored":"registration","created":true/,
+     '... created');
+$res = $t->node_request(0, 'PUT', "$base/registration", $good);
+is($res->{status}, 200, 'the same one again answers 200');
+like($res->{content}, qr/"created":false/, '... not created');
+my $longer = $t->registration($id, $len, end_epoch => 9);
+$res = $t->node_request(0, 'PUT', "$base/registration", $longer);
+is($res->{status}, 201, 'one with a later end epoch replaces it');
+for my $case (['an earlier end epoch', end_epoch => 5],
+              ['another length', end_epoch => 10, length => $len + 1])
+{
+    my ($what, %opt) = @$case;
+    $res = $t->node_request(0, 'PUT', "$base/registration",
+                            $t->registration($id, $opt{length} // $len,
+                                             end_epoch => $opt{end_epoch}));
+    is($res->{status}, 200, "one with $what is not stored");
+}
+$res = $t->node_request(0, 'GET', "$base/registration");
+ok($res->{status} == 200 && $res->{content} eq $longer,
+   '... the longer one is kept, served byte for byte');
+is(WalrusTest::read_file($t->store(0) . "/$id_text/registration"), $longer,
+   'it is stored beside the metadata');
+
+# a permanent blob stays permanent
+$res = $t->node_request(5, 'PUT', "$base/registration",
+                        $t->registration($id, $len, deletable => 0));
+is($res->{status}, 201, 'a permanent registration is stored');
+$res = $t->node_request(5, 'PUT', "$base/registration",
+                        $t->registration($id, $len, end_epoch => 9));
+is($res->{status}, 200, '... and a deletable one does not replace it');
+$res = $t->node_request(5, 'PUT', "$base/registration",
+                        $t->registration($id, $len, end_epoch => 9,
+                                         deletable => 0));
+is($res->{status}, 201, '... a longer permanent one does');
+
+$res = $t->node_request(1, 'GET', "$base/registration");
+is($res->{status}, 404, 'no registration: 404');
+is(error_reason($res), 'REGISTRATION_NOT_FOUND', '... REGISTRATION_NOT_FOUND');
+
+# a registration whose length is not the metadata's
+$res = $t->node_request(6, 'PUT', "$base/registration",
+                        $t->registration($id, $len + 1));
+is($res->{status}, 201, 'a registration of the wrong length is stored');
+$res = $t->node_request(6, 'PUT', "$base/metadata", $meta);
+is($res->{status}, 400, '... and the metadata is refused');
+is(error_reason($res), 'REGISTRATION_MISMATCH', '... REGISTRATION_MISMATCH');
+ok(!-e $t->store(6) . "/$id_text/metadata", '... not stored');
+
+# a stored registration that no longer verifies is replaced
+WalrusTest::write_file($t->store(6) . "/$id_text/registration",
+                       $t->registration($id, $len,
+                                        key => "$dir/keys/stranger"));
+$res = $t->node_request(6, 'PUT', "$base/metadata", $meta);
+is($res->{status}, 403, 'a stored registration that does not verify: 403');
+is(error_reason($res), 'REGISTRATION_INVALID', '... REGISTRATION_INVALID');
+$res = $t->node_request(6, 'PUT', "$base/registration", $good);
+is($res->{status}, 201, '... and a valid one replaces it');
+
+$t->register($id_text, $len);
+
 # --- metadata ---------------------------------------------------------------
 
 $res = $t->node_request(0, 'PUT', "$base/metadata", substr($meta, 0, -1));
@@ -82,7 +215,6 @@ is(length($res->{content} // ''), 0, '... and no body');
 
 # --- slivers ----------------------------------------------------------------
 
-my $p0 = pair_of(0);
 my $foreign = ($p0 + 1) % $n;
 
 $res = $t->node_request(0, 'PUT', "$base/slivers/$foreign/primary",
@@ -108,7 +240,8 @@ is($res->{status}, 400, 'a primary sliver PUT as secondary is refused');
 opendir my $dh, $t->store(0) . "/$id_text" or die;
 my @files = sort grep { !/^\./ || /^\.tmp/ } readdir $dh;
 closedir $dh;
-is_deeply(\@files, ['metadata'], 'refused slivers leave no file behind');
+is_deeply(\@files, ['metadata', 'registration'],
+          'refused slivers leave no file behind');
 
 $res = $t->node_request(0, 'GET', "$base/confirmation");
 is($res->{status}, 409, 'no confirmation before the slivers');
@@ -411,6 +544,26 @@ for my $k (0 .. 199) {
 my $failed = 0;
 for (@kids) { waitpid $_, 0; $failed++ if $? }
 is($failed, 0, '200 concurrent sliver PUTs and GETs all succeed');
+
+# --- a committee without publishers: nothing more is stored ------------------
+
+$t->stop;
+my $committee = WalrusTest::read_file($t->committee);
+$committee =~ s/,"publishers":\[[^\]]*\]// or die 'no publishers';
+WalrusTest::write_file($t->committee, $committee);
+$t->run;
+
+$res = $t->node_request(0, 'PUT', "$base/registration", $good);
+is($res->{status}, 403, 'without publishers a registration is refused');
+like($res->{content}, qr/the committee lists no publishers/, '... saying why');
+unlink $t->store(0) . "/$id_text/$p0.primary";
+$res = $t->node_request(0, 'PUT', "$base/slivers/$p0/primary",
+                        sliver($p0, 'primary'));
+is($res->{status}, 403, '... and so is a sliver of a registered blob');
+is(error_reason($res), 'REGISTRATION_INVALID', '... REGISTRATION_INVALID');
+like(WalrusTest::read_file($t->error_log) // '',
+     qr/\[warn\].*lists no publishers: node "node0" will refuse/,
+     'the error log warns at start');
 
 $t->stop;
 done_testing();

@@ -90,6 +90,14 @@ ok(wait_for {
            0 .. $n - 1
    }, 'every node holds its verified slivers and the certificate');
 
+# Ed25519 signatures are deterministic: the harness's own registration
+# (built from docs/protocol.md, signed by openssl) is the same bytes
+my $raw = $P->can('unb64url')->($id);
+my $reg = $t->registration($raw, length $blob);
+ok(!grep({ (WalrusTest::read_file($t->store($_) . "/$id/registration") // '')
+           ne $reg } 0 .. $n - 1),
+   'every node keeps the gateway\'s registration: end epoch 2, deletable');
+
 my $res2;
 ($res2, $data) = put_blob($blob);
 ok($data && $data->{alreadyCertified}, 'the same blob again: alreadyCertified');
@@ -102,6 +110,48 @@ $obj = created($data);
 ok($obj, 'force=true stores it again as newlyCreated');
 is($obj->{storage}{endEpoch}, 6, 'epochs=5 gives end epoch 6');
 ok(!$obj->{deletable}, 'permanent=true is not deletable');
+$reg = $t->registration($raw, length $blob, end_epoch => 6, deletable => 0);
+ok(wait_for {
+       (WalrusTest::read_file($t->store(0) . "/$id/registration") // '')
+       eq $reg
+   }, '... and the nodes now keep it until epoch 6, permanent');
+
+# a script publishes straight to the nodes, with a registration made by
+# walrusctl with the publisher key, and the gateway serves the blob
+my $sblob = join '', map { chr(($_ * 7 + 1) % 256) } 1 .. 2 * $S + 5;
+WalrusTest::write_file("$dir/script.bin", $sblob);
+my $sid = `$ctl register --key $dir/keys/gateway.key -o $dir/script.reg $dir/script.bin`;
+chomp $sid;
+is($sid, cli_blob_id($sblob), 'walrusctl register gives the blob ID');
+system("$ctl encode $dir/script.bin $dir/script > /dev/null") == 0
+    or die 'encode';
+my $sraw = $P->can('unb64url')->($sid);
+my (@signers, @refused);
+for my $i (0 .. $n - 1) {
+    my $pair = WalrusTest::Proto::shard_to_pair($sraw, $n, $i);
+    for my $part (['registration', 'script.reg'],
+                  ['metadata', 'script/metadata'],
+                  ["slivers/$pair/primary", "script/$pair.primary"],
+                  ["slivers/$pair/secondary", "script/$pair.secondary"])
+    {
+        my $r = $t->node_request($i, 'PUT', "/v1/blobs/$sid/$part->[0]",
+                                 WalrusTest::read_file("$dir/$part->[1]"));
+        push @refused, "node$i $part->[0]: $r->{status}"
+            if $r->{status} != 201;
+    }
+    my $c = eval { $json->decode($t->node_request($i, 'GET',
+                       "/v1/blobs/$sid/confirmation")->{content}) };
+    push @signers, [$i, $P->can('unb64url')->(
+                            $c->{success}{data}{signed}{signature})] if $c;
+}
+is("@refused", '', 'the nodes store what the script sends');
+is(scalar @signers, $n, '... and confirm it');
+my $scert = WalrusTest::Proto::certificate(1, $sraw, @signers);
+is($t->node_request($_, 'PUT', "/v1/blobs/$sid/certificate", $scert)->{status},
+   201, "node$_ stores the script's certificate") for 0 .. $n - 1;
+$res2 = $t->request('GET', $t->gateway_url . "/v1/blobs/$sid");
+ok($res2->{status} == 200 && $res2->{content} eq $sblob,
+   'the gateway serves the blob the script published');
 
 # sizes: empty, one byte, segment boundaries, several segments (encoded
 # inline, then in parts)

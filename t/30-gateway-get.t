@@ -230,6 +230,7 @@ my $raw = blob_of(3000, 99);
 WalrusTest::write_file("$dir/raw.bin", $raw);
 my $raw_id = `$WalrusTest::CTL -c $dir/committee.json encode $dir/raw.bin $dir/raw`;
 chomp $raw_id;
+$t->register($raw_id, length $raw);
 $t->node_request($_, 'PUT', "/v1/blobs/$raw_id/metadata",
                  WalrusTest::read_file("$dir/raw/metadata")) for 0 .. $n - 1;
 $res = get("/v1/blobs/$raw_id");
@@ -346,6 +347,7 @@ my $bad_id = `$WalrusTest::ROOT/build/tools/bad_parity $n $S $dir/bad.bin $dir/b
 chomp $bad_id;
 my $bad_bytes = $P->can('unb64url')->($bad_id);
 my @signers;
+$t->register($bad_id, length $bad);
 for my $i (0 .. $n - 1) {
     my $pair = ($i + $n - WalrusTest::Proto::id_mod($bad_bytes, $n)) % $n;
     $t->node_request($i, 'PUT', "/v1/blobs/$bad_id/metadata",

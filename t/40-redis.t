@@ -51,6 +51,7 @@ sub store_directly {
     chomp $id;
     my $raw = $P->can('unb64url')->($id);
     my @signers;
+    $t->register($id, length $content);
     for my $i (0 .. $n - 1) {
         my $pair = WalrusTest::Proto::shard_to_pair($raw, $n, $i);
         $t->node_request($i, 'PUT', "/v1/blobs/$id/metadata",

@@ -79,6 +79,27 @@ walrus_cli_blob_id(walrus_cli_t *cli)
 
 
 int
+walrus_cli_file_blob_id(const char *path, const walrus_committee_t *c,
+    uint8_t *id, uint64_t *length)
+{
+    int                rc;
+    walrus_cli_blob_t  blob;
+
+    rc = walrus_cli_stream(path, c, NULL, NULL, &blob);
+    if (rc != WALRUS_CLI_OK) {
+        return rc;
+    }
+
+    memcpy(id, blob.id, WALRUS_BLOB_ID_LEN);
+    *length = blob.meta.length;
+
+    walrus_metadata_free(&blob.meta);
+
+    return WALRUS_CLI_OK;
+}
+
+
+int
 walrus_cli_encode(walrus_cli_t *cli)
 {
     int                   rc;

@@ -11,7 +11,7 @@
 typedef struct {
     const char   *name;
     int           nargs;
-    int           blob_id;      /* takes --blob-id */
+    int           options;      /* WALRUS_CLI_OPT_* */
     int         (*handler)(walrus_cli_t *cli);
     const char   *args;
 } walrus_cli_command_t;
@@ -22,6 +22,8 @@ static int walrus_cli_usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 static int walrus_cli_options(walrus_cli_t *cli,
     const walrus_cli_command_t *cmd, int argc, char **argv);
+static int walrus_cli_option(const char *name, int *i, int argc,
+    char **argv, const char **value);
 static int walrus_cli_flush(void);
 
 
@@ -33,6 +35,8 @@ static const walrus_cli_command_t  walrus_cli_commands[] = {
     { "keygen", 1, 0, walrus_cli_keygen, "NAME" },
     { "verify-cert", 1, 1, walrus_cli_verify_cert,
       "[--blob-id ID] CERT" },
+    { "register", 1, WALRUS_CLI_OPT_REGISTER, walrus_cli_register,
+      "--key KEY [--epochs N] [--permanent] [-o OUT] FILE" },
     { NULL, 0, 0, NULL, NULL }
 };
 
@@ -123,7 +127,7 @@ static int
 walrus_cli_options(walrus_cli_t *cli, const walrus_cli_command_t *cmd,
     int argc, char **argv)
 {
-    int  i, nops, options;
+    int  i, rc, nops, options;
 
     nops = 0;
     options = 1;
@@ -135,7 +139,9 @@ walrus_cli_options(walrus_cli_t *cli, const walrus_cli_command_t *cmd,
             continue;
         }
 
-        if (options && cmd->blob_id && strcmp(argv[i], "--blob-id") == 0) {
+        if (options && (cmd->options & WALRUS_CLI_OPT_BLOB_ID)
+            && strcmp(argv[i], "--blob-id") == 0)
+        {
             if (++i == argc) {
                 return walrus_cli_usage_error("--blob-id needs an ID");
             }
@@ -144,11 +150,47 @@ walrus_cli_options(walrus_cli_t *cli, const walrus_cli_command_t *cmd,
             continue;
         }
 
-        if (options && cmd->blob_id
+        if (options && (cmd->options & WALRUS_CLI_OPT_BLOB_ID)
             && strncmp(argv[i], "--blob-id=", 10) == 0)
         {
             cli->blob_id = argv[i] + 10;
             continue;
+        }
+
+        if (options && (cmd->options & WALRUS_CLI_OPT_REGISTER)) {
+            rc = walrus_cli_option("--key", &i, argc, argv, &cli->key);
+
+            if (rc == 0) {
+                rc = walrus_cli_option("--epochs", &i, argc, argv,
+                                       &cli->epochs);
+            }
+
+            if (rc == 0) {
+                rc = walrus_cli_option("-o", &i, argc, argv, &cli->output);
+            }
+
+            if (rc == 0) {
+                rc = walrus_cli_option("--output", &i, argc, argv,
+                                       &cli->output);
+            }
+
+            if (rc == -1) {
+                return WALRUS_CLI_USAGE;
+            }
+
+            if (rc == 1) {
+                continue;
+            }
+
+            if (strcmp(argv[i], "--permanent") == 0) {
+                cli->permanent = 1;
+                continue;
+            }
+
+            if (strcmp(argv[i], "--deletable") == 0) {
+                cli->deletable = 1;
+                continue;
+            }
         }
 
         if (options && argv[i][0] == '-' && argv[i][1] != '\0') {
@@ -168,6 +210,38 @@ walrus_cli_options(walrus_cli_t *cli, const walrus_cli_command_t *cmd,
     cli->argv = argv;
 
     return WALRUS_CLI_OK;
+}
+
+
+/*
+ * "NAME VALUE" or "NAME=VALUE": 1 when argv[*i] is that option, 0 when it
+ * is not, -1 (with a message) when its value is missing
+ */
+
+static int
+walrus_cli_option(const char *name, int *i, int argc, char **argv,
+    const char **value)
+{
+    size_t  len;
+
+    len = strlen(name);
+
+    if (strcmp(argv[*i], name) == 0) {
+        if (*i + 1 == argc) {
+            walrus_cli_usage_error("%s needs a value", name);
+            return -1;
+        }
+
+        *value = argv[++*i];
+        return 1;
+    }
+
+    if (strncmp(argv[*i], name, len) == 0 && argv[*i][len] == '=') {
+        *value = argv[*i] + len + 1;
+        return 1;
+    }
+
+    return 0;
 }
 
 
@@ -211,6 +285,13 @@ walrus_cli_usage(FILE *out)
           "(public)\n"
           "  verify-cert [--blob-id ID] CERT  verify a certificate, binary "
           "or base64url\n"
+          "  register --key KEY [--epochs N] [--permanent] [-o OUT] FILE\n"
+          "                                   sign a registration of FILE "
+          "with the publisher\n"
+          "                                   key KEY, for N epochs (1); "
+          "binary into OUT\n"
+          "                                   and the blob ID on stdout, "
+          "else base64url\n"
           "  help                             print this text\n"
           "\n"
           "options:\n"

@@ -24,9 +24,19 @@
 #define WALRUS_CLI_COMMITTEE_DEFAULT  "committee.json"
 
 
+/* the options a command takes besides its operands */
+#define WALRUS_CLI_OPT_BLOB_ID   1   /* --blob-id */
+#define WALRUS_CLI_OPT_REGISTER  2   /* --key, --epochs, --permanent, ... */
+
+
 typedef struct {
     const char   *committee;   /* path of the committee file */
     const char   *blob_id;     /* --blob-id, or NULL */
+    const char   *key;         /* --key, or NULL */
+    const char   *epochs;      /* --epochs, or NULL */
+    const char   *output;      /* -o, or NULL */
+    int           permanent;   /* --permanent */
+    int           deletable;   /* --deletable */
     int           argc;        /* operands of the command */
     char        **argv;
 } walrus_cli_t;
@@ -38,6 +48,11 @@ int walrus_cli_encode(walrus_cli_t *cli);
 int walrus_cli_decode(walrus_cli_t *cli);
 int walrus_cli_keygen(walrus_cli_t *cli);
 int walrus_cli_verify_cert(walrus_cli_t *cli);
+int walrus_cli_register(walrus_cli_t *cli);
+
+/* the blob ID and length of a file ("-": stdin), encoded to get them */
+int walrus_cli_file_blob_id(const char *path, const walrus_committee_t *c,
+    uint8_t *id, uint64_t *length);
 
 /* "walrusctl: " + message + newline on stderr */
 void walrus_cli_error(const char *fmt, ...)

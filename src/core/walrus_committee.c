@@ -34,18 +34,23 @@ static int walrus_committee_uint(walrus_committee_ctx_t *ctx, json_t *obj,
     const char *key, uint32_t min, uint32_t max, uint32_t *out);
 static int walrus_committee_node(walrus_committee_ctx_t *ctx, unsigned i,
     json_t *obj);
-static int walrus_committee_string(walrus_committee_ctx_t *ctx, unsigned i,
-    json_t *obj, const char *key, size_t max, char **out);
-static int walrus_committee_name(walrus_committee_ctx_t *ctx, unsigned i,
-    json_t *obj);
+static int walrus_committee_publishers(walrus_committee_ctx_t *ctx,
+    json_t *root);
+static int walrus_committee_publisher(walrus_committee_ctx_t *ctx,
+    unsigned i, json_t *obj);
+static int walrus_committee_string(walrus_committee_ctx_t *ctx,
+    const char *list, unsigned i, json_t *obj, const char *key, size_t max,
+    char **out);
+static int walrus_committee_name(walrus_committee_ctx_t *ctx,
+    const char *list, unsigned i, json_t *obj, char **out);
 static int walrus_committee_url(walrus_committee_ctx_t *ctx, unsigned i,
     json_t *obj);
 static int walrus_committee_shards(walrus_committee_ctx_t *ctx, unsigned i,
     json_t *obj);
-static int walrus_committee_key(walrus_committee_ctx_t *ctx, unsigned i,
-    json_t *obj);
-static int walrus_committee_key_file(walrus_committee_ctx_t *ctx, unsigned i,
-    const char *file);
+static int walrus_committee_key(walrus_committee_ctx_t *ctx,
+    const char *list, unsigned i, json_t *obj, EVP_PKEY **out);
+static int walrus_committee_key_file(walrus_committee_ctx_t *ctx,
+    const char *list, unsigned i, const char *file, EVP_PKEY **out);
 static int walrus_committee_known(const char *key, const char *const *keys);
 static const char *walrus_committee_type(json_t *value);
 static void walrus_committee_error(char *err, size_t errlen,
@@ -53,11 +58,15 @@ static void walrus_committee_error(char *err, size_t errlen,
 
 
 static const char *const  walrus_committee_keys[] = {
-    "epoch", "n_shards", "segment_size", "nodes", NULL
+    "epoch", "n_shards", "segment_size", "nodes", "publishers", NULL
 };
 
 static const char *const  walrus_node_keys[] = {
     "name", "url", "shards", "public_key_file", "public_key", NULL
+};
+
+static const char *const  walrus_publisher_keys[] = {
+    "name", "public_key_file", "public_key", NULL
 };
 
 
@@ -181,6 +190,15 @@ walrus_committee_free(walrus_committee_t *c)
         free(c->nodes);
     }
 
+    if (c->publishers != NULL) {
+        for (i = 0; i < c->npublishers; i++) {
+            free(c->publishers[i].name);
+            EVP_PKEY_free(c->publishers[i].public_key);
+        }
+
+        free(c->publishers);
+    }
+
     memset(c, 0, sizeof(walrus_committee_t));
 }
 
@@ -196,6 +214,28 @@ walrus_committee_find(const walrus_committee_t *c, const char *name)
 
     for (i = 0; i < c->nnodes; i++) {
         if (c->nodes[i].name != NULL && strcmp(c->nodes[i].name, name) == 0) {
+            return (int) i;
+        }
+    }
+
+    return -1;
+}
+
+
+int
+walrus_committee_find_publisher(const walrus_committee_t *c,
+    const uint8_t *raw_key)
+{
+    unsigned  i;
+
+    if (c == NULL || c->publishers == NULL || raw_key == NULL) {
+        return -1;
+    }
+
+    for (i = 0; i < c->npublishers; i++) {
+        if (memcmp(c->publishers[i].raw_key, raw_key, WALRUS_PUBLIC_KEY_LEN)
+            == 0)
+        {
             return (int) i;
         }
     }
@@ -390,7 +430,7 @@ walrus_committee_root(walrus_committee_ctx_t *ctx, json_t *root)
         }
     }
 
-    return WALRUS_OK;
+    return walrus_committee_publishers(ctx, root);
 }
 
 
@@ -434,9 +474,11 @@ walrus_committee_uint(walrus_committee_ctx_t *ctx, json_t *obj,
 static int
 walrus_committee_node(walrus_committee_ctx_t *ctx, unsigned i, json_t *obj)
 {
-    int          rc;
-    json_t      *value;
-    const char  *key;
+    int             rc;
+    json_t         *value;
+    unsigned        j;
+    const char     *key;
+    walrus_node_t  *nodes;
 
     if (!json_is_object(obj)) {
         walrus_committee_error(ctx->err, ctx->errlen,
@@ -454,9 +496,20 @@ walrus_committee_node(walrus_committee_ctx_t *ctx, unsigned i, json_t *obj)
         }
     }
 
-    rc = walrus_committee_name(ctx, i, obj);
+    nodes = ctx->committee->nodes;
+
+    rc = walrus_committee_name(ctx, "nodes", i, obj, &nodes[i].name);
     if (rc != WALRUS_OK) {
         return rc;
+    }
+
+    for (j = 0; j < i; j++) {
+        if (strcmp(nodes[j].name, nodes[i].name) == 0) {
+            walrus_committee_error(ctx->err, ctx->errlen,
+                                   "nodes[%u].name: \"%s\" is also the name "
+                                   "of nodes[%u]", i, nodes[i].name, j);
+            return WALRUS_EFORMAT;
+        }
     }
 
     rc = walrus_committee_url(ctx, i, obj);
@@ -469,13 +522,161 @@ walrus_committee_node(walrus_committee_ctx_t *ctx, unsigned i, json_t *obj)
         return rc;
     }
 
-    return walrus_committee_key(ctx, i, obj);
+    rc = walrus_committee_key(ctx, "nodes", i, obj, &nodes[i].public_key);
+    if (rc != WALRUS_OK) {
+        return rc;
+    }
+
+    for (j = 0; j < i; j++) {
+        if (EVP_PKEY_eq(nodes[j].public_key, nodes[i].public_key) == 1) {
+            walrus_committee_error(ctx->err, ctx->errlen,
+                                   "nodes[%u]: same public key as nodes[%u] "
+                                   "(\"%s\")", i, j, nodes[j].name);
+            return WALRUS_EFORMAT;
+        }
+    }
+
+    ERR_clear_error();
+
+    return WALRUS_OK;
+}
+
+
+/* optional: without publishers the nodes accept no registration */
+
+static int
+walrus_committee_publishers(walrus_committee_ctx_t *ctx, json_t *root)
+{
+    int                  rc;
+    size_t               count;
+    json_t              *list;
+    unsigned             i;
+    walrus_committee_t  *c;
+
+    c = ctx->committee;
+
+    list = json_object_get(root, "publishers");
+    if (list == NULL) {
+        return WALRUS_OK;
+    }
+
+    if (!json_is_array(list)) {
+        walrus_committee_error(ctx->err, ctx->errlen,
+                               "publishers: expected an array, got %s",
+                               walrus_committee_type(list));
+        return WALRUS_EFORMAT;
+    }
+
+    count = json_array_size(list);
+
+    if (count > WALRUS_MAX_PUBLISHERS) {
+        walrus_committee_error(ctx->err, ctx->errlen,
+                               "publishers: %zu publishers, at most %d",
+                               count, WALRUS_MAX_PUBLISHERS);
+        return WALRUS_EFORMAT;
+    }
+
+    if (count == 0) {
+        return WALRUS_OK;
+    }
+
+    c->publishers = calloc(count, sizeof(walrus_publisher_t));
+    if (c->publishers == NULL) {
+        walrus_committee_error(ctx->err, ctx->errlen, "out of memory");
+        return WALRUS_ENOMEM;
+    }
+
+    c->npublishers = (unsigned) count;
+
+    for (i = 0; i < c->npublishers; i++) {
+        rc = walrus_committee_publisher(ctx, i, json_array_get(list, i));
+        if (rc != WALRUS_OK) {
+            return rc;
+        }
+    }
+
+    return WALRUS_OK;
 }
 
 
 static int
-walrus_committee_string(walrus_committee_ctx_t *ctx, unsigned i,
-    json_t *obj, const char *key, size_t max, char **out)
+walrus_committee_publisher(walrus_committee_ctx_t *ctx, unsigned i,
+    json_t *obj)
+{
+    int                  rc;
+    json_t              *value;
+    unsigned             j;
+    const char          *key;
+    walrus_publisher_t  *pubs;
+
+    pubs = ctx->committee->publishers;
+
+    if (!json_is_object(obj)) {
+        walrus_committee_error(ctx->err, ctx->errlen,
+                               "publishers[%u]: expected an object, got %s",
+                               i, walrus_committee_type(obj));
+        return WALRUS_EFORMAT;
+    }
+
+    json_object_foreach(obj, key, value) {
+        if (!walrus_committee_known(key, walrus_publisher_keys)) {
+            walrus_committee_error(ctx->err, ctx->errlen,
+                                   "publishers[%u]: unknown field \"%.64s\"",
+                                   i, key);
+            return WALRUS_EFORMAT;
+        }
+    }
+
+    rc = walrus_committee_name(ctx, "publishers", i, obj, &pubs[i].name);
+    if (rc != WALRUS_OK) {
+        return rc;
+    }
+
+    for (j = 0; j < i; j++) {
+        if (strcmp(pubs[j].name, pubs[i].name) == 0) {
+            walrus_committee_error(ctx->err, ctx->errlen,
+                                   "publishers[%u].name: \"%s\" is also the "
+                                   "name of publishers[%u]", i, pubs[i].name,
+                                   j);
+            return WALRUS_EFORMAT;
+        }
+    }
+
+    rc = walrus_committee_key(ctx, "publishers", i, obj,
+                              &pubs[i].public_key);
+    if (rc != WALRUS_OK) {
+        return rc;
+    }
+
+    /* registrations name their publisher by these bytes */
+
+    rc = walrus_key_raw_public(pubs[i].public_key, pubs[i].raw_key);
+    if (rc != WALRUS_OK) {
+        walrus_committee_error(ctx->err, ctx->errlen,
+                               "publishers[%u]: cannot read the public key",
+                               i);
+        return rc;
+    }
+
+    for (j = 0; j < i; j++) {
+        if (memcmp(pubs[j].raw_key, pubs[i].raw_key, WALRUS_PUBLIC_KEY_LEN)
+            == 0)
+        {
+            walrus_committee_error(ctx->err, ctx->errlen,
+                                   "publishers[%u]: same public key as "
+                                   "publishers[%u] (\"%s\")", i, j,
+                                   pubs[j].name);
+            return WALRUS_EFORMAT;
+        }
+    }
+
+    return WALRUS_OK;
+}
+
+
+static int
+walrus_committee_string(walrus_committee_ctx_t *ctx, const char *list,
+    unsigned i, json_t *obj, const char *key, size_t max, char **out)
 {
     char        *s;
     size_t       len;
@@ -486,14 +687,14 @@ walrus_committee_string(walrus_committee_ctx_t *ctx, unsigned i,
 
     if (value == NULL) {
         walrus_committee_error(ctx->err, ctx->errlen,
-                               "nodes[%u]: missing field \"%s\"", i, key);
+                               "%s[%u]: missing field \"%s\"", list, i, key);
         return WALRUS_EFORMAT;
     }
 
     if (!json_is_string(value)) {
         walrus_committee_error(ctx->err, ctx->errlen,
-                               "nodes[%u].%s: expected a string, got %s",
-                               i, key, walrus_committee_type(value));
+                               "%s[%u].%s: expected a string, got %s",
+                               list, i, key, walrus_committee_type(value));
         return WALRUS_EFORMAT;
     }
 
@@ -502,8 +703,8 @@ walrus_committee_string(walrus_committee_ctx_t *ctx, unsigned i,
 
     if (len == 0 || len > max || strlen(v) != len) {
         walrus_committee_error(ctx->err, ctx->errlen,
-                               "nodes[%u].%s: length must be 1..%zu bytes "
-                               "without NUL", i, key, max);
+                               "%s[%u].%s: length must be 1..%zu bytes "
+                               "without NUL", list, i, key, max);
         return WALRUS_EFORMAT;
     }
 
@@ -520,22 +721,19 @@ walrus_committee_string(walrus_committee_ctx_t *ctx, unsigned i,
 
 
 static int
-walrus_committee_name(walrus_committee_ctx_t *ctx, unsigned i, json_t *obj)
+walrus_committee_name(walrus_committee_ctx_t *ctx, const char *list,
+    unsigned i, json_t *obj, char **out)
 {
-    int             rc;
-    char           *p;
-    unsigned        j;
-    walrus_node_t  *nodes;
+    int    rc;
+    char  *p;
 
-    nodes = ctx->committee->nodes;
-
-    rc = walrus_committee_string(ctx, i, obj, "name", WALRUS_MAX_NAME_LEN,
-                                 &nodes[i].name);
+    rc = walrus_committee_string(ctx, list, i, obj, "name",
+                                 WALRUS_MAX_NAME_LEN, out);
     if (rc != WALRUS_OK) {
         return rc;
     }
 
-    for (p = nodes[i].name; *p != '\0'; p++) {
+    for (p = *out; *p != '\0'; p++) {
         if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
             || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_'
             || *p == '-')
@@ -544,18 +742,9 @@ walrus_committee_name(walrus_committee_ctx_t *ctx, unsigned i, json_t *obj)
         }
 
         walrus_committee_error(ctx->err, ctx->errlen,
-                               "nodes[%u].name: only A-Z a-z 0-9 . _ - "
-                               "are allowed", i);
+                               "%s[%u].name: only A-Z a-z 0-9 . _ - "
+                               "are allowed", list, i);
         return WALRUS_EFORMAT;
-    }
-
-    for (j = 0; j < i; j++) {
-        if (strcmp(nodes[j].name, nodes[i].name) == 0) {
-            walrus_committee_error(ctx->err, ctx->errlen,
-                                   "nodes[%u].name: \"%s\" is also the name "
-                                   "of nodes[%u]", i, nodes[i].name, j);
-            return WALRUS_EFORMAT;
-        }
     }
 
     return WALRUS_OK;
@@ -571,8 +760,8 @@ walrus_committee_url(walrus_committee_ctx_t *ctx, unsigned i, json_t *obj)
 
     node = &ctx->committee->nodes[i];
 
-    rc = walrus_committee_string(ctx, i, obj, "url", WALRUS_MAX_URL_LEN,
-                                 &node->url);
+    rc = walrus_committee_string(ctx, "nodes", i, obj, "url",
+                                 WALRUS_MAX_URL_LEN, &node->url);
     if (rc != WALRUS_OK) {
         return rc;
     }
@@ -701,29 +890,27 @@ walrus_committee_shards(walrus_committee_ctx_t *ctx, unsigned i,
 
 
 static int
-walrus_committee_key(walrus_committee_ctx_t *ctx, unsigned i, json_t *obj)
+walrus_committee_key(walrus_committee_ctx_t *ctx, const char *list,
+    unsigned i, json_t *obj, EVP_PKEY **out)
 {
-    int             rc;
-    json_t         *file, *pem;
-    unsigned        j;
-    walrus_node_t  *nodes;
-
-    nodes = ctx->committee->nodes;
+    int      rc;
+    json_t  *file, *pem;
 
     file = json_object_get(obj, "public_key_file");
     pem = json_object_get(obj, "public_key");
 
     if (file != NULL && pem != NULL) {
         walrus_committee_error(ctx->err, ctx->errlen,
-                               "nodes[%u]: give only one of "
-                               "\"public_key_file\" and \"public_key\"", i);
+                               "%s[%u]: give only one of "
+                               "\"public_key_file\" and \"public_key\"",
+                               list, i);
         return WALRUS_EFORMAT;
     }
 
     if (file == NULL && pem == NULL) {
         walrus_committee_error(ctx->err, ctx->errlen,
-                               "nodes[%u]: missing field \"public_key_file\" "
-                               "or \"public_key\"", i);
+                               "%s[%u]: missing field \"public_key_file\" "
+                               "or \"public_key\"", list, i);
         return WALRUS_EFORMAT;
     }
 
@@ -732,53 +919,38 @@ walrus_committee_key(walrus_committee_ctx_t *ctx, unsigned i, json_t *obj)
             || strlen(json_string_value(file)) != json_string_length(file))
         {
             walrus_committee_error(ctx->err, ctx->errlen,
-                                   "nodes[%u].public_key_file: expected a "
-                                   "file name", i);
+                                   "%s[%u].public_key_file: expected a "
+                                   "file name", list, i);
             return WALRUS_EFORMAT;
         }
 
-        rc = walrus_committee_key_file(ctx, i, json_string_value(file));
-        if (rc != WALRUS_OK) {
-            return rc;
-        }
-
-    } else {
-        if (!json_is_string(pem)) {
-            walrus_committee_error(ctx->err, ctx->errlen,
-                                   "nodes[%u].public_key: expected a string, "
-                                   "got %s", i, walrus_committee_type(pem));
-            return WALRUS_EFORMAT;
-        }
-
-        rc = walrus_key_parse_public(json_string_value(pem),
-                                     json_string_length(pem),
-                                     &nodes[i].public_key);
-        if (rc != WALRUS_OK) {
-            walrus_committee_error(ctx->err, ctx->errlen,
-                                   "nodes[%u].public_key: not an Ed25519 "
-                                   "public key in PEM form", i);
-            return rc == WALRUS_ENOMEM ? rc : WALRUS_EFORMAT;
-        }
+        return walrus_committee_key_file(ctx, list, i,
+                                         json_string_value(file), out);
     }
 
-    for (j = 0; j < i; j++) {
-        if (EVP_PKEY_eq(nodes[j].public_key, nodes[i].public_key) == 1) {
-            walrus_committee_error(ctx->err, ctx->errlen,
-                                   "nodes[%u]: same public key as nodes[%u] "
-                                   "(\"%s\")", i, j, nodes[j].name);
-            return WALRUS_EFORMAT;
-        }
+    if (!json_is_string(pem)) {
+        walrus_committee_error(ctx->err, ctx->errlen,
+                               "%s[%u].public_key: expected a string, "
+                               "got %s", list, i, walrus_committee_type(pem));
+        return WALRUS_EFORMAT;
     }
 
-    ERR_clear_error();
+    rc = walrus_key_parse_public(json_string_value(pem),
+                                 json_string_length(pem), out);
+    if (rc != WALRUS_OK) {
+        walrus_committee_error(ctx->err, ctx->errlen,
+                               "%s[%u].public_key: not an Ed25519 "
+                               "public key in PEM form", list, i);
+        return rc == WALRUS_ENOMEM ? rc : WALRUS_EFORMAT;
+    }
 
     return WALRUS_OK;
 }
 
 
 static int
-walrus_committee_key_file(walrus_committee_ctx_t *ctx, unsigned i,
-    const char *file)
+walrus_committee_key_file(walrus_committee_ctx_t *ctx, const char *list,
+    unsigned i, const char *file, EVP_PKEY **out)
 {
     int      rc;
     char    *path;
@@ -800,17 +972,18 @@ walrus_committee_key_file(walrus_committee_ctx_t *ctx, unsigned i,
         return WALRUS_ENOMEM;
     }
 
-    rc = walrus_key_load_public(path, &ctx->committee->nodes[i].public_key);
+    rc = walrus_key_load_public(path, out);
 
     if (rc == WALRUS_EIO) {
         walrus_committee_error(ctx->err, ctx->errlen,
-                               "nodes[%u].public_key_file: cannot open "
-                               "\"%s\": %s", i, path, strerror(errno));
+                               "%s[%u].public_key_file: cannot open "
+                               "\"%s\": %s", list, i, path, strerror(errno));
 
     } else if (rc != WALRUS_OK) {
         walrus_committee_error(ctx->err, ctx->errlen,
-                               "nodes[%u].public_key_file: \"%s\" is not an "
-                               "Ed25519 public key in PEM form", i, path);
+                               "%s[%u].public_key_file: \"%s\" is not an "
+                               "Ed25519 public key in PEM form", list, i,
+                               path);
     }
 
     free(path);

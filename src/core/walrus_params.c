@@ -19,7 +19,8 @@ static const char  *walrus_errors[] = {
     "wrong epoch",
     "signers do not reach the quorum",
     "blob ID mismatch",
-    "input/output error"
+    "input/output error",
+    "not a publisher of the committee"
 };
 
 

@@ -146,6 +146,28 @@ walrus_key_parse_public(const char *pem, size_t len, EVP_PKEY **key)
 
 
 int
+walrus_key_raw_public(EVP_PKEY *key, uint8_t *raw)
+{
+    size_t  len;
+
+    if (key == NULL || raw == NULL || walrus_key_check(key) != WALRUS_OK) {
+        return WALRUS_EINVAL;
+    }
+
+    len = WALRUS_PUBLIC_KEY_LEN;
+
+    if (EVP_PKEY_get_raw_public_key(key, raw, &len) != 1
+        || len != WALRUS_PUBLIC_KEY_LEN)
+    {
+        ERR_clear_error();
+        return WALRUS_ECRYPTO;
+    }
+
+    return WALRUS_OK;
+}
+
+
+int
 walrus_key_write_private(EVP_PKEY *key, const char *path)
 {
     int  fd, rc;
@@ -214,20 +236,48 @@ int
 walrus_confirmation_sign(EVP_PKEY *key, uint32_t epoch,
     const uint8_t *blob_id, uint8_t *sig)
 {
-    int          rc;
-    size_t       siglen;
-    uint8_t      msg[WALRUS_CONFIRM_MSG_LEN];
-    EVP_MD_CTX  *ctx;
+    uint8_t  msg[WALRUS_CONFIRM_MSG_LEN];
 
     if (key == NULL || blob_id == NULL || sig == NULL) {
+        return WALRUS_EINVAL;
+    }
+
+    walrus_confirmation_message(epoch, blob_id, msg);
+
+    return walrus_sign(key, msg, sizeof(msg), sig);
+}
+
+
+int
+walrus_confirmation_verify(EVP_PKEY *key, uint32_t epoch,
+    const uint8_t *blob_id, const uint8_t *sig)
+{
+    uint8_t  msg[WALRUS_CONFIRM_MSG_LEN];
+
+    if (key == NULL || blob_id == NULL || sig == NULL) {
+        return WALRUS_EINVAL;
+    }
+
+    walrus_confirmation_message(epoch, blob_id, msg);
+
+    return walrus_verify(key, msg, sizeof(msg), sig);
+}
+
+
+int
+walrus_sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t *sig)
+{
+    int          rc;
+    size_t       siglen;
+    EVP_MD_CTX  *ctx;
+
+    if (key == NULL || msg == NULL || sig == NULL) {
         return WALRUS_EINVAL;
     }
 
     if (walrus_key_check(key) != WALRUS_OK) {
         return WALRUS_EINVAL;
     }
-
-    walrus_confirmation_message(epoch, blob_id, msg);
 
     ctx = EVP_MD_CTX_new();
     if (ctx == NULL) {
@@ -240,7 +290,7 @@ walrus_confirmation_sign(EVP_PKEY *key, uint32_t epoch,
 
     /* Ed25519 is a one-shot scheme: no digest, EVP_DigestSign only */
     if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1
-        && EVP_DigestSign(ctx, sig, &siglen, msg, sizeof(msg)) == 1
+        && EVP_DigestSign(ctx, sig, &siglen, msg, len) == 1
         && siglen == WALRUS_SIG_LEN)
     {
         rc = WALRUS_OK;
@@ -258,22 +308,19 @@ walrus_confirmation_sign(EVP_PKEY *key, uint32_t epoch,
 
 
 int
-walrus_confirmation_verify(EVP_PKEY *key, uint32_t epoch,
-    const uint8_t *blob_id, const uint8_t *sig)
+walrus_verify(EVP_PKEY *key, const uint8_t *msg, size_t len,
+    const uint8_t *sig)
 {
     int          rc;
-    uint8_t      msg[WALRUS_CONFIRM_MSG_LEN];
     EVP_MD_CTX  *ctx;
 
-    if (key == NULL || blob_id == NULL || sig == NULL) {
+    if (key == NULL || msg == NULL || sig == NULL) {
         return WALRUS_EINVAL;
     }
 
     if (walrus_key_check(key) != WALRUS_OK) {
         return WALRUS_EINVAL;
     }
-
-    walrus_confirmation_message(epoch, blob_id, msg);
 
     ctx = EVP_MD_CTX_new();
     if (ctx == NULL) {
@@ -284,9 +331,7 @@ walrus_confirmation_verify(EVP_PKEY *key, uint32_t epoch,
     if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key) != 1) {
         rc = WALRUS_ECRYPTO;
 
-    } else if (EVP_DigestVerify(ctx, sig, WALRUS_SIG_LEN, msg, sizeof(msg))
-               == 1)
-    {
+    } else if (EVP_DigestVerify(ctx, sig, WALRUS_SIG_LEN, msg, len) == 1) {
         rc = WALRUS_OK;
 
     } else {

@@ -45,6 +45,7 @@ sub new {
         n => $opt{n} // 7,
         segment_size => $opt{segment_size} // 65536,
         epoch => $opt{epoch} // 1,
+        publishers => $opt{publishers} // 1,
         valgrind => $ENV{WALRUS_VALGRIND} ? 1 : 0,
         http => HTTP::Tiny->new(timeout => 30, keep_alive => 0),
     }, $class;
@@ -90,11 +91,19 @@ sub free_port {
     die 'no free port';
 }
 
-# one node per shard, keys made with walrusctl keygen
+# one node per shard, keys made with walrusctl keygen; the gateway's key
+# keys/gateway.key is the committee's publisher (unless publishers => 0)
 sub make_committee {
     my ($self) = @_;
     my $dir = $self->{dir};
     my @nodes;
+
+    run_quiet($CTL, 'keygen', "$dir/keys/gateway")
+        or die "walrusctl keygen failed";
+    my $publishers = $self->{publishers}
+        ? ',"publishers":[{"name":"gateway",'
+          . '"public_key_file":"keys/gateway.pub"}]'
+        : '';
 
     for my $i (0 .. $self->{n} - 1) {
         my $key = "$dir/keys/node$i";
@@ -108,8 +117,51 @@ sub make_committee {
 
     write_file($self->committee,
                sprintf('{"epoch":%d,"n_shards":%d,"segment_size":%d,'
-                       . '"nodes":[%s]}', $self->{epoch}, $self->{n},
-                       $self->{segment_size}, join(',', @nodes)));
+                       . '"nodes":[%s]%s}', $self->{epoch}, $self->{n},
+                       $self->{segment_size}, join(',', @nodes),
+                       $publishers));
+}
+
+# A registration (docs/protocol.md section 15) of blob $id (32 bytes) of
+# $length bytes, built here from the documented bytes and signed with
+# openssl: key => the key's file name without .key (default the
+# gateway's), epoch, end_epoch (epoch + 1), deletable (1).
+sub registration {
+    my ($self, $id, $length, %opt) = @_;
+    my $dir = $self->{dir};
+    my $key = ($opt{key} // "$dir/keys/gateway") . '.key';
+    my $epoch = $opt{epoch} // $self->{epoch};
+
+    my $der = `openssl pkey -in $key -pubout -outform DER`;
+    die "openssl pkey $key failed" if $? || length $der != 44;
+
+    my $msg = 'walrus-register:1'
+        . pack('V a32 Q< V C a32', $epoch, $id, $length,
+               $opt{end_epoch} // $epoch + 1, $opt{deletable} // 1,
+               substr($der, 12));
+    write_file("$dir/registration.msg", $msg);
+    my $sig = `openssl pkeyutl -sign -rawin -inkey $key \\
+               -in $dir/registration.msg`;
+    die "openssl pkeyutl failed" if $? || length $sig != 64;
+
+    return $msg . $sig;
+}
+
+# registers blob $id_text of $length bytes on the nodes @nodes (default:
+# all) with the gateway's key, as a gateway would before its uploads
+sub register {
+    my ($self, $id_text, $length, @nodes) = @_;
+    my $reg = $self->registration(WalrusTest::Proto::unb64url($id_text),
+                                  $length);
+    @nodes = (0 .. $self->{n} - 1) unless @nodes;
+
+    for my $i (@nodes) {
+        my $res = $self->node_request($i, 'PUT',
+                                      "/v1/blobs/$id_text/registration",
+                                      $reg);
+        die "node$i refused the registration of $id_text: $res->{content}"
+            unless $res->{status} == 200 || $res->{status} == 201;
+    }
 }
 
 # workers run as nobody when the master runs as root
@@ -227,6 +279,7 @@ sub gateway_server {
 
         location /v1/ {
             walrus_gateway;
+            walrus_gateway_key $dir/keys/gateway.key;
             walrus_gateway_temp_path $dir/tmp/walrus;
             $extra
         }

@@ -35,6 +35,9 @@
 #define NODE(name, url, shards, key)                                         \
     "{\"name\":\"" name "\",\"url\":\"" url "\",\"shards\":[" shards "],"    \
     "\"public_key\":\"@" key "\"}"
+#define PUBS(pubs)                                                           \
+    "{" FIELDS ",\"nodes\":[" NODES "],\"publishers\":[" pubs "]}"
+#define PUB(name, key)  "{\"name\":\"" name "\",\"public_key\":\"@" key "\"}"
 
 
 typedef struct {
@@ -53,6 +56,7 @@ static void walrus_test_small(void);
 static void walrus_test_bad(const char *dir);
 static void walrus_test_truncated(void);
 static void walrus_test_files(const char *dir);
+static void walrus_test_publishers(const char *dir);
 
 
 static char  *walrus_test_pem[WALRUS_TEST_KEYS];
@@ -324,6 +328,34 @@ static const walrus_test_case_t  walrus_test_cases[] = {
                 "\"shards\":[3],\"public_key_file\":\"keys/node0.pub\"}"),
       "nodes[3]: same public key as nodes[0] (\"a\")" },
 
+    { "publishers not an array",
+      "{" FIELDS ",\"nodes\":[" NODES "],\"publishers\":{}}",
+      "publishers: expected an array, got an object" },
+    { "publisher not an object", PUBS("1"),
+      "publishers[0]: expected an object, got an integer" },
+    { "publisher with a url",
+      PUBS("{\"name\":\"g\",\"url\":\"http://h\",\"public_key\":\"@4\"}"),
+      "publishers[0]: unknown field \"url\"" },
+    { "publisher without a name", PUBS("{\"public_key\":\"@4\"}"),
+      "publishers[0]: missing field \"name\"" },
+    { "publisher name with a space", PUBS(PUB("g w", "4")),
+      "publishers[0].name: only" },
+    { "publisher name twice", PUBS(PUB("g", "4") "," PUB("g", "5")),
+      "publishers[1].name: \"g\" is also the name of publishers[0]" },
+    { "publisher without a key", PUBS("{\"name\":\"g\"}"),
+      "publishers[0]: missing field \"public_key_file\" or \"public_key\"" },
+    { "publisher with both key forms",
+      PUBS("{\"name\":\"g\",\"public_key\":\"@4\","
+           "\"public_key_file\":\"keys/node4.pub\"}"),
+      "publishers[0]: give only one of" },
+    { "publisher EC key", PUBS(PUB("g", "8")),
+      "publishers[0].public_key: not an Ed25519 public key" },
+    { "publisher key file missing",
+      PUBS("{\"name\":\"g\",\"public_key_file\":\"keys/nope.pub\"}"),
+      "publishers[0].public_key_file: cannot open" },
+    { "publisher key twice", PUBS(PUB("g", "4") "," PUB("h", "4")),
+      "publishers[1]: same public key as publishers[0] (\"g\")" },
+
     { NULL, NULL, NULL }
 };
 
@@ -346,6 +378,7 @@ main(void)
     walrus_test_bad(dir);
     walrus_test_truncated();
     walrus_test_files(dir);
+    walrus_test_publishers(dir);
 
     for (i = 0; i < WALRUS_TEST_KEYS; i++) {
         free(walrus_test_pem[i]);
@@ -771,5 +804,75 @@ walrus_test_files(const char *dir)
        "load error names the file and the problem");
     printf("# %s\n", err);
     unlink(path);
+    free(json);
+}
+
+
+static void
+walrus_test_publishers(const char *dir)
+{
+    int                 rc;
+    char               *json, path[256], err[512];
+    uint8_t             raw[WALRUS_PUBLIC_KEY_LEN];
+    EVP_PKEY           *key;
+    walrus_committee_t  c;
+
+    json = walrus_test_expand(COMMITTEE(FIELDS, NODES));
+    rc = walrus_committee_parse(&c, json, strlen(json), dir, err,
+                                sizeof(err));
+    ok(rc == WALRUS_OK && c.npublishers == 0 && c.publishers == NULL,
+       "publishers are optional");
+    walrus_committee_free(&c);
+    free(json);
+
+    json = walrus_test_expand(PUBS(""));
+    rc = walrus_committee_parse(&c, json, strlen(json), dir, err,
+                                sizeof(err));
+    ok(rc == WALRUS_OK && c.npublishers == 0, "an empty publisher list");
+    walrus_committee_free(&c);
+    free(json);
+
+    /* a node's key may sign registrations too: other messages, other tag */
+
+    json = walrus_test_expand(
+        PUBS(PUB("gw0", "4") ","
+             "{\"name\":\"script.1\",\"public_key_file\":\"keys/node5.pub\"}"
+             "," PUB("gw-node", "0")));
+    rc = walrus_committee_parse(&c, json, strlen(json), dir, err,
+                                sizeof(err));
+    is_int(rc, WALRUS_OK, "three publishers load");
+    if (rc != WALRUS_OK) {
+        printf("# %s\n", err);
+        free(json);
+        return;
+    }
+
+    is_int(c.npublishers, 3, "three publishers");
+    ok(strcmp(c.publishers[1].name, "script.1") == 0, "publisher 1 name");
+
+    key = NULL;
+    snprintf(path, sizeof(path), "%s/keys/node5.pub", dir);
+    walrus_key_load_public(path, &key);
+    ok(key != NULL && EVP_PKEY_eq(key, c.publishers[1].public_key) == 1,
+       "publisher 1 key from its file");
+
+    ok(walrus_key_raw_public(key, raw) == WALRUS_OK
+       && memcmp(raw, c.publishers[1].raw_key, sizeof(raw)) == 0,
+       "publisher 1 raw key");
+    is_int(walrus_committee_find_publisher(&c, raw), 1,
+           "publisher found by its raw key");
+
+    raw[0] ^= 1;
+    is_int(walrus_committee_find_publisher(&c, raw), -1,
+           "another key is no publisher");
+    is_int(walrus_committee_find_publisher(&c, c.publishers[2].raw_key), 2,
+           "a node key listed as publisher");
+    is_int(walrus_committee_find_publisher(NULL, raw), -1,
+           "no committee, no publisher");
+
+    EVP_PKEY_free(key);
+    walrus_committee_free(&c);
+    ok(c.publishers == NULL && c.npublishers == 0,
+       "free clears the publishers");
     free(json);
 }
