@@ -55,6 +55,7 @@ sub flip {
 # the nanoseconds of a file's modification time
 sub mtime_ns { (split /\./, `stat -c %.9Y $_[0]`)[1] =~ s/\s+//r }
 
+$t->register($id_text, length $blob, 0);
 my $res = $t->node_request(0, 'PUT', "$base/metadata", enc('metadata'));
 is($res->{status}, 201, 'metadata stored');
 for my $axis (qw(primary secondary)) {

@@ -36,7 +36,7 @@ sub mount_tmpfs {
 END { system('umount', '-l', $_) for reverse @mounts }
 
 mount_tmpfs($t->store(0), 'size=2m') or plan skip_all => 'cannot mount';
-mount_tmpfs($t->store(1), 'size=4m,nr_inodes=3') or die;
+mount_tmpfs($t->store(1), 'size=4m,nr_inodes=4') or die;
 mount_tmpfs("$dir/disk2", 'size=2m') or die;
 mkdir "$dir/disk2/store";
 WalrusTest::chown_worker("$dir/disk2/store");
@@ -64,13 +64,14 @@ for my $b ([big => 4 * 2**20], [small => 10000]) {
     my $text = `$WalrusTest::CTL -c $dir/committee.json encode $dir/$name.bin $dir/$name`;
     chomp $text;
     $blob{$name} = { text => $text, id => $P->can('unb64url')->($text),
-                     dir => "$dir/$name" };
+                     dir => "$dir/$name", size => $size };
 }
 
 sub put {
     my ($i, $name, $what) = @_;
     my $b = $blob{$name};
     my $file = $what;
+    $t->register($b->{text}, $b->{size}, $i) unless $b->{registered}{$i}++;
     if ($what =~ /^(primary|secondary)$/) {
         my $pair = WalrusTest::Proto::shard_to_pair($b->{id}, $n, $i);
         $file = "$pair.$what";
@@ -106,15 +107,16 @@ my ($status, $reason, $msg) = error_of($res);
 is($reason, 'STORE_ERROR', '... STORE_ERROR');
 is($status, 'RESOURCE_EXHAUSTED', '... RESOURCE_EXHAUSTED');
 like($msg, qr/no space/, '... saying there is no space');
-is_deeply([files_in($t->store(0) . "/$blob{big}{text}")], ['metadata'],
-          '... and nothing stored');
+is_deeply([files_in($t->store(0) . "/$blob{big}{text}")],
+          ['metadata', 'registration'], '... and nothing stored');
 is(put(0, 'small', 'metadata')->{status}, 201, 'small uploads still fit');
 is(put(0, 'small', 'primary')->{status}, 201, '... their slivers too');
 
 $res = put(3, 'small', 'metadata');
 is($res->{status}, 507, 'a floor above the free space refuses metadata');
 like((error_of($res))[2], qr/no space/, '... saying there is no space');
-ok(!-e $t->store(3) . "/$blob{small}{text}", '... and stores nothing');
+is_deeply([files_in($t->store(3) . "/$blob{small}{text}")],
+          ['registration'], '... and stores nothing but the registration');
 $res = put(3, 'small', 'primary');
 is($res->{status}, 507, '... and slivers');
 
@@ -127,21 +129,25 @@ is($res->{status}, 507, 'a sliver larger than the space left: 507');
 is((error_of($res))[1], 'STORE_ERROR', '... STORE_ERROR in JSON');
 my $pair = WalrusTest::Proto::shard_to_pair($blob{big}{id}, $n, 2);
 is_deeply([files_in("$dir/disk2/store/$blob{big}{text}")],
-          [sort "$pair.primary", "metadata"], "... nothing more stored");
+          [sort "$pair.primary", "metadata", "registration"],
+          "... nothing more stored");
 
 # --- a write that fails for want of space ----------------------------------
 
-# node1's file system has inodes for its root, one blob directory and one
-# file: the next file cannot be created
+# node1's file system has inodes for its root, one blob directory and two
+# files (the registration and the metadata): the next file cannot be
+# created
 is(put(1, 'small', 'metadata')->{status}, 201, 'node1: metadata stored');
 $res = put(1, 'small', 'primary');
 is($res->{status}, 507, 'no space to create the sliver file: 507');
 ($status, $reason, $msg) = error_of($res);
 is($reason, 'STORE_ERROR', '... STORE_ERROR');
 like($msg, qr/no space/i, "... saying so ($msg)");
-is_deeply([files_in($t->store(1) . "/$blob{small}{text}")], ['metadata'],
+is_deeply([files_in($t->store(1) . "/$blob{small}{text}")],
+          ['metadata', 'registration'],
           '... and no file, not even a temporary one');
-$res = put(1, 'big', 'metadata');
+$res = $t->node_request(1, 'PUT', "/v1/blobs/$blob{big}{text}/registration",
+                        $t->registration($blob{big}{id}, $blob{big}{size}));
 is($res->{status}, 507, 'no space for the directory of another blob: 507');
 like((error_of($res))[2], qr/no space/i, '... saying so');
 

@@ -76,6 +76,7 @@ sub kill9_all {
 }
 
 start('1h');
+$t->register($id_text, 3 * 2**20, 0);
 is($t->node_request(0, 'PUT', "$base/metadata",
                     WalrusTest::read_file("$dir/enc/metadata"))->{status},
    201, 'metadata stored');
