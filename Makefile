@@ -33,8 +33,9 @@ NGX_BUILD  = $(BUILD)/nginx
 NGX_CC_OPT ?= -g -O2 -fPIC
 NGX_LD_OPT ?= -fPIC
 MODULE     = $(BUILD)/ngx_http_walrus_module.so
-MODULE_SRC = config ngx_walrus_module.c $(wildcard src/*.c) $(CORE_SRC) \
-             $(wildcard include/*.h)
+GLUE_DIRS  = src/ngx src/gateway src/node
+MODULE_SRC = config ngx_walrus_module.c $(CORE_SRC) $(wildcard include/*.h) \
+             $(foreach d,$(GLUE_DIRS),$(wildcard $(d)/*.c $(d)/*.h))
 
 module: $(MODULE)
 

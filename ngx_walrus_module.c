@@ -3,7 +3,7 @@
  * role dispatch.
  */
 
-#include <ngx_walrus.h>
+#include <ngx_walrus_gateway.h>
 #include <ngx_walrus_buffer.h>
 #include <ngx_walrus_fanout.h>
 #include <ngx_walrus_memo.h>

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <walrus_store.h>
 #include <walrusctl.h>
 
 
@@ -182,66 +183,29 @@ int
 walrus_cli_read_file(const char *path, size_t max, uint8_t **buf,
     size_t *len)
 {
-    int          fd;
-    uint8_t     *data;
-    ssize_t      n;
-    struct stat  st;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd == -1) {
-        walrus_cli_error("%s: cannot open: %s", path, strerror(errno));
-        return WALRUS_CLI_IO;
+    if (walrus_read_file(path, max, buf, len) == 0) {
+        return WALRUS_CLI_OK;
     }
 
-    if (fstat(fd, &st) == -1) {
-        walrus_cli_error("%s: cannot stat: %s", path, strerror(errno));
-        (void) close(fd);
-        return WALRUS_CLI_IO;
-    }
+    switch (errno) {
 
-    if (!S_ISREG(st.st_mode)) {
+    case EFBIG:
+        walrus_cli_error("%s: more than the %zu bytes allowed", path, max);
+        break;
+
+    case EINVAL:
         walrus_cli_error("%s: not a regular file", path);
-        (void) close(fd);
-        return WALRUS_CLI_IO;
-    }
+        break;
 
-    if ((uint64_t) st.st_size > max) {
-        walrus_cli_error("%s: %lld bytes, more than the %zu allowed", path,
-                         (long long) st.st_size, max);
-        (void) close(fd);
-        return WALRUS_CLI_IO;
-    }
-
-    /* one byte more to notice a file that grows while it is read */
-
-    data = malloc((size_t) st.st_size + 1);
-    if (data == NULL) {
-        walrus_cli_error("%s: out of memory", path);
-        (void) close(fd);
-        return WALRUS_CLI_IO;
-    }
-
-    n = walrus_cli_read(fd, data, (size_t) st.st_size + 1);
-
-    if (n == -1) {
-        walrus_cli_error("%s: read error: %s", path, strerror(errno));
-        free(data);
-        (void) close(fd);
-        return WALRUS_CLI_IO;
-    }
-
-    (void) close(fd);
-
-    if (n != st.st_size) {
+    case ESTALE:
         walrus_cli_error("%s: file changed while it was read", path);
-        free(data);
-        return WALRUS_CLI_IO;
+        break;
+
+    default:
+        walrus_cli_error("%s: cannot read: %s", path, strerror(errno));
     }
 
-    *buf = data;
-    *len = (size_t) n;
-
-    return WALRUS_CLI_OK;
+    return WALRUS_CLI_IO;
 }
 
 

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include <walrus_committee.h>
+#include <walrus_store.h>
 #include <walrus_sign.h>
 
 
@@ -248,66 +249,28 @@ static int
 walrus_committee_read(const char *path, char **buf, size_t *len,
     char *err, size_t errlen)
 {
-    char         *data;
-    FILE         *fp;
-    size_t        size, n;
-    struct stat   st;
-
     *buf = NULL;
     *len = 0;
 
-    fp = fopen(path, "re");
-    if (fp == NULL) {
-        walrus_committee_error(err, errlen, "%s: cannot open: %s", path,
-                               strerror(errno));
-        return WALRUS_EIO;
+    if (walrus_read_file(path, WALRUS_MAX_COMMITTEE_FILE,
+                         (unsigned char **) buf, len)
+        == 0)
+    {
+        return WALRUS_OK;
     }
 
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(fp);
-        walrus_committee_error(err, errlen, "%s: not a regular file", path);
-        return WALRUS_EIO;
-    }
-
-    if (st.st_size > WALRUS_MAX_COMMITTEE_FILE) {
-        fclose(fp);
+    if (errno == EFBIG) {
         walrus_committee_error(err, errlen, "%s: larger than %d bytes", path,
                                WALRUS_MAX_COMMITTEE_FILE);
         return WALRUS_EFORMAT;
     }
 
-    size = (size_t) st.st_size;
+    walrus_committee_error(err, errlen, "%s: cannot read: %s", path,
+                           errno == EINVAL ? "not a regular file"
+                           : errno == ESTALE ? "the file changed while read"
+                           : strerror(errno));
 
-    data = malloc(size + 1);
-    if (data == NULL) {
-        fclose(fp);
-        walrus_committee_error(err, errlen, "out of memory");
-        return WALRUS_ENOMEM;
-    }
-
-    /* one byte more than expected tells a file that grew meanwhile */
-    n = fread(data, 1, size + 1, fp);
-
-    if (ferror(fp)) {
-        fclose(fp);
-        free(data);
-        walrus_committee_error(err, errlen, "%s: read error", path);
-        return WALRUS_EIO;
-    }
-
-    fclose(fp);
-
-    if (n > size) {
-        free(data);
-        walrus_committee_error(err, errlen, "%s: file changed while read",
-                               path);
-        return WALRUS_EIO;
-    }
-
-    *buf = data;
-    *len = n;
-
-    return WALRUS_OK;
+    return errno == ENOMEM ? WALRUS_ENOMEM : WALRUS_EIO;
 }
 
 

@@ -2,9 +2,8 @@
  * Storage node role: request dispatch and the read side of its API.
  */
 
-#include <ngx_walrus.h>
 #include <ngx_walrus_node.h>
-#include <ngx_walrus_store.h>
+#include <walrus_store.h>
 #include <walrus_base64.h>
 #include <walrus_sign.h>
 
@@ -192,7 +191,7 @@ ngx_walrus_node_get(ngx_http_request_t *r, ngx_walrus_route_t *rt)
                                          "REGISTRATION_NOT_FOUND");
 
     case NGX_WALRUS_ROUTE_SLIVER:
-        ngx_walrus_store_sliver_name(name, sizeof(name), rt->pair,
+        walrus_store_sliver_name(name, sizeof(name), rt->pair,
                                      rt->axis == WALRUS_SECONDARY);
         return ngx_walrus_node_send_file(r, rt, name, "SLIVER_NOT_FOUND");
 
@@ -209,8 +208,8 @@ static ngx_int_t
 ngx_walrus_node_send_file(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     const char *name, const char *reason)
 {
-    char                      dir[NGX_WALRUS_PATH_MAX];
-    char                      path[NGX_WALRUS_PATH_MAX];
+    char                      dir[WALRUS_PATH_MAX];
+    char                      path[WALRUS_PATH_MAX];
     size_t                    len;
     ngx_fd_t                  fd;
     ngx_int_t                 rc;
@@ -223,9 +222,9 @@ ngx_walrus_node_send_file(ngx_http_request_t *r, ngx_walrus_route_t *rt,
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
 
-    if (ngx_walrus_store_dir(dir, (char *) wlcf->store.data, wlcf->store.len,
+    if (walrus_store_dir(dir, (char *) wlcf->store.data, wlcf->store.len,
                              rt->id_text) != 0
-        || ngx_walrus_store_path(path, dir, name) != 0)
+        || walrus_store_path(path, dir, name) != 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -390,9 +389,9 @@ ngx_walrus_node_status(ngx_http_request_t *r, ngx_walrus_route_t *rt)
         pair = walrus_shard_to_pair(&c->params, rt->blob_id,
                                     node->shards[i]);
 
-        ngx_walrus_store_sliver_name(name, sizeof(name), pair, 0);
+        walrus_store_sliver_name(name, sizeof(name), pair, 0);
         prim = ngx_walrus_node_has(r, rt, name);
-        ngx_walrus_store_sliver_name(name, sizeof(name), pair, 1);
+        walrus_store_sliver_name(name, sizeof(name), pair, 1);
         sec = ngx_walrus_node_has(r, rt, name);
         complete = complete && prim && sec;
 
@@ -454,7 +453,7 @@ ngx_walrus_node_confirm(ngx_http_request_t *r, ngx_walrus_route_t *rt)
                                         node->shards[i]);
 
         for (axis = 0; axis < 2; axis++) {
-            ngx_walrus_store_sliver_name(name, sizeof(name), pairs[i], axis);
+            walrus_store_sliver_name(name, sizeof(name), pairs[i], axis);
 
             state = ngx_walrus_node_state(r, rt, name);
 
@@ -484,20 +483,20 @@ static ngx_int_t
 ngx_walrus_node_state(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     const char *name)
 {
-    char                    dir[NGX_WALRUS_PATH_MAX];
-    char                    path[NGX_WALRUS_PATH_MAX];
+    char                    dir[WALRUS_PATH_MAX];
+    char                    path[WALRUS_PATH_MAX];
     ngx_walrus_loc_conf_t  *wlcf;
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
 
-    if (ngx_walrus_store_dir(dir, (char *) wlcf->store.data, wlcf->store.len,
+    if (walrus_store_dir(dir, (char *) wlcf->store.data, wlcf->store.len,
                              rt->id_text) != 0
-        || ngx_walrus_store_path(path, dir, name) != 0)
+        || walrus_store_path(path, dir, name) != 0)
     {
         return -1;
     }
 
-    return ngx_walrus_store_state(path);
+    return walrus_store_state(path);
 }
 
 

@@ -1,6 +1,7 @@
 /*
- * Storage node: signing confirmations, after checking the stored files
- * whose verification stamp is gone; removing left request body files.
+ * Storage node role: its content handler and uploads; signing
+ * confirmations, after checking the stored files whose verification stamp
+ * is gone; removing left request body files.
  */
 
 #ifndef _NGX_WALRUS_NODE_H_INCLUDED_
@@ -9,6 +10,12 @@
 
 #include <ngx_walrus.h>
 
+
+ngx_int_t ngx_walrus_node_handler(ngx_http_request_t *r);
+
+/* PUT of a registration, metadata, a sliver or a certificate */
+ngx_int_t ngx_walrus_node_put(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt);
 
 /*
  * Verifies, in the thread pool, the metadata and the given sliver files

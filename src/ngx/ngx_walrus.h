@@ -126,13 +126,5 @@ ngx_int_t ngx_walrus_thread_post(ngx_http_request_t *r,
 void ngx_walrus_thread_guard(ngx_http_request_t *r, ngx_event_t *ev);
 void ngx_walrus_thread_unguard(ngx_event_t *ev);
 
-ngx_int_t ngx_walrus_node_handler(ngx_http_request_t *r);
-ngx_int_t ngx_walrus_gateway_handler(ngx_http_request_t *r);
-ngx_int_t ngx_walrus_publish(ngx_http_request_t *r);
-ngx_int_t ngx_walrus_publish_init_filter(ngx_conf_t *cf);
-ngx_int_t ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt);
-ngx_int_t ngx_walrus_node_put(ngx_http_request_t *r,
-    ngx_walrus_route_t *rt);
-
 
 #endif /* _NGX_WALRUS_H_INCLUDED_ */

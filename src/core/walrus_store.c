@@ -11,52 +11,53 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <ngx_walrus_store.h>
+#include <walrus_store.h>
 
 
-static int ngx_walrus_sync_dir(const char *dir);
-static void ngx_walrus_store_sweep(const char *dir);
-static int ngx_walrus_tmp_name(char *tmp, const char *dir, const char *name);
-static unsigned long ngx_walrus_sweep_dirfd(int fd, time_t before,
+static int walrus_sync_dir(const char *dir);
+static void walrus_store_sweep(const char *dir);
+static int walrus_tmp_name(char *tmp, const char *dir, const char *name);
+static unsigned long walrus_sweep_dirfd(int fd, time_t before,
     int depth);
-static int ngx_walrus_file_in_use(int dirfd, const char *name);
+static int walrus_file_in_use(int dirfd, const char *name);
 
 
-static unsigned long  ngx_walrus_tmp_seq;
+static unsigned long  walrus_tmp_seq;
 
 
 int
-ngx_walrus_store_dir(char *dir, const char *store, size_t store_len,
+walrus_store_dir(char *dir, const char *store, size_t store_len,
     const char *id_text)
 {
     int  n;
 
-    n = snprintf(dir, NGX_WALRUS_PATH_MAX, "%.*s/%s", (int) store_len, store,
+    n = snprintf(dir, WALRUS_PATH_MAX, "%.*s/%s", (int) store_len, store,
                  id_text);
 
-    return (n < 0 || n >= NGX_WALRUS_PATH_MAX) ? -1 : 0;
+    return (n < 0 || n >= WALRUS_PATH_MAX) ? -1 : 0;
 }
 
 
 int
-ngx_walrus_store_path(char *path, const char *dir, const char *name)
+walrus_store_path(char *path, const char *dir, const char *name)
 {
     int  n;
 
-    n = snprintf(path, NGX_WALRUS_PATH_MAX, "%s/%s", dir, name);
+    n = snprintf(path, WALRUS_PATH_MAX, "%s/%s", dir, name);
 
-    return (n < 0 || n >= NGX_WALRUS_PATH_MAX) ? -1 : 0;
+    return (n < 0 || n >= WALRUS_PATH_MAX) ? -1 : 0;
 }
 
 
 void
-ngx_walrus_store_sliver_name(char *name, size_t size, unsigned pair,
+walrus_store_sliver_name(char *name, size_t size, unsigned pair,
     int secondary)
 {
     snprintf(name, size, "%u.%s", pair, secondary ? "secondary" : "primary");
@@ -64,7 +65,7 @@ ngx_walrus_store_sliver_name(char *name, size_t size, unsigned pair,
 
 
 static int
-ngx_walrus_sync_dir(const char *dir)
+walrus_sync_dir(const char *dir)
 {
     int  fd, rc;
 
@@ -81,9 +82,9 @@ ngx_walrus_sync_dir(const char *dir)
 
 
 int
-ngx_walrus_store_mkdir(const char *dir)
+walrus_store_mkdir(const char *dir)
 {
-    char  *slash, parent[NGX_WALRUS_PATH_MAX];
+    char  *slash, parent[WALRUS_PATH_MAX];
 
     if (mkdir(dir, 0755) == -1) {
         return errno == EEXIST ? 0 : -1;
@@ -94,7 +95,7 @@ ngx_walrus_store_mkdir(const char *dir)
 
     if (slash != NULL && slash != parent) {
         *slash = '\0';
-        return ngx_walrus_sync_dir(parent);
+        return walrus_sync_dir(parent);
     }
 
     return 0;
@@ -104,26 +105,26 @@ ngx_walrus_store_mkdir(const char *dir)
 /* ".tmp.<name>.<pid>.<seq>" in dir: unique per process and call */
 
 static int
-ngx_walrus_tmp_name(char *tmp, const char *dir, const char *name)
+walrus_tmp_name(char *tmp, const char *dir, const char *name)
 {
     int            n;
     unsigned long  seq;
 
-    seq = __sync_fetch_and_add(&ngx_walrus_tmp_seq, 1);
+    seq = __sync_fetch_and_add(&walrus_tmp_seq, 1);
 
-    n = snprintf(tmp, NGX_WALRUS_PATH_MAX, "%s/.tmp.%s.%ld.%lu", dir, name,
+    n = snprintf(tmp, WALRUS_PATH_MAX, "%s/.tmp.%s.%ld.%lu", dir, name,
                  (long) getpid(), seq);
 
-    return (n < 0 || n >= NGX_WALRUS_PATH_MAX) ? -1 : 0;
+    return (n < 0 || n >= WALRUS_PATH_MAX) ? -1 : 0;
 }
 
 
 int
-ngx_walrus_file_open(ngx_walrus_file_t *f, const char *dir,
+walrus_file_open(walrus_file_t *f, const char *dir,
     const char *name)
 {
-    if (ngx_walrus_tmp_name(f->tmp, dir, name) != 0
-        || ngx_walrus_store_path(f->path, dir, name) != 0
+    if (walrus_tmp_name(f->tmp, dir, name) != 0
+        || walrus_store_path(f->path, dir, name) != 0
         || strlen(dir) >= sizeof(f->dir))
     {
         errno = ENAMETOOLONG;
@@ -131,7 +132,7 @@ ngx_walrus_file_open(ngx_walrus_file_t *f, const char *dir,
     }
 
     strcpy(f->dir, dir);
-    ngx_walrus_store_sweep(dir);
+    walrus_store_sweep(dir);
 
     f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 
@@ -145,7 +146,7 @@ ngx_walrus_file_open(ngx_walrus_file_t *f, const char *dir,
  */
 
 static void
-ngx_walrus_store_sweep(const char *dir)
+walrus_store_sweep(const char *dir)
 {
     DIR            *d;
     long            pid;
@@ -182,7 +183,7 @@ ngx_walrus_store_sweep(const char *dir)
 
 
 int
-ngx_walrus_file_write(ngx_walrus_file_t *f, const void *buf, size_t len)
+walrus_file_write(walrus_file_t *f, const void *buf, size_t len)
 {
     ssize_t        n;
     const char    *p;
@@ -209,12 +210,12 @@ ngx_walrus_file_write(ngx_walrus_file_t *f, const void *buf, size_t len)
 
 
 int
-ngx_walrus_file_commit(ngx_walrus_file_t *f)
+walrus_file_commit(walrus_file_t *f)
 {
     int  rc;
 
     /* without its stamp a file is only verified again before signing */
-    (void) ngx_walrus_file_stamp(f->fd);
+    (void) walrus_file_stamp(f->fd);
 
     rc = fsync(f->fd);
 
@@ -229,24 +230,24 @@ ngx_walrus_file_commit(ngx_walrus_file_t *f)
         return -1;
     }
 
-    return ngx_walrus_sync_dir(f->dir);
+    return walrus_sync_dir(f->dir);
 }
 
 
 int
-ngx_walrus_file_adopt(int fd, const char *src, const char *dir,
+walrus_file_adopt(int fd, const char *src, const char *dir,
     const char *name)
 {
-    char  tmp[NGX_WALRUS_PATH_MAX], path[NGX_WALRUS_PATH_MAX];
+    char  tmp[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
 
-    if (ngx_walrus_store_path(path, dir, name) != 0
-        || ngx_walrus_tmp_name(tmp, dir, name) != 0)
+    if (walrus_store_path(path, dir, name) != 0
+        || walrus_tmp_name(tmp, dir, name) != 0)
     {
         errno = ENAMETOOLONG;
         return -1;
     }
 
-    (void) ngx_walrus_file_stamp(fd);
+    (void) walrus_file_stamp(fd);
 
     if (fchmod(fd, 0644) == -1 || fsync(fd) == -1) {
         return -1;
@@ -266,12 +267,12 @@ ngx_walrus_file_adopt(int fd, const char *src, const char *dir,
         return -1;
     }
 
-    return ngx_walrus_sync_dir(dir);
+    return walrus_sync_dir(dir);
 }
 
 
 int
-ngx_walrus_adoptable(int fd, off_t size, const char *dir)
+walrus_adoptable(int fd, off_t size, const char *dir)
 {
     struct stat  a, b;
 
@@ -288,28 +289,28 @@ ngx_walrus_adoptable(int fd, off_t size, const char *dir)
  */
 
 int
-ngx_walrus_file_stamp(int fd)
+walrus_file_stamp(int fd)
 {
     struct timespec  ts[2];
 
     ts[0].tv_sec = 0;
     ts[0].tv_nsec = UTIME_OMIT;
     ts[1].tv_sec = time(NULL);
-    ts[1].tv_nsec = NGX_WALRUS_STAMP_NSEC;
+    ts[1].tv_nsec = WALRUS_STAMP_NSEC;
 
     return futimens(fd, ts);
 }
 
 
 int
-ngx_walrus_file_stamped(const struct stat *st)
+walrus_file_stamped(const struct stat *st)
 {
-    return st->st_mtim.tv_nsec == NGX_WALRUS_STAMP_NSEC;
+    return st->st_mtim.tv_nsec == WALRUS_STAMP_NSEC;
 }
 
 
 int
-ngx_walrus_store_state(const char *path)
+walrus_store_state(const char *path)
 {
     struct stat  st;
 
@@ -317,7 +318,7 @@ ngx_walrus_store_state(const char *path)
         return -1;
     }
 
-    return ngx_walrus_file_stamped(&st);
+    return walrus_file_stamped(&st);
 }
 
 
@@ -328,16 +329,16 @@ ngx_walrus_store_state(const char *path)
  */
 
 int
-ngx_walrus_store_set_aside(int fd, const char *dir, const char *name)
+walrus_store_set_aside(int fd, const char *dir, const char *name)
 {
     int          n;
     struct stat  a, b;
-    char         path[NGX_WALRUS_PATH_MAX], bad[NGX_WALRUS_PATH_MAX];
+    char         path[WALRUS_PATH_MAX], bad[WALRUS_PATH_MAX];
 
     n = snprintf(bad, sizeof(bad), "%s/%s.bad", dir, name);
 
     if (n < 0 || n >= (int) sizeof(bad)
-        || ngx_walrus_store_path(path, dir, name) != 0)
+        || walrus_store_path(path, dir, name) != 0)
     {
         errno = ENAMETOOLONG;
         return -1;
@@ -355,14 +356,14 @@ ngx_walrus_store_set_aside(int fd, const char *dir, const char *name)
         return -1;
     }
 
-    (void) ngx_walrus_sync_dir(dir);
+    (void) walrus_sync_dir(dir);
 
     return 1;
 }
 
 
 int
-ngx_walrus_pread(int fd, void *buf, size_t len, off_t off)
+walrus_pread(int fd, void *buf, size_t len, off_t off)
 {
     char     *p;
     ssize_t   n;
@@ -389,7 +390,7 @@ ngx_walrus_pread(int fd, void *buf, size_t len, off_t off)
 
 
 void
-ngx_walrus_file_abort(ngx_walrus_file_t *f)
+walrus_file_abort(walrus_file_t *f)
 {
     if (f->fd != -1) {
         close(f->fd);
@@ -401,7 +402,7 @@ ngx_walrus_file_abort(ngx_walrus_file_t *f)
 
 
 int
-ngx_walrus_read_file(const char *path, size_t max, unsigned char **buf,
+walrus_read_file(const char *path, size_t max, unsigned char **buf,
     size_t *len)
 {
     int  fd, rc;
@@ -411,7 +412,7 @@ ngx_walrus_read_file(const char *path, size_t max, unsigned char **buf,
         return -1;
     }
 
-    rc = ngx_walrus_read_fd(fd, max, buf, len);
+    rc = walrus_read_fd(fd, max, buf, len);
     close(fd);
 
     return rc;
@@ -419,29 +420,61 @@ ngx_walrus_read_file(const char *path, size_t max, unsigned char **buf,
 
 
 int
-ngx_walrus_read_fd(int fd, size_t max, unsigned char **buf, size_t *len)
+walrus_read_fd(int fd, size_t max, unsigned char **buf, size_t *len)
 {
+    size_t          size, got;
+    ssize_t         n = 0;
     struct stat     st;
     unsigned char  *p;
 
-    if (fstat(fd, &st) == -1 || (size_t) st.st_size > max) {
+    if (fstat(fd, &st) == -1) {
+        return -1;
+    }
+
+    if (!S_ISREG(st.st_mode)) {
+        errno = EINVAL;
+        return -1;
+    }
+
+    if ((uint64_t) st.st_size > max) {
         errno = EFBIG;
         return -1;
     }
 
-    p = malloc(st.st_size ? st.st_size : 1);
+    size = (size_t) st.st_size;
+
+    p = malloc(size + 1);
     if (p == NULL) {
         return -1;
     }
 
-    if (ngx_walrus_pread(fd, p, st.st_size, 0) != 0) {
+    /* up to one byte more than expected tells a file that grew */
+
+    for (got = 0; got <= size; got += (size_t) n) {
+        n = pread(fd, p + got, size + 1 - got, (off_t) got);
+
+        if (n == -1 && errno == EINTR) {
+            n = 0;
+            continue;
+        }
+
+        if (n <= 0) {
+            break;
+        }
+    }
+
+    if (n == -1 || got != size) {
+        if (n != -1) {
+            errno = ESTALE;
+        }
+
         free(p);
-        errno = EIO;
         return -1;
     }
 
+    p[size] = '\0';
     *buf = p;
-    *len = st.st_size;
+    *len = size;
 
     return 0;
 }
@@ -454,7 +487,7 @@ ngx_walrus_read_fd(int fd, size_t max, unsigned char **buf, size_t *len)
  */
 
 unsigned long
-ngx_walrus_sweep_body_files(const char *dir, time_t before)
+walrus_sweep_body_files(const char *dir, time_t before)
 {
     int  fd;
 
@@ -463,12 +496,12 @@ ngx_walrus_sweep_body_files(const char *dir, time_t before)
         return 0;
     }
 
-    return ngx_walrus_sweep_dirfd(fd, before, 3);
+    return walrus_sweep_dirfd(fd, before, 3);
 }
 
 
 static unsigned long
-ngx_walrus_sweep_dirfd(int fd, time_t before, int depth)
+walrus_sweep_dirfd(int fd, time_t before, int depth)
 {
     int             sub;
     DIR            *d;
@@ -498,14 +531,14 @@ ngx_walrus_sweep_dirfd(int fd, time_t before, int depth)
                                      | O_CLOEXEC)
                             : -1;
             if (sub != -1) {
-                n += ngx_walrus_sweep_dirfd(sub, before, depth - 1);
+                n += walrus_sweep_dirfd(sub, before, depth - 1);
             }
 
             continue;
         }
 
         if (S_ISREG(st.st_mode) && st.st_mtime < before
-            && !ngx_walrus_file_in_use(dirfd(d), de->d_name)
+            && !walrus_file_in_use(dirfd(d), de->d_name)
             && unlinkat(dirfd(d), de->d_name, 0) == 0)
         {
             n++;
@@ -525,7 +558,7 @@ ngx_walrus_sweep_dirfd(int fd, time_t before, int depth)
  */
 
 static int
-ngx_walrus_file_in_use(int dirfd, const char *name)
+walrus_file_in_use(int dirfd, const char *name)
 {
     int  fd, busy;
 

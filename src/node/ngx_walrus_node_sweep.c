@@ -13,7 +13,7 @@
 
 #include <ngx_walrus.h>
 #include <ngx_walrus_node.h>
-#include <ngx_walrus_store.h>
+#include <walrus_store.h>
 
 
 typedef struct {
@@ -108,7 +108,7 @@ ngx_walrus_node_sweep_start(ngx_cycle_t *cycle)
     bd = wmcf->body_dirs->elts;
 
     for (i = 0; i < wmcf->body_dirs->nelts; i++) {
-        n = ngx_walrus_sweep_body_files((char *) bd[i].path->name.data,
+        n = walrus_sweep_body_files((char *) bd[i].path->name.data,
                                         ngx_time() + 1);
         if (n > 0) {
             ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
@@ -221,7 +221,7 @@ ngx_walrus_sweep_thread(void *data, ngx_log_t *log)
     bd = sw->dirs->elts;
 
     for (i = 0; i < sw->dirs->nelts; i++) {
-        sw->removed += ngx_walrus_sweep_body_files(
+        sw->removed += walrus_sweep_body_files(
                            (char *) bd[i].path->name.data,
                            sw->now - bd[i].stale);
     }

@@ -4,9 +4,9 @@
  * answer.  Only a registered blob gets anything else stored.
  */
 
-#include <ngx_walrus.h>
+#include <ngx_walrus_node.h>
 #include <ngx_walrus_body.h>
-#include <ngx_walrus_store.h>
+#include <walrus_store.h>
 #include <walrus_cert.h>
 #include <walrus_codec.h>
 #include <walrus_metadata.h>
@@ -24,7 +24,7 @@ typedef struct {
     off_t                      body_len;
     ngx_temp_file_t           *body_file;
     walrus_registration_t      registration;
-    char                       dir[NGX_WALRUS_PATH_MAX];
+    char                       dir[WALRUS_PATH_MAX];
     ngx_uint_t                 status;
     const char                *reason;
     char                       message[256];
@@ -141,7 +141,7 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     t->committee = wmcf->committee;
     t->request = r;
 
-    if (ngx_walrus_store_dir(t->dir, (char *) wlcf->store.data,
+    if (walrus_store_dir(t->dir, (char *) wlcf->store.data,
                              wlcf->store.len, rt->id_text)
         != 0)
     {
@@ -413,11 +413,11 @@ static int
 ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
     const u_char *data, size_t len)
 {
-    char               path[NGX_WALRUS_PATH_MAX];
-    ngx_walrus_file_t  f;
+    char               path[WALRUS_PATH_MAX];
+    walrus_file_t  f;
 
-    if (ngx_walrus_store_mkdir(t->dir) != 0
-        || ngx_walrus_store_path(path, t->dir, name) != 0)
+    if (walrus_store_mkdir(t->dir) != 0
+        || walrus_store_path(path, t->dir, name) != 0)
     {
         ngx_walrus_put_store_fail(t, "cannot create the blob directory");
         return -1;
@@ -425,22 +425,22 @@ ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
 
     /* a stored copy whose stamp is gone is replaced by this verified one */
 
-    if (ngx_walrus_store_state(path) == 1) {
+    if (walrus_store_state(path) == 1) {
         t->status = NGX_HTTP_OK;
         t->reason = name;
         return 0;
     }
 
-    if (ngx_walrus_file_open(&f, t->dir, name) != 0) {
+    if (walrus_file_open(&f, t->dir, name) != 0) {
         ngx_walrus_put_store_fail(t, "cannot create %s", name);
         return -1;
     }
 
-    if (ngx_walrus_file_write(&f, data, len) != 0
-        || ngx_walrus_file_commit(&f) != 0)
+    if (walrus_file_write(&f, data, len) != 0
+        || walrus_file_commit(&f) != 0)
     {
         ngx_walrus_put_store_fail(t, "cannot store %s", name);
-        ngx_walrus_file_abort(&f);
+        walrus_file_abort(&f);
         return -1;
     }
 
@@ -460,17 +460,17 @@ static int
 ngx_walrus_put_registered(ngx_walrus_put_t *t)
 {
     int      rc;
-    char     path[NGX_WALRUS_PATH_MAX];
+    char     path[WALRUS_PATH_MAX];
     size_t   len;
     u_char  *buf;
 
-    if (ngx_walrus_store_path(path, t->dir, "registration") != 0) {
+    if (walrus_store_path(path, t->dir, "registration") != 0) {
         ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
                             "the store path is too long");
         return -1;
     }
 
-    if (ngx_walrus_read_file(path, WALRUS_REGISTRATION_LEN, &buf, &len)
+    if (walrus_read_file(path, WALRUS_REGISTRATION_LEN, &buf, &len)
         != 0)
     {
         if (errno == ENOENT) {
@@ -520,7 +520,7 @@ static void
 ngx_walrus_put_registration(ngx_walrus_put_t *t)
 {
     int                    rc;
-    char                   path[NGX_WALRUS_PATH_MAX];
+    char                   path[WALRUS_PATH_MAX];
     u_char                *buf;
     walrus_registration_t  reg;
 
@@ -593,7 +593,7 @@ ngx_walrus_put_registration(ngx_walrus_put_t *t)
 
     t->status = 0;
 
-    if (ngx_walrus_store_path(path, t->dir, "registration") == 0) {
+    if (walrus_store_path(path, t->dir, "registration") == 0) {
         (void) unlink(path);
     }
 
@@ -660,12 +660,12 @@ static int
 ngx_walrus_load_metadata(ngx_walrus_put_t *t, walrus_metadata_t *m)
 {
     int      rc;
-    char     path[NGX_WALRUS_PATH_MAX];
+    char     path[WALRUS_PATH_MAX];
     size_t   len;
     u_char  *buf;
 
-    if (ngx_walrus_store_path(path, t->dir, "metadata") != 0
-        || ngx_walrus_read_file(path, NGX_WALRUS_MAX_METADATA, &buf, &len)
+    if (walrus_store_path(path, t->dir, "metadata") != 0
+        || walrus_read_file(path, NGX_WALRUS_MAX_METADATA, &buf, &len)
            != 0)
     {
         ngx_walrus_put_fail(t, NGX_HTTP_CONFLICT, "METADATA_NOT_STORED",
@@ -697,7 +697,7 @@ static void
 ngx_walrus_put_sliver(ngx_walrus_put_t *t)
 {
     int                 rc;
-    char                name[32], path[NGX_WALRUS_PATH_MAX];
+    char                name[32], path[WALRUS_PATH_MAX];
     size_t              size, sym;
     u_char             *buf;
     uint64_t            g, expect;
@@ -706,7 +706,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
     ngx_walrus_body_t   bd;
     ngx_flag_t          adopt;
     walrus_metadata_t   m;
-    ngx_walrus_file_t   f;
+    walrus_file_t   f;
     const uint8_t      *hash;
 
     if (ngx_walrus_load_metadata(t, &m) != 0) {
@@ -729,7 +729,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
         goto done;
     }
 
-    ngx_walrus_store_sliver_name(name, sizeof(name), t->route.pair,
+    walrus_store_sliver_name(name, sizeof(name), t->route.pair,
                                  t->route.axis == WALRUS_SECONDARY);
 
     size = walrus_sliver_size(&m.params, t->route.axis,
@@ -744,10 +744,10 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
     }
 
     adopt = t->body_file != NULL
-            && ngx_walrus_adoptable(t->body_file->file.fd, t->body_len,
+            && walrus_adoptable(t->body_file->file.fd, t->body_len,
                                     t->dir);
 
-    if (!adopt && ngx_walrus_file_open(&f, t->dir, name) != 0) {
+    if (!adopt && walrus_file_open(&f, t->dir, name) != 0) {
         ngx_walrus_put_store_fail(t, "cannot create %s", name);
         goto done;
     }
@@ -782,7 +782,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
             goto done;
         }
 
-        if (!adopt && ngx_walrus_file_write(&f, buf, size) != 0) {
+        if (!adopt && walrus_file_write(&f, buf, size) != 0) {
             ngx_walrus_put_store_fail(t, "cannot write %s", name);
             goto done;
         }
@@ -793,8 +793,8 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
      * verified, which may have rotted, is replaced by this verified one
      */
 
-    if (ngx_walrus_store_path(path, t->dir, name) == 0
-        && ngx_walrus_store_state(path) == 1)
+    if (walrus_store_path(path, t->dir, name) == 0
+        && walrus_store_state(path) == 1)
     {
         t->status = NGX_HTTP_OK;
         t->reason = "sliver";
@@ -806,7 +806,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
         goto done;
     }
 
-    if (ngx_walrus_file_commit(&f) != 0) {
+    if (walrus_file_commit(&f) != 0) {
         ngx_walrus_put_store_fail(t, "cannot store %s", name);
         goto done;
     }
@@ -817,7 +817,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
 done:
 
     if (t->status != NGX_HTTP_CREATED && f.tmp[0] != '\0') {
-        ngx_walrus_file_abort(&f);
+        walrus_file_abort(&f);
     }
 
     walrus_codec_destroy(codec);
@@ -831,7 +831,7 @@ done:
 static void
 ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name)
 {
-    if (ngx_walrus_file_adopt(t->body_file->file.fd,
+    if (walrus_file_adopt(t->body_file->file.fd,
                               (char *) t->body_file->file.name.data,
                               t->dir, name)
         != 0)

@@ -5,6 +5,7 @@
  * streamed to the client with a window of NGX_WALRUS_WINDOW segments.
  */
 
+#include <ngx_walrus_gateway.h>
 #include <ngx_walrus_read.h>
 #include <ngx_walrus_buffer.h>
 #include <ngx_walrus_cache.h>

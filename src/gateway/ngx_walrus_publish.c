@@ -6,7 +6,7 @@
  * the certificate on the nodes and answer.
  */
 
-#include <ngx_walrus.h>
+#include <ngx_walrus_gateway.h>
 #include <ngx_walrus_cache.h>
 #include <ngx_walrus_memo.h>
 #include <ngx_walrus_encode.h>

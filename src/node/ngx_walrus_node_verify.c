@@ -9,7 +9,7 @@
 
 #include <ngx_walrus.h>
 #include <ngx_walrus_node.h>
-#include <ngx_walrus_store.h>
+#include <walrus_store.h>
 #include <walrus_codec.h>
 #include <walrus_metadata.h>
 
@@ -18,7 +18,7 @@ typedef struct {
     ngx_walrus_route_t   route;
     ngx_uint_t          *pairs;
     ngx_uint_t           npairs;
-    char                 dir[NGX_WALRUS_PATH_MAX];
+    char                 dir[WALRUS_PATH_MAX];
     ngx_uint_t           status;
     const char          *reason;
     char                 message[256];
@@ -65,7 +65,7 @@ ngx_walrus_node_verify(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     t->pairs = pairs;
     t->npairs = npairs;
 
-    if (ngx_walrus_store_dir(t->dir, (char *) wlcf->store.data,
+    if (walrus_store_dir(t->dir, (char *) wlcf->store.data,
                              wlcf->store.len, rt->id_text)
         != 0)
     {
@@ -193,14 +193,14 @@ static int
 ngx_walrus_verify_metadata(ngx_walrus_verify_t *t, walrus_metadata_t *m)
 {
     int          fd, rc;
-    char         path[NGX_WALRUS_PATH_MAX];
+    char         path[WALRUS_PATH_MAX];
     size_t       len;
     u_char      *buf;
     struct stat  st;
 
     ngx_memzero(m, sizeof(walrus_metadata_t));
 
-    if (ngx_walrus_store_path(path, t->dir, "metadata") != 0) {
+    if (walrus_store_path(path, t->dir, "metadata") != 0) {
         errno = ENAMETOOLONG;
         fd = -1;
 
@@ -227,7 +227,7 @@ ngx_walrus_verify_metadata(ngx_walrus_verify_t *t, walrus_metadata_t *m)
     if (fstat(fd, &st) == -1) {
         rc = -1;
 
-    } else if (ngx_walrus_read_fd(fd, NGX_WALRUS_MAX_METADATA, &buf, &len)
+    } else if (walrus_read_fd(fd, NGX_WALRUS_MAX_METADATA, &buf, &len)
                != 0)
     {
         /* too large to be metadata, or unreadable: not good either way */
@@ -265,13 +265,13 @@ ngx_walrus_verify_sliver(ngx_walrus_verify_t *t, walrus_metadata_t *m,
     walrus_codec_t *codec, u_char *buf, ngx_uint_t pair, walrus_axis_e axis)
 {
     int          fd, rc;
-    char         name[32], path[NGX_WALRUS_PATH_MAX];
+    char         name[32], path[WALRUS_PATH_MAX];
     struct stat  st;
 
-    ngx_walrus_store_sliver_name(name, sizeof(name), pair,
+    walrus_store_sliver_name(name, sizeof(name), pair,
                                  axis == WALRUS_SECONDARY);
 
-    if (ngx_walrus_store_path(path, t->dir, name) != 0) {
+    if (walrus_store_path(path, t->dir, name) != 0) {
         errno = ENAMETOOLONG;
         fd = -1;
 
@@ -298,7 +298,7 @@ ngx_walrus_verify_sliver(ngx_walrus_verify_t *t, walrus_metadata_t *m,
         return -1;
     }
 
-    if (ngx_walrus_file_stamped(&st)) {
+    if (walrus_file_stamped(&st)) {
         close(fd);
         return 0;
     }
@@ -349,7 +349,7 @@ ngx_walrus_verify_slices(int fd, walrus_metadata_t *m, walrus_codec_t *codec,
         hash = walrus_metadata_segment(m, g) + pair * WALRUS_PAIR_HASH_LEN
                + (axis == WALRUS_PRIMARY ? 0 : WALRUS_HASH_LEN);
 
-        if (ngx_walrus_pread(fd, buf, size, walrus_sliver_offset(m, axis, g))
+        if (walrus_pread(fd, buf, size, walrus_sliver_offset(m, axis, g))
             != 0)
         {
             return WALRUS_ELENGTH;
@@ -375,7 +375,7 @@ ngx_walrus_verify_keep(ngx_walrus_verify_t *t, int fd, const struct stat *st)
 {
     struct stat  now;
 
-    if (ngx_walrus_file_stamped(st)) {
+    if (walrus_file_stamped(st)) {
         return;
     }
 
@@ -384,7 +384,7 @@ ngx_walrus_verify_keep(ngx_walrus_verify_t *t, int fd, const struct stat *st)
         && now.st_mtim.tv_nsec == st->st_mtim.tv_nsec)
     {
         /* a lost stamp (no fsync) only costs a verification */
-        (void) ngx_walrus_file_stamp(fd);
+        (void) walrus_file_stamp(fd);
     }
 }
 
@@ -392,7 +392,7 @@ ngx_walrus_verify_keep(ngx_walrus_verify_t *t, int fd, const struct stat *st)
 static void
 ngx_walrus_verify_reject(ngx_walrus_verify_t *t, int fd, const char *name)
 {
-    if (ngx_walrus_store_set_aside(fd, t->dir, name) == 1) {
+    if (walrus_store_set_aside(fd, t->dir, name) == 1) {
         ngx_cpystrn((u_char *) t->set_aside, (u_char *) name,
                     sizeof(t->set_aside));
     }

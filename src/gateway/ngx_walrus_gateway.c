@@ -2,7 +2,7 @@
  * Gateway role: request dispatch.
  */
 
-#include <ngx_walrus.h>
+#include <ngx_walrus_gateway.h>
 
 
 #define NGX_WALRUS_GATEWAY_HEALTH_JSON                                       \
