@@ -9,8 +9,6 @@
     "{\"status\":\"ready\",\"role\":\"gateway\",\"epoch\":%uD,\"nShards\":%ud}"
 
 
-static ngx_int_t ngx_walrus_gateway_header(ngx_http_request_t *r,
-    const char *key, const char *value);
 static ngx_int_t ngx_walrus_gateway_not_allowed(ngx_http_request_t *r,
     const char *allow);
 static ngx_int_t ngx_walrus_gateway_preflight(ngx_http_request_t *r,
@@ -28,8 +26,7 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
 
     /* browsers may read every answer, errors included */
 
-    if (ngx_walrus_gateway_header(r, "Access-Control-Allow-Origin", "*")
-        != NGX_OK)
+    if (ngx_walrus_header(r, "Access-Control-Allow-Origin", "*") == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -100,30 +97,12 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
 
 
 static ngx_int_t
-ngx_walrus_gateway_header(ngx_http_request_t *r, const char *key,
-    const char *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value.data = (u_char *) value;
-    h->value.len = ngx_strlen(value);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
 ngx_walrus_gateway_not_allowed(ngx_http_request_t *r, const char *allow)
 {
-    if (ngx_walrus_gateway_header(r, "Allow", allow) != NGX_OK) {
+    if (ngx_walrus_add_header(r, "Allow", (u_char *) allow,
+                              ngx_strlen(allow))
+        == NULL)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -140,17 +119,19 @@ ngx_walrus_gateway_not_allowed(ngx_http_request_t *r, const char *allow)
 static ngx_int_t
 ngx_walrus_gateway_preflight(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
-    ngx_int_t  rc;
+    ngx_int_t    rc;
+    const char  *methods;
 
-    if (ngx_walrus_gateway_header(r, "Access-Control-Allow-Methods",
-                                  rt->kind == NGX_WALRUS_ROUTE_BLOBS
-                                  ? "PUT, OPTIONS"
-                                  : "GET, HEAD, OPTIONS") != NGX_OK
-        || ngx_walrus_gateway_header(r, "Access-Control-Allow-Headers",
-                                     "Range, If-None-Match, If-Range, "
-                                     "Content-Type") != NGX_OK
-        || ngx_walrus_gateway_header(r, "Access-Control-Max-Age", "86400")
-           != NGX_OK)
+    methods = rt->kind == NGX_WALRUS_ROUTE_BLOBS ? "PUT, OPTIONS"
+                                                 : "GET, HEAD, OPTIONS";
+
+    if (ngx_walrus_add_header(r, "Access-Control-Allow-Methods",
+                              (u_char *) methods, ngx_strlen(methods))
+        == NULL
+        || ngx_walrus_header(r, "Access-Control-Allow-Headers",
+                             "Range, If-None-Match, If-Range, "
+                             "Content-Type") == NULL
+        || ngx_walrus_header(r, "Access-Control-Max-Age", "86400") == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -218,7 +218,8 @@ ngx_walrus_publish(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_GATEWAY,
+        return ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
                                      "TOO_MANY_UPLOADS",
                                      "the gateway is busy storing %ui "
                                      "blobs; retry later", ngx_walrus_uploads);
@@ -603,7 +604,8 @@ ngx_walrus_publish_encoded(ngx_http_request_t *r)
 
     if (ctx->overloaded) {
         ngx_walrus_publish_finish(ctx,
-            ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_GATEWAY,
+            ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                  NGX_WALRUS_DOMAIN_GATEWAY,
                                   "OVERLOADED", "the encoder queue is full; "
                                   "retry later"));
         return;

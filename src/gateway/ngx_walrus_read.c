@@ -1155,7 +1155,8 @@ ngx_walrus_seg_decode(ngx_walrus_seg_t *seg)
             return NGX_ERROR;
         }
 
-        return ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_GATEWAY,
+        return ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
                                      "OVERLOADED", "the decoder queue is "
                                      "full; retry later");
     }
@@ -1332,7 +1333,8 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
                 return NGX_ERROR;
             }
 
-            return ngx_walrus_send_error(r, 422, NGX_WALRUS_DOMAIN_GATEWAY,
+            return ngx_walrus_send_error(r, NGX_WALRUS_HTTP_INCONSISTENT,
+                                         NGX_WALRUS_DOMAIN_GATEWAY,
                                          "INCONSISTENT_BLOB",
                                          "blob %s was encoded "
                                          "inconsistently and cannot be "

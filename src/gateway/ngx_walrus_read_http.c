@@ -17,15 +17,10 @@ static ngx_int_t ngx_walrus_read_range(ngx_walrus_read_t *ctx);
 static ngx_uint_t ngx_walrus_etag_matches(ngx_walrus_read_t *ctx,
     ngx_str_t *value, ngx_uint_t weak);
 static ngx_int_t ngx_walrus_read_headers(ngx_walrus_read_t *ctx);
-static ngx_int_t ngx_walrus_add_header(ngx_http_request_t *r,
-    const char *key, u_char *value, size_t len);
 static ngx_int_t ngx_walrus_read_disposition(ngx_walrus_read_t *ctx);
 static void ngx_walrus_read_remember_type(ngx_walrus_read_t *ctx,
     const char *type);
 
-
-#define ngx_walrus_header(r, key, value)                                     \
-    ngx_walrus_add_header(r, key, (u_char *) value, sizeof(value) - 1)
 
 #define NGX_WALRUS_STATUS_JSON                                               \
     "{\"blobId\":\"%s\",\"size\":%uL,\"segmentSize\":%uD,\"segments\":%uL,"  \
@@ -166,7 +161,7 @@ ngx_walrus_read_range(ngx_walrus_read_t *ctx)
         if (ngx_walrus_add_header(r, "Content-Range", p,
                                   ngx_sprintf(p, "bytes */%uL",
                                               ctx->meta.length) - p)
-            != NGX_OK)
+            == NULL)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -227,27 +222,6 @@ ngx_walrus_etag_matches(ngx_walrus_read_t *ctx, ngx_str_t *value,
 }
 
 
-static ngx_int_t
-ngx_walrus_add_header(ngx_http_request_t *r, const char *key, u_char *value,
-    size_t len)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value.data = value;
-    h->value.len = len;
-
-    return NGX_OK;
-}
-
-
 /* what every answer about a certified blob carries */
 
 static ngx_int_t
@@ -259,9 +233,8 @@ ngx_walrus_read_headers(ngx_walrus_read_t *ctx)
 
     r = ctx->request;
 
-    etag = ngx_list_push(&r->headers_out.headers);
     p = ngx_pnalloc(r->pool, WALRUS_BLOB_ID_TEXT_LEN + 2);
-    if (etag == NULL || p == NULL) {
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
@@ -269,21 +242,22 @@ ngx_walrus_read_headers(ngx_walrus_read_t *ctx)
     ngx_memcpy(p + 1, ctx->route.id_text, WALRUS_BLOB_ID_TEXT_LEN);
     p[WALRUS_BLOB_ID_TEXT_LEN + 1] = '"';
 
-    etag->hash = 1;
-    ngx_str_set(&etag->key, "ETag");
-    etag->value.data = p;
-    etag->value.len = WALRUS_BLOB_ID_TEXT_LEN + 2;
+    etag = ngx_walrus_add_header(r, "ETag", p, WALRUS_BLOB_ID_TEXT_LEN + 2);
+    if (etag == NULL) {
+        return NGX_ERROR;
+    }
+
     r->headers_out.etag = etag;
     r->disable_not_modified = 1;
 
     if (ngx_walrus_header(r, "Cache-Control",
-                          "public, max-age=31536000, immutable") != NGX_OK
-        || ngx_walrus_header(r, "Accept-Ranges", "bytes") != NGX_OK
+                          "public, max-age=31536000, immutable") == NULL
+        || ngx_walrus_header(r, "Accept-Ranges", "bytes") == NULL
         || ngx_walrus_header(r, "X-Content-Type-Options", "nosniff")
-           != NGX_OK
+           == NULL
         || ngx_walrus_header(r, "Access-Control-Expose-Headers",
                              "ETag, Content-Range, Content-Length, "
-                             "Accept-Ranges") != NGX_OK)
+                             "Accept-Ranges") == NULL)
     {
         return NGX_ERROR;
     }
@@ -323,7 +297,7 @@ ngx_walrus_read_send_header(ngx_walrus_read_t *ctx, const u_char *first,
                                   ngx_sprintf(p, "bytes %uL-%uL/%uL",
                                               ctx->start, ctx->end,
                                               ctx->meta.length) - p)
-            != NGX_OK)
+            == NULL)
         {
             return NGX_ERROR;
         }
@@ -353,7 +327,7 @@ ngx_walrus_read_send_header(ngx_walrus_read_t *ctx, const u_char *first,
         && (ngx_strncmp(type, "text/html", 9) == 0
             || ngx_strncmp(type, "image/svg+xml", 13) == 0)
         && ngx_walrus_header(r, "Content-Security-Policy", "sandbox")
-           != NGX_OK)
+           == NULL)
     {
         return NGX_ERROR;
     }
@@ -424,7 +398,8 @@ ngx_walrus_read_disposition(ngx_walrus_read_t *ctx)
         return NGX_OK;
     }
 
-    return ngx_walrus_add_header(r, "Content-Disposition", p, n);
+    return ngx_walrus_add_header(r, "Content-Disposition", p, n) != NULL
+           ? NGX_OK : NGX_ERROR;
 }
 
 

@@ -18,6 +18,9 @@
 
 #define NGX_WALRUS_DOMAIN_NODE      "node.walrus"
 #define NGX_WALRUS_DOMAIN_GATEWAY   "gateway.walrus"
+
+/* a blob encoded inconsistently (422, which nginx does not name) */
+#define NGX_WALRUS_HTTP_INCONSISTENT  422
 #define NGX_WALRUS_MAX_METADATA     (64 * 1024 * 1024)
 #define NGX_WALRUS_REDIS_PREFIX_MAX  256
 
@@ -119,6 +122,14 @@ u_char *ngx_walrus_signers_json(u_char *p, walrus_committee_t *c,
 ngx_int_t ngx_walrus_cert_check(walrus_committee_t *committee,
     walrus_cert_t *cert, const u_char *bytes, size_t len,
     const uint8_t *blob_id);
+
+/* adds "key: value" to the response (both must outlive it), or NULL */
+ngx_table_elt_t *ngx_walrus_add_header(ngx_http_request_t *r,
+    const char *key, u_char *value, size_t len);
+
+/* the same for a string literal */
+#define ngx_walrus_header(r, key, value)                                     \
+    ngx_walrus_add_header(r, key, (u_char *) value, sizeof(value) - 1)
 
 ngx_int_t ngx_walrus_thread_post(ngx_http_request_t *r,
     ngx_thread_pool_t *tp, ngx_thread_task_t *task);

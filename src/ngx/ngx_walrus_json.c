@@ -141,7 +141,6 @@ ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
     va_list           args;
     ngx_str_t         body;
     const char       *name;
-    ngx_table_elt_t  *retry;
 
     /* a longer message is cut: it is text for people, and bounded */
 
@@ -174,15 +173,11 @@ ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
                       "walrus: %ui %s: %*s", status, reason, len, msg);
     }
 
-    if (status == 429 || status == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        retry = ngx_list_push(&r->headers_out.headers);
-        if (retry == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        retry->hash = 1;
-        ngx_str_set(&retry->key, "Retry-After");
-        ngx_str_set(&retry->value, "1");
+    if ((status == NGX_HTTP_TOO_MANY_REQUESTS
+         || status == NGX_HTTP_SERVICE_UNAVAILABLE)
+        && ngx_walrus_header(r, "Retry-After", "1") == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     r->keepalive = r->keepalive && status < NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -121,23 +121,19 @@ ngx_walrus_node_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    allow = ngx_list_push(&r->headers_out.headers);
-    if (allow == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    allow->hash = 1;
-    ngx_str_set(&allow->key, "Allow");
-
     if (rt.kind == NGX_WALRUS_ROUTE_METADATA
         || rt.kind == NGX_WALRUS_ROUTE_SLIVER
         || rt.kind == NGX_WALRUS_ROUTE_CERTIFICATE
         || rt.kind == NGX_WALRUS_ROUTE_REGISTRATION)
     {
-        ngx_str_set(&allow->value, "GET, HEAD, PUT");
+        allow = ngx_walrus_header(r, "Allow", "GET, HEAD, PUT");
 
     } else {
-        ngx_str_set(&allow->value, "GET, HEAD");
+        allow = ngx_walrus_header(r, "Allow", "GET, HEAD");
+    }
+
+    if (allow == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return ngx_walrus_send_error(r, NGX_HTTP_NOT_ALLOWED,

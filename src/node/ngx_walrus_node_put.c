@@ -252,7 +252,8 @@ ngx_walrus_put_body_done(ngx_http_request_t *r)
 
     if (ngx_walrus_thread_post(r, wlcf->thread_pool, task) != NGX_OK) {
         ngx_http_finalize_request(r,
-            ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_NODE,
+            ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                  NGX_WALRUS_DOMAIN_NODE,
                                   "OVERLOADED",
                                   "the node is busy, retry later"));
         return;

@@ -80,7 +80,8 @@ ngx_walrus_node_verify(ngx_http_request_t *r, ngx_walrus_route_t *rt,
 
     if (ngx_walrus_thread_post(r, wlcf->thread_pool, task) != NGX_OK) {
         r->write_event_handler = ngx_http_request_empty_handler;
-        return ngx_walrus_send_error(r, 429, NGX_WALRUS_DOMAIN_NODE,
+        return ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                     NGX_WALRUS_DOMAIN_NODE,
                                      "OVERLOADED",
                                      "the node is busy, retry later");
     }
