@@ -477,15 +477,7 @@ ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_walrus_postconfiguration(ngx_conf_t *cf)
 {
-    if (ngx_walrus_fanout_add_variables(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_walrus_publish_init_filter(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return ngx_walrus_fanout_init_filters(cf);
+    return ngx_walrus_publish_init_filter(cf);
 }
 
 

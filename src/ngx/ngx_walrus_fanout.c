@@ -35,6 +35,48 @@ static ngx_uint_t ngx_walrus_arena_closed(ngx_walrus_arena_t *arena);
 #define NGX_WALRUS_STALE_RETRIES  8
 
 
+static ngx_int_t ngx_walrus_fanout_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_walrus_fanout_init_filters(ngx_conf_t *cf);
+
+
+/*
+ * A filter module of its own: its context slot holds the call of a
+ * subrequest, and as a dynamic filter module it sits where nginx puts
+ * filters (before the copy filter, config says), whatever the order the
+ * modules are loaded in.
+ */
+
+static ngx_http_module_t  ngx_walrus_fanout_module_ctx = {
+    ngx_walrus_fanout_add_variables,       /* preconfiguration */
+    ngx_walrus_fanout_init_filters,        /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_walrus_fanout_module = {
+    NGX_MODULE_V1,
+    &ngx_walrus_fanout_module_ctx,         /* module context */
+    NULL,                                  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
 static ngx_http_output_header_filter_pt  ngx_walrus_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_walrus_next_body_filter;
 
@@ -183,7 +225,7 @@ ngx_walrus_fanout_start(ngx_http_request_t *r, ngx_walrus_call_t *call)
     }
 
     call->request = sr;
-    ngx_http_set_ctx(sr, call, ngx_http_walrus_module);
+    ngx_http_set_ctx(sr, call, ngx_http_walrus_fanout_module);
 
     /*
      * A subrequest in an arena starts with the values its parent has
@@ -499,7 +541,7 @@ ngx_walrus_fanout_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         ghost->body_max = 0;
 
         sr->post_subrequest = NULL;
-        ngx_http_set_ctx(sr, ghost, ngx_http_walrus_module);
+        ngx_http_set_ctx(sr, ghost, ngx_http_walrus_fanout_module);
         call->retries++;
 
         if (ngx_walrus_fanout_start(sr->parent, call) == NGX_OK) {
@@ -563,7 +605,7 @@ ngx_walrus_call_of(ngx_http_request_t *r)
         return NULL;
     }
 
-    return ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+    return ngx_http_get_module_ctx(r, ngx_http_walrus_fanout_module);
 }
 
 
@@ -671,7 +713,7 @@ ngx_walrus_capture_cut(ngx_http_request_t *r, ngx_walrus_call_t *call)
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_walrus_fanout_init_filters(ngx_conf_t *cf)
 {
     ngx_walrus_next_header_filter = ngx_http_top_header_filter;
@@ -684,7 +726,7 @@ ngx_walrus_fanout_init_filters(ngx_conf_t *cf)
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_walrus_fanout_add_variables(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var, *v;

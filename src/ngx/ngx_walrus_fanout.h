@@ -12,6 +12,9 @@
 #include <ngx_walrus.h>
 
 
+extern ngx_module_t  ngx_http_walrus_fanout_module;
+
+
 typedef struct {
     ngx_queue_t            done;       /* finished calls not yet handled */
     ngx_queue_t            arenas;     /* ngx_walrus_arena_t */
@@ -115,8 +118,6 @@ void ngx_walrus_call_release(ngx_walrus_call_t *call);
 /* next finished call, or NULL */
 ngx_walrus_call_t *ngx_walrus_fanout_next(ngx_walrus_fanout_t *fo);
 
-ngx_int_t ngx_walrus_fanout_init_filters(ngx_conf_t *cf);
-ngx_int_t ngx_walrus_fanout_add_variables(ngx_conf_t *cf);
 
 
 #endif /* _NGX_WALRUS_FANOUT_H_INCLUDED_ */
