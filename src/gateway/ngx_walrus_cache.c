@@ -41,9 +41,9 @@ static size_t
 ngx_walrus_cache_key(ngx_http_request_t *r, u_char *buf, char kind,
     const char *id_text)
 {
-    ngx_walrus_main_conf_t  *wmcf;
+    ngx_walrus_gateway_main_conf_t  *wmcf;
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wmcf = ngx_walrus_gateway_main_conf(r);
 
     return ngx_snprintf(buf, NGX_WALRUS_KEY_MAX, "%V%c:%s",
                         &wmcf->redis.prefix, kind, id_text) - buf;
@@ -180,10 +180,10 @@ ngx_walrus_cache_lookup_done(void *data, redisReply *reply)
 static ngx_uint_t
 ngx_walrus_cache_negative(ngx_http_request_t *r, redisReply *reply)
 {
-    time_t                   until, now;
-    ngx_walrus_main_conf_t  *wmcf;
+    time_t                           until, now;
+    ngx_walrus_gateway_main_conf_t  *wmcf;
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wmcf = ngx_walrus_gateway_main_conf(r);
 
     if (reply->type != REDIS_REPLY_STRING || reply->len == 0) {
         return 0;
@@ -211,12 +211,12 @@ void
 ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
     u_char *metadata, size_t metadata_len, u_char *cert, size_t cert_len)
 {
-    u_char                   key[NGX_WALRUS_KEY_MAX];
-    size_t                   len[2];
-    const char              *argv[2];
-    ngx_walrus_main_conf_t  *wmcf;
+    u_char                           key[NGX_WALRUS_KEY_MAX];
+    size_t                           len[2];
+    const char                      *argv[2];
+    ngx_walrus_gateway_main_conf_t  *wmcf;
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wmcf = ngx_walrus_gateway_main_conf(r);
 
     if (wmcf->redis.address.len == 0) {
         return;
@@ -238,11 +238,11 @@ ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
 void
 ngx_walrus_cache_store_negative(ngx_http_request_t *r, const char *id_text)
 {
-    u_char                   until[NGX_TIME_T_LEN];
-    size_t                   len;
-    ngx_walrus_main_conf_t  *wmcf;
+    u_char                           until[NGX_TIME_T_LEN];
+    size_t                           len;
+    ngx_walrus_gateway_main_conf_t  *wmcf;
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wmcf = ngx_walrus_gateway_main_conf(r);
 
     if (wmcf->redis.address.len == 0 || wmcf->redis.negative_ttl == 0) {
         return;
@@ -260,9 +260,9 @@ void
 ngx_walrus_cache_store_type(ngx_http_request_t *r, const char *id_text,
     const char *type)
 {
-    ngx_walrus_main_conf_t  *wmcf;
+    ngx_walrus_gateway_main_conf_t  *wmcf;
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wmcf = ngx_walrus_gateway_main_conf(r);
 
     if (wmcf->redis.address.len == 0) {
         return;

@@ -8,7 +8,7 @@
 #define _NGX_WALRUS_CACHE_H_INCLUDED_
 
 
-#include <ngx_walrus.h>
+#include <ngx_walrus_gateway.h>
 
 
 typedef struct {

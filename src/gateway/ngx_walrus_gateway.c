@@ -18,11 +18,19 @@ static ngx_int_t ngx_walrus_gateway_preflight(ngx_http_request_t *r,
 ngx_int_t
 ngx_walrus_gateway_handler(ngx_http_request_t *r)
 {
-    u_char                  *p;
-    ngx_int_t                rc;
-    ngx_str_t                data;
-    ngx_walrus_route_t       rt;
-    ngx_walrus_main_conf_t  *wmcf;
+    u_char                    *p;
+    ngx_int_t                  rc;
+    ngx_str_t                  data;
+    ngx_walrus_route_t         rt;
+    ngx_walrus_main_conf_t    *wmcf;
+    ngx_walrus_gateway_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_walrus_gateway_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_walrus_gateway_module);
 
     /* browsers may read every answer, errors included */
 
@@ -93,6 +101,28 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
     data.len = p - data.data;
 
     return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);
+}
+
+
+ngx_walrus_read_t *
+ngx_walrus_gateway_read(ngx_http_request_t *r)
+{
+    ngx_walrus_gateway_ctx_t  *ctx;
+
+    ctx = ngx_walrus_gateway_ctx(r);
+
+    return ctx != NULL ? ctx->read : NULL;
+}
+
+
+ngx_walrus_publish_t *
+ngx_walrus_gateway_publish(ngx_http_request_t *r)
+{
+    ngx_walrus_gateway_ctx_t  *ctx;
+
+    ctx = ngx_walrus_gateway_ctx(r);
+
+    return ctx != NULL ? ctx->publish : NULL;
 }
 
 

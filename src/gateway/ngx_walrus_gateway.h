@@ -1,6 +1,7 @@
 /*
- * Gateway role: its content handler, the write path (PUT /v1/blobs) and
- * the read path (GET/HEAD /v1/blobs/{id}).
+ * Gateway role: its module's configuration and request context, its
+ * content handler, the write path (PUT /v1/blobs) and the read path
+ * (GET/HEAD /v1/blobs/{id}).
  */
 
 #ifndef _NGX_WALRUS_GATEWAY_H_INCLUDED_
@@ -9,6 +10,75 @@
 
 #include <ngx_walrus.h>
 
+
+typedef struct {
+    ngx_str_t              address;     /* host:port (numeric) or unix:path */
+    ngx_str_t              password;
+    ngx_int_t              db;
+    ngx_str_t              prefix;
+    ngx_msec_t             timeout;
+    time_t                 metadata_ttl;
+    time_t                 certificate_ttl;
+    time_t                 negative_ttl;
+} ngx_walrus_redis_conf_t;
+
+
+typedef struct {
+    ngx_walrus_redis_conf_t  redis;
+    size_t                 worker_cache_size;
+    size_t                 spare_buffers;
+    off_t                  spare_files;
+} ngx_walrus_gateway_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t             gateway;
+    ngx_str_t              gateway_key_file;
+    EVP_PKEY              *gateway_key;  /* a publisher's */
+    ngx_str_t              node_location;
+    ngx_path_t            *temp_path;
+    off_t                  max_blob_size;
+    size_t                 inline_size;
+    ngx_msec_t             timeout;
+    ngx_uint_t             max_uploads;
+    ngx_msec_t             hedge_delay;
+    ngx_msec_t             slow_timeout;
+    ngx_msec_t             read_timeout;
+    ngx_msec_t             straggler_timeout;
+    ngx_thread_pool_t     *thread_pool;
+} ngx_walrus_gateway_loc_conf_t;
+
+
+typedef struct ngx_walrus_read_s     ngx_walrus_read_t;
+typedef struct ngx_walrus_publish_s  ngx_walrus_publish_t;
+
+
+/* what a gateway request keeps in the module's context slot */
+typedef struct {
+    ngx_walrus_read_t     *read;        /* GET, HEAD */
+    ngx_walrus_publish_t  *publish;     /* PUT */
+} ngx_walrus_gateway_ctx_t;
+
+
+extern ngx_module_t  ngx_http_walrus_gateway_module;
+
+
+#define ngx_walrus_gateway_loc_conf(r)                                       \
+    ((ngx_walrus_gateway_loc_conf_t *)                                       \
+        ngx_http_get_module_loc_conf(r, ngx_http_walrus_gateway_module))
+
+#define ngx_walrus_gateway_main_conf(r)                                      \
+    ((ngx_walrus_gateway_main_conf_t *)                                      \
+        ngx_http_get_module_main_conf(r, ngx_http_walrus_gateway_module))
+
+/* the request's context: ngx_walrus_gateway_handler makes it first */
+#define ngx_walrus_gateway_ctx(r)                                            \
+    ((ngx_walrus_gateway_ctx_t *)                                            \
+        ngx_http_get_module_ctx(r, ngx_http_walrus_gateway_module))
+
+/* the read or upload of a request, or NULL */
+ngx_walrus_read_t *ngx_walrus_gateway_read(ngx_http_request_t *r);
+ngx_walrus_publish_t *ngx_walrus_gateway_publish(ngx_http_request_t *r);
 
 ngx_int_t ngx_walrus_gateway_handler(ngx_http_request_t *r);
 

@@ -170,12 +170,12 @@ ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
     const u_char *metadata, size_t metadata_len, const u_char *cert,
     size_t cert_len, const char *type)
 {
-    size_t                   size;
-    ngx_queue_t             *q;
-    ngx_walrus_memo_node_t  *mn;
-    ngx_walrus_main_conf_t  *wmcf;
+    size_t                           size;
+    ngx_queue_t                     *q;
+    ngx_walrus_memo_node_t          *mn;
+    ngx_walrus_gateway_main_conf_t  *wmcf;
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+    wmcf = ngx_walrus_gateway_main_conf(r);
 
     size = sizeof(ngx_walrus_memo_node_t) + metadata_len + cert_len;
 

@@ -10,7 +10,7 @@
 #define _NGX_WALRUS_MEMO_H_INCLUDED_
 
 
-#include <ngx_walrus.h>
+#include <ngx_walrus_gateway.h>
 
 
 /*

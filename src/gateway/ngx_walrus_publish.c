@@ -74,7 +74,7 @@ typedef struct {
 } ngx_walrus_pub_node_t;
 
 
-typedef struct {
+struct ngx_walrus_publish_s {
     ngx_http_request_t       *request;
     walrus_committee_t       *committee;
     ngx_walrus_fanout_t       fanout;
@@ -103,7 +103,7 @@ typedef struct {
     unsigned                  counted:1;
     unsigned                  is_lingering:1;
     unsigned                  overloaded:1;
-} ngx_walrus_publish_t;
+};
 
 
 static ngx_int_t ngx_walrus_publish_args(ngx_http_request_t *r,
@@ -165,16 +165,16 @@ static ngx_http_request_body_filter_pt  ngx_walrus_next_body_filter;
 ngx_int_t
 ngx_walrus_publish(ngx_http_request_t *r)
 {
-    u_char                  *p, msg[256];
-    ngx_int_t                rc;
-    const char              *reason;
-    ngx_pool_cleanup_t      *cln;
-    ngx_walrus_publish_t    *ctx;
-    ngx_walrus_loc_conf_t   *wlcf;
-    ngx_walrus_main_conf_t  *wmcf;
+    u_char                         *p, msg[256];
+    ngx_int_t                       rc;
+    const char                     *reason;
+    ngx_pool_cleanup_t             *cln;
+    ngx_walrus_publish_t           *ctx;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
+    ngx_walrus_main_conf_t         *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_gateway_loc_conf(r);
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_walrus_publish_t));
     if (ctx == NULL) {
@@ -186,7 +186,7 @@ ngx_walrus_publish(ngx_http_request_t *r)
     ctx->enc.fd = NGX_INVALID_FILE;
     ctx->body_file.file.fd = NGX_INVALID_FILE;
     ctx->epochs = 1;
-    ngx_walrus_fanout_init(&ctx->fanout);
+    ngx_walrus_fanout_init(&ctx->fanout, &wlcf->node_location);
 
     p = ngx_walrus_publish_args(r, ctx, msg, sizeof(msg), &reason) == NGX_OK
         ? NULL : msg;
@@ -236,7 +236,7 @@ ngx_walrus_publish(ngx_http_request_t *r)
     ngx_walrus_uploads++;
     ctx->counted = 1;
 
-    ngx_http_set_ctx(r, ctx, ngx_http_walrus_module);
+    ngx_walrus_gateway_ctx(r)->publish = ctx;
 
     rc = ngx_http_read_client_request_body(r, ngx_walrus_publish_body);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
@@ -356,9 +356,9 @@ ngx_walrus_flag(ngx_str_t *value, ngx_flag_t *flag)
 static void
 ngx_walrus_publish_cleanup(void *data)
 {
-    ngx_walrus_publish_t   *ctx = data;
-    ngx_log_t              *log;
-    ngx_walrus_loc_conf_t  *wlcf;
+    ngx_walrus_publish_t           *ctx = data;
+    ngx_log_t                      *log;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
 
     if (ctx->deadline.timer_set) {
         ngx_del_timer(&ctx->deadline);
@@ -377,7 +377,7 @@ ngx_walrus_publish_cleanup(void *data)
     ngx_walrus_encode_free(&ctx->enc);
 
     log = ctx->request->connection->log;
-    wlcf = ngx_http_get_module_loc_conf(ctx->request, ngx_http_walrus_module);
+    wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
 
     if (ctx->enc.fd != NGX_INVALID_FILE) {
         ngx_walrus_spare_file_close(&wlcf->temp_path->name, ctx->enc.fd,
@@ -409,13 +409,13 @@ ngx_walrus_publish_init_filter(ngx_conf_t *cf)
 static ngx_int_t
 ngx_walrus_publish_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_temp_file_t           *tf;
-    ngx_walrus_publish_t      *ctx;
-    ngx_walrus_loc_conf_t     *wlcf;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_temp_file_t                *tf;
+    ngx_walrus_publish_t           *ctx;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
+    ngx_http_core_loc_conf_t       *clcf;
 
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_gateway_loc_conf(r);
+    ctx = ngx_walrus_gateway_publish(r);
 
     /* a gateway reads no other body than an upload's */
 
@@ -454,15 +454,15 @@ ngx_walrus_publish_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 static void
 ngx_walrus_publish_body(ngx_http_request_t *r)
 {
-    off_t                      len;
-    ngx_uint_t                 i, inline_encode;
-    ngx_thread_task_t         *task;
-    ngx_walrus_publish_t      *ctx;
-    ngx_walrus_loc_conf_t     *wlcf;
-    ngx_walrus_encode_part_t  *part;
+    off_t                           len;
+    ngx_uint_t                      i, inline_encode;
+    ngx_thread_task_t              *task;
+    ngx_walrus_publish_t           *ctx;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
+    ngx_walrus_encode_part_t       *part;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    ctx = ngx_walrus_gateway_publish(r);
+    wlcf = ngx_walrus_gateway_loc_conf(r);
 
     if (r->request_body == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -573,7 +573,7 @@ ngx_walrus_publish_part_done(ngx_event_t *ev)
 
     r = ev->data;
     c = r->connection;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+    ctx = ngx_walrus_gateway_publish(r);
 
     ngx_http_set_log_request(c->log, r);
 
@@ -596,7 +596,7 @@ ngx_walrus_publish_encoded(ngx_http_request_t *r)
     ngx_uint_t             i;
     ngx_walrus_publish_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+    ctx = ngx_walrus_gateway_publish(r);
 
     if (ctx->encoding > 0) {
         return;
@@ -746,11 +746,11 @@ ngx_walrus_publish_upload(ngx_walrus_publish_t *ctx)
 static ngx_int_t
 ngx_walrus_publish_register(ngx_walrus_publish_t *ctx)
 {
-    int                     rc;
-    ngx_walrus_loc_conf_t  *wlcf;
-    walrus_registration_t   reg;
+    int                             rc;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
+    walrus_registration_t           reg;
 
-    wlcf = ngx_http_get_module_loc_conf(ctx->request, ngx_http_walrus_module);
+    wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
 
     ngx_memzero(&reg, sizeof(walrus_registration_t));
     reg.epoch = ctx->committee->epoch;
@@ -840,7 +840,7 @@ ngx_walrus_publish_timeout(ngx_event_t *ev)
 
     r = ev->data;
     c = r->connection;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+    ctx = ngx_walrus_gateway_publish(r);
 
     ngx_http_set_log_request(c->log, r);
 
@@ -857,7 +857,7 @@ ngx_walrus_publish_step(ngx_http_request_t *r)
     ngx_walrus_call_t     *call;
     ngx_walrus_publish_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+    ctx = ngx_walrus_gateway_publish(r);
 
     if (ctx->phase == NGX_WALRUS_PUB_DONE) {
         return;
@@ -1247,12 +1247,12 @@ ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx, ngx_int_t rc)
 static void
 ngx_walrus_publish_linger(ngx_walrus_publish_t *ctx)
 {
-    ngx_queue_t            *q;
-    ngx_http_request_t     *r;
-    ngx_walrus_loc_conf_t  *wlcf;
+    ngx_queue_t                    *q;
+    ngx_http_request_t             *r;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
 
     r = ctx->request;
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_gateway_loc_conf(r);
 
     if (ngx_walrus_lingering.next == NULL) {
         ngx_queue_init(&ngx_walrus_lingering);
@@ -1289,7 +1289,7 @@ ngx_walrus_publish_linger_read(ngx_http_request_t *r)
 {
     ngx_walrus_publish_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+    ctx = ngx_walrus_gateway_publish(r);
 
     if (ctx != NULL && ctx->is_lingering) {
         ngx_walrus_publish_linger_end(ctx);

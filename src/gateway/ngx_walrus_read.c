@@ -104,7 +104,8 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     ctx->committee = wmcf->committee;
     ctx->route = *rt;
     ctx->started = ngx_current_msec;
-    ngx_walrus_fanout_init(&ctx->fanout);
+    ngx_walrus_fanout_init(&ctx->fanout,
+                           &ngx_walrus_gateway_loc_conf(r)->node_location);
 
     ctx->avoid = ngx_pcalloc(r->pool, wmcf->committee->nnodes);
     if (ctx->avoid == NULL) {
@@ -128,7 +129,7 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
         ctx->download = 1;
     }
 
-    ngx_http_set_ctx(r, ctx, ngx_http_walrus_module);
+    ngx_walrus_gateway_ctx(r)->read = ctx;
 
     ctx->timer.handler = ngx_walrus_read_timer;
     ctx->timer.data = r;
@@ -216,10 +217,10 @@ ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx)
 static size_t
 ngx_walrus_read_meta_max(ngx_walrus_read_t *ctx)
 {
-    uint64_t                size;
-    ngx_walrus_loc_conf_t  *wlcf;
+    uint64_t                        size;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
 
-    wlcf = ngx_http_get_module_loc_conf(ctx->request, ngx_http_walrus_module);
+    wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
 
     size = WALRUS_METADATA_HEADER_LEN
            + walrus_segment_count((uint64_t) wlcf->max_blob_size,
@@ -423,7 +424,7 @@ ngx_walrus_read_step(ngx_http_request_t *r)
     ngx_int_t           rc;
     ngx_walrus_read_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+    ctx = ngx_walrus_gateway_read(r);
 
     if (ctx->done || ctx->cache_wait) {
         return;
@@ -636,15 +637,15 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
 static ngx_int_t
 ngx_walrus_read_meta_done(ngx_walrus_read_t *ctx)
 {
-    unsigned                n, f;
-    ngx_uint_t              over;
-    ngx_http_request_t     *r;
-    ngx_walrus_loc_conf_t  *wlcf;
+    unsigned                        n, f;
+    ngx_uint_t                      over;
+    ngx_http_request_t             *r;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
 
     r = ctx->request;
     n = ctx->committee->params.n;
     f = ctx->committee->params.f;
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_gateway_loc_conf(r);
     over = ngx_current_msec - ctx->started >= wlcf->read_timeout;
 
     if (ctx->have_meta && ctx->cert != NULL) {
@@ -875,14 +876,14 @@ ngx_walrus_seg_request(ngx_walrus_seg_t *seg, ngx_uint_t count)
 static ngx_int_t
 ngx_walrus_seg_probe(ngx_walrus_seg_t *seg)
 {
-    unsigned                 pair, shard, node, n;
-    ngx_walrus_slow_t       *slow;
-    ngx_walrus_read_t       *ctx;
-    ngx_walrus_loc_conf_t   *wlcf;
+    unsigned                        pair, shard, node, n;
+    ngx_walrus_slow_t              *slow;
+    ngx_walrus_read_t              *ctx;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
 
     ctx = seg->ctx;
     n = ctx->committee->params.n;
-    wlcf = ngx_http_get_module_loc_conf(ctx->request, ngx_http_walrus_module);
+    wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
 
     for (pair = 0; pair < n; pair++) {
         if (seg->state[pair] != NGX_WALRUS_SLOT_IDLE) {
@@ -925,11 +926,10 @@ ngx_walrus_seg_probe(ngx_walrus_seg_t *seg)
 static void
 ngx_walrus_seg_probe_cut(ngx_walrus_seg_t *seg, unsigned node)
 {
-    ngx_msec_t               wait;
-    ngx_walrus_loc_conf_t   *wlcf;
+    ngx_msec_t                      wait;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
 
-    wlcf = ngx_http_get_module_loc_conf(seg->ctx->request,
-                                        ngx_http_walrus_module);
+    wlcf = ngx_walrus_gateway_loc_conf(seg->ctx->request);
 
     wait = ngx_current_msec - seg->started >= wlcf->hedge_delay
            ? wlcf->slow_timeout : wlcf->hedge_delay;
@@ -988,11 +988,10 @@ ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
 static void
 ngx_walrus_seg_mark_slow(ngx_walrus_seg_t *seg)
 {
-    unsigned                 i, node;
-    ngx_walrus_loc_conf_t   *wlcf;
+    unsigned                        i, node;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
 
-    wlcf = ngx_http_get_module_loc_conf(seg->ctx->request,
-                                        ngx_http_walrus_module);
+    wlcf = ngx_walrus_gateway_loc_conf(seg->ctx->request);
 
     for (i = 0; i < seg->ctx->committee->params.n; i++) {
         if (seg->state[i] != NGX_WALRUS_SLOT_REQUESTED) {
@@ -1016,14 +1015,14 @@ ngx_walrus_seg_mark_slow(ngx_walrus_seg_t *seg)
 static ngx_int_t
 ngx_walrus_seg_progress(ngx_walrus_seg_t *seg)
 {
-    unsigned                 i, n, p, have, bad;
-    ngx_walrus_read_t       *ctx;
-    ngx_walrus_loc_conf_t   *wlcf;
+    unsigned                        i, n, p, have, bad;
+    ngx_walrus_read_t              *ctx;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
 
     ctx = seg->ctx;
     n = ctx->committee->params.n;
     p = ctx->committee->params.p;
-    wlcf = ngx_http_get_module_loc_conf(ctx->request, ngx_http_walrus_module);
+    wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
 
     if (seg->working || seg->rc == WALRUS_EINCONSISTENT) {
         return NGX_AGAIN;
@@ -1094,17 +1093,17 @@ ngx_walrus_seg_progress(ngx_walrus_seg_t *seg)
 static ngx_int_t
 ngx_walrus_seg_decode(ngx_walrus_seg_t *seg)
 {
-    unsigned                 i, n;
-    ngx_thread_task_t       *task;
-    ngx_walrus_read_t       *ctx;
-    ngx_http_request_t      *r;
-    ngx_walrus_decode_t     *d, dd;
-    ngx_walrus_loc_conf_t   *wlcf;
+    unsigned                        i, n;
+    ngx_thread_task_t              *task;
+    ngx_walrus_read_t              *ctx;
+    ngx_http_request_t             *r;
+    ngx_walrus_decode_t            *d, dd;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
 
     ctx = seg->ctx;
     r = ctx->request;
     n = ctx->committee->params.n;
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_gateway_loc_conf(r);
 
     if (seg->length <= wlcf->inline_size) {
         d = &dd;
@@ -1412,12 +1411,12 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
 static void
 ngx_walrus_read_arm(ngx_walrus_read_t *ctx)
 {
-    ngx_uint_t               i;
-    ngx_msec_t               wait, t, left;
-    ngx_walrus_seg_t        *seg;
-    ngx_walrus_loc_conf_t   *wlcf;
+    ngx_uint_t                      i;
+    ngx_msec_t                      wait, t, left;
+    ngx_walrus_seg_t               *seg;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
 
-    wlcf = ngx_http_get_module_loc_conf(ctx->request, ngx_http_walrus_module);
+    wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
     wait = wlcf->read_timeout;
 
     if (!ctx->segments) {

@@ -7,7 +7,7 @@
 #define _NGX_WALRUS_READ_H_INCLUDED_
 
 
-#include <ngx_walrus.h>
+#include <ngx_walrus_gateway.h>
 #include <ngx_walrus_fanout.h>
 #include <walrus_cert.h>
 #include <walrus_metadata.h>
@@ -23,9 +23,6 @@ typedef enum {
     NGX_WALRUS_SLOT_GOOD,
     NGX_WALRUS_SLOT_BAD
 } ngx_walrus_slot_e;
-
-
-typedef struct ngx_walrus_read_s  ngx_walrus_read_t;
 
 
 typedef struct {

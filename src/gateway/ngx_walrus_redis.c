@@ -83,7 +83,7 @@ static ngx_walrus_redis_t  ngx_walrus_redis;
 char *
 ngx_walrus_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_walrus_main_conf_t  *wmcf = conf;
+    ngx_walrus_gateway_main_conf_t  *wmcf = conf;
 
     u_char                    host[NGX_SOCKADDR_STRLEN + 1];
     ngx_str_t                *value;
@@ -169,9 +169,10 @@ ngx_walrus_redis_split(ngx_str_t *addr, u_char *host, ngx_int_t *port)
 ngx_int_t
 ngx_walrus_redis_init_process(ngx_cycle_t *cycle)
 {
-    ngx_walrus_main_conf_t  *wmcf;
+    ngx_walrus_gateway_main_conf_t  *wmcf;
 
-    wmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_walrus_module);
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                            ngx_http_walrus_gateway_module);
 
     if (wmcf == NULL || wmcf->redis.address.len == 0) {
         return NGX_OK;

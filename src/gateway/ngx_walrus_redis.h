@@ -9,7 +9,7 @@
 #define _NGX_WALRUS_REDIS_H_INCLUDED_
 
 
-#include <ngx_walrus.h>
+#include <ngx_walrus_gateway.h>
 #include <hiredis/hiredis.h>
 
 

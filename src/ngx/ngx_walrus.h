@@ -25,54 +25,20 @@
 #define NGX_WALRUS_REDIS_PREFIX_MAX  256
 
 
-typedef struct {
-    ngx_str_t              address;     /* host:port (numeric) or unix:path */
-    ngx_str_t              password;
-    ngx_int_t              db;
-    ngx_str_t              prefix;
-    ngx_msec_t             timeout;
-    time_t                 metadata_ttl;
-    time_t                 certificate_ttl;
-    time_t                 negative_ttl;
-} ngx_walrus_redis_conf_t;
-
+/*
+ * The module's configuration shared by both roles; each role has a
+ * module of its own (ngx_http_walrus_gateway_module,
+ * ngx_http_walrus_node_module) with its own configuration and context.
+ */
 
 typedef struct {
     walrus_committee_t    *committee;
     ngx_str_t              committee_file;
-    ngx_walrus_redis_conf_t  redis;
-    size_t                 worker_cache_size;
-    size_t                 spare_buffers;
-    off_t                  spare_files;
-    ngx_array_t           *body_dirs;   /* of nodes, to sweep */
 } ngx_walrus_main_conf_t;
 
 
 typedef struct {
-    ngx_flag_t             node;
-    ngx_str_t              node_name;
-    ngx_int_t              node_index;
-    ngx_str_t              store;
-    off_t                  min_free_space;
-    time_t                 stale_body_time;
-    ngx_str_t              key_file;
-    EVP_PKEY              *key;
     ngx_str_t              thread_pool_name;
-    ngx_thread_pool_t     *thread_pool;
-
-    ngx_flag_t             gateway;
-    ngx_str_t              gateway_key_file;
-    EVP_PKEY              *gateway_key;  /* a publisher's */
-    ngx_str_t              node_location;
-    ngx_path_t            *temp_path;
-    off_t                  max_blob_size;
-    size_t                 inline_size;
-    ngx_msec_t             timeout;
-    ngx_uint_t             max_uploads;
-    ngx_msec_t             hedge_delay;
-    ngx_msec_t             slow_timeout;
-    ngx_msec_t             read_timeout;
-    ngx_msec_t             straggler_timeout;
 } ngx_walrus_loc_conf_t;
 
 
@@ -100,6 +66,19 @@ typedef struct {
 
 
 extern ngx_module_t  ngx_http_walrus_module;
+
+
+/*
+ * For a role's location at configuration: its walrus_thread_pool, made
+ * to exist; the committee, or an error naming the role's directive.
+ */
+ngx_thread_pool_t *ngx_walrus_conf_thread_pool(ngx_conf_t *cf);
+ngx_walrus_main_conf_t *ngx_walrus_conf_committee(ngx_conf_t *cf,
+    const char *directive);
+
+/* an Ed25519 private key file, read once at configuration */
+char *ngx_walrus_conf_load_key(ngx_conf_t *cf, ngx_str_t *file,
+    EVP_PKEY **key);
 
 
 /* NGX_OK, NGX_DECLINED (no such path) or NGX_ERROR (bad blob ID) */

@@ -100,8 +100,9 @@ static ngx_http_variable_t  ngx_walrus_variables[] = {
 
 
 void
-ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo)
+ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo, ngx_str_t *node_location)
 {
+    fo->node_location = node_location;
     ngx_queue_init(&fo->done);
     ngx_queue_init(&fo->arenas);
     ngx_queue_init(&fo->running);
@@ -121,11 +122,9 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     walrus_node_t           *wn;
     ngx_walrus_call_t       *call;
     ngx_pool_cleanup_t      *cln;
-    ngx_walrus_loc_conf_t   *wlcf;
     ngx_walrus_main_conf_t  *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
     wn = &wmcf->committee->nodes[node];
     pool = arena != NULL ? arena->pool : r->pool;
 
@@ -134,7 +133,7 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
         return NULL;
     }
 
-    call->location.data = ngx_pnalloc(pool, wlcf->node_location.len
+    call->location.data = ngx_pnalloc(pool, fo->node_location->len
                                             + ngx_strlen(wn->name));
     call->node_uri.data = ngx_pnalloc(pool, sizeof("/v1/blobs//") - 1
                                             + WALRUS_BLOB_ID_TEXT_LEN
@@ -143,8 +142,8 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
         return NULL;
     }
 
-    p = ngx_cpymem(call->location.data, wlcf->node_location.data,
-                   wlcf->node_location.len);
+    p = ngx_cpymem(call->location.data, fo->node_location->data,
+                   fo->node_location->len);
     p = ngx_cpymem(p, wn->name, ngx_strlen(wn->name));
     call->location.len = p - call->location.data;
 

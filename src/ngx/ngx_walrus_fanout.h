@@ -19,6 +19,7 @@ typedef struct {
     ngx_queue_t            done;       /* finished calls not yet handled */
     ngx_queue_t            arenas;     /* ngx_walrus_arena_t */
     ngx_queue_t            running;    /* ngx_walrus_call_t not done */
+    ngx_str_t             *node_location;
     ngx_uint_t             active;     /* calls running */
     ngx_uint_t             closed;     /* the caller stopped listening */
 } ngx_walrus_fanout_t;
@@ -68,7 +69,9 @@ typedef struct {
 } ngx_walrus_call_t;
 
 
-void ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo);
+/* requests go to <node_location><node name>, an internal location */
+void ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo,
+    ngx_str_t *node_location);
 
 /*
  * Starts `method` /v1/blobs/<id_text>/<path> on committee node `node`.

@@ -52,9 +52,17 @@ ngx_walrus_node_handler(ngx_http_request_t *r)
     ngx_int_t                rc;
     ngx_table_elt_t         *allow;
     ngx_walrus_route_t       rt;
+    ngx_walrus_node_ctx_t   *ctx;
     ngx_walrus_main_conf_t  *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_walrus_node_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_walrus_node_module);
 
     rc = ngx_walrus_route_parse(&r->uri, &rt);
 
@@ -148,13 +156,13 @@ ngx_walrus_node_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_walrus_node_assigned(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
-    unsigned                 shard;
-    walrus_committee_t      *c;
-    ngx_walrus_loc_conf_t   *wlcf;
-    ngx_walrus_main_conf_t  *wmcf;
+    unsigned                     shard;
+    walrus_committee_t          *c;
+    ngx_walrus_node_loc_conf_t  *wlcf;
+    ngx_walrus_main_conf_t      *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_node_loc_conf(r);
     c = wmcf->committee;
 
     shard = walrus_pair_to_shard(&c->params, rt->blob_id, rt->pair);
@@ -204,19 +212,19 @@ static ngx_int_t
 ngx_walrus_node_send_file(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     const char *name, const char *reason)
 {
-    char                      dir[WALRUS_PATH_MAX];
-    char                      path[WALRUS_PATH_MAX];
-    size_t                    len;
-    ngx_fd_t                  fd;
-    ngx_int_t                 rc;
-    ngx_buf_t                *b;
-    ngx_chain_t               out;
-    ngx_file_info_t           fi;
-    ngx_pool_cleanup_t       *cln;
-    ngx_pool_cleanup_file_t  *clnf;
-    ngx_walrus_loc_conf_t    *wlcf;
+    char                         dir[WALRUS_PATH_MAX];
+    char                         path[WALRUS_PATH_MAX];
+    size_t                       len;
+    ngx_fd_t                     fd;
+    ngx_int_t                    rc;
+    ngx_buf_t                   *b;
+    ngx_chain_t                  out;
+    ngx_file_info_t              fi;
+    ngx_pool_cleanup_t          *cln;
+    ngx_pool_cleanup_file_t     *clnf;
+    ngx_walrus_node_loc_conf_t  *wlcf;
 
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_node_loc_conf(r);
 
     if (walrus_store_dir(dir, (char *) wlcf->store.data, wlcf->store.len,
                              rt->id_text) != 0
@@ -302,15 +310,15 @@ ngx_walrus_node_send_file(ngx_http_request_t *r, ngx_walrus_route_t *rt,
 static ngx_int_t
 ngx_walrus_node_health(ngx_http_request_t *r)
 {
-    u_char                  *p;
-    unsigned                 i;
-    ngx_str_t                data;
-    walrus_node_t           *node;
-    ngx_walrus_loc_conf_t   *wlcf;
-    ngx_walrus_main_conf_t  *wmcf;
+    u_char                      *p;
+    unsigned                     i;
+    ngx_str_t                    data;
+    walrus_node_t               *node;
+    ngx_walrus_node_loc_conf_t  *wlcf;
+    ngx_walrus_main_conf_t      *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_node_loc_conf(r);
     node = &wmcf->committee->nodes[wlcf->node_index];
 
     data.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_HEALTH_JSON)
@@ -346,18 +354,18 @@ ngx_walrus_node_has(ngx_http_request_t *r, ngx_walrus_route_t *rt,
 static ngx_int_t
 ngx_walrus_node_status(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
-    char                     name[32];
-    u_char                  *p;
-    unsigned                 i, pair;
-    ngx_str_t                data;
-    ngx_uint_t               prim, sec, complete;
-    walrus_node_t           *node;
-    walrus_committee_t      *c;
-    ngx_walrus_loc_conf_t   *wlcf;
-    ngx_walrus_main_conf_t  *wmcf;
+    char                         name[32];
+    u_char                      *p;
+    unsigned                     i, pair;
+    ngx_str_t                    data;
+    ngx_uint_t                   prim, sec, complete;
+    walrus_node_t               *node;
+    walrus_committee_t          *c;
+    ngx_walrus_node_loc_conf_t  *wlcf;
+    ngx_walrus_main_conf_t      *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_node_loc_conf(r);
     c = wmcf->committee;
     node = &c->nodes[wlcf->node_index];
 
@@ -413,17 +421,17 @@ ngx_walrus_node_status(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 static ngx_int_t
 ngx_walrus_node_confirm(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
-    char                     name[32];
-    unsigned                 i, axis;
-    ngx_int_t                state;
-    ngx_uint_t              *pairs, verify;
-    walrus_node_t           *node;
-    walrus_committee_t      *c;
-    ngx_walrus_loc_conf_t   *wlcf;
-    ngx_walrus_main_conf_t  *wmcf;
+    char                         name[32];
+    unsigned                     i, axis;
+    ngx_int_t                    state;
+    ngx_uint_t                  *pairs, verify;
+    walrus_node_t               *node;
+    walrus_committee_t          *c;
+    ngx_walrus_node_loc_conf_t  *wlcf;
+    ngx_walrus_main_conf_t      *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_node_loc_conf(r);
     c = wmcf->committee;
     node = &c->nodes[wlcf->node_index];
 
@@ -479,11 +487,11 @@ static ngx_int_t
 ngx_walrus_node_state(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     const char *name)
 {
-    char                    dir[WALRUS_PATH_MAX];
-    char                    path[WALRUS_PATH_MAX];
-    ngx_walrus_loc_conf_t  *wlcf;
+    char                         dir[WALRUS_PATH_MAX];
+    char                         path[WALRUS_PATH_MAX];
+    ngx_walrus_node_loc_conf_t  *wlcf;
 
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_node_loc_conf(r);
 
     if (walrus_store_dir(dir, (char *) wlcf->store.data, wlcf->store.len,
                              rt->id_text) != 0
@@ -499,18 +507,18 @@ ngx_walrus_node_state(ngx_http_request_t *r, ngx_walrus_route_t *rt,
 ngx_int_t
 ngx_walrus_node_sign(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
-    char                     sig_text[NGX_WALRUS_SIG_TEXT_LEN + 1];
-    char                     msg_text[NGX_WALRUS_MSG_TEXT_LEN + 1];
-    u_char                  *p;
-    uint8_t                  sig[WALRUS_SIG_LEN];
-    uint8_t                  msg[WALRUS_CONFIRM_MSG_LEN];
-    ngx_str_t                data;
-    walrus_committee_t      *c;
-    ngx_walrus_loc_conf_t   *wlcf;
-    ngx_walrus_main_conf_t  *wmcf;
+    char                         sig_text[NGX_WALRUS_SIG_TEXT_LEN + 1];
+    char                         msg_text[NGX_WALRUS_MSG_TEXT_LEN + 1];
+    u_char                      *p;
+    uint8_t                      sig[WALRUS_SIG_LEN];
+    uint8_t                      msg[WALRUS_CONFIRM_MSG_LEN];
+    ngx_str_t                    data;
+    walrus_committee_t          *c;
+    ngx_walrus_node_loc_conf_t  *wlcf;
+    ngx_walrus_main_conf_t      *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_node_loc_conf(r);
     c = wmcf->committee;
 
     walrus_confirmation_message(c->epoch, rt->blob_id, msg);

@@ -17,7 +17,7 @@
     "{\"blobId\":\"%s\",\"stored\":\"%s\",\"created\":%s}"
 
 
-typedef struct {
+struct ngx_walrus_put_s {
     ngx_walrus_route_t         route;
     const walrus_committee_t  *committee;
     ngx_chain_t               *body;
@@ -30,7 +30,7 @@ typedef struct {
     char                       message[256];
     ngx_http_request_t        *request;
     ngx_event_t                guard;
-} ngx_walrus_put_t;
+};
 
 
 static off_t ngx_walrus_node_put_limit(ngx_walrus_route_t *rt);
@@ -79,14 +79,14 @@ ngx_walrus_node_put_limit(ngx_walrus_route_t *rt)
 ngx_int_t
 ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
-    off_t                    limit, declared, avail, need;
-    ngx_int_t                rc;
-    ngx_walrus_put_t        *t;
-    ngx_walrus_loc_conf_t   *wlcf;
-    ngx_walrus_main_conf_t  *wmcf;
+    off_t                        limit, declared, avail, need;
+    ngx_int_t                    rc;
+    ngx_walrus_put_t            *t;
+    ngx_walrus_node_loc_conf_t  *wlcf;
+    ngx_walrus_main_conf_t      *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_node_loc_conf(r);
 
     limit = ngx_walrus_node_put_limit(rt);
 
@@ -148,7 +148,7 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_set_ctx(r, t, ngx_http_walrus_module);
+    ngx_walrus_node_ctx(r)->put = t;
 
     if (rt->kind == NGX_WALRUS_ROUTE_SLIVER) {
         /* a verified sliver body becomes the stored file: no copy */
@@ -182,9 +182,9 @@ static ngx_int_t
 ngx_walrus_node_put_space(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     off_t *avail, off_t *need)
 {
-    ngx_walrus_loc_conf_t  *wlcf;
+    ngx_walrus_node_loc_conf_t  *wlcf;
 
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_node_loc_conf(r);
 
     if (rt->kind != NGX_WALRUS_ROUTE_METADATA
         && rt->kind != NGX_WALRUS_ROUTE_SLIVER)
@@ -203,13 +203,13 @@ ngx_walrus_node_put_space(ngx_http_request_t *r, ngx_walrus_route_t *rt,
 static void
 ngx_walrus_put_body_done(ngx_http_request_t *r)
 {
-    off_t                   len;
-    ngx_walrus_put_t       *t, *tt;
-    ngx_thread_task_t      *task;
-    ngx_walrus_loc_conf_t  *wlcf;
+    off_t                        len;
+    ngx_walrus_put_t            *t, *tt;
+    ngx_thread_task_t           *task;
+    ngx_walrus_node_loc_conf_t  *wlcf;
 
-    t = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    t = ngx_walrus_node_ctx(r)->put;
+    wlcf = ngx_walrus_node_loc_conf(r);
 
     if (r->request_body == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -270,7 +270,7 @@ ngx_walrus_put_respond(ngx_http_request_t *r)
     ngx_str_t          data;
     ngx_walrus_put_t  *t;
 
-    t = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+    t = ngx_walrus_node_ctx(r)->put;
 
     r->write_event_handler = ngx_http_request_empty_handler;
 

@@ -43,14 +43,14 @@ static ngx_thread_task_t  *ngx_walrus_sweep_task;
 /* at configuration: the body directory of a node location */
 
 ngx_int_t
-ngx_walrus_node_body_dir(ngx_conf_t *cf, ngx_walrus_loc_conf_t *wlcf)
+ngx_walrus_node_body_dir(ngx_conf_t *cf, ngx_walrus_node_loc_conf_t *wlcf)
 {
-    ngx_uint_t                 i;
-    ngx_walrus_body_dir_t     *bd;
-    ngx_walrus_main_conf_t    *wmcf;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_uint_t                    i;
+    ngx_walrus_body_dir_t        *bd;
+    ngx_walrus_node_main_conf_t  *wmcf;
+    ngx_http_core_loc_conf_t     *clcf;
 
-    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_walrus_module);
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_walrus_node_module);
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     if (wmcf->body_dirs == NULL) {
@@ -91,12 +91,13 @@ ngx_walrus_node_body_dir(ngx_conf_t *cf, ngx_walrus_loc_conf_t *wlcf)
 void
 ngx_walrus_node_sweep_start(ngx_cycle_t *cycle)
 {
-    ngx_uint_t               i;
-    unsigned long            n;
-    ngx_walrus_body_dir_t   *bd;
-    ngx_walrus_main_conf_t  *wmcf;
+    ngx_uint_t                    i;
+    unsigned long                 n;
+    ngx_walrus_body_dir_t        *bd;
+    ngx_walrus_node_main_conf_t  *wmcf;
 
-    wmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_walrus_module);
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_walrus_node_module);
 
     if (ngx_test_config || ngx_inherited
         || !ngx_is_init_cycle(cycle->old_cycle)
@@ -124,13 +125,14 @@ ngx_walrus_node_sweep_start(ngx_cycle_t *cycle)
 ngx_int_t
 ngx_walrus_node_sweep_init_process(ngx_cycle_t *cycle)
 {
-    time_t                   stale;
-    ngx_uint_t               i;
-    ngx_walrus_sweep_t      *sw;
-    ngx_walrus_body_dir_t   *bd;
-    ngx_walrus_main_conf_t  *wmcf;
+    time_t                        stale;
+    ngx_uint_t                    i;
+    ngx_walrus_sweep_t           *sw;
+    ngx_walrus_body_dir_t        *bd;
+    ngx_walrus_node_main_conf_t  *wmcf;
 
-    wmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_walrus_module);
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_walrus_node_module);
 
     if ((ngx_process != NGX_PROCESS_WORKER || ngx_worker != 0)
         && ngx_process != NGX_PROCESS_SINGLE)

@@ -14,7 +14,7 @@
 #include <walrus_metadata.h>
 
 
-typedef struct {
+struct ngx_walrus_verify_s {
     ngx_walrus_route_t   route;
     ngx_uint_t          *pairs;
     ngx_uint_t           npairs;
@@ -24,7 +24,7 @@ typedef struct {
     char                 message[256];
     char                 set_aside[32];
     ngx_event_t          guard;
-} ngx_walrus_verify_t;
+};
 
 
 static void ngx_walrus_verify_thread(void *data, ngx_log_t *log);
@@ -48,11 +48,11 @@ ngx_int_t
 ngx_walrus_node_verify(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     ngx_uint_t *pairs, ngx_uint_t npairs)
 {
-    ngx_thread_task_t      *task;
-    ngx_walrus_verify_t    *t;
-    ngx_walrus_loc_conf_t  *wlcf;
+    ngx_thread_task_t           *task;
+    ngx_walrus_verify_t         *t;
+    ngx_walrus_node_loc_conf_t  *wlcf;
 
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_walrus_module);
+    wlcf = ngx_walrus_node_loc_conf(r);
 
     task = ngx_thread_task_alloc(r->pool, sizeof(ngx_walrus_verify_t *));
     t = ngx_pcalloc(r->pool, sizeof(ngx_walrus_verify_t));
@@ -75,7 +75,7 @@ ngx_walrus_node_verify(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     ngx_memcpy(task->ctx, &t, sizeof(ngx_walrus_verify_t *));
     task->handler = ngx_walrus_verify_thread;
 
-    ngx_http_set_ctx(r, t, ngx_http_walrus_module);
+    ngx_walrus_node_ctx(r)->verify = t;
     r->write_event_handler = ngx_walrus_verify_done;
 
     if (ngx_walrus_thread_post(r, wlcf->thread_pool, task) != NGX_OK) {
@@ -99,7 +99,7 @@ ngx_walrus_verify_done(ngx_http_request_t *r)
 {
     ngx_walrus_verify_t  *t;
 
-    t = ngx_http_get_module_ctx(r, ngx_http_walrus_module);
+    t = ngx_walrus_node_ctx(r)->verify;
 
     r->write_event_handler = ngx_http_request_empty_handler;
 

@@ -1,0 +1,264 @@
+/*
+ * The storage node role's module: its directives, configuration and the
+ * sweep of leftover request body files at start and in worker 0.
+ */
+
+#include <ngx_walrus_node.h>
+#include <walrus_sign.h>
+
+
+static void *ngx_walrus_node_create_main_conf(ngx_conf_t *cf);
+static void *ngx_walrus_node_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_walrus_node_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_walrus_node_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_walrus_node_init_process(ngx_cycle_t *cycle);
+static char *ngx_walrus_node(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_walrus_node_check(ngx_conf_t *cf,
+    ngx_walrus_node_loc_conf_t *wlcf);
+
+
+static ngx_command_t  ngx_walrus_node_commands[] = {
+
+    { ngx_string("walrus_node"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_walrus_node,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("walrus_node_name"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, node_name),
+      NULL },
+
+    { ngx_string("walrus_node_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, key_file),
+      NULL },
+
+    { ngx_string("walrus_node_store"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, store),
+      NULL },
+
+    { ngx_string("walrus_node_min_free_space"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, min_free_space),
+      NULL },
+
+    { ngx_string("walrus_node_stale_body_time"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, stale_body_time),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_walrus_node_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_walrus_node_create_main_conf,      /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_walrus_node_create_loc_conf,       /* create location configuration */
+    ngx_walrus_node_merge_loc_conf         /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_walrus_node_module = {
+    NGX_MODULE_V1,
+    &ngx_walrus_node_module_ctx,           /* module context */
+    ngx_walrus_node_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    ngx_walrus_node_init_module,           /* init module */
+    ngx_walrus_node_init_process,          /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_walrus_node_create_main_conf(ngx_conf_t *cf)
+{
+    return  ngx_pcalloc(cf->pool, sizeof(ngx_walrus_node_main_conf_t));
+}
+
+
+static ngx_int_t
+ngx_walrus_node_init_module(ngx_cycle_t *cycle)
+{
+    ngx_walrus_node_sweep_start(cycle);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_node_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_walrus_node_sweep_init_process(cycle);
+}
+
+
+static void *
+ngx_walrus_node_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_walrus_node_loc_conf_t  *wlcf;
+
+    wlcf = ngx_pcalloc(cf->pool, sizeof(ngx_walrus_node_loc_conf_t));
+    if (wlcf == NULL) {
+        return NULL;
+    }
+
+    wlcf->node = NGX_CONF_UNSET;
+    wlcf->node_index = NGX_CONF_UNSET;
+    wlcf->min_free_space = NGX_CONF_UNSET;
+    wlcf->stale_body_time = NGX_CONF_UNSET;
+
+    return wlcf;
+}
+
+
+static char *
+ngx_walrus_node_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_walrus_node_loc_conf_t  *prev = parent;
+    ngx_walrus_node_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_value(conf->node, prev->node, 0);
+    ngx_conf_merge_str_value(conf->node_name, prev->node_name, "");
+    ngx_conf_merge_str_value(conf->store, prev->store, "");
+    ngx_conf_merge_str_value(conf->key_file, prev->key_file, "");
+    ngx_conf_merge_off_value(conf->min_free_space, prev->min_free_space,
+                             256 * 1024 * 1024);
+    ngx_conf_merge_sec_value(conf->stale_body_time, prev->stale_body_time,
+                             3600);
+
+    if (conf->node) {
+        return ngx_walrus_node_check(cf, conf);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_walrus_node(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_walrus_node_loc_conf_t  *wlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (wlcf->node != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    wlcf->node = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_walrus_node_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* a storage node needs the committee, its name in it, its key and store */
+
+static char *
+ngx_walrus_node_check(ngx_conf_t *cf, ngx_walrus_node_loc_conf_t *wlcf)
+{
+    int                      idx;
+    ngx_file_info_t          fi;
+    walrus_committee_t      *committee;
+    ngx_walrus_main_conf_t  *wmcf;
+
+    wmcf = ngx_walrus_conf_committee(cf, "walrus_node");
+    if (wmcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    committee = wmcf->committee;
+
+    if (wlcf->node_name.len == 0 || wlcf->key_file.len == 0
+        || wlcf->store.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"walrus_node\" needs \"walrus_node_name\", "
+                           "\"walrus_node_key\" and \"walrus_node_store\"");
+        return NGX_CONF_ERROR;
+    }
+
+    idx = walrus_committee_find(committee, (char *) wlcf->node_name.data);
+    if (idx < 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "node \"%V\" is not in the committee \"%V\"",
+                           &wlcf->node_name, &wmcf->committee_file);
+        return NGX_CONF_ERROR;
+    }
+
+    wlcf->node_index = idx;
+
+    if (ngx_walrus_conf_load_key(cf, &wlcf->key_file, &wlcf->key) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (EVP_PKEY_eq(wlcf->key, committee->nodes[idx].public_key) != 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the key \"%V\" is not the key of node \"%V\" in "
+                           "the committee", &wlcf->key_file,
+                           &wlcf->node_name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &wlcf->store, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (committee->npublishers == 0) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "the committee \"%V\" lists no publishers: node "
+                           "\"%V\" will refuse every upload",
+                           &wmcf->committee_file, &wlcf->node_name);
+    }
+
+    if (ngx_file_info(wlcf->store.data, &fi) == NGX_FILE_ERROR
+        || !ngx_is_dir(&fi))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "store \"%V\" is not a directory", &wlcf->store);
+        return NGX_CONF_ERROR;
+    }
+
+    wlcf->thread_pool = ngx_walrus_conf_thread_pool(cf);
+    if (wlcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_walrus_node_body_dir(cf, wlcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
