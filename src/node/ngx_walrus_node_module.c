@@ -219,7 +219,8 @@ ngx_walrus_node_check(ngx_conf_t *cf, ngx_walrus_node_loc_conf_t *wlcf)
 
     wlcf->node_index = idx;
 
-    if (ngx_walrus_conf_load_key(cf, &wlcf->key_file, &wlcf->key) != NGX_CONF_OK)
+    if (ngx_walrus_conf_load_key(cf, &wlcf->key_file, &wlcf->key)
+        != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
