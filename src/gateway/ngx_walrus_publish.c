@@ -138,6 +138,8 @@ static walrus_cert_t *ngx_walrus_publish_existing(ngx_walrus_publish_t *ctx,
     ngx_walrus_call_t *call);
 static ngx_chain_t *ngx_walrus_memory_body(ngx_pool_t *pool, u_char *data,
     size_t len);
+static void ngx_walrus_publish_phase(ngx_walrus_publish_t *ctx,
+    ngx_walrus_pub_phase_e phase);
 static void ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx,
     ngx_int_t rc);
 static void ngx_walrus_publish_linger(ngx_walrus_publish_t *ctx);
@@ -640,7 +642,7 @@ ngx_walrus_publish_encoded(ngx_http_request_t *r)
     r->write_event_handler = ngx_walrus_publish_step;
 
     if (ctx->force) {
-        ctx->phase = NGX_WALRUS_PUB_UPLOADING;
+        ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_UPLOADING);
 
         if (ngx_walrus_publish_upload(ctx) != NGX_OK) {
             ngx_walrus_publish_finish(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -649,7 +651,7 @@ ngx_walrus_publish_encoded(ngx_http_request_t *r)
         return;
     }
 
-    ctx->phase = NGX_WALRUS_PUB_CHECKING;
+    ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_CHECKING);
 
     for (i = 0; i < ctx->committee->nnodes; i++) {
         if (ngx_walrus_publish_call(ctx, i, NGX_WALRUS_CALL_CHECK, 0,
@@ -1085,14 +1087,14 @@ ngx_walrus_publish_evaluate(ngx_walrus_publish_t *ctx)
 
     case NGX_WALRUS_PUB_CHECKING:
         if (ctx->existing != NULL) {
-            ctx->phase = NGX_WALRUS_PUB_DONE;
+            ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_DONE);
             return ngx_walrus_publish_respond(ctx, ctx->existing, 0);
         }
 
         /* a stored certificate is on f + 1 shards: one must have answered */
 
         if (ctx->no_cert >= n - f || over) {
-            ctx->phase = NGX_WALRUS_PUB_UPLOADING;
+            ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_UPLOADING);
 
             if (ngx_walrus_publish_upload(ctx) != NGX_OK) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1103,7 +1105,7 @@ ngx_walrus_publish_evaluate(ngx_walrus_publish_t *ctx)
 
     case NGX_WALRUS_PUB_UPLOADING:
         if (ctx->confirmed >= n - f) {
-            ctx->phase = NGX_WALRUS_PUB_CERTIFYING;
+            ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_CERTIFYING);
 
             if (ngx_walrus_publish_certify(ctx) != NGX_OK) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1113,7 +1115,7 @@ ngx_walrus_publish_evaluate(ngx_walrus_publish_t *ctx)
         }
 
         if (ctx->unconfirmed > f || over) {
-            ctx->phase = NGX_WALRUS_PUB_DONE;
+            ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_DONE);
             return ngx_walrus_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
                                          NGX_WALRUS_DOMAIN_GATEWAY,
                                          "INSUFFICIENT_CONFIRMATIONS",
@@ -1127,12 +1129,12 @@ ngx_walrus_publish_evaluate(ngx_walrus_publish_t *ctx)
 
     case NGX_WALRUS_PUB_CERTIFYING:
         if (ctx->stored >= f + 1) {
-            ctx->phase = NGX_WALRUS_PUB_DONE;
+            ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_DONE);
             return ngx_walrus_publish_respond(ctx, &ctx->cert, 1);
         }
 
         if (ctx->not_stored > n - f - 1 || over) {
-            ctx->phase = NGX_WALRUS_PUB_DONE;
+            ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_DONE);
             return ngx_walrus_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
                                          NGX_WALRUS_DOMAIN_GATEWAY,
                                          "CERTIFICATE_NOT_STORED",
@@ -1181,13 +1183,31 @@ ngx_walrus_publish_certify(ngx_walrus_publish_t *ctx)
 
 
 static void
+ngx_walrus_publish_phase(ngx_walrus_publish_t *ctx,
+    ngx_walrus_pub_phase_e phase)
+{
+#if (NGX_DEBUG)
+    static const char  *names[] = {
+        "checking", "uploading", "certifying", "done"
+    };
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "walrus: upload of %s: %s -> %s", ctx->enc.id_text,
+                   names[ctx->phase], names[phase]);
+#endif
+
+    ctx->phase = phase;
+}
+
+
+static void
 ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx, ngx_int_t rc)
 {
     ngx_http_request_t  *r;
 
     r = ctx->request;
 
-    ctx->phase = NGX_WALRUS_PUB_DONE;
+    ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_DONE);
 
     if (ctx->deadline.timer_set) {
         ngx_del_timer(&ctx->deadline);

@@ -757,6 +757,9 @@ ngx_walrus_seg_start(ngx_walrus_read_t *ctx, uint64_t g)
 
     ngx_walrus_seg_reset(seg);
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "walrus: segment %uL starts", g);
+
     seg->arena = ngx_walrus_arena_create(&ctx->fanout, r->connection->log);
     if (seg->arena == NULL) {
         return NGX_ERROR;
@@ -904,6 +907,11 @@ ngx_walrus_seg_probe(ngx_walrus_seg_t *seg)
         /* other reads keep avoiding it until the answer or another time */
 
         slow->until = ngx_current_msec + wlcf->slow_timeout;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP,
+                       seg->ctx->request->connection->log, 0,
+                       "walrus: segment %uL probes slow node %ud",
+                       seg->index, node);
 
         if (ngx_walrus_seg_ask(seg, pair, node, NGX_WALRUS_CALL_PROBE)
             != NGX_OK)
@@ -1059,6 +1067,10 @@ ngx_walrus_seg_progress(ngx_walrus_seg_t *seg)
     {
         seg->hedged = ngx_current_msec;
         ngx_walrus_seg_mark_slow(seg);
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "walrus: segment %uL hedges: %ui slivers late, "
+                       "%ud verified", seg->index, seg->outstanding, have);
 
         if (ngx_walrus_seg_request(seg, ngx_min(seg->outstanding, p - have))
             != NGX_OK)

@@ -173,6 +173,10 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     fo->active++;
     ngx_queue_insert_tail(&fo->running, &call->running);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "walrus: %s %V%V", method == NGX_HTTP_PUT ? "PUT" : "GET",
+                   &call->location, &call->node_uri);
+
     if (arena != NULL) {
         ngx_queue_insert_tail(&arena->calls, &call->link);
     }
@@ -555,6 +559,10 @@ done:
     call->done = 1;
     call->fanout->active--;
     ngx_queue_remove(&call->running);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "walrus: %V%V done: rc %i, status %ui", &call->location,
+                   &call->node_uri, rc, sr->headers_out.status);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE || rc == NGX_ERROR) {
         call->status = rc == NGX_ERROR ? NGX_HTTP_BAD_GATEWAY : (ngx_uint_t) rc;
