@@ -249,7 +249,7 @@ ok(created($data), 'an answered upload holds no upload slot');
 
 # an upload whose body is still coming holds the only one
 my $slow_client = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                        PeerPort => $t->{ports}[$n])
+                                        PeerPort => $t->gateway_port)
     or die "connect: $!";
 print $slow_client "PUT /v1/blobs HTTP/1.1\r\nHost: gw\r\n"
     . "Content-Length: 100000\r\n\r\n" . ('x' x 1000);
@@ -303,7 +303,7 @@ $t->write_config(gateway => 1, http => 'walrus_worker_spare_files 0;',
 for my $k (1 .. 5) {
     my $body = "leaving $k " x 15000;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $t->{ports}[$n]) or die;
+                                  PeerPort => $t->gateway_port) or die;
     print $s "PUT /v1/blobs HTTP/1.1\r\nHost: x\r\nContent-Length: "
         . length($body) . "\r\n\r\n$body";
     close $s;

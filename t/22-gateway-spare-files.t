@@ -98,7 +98,7 @@ is_deeply([ keys %{spare_files('body')} ], [ keys %$body ],
 # the first one ends
 my @blobs = map { WalrusTest::pattern_blob((6 + $_) * $MiB, 10 + $_) } 0, 1;
 my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                              PeerPort => $t->{ports}[$t->n]) or die $!;
+                              PeerPort => $t->gateway_port) or die $!;
 print $s "PUT /v1/blobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
     . 'Content-Length: ' . length($blobs[0]) . "\r\n\r\n"
     . substr($blobs[0], 0, 2 * $MiB);
@@ -120,7 +120,7 @@ my @many = map { WalrusTest::pattern_blob(2 * $MiB, 20 + $_) } 0 .. 8;
 my @socks;
 for my $blob (@many) {
     my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $t->{ports}[$t->n]) or die $!;
+                                  PeerPort => $t->gateway_port) or die $!;
     print $c "PUT /v1/blobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
         . 'Content-Length: ' . length($blob) . "\r\n\r\n"
         . substr($blob, 0, $MiB);

@@ -139,7 +139,7 @@ ok($log =~ /cancelling \d+ requests to slow nodes/,
 # request on the same connection is answered at once
 
 my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                              PeerPort => $t->{ports}[$n])
+                              PeerPort => $t->gateway_port)
     or die "connect: $!";
 my $blob = WalrusTest::pattern_blob(2048, 77);
 print $c "PUT /v1/blobs HTTP/1.1\r\nHost: gw\r\nContent-Length: "

@@ -48,7 +48,7 @@ my @kids;
 for my $k (1 .. 100) {
     my $pid = fork // die;
     if ($pid == 0) {
-        my $got = `curl -sf --max-time 120 http://127.0.0.1:$t->{ports}[7]/v1/blobs/$id | sha256sum`;
+        my $got = `curl -sf --max-time 120 @{[ $t->gateway_url ]}/v1/blobs/$id | sha256sum`;
         POSIX::_exit($got =~ /^$sum / ? 0 : 1);
     }
     push @kids, $pid;
@@ -68,13 +68,13 @@ ok($growth < 100 * 8, sprintf('the worker grew by %.0f MiB for 100 reads of '
 # window; the worker frees them and serves the next read whole
 for (1 .. 5) {
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $t->{ports}[7]) or die;
+                                  PeerPort => $t->gateway_port) or die;
     print $s "GET /v1/blobs/$id HTTP/1.1\r\nHost: x\r\n\r\n";
     my $got = '';
     sysread $s, $got, 1000;
     close $s;
 }
-my $whole = `curl -sf --max-time 60 http://127.0.0.1:$t->{ports}[7]/v1/blobs/$id | sha256sum`;
+my $whole = `curl -sf --max-time 60 @{[ $t->gateway_url ]}/v1/blobs/$id | sha256sum`;
 like($whole, qr/^$sum /, 'after 5 clients went away mid-read, a read is whole');
 
 $t->stop;
