@@ -52,14 +52,23 @@ sub round_trip {
     my ($blob, $what) = @_;
     my $id = $t->put_blob($blob);
     is($id, cli_blob_id($blob), "$what: stored under walrusctl's blob ID");
-    my $res = $t->request('GET', "$GW/v1/blobs/" . ($id // 'none'));
-    ok($res->{status} == 200 && $res->{content} eq $blob,
-       "$what: read back whole and equal");
+    blob_is($t->get_blob($id // 'none'), $blob,
+            "$what: read back whole and equal");
     return $id;
 }
 
-$t->write_config(gateway => 1, gateway_extra =>
-                 'walrus_gateway_max_blob_size 64m;')->run;
+# the gateway of every section; the sections vary
+# walrus_worker_spare_files at the http level
+my $GATEWAY = <<'EOF';
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+            walrus_gateway_max_blob_size 64m;
+        }
+EOF
+
+$t->write_config(gateway => $GATEWAY)->run;
 
 # --- reuse --------------------------------------------------------------------
 
@@ -149,8 +158,9 @@ $t->stop;
 
 # --- limits -----------------------------------------------------------------
 
-$t->write_config(gateway => 1, http => 'walrus_worker_spare_files 6m;',
-                 gateway_extra => 'walrus_gateway_max_blob_size 64m;')->run;
+$t->write_config(gateway => $GATEWAY, http => <<'EOF')->run;
+    walrus_worker_spare_files 6m;
+EOF
 round_trip(WalrusTest::pattern_blob(8 * $MiB, 5), 'spare files 6m: upload');
 my $kept = total(spare_files('body')) + total(spare_files('walrus'));
 ok($kept > 0 && $kept <= 6 * $MiB,
@@ -159,17 +169,19 @@ round_trip(WalrusTest::pattern_blob(8 * $MiB, 6),
            '... and the next upload into the cut files');
 $t->stop;
 
-$t->write_config(gateway => 1, http => 'walrus_worker_spare_files 0;',
-                 gateway_extra => 'walrus_gateway_max_blob_size 64m;')->run;
+$t->write_config(gateway => $GATEWAY, http => <<'EOF')->run;
+    walrus_worker_spare_files 0;
+EOF
 round_trip(WalrusTest::pattern_blob(8 * $MiB, 7), 'spare files 0: upload');
 is(total(spare_files('body')) + scalar keys %{spare_files('walrus')}, 0,
    '... no file is kept');
 
 # no directory for the body file
 rmdir "$dir/tmp/body" or die "$dir/tmp/body: $!";
+my $mark = $t->log_mark;
 my $res = $t->request('PUT', "$GW/v1/blobs", WalrusTest::pattern_blob($MiB, 8));
 is($res->{status}, 500, 'no directory for an upload\'s body: 500');
-like(WalrusTest::read_file($t->error_log),
+like($t->log_since($mark),
      qr{cannot create a temp file in "\Q$dir\E/tmp/body"},
      '... and the log says why');
 $t->stop;
