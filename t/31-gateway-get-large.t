@@ -16,8 +16,14 @@ my $MiB = 1024 * 1024;
 my $t = WalrusTest->new(n => 7, segment_size => $MiB);
 my $dir = $t->dir;
 
-$t->write_config(gateway => 1, gateway_extra =>
-                 'walrus_gateway_max_blob_size 200m;')->run;
+$t->write_config(gateway => <<'EOF')->run;
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+            walrus_gateway_max_blob_size 200m;
+        }
+EOF
 
 sub make_blob {
     my ($mib, $seed) = @_;
@@ -29,9 +35,8 @@ sub make_blob {
 my $big = make_blob(100, 1);
 my $big_id = $t->put_blob($big);
 ok($big_id, 'a 100 MiB blob is stored');
-my $res = $t->request('GET', $t->gateway_url . "/v1/blobs/$big_id");
-ok($res->{status} == 200 && $res->{content} eq $big,
-   '... and comes back byte for byte');
+my $res = $t->get_blob($big_id);
+blob_is($res, $big, '... and comes back byte for byte');
 undef $big;
 undef $res;
 
