@@ -248,7 +248,8 @@ sub read_file {
 # The texts come from the test file, where they read as what the test
 # runs: gateway => TEXT (the gateway server's locations; 1 for
 # $GATEWAY_LOCATION), node => TEXT (each node server's locations, default
-# $NODE_LOCATION), http => TEXT, main => TEXT.  Placeholders in them:
+# $NODE_LOCATION; or a function of the node's index giving them), http
+# => TEXT, main => TEXT.  Placeholders in them:
 #
 #   %%DIR%%            the test directory (keys/, store<i>/, tmp/, logs/)
 #   %%GATEWAY_PORT%%   the gateway's port
@@ -320,6 +321,7 @@ sub node_server {
     my $port = $self->node_port($i);
     my $dir = $self->{dir};
 
+    $locations = $locations->($i) if ref $locations eq 'CODE';
     if (!defined $locations) {
         $locations = $NODE_LOCATION;
         $locations =~ s/^( *)\}\s*\z/$1    $extra\n$1}\n/m if $extra ne '';
