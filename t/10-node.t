@@ -435,7 +435,7 @@ unlike($all, qr{HTTP/1.1 200}, '... and the bytes after it are not a request');
 
 # a chunked body over the limit is refused too
 my @parts = ('x' x 10000, 'y' x 10000);
-$res = $t->{http}->request('PUT', $t->node_url(1) . "$base/certificate",
+$res = $t->http->request('PUT', $t->node_url(1) . "$base/certificate",
                            { content => sub { shift @parts } });
 is($res->{status}, 413, 'a chunked certificate over the limit: 413');
 

@@ -30,14 +30,6 @@ sub put_blob {
     return ($res, $data);
 }
 
-sub cli_blob_id {
-    my ($content) = @_;
-    WalrusTest::write_file("$dir/cli.bin", $content);
-    my $id = `$ctl blob-id $dir/cli.bin`;
-    chomp $id;
-    return $id;
-}
-
 sub created { $_[0] && $_[0]{newlyCreated}{blobObject} }
 
 sub cert_verifies {
@@ -67,12 +59,6 @@ sub gateway {
 EOF
 }
 
-sub wait_for(&) {
-    my ($cond) = @_;
-    for (1 .. 100) { return 1 if $cond->(); sleep 0.05 }
-    return 0;
-}
-
 # --- all nodes up -----------------------------------------------------------
 
 # blobs over 8 KiB are encoded in the thread pool, in parts that run at
@@ -93,7 +79,7 @@ is($res->{status}, 200, 'PUT /v1/blobs answers 200');
 my $obj = created($data);
 ok($obj, 'the answer is newlyCreated');
 my $id = $obj->{blobId};
-is($id, cli_blob_id($blob), 'its blob ID is what walrusctl computes');
+is($id, $t->cli_blob_id($blob), 'its blob ID is what walrusctl computes');
 is($obj->{size}, length $blob, 'size');
 is($obj->{encodingType}, 'RS2-GF8', 'encoding type');
 is($obj->{certifiedEpoch}, 1, 'certified in the committee epoch');
@@ -104,10 +90,10 @@ ok($data->{newlyCreated}{certificate}{weight} >= $n - $f,
 ok(cert_verifies($data->{newlyCreated}{certificate}{bytes}, $id),
    'the certificate verifies with walrusctl');
 
-ok(wait_for {
+ok(eventually(sub {
        !grep { my $s = node_status($_, $id); !($s->{stored} && $s->{certified}) }
            0 .. $n - 1
-   }, 'every node holds its verified slivers and the certificate');
+   }, 5), 'every node holds its verified slivers and the certificate');
 
 # Ed25519 signatures are deterministic: the harness's own registration
 # (built from docs/protocol.md, signed by openssl) is the same bytes
@@ -130,10 +116,10 @@ ok($obj, 'force=true stores it again as newlyCreated');
 is($obj->{storage}{endEpoch}, 6, 'epochs=5 gives end epoch 6');
 ok(!$obj->{deletable}, 'permanent=true is not deletable');
 $reg = $t->registration($raw, length $blob, end_epoch => 6, deletable => 0);
-ok(wait_for {
+ok(eventually(sub {
        (WalrusTest::read_file($t->store(0) . "/$id/registration") // '')
        eq $reg
-   }, '... and the nodes now keep it until epoch 6, permanent');
+   }, 5), '... and the nodes now keep it until epoch 6, permanent');
 
 # a script publishes straight to the nodes, with a registration made by
 # walrusctl with the publisher key, and the gateway serves the blob
@@ -141,7 +127,7 @@ my $sblob = join '', map { chr(($_ * 7 + 1) % 256) } 1 .. 2 * $S + 5;
 WalrusTest::write_file("$dir/script.bin", $sblob);
 my $sid = `$ctl register --key $dir/keys/gateway.key -o $dir/script.reg $dir/script.bin`;
 chomp $sid;
-is($sid, cli_blob_id($sblob), 'walrusctl register gives the blob ID');
+is($sid, $t->cli_blob_id($sblob), 'walrusctl register gives the blob ID');
 system("$ctl encode $dir/script.bin $dir/script > /dev/null") == 0
     or die 'encode';
 my $sraw = $P->can('unb64url')->($sid);
@@ -177,7 +163,7 @@ for my $len (0, 1, $S - 1, $S, $S + 1, 5 * $S + 3, 37 * $S + 5) {
     my $content = join '', map { chr(($_ * 31 + $len) % 256) } 1 .. $len;
     ($res, $data) = put_blob($content);
     $obj = created($data);
-    ok($obj && $obj->{blobId} eq cli_blob_id($content) && $obj->{size} == $len,
+    ok($obj && $obj->{blobId} eq $t->cli_blob_id($content) && $obj->{size} == $len,
        "a blob of $len bytes is stored under walrusctl's blob ID");
 }
 
@@ -185,10 +171,10 @@ for my $len (0, 1, $S - 1, $S, $S + 1, 5 * $S + 3, 37 * $S + 5) {
 my @chunks = map { 'chunk' x (100 * $_) } 1 .. 5;
 my $whole = join '', @chunks;
 my @queue = @chunks;
-$res = $t->{http}->request('PUT', $t->gateway_url . '/v1/blobs',
+$res = $t->http->request('PUT', $t->gateway_url . '/v1/blobs',
                            { content => sub { shift @queue } });
 $data = eval { $json->decode($res->{content}) };
-ok(created($data) && created($data)->{blobId} eq cli_blob_id($whole),
+ok(created($data) && created($data)->{blobId} eq $t->cli_blob_id($whole),
    'a chunked upload is stored under the right blob ID');
 
 # bad input
@@ -229,7 +215,7 @@ $t->write_config(gateway => gateway(''), down => [0 .. $f - 1])->run;
 my $blob2 = 'f nodes down ' x 777;
 ($res, $data) = put_blob($blob2);
 $obj = created($data);
-ok($obj && $obj->{blobId} eq cli_blob_id($blob2),
+ok($obj && $obj->{blobId} eq $t->cli_blob_id($blob2),
    "with $f nodes down the upload succeeds");
 my %signers = map { $_ => 1 } @{$data->{newlyCreated}{certificate}{signers}};
 ok(!grep({ $signers{"node$_"} } 0 .. $f - 1), '... without the down nodes');
@@ -243,7 +229,7 @@ my $blob3 = 'f + 1 nodes down ' x 555;
 is($res->{status}, 504, "with f + 1 nodes down the upload fails with 504");
 is(reason($res), 'INSUFFICIENT_CONFIRMATIONS',
    '... INSUFFICIENT_CONFIRMATIONS');
-my $id3 = cli_blob_id($blob3);
+my $id3 = $t->cli_blob_id($blob3);
 ok(!grep({ node_status($_, $id3)->{certified} } $f + 1 .. $n - 1),
    '... and no node holds a certificate');
 $t->stop;

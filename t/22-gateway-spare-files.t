@@ -39,19 +39,11 @@ sub spare_files {
 
 sub total { my $s = 0; $s += $_ for values %{$_[0]}; return $s }
 
-sub cli_blob_id {
-    my ($blob) = @_;
-    WalrusTest::write_file("$dir/cli.bin", $blob);
-    my $id = `$WalrusTest::CTL -c $dir/committee.json blob-id $dir/cli.bin`;
-    chomp $id;
-    return $id;
-}
-
 # uploads and reads back: the blob ID is walrusctl's, the bytes are equal
 sub round_trip {
     my ($blob, $what) = @_;
     my $id = $t->put_blob($blob);
-    is($id, cli_blob_id($blob), "$what: stored under walrusctl's blob ID");
+    is($id, $t->cli_blob_id($blob), "$what: stored under walrusctl's blob ID");
     blob_is($t->get_blob($id // 'none'), $blob,
             "$what: read back whole and equal");
     return $id;
@@ -96,7 +88,7 @@ my $chunked = WalrusTest::pattern_blob(5 * $MiB, 4);
 WalrusTest::write_file("$dir/chunked.bin", $chunked);
 my $out = `curl -s -T - $GW/v1/blobs < $dir/chunked.bin`;
 my $data = eval { JSON::PP->new->decode($out) } || {};
-is($data->{newlyCreated}{blobObject}{blobId}, cli_blob_id($chunked),
+is($data->{newlyCreated}{blobObject}{blobId}, $t->cli_blob_id($chunked),
    'a chunked upload is stored under walrusctl\'s blob ID');
 is_deeply([ keys %{spare_files('body')} ], [ keys %$body ],
           '... through the same body file');
@@ -112,13 +104,13 @@ print $s "PUT /v1/blobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
     . 'Content-Length: ' . length($blobs[0]) . "\r\n\r\n"
     . substr($blobs[0], 0, 2 * $MiB);
 sleep 0.2;
-is($t->put_blob($blobs[1]), cli_blob_id($blobs[1]),
+is($t->put_blob($blobs[1]), $t->cli_blob_id($blobs[1]),
    'an upload while another one is being received: walrusctl\'s blob ID');
 print $s substr($blobs[0], 2 * $MiB);
 my $answer = do { local $/; <$s> } // '';
 close $s;
 my ($id0) = $answer =~ /"blobId":"([A-Za-z0-9_-]+)"/;
-is($id0, cli_blob_id($blobs[0]), '... and the other one: its blob ID');
+is($id0, $t->cli_blob_id($blobs[0]), '... and the other one: its blob ID');
 is(scalar keys %{spare_files('body')}, 2, 'two body files are kept');
 is(scalar keys %{spare_files('walrus')}, 1,
    'one parity file: the second upload had given it back when the first '
@@ -143,7 +135,7 @@ for my $k (0 .. 8) {
     my $reply = do { local $/; <$c> } // '';
     close $c;
     my ($got) = $reply =~ /"blobId":"([A-Za-z0-9_-]+)"/;
-    $right++ if ($got // '') eq cli_blob_id($many[$k]);
+    $right++ if ($got // '') eq $t->cli_blob_id($many[$k]);
 }
 is($right, 9, 'nine uploads received at once: each under its blob ID');
 is(keys(%{spare_files('body')}) + keys(%{spare_files('walrus')}), 8,

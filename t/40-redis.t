@@ -44,13 +44,7 @@ sub metadata_gets {
     return $count;
 }
 
-# the cache is written after the answer: give it a moment
-sub eventually {
-    my ($cond) = @_;
-    for (1 .. 40) { return 1 if $cond->(); sleep 0.05 }
-    return 0;
-}
-
+# the cache is written after the answer: eventually gives it a moment
 # a blob stored on the nodes directly, past the gateway and its cache
 sub store_directly {
     my ($content) = @_;
@@ -139,9 +133,7 @@ is(metadata_gets(), $before, '... comes from the cache');
 
 # a negative entry is short-lived and cleared by an upload
 my $later = blob_of(1000, 4);
-WalrusTest::write_file("$dir/later.bin", $later);
-my $later_id = `$WalrusTest::CTL -c $dir/committee.json blob-id $dir/later.bin`;
-chomp $later_id;
+my $later_id = $t->cli_blob_id($later);
 is($t->get_blob($later_id)->{status}, 404, 'an unknown blob: 404');
 my $ttl;
 eventually(sub { ($ttl = $t->redis('TTL', "walrus:n:$later_id")) > 0 });
@@ -256,7 +248,7 @@ $t->stop_redis;
 # --- AUTH and SELECT -----------------------------------------------------------
 
 $t->start_redis('--requirepass', 'sesame');
-$t->{redis_db} = 3;
+$t->redis_db(3);
 $t->write_config(gateway => $GATEWAY, http => $REDIS . <<'EOF')->run;
     walrus_redis_password sesame;
     walrus_redis_db 3;

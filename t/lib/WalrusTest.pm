@@ -24,7 +24,7 @@ use Time::HiRes qw(sleep time);
 use Cwd qw(abs_path);
 use Exporter qw(import);
 
-our @EXPORT = qw(blob_is reason blob_of);
+our @EXPORT = qw(blob_is reason blob_of eventually);
 
 our $ROOT = abs_path(__FILE__ =~ s{/t/lib/WalrusTest\.pm$}{}r);
 our $SANITIZE = $ENV{WALRUS_SANITIZE} ? 1 : 0;
@@ -70,6 +70,10 @@ sub gateway_port { $_[0]{ports}[$_[0]{n}] }
 sub gateway_url { "http://127.0.0.1:" . $_[0]->gateway_port }
 sub store { "$_[0]{dir}/store$_[1]" }
 sub error_log { "$_[0]{dir}/logs/error.log" }
+sub http { $_[0]{http} }                  # the HTTP::Tiny of request
+
+# the Redis database the harness's redis() commands select
+sub redis_db { $_[0]{redis_db} = $_[1] }
 
 # $bytes (a multiple of 4) of deterministic, varied data from $seed
 sub pattern_blob {
@@ -792,6 +796,27 @@ sub resp_read {
     }
     return [ map { resp_read($s) } 1 .. $rest ] if $type eq '*';
     die "redis: bad reply $line";
+}
+
+# the blob ID walrusctl computes for $content
+sub cli_blob_id {
+    my ($self, $content) = @_;
+    write_file("$self->{dir}/cli.bin", $content);
+    my $id = `$CTL -c $self->{dir}/committee.json blob-id $self->{dir}/cli.bin`;
+    die "walrusctl blob-id failed" if $?;
+    chomp $id;
+    return $id;
+}
+
+# whether $cond->() becomes true within $seconds (default 2), asked every
+# 50 ms: for what happens after an answer (a cache written, a file stored)
+sub eventually {
+    my ($cond, $seconds) = @_;
+    for (1 .. ($seconds // 2) * 20) {
+        return 1 if $cond->();
+        sleep 0.05;
+    }
+    return 0;
 }
 
 # --- HTTP ----------------------------------------------------------------
