@@ -163,7 +163,8 @@ for my $len (0, 1, $S - 1, $S, $S + 1, 5 * $S + 3, 37 * $S + 5) {
     my $content = join '', map { chr(($_ * 31 + $len) % 256) } 1 .. $len;
     ($res, $data) = put_blob($content);
     $obj = created($data);
-    ok($obj && $obj->{blobId} eq $t->cli_blob_id($content) && $obj->{size} == $len,
+    ok($obj && $obj->{blobId} eq $t->cli_blob_id($content)
+       && $obj->{size} == $len,
        "a blob of $len bytes is stored under walrusctl's blob ID");
 }
 
@@ -289,7 +290,8 @@ $t->stop;
 # --- one node with a bad confirmation signature --------------------------
 
 my $bad_sig = 'A' x 86;
-$t->write_config(gateway => gateway(''), node_server_extra => { 2 => <<"EOF" })->run;
+$t->write_config(gateway => gateway(''),
+                 node_server_extra => { 2 => <<"EOF" })->run;
         location ~ /confirmation\$ {
             default_type application/json;
             return 200 '{"success":{"code":200,"data":{"signed":{"signature":"$bad_sig"}}}}';

@@ -107,9 +107,11 @@ is($res->{status}, 416, 'a range past the end: 416');
 is($res->{headers}{'content-range'}, "bytes */@{[ 10 * $S ]}",
    '... with Content-Range */length');
 
-$res = $t->get("/v1/blobs/$id", { Range => 'bytes=0-9', 'If-Range' => '"other"' });
+$res = $t->get("/v1/blobs/$id",
+               { Range => 'bytes=0-9', 'If-Range' => '"other"' });
 blob_is($res, $blob, 'If-Range with another ETag: the whole blob');
-$res = $t->get("/v1/blobs/$id", { Range => 'bytes=0-9', 'If-Range' => "\"$id\"" });
+$res = $t->get("/v1/blobs/$id",
+               { Range => 'bytes=0-9', 'If-Range' => "\"$id\"" });
 is($res->{status}, 206, 'If-Range with its ETag: the range');
 
 # a range inside segment 6 of 10 fetches that segment only

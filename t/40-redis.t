@@ -152,7 +152,8 @@ my $poison = WalrusTest::read_file("$dir/direct/metadata");
 isnt($poison, $verified, '... and another blob\'s metadata to poison it');
 $t->redis('SET', "walrus:m:$id2", $poison);
 $mark = $t->log_mark;
-blob_is($t->get_blob($id2), $blob2, 'a poisoned metadata entry: the right bytes');
+blob_is($t->get_blob($id2), $blob2,
+        'a poisoned metadata entry: the right bytes');
 like($t->log_since($mark), qr/does not verify; ignored/,
      '... the entry is logged as bad');
 my $repaired;

@@ -238,13 +238,15 @@ sub read_file {
 #       walrus_committee DIR/committee.json;
 #       <http text>
 #       upstream walrus_node<i> { server 127.0.0.1:<node i>; keepalive 8; }
-#       server {                        # the gateway, with gateway => ...
-#           listen 127.0.0.1:<gateway port>; access_log; client_max_body_size 1g;
+#       server {                    # the gateway, with gateway => ...
+#           listen 127.0.0.1:<gateway port>; access_log;
+#           client_max_body_size 1g; client_body_buffer_size 256k;
 #           <gateway text>
-#           location /_walrus_node/ { internal; proxy_pass ... }  # $NODE_PROXY
+#           location /_walrus_node/ { ... }      # $NODE_PROXY, see below
 #       }
-#       server {                        # node i, for each node not down
-#           listen 127.0.0.1:<node i port>; access_log; client_max_body_size 1g;
+#       server {                    # node i, for each node not down
+#           listen 127.0.0.1:<node i port>; access_log;
+#           client_max_body_size 1g; client_body_buffer_size 256k;
 #           <node text>
 #       }
 #   }
@@ -625,7 +627,8 @@ sub check_logs {
 
     # the log is checked once per run: error.log.0, .1, ... are the
     # logs of the runs before
-    rename $self->error_log, $self->error_log . '.' . (($self->{log_gen} //= 0)++);
+    $self->{log_gen} //= 0;
+    rename $self->error_log, $self->error_log . '.' . $self->{log_gen}++;
 }
 
 # --- the error log since a mark ----------------------------------------------
