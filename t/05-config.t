@@ -20,6 +20,21 @@ sub config_fails {
     like($out, $pattern, "... saying why");
 }
 
+# the gateway's location, with its key line and more directives
+sub gateway {
+    my ($key_line, $directives) = @_;
+    $key_line //= 'walrus_gateway_key %%DIR%%/keys/gateway.key;';
+    $directives //= '';
+    return <<"EOF";
+        location /v1/ {
+            walrus_gateway;
+            $key_line
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+            $directives
+        }
+EOF
+}
+
 $t->write_config;
 my ($passed, $out) = $t->test_config;
 ok($passed, 'the generated configuration is valid') or diag($out);
@@ -103,40 +118,36 @@ config_fails('walrus_worker_spare_buffers lots', qr/"walrus_worker_spare_buffers
 
 config_fails('walrus_worker_spare_buffers in a server',
              qr/"walrus_worker_spare_buffers" directive is not allowed/,
-             gateway => 1, gateway_extra => 'walrus_worker_spare_buffers 1m;');
+             gateway => gateway(undef, 'walrus_worker_spare_buffers 1m;'));
 
 config_fails('walrus_gateway_slow_timeout soon',
              qr/"walrus_gateway_slow_timeout" directive invalid value/,
-             gateway => 1, gateway_extra => 'walrus_gateway_slow_timeout soon;');
+             gateway => gateway(undef, 'walrus_gateway_slow_timeout soon;'));
 
 # a gateway signs registrations with a publisher key of the committee
 
-$t->write_config(gateway => 1);
+$t->write_config(gateway => gateway());
 ($passed, $out) = $t->test_config;
 ok($passed, 'a gateway with the publisher key is valid') or diag($out);
 
 sub gateway_conf {
-    my ($from, $to) = @_;
-    $t->write_config(gateway => 1);
-    my $conf = WalrusTest::read_file("$dir/nginx.conf");
-    $conf =~ s{\Q$from\E}{$to} or die "no $from in nginx.conf";
-    WalrusTest::write_file("$dir/nginx.conf", $conf);
+    my ($key_line) = @_;
+    $t->write_config(gateway => gateway($key_line));
     return $t->test_config;
 }
 
-($passed, $out) = gateway_conf("walrus_gateway_key $dir/keys/gateway.key;",
-                               '');
+($passed, $out) = gateway_conf('');
 ok(!$passed, 'a gateway without walrus_gateway_key: nginx -t fails');
 like($out, qr/"walrus_gateway" needs "walrus_gateway_key": an Ed25519(?x)
               \ private\ key\ whose\ public\ key\ is\ listed\ in\ the
               \ committee's\ "publishers"/, '... saying what to add');
 
-($passed, $out) = gateway_conf("keys/gateway.key", 'keys/node1.key');
+($passed, $out) = gateway_conf('walrus_gateway_key %%DIR%%/keys/node1.key;');
 ok(!$passed, 'a gateway key that is no publisher\'s: nginx -t fails');
 like($out, qr/the key ".*node1\.key" is not the key of a publisher in/,
      '... saying so');
 
-($passed, $out) = gateway_conf("keys/gateway.key", 'keys/gateway.pub');
+($passed, $out) = gateway_conf('walrus_gateway_key %%DIR%%/keys/gateway.pub;');
 ok(!$passed, 'a public key as walrus_gateway_key: nginx -t fails');
 like($out, qr/cannot load the Ed25519 private key ".*gateway\.pub"/,
      '... saying so');
@@ -153,7 +164,7 @@ ok($passed, 'nodes of a committee without publishers are valid')
 like($out, qr/\[warn\].*lists no publishers: node "node0" will refuse/,
      '... with a warning');
 config_fails('a gateway of a committee without publishers',
-             qr/is not the key of a publisher/, gateway => 1);
+             qr/is not the key of a publisher/, gateway => gateway());
 
 WalrusTest::write_file("$dir/bad.json", '{"epoch": 1, "n_shards": 3}');
 $t->write_config;

@@ -18,7 +18,18 @@ use WalrusTest;
 
 my $P = 'WalrusTest::Proto';
 my $t = WalrusTest->new(n => 7, segment_size => 4096);
-$t->write_config->run;
+
+# each of the 7 node servers (%%NODE%% is its index; the harness writes
+# the servers, their ports and access logs); no gateway
+my $NODE = <<'EOF';
+        location / {
+            walrus_node;
+            walrus_node_name node%%NODE%%;
+            walrus_node_key %%DIR%%/keys/node%%NODE%%.key;
+            walrus_node_store %%DIR%%/store%%NODE%%;
+        }
+EOF
+$t->write_config(node => $NODE)->run;
 
 my $n = $t->n;
 my $dir = $t->dir;
@@ -37,12 +48,6 @@ my $base = "/v1/blobs/$id_text";
 sub pair_of { WalrusTest::Proto::shard_to_pair($id, $n, $_[0]) }
 sub sliver { WalrusTest::read_file("$dir/enc/$_[0].$_[1]") }
 
-sub error_reason {
-    my ($res) = @_;
-    my $body = eval { $json->decode($res->{content}) } or return '';
-    return $body->{error}{details}[0]{reason} // '';
-}
-
 # --- health ---------------------------------------------------------------
 
 my $res = $t->node_request(0, 'GET', '/v1/health');
@@ -58,7 +63,7 @@ my $p0 = pair_of(0);
 
 $res = $t->node_request(0, 'PUT', "$base/metadata", $meta);
 is($res->{status}, 401, 'metadata of an unregistered blob: 401');
-is(error_reason($res), 'REGISTRATION_REQUIRED', '... REGISTRATION_REQUIRED');
+is(reason($res), 'REGISTRATION_REQUIRED', '... REGISTRATION_REQUIRED');
 like($res->{headers}{'content-type'}, qr{application/json}, '... in JSON');
 like($res->{content}, qr/"status":"UNAUTHENTICATED"/,
      '... in the Walrus error model');
@@ -66,7 +71,7 @@ like($res->{content}, qr/"status":"UNAUTHENTICATED"/,
 $res = $t->node_request(0, 'PUT', "$base/slivers/$p0/primary",
                         sliver($p0, 'primary'));
 is($res->{status}, 401, 'a sliver of an unregistered blob: 401');
-is(error_reason($res), 'REGISTRATION_REQUIRED', '... REGISTRATION_REQUIRED');
+is(reason($res), 'REGISTRATION_REQUIRED', '... REGISTRATION_REQUIRED');
 
 $res = $t->node_request(0, 'PUT', "$base/certificate",
                         WalrusTest::Proto::certificate(1, $id));
@@ -84,13 +89,13 @@ $res = $t->node_request(0, 'PUT', "$base/registration",
                                          key => "$dir/keys/stranger"));
 is($res->{status}, 403, 'a registration by a key the committee does not '
                         . 'list: 403');
-is(error_reason($res), 'UNKNOWN_PUBLISHER', '... UNKNOWN_PUBLISHER');
+is(reason($res), 'UNKNOWN_PUBLISHER', '... UNKNOWN_PUBLISHER');
 
 my $forged = $good;
 substr($forged, 120, 1) = chr(ord(substr($forged, 120, 1)) ^ 1);
 $res = $t->node_request(0, 'PUT', "$base/registration", $forged);
 is($res->{status}, 403, 'a registration with a broken signature: 403');
-is(error_reason($res), 'INVALID_SIGNATURE', '... INVALID_SIGNATURE');
+is(reason($res), 'INVALID_SIGNATURE', '... INVALID_SIGNATURE');
 
 $forged = $good;
 substr($forged, 53, 1) = chr(ord(substr($forged, 53, 1)) ^ 1);
@@ -101,23 +106,23 @@ my $other_id = "\x5a" x 32;
 $res = $t->node_request(0, 'PUT', "$base/registration",
                         $t->registration($other_id, $len));
 is($res->{status}, 400, 'the registration of another blob is refused');
-is(error_reason($res), 'BLOB_ID_MISMATCH', '... BLOB_ID_MISMATCH');
+is(reason($res), 'BLOB_ID_MISMATCH', '... BLOB_ID_MISMATCH');
 
 $res = $t->node_request(0, 'PUT', "$base/registration",
                         substr($good, 0, -1));
-is(error_reason($res), 'INVALID_REGISTRATION', 'one byte short: refused');
+is(reason($res), 'INVALID_REGISTRATION', 'one byte short: refused');
 $res = $t->node_request(0, 'PUT', "$base/registration", $good . "\0");
 is($res->{status}, 413, 'one byte long: 413');
 
 $res = $t->node_request(0, 'PUT', "$base/registration",
                         $t->registration($id, $len, epoch => 2,
                                          end_epoch => 3));
-is(error_reason($res), 'INVALID_REGISTRATION',
+is(reason($res), 'INVALID_REGISTRATION',
    'a registration of a later epoch than the committee\'s is refused');
 $res = $t->node_request(0, 'PUT', "$base/registration",
                         $t->registration($id, $len, epoch => 0,
                                          end_epoch => 1));
-is(error_reason($res), 'INVALID_REGISTRATION', 'an expired one too');
+is(reason($res), 'INVALID_REGISTRATION', 'an expired one too');
 like($res->{content}, qr/until epoch 1, the committee is at epoch 1/,
      '... saying why');
 ok(!-e $t->store(0) . "/$id_text", 'refused registrations store nothing');
@@ -142,8 +147,7 @@ for my $case (['an earlier end epoch', end_epoch => 5],
     is($res->{status}, 200, "one with $what is not stored");
 }
 $res = $t->node_request(0, 'GET', "$base/registration");
-ok($res->{status} == 200 && $res->{content} eq $longer,
-   '... the longer one is kept, served byte for byte');
+blob_is($res, $longer, '... the longer one is kept, served byte for byte');
 is(WalrusTest::read_file($t->store(0) . "/$id_text/registration"), $longer,
    'it is stored beside the metadata');
 
@@ -161,7 +165,7 @@ is($res->{status}, 201, '... a longer permanent one does');
 
 $res = $t->node_request(1, 'GET', "$base/registration");
 is($res->{status}, 404, 'no registration: 404');
-is(error_reason($res), 'REGISTRATION_NOT_FOUND', '... REGISTRATION_NOT_FOUND');
+is(reason($res), 'REGISTRATION_NOT_FOUND', '... REGISTRATION_NOT_FOUND');
 
 # a registration whose length is not the metadata's
 $res = $t->node_request(6, 'PUT', "$base/registration",
@@ -169,7 +173,7 @@ $res = $t->node_request(6, 'PUT', "$base/registration",
 is($res->{status}, 201, 'a registration of the wrong length is stored');
 $res = $t->node_request(6, 'PUT', "$base/metadata", $meta);
 is($res->{status}, 400, '... and the metadata is refused');
-is(error_reason($res), 'REGISTRATION_MISMATCH', '... REGISTRATION_MISMATCH');
+is(reason($res), 'REGISTRATION_MISMATCH', '... REGISTRATION_MISMATCH');
 ok(!-e $t->store(6) . "/$id_text/metadata", '... not stored');
 
 # a stored registration that no longer verifies is replaced
@@ -178,7 +182,7 @@ WalrusTest::write_file($t->store(6) . "/$id_text/registration",
                                         key => "$dir/keys/stranger"));
 $res = $t->node_request(6, 'PUT', "$base/metadata", $meta);
 is($res->{status}, 403, 'a stored registration that does not verify: 403');
-is(error_reason($res), 'REGISTRATION_INVALID', '... REGISTRATION_INVALID');
+is(reason($res), 'REGISTRATION_INVALID', '... REGISTRATION_INVALID');
 $res = $t->node_request(6, 'PUT', "$base/registration", $good);
 is($res->{status}, 201, '... and a valid one replaces it');
 
@@ -188,13 +192,13 @@ $t->register($id_text, $len);
 
 $res = $t->node_request(0, 'PUT', "$base/metadata", substr($meta, 0, -1));
 is($res->{status}, 400, 'truncated metadata is refused');
-is(error_reason($res), 'INVALID_METADATA', '... as invalid metadata');
+is(reason($res), 'INVALID_METADATA', '... as invalid metadata');
 
 my $other = $meta;
 substr($other, 20, 1) = chr(ord(substr($other, 20, 1)) ^ 1);
 $res = $t->node_request(0, 'PUT', "$base/metadata", $other);
 is($res->{status}, 400, 'metadata of another blob is refused');
-is(error_reason($res), 'BLOB_ID_MISMATCH', '... as a blob ID mismatch');
+is(reason($res), 'BLOB_ID_MISMATCH', '... as a blob ID mismatch');
 ok(!-e $t->store(0) . "/$id_text/metadata", '... and nothing is stored');
 
 for my $i (0 .. $n - 1) {
@@ -206,8 +210,7 @@ $res = $t->node_request(0, 'PUT', "$base/metadata", $meta);
 is($res->{status}, 200, 'storing the metadata again answers 200');
 
 $res = $t->node_request(0, 'GET', "$base/metadata");
-is($res->{status}, 200, 'metadata is served');
-ok($res->{content} eq $meta, '... byte for byte');
+blob_is($res, $meta, 'metadata is served byte for byte');
 
 $res = $t->node_request(0, 'HEAD', "$base/metadata");
 is($res->{headers}{'content-length'}, length $meta, 'HEAD gives its length');
@@ -220,18 +223,18 @@ my $foreign = ($p0 + 1) % $n;
 $res = $t->node_request(0, 'PUT', "$base/slivers/$foreign/primary",
                         sliver($foreign, 'primary'));
 is($res->{status}, 400, 'a sliver of another shard is refused');
-is(error_reason($res), 'SHARD_NOT_ASSIGNED', '... as not assigned');
+is(reason($res), 'SHARD_NOT_ASSIGNED', '... as not assigned');
 ok(!-e $t->store(0) . "/$id_text/$foreign.primary", '... nothing stored');
 
 my $bad = sliver($p0, 'primary');
 substr($bad, 5000, 1) = chr(ord(substr($bad, 5000, 1)) ^ 0x40);
 $res = $t->node_request(0, 'PUT', "$base/slivers/$p0/primary", $bad);
 is($res->{status}, 400, 'a corrupted sliver is refused');
-is(error_reason($res), 'INVALID_SLIVER', '... as not matching the metadata');
+is(reason($res), 'INVALID_SLIVER', '... as not matching the metadata');
 
 $res = $t->node_request(0, 'PUT', "$base/slivers/$p0/primary",
                         sliver($p0, 'primary') . 'x');
-is(error_reason($res), 'INVALID_SLIVER_SIZE', 'a sliver one byte long fails');
+is(reason($res), 'INVALID_SLIVER_SIZE', 'a sliver one byte long fails');
 
 $res = $t->node_request(0, 'PUT', "$base/slivers/$p0/secondary",
                         sliver($p0, 'primary'));
@@ -245,7 +248,7 @@ is_deeply(\@files, ['metadata', 'registration'],
 
 $res = $t->node_request(0, 'GET', "$base/confirmation");
 is($res->{status}, 409, 'no confirmation before the slivers');
-is(error_reason($res), 'SLIVERS_MISSING', '... slivers missing');
+is(reason($res), 'SLIVERS_MISSING', '... slivers missing');
 
 $res = $t->node_request(0, 'PUT', "$base/slivers/$p0/primary",
                         sliver($p0, 'primary'));
@@ -265,18 +268,16 @@ for my $i (0 .. $n - 1) {
 }
 
 $res = $t->node_request(0, 'GET', "$base/slivers/$p0/primary");
-ok($res->{status} == 200 && $res->{content} eq sliver($p0, 'primary'),
-   'a sliver is served byte for byte');
+blob_is($res, sliver($p0, 'primary'), 'a sliver is served byte for byte');
 
 $res = $t->node_request(0, 'GET', "$base/slivers/$p0/primary", undef,
                         { Range => 'bytes=4000-4099' });
-is($res->{status}, 206, 'a sliver range answers 206');
-ok($res->{content} eq substr(sliver($p0, 'primary'), 4000, 100),
-   '... with the right bytes');
+blob_is($res, substr(sliver($p0, 'primary'), 4000, 100),
+        'a sliver range answers 206 with the right bytes', status => 206);
 
 $res = $t->node_request(0, 'GET', "$base/slivers/$foreign/primary");
 is($res->{status}, 404, 'a sliver the node does not hold is 404');
-is(error_reason($res), 'SLIVER_NOT_FOUND', '... SLIVER_NOT_FOUND');
+is(reason($res), 'SLIVER_NOT_FOUND', '... SLIVER_NOT_FOUND');
 
 my $stored = $t->store(0) . "/$id_text/$p0.primary";
 is((stat $stored)[2] & 07777, 0644, 'a stored sliver is readable (0644)');
@@ -322,7 +323,7 @@ is($?, 0, 'walrusctl verifies a certificate of node confirmations');
 my $under = WalrusTest::Proto::certificate(1, $id, @signers[0 .. $q - 2]);
 $res = $t->node_request(0, 'PUT', "$base/certificate", $under);
 is($res->{status}, 400, 'an under-quorum certificate is refused');
-is(error_reason($res), 'INVALID_CERTIFICATE', '... as invalid');
+is(reason($res), 'INVALID_CERTIFICATE', '... as invalid');
 
 my @forged = map { [@$_] } @signers[0 .. $q - 1];
 substr($forged[2][1], 10, 1) = chr(ord(substr($forged[2][1], 10, 1)) ^ 1);
@@ -363,11 +364,9 @@ ok($status->{certified} && $status->{metadata} && $status->{stored},
 $t->restart;
 
 $res = $t->node_request(0, 'GET', "$base/certificate");
-ok($res->{status} == 200 && $res->{content} eq $cert,
-   'the certificate survives a restart');
+blob_is($res, $cert, 'the certificate survives a restart');
 $res = $t->node_request(3, 'GET', "$base/slivers/" . pair_of(3) . '/secondary');
-ok($res->{status} == 200 && $res->{content} eq sliver(pair_of(3), 'secondary'),
-   'slivers survive a restart');
+blob_is($res, sliver(pair_of(3), 'secondary'), 'slivers survive a restart');
 $res = $t->node_request(5, 'GET', "$base/confirmation");
 is($res->{status}, 200, 'confirmations survive a restart');
 
@@ -381,7 +380,7 @@ for my $case (['/v1/blobs/abc/metadata', 'too short'],
 {
     $res = $t->node_request(0, 'GET', $case->[0]);
     is($res->{status}, 400, "blob ID $case->[1]: 400");
-    is(error_reason($res), 'INVALID_BLOB_ID', '... INVALID_BLOB_ID');
+    is(reason($res), 'INVALID_BLOB_ID', '... INVALID_BLOB_ID');
 }
 
 $res = $t->node_request(0, 'GET', '/v1/blobs/..%2F..%2F..%2Fetc%2Fpasswd');
@@ -404,7 +403,7 @@ for my $path ("$base/slivers/7/primary", "$base/slivers/01/primary",
 for my $m (qw(DELETE POST PATCH)) {
     $res = $t->node_request(0, $m, "$base/metadata");
     is($res->{status}, 405, "$m is not allowed");
-    is(error_reason($res), 'METHOD_NOT_ALLOWED', '... in JSON');
+    is(reason($res), 'METHOD_NOT_ALLOWED', '... in JSON');
 }
 
 # a huge declared body is refused before it is sent
@@ -436,7 +435,7 @@ unlike($all, qr{HTTP/1.1 200}, '... and the bytes after it are not a request');
 
 # a chunked body over the limit is refused too
 my @parts = ('x' x 10000, 'y' x 10000);
-$res = $t->{http}->request('PUT', $t->node_url(1) . "$base/certificate",
+$res = $t->http->request('PUT', $t->node_url(1) . "$base/certificate",
                            { content => sub { shift @parts } });
 is($res->{status}, 413, 'a chunked certificate over the limit: 413');
 
@@ -466,7 +465,7 @@ for my $case (['certificate', 20000, 20000], ['metadata', 64 * 2**20 + 1, 4096])
 my $p2 = pair_of(2);
 $res = $t->node_request(2, 'PUT', "$base/slivers/$p2/primary",
                         "\0" x length(sliver($p2, 'primary')));
-is(error_reason($res), 'INVALID_SLIVER',
+is(reason($res), 'INVALID_SLIVER',
    'a wrong sliver is refused even when a good one is stored');
 
 # an upload cut off half way leaves nothing behind
@@ -494,16 +493,16 @@ is($res->{status}, 201, '... and the next upload succeeds');
 my $shm = File::Temp::tempdir('walrus-body-XXXXXX', DIR => '/dev/shm',
                               CLEANUP => 1);
 $t->stop;
-$t->write_config(node_server_extra => { 3 => "client_body_temp_path $shm;" })
-  ->run;
+$t->write_config(node => $NODE, node_server_extra => { 3 => <<"EOF" })->run;
+        client_body_temp_path $shm;
+EOF
 my $p3 = pair_of(3);
 unlink $t->store(3) . "/$id_text/$p3.primary";
 $res = $t->node_request(3, 'PUT', "$base/slivers/$p3/primary",
                         sliver($p3, 'primary'));
 is($res->{status}, 201, 'a body on another file system is stored (copied)');
 $res = $t->node_request(3, 'GET', "$base/slivers/$p3/primary");
-ok($res->{status} == 200 && $res->{content} eq sliver($p3, 'primary'),
-   '... byte for byte');
+blob_is($res, sliver($p3, 'primary'), '... byte for byte');
 $res = $t->node_request(3, 'PUT', "$base/slivers/$p3/primary",
                         sliver($p3, 'primary'));
 is($res->{status}, 200, '... and stored again answers 200');
@@ -511,7 +510,7 @@ $bad = sliver($p3, 'primary');
 substr($bad, 100, 1) = chr(ord(substr($bad, 100, 1)) ^ 1);
 unlink $t->store(3) . "/$id_text/$p3.primary";
 $res = $t->node_request(3, 'PUT', "$base/slivers/$p3/primary", $bad);
-is(error_reason($res), 'INVALID_SLIVER', '... a corrupted one is refused');
+is(reason($res), 'INVALID_SLIVER', '... a corrupted one is refused');
 ok(!-e $t->store(3) . "/$id_text/$p3.primary", '... and not stored');
 is_deeply([body_temp_files($shm)], [], '... leaving no body file behind');
 $res = $t->node_request(3, 'PUT', "$base/slivers/$p3/primary",
@@ -551,6 +550,7 @@ $t->stop;
 my $committee = WalrusTest::read_file($t->committee);
 $committee =~ s/,"publishers":\[[^\]]*\]// or die 'no publishers';
 WalrusTest::write_file($t->committee, $committee);
+my $mark = $t->log_mark;
 $t->run;
 
 $res = $t->node_request(0, 'PUT', "$base/registration", $good);
@@ -560,8 +560,8 @@ unlink $t->store(0) . "/$id_text/$p0.primary";
 $res = $t->node_request(0, 'PUT', "$base/slivers/$p0/primary",
                         sliver($p0, 'primary'));
 is($res->{status}, 403, '... and so is a sliver of a registered blob');
-is(error_reason($res), 'REGISTRATION_INVALID', '... REGISTRATION_INVALID');
-like(WalrusTest::read_file($t->error_log) // '',
+is(reason($res), 'REGISTRATION_INVALID', '... REGISTRATION_INVALID');
+like($t->log_since($mark),
      qr/\[warn\].*lists no publishers: node "node0" will refuse/,
      'the error log warns at start');
 

@@ -16,7 +16,17 @@ use WalrusTest;
 
 my $P = 'WalrusTest::Proto';
 my $t = WalrusTest->new(n => 7, segment_size => 4096);
-$t->write_config->run;
+
+# each node server's location (%%NODE%% is the node's index)
+my $NODE = <<'EOF';
+        location / {
+            walrus_node;
+            walrus_node_name node%%NODE%%;
+            walrus_node_key %%DIR%%/keys/node%%NODE%%.key;
+            walrus_node_store %%DIR%%/store%%NODE%%;
+        }
+EOF
+$t->write_config(node => $NODE)->run;
 
 my $n = $t->n;
 my $dir = $t->dir;
@@ -32,12 +42,6 @@ my $bdir = $t->store(0) . "/$id_text";
 my $pair = WalrusTest::Proto::shard_to_pair($id, $n, 0);
 
 sub enc { WalrusTest::read_file("$dir/enc/$_[0]") }
-
-sub reason {
-    my ($res) = @_;
-    my $body = eval { $json->decode($res->{content}) } or return '';
-    return $body->{error}{details}[0]{reason} // '';
-}
 
 sub confirm { $t->node_request(0, 'GET', "$base/confirmation") }
 
@@ -73,6 +77,7 @@ is(mtime_ns("$bdir/$pair.secondary"), $stamp,
 # --- a flipped bit in a stored sliver --------------------------------------
 
 flip($primary, 5000);
+my $mark = $t->log_mark;
 $res = confirm();
 is($res->{status}, 409, 'a sliver with a flipped bit: no confirmation');
 is(reason($res), 'SLIVERS_MISSING', '... SLIVERS_MISSING');
@@ -80,7 +85,7 @@ like($json->decode($res->{content})->{error}{message}, qr/does not verify/,
      '... saying it does not verify');
 ok(!-e $primary, '... the file is gone from its name');
 ok(-e "$primary.bad", '... and kept as .bad');
-like(WalrusTest::read_file($t->error_log), qr/\[warn\].*renamed to/,
+like($t->log_since($mark), qr/\[warn\].*renamed to/,
      '... with a warning in the error log');
 is($t->node_request(0, 'GET', "$base/slivers/$pair/primary")->{status}, 404,
    '... and is not served');
@@ -123,8 +128,9 @@ $t->stop;
 my $shm = File::Temp::tempdir('walrus-body-XXXXXX', DIR => '/dev/shm',
                               CLEANUP => 1);
 WalrusTest::chown_worker($shm);
-$t->write_config(node_server_extra => { 0 => "client_body_temp_path $shm;" })
-  ->run;
+$t->write_config(node => $NODE, node_server_extra => { 0 => <<"EOF" })->run;
+        client_body_temp_path $shm;
+EOF
 my $secondary = "$bdir/$pair.secondary";
 flip($secondary, 40);
 $res = $t->node_request(0, 'PUT', "$base/slivers/$pair/secondary",
@@ -137,7 +143,7 @@ $res = $t->node_request(0, 'PUT', "$base/slivers/$pair/primary",
 is($res->{status}, 201, '... and stores a missing one');
 is(confirm()->{status}, 200, '... and the node confirms');
 $t->stop;
-$t->write_config->run;
+$t->write_config(node => $NODE)->run;
 
 # --- a file rewritten with the same bytes is verified again ----------------
 
@@ -183,7 +189,13 @@ is(confirm()->{status}, 200, '... and the node confirms');
 # --- through a gateway: PUT ?force=true repairs a rotten sliver ------------
 
 $t->stop;
-$t->write_config(gateway => 1)->run;
+$t->write_config(node => $NODE, gateway => <<'EOF')->run;
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+        }
+EOF
 my $blob2 = WalrusTest::pattern_blob(20000, 12);
 my $id2_text = $t->put_blob($blob2);
 ok($id2_text, 'a blob stored through the gateway');

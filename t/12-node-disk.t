@@ -41,17 +41,26 @@ mount_tmpfs("$dir/disk2", 'size=2m') or die;
 mkdir "$dir/disk2/store";
 WalrusTest::chown_worker("$dir/disk2/store");
 
-$t->write_config(node_server_extra => {
-    0 => 'walrus_node_min_free_space 1m;',
-    1 => 'walrus_node_min_free_space 0;',
-    2 => "walrus_node_min_free_space 0; client_body_temp_path $dir/disk2/body;",
-    3 => 'walrus_node_min_free_space 100000g;',
-});
-# node2's store and body files share one small file system
-my $conf = WalrusTest::read_file("$dir/nginx.conf");
-my $store2 = $t->store(2);
-$conf =~ s{walrus_node_store \Q$store2\E;}{walrus_node_store $dir/disk2/store;};
-WalrusTest::write_file("$dir/nginx.conf", $conf);
+# each node's location, with its limit of free space: node0 keeps 1m
+# free on a 2m store, node1 none on a store of 4 inodes, node2 none on
+# a 2m file system that also holds its body files, node3 more than any
+# disk has; node2's store is on that file system
+my %min_free = (0 => '1m', 1 => '0', 2 => '0', 3 => '100000g');
+$t->write_config(node => sub {
+    my ($i) = @_;
+    my $store = $i == 2 ? "$dir/disk2/store" : $t->store($i);
+    my $min_free = exists $min_free{$i}
+                   ? "walrus_node_min_free_space $min_free{$i};" : '';
+    return <<"EOF";
+        location / {
+            walrus_node;
+            walrus_node_name node%%NODE%%;
+            walrus_node_key %%DIR%%/keys/node%%NODE%%.key;
+            walrus_node_store $store;
+            $min_free
+        }
+EOF
+}, node_server_extra => { 2 => "client_body_temp_path $dir/disk2/body;" });
 $t->run;
 
 # blobs encoded by walrusctl: 4 MB (slivers of about 1.4 MB and 0.8 MB)

@@ -63,10 +63,19 @@ sub finish_upload {
     return $status;
 }
 
+# each node server's location; body files of uploads older than $stale
+# that no worker has open are removed
 sub start {
     my ($stale) = @_;
-    $t->write_config(node_extra => "walrus_node_stale_body_time $stale;")
-      ->run;
+    $t->write_config(node => <<"EOF")->run;
+        location / {
+            walrus_node;
+            walrus_node_name node%%NODE%%;
+            walrus_node_key %%DIR%%/keys/node%%NODE%%.key;
+            walrus_node_store %%DIR%%/store%%NODE%%;
+            walrus_node_stale_body_time $stale;
+        }
+EOF
 }
 
 sub kill9_all {
@@ -90,9 +99,10 @@ kill9_all();
 close $_ for @s;
 is(body_count(), 3, '... still there after kill -9 of nginx');
 
+my $mark = $t->log_mark;
 start('1h');
 is_deeply([body_files()], [], '... and gone once nginx has started again');
-like(WalrusTest::read_file($t->error_log),
+like($t->log_since($mark),
      qr/removed 3 request body files left in/, '... which it logs');
 
 # --- a reload keeps the files of uploads in progress -----------------------
@@ -107,8 +117,8 @@ sleep 0.1 while time < $deadline
     && !grep { my $w = $_; !grep { $_ == $w } @old } $t->worker_pids;
 is(body_count(), 1, '... kept across a reload');
 like(finish_upload($s), qr{^HTTP/1.1 201}, '... and the upload completes');
-is($t->node_request(0, 'GET', "$base/slivers/$pair/primary")->{content},
-   $sliver, '... with the right bytes');
+blob_is($t->node_request(0, 'GET', "$base/slivers/$pair/primary"), $sliver,
+        '... with the right bytes');
 unlink $t->store(0) . "/$id_text/$pair.primary";
 $t->stop;
 

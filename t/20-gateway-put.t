@@ -30,14 +30,6 @@ sub put_blob {
     return ($res, $data);
 }
 
-sub cli_blob_id {
-    my ($content) = @_;
-    WalrusTest::write_file("$dir/cli.bin", $content);
-    my $id = `$ctl blob-id $dir/cli.bin`;
-    chomp $id;
-    return $id;
-}
-
 sub created { $_[0] && $_[0]{newlyCreated}{blobObject} }
 
 sub cert_verifies {
@@ -54,19 +46,32 @@ sub node_status {
     return eval { $json->decode($res->{content})->{success}{data} } // {};
 }
 
-sub wait_for(&) {
-    my ($cond) = @_;
-    for (1 .. 100) { return 1 if $cond->(); sleep 0.05 }
-    return 0;
+# the gateway's location with these directives added
+sub gateway {
+    my ($directives) = @_;
+    return <<"EOF";
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+            $directives
+        }
+EOF
 }
 
 # --- all nodes up -----------------------------------------------------------
 
 # blobs over 8 KiB are encoded in the thread pool, in parts that run at
 # the same time
-$t->write_config(gateway => 1, gateway_extra =>
-                 'walrus_gateway_max_blob_size 200k; '
-                 . 'walrus_gateway_inline_size 8k;')->run;
+$t->write_config(gateway => <<'EOF')->run;
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+            walrus_gateway_max_blob_size 200k;
+            walrus_gateway_inline_size 8k;
+        }
+EOF
 
 my $blob = join '', map { chr(($_ * 13 + 7) % 256) } 1 .. 3 * $S + 17;
 my ($res, $data) = put_blob($blob);
@@ -74,7 +79,7 @@ is($res->{status}, 200, 'PUT /v1/blobs answers 200');
 my $obj = created($data);
 ok($obj, 'the answer is newlyCreated');
 my $id = $obj->{blobId};
-is($id, cli_blob_id($blob), 'its blob ID is what walrusctl computes');
+is($id, $t->cli_blob_id($blob), 'its blob ID is what walrusctl computes');
 is($obj->{size}, length $blob, 'size');
 is($obj->{encodingType}, 'RS2-GF8', 'encoding type');
 is($obj->{certifiedEpoch}, 1, 'certified in the committee epoch');
@@ -85,10 +90,10 @@ ok($data->{newlyCreated}{certificate}{weight} >= $n - $f,
 ok(cert_verifies($data->{newlyCreated}{certificate}{bytes}, $id),
    'the certificate verifies with walrusctl');
 
-ok(wait_for {
+ok(eventually(sub {
        !grep { my $s = node_status($_, $id); !($s->{stored} && $s->{certified}) }
            0 .. $n - 1
-   }, 'every node holds its verified slivers and the certificate');
+   }, 5), 'every node holds its verified slivers and the certificate');
 
 # Ed25519 signatures are deterministic: the harness's own registration
 # (built from docs/protocol.md, signed by openssl) is the same bytes
@@ -111,10 +116,10 @@ ok($obj, 'force=true stores it again as newlyCreated');
 is($obj->{storage}{endEpoch}, 6, 'epochs=5 gives end epoch 6');
 ok(!$obj->{deletable}, 'permanent=true is not deletable');
 $reg = $t->registration($raw, length $blob, end_epoch => 6, deletable => 0);
-ok(wait_for {
+ok(eventually(sub {
        (WalrusTest::read_file($t->store(0) . "/$id/registration") // '')
        eq $reg
-   }, '... and the nodes now keep it until epoch 6, permanent');
+   }, 5), '... and the nodes now keep it until epoch 6, permanent');
 
 # a script publishes straight to the nodes, with a registration made by
 # walrusctl with the publisher key, and the gateway serves the blob
@@ -122,7 +127,7 @@ my $sblob = join '', map { chr(($_ * 7 + 1) % 256) } 1 .. 2 * $S + 5;
 WalrusTest::write_file("$dir/script.bin", $sblob);
 my $sid = `$ctl register --key $dir/keys/gateway.key -o $dir/script.reg $dir/script.bin`;
 chomp $sid;
-is($sid, cli_blob_id($sblob), 'walrusctl register gives the blob ID');
+is($sid, $t->cli_blob_id($sblob), 'walrusctl register gives the blob ID');
 system("$ctl encode $dir/script.bin $dir/script > /dev/null") == 0
     or die 'encode';
 my $sraw = $P->can('unb64url')->($sid);
@@ -150,8 +155,7 @@ my $scert = WalrusTest::Proto::certificate(1, $sraw, @signers);
 is($t->node_request($_, 'PUT', "/v1/blobs/$sid/certificate", $scert)->{status},
    201, "node$_ stores the script's certificate") for 0 .. $n - 1;
 $res2 = $t->request('GET', $t->gateway_url . "/v1/blobs/$sid");
-ok($res2->{status} == 200 && $res2->{content} eq $sblob,
-   'the gateway serves the blob the script published');
+blob_is($res2, $sblob, 'the gateway serves the blob the script published');
 
 # sizes: empty, one byte, segment boundaries, several segments (encoded
 # inline, then in parts)
@@ -159,7 +163,8 @@ for my $len (0, 1, $S - 1, $S, $S + 1, 5 * $S + 3, 37 * $S + 5) {
     my $content = join '', map { chr(($_ * 31 + $len) % 256) } 1 .. $len;
     ($res, $data) = put_blob($content);
     $obj = created($data);
-    ok($obj && $obj->{blobId} eq cli_blob_id($content) && $obj->{size} == $len,
+    ok($obj && $obj->{blobId} eq $t->cli_blob_id($content)
+       && $obj->{size} == $len,
        "a blob of $len bytes is stored under walrusctl's blob ID");
 }
 
@@ -167,22 +172,22 @@ for my $len (0, 1, $S - 1, $S, $S + 1, 5 * $S + 3, 37 * $S + 5) {
 my @chunks = map { 'chunk' x (100 * $_) } 1 .. 5;
 my $whole = join '', @chunks;
 my @queue = @chunks;
-$res = $t->{http}->request('PUT', $t->gateway_url . '/v1/blobs',
+$res = $t->http->request('PUT', $t->gateway_url . '/v1/blobs',
                            { content => sub { shift @queue } });
 $data = eval { $json->decode($res->{content}) };
-ok(created($data) && created($data)->{blobId} eq cli_blob_id($whole),
+ok(created($data) && created($data)->{blobId} eq $t->cli_blob_id($whole),
    'a chunked upload is stored under the right blob ID');
 
 # bad input
 ($res, $data) = put_blob('x' x (200 * 1024 + 1));
 is($res->{status}, 413, 'a body over the limit is refused with 413');
-is($data->{error}{details}[0]{reason}, 'BLOB_TOO_LARGE', '... BLOB_TOO_LARGE');
+is(reason($res), 'BLOB_TOO_LARGE', '... BLOB_TOO_LARGE');
 
 for my $q ('?epochs=0', '?epochs=abc', '?epochs=54', '?permanent=yes',
            '?deletable=true&permanent=true', '?color=blue') {
     ($res, $data) = put_blob('abc', $q);
     is($res->{status}, 400, "bad parameters $q: 400");
-    ok($data && $data->{error}{details}[0]{reason}, '... with a reason');
+    ok(reason($res), '... with a reason');
 }
 
 $res = $t->request('POST', $t->gateway_url . '/v1/blobs', 'abc');
@@ -207,11 +212,11 @@ $t->stop;
 
 # --- f nodes down -------------------------------------------------------------
 
-$t->write_config(gateway => 1, down => [0 .. $f - 1])->run;
+$t->write_config(gateway => gateway(''), down => [0 .. $f - 1])->run;
 my $blob2 = 'f nodes down ' x 777;
 ($res, $data) = put_blob($blob2);
 $obj = created($data);
-ok($obj && $obj->{blobId} eq cli_blob_id($blob2),
+ok($obj && $obj->{blobId} eq $t->cli_blob_id($blob2),
    "with $f nodes down the upload succeeds");
 my %signers = map { $_ => 1 } @{$data->{newlyCreated}{certificate}{signers}};
 ok(!grep({ $signers{"node$_"} } 0 .. $f - 1), '... without the down nodes');
@@ -219,24 +224,27 @@ $t->stop;
 
 # --- f + 1 nodes down -----------------------------------------------------
 
-$t->write_config(gateway => 1, down => [0 .. $f])->run;
+$t->write_config(gateway => gateway(''), down => [0 .. $f])->run;
 my $blob3 = 'f + 1 nodes down ' x 555;
 ($res, $data) = put_blob($blob3);
 is($res->{status}, 504, "with f + 1 nodes down the upload fails with 504");
-is($data->{error}{details}[0]{reason}, 'INSUFFICIENT_CONFIRMATIONS',
+is(reason($res), 'INSUFFICIENT_CONFIRMATIONS',
    '... INSUFFICIENT_CONFIRMATIONS');
-my $id3 = cli_blob_id($blob3);
+my $id3 = $t->cli_blob_id($blob3);
 ok(!grep({ node_status($_, $id3)->{certified} } $f + 1 .. $n - 1),
    '... and no node holds a certificate');
 $t->stop;
 
 # --- one very slow node ---------------------------------------------------
 
-$t->write_config(gateway => 1, down => [3],
+$t->write_config(down => [3],
     main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
-    http => "    server {\n        listen 127.0.0.1:" . $t->node_port(3)
-        . ";\n        location / { echo_sleep 6; echo slow; }\n    }\n",
-    gateway_extra => 'walrus_gateway_max_uploads 1;')->run;
+    http => <<'EOF', gateway => gateway('walrus_gateway_max_uploads 1;'))->run;
+    server {
+        listen 127.0.0.1:%%NODE_PORT_3%%;
+        location / { echo_sleep 6; echo slow; }
+    }
+EOF
 my $start = time;
 ($res, $data) = put_blob('slow node ' x 999);
 my $elapsed = time - $start;
@@ -249,7 +257,7 @@ ok(created($data), 'an answered upload holds no upload slot');
 
 # an upload whose body is still coming holds the only one
 my $slow_client = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                        PeerPort => $t->{ports}[$n])
+                                        PeerPort => $t->gateway_port)
     or die "connect: $!";
 print $slow_client "PUT /v1/blobs HTTP/1.1\r\nHost: gw\r\n"
     . "Content-Length: 100000\r\n\r\n" . ('x' x 1000);
@@ -263,13 +271,15 @@ $t->stop;
 
 # --- f + 1 nodes that never answer: the deadline ---------------------------
 
-my $hang = join '', map {
-    "    server {\n        listen 127.0.0.1:" . $t->node_port($_)
-    . ";\n        location / { echo_sleep 20; echo late; }\n    }\n"
-} 0 .. $f;
-$t->write_config(gateway => 1, down => [0 .. $f],
+my $hang = join '', map { <<"EOF" } 0 .. $f;
+    server {
+        listen 127.0.0.1:%%NODE_PORT_$_%%;
+        location / { echo_sleep 20; echo late; }
+    }
+EOF
+$t->write_config(down => [0 .. $f],
     main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
-    http => $hang, gateway_extra => 'walrus_gateway_timeout 1s;')->run;
+    http => $hang, gateway => gateway('walrus_gateway_timeout 1s;'))->run;
 $start = time;
 ($res, $data) = put_blob('hanging nodes ' x 99);
 $elapsed = time - $start;
@@ -280,10 +290,13 @@ $t->stop;
 # --- one node with a bad confirmation signature --------------------------
 
 my $bad_sig = 'A' x 86;
-$t->write_config(gateway => 1, node_server_extra => { 2 =>
-    "location ~ /confirmation\$ { default_type application/json; return 200 "
-    . "'{\"success\":{\"code\":200,\"data\":{\"signed\":{\"signature\":"
-    . "\"$bad_sig\"}}}}'; }" })->run;
+$t->write_config(gateway => gateway(''),
+                 node_server_extra => { 2 => <<"EOF" })->run;
+        location ~ /confirmation\$ {
+            default_type application/json;
+            return 200 '{"success":{"code":200,"data":{"signed":{"signature":"$bad_sig"}}}}';
+        }
+EOF
 ($res, $data) = put_blob('bad confirmation ' x 321);
 ok(created($data), 'with one node signing badly the upload succeeds');
 %signers = map { $_ => 1 } @{$data->{newlyCreated}{certificate}{signers}};
@@ -294,16 +307,15 @@ $t->stop;
 # --- a client that goes away, an encoder that cannot write ------------------
 
 # no spare files: every upload creates its parity file
-$t->write_config(gateway => 1, http => 'walrus_worker_spare_files 0;',
-                 gateway_extra =>
-                 'walrus_gateway_max_blob_size 200k; '
-                 . 'walrus_gateway_inline_size 8k;')->run;
+$t->write_config(http => '    walrus_worker_spare_files 0;',
+                 gateway => gateway('walrus_gateway_max_blob_size 200k; '
+                                    . 'walrus_gateway_inline_size 8k;'))->run;
 
 # the whole body arrives, the parts are queued, the client is gone
 for my $k (1 .. 5) {
     my $body = "leaving $k " x 15000;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $t->{ports}[$n]) or die;
+                                  PeerPort => $t->gateway_port) or die;
     print $s "PUT /v1/blobs HTTP/1.1\r\nHost: x\r\nContent-Length: "
         . length($body) . "\r\n\r\n$body";
     close $s;
@@ -314,21 +326,21 @@ ok(created($data), 'clients that leave during encoding: a later upload '
                    . 'succeeds');
 
 rmdir "$dir/tmp/walrus" or die "$dir/tmp/walrus: $!";
+my $mark = $t->log_mark;
 ($res, $data) = put_blob('no place to encode ' x 700);
 is($res->{status}, 500, 'no temporary directory for the encoder: 500');
-is($data && $data->{error}{details}[0]{reason}, 'INTERNAL_ERROR',
+is(reason($res), 'INTERNAL_ERROR',
    '... INTERNAL_ERROR');
-like(WalrusTest::read_file($t->error_log), qr/cannot create a temp file/,
+like($t->log_since($mark), qr/cannot create a temp file/,
      '... and the log says why');
 $t->stop;
 
 # --- a full encoder queue -----------------------------------------------------
 
 # one thread and a queue of one: an upload's second part rarely fits
-$t->write_config(gateway => 1,
-    main => 'thread_pool tiny threads=1 max_queue=1;',
-    gateway_extra => 'walrus_gateway_inline_size 8k; '
-                     . 'walrus_thread_pool tiny;')->run;
+$t->write_config(main => 'thread_pool tiny threads=1 max_queue=1;',
+    gateway => gateway('walrus_gateway_inline_size 8k; '
+                       . 'walrus_thread_pool tiny;'))->run;
 
 # rounds of 10 uploads at once, until one was refused (the thread may
 # take each first part off the queue in time)
@@ -339,8 +351,7 @@ for my $round (1 .. 10) {
         my $pid = fork // die;
         if ($pid == 0) {
             my ($r, $d) = put_blob("queue $round $k " x 4000);
-            my $reason = $d && $d->{error}
-                         ? $d->{error}{details}[0]{reason} : '';
+            my $reason = reason($r);
             POSIX::_exit($r->{status} == 200 ? 0
                          : $r->{status} == 429 && $reason eq 'OVERLOADED'
                          ? 1 : 2);

@@ -39,27 +39,28 @@ sub spare_files {
 
 sub total { my $s = 0; $s += $_ for values %{$_[0]}; return $s }
 
-sub cli_blob_id {
-    my ($blob) = @_;
-    WalrusTest::write_file("$dir/cli.bin", $blob);
-    my $id = `$WalrusTest::CTL -c $dir/committee.json blob-id $dir/cli.bin`;
-    chomp $id;
-    return $id;
-}
-
 # uploads and reads back: the blob ID is walrusctl's, the bytes are equal
 sub round_trip {
     my ($blob, $what) = @_;
     my $id = $t->put_blob($blob);
-    is($id, cli_blob_id($blob), "$what: stored under walrusctl's blob ID");
-    my $res = $t->request('GET', "$GW/v1/blobs/" . ($id // 'none'));
-    ok($res->{status} == 200 && $res->{content} eq $blob,
-       "$what: read back whole and equal");
+    is($id, $t->cli_blob_id($blob), "$what: stored under walrusctl's blob ID");
+    blob_is($t->get_blob($id // 'none'), $blob,
+            "$what: read back whole and equal");
     return $id;
 }
 
-$t->write_config(gateway => 1, gateway_extra =>
-                 'walrus_gateway_max_blob_size 64m;')->run;
+# the gateway of every section; the sections vary
+# walrus_worker_spare_files at the http level
+my $GATEWAY = <<'EOF';
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+            walrus_gateway_max_blob_size 64m;
+        }
+EOF
+
+$t->write_config(gateway => $GATEWAY)->run;
 
 # --- reuse --------------------------------------------------------------------
 
@@ -87,7 +88,7 @@ my $chunked = WalrusTest::pattern_blob(5 * $MiB, 4);
 WalrusTest::write_file("$dir/chunked.bin", $chunked);
 my $out = `curl -s -T - $GW/v1/blobs < $dir/chunked.bin`;
 my $data = eval { JSON::PP->new->decode($out) } || {};
-is($data->{newlyCreated}{blobObject}{blobId}, cli_blob_id($chunked),
+is($data->{newlyCreated}{blobObject}{blobId}, $t->cli_blob_id($chunked),
    'a chunked upload is stored under walrusctl\'s blob ID');
 is_deeply([ keys %{spare_files('body')} ], [ keys %$body ],
           '... through the same body file');
@@ -98,18 +99,18 @@ is_deeply([ keys %{spare_files('body')} ], [ keys %$body ],
 # the first one ends
 my @blobs = map { WalrusTest::pattern_blob((6 + $_) * $MiB, 10 + $_) } 0, 1;
 my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                              PeerPort => $t->{ports}[$t->n]) or die $!;
+                              PeerPort => $t->gateway_port) or die $!;
 print $s "PUT /v1/blobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
     . 'Content-Length: ' . length($blobs[0]) . "\r\n\r\n"
     . substr($blobs[0], 0, 2 * $MiB);
 sleep 0.2;
-is($t->put_blob($blobs[1]), cli_blob_id($blobs[1]),
+is($t->put_blob($blobs[1]), $t->cli_blob_id($blobs[1]),
    'an upload while another one is being received: walrusctl\'s blob ID');
 print $s substr($blobs[0], 2 * $MiB);
 my $answer = do { local $/; <$s> } // '';
 close $s;
 my ($id0) = $answer =~ /"blobId":"([A-Za-z0-9_-]+)"/;
-is($id0, cli_blob_id($blobs[0]), '... and the other one: its blob ID');
+is($id0, $t->cli_blob_id($blobs[0]), '... and the other one: its blob ID');
 is(scalar keys %{spare_files('body')}, 2, 'two body files are kept');
 is(scalar keys %{spare_files('walrus')}, 1,
    'one parity file: the second upload had given it back when the first '
@@ -120,7 +121,7 @@ my @many = map { WalrusTest::pattern_blob(2 * $MiB, 20 + $_) } 0 .. 8;
 my @socks;
 for my $blob (@many) {
     my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $t->{ports}[$t->n]) or die $!;
+                                  PeerPort => $t->gateway_port) or die $!;
     print $c "PUT /v1/blobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
         . 'Content-Length: ' . length($blob) . "\r\n\r\n"
         . substr($blob, 0, $MiB);
@@ -134,7 +135,7 @@ for my $k (0 .. 8) {
     my $reply = do { local $/; <$c> } // '';
     close $c;
     my ($got) = $reply =~ /"blobId":"([A-Za-z0-9_-]+)"/;
-    $right++ if ($got // '') eq cli_blob_id($many[$k]);
+    $right++ if ($got // '') eq $t->cli_blob_id($many[$k]);
 }
 is($right, 9, 'nine uploads received at once: each under its blob ID');
 is(keys(%{spare_files('body')}) + keys(%{spare_files('walrus')}), 8,
@@ -149,8 +150,9 @@ $t->stop;
 
 # --- limits -----------------------------------------------------------------
 
-$t->write_config(gateway => 1, http => 'walrus_worker_spare_files 6m;',
-                 gateway_extra => 'walrus_gateway_max_blob_size 64m;')->run;
+$t->write_config(gateway => $GATEWAY, http => <<'EOF')->run;
+    walrus_worker_spare_files 6m;
+EOF
 round_trip(WalrusTest::pattern_blob(8 * $MiB, 5), 'spare files 6m: upload');
 my $kept = total(spare_files('body')) + total(spare_files('walrus'));
 ok($kept > 0 && $kept <= 6 * $MiB,
@@ -159,17 +161,19 @@ round_trip(WalrusTest::pattern_blob(8 * $MiB, 6),
            '... and the next upload into the cut files');
 $t->stop;
 
-$t->write_config(gateway => 1, http => 'walrus_worker_spare_files 0;',
-                 gateway_extra => 'walrus_gateway_max_blob_size 64m;')->run;
+$t->write_config(gateway => $GATEWAY, http => <<'EOF')->run;
+    walrus_worker_spare_files 0;
+EOF
 round_trip(WalrusTest::pattern_blob(8 * $MiB, 7), 'spare files 0: upload');
 is(total(spare_files('body')) + scalar keys %{spare_files('walrus')}, 0,
    '... no file is kept');
 
 # no directory for the body file
 rmdir "$dir/tmp/body" or die "$dir/tmp/body: $!";
+my $mark = $t->log_mark;
 my $res = $t->request('PUT', "$GW/v1/blobs", WalrusTest::pattern_blob($MiB, 8));
 is($res->{status}, 500, 'no directory for an upload\'s body: 500');
-like(WalrusTest::read_file($t->error_log),
+like($t->log_since($mark),
      qr{cannot create a temp file in "\Q$dir\E/tmp/body"},
      '... and the log says why');
 $t->stop;

@@ -21,17 +21,17 @@ my ($n, $f, $dir) = ($t->n, $t->f, $t->dir);
 my $p = $n - 2 * $f;
 my $gw = sub { $t->gateway_url . $_[0] };
 
-$t->write_config(gateway => 1)->run;
+# the gateway as a site would configure it (the harness adds the nodes,
+# their upstreams and the internal location of the requests to nodes)
+my $GATEWAY = <<'EOF';
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+        }
+EOF
 
-sub get {
-    my ($path, $headers) = @_;
-    return $t->request('GET', $gw->($path), undef, $headers);
-}
-
-sub reason {
-    my $d = eval { $json->decode($_[0]{content}) } || {};
-    return $d->{error}{details}[0]{reason} // '';
-}
+$t->write_config(gateway => $GATEWAY)->run;
 
 # sliver GETs the nodes saw: "uri range" lines
 sub sliver_gets {
@@ -50,24 +50,18 @@ sub new_sliver_gets {
     return grep { !$seen{$_}-- } sliver_gets();
 }
 
-sub blob_of {
-    my ($len, $seed) = @_;
-    return join '', map { chr(($_ * 37 + $seed) % 251) } 1 .. $len;
-}
-
 # --- round trips --------------------------------------------------------
 
 for my $len (0, 1, $S - 1, $S, $S + 1, 10 * $S + 123) {
     my $blob = blob_of($len, $len);
     my $id = $t->put_blob($blob);
-    my $res = get("/v1/blobs/$id");
-    ok($res->{status} == 200 && $res->{content} eq $blob,
-       "a blob of $len bytes comes back byte for byte");
+    blob_is($t->get("/v1/blobs/$id"), $blob,
+            "a blob of $len bytes comes back byte for byte");
 }
 
 my $blob = blob_of(10 * $S, 1);
 my $id = $t->put_blob($blob);
-my $res = get("/v1/blobs/$id");
+my $res = $t->get("/v1/blobs/$id");
 is($res->{headers}{etag}, "\"$id\"", 'ETag is the quoted blob ID');
 is($res->{headers}{'cache-control'}, 'public, max-age=31536000, immutable',
    'immutable caching');
@@ -85,9 +79,9 @@ my @before = sliver_gets();
 $res = $t->request('HEAD', $gw->("/v1/blobs/$id"));
 is($res->{status}, 200, 'HEAD answers 200');
 is($res->{headers}{'content-length'}, 10 * $S, '... with the blob length');
-$res = get("/v1/blobs/$id", { 'If-None-Match' => "\"$id\"" });
+$res = $t->get("/v1/blobs/$id", { 'If-None-Match' => "\"$id\"" });
 is($res->{status}, 304, 'If-None-Match with the ETag: 304');
-$res = get("/v1/blobs/$id", { 'If-None-Match' => "\"x\", W/\"$id\"" });
+$res = $t->get("/v1/blobs/$id", { 'If-None-Match' => "\"x\", W/\"$id\"" });
 is($res->{status}, 304, '... also in a list, weak');
 is(scalar new_sliver_gets(\@before), 0, 'HEAD and 304 fetch no sliver');
 
@@ -99,31 +93,33 @@ for my $case (['bytes=0-99', 0, 100], ['bytes=4000-8200', 4000, 4201],
               ['bytes=40000-99999', 40000, 10 * $S - 40000])
 {
     my ($range, $from, $len) = @$case;
-    $res = get("/v1/blobs/$id", { Range => $range });
+    $res = $t->get("/v1/blobs/$id", { Range => $range });
     is($res->{status}, 206, "$range: 206");
-    ok($res->{content} eq substr($blob, $from, $len), '... the right bytes');
+    blob_is($res, substr($blob, $from, $len), '... the right bytes',
+            status => 206);
     is($res->{headers}{'content-range'},
        "bytes $from-@{[ $from + $len - 1 ]}/@{[ 10 * $S ]}",
        '... Content-Range');
 }
 
-$res = get("/v1/blobs/$id", { Range => 'bytes=999999-' });
+$res = $t->get("/v1/blobs/$id", { Range => 'bytes=999999-' });
 is($res->{status}, 416, 'a range past the end: 416');
 is($res->{headers}{'content-range'}, "bytes */@{[ 10 * $S ]}",
    '... with Content-Range */length');
 
-$res = get("/v1/blobs/$id", { Range => 'bytes=0-9', 'If-Range' => '"other"' });
-ok($res->{status} == 200 && $res->{content} eq $blob,
-   'If-Range with another ETag: the whole blob');
-$res = get("/v1/blobs/$id", { Range => 'bytes=0-9', 'If-Range' => "\"$id\"" });
+$res = $t->get("/v1/blobs/$id",
+               { Range => 'bytes=0-9', 'If-Range' => '"other"' });
+blob_is($res, $blob, 'If-Range with another ETag: the whole blob');
+$res = $t->get("/v1/blobs/$id",
+               { Range => 'bytes=0-9', 'If-Range' => "\"$id\"" });
 is($res->{status}, 206, 'If-Range with its ETag: the range');
 
 # a range inside segment 6 of 10 fetches that segment only
 @before = sliver_gets();
-$res = get("/v1/blobs/$id",
+$res = $t->get("/v1/blobs/$id",
            { Range => "bytes=@{[ 6 * $S + 10 ]}-@{[ 6 * $S + 20 ]}" });
-ok($res->{status} == 206 && $res->{content} eq substr($blob, 6 * $S + 10, 11),
-   'a range inside one segment');
+blob_is($res, substr($blob, 6 * $S + 10, 11), 'a range inside one segment',
+        status => 206);
 my @fetched = new_sliver_gets(\@before);
 my $sym = 64 * int((($S + $p * ($n - $f) - 1) / ($p * ($n - $f)) + 63) / 64);
 my $slice = ($n - $f) * $sym;
@@ -133,34 +129,33 @@ is(scalar @fetched, $p, "... fetches $p slivers")
 ok(!grep({ !/ \Q$want\E$/ } @fetched), "... all of segment 6 ($want)")
     or diag(explain \@fetched);
 
-$res = get("/v1/blobs/$id/byte-range?start=100&length=50");
-ok($res->{status} == 200 && $res->{content} eq substr($blob, 100, 50),
-   'byte-range endpoint');
-$res = get("/v1/blobs/$id/byte-range?start=100&length=0");
+$res = $t->get("/v1/blobs/$id/byte-range?start=100&length=50");
+blob_is($res, substr($blob, 100, 50), 'byte-range endpoint');
+$res = $t->get("/v1/blobs/$id/byte-range?start=100&length=0");
 is(reason($res), 'INVALID_BYTE_RANGE', 'byte-range of length 0: 400');
-$res = get("/v1/blobs/$id/byte-range?start=40950&length=100");
+$res = $t->get("/v1/blobs/$id/byte-range?start=40950&length=100");
 is($res->{status}, 400, 'byte-range past the end: 400');
 
 # --- types, names, status -----------------------------------------------------
 
 my $png = "\x89PNG\r\n\x1a\n" . "\0\0\0\rIHDR" . ('x' x 300);
 my $png_id = $t->put_blob($png);
-$res = get("/v1/blobs/$png_id?filename=my%20photo.png");
+$res = $t->get("/v1/blobs/$png_id?filename=my%20photo.png");
 is($res->{headers}{'content-type'}, 'image/png', 'a PNG is image/png');
 like($res->{headers}{'content-disposition'}, qr/^inline; filename="my photo.png"/,
      '?filename= gives Content-Disposition');
-$res = get("/v1/blobs/$png_id?download=true");
+$res = $t->get("/v1/blobs/$png_id?download=true");
 like($res->{headers}{'content-disposition'}, qr/^attachment/,
      '?download=true gives an attachment');
-$res = get("/v1/blobs/$png_id", { Range => 'bytes=0-3' });
+$res = $t->get("/v1/blobs/$png_id", { Range => 'bytes=0-3' });
 is($res->{headers}{'content-type'}, 'image/png',
    'a 4-byte range of a PNG is still image/png');
 my $html_id = $t->put_blob("<!DOCTYPE html><html><script>alert(1)</script>");
-$res = get("/v1/blobs/$html_id");
+$res = $t->get("/v1/blobs/$html_id");
 is($res->{headers}{'content-security-policy'}, 'sandbox',
    'HTML is served sandboxed');
 my $text_id = $t->put_blob("hello, walrus\n");
-is(get("/v1/blobs/$text_id")->{headers}{'content-type'},
+is($t->get("/v1/blobs/$text_id")->{headers}{'content-type'},
    'text/plain; charset=utf-8', 'text is text/plain');
 
 # HEAD and ranges after segment 0 have no first bytes: they get the type
@@ -171,14 +166,14 @@ my $late = { Range => "bytes=@{[ 2 * $S ]}-@{[ 2 * $S + 9 ]}" };
 $res = $t->request('HEAD', $gw->("/v1/blobs/$big_png_id"));
 is($res->{headers}{'content-type'}, 'image/png',
    'HEAD after the upload: the type sniffed at the upload');
-$res = get("/v1/blobs/$big_png_id", $late);
+$res = $t->get("/v1/blobs/$big_png_id", $late);
 ok($res->{status} == 206
    && $res->{content} eq substr($big_png, 2 * $S, 10)
    && $res->{headers}{'content-type'} eq 'image/png',
    '... and a range in segment 2');
 my $big_html = "<!DOCTYPE html><script>alert(1)</script>" . ('x' x (2 * $S));
 my $big_html_id = $t->put_blob($big_html);
-$res = get("/v1/blobs/$big_html_id", $late);
+$res = $t->get("/v1/blobs/$big_html_id", $late);
 ok($res->{headers}{'content-type'} =~ m{^text/html}
    && $res->{headers}{'content-security-policy'} eq 'sandbox',
    'a range in segment 2 of HTML is served sandboxed');
@@ -187,16 +182,16 @@ $t->restart;
 $res = $t->request('HEAD', $gw->("/v1/blobs/$big_png_id"));
 ok(!defined $res->{headers}{'content-type'},
    'a worker that has not seen the blob: HEAD without a type');
-is(get("/v1/blobs/$big_png_id", $late)->{headers}{'content-type'},
+is($t->get("/v1/blobs/$big_png_id", $late)->{headers}{'content-type'},
    'application/octet-stream', '... and a range in segment 2 is bytes');
-is(get("/v1/blobs/$big_png_id")->{headers}{'content-type'}, 'image/png',
+is($t->get("/v1/blobs/$big_png_id")->{headers}{'content-type'}, 'image/png',
    'a read of the whole PNG');
 $res = $t->request('HEAD', $gw->("/v1/blobs/$big_png_id"));
 is($res->{headers}{'content-type'}, 'image/png', '... then HEAD has its type');
-is(get("/v1/blobs/$big_png_id", $late)->{headers}{'content-type'},
+is($t->get("/v1/blobs/$big_png_id", $late)->{headers}{'content-type'},
    'image/png', '... and so has a range in segment 2');
 
-$res = get("/v1/blobs/$id/status");
+$res = $t->get("/v1/blobs/$id/status");
 my $st = eval { $json->decode($res->{content})->{success}{data} } || {};
 ok($st->{certified} && $st->{size} == 10 * $S && $st->{segments} == 10,
    'status: size, segments, certified');
@@ -214,11 +209,11 @@ $res = $t->request('DELETE', $gw->("/v1/blobs/$id"));
 is($res->{status}, 405, 'DELETE on a blob: 405');
 is($res->{headers}{allow}, 'GET, HEAD, OPTIONS', '... with Allow');
 
-$res = get('/v1/blobs/not-a-blob-id');
+$res = $t->get('/v1/blobs/not-a-blob-id');
 is($res->{status}, 400, 'a malformed blob ID: 400');
 is(reason($res), 'INVALID_BLOB_ID', '... INVALID_BLOB_ID');
 my $unknown = $P->can('b64url')->("\x42" x 32);
-$res = get("/v1/blobs/$unknown");
+$res = $t->get("/v1/blobs/$unknown");
 is($res->{status}, 404, 'an unknown blob: 404');
 is(reason($res), 'BLOB_NOT_FOUND', '... BLOB_NOT_FOUND');
 is($res->{headers}{'access-control-allow-origin'}, '*',
@@ -233,7 +228,7 @@ chomp $raw_id;
 $t->register($raw_id, length $raw);
 $t->node_request($_, 'PUT', "/v1/blobs/$raw_id/metadata",
                  WalrusTest::read_file("$dir/raw/metadata")) for 0 .. $n - 1;
-$res = get("/v1/blobs/$raw_id");
+$res = $t->get("/v1/blobs/$raw_id");
 is($res->{status}, 404, 'an uncertified blob is not served');
 
 # --- a client that goes away mid-stream ---------------------------------------
@@ -241,15 +236,15 @@ is($res->{status}, 404, 'an uncertified blob is not served');
 my $big = blob_of(200 * $S, 5);
 my $big_id = $t->put_blob($big);
 my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                              PeerPort => $t->{ports}[$n]) or die;
+                              PeerPort => $t->gateway_port) or die;
 print $s "GET /v1/blobs/$big_id HTTP/1.1\r\nHost: x\r\n\r\n";
 my $got = '';
 sysread $s, $got, 1000;
 close $s;
 like($got, qr{^HTTP/1.1 200}, 'a client reads the start of a big blob');
 sleep 0.5;
-$res = get("/v1/blobs/$big_id");
-ok($res->{content} eq $big, '... goes away, and the next read is whole');
+blob_is($t->get("/v1/blobs/$big_id"), $big,
+        '... goes away, and the next read is whole');
 
 $t->stop;
 
@@ -261,10 +256,9 @@ sub node_of_pair { ($_[0] + WalrusTest::Proto::id_mod($id_bytes, $n)) % $n }
 
 my @systematic = map { node_of_pair($_) } 0 .. $p - 1;
 
-$t->write_config(gateway => 1, down => [@systematic[0 .. $f - 1]])->run;
-$res = get("/v1/blobs/$id");
-ok($res->{status} == 200 && $res->{content} eq $blob,
-   "$f nodes holding systematic slivers down: the right bytes");
+$t->write_config(gateway => $GATEWAY, down => [@systematic[0 .. $f - 1]])->run;
+blob_is($t->get("/v1/blobs/$id"), $blob,
+        "$f nodes holding systematic slivers down: the right bytes");
 $t->stop;
 
 # f nodes with flipped bytes in their primary slivers
@@ -276,26 +270,37 @@ for my $node (@systematic[0 .. $f - 1]) {
     substr($data, $_ * 100, 1) ^= "\x01" for 0 .. length($data) / 100 - 1;
     WalrusTest::write_file($file, $data);
 }
-$t->write_config(gateway => 1)->run;
-$res = get("/v1/blobs/$id");
-ok($res->{status} == 200 && $res->{content} eq $blob,
-   "$f nodes serving corrupted slivers: the right bytes");
-like(WalrusTest::read_file($t->error_log), qr/does not match the metadata/,
+$t->write_config(gateway => $GATEWAY)->run;
+my $mark = $t->log_mark;
+blob_is($t->get("/v1/blobs/$id"), $blob,
+        "$f nodes serving corrupted slivers: the right bytes");
+like($t->log_since($mark), qr/does not match the metadata/,
      '... and the bad slivers are logged');
 $t->stop;
 WalrusTest::write_file($_, $saved{$_}) for keys %saved;
 
-# one node holding a systematic sliver answers after 3 s
-$t->write_config(gateway => 1, down => [$systematic[$f]],
+# one node holding a systematic sliver answers after 3 s: the gateway
+# asks another after the hedge delay
+my $late_node = $systematic[$f];
+$t->write_config(down => [$late_node],
     main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
-    http => "    server {\n        listen 127.0.0.1:"
-        . $t->node_port($systematic[$f])
-        . ";\n        location / { echo_sleep 3; echo slow; }\n    }\n",
-    gateway_extra => 'walrus_gateway_hedge_delay 200ms;')->run;
+    http => <<"EOF", gateway => <<'EOF')->run;
+    server {
+        listen 127.0.0.1:%%NODE_PORT_$late_node%%;
+        location / { echo_sleep 3; echo slow; }
+    }
+EOF
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+            walrus_gateway_hedge_delay 200ms;
+        }
+EOF
 my $start = time;
-$res = get("/v1/blobs/$id");
+$res = $t->get("/v1/blobs/$id");
 my $took = time - $start;
-ok($res->{content} eq $blob, 'with a node 3 s late: the right bytes');
+blob_is($res, $blob, 'with a node 3 s late: the right bytes');
 ok($took < 2, sprintf('... in %.2f s', $took));
 
 # a client reusing its connection is not held up by the late node
@@ -309,14 +314,13 @@ sleep 3;
 $t->stop;
 
 # f + 1 nodes down still leave p slivers; n - p + 1 down leave too few
-$t->write_config(gateway => 1, down => [0 .. $f])->run;
-$res = get("/v1/blobs/$id");
-ok($res->{status} == 200 && $res->{content} eq $blob,
-   'f + 1 nodes down: p slivers are left, the right bytes');
+$t->write_config(gateway => $GATEWAY, down => [0 .. $f])->run;
+blob_is($t->get("/v1/blobs/$id"), $blob,
+        'f + 1 nodes down: p slivers are left, the right bytes');
 $t->stop;
 
-$t->write_config(gateway => 1, down => [0 .. $n - $p])->run;
-$res = get("/v1/blobs/$id");
+$t->write_config(gateway => $GATEWAY, down => [0 .. $n - $p])->run;
+$res = $t->get("/v1/blobs/$id");
 is($res->{status}, 503, 'fewer than p nodes up: 503');
 ok(!$res->{headers}{'cache-control'} && !$res->{headers}{etag},
    '... with no ETag or caching headers');
@@ -324,15 +328,24 @@ ok($res->{headers}{'retry-after'}, '... with Retry-After');
 $t->stop;
 
 # nodes that never answer: 503 after walrus_gateway_read_timeout
-$t->write_config(gateway => 1, down => [0 .. $n - $p],
+my $hung = join '', map { <<"EOF" } 0 .. $n - $p;
+    server {
+        listen 127.0.0.1:%%NODE_PORT_$_%%;
+        location / { echo_sleep 20; echo late; }
+    }
+EOF
+$t->write_config(down => [0 .. $n - $p],
     main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
-    http => join('', map {
-        "    server {\n        listen 127.0.0.1:" . $t->node_port($_)
-        . ";\n        location / { echo_sleep 20; echo late; }\n    }\n"
-    } 0 .. $n - $p),
-    gateway_extra => 'walrus_gateway_read_timeout 1s;')->run;
+    http => $hung, gateway => <<'EOF')->run;
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+            walrus_gateway_read_timeout 1s;
+        }
+EOF
 $start = time;
-$res = get("/v1/blobs/$id");
+$res = $t->get("/v1/blobs/$id");
 $took = time - $start;
 is($res->{status}, 503, 'too few nodes answering in time: 503');
 ok($took < 2.5, sprintf('... after the 1 s read timeout (%.2f s)', $took));
@@ -340,7 +353,7 @@ $t->stop;
 
 # --- an inconsistently encoded blob ---------------------------------------
 
-$t->write_config(gateway => 1)->run;
+$t->write_config(gateway => $GATEWAY)->run;
 my $bad = blob_of(3000, 7);
 WalrusTest::write_file("$dir/bad.bin", $bad);
 my $bad_id = `$WalrusTest::ROOT/build/tools/bad_parity $n $S $dir/bad.bin $dir/bad`;
@@ -369,8 +382,8 @@ $t->stop;
 
 # the node of systematic pair 0 down: the reader decodes with pair p
 my $down = (0 + WalrusTest::Proto::id_mod($bad_bytes, $n)) % $n;
-$t->write_config(gateway => 1, down => [$down])->run;
-$res = get("/v1/blobs/$bad_id");
+$t->write_config(gateway => $GATEWAY, down => [$down])->run;
+$res = $t->get("/v1/blobs/$bad_id");
 is($res->{status}, 422, 'an inconsistent blob: 422');
 is(reason($res), 'INCONSISTENT_BLOB', '... INCONSISTENT_BLOB');
 unlike($res->{content}, qr/\Q@{[ substr($bad, 0, 20) ]}\E/, '... and no blob bytes');

@@ -16,8 +16,14 @@ my $MiB = 1024 * 1024;
 my $t = WalrusTest->new(n => 7, segment_size => $MiB);
 my $dir = $t->dir;
 
-$t->write_config(gateway => 1, gateway_extra =>
-                 'walrus_gateway_max_blob_size 200m;')->run;
+$t->write_config(gateway => <<'EOF')->run;
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+            walrus_gateway_max_blob_size 200m;
+        }
+EOF
 
 sub make_blob {
     my ($mib, $seed) = @_;
@@ -29,9 +35,8 @@ sub make_blob {
 my $big = make_blob(100, 1);
 my $big_id = $t->put_blob($big);
 ok($big_id, 'a 100 MiB blob is stored');
-my $res = $t->request('GET', $t->gateway_url . "/v1/blobs/$big_id");
-ok($res->{status} == 200 && $res->{content} eq $big,
-   '... and comes back byte for byte');
+my $res = $t->get_blob($big_id);
+blob_is($res, $big, '... and comes back byte for byte');
 undef $big;
 undef $res;
 
@@ -39,6 +44,7 @@ my $blob = make_blob(64, 2);
 my $sum = sha256_hex($blob);
 my $id = $t->put_blob($blob);
 ok($id, 'a 64 MiB blob is stored');
+my $url = $t->gateway_url . "/v1/blobs/$id";
 undef $blob;
 
 my ($worker) = $t->worker_pids;
@@ -48,7 +54,7 @@ my @kids;
 for my $k (1 .. 100) {
     my $pid = fork // die;
     if ($pid == 0) {
-        my $got = `curl -sf --max-time 120 http://127.0.0.1:$t->{ports}[7]/v1/blobs/$id | sha256sum`;
+        my $got = `curl -sf --max-time 120 $url | sha256sum`;
         POSIX::_exit($got =~ /^$sum / ? 0 : 1);
     }
     push @kids, $pid;
@@ -68,13 +74,13 @@ ok($growth < 100 * 8, sprintf('the worker grew by %.0f MiB for 100 reads of '
 # window; the worker frees them and serves the next read whole
 for (1 .. 5) {
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $t->{ports}[7]) or die;
+                                  PeerPort => $t->gateway_port) or die;
     print $s "GET /v1/blobs/$id HTTP/1.1\r\nHost: x\r\n\r\n";
     my $got = '';
     sysread $s, $got, 1000;
     close $s;
 }
-my $whole = `curl -sf --max-time 60 http://127.0.0.1:$t->{ports}[7]/v1/blobs/$id | sha256sum`;
+my $whole = `curl -sf --max-time 60 $url | sha256sum`;
 like($whole, qr/^$sum /, 'after 5 clients went away mid-read, a read is whole');
 
 $t->stop;

@@ -27,7 +27,15 @@ my $gw = sub { $t->gateway_url . $_[0] };
 
 my $blob = WalrusTest::pattern_blob($B, 1);
 
-$t->write_config(gateway => 1)->run;
+my $GATEWAY = <<'EOF';
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+        }
+EOF
+
+$t->write_config(gateway => $GATEWAY)->run;
 my $id = $t->put_blob($blob);
 ok($id, 'a 1 MiB blob is stored') or BAIL_OUT('no blob to read');
 
@@ -50,11 +58,15 @@ sub minor_faults {
 sub faults_per_read {
     my ($spare) = @_;
     my $extra = defined $spare ? "walrus_worker_spare_buffers $spare;" : '';
-    $t->write_config(gateway => 1, down => [ $late ],
+    $t->write_config(gateway => $GATEWAY, down => [ $late ],
         main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
-        http => "$extra\n    server {\n        listen 127.0.0.1:"
-            . $t->node_port($late)
-            . ";\n        location / { echo_sleep 3; echo slow; }\n    }\n");
+        http => <<"EOF");
+    $extra
+    server {
+        listen 127.0.0.1:%%NODE_PORT_$late%%;
+        location / { echo_sleep 3; echo slow; }
+    }
+EOF
     $t->restart;
 
     for (1 .. 3) {

@@ -22,7 +22,13 @@ my $gw = sub { $t->gateway_url . $_[0] };
 
 my $blob = WalrusTest::pattern_blob($MiB, 2);
 
-$t->write_config(gateway => 1)->run;
+$t->write_config(gateway => <<'EOF')->run;
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+        }
+EOF
 my $id = $t->put_blob($blob);
 ok($id, 'a 1 MiB blob is stored') or BAIL_OUT('no blob to read');
 $t->stop;
@@ -38,11 +44,18 @@ $real =~ s/listen 127\.0\.0\.1:$port;/listen 127.0.0.1:$real_port;/
     or die 'cannot move the node';
 
 WalrusTest::write_file("$dir/slow", '');
-$t->write_config(gateway => 1, down => [ $late ],
+my $hedge_ms = $HEDGE * 1000;
+$t->write_config(down => [ $late ],
     main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
-    gateway_extra => "walrus_gateway_hedge_delay " . $HEDGE * 1000 . "ms; "
-                   . "walrus_gateway_slow_timeout ${SLOW_TIMEOUT}s;",
-    http => $real . <<"END");
+    gateway => <<"EOF", http => $real . <<"END");
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+            walrus_gateway_hedge_delay ${hedge_ms}ms;
+            walrus_gateway_slow_timeout ${SLOW_TIMEOUT}s;
+        }
+EOF
     upstream real_node {
         server 127.0.0.1:$real_port;
         keepalive 4;

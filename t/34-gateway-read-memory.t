@@ -16,7 +16,13 @@ my $MiB = 1024 * $KiB;
 my $SEGMENT = 64 * $KiB;
 my $t = WalrusTest->new(n => 7, segment_size => $SEGMENT);
 
-$t->write_config(gateway => 1)->run;
+$t->write_config(gateway => <<'EOF')->run;
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+        }
+EOF
 
 my $small = WalrusTest::pattern_blob($MiB, 1);
 my $large = WalrusTest::pattern_blob(48 * $MiB, 2);
@@ -27,8 +33,8 @@ ok($small_id && $large_id, 'blobs of 16 and 768 segments are stored')
 
 sub read_ok {
     my ($id, $blob, $name) = @_;
-    my $r = $t->request('GET', $t->gateway_url . "/v1/blobs/$id");
-    ok($r->{status} == 200 && $r->{content} eq $blob, $name);
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    blob_is($t->get_blob($id), $blob, $name);
 }
 
 # a fresh worker, warmed by reads that fill its spare buffers

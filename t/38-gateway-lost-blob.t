@@ -21,18 +21,19 @@ my $t = WalrusTest->new(n => 7, segment_size => $S);
 my ($n, $dir) = ($t->n, $t->dir);
 my $f = $t->f;
 
-sub get { $t->request('GET', $t->gateway_url . "/v1/blobs/$_[0]") }
+sub answer { my $r = $t->get_blob($_[0]); return "$r->{status} " . reason($r) }
 
-sub reason {
-    my $d = eval { JSON::PP->new->decode($_[0]{content}) } || {};
-    return $d->{error}{details}[0]{reason} // '';
-}
-
-sub answer { my $r = get($_[0]); return "$r->{status} " . reason($r) }
+my $GATEWAY = <<'EOF';
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+        }
+EOF
 
 # --- 5 of 7 stores wiped: cold and warm reads agree -------------------------
 
-$t->write_config(gateway => 1)->run;
+$t->write_config(gateway => $GATEWAY)->run;
 
 my $blob = WalrusTest::pattern_blob(3 * $S, 5);
 my $id = $t->put_blob($blob);
@@ -73,8 +74,10 @@ $t->stop;
 # --- Redis: "not found" entries end --------------------------------------------
 
 $t->start_redis;
-$t->write_config(gateway => 1, redis => 1,
-                 http => "    walrus_worker_cache_size 0;\n")->run;
+$t->write_config(gateway => $GATEWAY, http => <<'EOF')->run;
+    walrus_redis 127.0.0.1:%%REDIS_PORT%%;
+    walrus_worker_cache_size 0;
+EOF
 
 my $other = WalrusTest::pattern_blob(2 * $S, 6);
 my $other_id = $t->put_blob($other);
@@ -87,15 +90,13 @@ $t->redis('DEL', "walrus:m:$other_id", "walrus:c:$other_id");
 $t->redis('SET', "walrus:n:$other_id", '1');
 is($t->redis('TTL', "walrus:n:$other_id"), -1,
    'a "not found" entry without expiry');
-my $r = get($other_id);
-ok($r->{status} == 200 && $r->{content} eq $other,
-   '... does not hide a certified blob');
+blob_is($t->get_blob($other_id), $other,
+        '... does not hide a certified blob');
 
 $t->redis('DEL', "walrus:m:$other_id", "walrus:c:$other_id");
 $t->redis('SET', "walrus:n:$other_id", time + 3600);
-$r = get($other_id);
-ok($r->{status} == 200 && $r->{content} eq $other,
-   '... nor does one that claims to last longer than the negative TTL');
+blob_is($t->get_blob($other_id), $other,
+        '... nor does one that claims to last longer than the negative TTL');
 
 $t->redis('DEL', "walrus:n:$other_id");
 is(answer($unknown), '404 BLOB_NOT_FOUND', 'an unknown blob: 404');

@@ -20,10 +20,20 @@ my $t = WalrusTest->new(n => 7, segment_size => $S);
 my ($n, $dir) = ($t->n, $t->dir);
 my $LOAD = $ENV{WALRUS_LOAD_SECONDS} // 30;
 
-# the Redis sections turn the worker's cache off, so that Redis is used
-my $NO_MEMO = "    walrus_worker_cache_size 0;\n";
+# the gateway of every section; the sections vary the http level
+my $GATEWAY = <<'EOF';
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+        }
+EOF
 
-sub get { $t->request('GET', $t->gateway_url . "/v1/blobs/$_[0]") }
+# the Redis sections turn the worker's cache off, so that Redis is used
+my $REDIS = <<'EOF';
+    walrus_redis 127.0.0.1:%%REDIS_PORT%%;
+    walrus_worker_cache_size 0;
+EOF
 
 # metadata requests the nodes saw
 sub metadata_gets {
@@ -34,15 +44,7 @@ sub metadata_gets {
     return $count;
 }
 
-# the cache is written after the answer: give it a moment
-sub eventually {
-    my ($cond) = @_;
-    for (1 .. 40) { return 1 if $cond->(); sleep 0.05 }
-    return 0;
-}
-
-sub blob_of { join '', map { chr(($_ * 41 + $_[1]) % 251) } 1 .. $_[0] }
-
+# the cache is written after the answer: eventually gives it a moment
 # a blob stored on the nodes directly, past the gateway and its cache
 sub store_directly {
     my ($content) = @_;
@@ -73,21 +75,21 @@ sub store_directly {
 
 # --- Redis never started --------------------------------------------------
 
-$t->write_config(gateway => 1, redis => 1, http => $NO_MEMO)->run;
+my $mark = $t->log_mark;
+$t->write_config(gateway => $GATEWAY, http => $REDIS)->run;
 my $blob = blob_of(3 * $S, 1);
 my $id = $t->put_blob($blob);
 ok($id, 'without Redis an upload succeeds');
-ok(get($id)->{content} eq $blob, '... and a read too');
-ok(get($id)->{content} eq $blob, '... twice');
-my @outage = grep { /redis .* unavailable/ }
-             split /\n/, WalrusTest::read_file($t->error_log);
+blob_is($t->get_blob($id), $blob, '... and a read too');
+blob_is($t->get_blob($id), $blob, '... twice');
+my @outage = $t->log_lines($mark, qr/redis .* unavailable/);
 is(scalar @outage, 1, 'the outage is logged once, not per request');
 $t->stop;
 
 # --- write-through, read-through ----------------------------------------
 
 $t->start_redis;
-$t->write_config(gateway => 1, redis => 1, http => $NO_MEMO)->run;
+$t->write_config(gateway => $GATEWAY, http => $REDIS)->run;
 sleep 0.3;
 
 my $blob2 = blob_of(5 * $S + 7, 2);
@@ -96,7 +98,7 @@ ok(eventually(sub { $t->redis('EXISTS', "walrus:m:$id2")
                     && $t->redis('EXISTS', "walrus:c:$id2") }),
    'an upload writes metadata and certificate to Redis');
 my $before = metadata_gets();
-ok(get($id2)->{content} eq $blob2, 'the blob reads back');
+blob_is($t->get_blob($id2), $blob2, 'the blob reads back');
 is(metadata_gets(), $before, '... without asking the nodes for metadata');
 
 # the type sniffed at the upload, for HEAD and ranges after segment 0
@@ -105,7 +107,7 @@ sub head_type {
     return ($res->{headers}{'content-type'} // '',
             $res->{headers}{'content-security-policy'} // '');
 }
-my $type2 = get($id2)->{headers}{'content-type'};
+my $type2 = $t->get_blob($id2)->{headers}{'content-type'};
 ok(eventually(sub { ($t->redis('GET', "walrus:t:$id2") // '') eq $type2 }),
    "the upload writes the blob's type to Redis ($type2)");
 is((head_type($id2))[0], $type2, '... and HEAD gives it');
@@ -114,44 +116,54 @@ is((head_type($id2))[0], '', 'a cached type the gateway never sniffs: ignored');
 $t->redis('SET', "walrus:t:$id2", 'text/html; charset=utf-8');
 is_deeply([ head_type($id2) ], [ 'text/html; charset=utf-8', 'sandbox' ],
           'a cached HTML type is served sandboxed');
-get($id2);
+$t->get_blob($id2);
 ok(eventually(sub { ($t->redis('GET', "walrus:t:$id2") // '') eq $type2 }),
    '... and a read from segment 0 repairs it');
 
 my $direct = store_directly(blob_of(2 * $S, 3));
 ok(!$t->redis('EXISTS', "walrus:m:$direct"), 'a blob the cache has not seen');
 $before = metadata_gets();
-is(get($direct)->{status}, 200, '... is read from the nodes');
+is($t->get_blob($direct)->{status}, 200, '... is read from the nodes');
 ok(metadata_gets() > $before, '... asking them for its metadata');
 ok(eventually(sub { $t->redis('EXISTS', "walrus:m:$direct") }),
    '... and is cached');
 $before = metadata_gets();
-is(get($direct)->{status}, 200, 'the next read');
+is($t->get_blob($direct)->{status}, 200, 'the next read');
 is(metadata_gets(), $before, '... comes from the cache');
 
 # a negative entry is short-lived and cleared by an upload
 my $later = blob_of(1000, 4);
-WalrusTest::write_file("$dir/later.bin", $later);
-my $later_id = `$WalrusTest::CTL -c $dir/committee.json blob-id $dir/later.bin`;
-chomp $later_id;
-is(get($later_id)->{status}, 404, 'an unknown blob: 404');
+my $later_id = $t->cli_blob_id($later);
+is($t->get_blob($later_id)->{status}, 404, 'an unknown blob: 404');
 my $ttl;
 eventually(sub { ($ttl = $t->redis('TTL', "walrus:n:$later_id")) > 0 });
 ok($ttl > 0 && $ttl <= 2, "... remembered for $ttl s");
 $before = metadata_gets();
-is(get($later_id)->{status}, 404, '... and answered from the cache');
+is($t->get_blob($later_id)->{status}, 404, '... and answered from the cache');
 is(metadata_gets(), $before, '... without asking the nodes');
 is($t->put_blob($later), $later_id, 'the blob is uploaded');
-ok(get($later_id)->{content} eq $later, '... and readable at once');
+blob_is($t->get_blob($later_id), $later, '... and readable at once');
 
-# a poisoned entry is refused and repaired
-$t->redis('SET', "walrus:m:$id2",
-          WalrusTest::read_file("$dir/direct/metadata"));
-ok(get($id2)->{content} eq $blob2, 'a poisoned metadata entry: the right bytes');
-like(WalrusTest::read_file($t->error_log), qr/does not verify; ignored/,
+# a poisoned entry is refused and repaired: rewritten with the metadata
+# the gateway verified, not merely deleted
+my $verified = $t->redis('GET', "walrus:m:$id2");
+ok($verified, 'the metadata entry of the upload');
+my $poison = WalrusTest::read_file("$dir/direct/metadata");
+isnt($poison, $verified, '... and another blob\'s metadata to poison it');
+$t->redis('SET', "walrus:m:$id2", $poison);
+$mark = $t->log_mark;
+blob_is($t->get_blob($id2), $blob2,
+        'a poisoned metadata entry: the right bytes');
+like($t->log_since($mark), qr/does not verify; ignored/,
      '... the entry is logged as bad');
-ok($t->redis('GET', "walrus:m:$id2") ne
-   WalrusTest::read_file("$dir/direct/metadata"), '... and repaired');
+my $repaired;
+eventually(sub { ($repaired = $t->redis('GET', "walrus:m:$id2") // '')
+                 eq $verified });
+ok(defined $repaired && $repaired eq $verified,
+   '... and rewritten with the verified metadata')
+    or diag(defined $repaired ? length($repaired) . ' bytes, '
+            . ($repaired eq $poison ? 'still the poison' : 'other bytes')
+            : 'the entry is gone');
 
 # a certificate with a forged signature is refused, though a good one of
 # the same blob was verified before
@@ -160,7 +172,8 @@ my $forged = $good;
 substr($forged, 60, 1) ^= "\x01";
 $t->redis('SET', "walrus:c:$id2", $forged);
 $before = metadata_gets();
-ok(get($id2)->{content} eq $blob2, 'a forged cached certificate: the right bytes');
+blob_is($t->get_blob($id2), $blob2,
+        'a forged cached certificate: the right bytes');
 ok(metadata_gets() > $before, '... fetched again from the nodes');
 is($t->redis('GET', "walrus:c:$id2"), $good, '... and the entry repaired');
 
@@ -183,7 +196,7 @@ for my $k (1 .. 4) {
                 next;
             }
             my $j = $i % @ids;
-            my $r = get($ids[$j]);
+            my $r = $t->get_blob($ids[$j]);
             if ($r->{status} == 200 && $r->{content} eq $blobs[$j]) {
                 $ok++;
             } else {
@@ -227,7 +240,7 @@ for (1 .. 60) {
 }
 ok($cached, 'the new Redis is written to after reconnecting');
 $before = metadata_gets();
-ok(get($fresh_id)->{content} eq $fresh, '... and read from');
+blob_is($t->get_blob($fresh_id), $fresh, '... and read from');
 is(metadata_gets(), $before, '... instead of the nodes');
 
 $t->stop;
@@ -236,29 +249,33 @@ $t->stop_redis;
 # --- AUTH and SELECT -----------------------------------------------------------
 
 $t->start_redis('--requirepass', 'sesame');
-$t->{redis_db} = 3;
-$t->write_config(gateway => 1, redis => 1, http => $NO_MEMO .
-                 "    walrus_redis_password sesame;\n    walrus_redis_db 3;\n"
-                 . "    walrus_redis_prefix test:;\n")->run;
+$t->redis_db(3);
+$t->write_config(gateway => $GATEWAY, http => $REDIS . <<'EOF')->run;
+    walrus_redis_password sesame;
+    walrus_redis_db 3;
+    walrus_redis_prefix test:;
+EOF
 sleep 0.3;
 my $secret = blob_of(5000, 99);
 my $secret_id = $t->put_blob($secret);
 ok(eventually(sub { $t->redis('EXISTS', "test:m:$secret_id") }),
    'with a password and db 3 the cache is written there');
 $before = metadata_gets();
-ok(get($secret_id)->{content} eq $secret, '... and read from there');
+blob_is($t->get_blob($secret_id), $secret, '... and read from there');
 is(metadata_gets(), $before, '... instead of the nodes');
 $t->stop;
 
-$t->write_config(gateway => 1, redis => 1, http => $NO_MEMO .
-                 "    walrus_redis_password wrong;\n")->run;
+$mark = $t->log_mark;
+$t->write_config(gateway => $GATEWAY, http => $REDIS . <<'EOF')->run;
+    walrus_redis_password wrong;
+EOF
 sleep 0.3;
 my $other = blob_of(6000, 98);
 my $other_id = $t->put_blob($other);
-ok($other_id && get($other_id)->{content} eq $other && get($other_id)->{content} eq $other,
-   'with a wrong password uploads and reads still succeed');
-my @refused = grep { /redis refused AUTH/ }
-              split /\n/, WalrusTest::read_file($t->error_log);
+ok($other_id, 'with a wrong password uploads succeed');
+blob_is($t->get_blob($other_id), $other, '... and reads');
+blob_is($t->get_blob($other_id), $other, '... twice');
+my @refused = $t->log_lines($mark, qr/redis refused AUTH/);
 is(scalar @refused, 1, '... and the refusal is logged once');
 $t->stop;
 $t->stop_redis;
@@ -268,12 +285,14 @@ $t->stop_redis;
 sub reads_ask_nodes {
     my ($id, $content) = @_;
     my $before = metadata_gets();
-    get($id)->{content} eq $content or die "wrong bytes for $id";
+    $t->get_blob($id)->{content} eq $content or die "wrong bytes for $id";
     return metadata_gets() > $before;
 }
 
-$t->write_config(gateway => 1, http => "    walrus_worker_cache_size 16k;\n"
-                 . "    walrus_redis_certificate_ttl 2s;\n")->run;
+$t->write_config(gateway => $GATEWAY, http => <<'EOF')->run;
+    walrus_worker_cache_size 16k;
+    walrus_redis_certificate_ttl 2s;
+EOF
 
 my $hot = blob_of(3 * $S, 31);
 my $hot_id = store_directly($hot);
@@ -305,7 +324,9 @@ reads_ask_nodes($long_id, $long);
 ok(reads_ask_nodes($long_id, $long), '... is not kept by a 16k cache');
 $t->stop;
 
-$t->write_config(gateway => 1, http => $NO_MEMO)->run;
+$t->write_config(gateway => $GATEWAY, http => <<'EOF')->run;
+    walrus_worker_cache_size 0;
+EOF
 my $cold_id = store_directly($hot . 'x');
 reads_ask_nodes($cold_id, $hot . 'x');
 ok(reads_ask_nodes($cold_id, $hot . 'x'),

@@ -22,6 +22,9 @@ use JSON::PP;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 use Cwd qw(abs_path);
+use Exporter qw(import);
+
+our @EXPORT = qw(blob_is reason blob_of eventually);
 
 our $ROOT = abs_path(__FILE__ =~ s{/t/lib/WalrusTest\.pm$}{}r);
 our $SANITIZE = $ENV{WALRUS_SANITIZE} ? 1 : 0;
@@ -62,9 +65,15 @@ sub n { $_[0]{n} }
 sub f { int(($_[0]{n} - 1) / 3) }
 sub committee { "$_[0]{dir}/committee.json" }
 sub node_port { $_[0]{ports}[$_[1]] }
-sub node_url { "http://127.0.0.1:" . $_[0]{ports}[$_[1]] }
+sub node_url { "http://127.0.0.1:" . $_[0]->node_port($_[1]) }
+sub gateway_port { $_[0]{ports}[$_[0]{n}] }
+sub gateway_url { "http://127.0.0.1:" . $_[0]->gateway_port }
 sub store { "$_[0]{dir}/store$_[1]" }
 sub error_log { "$_[0]{dir}/logs/error.log" }
+sub http { $_[0]{http} }                  # the HTTP::Tiny of request
+
+# the Redis database the harness's redis() commands select
+sub redis_db { $_[0]{redis_db} = $_[1] }
 
 # $bytes (a multiple of 4) of deterministic, varied data from $seed
 sub pattern_blob {
@@ -217,12 +226,113 @@ sub read_file {
     return scalar <$fh>;
 }
 
+# --- the nginx configuration ------------------------------------------------
+#
+# write_config writes nginx.conf from the test's own configuration text
+# and a generated frame around it.  The frame, the same in every test:
+#
+#   load_module <the module>; pid, error_log (info), thread_pool default
+#   events { worker_connections 8192; }
+#   http {
+#       log_format walrus; access_log; *_temp_path under DIR/tmp;
+#       walrus_committee DIR/committee.json;
+#       <http text>
+#       upstream walrus_node<i> { server 127.0.0.1:<node i>; keepalive 8; }
+#       server {                    # the gateway, with gateway => ...
+#           listen 127.0.0.1:<gateway port>; access_log;
+#           client_max_body_size 1g; client_body_buffer_size 256k;
+#           <gateway text>
+#           location /_walrus_node/ { ... }      # $NODE_PROXY, see below
+#       }
+#       server {                    # node i, for each node not down
+#           listen 127.0.0.1:<node i port>; access_log;
+#           client_max_body_size 1g; client_body_buffer_size 256k;
+#           <node text>
+#       }
+#   }
+#
+# The texts come from the test file, where they read as what the test
+# runs: gateway => TEXT (the gateway server's locations; 1 for
+# $GATEWAY_LOCATION), node => TEXT (each node server's locations, default
+# $NODE_LOCATION; or a function of the node's index giving them), http
+# => TEXT, main => TEXT.  Placeholders in them:
+#
+#   %%DIR%%            the test directory (keys/, store<i>/, tmp/, logs/)
+#   %%GATEWAY_PORT%%   the gateway's port
+#   %%NODE_PORT_<i>%%  node i's port (the committee's)
+#   %%REDIS_PORT%%     the port of start_redis
+#   %%NODE%%           in node text: the node's index
+#
+# The gateway's internal location is added unless the gateway text has
+# its own "location /_walrus_node/".
+
+our $GATEWAY_LOCATION = <<'END';
+        location /v1/ {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+        }
+END
+
+our $NODE_LOCATION = <<'END';
+        location / {
+            walrus_node;
+            walrus_node_name node%%NODE%%;
+            walrus_node_key %%DIR%%/keys/node%%NODE%%.key;
+            walrus_node_store %%DIR%%/store%%NODE%%;
+        }
+END
+
+# the location the gateway's requests to nodes go through
+our $NODE_PROXY = <<'END';
+        location /_walrus_node/ {
+            internal;
+            proxy_pass http://walrus_$walrus_node$walrus_node_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass_request_headers off;
+            proxy_set_header Range $walrus_node_range;
+            proxy_buffering off;
+            sendfile on;
+            proxy_connect_timeout 2s;
+            proxy_send_timeout 10s;
+            proxy_read_timeout 10s;
+            proxy_next_upstream off;
+            %%NODE_PROXY_EXTRA%%
+        }
+END
+
+# the placeholders of configuration text filled in
+sub expand {
+    my ($self, $text, %more) = @_;
+    my %value = (DIR => $self->{dir}, GATEWAY_PORT => $self->gateway_port,
+                 %more);
+    $text =~ s{%%NODE_PORT_(\d+)%%}{
+        $1 < $self->{n} ? $self->node_port($1)
+                        : die "no node $1 for %%NODE_PORT_$1%%\n"
+    }ge;
+    $text =~ s{%%REDIS_PORT%%}{$self->redis_port}ge;
+    $text =~ s{%%(\w+)%%}{
+        exists $value{$1} ? $value{$1} : die "unknown placeholder %%$1%%\n"
+    }ge;
+    return $text;
+}
+
+# node i's server: $locations (node text, default $NODE_LOCATION), or
+# the default location with $extra in it; $server_extra before them
 sub node_server {
-    my ($self, $i, $extra, $server_extra) = @_;
+    my ($self, $i, $extra, $server_extra, $locations) = @_;
     $extra //= '';
     $server_extra //= '';
     my $port = $self->node_port($i);
     my $dir = $self->{dir};
+
+    $locations = $locations->($i) if ref $locations eq 'CODE';
+    if (!defined $locations) {
+        $locations = $NODE_LOCATION;
+        $locations =~ s/^( *)\}\s*\z/$1    $extra\n$1}\n/m if $extra ne '';
+    }
+    $locations = $self->expand($locations, NODE => $i);
 
     return <<"END";
     server {
@@ -232,18 +342,9 @@ sub node_server {
         client_body_buffer_size 256k;
         $server_extra
 
-        location / {
-            walrus_node;
-            walrus_node_name node$i;
-            walrus_node_key $dir/keys/node$i.key;
-            walrus_node_store $dir/store$i;
-            $extra
-        }
-    }
+$locations    }
 END
 }
-
-sub gateway_url { "http://127.0.0.1:" . $_[0]{ports}[$_[0]{n}] }
 
 # PUTs a blob through the gateway: its ID, newly created or already
 # certified, or undef
@@ -256,12 +357,13 @@ sub put_blob {
         // $d->{alreadyCertified}{blobId};
 }
 
-# the gateway server: upstreams of the nodes, the gateway location and
-# the internal location its requests to nodes go through
+# the gateway server: upstreams of the nodes, the gateway's locations
+# ($locations, or $GATEWAY_LOCATION with $extra in it) and the internal
+# location its requests to nodes go through
 sub gateway_server {
-    my ($self, $extra, $node_location_extra) = @_;
+    my ($self, $extra, $node_location_extra, $locations) = @_;
     my $dir = $self->{dir};
-    my $port = $self->{ports}[$self->{n}];
+    my $port = $self->gateway_port;
     my $conf = '';
 
     for my $i (0 .. $self->{n} - 1) {
@@ -270,6 +372,16 @@ sub gateway_server {
             . "        keepalive 8;\n    }\n";
     }
 
+    $extra //= '';
+    if (!defined $locations) {
+        $locations = $GATEWAY_LOCATION;
+        $locations =~ s/^( *)\}\s*\z/$1    $extra\n$1}\n/m if $extra ne '';
+    }
+    $locations .= $NODE_PROXY
+        unless $locations =~ m{location\s+/_walrus_node/};
+    $locations = $self->expand($locations,
+                               NODE_PROXY_EXTRA => $node_location_extra // '');
+
     return $conf . <<"END";
     server {
         listen 127.0.0.1:$port;
@@ -277,39 +389,22 @@ sub gateway_server {
         client_max_body_size 1g;
         client_body_buffer_size 256k;
 
-        location /v1/ {
-            walrus_gateway;
-            walrus_gateway_key $dir/keys/gateway.key;
-            walrus_gateway_temp_path $dir/tmp/walrus;
-            $extra
-        }
-
-        location /_walrus_node/ {
-            internal;
-            proxy_pass http://walrus_\$walrus_node\$walrus_node_uri;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_pass_request_headers off;
-            proxy_set_header Range \$walrus_node_range;
-            proxy_buffering off;
-            sendfile on;
-            proxy_connect_timeout 2s;
-            proxy_send_timeout 10s;
-            proxy_read_timeout 10s;
-            proxy_next_upstream off;
-            $node_location_extra
-        }
-    }
+$locations    }
 END
 }
 
-# writes nginx.conf: the nodes (unless nodes => 0), the gateway (with
-# gateway => 1) and extra http config
+# writes nginx.conf (see above): the nodes (unless nodes => 0; down =>
+# [i, ...]: no server on those nodes' ports), the gateway (gateway => 1
+# or its text), and the main and http texts.  The older options
+# gateway_extra, node_extra (directives in the default locations),
+# node_location_extra (in the internal location) and node_server_extra
+# => { i => config } (server level) still work.
 sub write_config {
     my ($self, %opt) = @_;
     my $dir = $self->{dir};
     my $servers = '';
     $opt{$_} //= '' for qw(main http gateway_extra node_location_extra);
+    $opt{$_} = $self->expand($opt{$_}) for qw(main http);
 
     if ($opt{redis}) {
         $opt{http} .= "    walrus_redis 127.0.0.1:" . $self->redis_port
@@ -317,19 +412,19 @@ sub write_config {
     }
 
     if ($opt{gateway}) {
+        my $text = $opt{gateway} =~ /\D/ ? $opt{gateway} : undef;
         $servers .= $self->gateway_server($opt{gateway_extra},
-                                          $opt{node_location_extra});
-        $self->{extra_ports} = [ $self->{ports}[$self->{n}] ];
+                                          $opt{node_location_extra}, $text);
+        $self->{extra_ports} = [ $self->gateway_port ];
     }
 
-    # down => [i, ...]: no server on those nodes' ports;
-    # node_server_extra => { i => config }: extra server-level config
     my %down = map { $_ => 1 } @{$opt{down} // []};
     unless (defined $opt{nodes} && !$opt{nodes}) {
         for my $i (0 .. $self->{n} - 1) {
             next if $down{$i};
             $servers .= $self->node_server($i, $opt{node_extra},
-                                           $opt{node_server_extra}{$i});
+                                           $opt{node_server_extra}{$i},
+                                           $opt{node});
         }
     }
     $self->{down} = \%down;
@@ -530,8 +625,41 @@ sub check_logs {
         unlink @reports;
     }
 
-    # the log is checked once per run
-    rename $self->error_log, $self->error_log . '.' . time;
+    # the log is checked once per run: error.log.0, .1, ... are the
+    # logs of the runs before
+    $self->{log_gen} //= 0;
+    rename $self->error_log, $self->error_log . '.' . $self->{log_gen}++;
+}
+
+# --- the error log since a mark ----------------------------------------------
+
+# a point in the error log: log_since gives what was written after it,
+# across restarts
+sub log_mark {
+    my ($self) = @_;
+    return [ $self->{log_gen} // 0, -s $self->error_log // 0 ];
+}
+
+sub log_since {
+    my ($self, $mark) = @_;
+    my ($gen, $offset) = @$mark;
+    my $now = $self->{log_gen} // 0;
+    my $text = '';
+
+    for my $g ($gen .. $now) {
+        my $file = $g < $now ? $self->error_log . ".$g" : $self->error_log;
+        my $log = read_file($file) // '';
+        $text .= $g == $gen ? substr($log, $offset < length $log
+                                           ? $offset : length $log)
+                            : $log;
+    }
+    return $text;
+}
+
+# the lines of the error log after the mark that match $re
+sub log_lines {
+    my ($self, $mark, $re) = @_;
+    return grep { $_ =~ $re } split /\n/, $self->log_since($mark);
 }
 
 sub DESTROY {
@@ -673,7 +801,78 @@ sub resp_read {
     die "redis: bad reply $line";
 }
 
+# the blob ID walrusctl computes for $content
+sub cli_blob_id {
+    my ($self, $content) = @_;
+    write_file("$self->{dir}/cli.bin", $content);
+    my $id = `$CTL -c $self->{dir}/committee.json blob-id $self->{dir}/cli.bin`;
+    die "walrusctl blob-id failed" if $?;
+    chomp $id;
+    return $id;
+}
+
+# whether $cond->() becomes true within $seconds (default 2), asked every
+# 50 ms: for what happens after an answer (a cache written, a file stored)
+sub eventually {
+    my ($cond, $seconds) = @_;
+    for (1 .. ($seconds // 2) * 20) {
+        return 1 if $cond->();
+        sleep 0.05;
+    }
+    return 0;
+}
+
 # --- HTTP ----------------------------------------------------------------
+
+# GET $path from the gateway
+sub get {
+    my ($self, $path, $headers) = @_;
+    return $self->request('GET', $self->gateway_url . $path, undef, $headers);
+}
+
+# GET blob $id from the gateway
+sub get_blob {
+    my ($self, $id, $headers) = @_;
+    return $self->get("/v1/blobs/$id", $headers);
+}
+
+# the reason of a JSON error answer, or ''
+sub reason {
+    my ($res) = @_;
+    my $d = eval { JSON::PP->new->decode($res->{content}) } || {};
+    return ref $d eq 'HASH' && ref $d->{error} eq 'HASH'
+        ? $d->{error}{details}[0]{reason} // '' : '';
+}
+
+# $len bytes of varied data from $seed
+sub blob_of {
+    my ($len, $seed) = @_;
+    return join '', map { chr(($_ * 37 + $seed) % 251) } 1 .. $len;
+}
+
+# passes when the answer has status $opt{status} (default 200) and
+# exactly the bytes $want; else says the status, the lengths and the
+# first offset where the bytes differ
+sub blob_is {
+    my ($res, $want, $name, %opt) = @_;
+    my $status = $opt{status} // 200;
+    my $got = $res->{content} // '';
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    return 1 if ok($res->{status} == $status && $got eq $want, $name);
+
+    my $off = 0;
+    my $min = length $got < length $want ? length $got : length $want;
+    $off++ while $off < $min && substr($got, $off, 1) eq substr($want, $off, 1);
+    diag(sprintf "status %s (expected %d), %d bytes (expected %d)%s",
+         $res->{status}, $status, length $got, length $want,
+         $got eq $want ? ''
+         : $off < $min ? sprintf(', first difference at offset %d', $off)
+         : sprintf(', equal for the first %d bytes', $min));
+    diag('answer: ' . substr($got, 0, 200))
+        if $res->{status} != $status && length $got < 1000;
+    return 0;
+}
 
 sub request {
     my ($self, $method, $url, $body, $headers) = @_;

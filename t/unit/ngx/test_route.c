@@ -1,0 +1,200 @@
+/*
+ * The route parser of the HTTP API (src/ngx_walrus_route.c): which paths
+ * are the API's, which are refused, and what they carry.
+ *
+ * The parser uses nginx's headers (ngx_str_t, inline string functions)
+ * but no nginx function, so it links with libwalrus.a alone.  It is not
+ * built by "make unit" (t/unit/test_*.c), which has no nginx include
+ * paths; built by hand after "make all":
+ *
+ *   N=build/nginx
+ *   cc -std=gnu11 -O2 -g -W -Wall -Wextra -Wno-unused-parameter -Werror \
+ *       -Iinclude -It/unit -I$N/src/core -I$N/src/event \
+ *       -I$N/src/event/modules -I$N/src/os/unix -I$N/src/http \
+ *       -I$N/src/http/modules -I$N/src/http/v2 -I$N/objs \
+ *       -o build/unit/test_route \
+ *       t/unit/ngx/test_route.c src/ngx_walrus_route.c build/libwalrus.a \
+ *       -lisal -ljansson -lcrypto
+ *   prove -e '' build/unit/test_route
+ */
+
+#include <ngx_walrus.h>
+#include <walrus_metadata.h>
+
+#include <tap.h>
+
+
+static char    id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+static u_char  id[WALRUS_BLOB_ID_LEN];
+
+
+static ngx_int_t
+parse(const char *path, ngx_walrus_route_t *rt)
+{
+    ngx_str_t  uri;
+
+    uri.data = (u_char *) path;
+    uri.len = strlen(path);
+
+    return ngx_walrus_route_parse(&uri, rt);
+}
+
+
+/* "/v1/blobs/<id><suffix>" */
+static const char *
+blob_path(const char *suffix)
+{
+    static char  path[256];
+
+    if (snprintf(path, sizeof(path), "/v1/blobs/%s%s", id_text, suffix)
+        >= (int) sizeof(path))
+    {
+        printf("Bail out! a path too long\n");
+        exit(2);
+    }
+
+    return path;
+}
+
+
+static void
+test_fixed(void)
+{
+    ngx_walrus_route_t  rt;
+
+    is_int(parse("/v1/health", &rt), NGX_OK, "/v1/health");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_HEALTH, "... is the health route");
+    is_int(parse("/v1/health/", &rt), NGX_DECLINED, "/v1/health/: declined");
+
+    is_int(parse("/v1/blobs", &rt), NGX_OK, "/v1/blobs");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_BLOBS, "... is the upload route");
+    is_int(parse("/v1/blobs/", &rt), NGX_OK, "/v1/blobs/");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_BLOBS, "... too");
+
+    is_int(parse("/v1/blob", &rt), NGX_DECLINED, "/v1/blob: declined");
+    is_int(parse("/v1/blobsx", &rt), NGX_DECLINED, "/v1/blobsx: declined");
+    is_int(parse("/v2/blobs", &rt), NGX_DECLINED, "/v2/blobs: declined");
+    is_int(parse("", &rt), NGX_DECLINED, "the empty path: declined");
+}
+
+
+static void
+test_blob(void)
+{
+    size_t              i;
+    ngx_walrus_route_t  rt;
+    char                short_id[WALRUS_BLOB_ID_TEXT_LEN + 16];
+
+    static const struct {
+        const char          *suffix;
+        ngx_walrus_route_e   kind;
+    } routes[] = {
+        { "", NGX_WALRUS_ROUTE_BLOB },
+        { "/metadata", NGX_WALRUS_ROUTE_METADATA },
+        { "/confirmation", NGX_WALRUS_ROUTE_CONFIRMATION },
+        { "/certificate", NGX_WALRUS_ROUTE_CERTIFICATE },
+        { "/status", NGX_WALRUS_ROUTE_STATUS },
+        { "/byte-range", NGX_WALRUS_ROUTE_BYTE_RANGE },
+        { "/registration", NGX_WALRUS_ROUTE_REGISTRATION },
+    };
+
+    static const char  *declined[] = {
+        "/", "/metadata/", "/Metadata", "/metadat", "/metadatax",
+        "/unknown", "/slivers", "/slivers/",
+    };
+
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        memset(&rt, 0xff, sizeof(rt));
+        is_int(parse(blob_path(routes[i].suffix), &rt), NGX_OK,
+               "/v1/blobs/<id>%s", routes[i].suffix);
+        is_int(rt.kind, routes[i].kind, "... its kind");
+        ok(memcmp(rt.blob_id, id, sizeof(id)) == 0, "... the blob ID");
+        ok(strcmp(rt.id_text, id_text) == 0, "... and its text");
+    }
+
+    for (i = 0; i < sizeof(declined) / sizeof(declined[0]); i++) {
+        is_int(parse(blob_path(declined[i]), &rt), NGX_DECLINED,
+               "/v1/blobs/<id>%s: declined", declined[i]);
+    }
+
+    is_int(parse("/v1/blobs/not-a-blob-id", &rt), NGX_ERROR,
+           "a malformed blob ID: an error, not another route");
+    is_int(parse("/v1/blobs/not-a-blob-id/metadata", &rt), NGX_ERROR,
+           "... also with a suffix");
+
+    /* one character short or long */
+    snprintf(short_id, sizeof(short_id), "/v1/blobs/%.*s",
+             WALRUS_BLOB_ID_TEXT_LEN - 1, id_text);
+    is_int(parse(short_id, &rt), NGX_ERROR, "a blob ID of 42 characters");
+    is_int(parse(blob_path("A"), &rt), NGX_ERROR,
+           "a blob ID of 44 characters");
+}
+
+
+static void
+test_slivers(void)
+{
+    size_t              i;
+    ngx_walrus_route_t  rt;
+
+    static const struct {
+        const char      *suffix;
+        ngx_uint_t       pair;
+        walrus_axis_e    axis;
+    } good[] = {
+        { "/slivers/0/primary", 0, WALRUS_PRIMARY },
+        { "/slivers/6/secondary", 6, WALRUS_SECONDARY },
+        { "/slivers/42/primary", 42, WALRUS_PRIMARY },
+        { "/slivers/254/secondary", 254, WALRUS_SECONDARY },
+    };
+
+    static const char  *bad[] = {
+        "/slivers/255/primary",     /* WALRUS_MAX_SHARDS */
+        "/slivers/1000/primary",
+        "/slivers/01/primary",      /* not canonical */
+        "/slivers/00/primary",
+        "/slivers/-1/primary",
+        "/slivers/+1/primary",
+        "/slivers/x/primary",
+        "/slivers//primary",
+        "/slivers/1",
+        "/slivers/1/",
+        "/slivers/1/tertiary",
+        "/slivers/1/primaryx",
+        "/slivers/1/primary/",
+        "/slivers/1/Primary",
+    };
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        is_int(parse(blob_path(good[i].suffix), &rt), NGX_OK,
+               "/v1/blobs/<id>%s", good[i].suffix);
+        is_int(rt.kind, NGX_WALRUS_ROUTE_SLIVER, "... a sliver");
+        is_int(rt.pair, good[i].pair, "... of pair %u",
+               (unsigned) good[i].pair);
+        is_int(rt.axis, good[i].axis, "... and its axis");
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        is_int(parse(blob_path(bad[i]), &rt), NGX_DECLINED,
+               "/v1/blobs/<id>%s: declined", bad[i]);
+    }
+}
+
+
+int
+main(void)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(id); i++) {
+        id[i] = (u_char) (i * 37 + 5);
+    }
+
+    walrus_blob_id_format(id, id_text);
+
+    test_fixed();
+    test_blob();
+    test_slivers();
+
+    return tap_done();
+}

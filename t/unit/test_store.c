@@ -1,0 +1,458 @@
+/*
+ * The storage node's durable files (include/ngx_walrus_store.h): paths,
+ * files that appear only complete, the verification stamp, setting a bad
+ * file aside, exact reads, and the sweeps of temporary and body files.
+ *
+ * The store is system calls only but is not in libwalrus.a yet: its
+ * source is compiled into this test.  Once it is in the library (as
+ * src/core), replace the #include of the .c file by its header.
+ */
+
+#include "../../src/ngx_walrus_store.c"
+
+#include <tap.h>
+#include <sys/wait.h>
+
+
+/* the path, or the test bails out */
+#define PATH(buf, ...)                                                       \
+    do {                                                                     \
+        int  n_ = snprintf(buf, sizeof(buf), __VA_ARGS__);                   \
+        if (n_ < 0 || n_ >= (int) sizeof(buf)) {                              \
+            printf("Bail out! a path too long\n");                           \
+            exit(2);                                                         \
+        }                                                                    \
+    } while (0)
+
+
+static char  base[256];
+
+
+static void
+put_file(const char *path, const char *content)
+{
+    FILE  *fp;
+
+    fp = fopen(path, "w");
+    if (fp == NULL || fputs(content, fp) == EOF || fclose(fp) != 0) {
+        perror(path);
+        exit(2);
+    }
+}
+
+
+static int
+exists(const char *path)
+{
+    struct stat  st;
+
+    return lstat(path, &st) == 0;
+}
+
+
+/* whether path holds exactly content */
+static int
+holds(const char *path, const char *content)
+{
+    size_t          len;
+    unsigned char  *buf;
+    int             same;
+
+    if (ngx_walrus_read_file(path, 1 << 20, &buf, &len) != 0) {
+        return 0;
+    }
+
+    same = len == strlen(content) && memcmp(buf, content, len) == 0;
+    free(buf);
+
+    return same;
+}
+
+
+static void
+set_age(const char *path, time_t age)
+{
+    struct timespec  ts[2];
+
+    ts[0].tv_sec = ts[1].tv_sec = time(NULL) - age;
+    ts[0].tv_nsec = ts[1].tv_nsec = 0;
+
+    if (utimensat(AT_FDCWD, path, ts, 0) != 0) {
+        perror(path);
+        exit(2);
+    }
+}
+
+
+/* the number of entries of dir whose name starts with prefix */
+static int
+count_entries(const char *dir, const char *prefix)
+{
+    int             n;
+    DIR            *d;
+    struct dirent  *de;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        return -1;
+    }
+
+    n = 0;
+
+    while ((de = readdir(d)) != NULL) {
+        n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+    }
+
+    closedir(d);
+
+    return n;
+}
+
+
+/* a pid that no process has: a child that has exited and been reaped */
+static pid_t
+dead_pid(void)
+{
+    pid_t  pid;
+
+    pid = fork();
+    if (pid == 0) {
+        _exit(0);
+    }
+
+    waitpid(pid, NULL, 0);
+
+    return pid;
+}
+
+
+static void
+test_paths(void)
+{
+    char  dir[NGX_WALRUS_PATH_MAX], path[NGX_WALRUS_PATH_MAX];
+    char  name[64], long_name[NGX_WALRUS_PATH_MAX];
+
+    is_int(ngx_walrus_store_dir(dir, "/srv/storeXXX", 10, "abc"), 0,
+           "store_dir fits");
+    ok(strcmp(dir, "/srv/store/abc") == 0,
+       "store_dir takes store_len bytes of the store");
+
+    is_int(ngx_walrus_store_path(path, dir, "metadata"), 0, "store_path");
+    ok(strcmp(path, "/srv/store/abc/metadata") == 0, "... <dir>/<name>");
+
+    memset(long_name, 'x', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    is_int(ngx_walrus_store_path(path, "/d", long_name), -1,
+           "a path longer than NGX_WALRUS_PATH_MAX is refused");
+    is_int(ngx_walrus_store_dir(dir, "/s", 2, long_name), -1,
+           "... and so is such a directory");
+
+    ngx_walrus_store_sliver_name(name, sizeof(name), 3, 0);
+    ok(strcmp(name, "3.primary") == 0, "sliver name 3.primary");
+    ngx_walrus_store_sliver_name(name, sizeof(name), 12, 1);
+    ok(strcmp(name, "12.secondary") == 0, "sliver name 12.secondary");
+}
+
+
+static void
+test_mkdir(void)
+{
+    char  dir[NGX_WALRUS_PATH_MAX], deep[NGX_WALRUS_PATH_MAX];
+
+    PATH(dir, "%s/blob", base);
+    PATH(deep, "%s/none/blob", base);
+
+    is_int(ngx_walrus_store_mkdir(dir), 0, "mkdir creates a blob directory");
+    ok(exists(dir), "... which exists");
+    is_int(ngx_walrus_store_mkdir(dir), 0, "... and again is no error");
+    is_int(ngx_walrus_store_mkdir(deep), -1,
+           "mkdir without the parent fails");
+}
+
+
+static void
+test_commit(void)
+{
+    char               dir[NGX_WALRUS_PATH_MAX], path[NGX_WALRUS_PATH_MAX];
+    ngx_walrus_file_t  f;
+
+    PATH(dir, "%s/blob", base);
+    PATH(path, "%s/metadata", dir);
+
+    is_int(ngx_walrus_file_open(&f, dir, "metadata"), 0, "file_open");
+    ok(!exists(path), "... the file has no name before its commit");
+    is_int(ngx_walrus_file_write(&f, "hello, ", 7), 0, "file_write");
+    is_int(ngx_walrus_file_write(&f, "walrus", 6), 0, "... twice");
+    ok(!exists(path), "... still no name");
+    is_int(ngx_walrus_file_commit(&f), 0, "file_commit");
+    ok(holds(path, "hello, walrus"), "... the file holds what was written");
+    is_int(count_entries(dir, ".tmp."), 0, "... and no temporary file is left");
+    is_int(ngx_walrus_store_state(path), 1, "... and it is stamped");
+
+    is_int(ngx_walrus_file_open(&f, dir, "metadata"), 0,
+           "a second version is opened");
+    is_int(ngx_walrus_file_write(&f, "second", 6), 0, "... written");
+    ok(holds(path, "hello, walrus"), "... the first stays until the commit");
+    is_int(ngx_walrus_file_commit(&f), 0, "... committed");
+    ok(holds(path, "second"), "... and replaces the first");
+
+    is_int(ngx_walrus_file_open(&f, dir, "metadata"), 0,
+           "a third version is opened");
+    is_int(ngx_walrus_file_write(&f, "aborted", 7), 0, "... written");
+    ngx_walrus_file_abort(&f);
+    ok(holds(path, "second"), "... aborted: the committed one stays");
+    is_int(count_entries(dir, ".tmp."), 0,
+           "... and its temporary file is gone");
+    is_int(f.fd, -1, "... and closed");
+
+    errno = 0;
+    is_int(ngx_walrus_file_open(&f, "/nonexistent-walrus-dir", "x"), -1,
+           "file_open in a missing directory fails");
+    is_int(errno, ENOENT, "... with ENOENT");
+}
+
+
+static void
+test_stamp(void)
+{
+    int          fd;
+    char         path[NGX_WALRUS_PATH_MAX];
+    struct stat  st;
+
+    PATH(path, "%s/blob/metadata", base);
+
+    is_int(ngx_walrus_store_state(path), 1, "a committed file is stamped");
+
+    /* a write through the file system sets the time of that write */
+    fd = open(path, O_WRONLY | O_APPEND);
+    ok(fd != -1 && write(fd, "!", 1) == 1, "one byte appended");
+    close(fd);
+    is_int(ngx_walrus_store_state(path), 0, "... and the stamp is gone");
+
+    fd = open(path, O_RDONLY);
+    is_int(ngx_walrus_file_stamp(fd), 0, "file_stamp");
+    ok(fstat(fd, &st) == 0 && ngx_walrus_file_stamped(&st),
+       "... marks it verified again");
+    ok(st.st_mtim.tv_nsec == NGX_WALRUS_STAMP_NSEC,
+       "... with NGX_WALRUS_STAMP_NSEC nanoseconds");
+    close(fd);
+
+    is_int(ngx_walrus_store_state(base), -1, "a directory is no stored file");
+    PATH(path, "%s/blob/none", base);
+    is_int(ngx_walrus_store_state(path), -1, "... nor is a missing one");
+}
+
+
+static void
+test_sweep_tmp(void)
+{
+    char               dir[NGX_WALRUS_PATH_MAX], dead[NGX_WALRUS_PATH_MAX];
+    char               live[NGX_WALRUS_PATH_MAX], odd[NGX_WALRUS_PATH_MAX];
+    ngx_walrus_file_t  f;
+
+    PATH(dir, "%s/blob", base);
+    PATH(dead, "%s/.tmp.0.primary.%ld.7", dir,
+             (long) dead_pid());
+    PATH(live, "%s/.tmp.0.primary.%ld.99999", dir,
+             (long) getpid());
+    PATH(odd, "%s/.tmp.notapid", dir);
+    put_file(dead, "left by a crashed worker");
+    put_file(live, "an upload in progress");
+    put_file(odd, "not ours");
+
+    is_int(ngx_walrus_file_open(&f, dir, "0.primary"), 0,
+           "file_open in a directory with temporary files");
+    ok(!exists(dead), "... removes one of a process that is gone");
+    ok(exists(live), "... keeps one of a process that runs");
+    ok(exists(odd), "... and leaves a name without a pid alone");
+    ngx_walrus_file_abort(&f);
+
+    unlink(live);
+    unlink(odd);
+}
+
+
+static void
+test_adopt(void)
+{
+    int   fd;
+    char  dir[NGX_WALRUS_PATH_MAX], src[NGX_WALRUS_PATH_MAX];
+    char  path[NGX_WALRUS_PATH_MAX];
+
+    PATH(dir, "%s/blob", base);
+    PATH(src, "%s/body", base);
+    PATH(path, "%s/0.primary", dir);
+
+    put_file(path, "an old sliver that no longer verifies");
+    put_file(src, "the verified body");
+    fd = open(src, O_RDWR);
+
+    is_int(ngx_walrus_adoptable(fd, 17, dir), 1,
+           "a body of the right size on the store's file system is adoptable");
+    is_int(ngx_walrus_adoptable(fd, 18, dir), 0, "... not with another size");
+
+    is_int(ngx_walrus_file_adopt(fd, src, dir, "0.primary"), 0, "file_adopt");
+    ok(holds(path, "the verified body"), "... replaces the stored file");
+    is_int(ngx_walrus_store_state(path), 1, "... stamped");
+    ok(exists(src), "... without taking the body's name away");
+    is_int(count_entries(dir, ".tmp."), 0, "... and leaves no temporary name");
+    close(fd);
+    unlink(src);
+}
+
+
+static void
+test_set_aside(void)
+{
+    int   fd;
+    char  dir[NGX_WALRUS_PATH_MAX], path[NGX_WALRUS_PATH_MAX];
+    char  bad[NGX_WALRUS_PATH_MAX];
+
+    PATH(dir, "%s/blob", base);
+    PATH(path, "%s/1.secondary", dir);
+    PATH(bad, "%s/1.secondary.bad", dir);
+
+    put_file(path, "rotten");
+    fd = open(path, O_RDONLY);
+    is_int(ngx_walrus_store_set_aside(fd, dir, "1.secondary"), 1,
+           "set_aside renames the file still open");
+    ok(!exists(path) && holds(bad, "rotten"), "... to <name>.bad");
+    close(fd);
+
+    /* a good copy stored since the bad one was opened stays */
+    put_file(path, "rotten again");
+    fd = open(path, O_RDONLY);
+    unlink(path);
+    put_file(path, "a good copy");
+    is_int(ngx_walrus_store_set_aside(fd, dir, "1.secondary"), 0,
+           "set_aside of a file replaced since: 0");
+    ok(holds(path, "a good copy"), "... the new file keeps its name");
+    ok(holds(bad, "rotten"), "... and the older .bad is untouched");
+    close(fd);
+}
+
+
+static void
+test_reads(void)
+{
+    int             fd;
+    char            buf[16], path[NGX_WALRUS_PATH_MAX];
+    size_t          len;
+    unsigned char  *data;
+
+    PATH(path, "%s/blob/1.secondary", base);
+    fd = open(path, O_RDONLY);
+
+    memset(buf, 0, sizeof(buf));
+    is_int(ngx_walrus_pread(fd, buf, 4, 2), 0, "pread of 4 bytes at 2");
+    ok(memcmp(buf, "good", 4) == 0, "... the right bytes");
+    errno = 0;
+    is_int(ngx_walrus_pread(fd, buf, 16, 0), -1,
+           "pread past the end of the file fails");
+    is_int(errno, EIO, "... with EIO");
+
+    is_int(ngx_walrus_read_fd(fd, 11, &data, &len), 0,
+           "read_fd of a file of max bytes");
+    ok(len == 11 && memcmp(data, "a good copy", 11) == 0, "... all of it");
+    free(data);
+    errno = 0;
+    is_int(ngx_walrus_read_fd(fd, 10, &data, &len), -1,
+           "read_fd of a file over max fails");
+    is_int(errno, EFBIG, "... with EFBIG");
+    close(fd);
+
+    PATH(path, "%s/blob/none", base);
+    is_int(ngx_walrus_read_file(path, 100, &data, &len), -1,
+           "read_file of a missing file fails");
+}
+
+
+static void
+test_sweep_body_files(void)
+{
+    int   fd, i;
+    char  body[NGX_WALRUS_PATH_MAX], p[8][NGX_WALRUS_PATH_MAX];
+
+    PATH(body, "%s/body", base);
+    mkdir(body, 0755);
+    PATH(p[0], "%s/0000000001", body);      /* old */
+    PATH(p[1], "%s/0000000002", body);      /* new */
+    PATH(p[2], "%s/notdigits", body);       /* old */
+    PATH(p[3], "%s/0000000004", body);      /* old, open */
+    PATH(p[4], "%s/1", body);
+    PATH(p[5], "%s/1/0000000005", body);    /* old */
+    PATH(p[6], "%s/1/2/3/4", body);
+    PATH(p[7], "%s/1/2/3/4/0000000007", body); /* old */
+
+    put_file(p[0], "old");
+    put_file(p[1], "new");
+    put_file(p[2], "old");
+    put_file(p[3], "old");
+    mkdir(p[4], 0755);
+    put_file(p[5], "old");
+    PATH(p[6], "%s/1/2", body);
+    mkdir(p[6], 0755);
+    PATH(p[6], "%s/1/2/3", body);
+    mkdir(p[6], 0755);
+    PATH(p[6], "%s/1/2/3/4", body);
+    mkdir(p[6], 0755);
+    put_file(p[7], "old");
+
+    for (i = 0; i < 8; i++) {
+        if (i != 1 && i != 4 && i != 6) {
+            set_age(p[i], 3600);
+        }
+    }
+
+    fd = open(p[3], O_RDONLY);
+
+    is_int(ngx_walrus_sweep_body_files(body, time(NULL) - 60), 2,
+           "sweep_body_files removes 2 stale files");
+    ok(!exists(p[0]), "... a stale one");
+    ok(!exists(p[5]), "... and one in a subdirectory");
+    ok(exists(p[1]), "... keeps a recent one");
+    ok(exists(p[2]), "... one that is no nginx temporary file");
+    ok(exists(p[3]), "... one a process has open");
+    ok(exists(p[7]), "... and one deeper than three levels");
+
+    close(fd);
+    is_int(ngx_walrus_sweep_body_files(body, time(NULL) - 60), 1,
+           "once closed, the stale open one goes too");
+    ok(!exists(p[3]), "... it is gone");
+    is_int(ngx_walrus_sweep_body_files("/nonexistent-walrus-dir", time(NULL)),
+           0, "a missing directory: nothing removed");
+}
+
+
+int
+main(void)
+{
+    const char  *tmp;
+    char         cmd[NGX_WALRUS_PATH_MAX + 16];
+
+    tmp = getenv("TMPDIR");
+    PATH(base, "%s/walrus-store-XXXXXX",
+             tmp != NULL ? tmp : "/tmp");
+
+    if (mkdtemp(base) == NULL) {
+        perror(base);
+        return 2;
+    }
+
+    test_paths();
+    test_mkdir();
+    test_commit();
+    test_stamp();
+    test_sweep_tmp();
+    test_adopt();
+    test_set_aside();
+    test_reads();
+    test_sweep_body_files();
+
+    PATH(cmd, "rm -rf '%s'", base);
+    if (system(cmd) != 0) {
+        printf("# cannot remove %s\n", base);
+    }
+
+    return tap_done();
+}
