@@ -22,7 +22,7 @@ SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 
 .PHONY: style all deps unit unit-sanitize test bench clean module run stop \
-        module-sanitize
+        module-sanitize unit-ngx
 
 all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl module $(BUILD)/tools/bad_parity
 
@@ -94,6 +94,26 @@ deps:
 unit: $(UNIT_BIN)
 	prove -e '' $(UNIT_BIN)
 
+# unit tests of glue that needs nginx's headers (not its functions): the
+# route parser and the worker's memo, against the module's nginx tree
+NGX_INCS  = $(addprefix -I$(NGX_BUILD)/,src/core src/event src/event/modules \
+            src/os/unix src/http src/http/modules src/http/v2 objs) \
+            $(addprefix -I,$(GLUE_DIRS))
+UNIT_NGX  = $(BUILD)/unit/test_route $(BUILD)/unit/test_memo
+
+$(BUILD)/unit/test_route: t/unit/ngx/test_route.c src/ngx/ngx_walrus_route.c \
+    $(MODULE) $(BUILD)/libwalrus.a
+	$(CC) $(CFLAGS) -It/unit $(NGX_INCS) -o $@ $< \
+	    src/ngx/ngx_walrus_route.c $(BUILD)/libwalrus.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/unit/test_memo: t/unit/ngx/test_memo.c src/gateway/ngx_walrus_memo.c \
+    $(MODULE) $(BUILD)/libwalrus.a
+	$(CC) $(CFLAGS) -It/unit $(NGX_INCS) -o $@ $< $(BUILD)/libwalrus.a \
+	    $(LDFLAGS) $(LDLIBS)
+
+unit-ngx: $(UNIT_NGX)
+	prove -e '' $(UNIT_NGX)
+
 unit-sanitize:
 	$(MAKE) BUILD=build-san OPT="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" unit
 
@@ -113,6 +133,7 @@ test: deps
 	$(MAKE) style
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) unit-ngx
 	$(MAKE) unit-sanitize
 	$(MAKE) module-sanitize
 	WALRUS_VALGRIND=1 prove t/10-node.t t/30-gateway-get.t

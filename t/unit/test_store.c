@@ -1,17 +1,24 @@
 /*
- * The storage node's durable files (include/ngx_walrus_store.h): paths,
+ * The storage node's durable files (include/walrus_store.h): paths,
  * files that appear only complete, the verification stamp, setting a bad
  * file aside, exact reads, and the sweeps of temporary and body files.
- *
- * The store is system calls only but is not in libwalrus.a yet: its
- * source is compiled into this test.  Once it is in the library (as
- * src/core), replace the #include of the .c file by its header.
  */
 
-#include "../../src/ngx_walrus_store.c"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <walrus_store.h>
 
 #include <tap.h>
-#include <sys/wait.h>
 
 
 /* the path, or the test bails out */
@@ -58,7 +65,7 @@ holds(const char *path, const char *content)
     unsigned char  *buf;
     int             same;
 
-    if (ngx_walrus_read_file(path, 1 << 20, &buf, &len) != 0) {
+    if (walrus_read_file(path, 1 << 20, &buf, &len) != 0) {
         return 0;
     }
 
@@ -129,27 +136,27 @@ dead_pid(void)
 static void
 test_paths(void)
 {
-    char  dir[NGX_WALRUS_PATH_MAX], path[NGX_WALRUS_PATH_MAX];
-    char  name[64], long_name[NGX_WALRUS_PATH_MAX];
+    char  dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
+    char  name[64], long_name[WALRUS_PATH_MAX];
 
-    is_int(ngx_walrus_store_dir(dir, "/srv/storeXXX", 10, "abc"), 0,
+    is_int(walrus_store_dir(dir, "/srv/storeXXX", 10, "abc"), 0,
            "store_dir fits");
     ok(strcmp(dir, "/srv/store/abc") == 0,
        "store_dir takes store_len bytes of the store");
 
-    is_int(ngx_walrus_store_path(path, dir, "metadata"), 0, "store_path");
+    is_int(walrus_store_path(path, dir, "metadata"), 0, "store_path");
     ok(strcmp(path, "/srv/store/abc/metadata") == 0, "... <dir>/<name>");
 
     memset(long_name, 'x', sizeof(long_name) - 1);
     long_name[sizeof(long_name) - 1] = '\0';
-    is_int(ngx_walrus_store_path(path, "/d", long_name), -1,
-           "a path longer than NGX_WALRUS_PATH_MAX is refused");
-    is_int(ngx_walrus_store_dir(dir, "/s", 2, long_name), -1,
+    is_int(walrus_store_path(path, "/d", long_name), -1,
+           "a path longer than WALRUS_PATH_MAX is refused");
+    is_int(walrus_store_dir(dir, "/s", 2, long_name), -1,
            "... and so is such a directory");
 
-    ngx_walrus_store_sliver_name(name, sizeof(name), 3, 0);
+    walrus_store_sliver_name(name, sizeof(name), 3, 0);
     ok(strcmp(name, "3.primary") == 0, "sliver name 3.primary");
-    ngx_walrus_store_sliver_name(name, sizeof(name), 12, 1);
+    walrus_store_sliver_name(name, sizeof(name), 12, 1);
     ok(strcmp(name, "12.secondary") == 0, "sliver name 12.secondary");
 }
 
@@ -157,15 +164,15 @@ test_paths(void)
 static void
 test_mkdir(void)
 {
-    char  dir[NGX_WALRUS_PATH_MAX], deep[NGX_WALRUS_PATH_MAX];
+    char  dir[WALRUS_PATH_MAX], deep[WALRUS_PATH_MAX];
 
     PATH(dir, "%s/blob", base);
     PATH(deep, "%s/none/blob", base);
 
-    is_int(ngx_walrus_store_mkdir(dir), 0, "mkdir creates a blob directory");
+    is_int(walrus_store_mkdir(dir), 0, "mkdir creates a blob directory");
     ok(exists(dir), "... which exists");
-    is_int(ngx_walrus_store_mkdir(dir), 0, "... and again is no error");
-    is_int(ngx_walrus_store_mkdir(deep), -1,
+    is_int(walrus_store_mkdir(dir), 0, "... and again is no error");
+    is_int(walrus_store_mkdir(deep), -1,
            "mkdir without the parent fails");
 }
 
@@ -173,40 +180,40 @@ test_mkdir(void)
 static void
 test_commit(void)
 {
-    char               dir[NGX_WALRUS_PATH_MAX], path[NGX_WALRUS_PATH_MAX];
-    ngx_walrus_file_t  f;
+    char               dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
+    walrus_file_t  f;
 
     PATH(dir, "%s/blob", base);
     PATH(path, "%s/metadata", dir);
 
-    is_int(ngx_walrus_file_open(&f, dir, "metadata"), 0, "file_open");
+    is_int(walrus_file_open(&f, dir, "metadata"), 0, "file_open");
     ok(!exists(path), "... the file has no name before its commit");
-    is_int(ngx_walrus_file_write(&f, "hello, ", 7), 0, "file_write");
-    is_int(ngx_walrus_file_write(&f, "walrus", 6), 0, "... twice");
+    is_int(walrus_file_write(&f, "hello, ", 7), 0, "file_write");
+    is_int(walrus_file_write(&f, "walrus", 6), 0, "... twice");
     ok(!exists(path), "... still no name");
-    is_int(ngx_walrus_file_commit(&f), 0, "file_commit");
+    is_int(walrus_file_commit(&f), 0, "file_commit");
     ok(holds(path, "hello, walrus"), "... the file holds what was written");
     is_int(count_entries(dir, ".tmp."), 0, "... and no temporary file is left");
-    is_int(ngx_walrus_store_state(path), 1, "... and it is stamped");
+    is_int(walrus_store_state(path), 1, "... and it is stamped");
 
-    is_int(ngx_walrus_file_open(&f, dir, "metadata"), 0,
+    is_int(walrus_file_open(&f, dir, "metadata"), 0,
            "a second version is opened");
-    is_int(ngx_walrus_file_write(&f, "second", 6), 0, "... written");
+    is_int(walrus_file_write(&f, "second", 6), 0, "... written");
     ok(holds(path, "hello, walrus"), "... the first stays until the commit");
-    is_int(ngx_walrus_file_commit(&f), 0, "... committed");
+    is_int(walrus_file_commit(&f), 0, "... committed");
     ok(holds(path, "second"), "... and replaces the first");
 
-    is_int(ngx_walrus_file_open(&f, dir, "metadata"), 0,
+    is_int(walrus_file_open(&f, dir, "metadata"), 0,
            "a third version is opened");
-    is_int(ngx_walrus_file_write(&f, "aborted", 7), 0, "... written");
-    ngx_walrus_file_abort(&f);
+    is_int(walrus_file_write(&f, "aborted", 7), 0, "... written");
+    walrus_file_abort(&f);
     ok(holds(path, "second"), "... aborted: the committed one stays");
     is_int(count_entries(dir, ".tmp."), 0,
            "... and its temporary file is gone");
     is_int(f.fd, -1, "... and closed");
 
     errno = 0;
-    is_int(ngx_walrus_file_open(&f, "/nonexistent-walrus-dir", "x"), -1,
+    is_int(walrus_file_open(&f, "/nonexistent-walrus-dir", "x"), -1,
            "file_open in a missing directory fails");
     is_int(errno, ENOENT, "... with ENOENT");
 }
@@ -216,39 +223,39 @@ static void
 test_stamp(void)
 {
     int          fd;
-    char         path[NGX_WALRUS_PATH_MAX];
+    char         path[WALRUS_PATH_MAX];
     struct stat  st;
 
     PATH(path, "%s/blob/metadata", base);
 
-    is_int(ngx_walrus_store_state(path), 1, "a committed file is stamped");
+    is_int(walrus_store_state(path), 1, "a committed file is stamped");
 
     /* a write through the file system sets the time of that write */
     fd = open(path, O_WRONLY | O_APPEND);
     ok(fd != -1 && write(fd, "!", 1) == 1, "one byte appended");
     close(fd);
-    is_int(ngx_walrus_store_state(path), 0, "... and the stamp is gone");
+    is_int(walrus_store_state(path), 0, "... and the stamp is gone");
 
     fd = open(path, O_RDONLY);
-    is_int(ngx_walrus_file_stamp(fd), 0, "file_stamp");
-    ok(fstat(fd, &st) == 0 && ngx_walrus_file_stamped(&st),
+    is_int(walrus_file_stamp(fd), 0, "file_stamp");
+    ok(fstat(fd, &st) == 0 && walrus_file_stamped(&st),
        "... marks it verified again");
-    ok(st.st_mtim.tv_nsec == NGX_WALRUS_STAMP_NSEC,
-       "... with NGX_WALRUS_STAMP_NSEC nanoseconds");
+    ok(st.st_mtim.tv_nsec == WALRUS_STAMP_NSEC,
+       "... with WALRUS_STAMP_NSEC nanoseconds");
     close(fd);
 
-    is_int(ngx_walrus_store_state(base), -1, "a directory is no stored file");
+    is_int(walrus_store_state(base), -1, "a directory is no stored file");
     PATH(path, "%s/blob/none", base);
-    is_int(ngx_walrus_store_state(path), -1, "... nor is a missing one");
+    is_int(walrus_store_state(path), -1, "... nor is a missing one");
 }
 
 
 static void
 test_sweep_tmp(void)
 {
-    char               dir[NGX_WALRUS_PATH_MAX], dead[NGX_WALRUS_PATH_MAX];
-    char               live[NGX_WALRUS_PATH_MAX], odd[NGX_WALRUS_PATH_MAX];
-    ngx_walrus_file_t  f;
+    char               dir[WALRUS_PATH_MAX], dead[WALRUS_PATH_MAX];
+    char               live[WALRUS_PATH_MAX], odd[WALRUS_PATH_MAX];
+    walrus_file_t  f;
 
     PATH(dir, "%s/blob", base);
     PATH(dead, "%s/.tmp.0.primary.%ld.7", dir,
@@ -260,12 +267,12 @@ test_sweep_tmp(void)
     put_file(live, "an upload in progress");
     put_file(odd, "not ours");
 
-    is_int(ngx_walrus_file_open(&f, dir, "0.primary"), 0,
+    is_int(walrus_file_open(&f, dir, "0.primary"), 0,
            "file_open in a directory with temporary files");
     ok(!exists(dead), "... removes one of a process that is gone");
     ok(exists(live), "... keeps one of a process that runs");
     ok(exists(odd), "... and leaves a name without a pid alone");
-    ngx_walrus_file_abort(&f);
+    walrus_file_abort(&f);
 
     unlink(live);
     unlink(odd);
@@ -276,8 +283,8 @@ static void
 test_adopt(void)
 {
     int   fd;
-    char  dir[NGX_WALRUS_PATH_MAX], src[NGX_WALRUS_PATH_MAX];
-    char  path[NGX_WALRUS_PATH_MAX];
+    char  dir[WALRUS_PATH_MAX], src[WALRUS_PATH_MAX];
+    char  path[WALRUS_PATH_MAX];
 
     PATH(dir, "%s/blob", base);
     PATH(src, "%s/body", base);
@@ -287,13 +294,13 @@ test_adopt(void)
     put_file(src, "the verified body");
     fd = open(src, O_RDWR);
 
-    is_int(ngx_walrus_adoptable(fd, 17, dir), 1,
+    is_int(walrus_adoptable(fd, 17, dir), 1,
            "a body of the right size on the store's file system is adoptable");
-    is_int(ngx_walrus_adoptable(fd, 18, dir), 0, "... not with another size");
+    is_int(walrus_adoptable(fd, 18, dir), 0, "... not with another size");
 
-    is_int(ngx_walrus_file_adopt(fd, src, dir, "0.primary"), 0, "file_adopt");
+    is_int(walrus_file_adopt(fd, src, dir, "0.primary"), 0, "file_adopt");
     ok(holds(path, "the verified body"), "... replaces the stored file");
-    is_int(ngx_walrus_store_state(path), 1, "... stamped");
+    is_int(walrus_store_state(path), 1, "... stamped");
     ok(exists(src), "... without taking the body's name away");
     is_int(count_entries(dir, ".tmp."), 0, "... and leaves no temporary name");
     close(fd);
@@ -305,8 +312,8 @@ static void
 test_set_aside(void)
 {
     int   fd;
-    char  dir[NGX_WALRUS_PATH_MAX], path[NGX_WALRUS_PATH_MAX];
-    char  bad[NGX_WALRUS_PATH_MAX];
+    char  dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
+    char  bad[WALRUS_PATH_MAX];
 
     PATH(dir, "%s/blob", base);
     PATH(path, "%s/1.secondary", dir);
@@ -314,7 +321,7 @@ test_set_aside(void)
 
     put_file(path, "rotten");
     fd = open(path, O_RDONLY);
-    is_int(ngx_walrus_store_set_aside(fd, dir, "1.secondary"), 1,
+    is_int(walrus_store_set_aside(fd, dir, "1.secondary"), 1,
            "set_aside renames the file still open");
     ok(!exists(path) && holds(bad, "rotten"), "... to <name>.bad");
     close(fd);
@@ -324,7 +331,7 @@ test_set_aside(void)
     fd = open(path, O_RDONLY);
     unlink(path);
     put_file(path, "a good copy");
-    is_int(ngx_walrus_store_set_aside(fd, dir, "1.secondary"), 0,
+    is_int(walrus_store_set_aside(fd, dir, "1.secondary"), 0,
            "set_aside of a file replaced since: 0");
     ok(holds(path, "a good copy"), "... the new file keeps its name");
     ok(holds(bad, "rotten"), "... and the older .bad is untouched");
@@ -336,7 +343,7 @@ static void
 test_reads(void)
 {
     int             fd;
-    char            buf[16], path[NGX_WALRUS_PATH_MAX];
+    char            buf[16], path[WALRUS_PATH_MAX];
     size_t          len;
     unsigned char  *data;
 
@@ -344,25 +351,25 @@ test_reads(void)
     fd = open(path, O_RDONLY);
 
     memset(buf, 0, sizeof(buf));
-    is_int(ngx_walrus_pread(fd, buf, 4, 2), 0, "pread of 4 bytes at 2");
+    is_int(walrus_pread(fd, buf, 4, 2), 0, "pread of 4 bytes at 2");
     ok(memcmp(buf, "good", 4) == 0, "... the right bytes");
     errno = 0;
-    is_int(ngx_walrus_pread(fd, buf, 16, 0), -1,
+    is_int(walrus_pread(fd, buf, 16, 0), -1,
            "pread past the end of the file fails");
     is_int(errno, EIO, "... with EIO");
 
-    is_int(ngx_walrus_read_fd(fd, 11, &data, &len), 0,
+    is_int(walrus_read_fd(fd, 11, &data, &len), 0,
            "read_fd of a file of max bytes");
     ok(len == 11 && memcmp(data, "a good copy", 11) == 0, "... all of it");
     free(data);
     errno = 0;
-    is_int(ngx_walrus_read_fd(fd, 10, &data, &len), -1,
+    is_int(walrus_read_fd(fd, 10, &data, &len), -1,
            "read_fd of a file over max fails");
     is_int(errno, EFBIG, "... with EFBIG");
     close(fd);
 
     PATH(path, "%s/blob/none", base);
-    is_int(ngx_walrus_read_file(path, 100, &data, &len), -1,
+    is_int(walrus_read_file(path, 100, &data, &len), -1,
            "read_file of a missing file fails");
 }
 
@@ -371,7 +378,7 @@ static void
 test_sweep_body_files(void)
 {
     int   fd, i;
-    char  body[NGX_WALRUS_PATH_MAX], p[8][NGX_WALRUS_PATH_MAX];
+    char  body[WALRUS_PATH_MAX], p[8][WALRUS_PATH_MAX];
 
     PATH(body, "%s/body", base);
     mkdir(body, 0755);
@@ -406,7 +413,7 @@ test_sweep_body_files(void)
 
     fd = open(p[3], O_RDONLY);
 
-    is_int(ngx_walrus_sweep_body_files(body, time(NULL) - 60), 2,
+    is_int(walrus_sweep_body_files(body, time(NULL) - 60), 2,
            "sweep_body_files removes 2 stale files");
     ok(!exists(p[0]), "... a stale one");
     ok(!exists(p[5]), "... and one in a subdirectory");
@@ -416,10 +423,10 @@ test_sweep_body_files(void)
     ok(exists(p[7]), "... and one deeper than three levels");
 
     close(fd);
-    is_int(ngx_walrus_sweep_body_files(body, time(NULL) - 60), 1,
+    is_int(walrus_sweep_body_files(body, time(NULL) - 60), 1,
            "once closed, the stale open one goes too");
     ok(!exists(p[3]), "... it is gone");
-    is_int(ngx_walrus_sweep_body_files("/nonexistent-walrus-dir", time(NULL)),
+    is_int(walrus_sweep_body_files("/nonexistent-walrus-dir", time(NULL)),
            0, "a missing directory: nothing removed");
 }
 
@@ -428,7 +435,7 @@ int
 main(void)
 {
     const char  *tmp;
-    char         cmd[NGX_WALRUS_PATH_MAX + 16];
+    char         cmd[WALRUS_PATH_MAX + 16];
 
     tmp = getenv("TMPDIR");
     PATH(base, "%s/walrus-store-XXXXXX",

@@ -1,6 +1,6 @@
 /*
  * The worker's memory of verified metadata and certificates
- * (src/ngx_walrus_memo.c): what comes back, the LRU order, the bound on
+ * (src/gateway/ngx_walrus_memo.c): what comes back, the LRU order, the bound on
  * its size and on one entry, expiry, replacement, IDs that share their
  * first bytes (one red-black tree key), and drain.
  *
@@ -9,27 +9,19 @@
  * tree is not on this machine (only its headers, in build/nginx): the
  * stub is an unbalanced binary search tree behind the same functions,
  * which runs the memo's own insert_value and lookups.  The memo's source
- * is compiled in, to check its size accounting.  Not built by "make
- * unit" (no nginx include paths there); built by hand after "make all":
- *
- *   N=build/nginx
- *   cc -std=gnu11 -O2 -g -W -Wall -Wextra -Wno-unused-parameter -Werror \
- *       -Iinclude -It/unit -I$N/src/core -I$N/src/event \
- *       -I$N/src/event/modules -I$N/src/os/unix -I$N/src/http \
- *       -I$N/src/http/modules -I$N/src/http/v2 -I$N/objs \
- *       -o build/unit/test_memo t/unit/ngx/test_memo.c build/libwalrus.a \
- *       -lisal -ljansson -lcrypto
- *   prove -e '' build/unit/test_memo
+ * is compiled in, to check its size accounting.  Built and run by
+ * "make unit-ngx", against the headers of the nginx tree the module is
+ * built in.
  */
 
-#include "../../../src/ngx_walrus_memo.c"
+#include "../../../src/gateway/ngx_walrus_memo.c"
 
 #include <tap.h>
 
 
 /* --- stubs of nginx ------------------------------------------------------ */
 
-ngx_module_t                   ngx_http_walrus_module;
+ngx_module_t                   ngx_http_walrus_gateway_module;
 static ngx_time_t              now;
 volatile ngx_time_t           *ngx_cached_time = &now;
 
@@ -128,10 +120,10 @@ ngx_rbtree_delete(ngx_rbtree_t *tree, ngx_rbtree_node_t *node)
 
 /* --- the test's request ---------------------------------------------- */
 
-static ngx_walrus_main_conf_t  wmcf;
-static void                   *main_conf[1] = { &wmcf };
-static ngx_connection_t        conn;
-static ngx_http_request_t      req;
+static ngx_walrus_gateway_main_conf_t   wmcf;
+static void                            *main_conf[1] = { &wmcf };
+static ngx_connection_t                 conn;
+static ngx_http_request_t               req;
 static ngx_http_request_t     *r = &req;
 
 
@@ -225,7 +217,7 @@ main(void)
     req.connection = &conn;
     req.main_conf = main_conf;
     req.pool = (ngx_pool_t *) &req;
-    ngx_http_walrus_module.ctx_index = 0;
+    ngx_http_walrus_gateway_module.ctx_index = 0;
     now.sec = 1000000;
 
     /* room for exactly 10 entries of 100 bytes of metadata */

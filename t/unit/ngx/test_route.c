@@ -1,21 +1,11 @@
 /*
- * The route parser of the HTTP API (src/ngx_walrus_route.c): which paths
+ * The route parser of the HTTP API (src/ngx/ngx_walrus_route.c): which paths
  * are the API's, which are refused, and what they carry.
  *
  * The parser uses nginx's headers (ngx_str_t, inline string functions)
- * but no nginx function, so it links with libwalrus.a alone.  It is not
- * built by "make unit" (t/unit/test_*.c), which has no nginx include
- * paths; built by hand after "make all":
- *
- *   N=build/nginx
- *   cc -std=gnu11 -O2 -g -W -Wall -Wextra -Wno-unused-parameter -Werror \
- *       -Iinclude -It/unit -I$N/src/core -I$N/src/event \
- *       -I$N/src/event/modules -I$N/src/os/unix -I$N/src/http \
- *       -I$N/src/http/modules -I$N/src/http/v2 -I$N/objs \
- *       -o build/unit/test_route \
- *       t/unit/ngx/test_route.c src/ngx_walrus_route.c build/libwalrus.a \
- *       -lisal -ljansson -lcrypto
- *   prove -e '' build/unit/test_route
+ * but no nginx function, so it links with libwalrus.a alone.  Built and
+ * run by "make unit-ngx", against the headers of the nginx tree the
+ * module is built in.
  */
 
 #include <ngx_walrus.h>
