@@ -9,6 +9,7 @@
 #include <ngx_walrus_memo.h>
 #include <ngx_walrus_redis.h>
 #include <ngx_walrus_spare_file.h>
+#include <walrus_sha256.h>
 #include <walrus_sign.h>
 #include <openssl/evp.h>
 
@@ -420,6 +421,18 @@ ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_walrus_postconfiguration(ngx_conf_t *cf)
 {
+    ngx_uint_t  level;
+
+    /*
+     * The hashing self-test runs once per process, here in the master
+     * before the workers are forked, so that they inherit its verdict.
+     */
+
+    level = walrus_sha256_self_test() == WALRUS_ECRYPTO ? NGX_LOG_WARN
+                                                         : NGX_LOG_NOTICE;
+
+    ngx_log_error(level, cf->log, 0, "walrus: %s", walrus_sha256_engine());
+
     if (ngx_walrus_fanout_add_variables(cf) != NGX_OK) {
         return NGX_ERROR;
     }

@@ -30,13 +30,16 @@ struct walrus_codec_s {
     uint8_t           *tables;      /* 32 * k * k */
     uint8_t           *leaves;      /* n leaf hashes */
     uint8_t           *merkle;      /* n hashes of tree scratch */
-    uint8_t           *expanded;    /* n symbols */
+    uint8_t          **cells;       /* n * n leaf pointers */
+    size_t             cells_size;
+    uint8_t           *expanded;    /* n cells of WALRUS_CELL_PAD + sym */
     size_t             expanded_size;
 };
 
 
 static int walrus_code_init(walrus_code_t *code, unsigned n, unsigned k);
 static int walrus_grow(uint8_t **buf, size_t *size, size_t need);
+static int walrus_grow_cells(walrus_codec_t *c, size_t count);
 static int walrus_segment_reserve(walrus_segment_t *seg, unsigned n,
     size_t sym);
 static int walrus_hash_matrix(walrus_codec_t *c, walrus_segment_t *seg);
@@ -46,14 +49,19 @@ static int walrus_hash_symbols(walrus_codec_t *c, uint8_t **symbols,
     size_t sym, uint8_t *root);
 static int walrus_rs_decode(walrus_codec_t *c, walrus_code_t *code,
     size_t len, const uint8_t *const *present, uint8_t **out);
-static void walrus_prefetch_symbol(const uint8_t *p, size_t sym);
 
 
 /*
- * Bytes of the next symbol prefetched while one is hashed: SHA-256 of data
- * that is not in the cache runs about 1/3 slower without it.
+ * Multi-buffer SHA-256 has no incremental update: a leaf's 0x00 prefix
+ * must sit in memory right before its symbol.  The segment matrix keeps
+ * its symbols contiguous (primary slivers are written straight from it)
+ * and has this many bytes before its first symbol, so that every symbol
+ * has a byte before it to stand in for the prefix while it is hashed.
+ * Expanded slivers are copied into cells of this many bytes plus the
+ * symbol, the prefix at the end of the pad: symbols stay 64-byte aligned
+ * for ISA-L and no two leaves share a byte.
  */
-#define WALRUS_PREFETCH_SIZE  4096
+#define WALRUS_CELL_PAD       WALRUS_SYMBOL_ALIGN
 
 
 /* the code that extends a sliver of `axis` into its n symbols */
@@ -151,6 +159,7 @@ walrus_codec_destroy(walrus_codec_t *c)
     free(c->tables);
     free(c->leaves);
     free(c->merkle);
+    free(c->cells);
     free(c->expanded);
     free(c);
 }
@@ -200,6 +209,28 @@ walrus_grow(uint8_t **buf, size_t *size, size_t need)
 }
 
 
+static int
+walrus_grow_cells(walrus_codec_t *c, size_t count)
+{
+    uint8_t  **p;
+
+    if (c->cells_size >= count) {
+        return WALRUS_OK;
+    }
+
+    p = malloc(count * sizeof(uint8_t *));
+    if (p == NULL) {
+        return WALRUS_ENOMEM;
+    }
+
+    free(c->cells);
+    c->cells = p;
+    c->cells_size = count;
+
+    return WALRUS_OK;
+}
+
+
 void
 walrus_segment_init(walrus_segment_t *seg)
 {
@@ -210,7 +241,10 @@ walrus_segment_init(walrus_segment_t *seg)
 void
 walrus_segment_free(walrus_segment_t *seg)
 {
-    free(seg->matrix);
+    if (seg->matrix != NULL) {
+        free(seg->matrix - WALRUS_CELL_PAD);
+    }
+
     free(seg->leaves);
     free(seg->pair_hashes);
     walrus_segment_init(seg);
@@ -229,9 +263,13 @@ walrus_segment_reserve(walrus_segment_t *seg, unsigned n, size_t sym)
     walrus_segment_free(seg);
 
     cells = (size_t) n * n;
-    seg->matrix = malloc(cells * sym);
+    seg->matrix = malloc(WALRUS_CELL_PAD + cells * sym);
     seg->leaves = malloc(cells * WALRUS_HASH_LEN);
     seg->pair_hashes = malloc((size_t) n * WALRUS_PAIR_HASH_LEN);
+
+    if (seg->matrix != NULL) {
+        seg->matrix += WALRUS_CELL_PAD;
+    }
 
     if (seg->matrix == NULL || seg->leaves == NULL
         || seg->pair_hashes == NULL)
@@ -308,7 +346,8 @@ walrus_segment_encode(walrus_codec_t *c, const uint8_t *data,
 
 /*
  * Each symbol of E is hashed once; its leaf hash serves both its row tree
- * (primary sliver hash) and its column tree (secondary sliver hash).
+ * (primary sliver hash) and its column tree (secondary sliver hash).  The
+ * n * n leaves are one batch for the multi-buffer lanes.
  */
 
 static int
@@ -324,16 +363,19 @@ walrus_hash_matrix(walrus_codec_t *c, walrus_segment_t *seg)
     cells = (size_t) n * n;
     rowlen = (size_t) n * WALRUS_HASH_LEN;
 
-    for (i = 0; i < cells; i++) {
-        if (i + 1 < cells) {
-            walrus_prefetch_symbol(seg->matrix + (i + 1) * sym, sym);
-        }
+    rc = walrus_grow_cells(c, cells);
+    if (rc != WALRUS_OK) {
+        return rc;
+    }
 
-        rc = walrus_merkle_leaf(c->sha, seg->matrix + i * sym, sym,
-                                seg->leaves + i * WALRUS_HASH_LEN);
-        if (rc != WALRUS_OK) {
-            return rc;
-        }
+    for (i = 0; i < cells; i++) {
+        c->cells[i] = seg->matrix + i * sym;
+    }
+
+    rc = walrus_merkle_leaves(c->sha, c->cells, cells, sym, seg->leaves,
+                              WALRUS_HASH_LEN);
+    if (rc != WALRUS_OK) {
+        return rc;
     }
 
     for (k = 0; k < n; k++) {
@@ -356,19 +398,6 @@ walrus_hash_matrix(walrus_codec_t *c, walrus_segment_t *seg)
 
     return walrus_merkle_pairs_root(c->sha, seg->pair_hashes, n, c->leaves,
                                     c->merkle, seg->root);
-}
-
-
-static void
-walrus_prefetch_symbol(const uint8_t *p, size_t sym)
-{
-    size_t  i;
-
-    sym = sym < WALRUS_PREFETCH_SIZE ? sym : WALRUS_PREFETCH_SIZE;
-
-    for (i = 0; i < sym; i += WALRUS_SYMBOL_ALIGN) {
-        __builtin_prefetch(p + i);
-    }
 }
 
 
@@ -398,7 +427,9 @@ walrus_segment_secondary(const walrus_codec_t *c,
 
 /*
  * Points symbols[0..n-1] at the n symbols of a sliver extended with the
- * orthogonal code: the sliver's own symbols, then parity in c->expanded.
+ * orthogonal code, all in cells of c->expanded: the sliver's own symbols
+ * are copied there, so that each has a byte before it for the leaf prefix
+ * (the caller's buffer is read only), and parity is written there.
  */
 
 static int
@@ -406,20 +437,25 @@ walrus_expand(walrus_codec_t *c, walrus_axis_e axis, size_t sym,
     const uint8_t *sliver, uint8_t **symbols)
 {
     int             rc;
+    size_t          cell;
     unsigned        i, n;
     walrus_code_t  *code;
 
     n = c->params.n;
     code = walrus_code_for(c, axis);
+    cell = WALRUS_CELL_PAD + sym;
 
-    rc = walrus_grow(&c->expanded, &c->expanded_size, (n - code->k) * sym);
+    rc = walrus_grow(&c->expanded, &c->expanded_size, n * cell);
     if (rc != WALRUS_OK) {
         return rc;
     }
 
     for (i = 0; i < n; i++) {
-        symbols[i] = i < code->k ? (uint8_t *) sliver + i * sym
-                                 : c->expanded + (i - code->k) * sym;
+        symbols[i] = c->expanded + i * cell + WALRUS_CELL_PAD;
+
+        if (i < code->k) {
+            memcpy(symbols[i], sliver + i * sym, sym);
+        }
     }
 
     ec_encode_data((int) sym, (int) code->k, (int) (n - code->k),
@@ -433,19 +469,12 @@ static int
 walrus_hash_symbols(walrus_codec_t *c, uint8_t **symbols, size_t sym,
     uint8_t *root)
 {
-    int       rc;
-    unsigned  i;
+    int  rc;
 
-    for (i = 0; i < c->params.n; i++) {
-        if (i + 1 < c->params.n) {
-            walrus_prefetch_symbol(symbols[i + 1], sym);
-        }
-
-        rc = walrus_merkle_leaf(c->sha, symbols[i], sym,
-                                c->leaves + (size_t) i * WALRUS_HASH_LEN);
-        if (rc != WALRUS_OK) {
-            return rc;
-        }
+    rc = walrus_merkle_leaves(c->sha, symbols, c->params.n, sym, c->leaves,
+                              WALRUS_HASH_LEN);
+    if (rc != WALRUS_OK) {
+        return rc;
     }
 
     if (root == NULL) {
