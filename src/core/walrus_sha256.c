@@ -46,6 +46,9 @@
  */
 #define WALRUS_MB_CHUNK      128
 
+/* the most lanes of a manager of libipsec-mb 1.3 (16 with AVX-512) */
+#define WALRUS_MB_LANES      16
+
 /*
  * The longest message (prefix included) sent to the multi-buffer path.
  * The library's checked submit refuses hash jobs over 65,534 bytes; its
@@ -497,6 +500,18 @@ walrus_mb_run(IMB_MGR *mgr, const uint8_t *const *msg, uint8_t *const *out,
     rc = WALRUS_OK;
 
     for (i = 0; i < count; i++) {
+
+        /*
+         * a set of lanes is hashed when it is full: the start of the leaf
+         * one set further on is fetched meanwhile, as short leaves read
+         * from memory do not last long enough for the hardware prefetcher
+         */
+
+        if (i + WALRUS_MB_LANES < count) {
+            walrus_prefetch(msg[i + WALRUS_MB_LANES],
+                            len < WALRUS_SHA_AHEAD ? len : WALRUS_SHA_AHEAD);
+        }
+
         job = IMB_GET_NEXT_JOB(mgr);
 
         job->cipher_mode = IMB_CIPHER_NULL;
@@ -541,10 +556,9 @@ static int
 walrus_mb_round(walrus_mb_t *mb, uint8_t **msg, uint8_t **out, size_t count,
     size_t len)
 {
-    int       rc;
-    size_t    i;
-    IMB_MGR  *mgr;
-    uint8_t   saved[WALRUS_MB_CHUNK];
+    int      rc;
+    size_t   i, wide, rest;
+    uint8_t  saved[WALRUS_MB_CHUNK];
 
     for (i = 0; i < count; i++) {
         saved[i] = msg[i][0];
@@ -553,13 +567,31 @@ walrus_mb_round(walrus_mb_t *mb, uint8_t **msg, uint8_t **out, size_t count,
 
     /*
      * The wide manager finishes a batch smaller than its lane count in the
-     * time of a full one; below walrus_engine.wide_from leaves the two
-     * SHA-NI lanes of the SSE manager are faster.
+     * time of a full one: below walrus_engine.wide_from leaves the two
+     * SHA-NI lanes of the SSE manager are faster, and they take the
+     * leaves left over by full sets of wide lanes.
      */
 
-    mgr = count >= walrus_engine.wide_from ? mb->wide : mb->narrow;
+    rest = count % WALRUS_MB_LANES;
 
-    rc = walrus_mb_run(mgr, (const uint8_t *const *) msg, out, count, len);
+    if (walrus_engine.wide_from > WALRUS_MB_LANES) {
+        wide = 0;
+
+    } else {
+        wide = rest >= walrus_engine.wide_from ? count : count - rest;
+    }
+
+    rc = WALRUS_OK;
+
+    if (wide > 0) {
+        rc = walrus_mb_run(mb->wide, (const uint8_t *const *) msg, out, wide,
+                           len);
+    }
+
+    if (wide < count && rc == WALRUS_OK) {
+        rc = walrus_mb_run(mb->narrow, (const uint8_t *const *) msg + wide,
+                           out + wide, count - wide, len);
+    }
 
     for (i = 0; i < count; i++) {
         msg[i][0] = saved[i];
@@ -645,16 +677,18 @@ walrus_mb_self_test(walrus_mb_t *mb, size_t *bad)
     }
 
     if (rc == WALRUS_OK) {
-        wide = walrus_mb_time(mb->wide, msg, out, 16, 16385);
-        narrow = walrus_mb_time(mb->narrow, msg, out, 16, 16385);
+        wide = walrus_mb_time(mb->wide, msg, out, WALRUS_MB_LANES, 16385);
+        narrow = walrus_mb_time(mb->narrow, msg, out, WALRUS_MB_LANES,
+                                16385);
 
         /*
-         * Below 16 leaves the wide lanes take the time of 16 and the
-         * narrow ones time in proportion to the leaves.
+         * Below WALRUS_MB_LANES leaves the wide lanes take the time of a
+         * full set and the narrow ones time in proportion to the leaves.
          */
 
         if (wide < narrow) {
-            walrus_engine.wide_from = (size_t) (16 * wide / narrow) + 1;
+            walrus_engine.wide_from = (size_t) (WALRUS_MB_LANES * wide
+                                                / narrow) + 1;
         }
     }
 
