@@ -16,6 +16,7 @@
 static void test_engine(void);
 static void test_leaves(size_t len, size_t count, unsigned layout);
 static void test_codec(unsigned n, uint64_t len);
+static void test_batch(unsigned n);
 static void fill(uint8_t *p, size_t len);
 
 
@@ -192,6 +193,109 @@ test_codec(unsigned n, uint64_t len)
 }
 
 
+/*
+ * walrus_slivers_verify() against walrus_sliver_verify(): slivers of two
+ * segments (two symbol sizes), both axes, one damaged, one of the wrong
+ * length, one with an index out of range, more than one batch of bytes.
+ */
+
+static void
+test_batch(unsigned n)
+{
+    int                     rc, same;
+    size_t                  k, count, sym[2], len;
+    uint8_t                *data, *sl[2][2 * WALRUS_MAX_SHARDS];
+    uint8_t                 pairs[2][WALRUS_MAX_SHARDS * 64];
+    unsigned                g, i, axis;
+    walrus_codec_t         *c;
+    walrus_segment_t        seg;
+    walrus_sliver_check_t   checks[4 * WALRUS_MAX_SHARDS + 1];
+
+    static const uint64_t  seglen[2] = { 3 * 1024 * 1024, 100 * 1000 };
+
+    c = walrus_codec_create(n);
+    data = malloc(seglen[0]);
+
+    if (c == NULL || data == NULL) {
+        ok(0, "allocation");
+        return;
+    }
+
+    fill(data, seglen[0]);
+    walrus_segment_init(&seg);
+    count = 0;
+
+    for (g = 0; g < 2; g++) {
+        walrus_segment_encode(c, data, seglen[g], &seg);
+        sym[g] = seg.symbol_size;
+        memcpy(pairs[g], seg.pair_hashes, (size_t) n * 64);
+
+        for (i = 0; i < n; i++) {
+            for (axis = 0; axis < 2; axis++) {
+                len = walrus_sliver_size(walrus_codec_params(c), axis,
+                                         sym[g]);
+                sl[g][2 * i + axis] = malloc(len);
+
+                if (axis == WALRUS_PRIMARY) {
+                    memcpy(sl[g][2 * i + axis],
+                           walrus_segment_primary(c, &seg, i), len);
+
+                } else {
+                    walrus_segment_secondary(c, &seg, i,
+                                             sl[g][2 * i + axis]);
+                }
+
+                checks[count].axis = axis;
+                checks[count].index = i;
+                checks[count].symbol_size = sym[g];
+                checks[count].sliver = sl[g][2 * i + axis];
+                checks[count].len = len;
+                checks[count].expected = pairs[g]
+                                         + (size_t) (axis == WALRUS_PRIMARY
+                                                     ? i : n - 1 - i) * 64
+                                         + (axis == WALRUS_PRIMARY ? 0 : 32);
+                count++;
+            }
+        }
+    }
+
+    sl[0][2][5] ^= 1;
+    checks[3].len -= 64;
+    checks[count] = checks[0];
+    checks[count].index = n;
+    count++;
+
+    rc = walrus_slivers_verify(c, checks, count);
+
+    same = 1;
+
+    for (k = 0; k < count; k++) {
+        same &= checks[k].rc
+                == walrus_sliver_verify(c, checks[k].axis, checks[k].index,
+                                        checks[k].symbol_size,
+                                        checks[k].sliver, checks[k].len,
+                                        checks[k].expected);
+    }
+
+    ok(rc == WALRUS_OK && same && checks[0].rc == WALRUS_OK
+       && checks[2].rc == WALRUS_EHASH && checks[3].rc == WALRUS_ELENGTH
+       && checks[count - 1].rc == WALRUS_EINVAL
+       && checks[count - 2].rc == WALRUS_OK,
+       "n = %u: %zu slivers checked in batches give what one by one gives "
+       "(good, damaged, short, bad index)", n, count);
+
+    for (g = 0; g < 2; g++) {
+        for (i = 0; i < 2 * n; i++) {
+            free(sl[g][i]);
+        }
+    }
+
+    walrus_segment_free(&seg);
+    walrus_codec_destroy(c);
+    free(data);
+}
+
+
 int
 main(void)
 {
@@ -232,6 +336,10 @@ main(void)
     test_codec(10, 1000 * 1000 + 7);
     test_codec(31, 4 * 1024 * 1024);
     test_codec(100, 2 * 1024 * 1024 + 3);
+
+    test_batch(4);
+    test_batch(7);
+    test_batch(31);
 
     return tap_done();
 }
