@@ -519,9 +519,14 @@ for my $help (['-h'], ['--help'], ['help']) {
     ($rc, $out, $err) = run(@$help);
     is($rc, 0, "@$help exits 0");
     my @missing = grep { $out !~ /^  \Q$_\E /m }
-                  qw(blob-id encode decode keygen verify-cert help);
+                  qw(blob-id encode decode keygen verify-cert self-test help);
     is("@missing", '', "@$help lists every command");
 }
+
+($rc, $out, $err) = run('self-test');
+is($rc, 0, 'self-test: the leaf hashing agrees with OpenSSL') or diag $err;
+like($out, qr/^(multi-buffer|OpenSSL) SHA-256 \(.*\)$/,
+     '... and says which engine runs');
 
 ($rc, $out, $err) = run('-c', "$dir/none/committee.json", 'blob-id',
                         "$dir/a.bin");
