@@ -63,8 +63,9 @@ static int walrus_rs_decode(walrus_codec_t *c, walrus_code_t *code,
  * and has this many bytes before its first symbol, so that every symbol
  * has a byte before it to stand in for the prefix while it is hashed.
  * Expanded slivers are copied into cells of this many bytes plus the
- * symbol, the prefix at the end of the pad: symbols stay 64-byte aligned
- * for ISA-L and no two leaves share a byte.
+ * symbol, the prefix at the end of the pad: a pad of a multiple of 64
+ * keeps every symbol at the buffer's alignment, and no two leaves share a
+ * byte.
  */
 #define WALRUS_CELL_PAD       WALRUS_SYMBOL_ALIGN
 

@@ -100,7 +100,10 @@ static void walrus_prefetch(const uint8_t *p, size_t len);
 static const uint8_t  walrus_zero_node[WALRUS_HASH_LEN];
 
 
-/* decided once per process by walrus_engine_init(), then read only */
+/*
+ * Decided once per process by walrus_engine_init(), then read only (but
+ * for walrus_sha256_use_multibuffer() in tests and benchmarks).
+ */
 static struct {
     int             state;        /* walrus_sha256_self_test() */
     int             on;           /* leaves go through multi-buffer */
