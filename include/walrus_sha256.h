@@ -51,6 +51,7 @@ int walrus_merkle_leaves(walrus_sha256_t *h, uint8_t *const *data,
  * WALRUS_OK when the multi-buffer path is on, WALRUS_ECRYPTO after a
  * mismatch, WALRUS_EINVAL when it is not available (not built in, CPU
  * features missing, WALRUS_SHA256=openssl in the environment).
+ * WALRUS_SHA256=test-mismatch makes the self-test fail, for tests.
  */
 int walrus_sha256_self_test(void);
 
