@@ -70,15 +70,26 @@ struct walrus_sha256_s {
 
 #if (WALRUS_HAVE_IPSEC_MB)
 
-/* one pair of managers per thread: a manager is not thread safe */
-typedef struct {
-    IMB_MGR   *wide;      /* the best architecture of the CPU */
-    IMB_MGR   *narrow;    /* SSE: 2 SHA-NI lanes, or 4 SSE lanes */
-    IMB_ARCH   arch;
-} walrus_mb_t;
+/*
+ * A pair of managers: a manager is not thread safe, so a thread takes a
+ * pair from a list shared by the process for one batch and puts it back.
+ * Not per-thread storage: a destructor run at thread exit would be code
+ * of a module nginx may have unloaded by then (a worker's exit).  The list
+ * holds as many pairs as threads ever hashed at once, reachable to the
+ * end of the process.
+ */
+typedef struct walrus_mb_s  walrus_mb_t;
 
-static walrus_mb_t *walrus_mb_get(void);
-static void walrus_mb_free(void *data);
+struct walrus_mb_s {
+    IMB_MGR      *wide;      /* the best architecture of the CPU */
+    IMB_MGR      *narrow;    /* SSE: 2 SHA-NI lanes, or 4 SSE lanes */
+    IMB_ARCH      arch;
+    walrus_mb_t  *next;      /* in walrus_mb_list */
+};
+
+static walrus_mb_t *walrus_mb_take(void);
+static void walrus_mb_put(walrus_mb_t *mb);
+static void walrus_mb_free(walrus_mb_t *mb);
 static int walrus_mb_run(IMB_MGR *mgr, const uint8_t *const *msg,
     uint8_t *const *out, size_t count, size_t len);
 static int walrus_mb_round(walrus_mb_t *mb, uint8_t **msg, uint8_t **out,
@@ -114,8 +125,8 @@ static struct {
 static pthread_once_t  walrus_engine_once = PTHREAD_ONCE_INIT;
 
 #if (WALRUS_HAVE_IPSEC_MB)
-static pthread_key_t          walrus_mb_key;
-static __thread walrus_mb_t  *walrus_mb;
+static pthread_mutex_t  walrus_mb_lock = PTHREAD_MUTEX_INITIALIZER;
+static walrus_mb_t     *walrus_mb_list;
 #endif
 
 
@@ -252,9 +263,11 @@ walrus_merkle_leaves(walrus_sha256_t *h, uint8_t *const *data,
         (void) pthread_once(&walrus_engine_once, walrus_engine_init);
 
         if (walrus_engine.on) {
-            mb = walrus_mb_get();
+            mb = walrus_mb_take();
         }
     }
+
+    rc = WALRUS_OK;
 
     /*
      * A leaf whose prefix byte is the last byte of the previous leaf is
@@ -263,11 +276,11 @@ walrus_merkle_leaves(walrus_sha256_t *h, uint8_t *const *data,
      * for another job's prefix.
      */
 
-    for (round = 0; mb != NULL && round < 2; round++) {
+    for (round = 0; mb != NULL && rc == WALRUS_OK && round < 2; round++) {
         k = 0;
         odd = 0;
 
-        for (i = 0; i < count; i++) {
+        for (i = 0; rc == WALRUS_OK && i < count; i++) {
             odd = (i > 0 && data[i - 1] + len == data[i]) ? !odd : 0;
 
             if (odd != round) {
@@ -279,24 +292,18 @@ walrus_merkle_leaves(walrus_sha256_t *h, uint8_t *const *data,
 
             if (++k == WALRUS_MB_CHUNK) {
                 rc = walrus_mb_round(mb, msg, dst, k, len + 1);
-                if (rc != WALRUS_OK) {
-                    return rc;
-                }
-
                 k = 0;
             }
         }
 
-        if (k > 0) {
+        if (k > 0 && rc == WALRUS_OK) {
             rc = walrus_mb_round(mb, msg, dst, k, len + 1);
-            if (rc != WALRUS_OK) {
-                return rc;
-            }
         }
     }
 
     if (mb != NULL) {
-        return WALRUS_OK;
+        walrus_mb_put(mb);
+        return rc;
     }
 #endif
 
@@ -353,8 +360,10 @@ static void
 walrus_engine_init(void)
 {
 #if (WALRUS_HAVE_IPSEC_MB)
+    int           rc;
     char         *env;
     size_t        bad;
+    IMB_ARCH      arch;
     walrus_mb_t  *mb;
 #endif
 
@@ -372,13 +381,7 @@ walrus_engine_init(void)
         return;
     }
 
-    if (pthread_key_create(&walrus_mb_key, walrus_mb_free) != 0) {
-        snprintf(walrus_engine.text, sizeof(walrus_engine.text),
-                 "OpenSSL SHA-256 (pthread_key_create() failed)");
-        return;
-    }
-
-    mb = walrus_mb_get();
+    mb = walrus_mb_take();
     if (mb == NULL) {
         snprintf(walrus_engine.text, sizeof(walrus_engine.text),
                  "OpenSSL SHA-256 (libipsec-mb %s has no multi-buffer "
@@ -391,11 +394,14 @@ walrus_engine_init(void)
      * so that the tests can check the fallback
      */
 
-    if (walrus_mb_self_test(mb,
-                            env != NULL && strcmp(env, "test-mismatch") == 0,
-                            &bad)
-        != WALRUS_OK)
-    {
+    rc = walrus_mb_self_test(mb,
+                             env != NULL && strcmp(env, "test-mismatch") == 0,
+                             &bad);
+
+    arch = mb->arch;
+    walrus_mb_put(mb);
+
+    if (rc != WALRUS_OK) {
         walrus_engine.state = WALRUS_ECRYPTO;
         snprintf(walrus_engine.text, sizeof(walrus_engine.text),
                  "OpenSSL SHA-256: the libipsec-mb %s self-test failed on "
@@ -411,9 +417,9 @@ walrus_engine_init(void)
              "multi-buffer SHA-256 (libipsec-mb %s, %s lanes from %zu leaves "
              "of a batch, sse lanes below, self-test passed)",
              imb_get_version_str(),
-             mb->arch == IMB_ARCH_AVX512 ? "avx512"
-             : mb->arch == IMB_ARCH_AVX2 ? "avx2"
-             : mb->arch == IMB_ARCH_AVX ? "avx" : "sse",
+             arch == IMB_ARCH_AVX512 ? "avx512"
+             : arch == IMB_ARCH_AVX2 ? "avx2"
+             : arch == IMB_ARCH_AVX ? "avx" : "sse",
              walrus_engine.wide_from);
 
 #else
@@ -428,12 +434,21 @@ walrus_engine_init(void)
 #if (WALRUS_HAVE_IPSEC_MB)
 
 static walrus_mb_t *
-walrus_mb_get(void)
+walrus_mb_take(void)
 {
     walrus_mb_t  *mb;
 
-    if (walrus_mb != NULL) {
-        return walrus_mb;
+    (void) pthread_mutex_lock(&walrus_mb_lock);
+
+    mb = walrus_mb_list;
+    if (mb != NULL) {
+        walrus_mb_list = mb->next;
+    }
+
+    (void) pthread_mutex_unlock(&walrus_mb_lock);
+
+    if (mb != NULL) {
+        return mb;
     }
 
     mb = calloc(1, sizeof(walrus_mb_t));
@@ -463,29 +478,30 @@ walrus_mb_get(void)
 
     init_mb_mgr_sse(mb->narrow);
 
-    if (imb_get_errno(mb->narrow) != 0
-        || pthread_setspecific(walrus_mb_key, mb) != 0)
-    {
+    if (imb_get_errno(mb->narrow) != 0) {
         walrus_mb_free(mb);
         return NULL;
     }
-
-    /* freed by walrus_mb_free() when the thread exits */
-    walrus_mb = mb;
 
     return mb;
 }
 
 
 static void
-walrus_mb_free(void *data)
+walrus_mb_put(walrus_mb_t *mb)
 {
-    walrus_mb_t  *mb = data;
+    (void) pthread_mutex_lock(&walrus_mb_lock);
 
-    if (mb == NULL) {
-        return;
-    }
+    mb->next = walrus_mb_list;
+    walrus_mb_list = mb;
 
+    (void) pthread_mutex_unlock(&walrus_mb_lock);
+}
+
+
+static void
+walrus_mb_free(walrus_mb_t *mb)
+{
     if (mb->wide != NULL) {
         free_mb_mgr(mb->wide);
     }
@@ -495,7 +511,6 @@ walrus_mb_free(void *data)
     }
 
     free(mb);
-    walrus_mb = NULL;
 }
 
 
