@@ -32,6 +32,7 @@ static char *ngx_walrus_gateway(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_walrus_gateway_check(ngx_conf_t *cf,
     ngx_walrus_loc_conf_t *wlcf);
 static ngx_int_t ngx_walrus_postconfiguration(ngx_conf_t *cf);
+static void ngx_walrus_sha256_cleanup(void *data);
 static void ngx_walrus_committee_cleanup(void *data);
 static void ngx_walrus_key_cleanup(void *data);
 
@@ -421,12 +422,22 @@ ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_walrus_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_uint_t  level;
+    ngx_uint_t           level;
+    ngx_pool_cleanup_t  *cln;
 
     /*
      * The hashing self-test runs once per process, here in the master
      * before the workers are forked, so that they inherit its verdict.
+     * The multi-buffer managers it and the threads keep are freed with the
+     * cycle, before nginx unloads the module (and the list holding them).
      */
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_walrus_sha256_cleanup;
 
     level = walrus_sha256_self_test() == WALRUS_ECRYPTO ? NGX_LOG_WARN
                                                          : NGX_LOG_NOTICE;
@@ -442,6 +453,13 @@ ngx_walrus_postconfiguration(ngx_conf_t *cf)
     }
 
     return ngx_walrus_fanout_init_filters(cf);
+}
+
+
+static void
+ngx_walrus_sha256_cleanup(void *data)
+{
+    walrus_sha256_cleanup();
 }
 
 

@@ -55,6 +55,13 @@ int walrus_merkle_leaves(walrus_sha256_t *h, uint8_t *const *data,
  */
 int walrus_sha256_self_test(void);
 
+/*
+ * Frees the multi-buffer managers no thread is using (they are kept for
+ * the next batch).  For code that unloads this library, such as an nginx
+ * module whose cycle ends: the list that holds them goes away with it.
+ */
+void walrus_sha256_cleanup(void);
+
 /* one line for logs: the engine and why, e.g. "multi-buffer avx512 ..." */
 const char *walrus_sha256_engine(void);
 

@@ -356,6 +356,27 @@ walrus_sha256_use_multibuffer(int on)
 }
 
 
+void
+walrus_sha256_cleanup(void)
+{
+#if (WALRUS_HAVE_IPSEC_MB)
+    walrus_mb_t  *mb, *next;
+
+    (void) pthread_mutex_lock(&walrus_mb_lock);
+
+    mb = walrus_mb_list;
+    walrus_mb_list = NULL;
+
+    (void) pthread_mutex_unlock(&walrus_mb_lock);
+
+    for ( /* void */ ; mb != NULL; mb = next) {
+        next = mb->next;
+        walrus_mb_free(mb);
+    }
+#endif
+}
+
+
 static void
 walrus_engine_init(void)
 {
