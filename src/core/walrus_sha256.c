@@ -75,8 +75,8 @@ struct walrus_sha256_s {
  * pair from a list shared by the process for one batch and puts it back.
  * Not per-thread storage: a destructor run at thread exit would be code
  * of a module nginx may have unloaded by then (a worker's exit).  The list
- * holds as many pairs as threads ever hashed at once, reachable to the
- * end of the process.
+ * holds as many pairs as threads ever hashed at once, until
+ * walrus_sha256_cleanup().
  */
 typedef struct walrus_mb_s  walrus_mb_t;
 
