@@ -42,8 +42,14 @@ ok($id, 'a blob is stored');
 my $unknown = WalrusTest::Proto::b64url("\x42" x 32);
 is(answer($unknown), '404 BLOB_NOT_FOUND', 'an unknown blob: 404');
 
-# the wiped nodes are the faster ones to answer: the two that keep the
-# blob answer later than the hedge delay would allow if they were slow
+# nodes slower than the quorum may still be storing the blob after the
+# answer (straggling requests): wait until every node holds all of it
+ok(WalrusTest::eventually(sub {
+       !grep { !-e $t->store($_) . "/$id/certificate" } 0 .. $n - 1 }),
+   'every node holds the certificate');
+
+# n - f stores wiped: the nodes that lost it answer 404 for metadata and
+# certificate, the f that keep it prove it certified
 my @wiped = (0 .. $n - $f - 1);
 remove_tree($t->store($_) . "/$id") for @wiped;
 ok(!-e $t->store(0) . "/$id", "the stores of nodes @wiped lost the blob");
