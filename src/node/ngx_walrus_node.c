@@ -196,7 +196,7 @@ ngx_walrus_node_get(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     case NGX_WALRUS_ROUTE_SLIVER:
         walrus_store_sliver_name(name, sizeof(name), rt->pair,
-                                     rt->axis == WALRUS_SECONDARY);
+                                 rt->axis == WALRUS_SECONDARY);
         return ngx_walrus_node_send_file(r, rt, name, "SLIVER_NOT_FOUND");
 
     case NGX_WALRUS_ROUTE_STATUS:
@@ -227,7 +227,7 @@ ngx_walrus_node_send_file(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     wlcf = ngx_walrus_node_loc_conf(r);
 
     if (walrus_store_dir(dir, (char *) wlcf->store.data, wlcf->store.len,
-                             rt->id_text) != 0
+                         rt->id_text) != 0
         || walrus_store_path(path, dir, name) != 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -494,7 +494,7 @@ ngx_walrus_node_state(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     wlcf = ngx_walrus_node_loc_conf(r);
 
     if (walrus_store_dir(dir, (char *) wlcf->store.data, wlcf->store.len,
-                             rt->id_text) != 0
+                         rt->id_text) != 0
         || walrus_store_path(path, dir, name) != 0)
     {
         return -1;

@@ -147,7 +147,7 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     t->request = r;
 
     if (walrus_store_dir(t->dir, (char *) wlcf->store.data,
-                             wlcf->store.len, rt->id_text)
+                         wlcf->store.len, rt->id_text)
         != 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -871,8 +871,8 @@ static void
 ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name)
 {
     if (walrus_file_adopt(t->body_file->file.fd,
-                              (char *) t->body_file->file.name.data,
-                              t->dir, name)
+                          (char *) t->body_file->file.name.data,
+                          t->dir, name)
         != 0)
     {
         ngx_walrus_put_store_fail(t, "cannot store %s", name);

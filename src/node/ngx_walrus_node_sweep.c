@@ -110,7 +110,7 @@ ngx_walrus_node_sweep_start(ngx_cycle_t *cycle)
 
     for (i = 0; i < wmcf->body_dirs->nelts; i++) {
         n = walrus_sweep_body_files((char *) bd[i].path->name.data,
-                                        ngx_time() + 1);
+                                    ngx_time() + 1);
         if (n > 0) {
             ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                           "walrus: removed %ul request body files left in "

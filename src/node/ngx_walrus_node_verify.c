@@ -66,7 +66,7 @@ ngx_walrus_node_verify(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     t->npairs = npairs;
 
     if (walrus_store_dir(t->dir, (char *) wlcf->store.data,
-                             wlcf->store.len, rt->id_text)
+                         wlcf->store.len, rt->id_text)
         != 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -270,7 +270,7 @@ ngx_walrus_verify_sliver(ngx_walrus_verify_t *t, walrus_metadata_t *m,
     struct stat  st;
 
     walrus_store_sliver_name(name, sizeof(name), pair,
-                                 axis == WALRUS_SECONDARY);
+                             axis == WALRUS_SECONDARY);
 
     if (walrus_store_path(path, t->dir, name) != 0) {
         errno = ENAMETOOLONG;
