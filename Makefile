@@ -8,15 +8,6 @@ CFLAGS   += -std=gnu11 $(OPT) -fPIC -W -Wall -Wextra -Wpointer-arith \
             -Wno-unused-parameter -Werror -Iinclude
 LDLIBS   += -lisal -ljansson -lcrypto
 
-# Intel's multi-buffer SHA-256 (libipsec-mb-dev) is optional: Debian ships
-# it for amd64 only, and without it leaves go through OpenSSL (same bytes,
-# about half the speed).  IPSEC_MB=no builds without it where it is there.
-IPSEC_MB ?= $(if $(wildcard /usr/include/intel-ipsec-mb.h),yes,no)
-ifeq ($(IPSEC_MB),yes)
-CFLAGS   += -DWALRUS_HAVE_IPSEC_MB=1
-LDLIBS   += -lIPSec_MB
-endif
-
 CORE_SRC  = $(wildcard src/core/*.c)
 CORE_OBJ  = $(CORE_SRC:src/core/%.c=$(BUILD)/core/%.o)
 CLI_SRC   = $(wildcard src/cli/*.c)

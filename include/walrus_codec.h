@@ -72,26 +72,6 @@ int walrus_sliver_verify(walrus_codec_t *c, walrus_axis_e axis,
     const uint8_t *expected);
 
 /*
- * Checks several slivers in one batch: their leaves share the lanes of
- * multi-buffer SHA-256 (a single sliver of a small n fills few of them).
- * Each check gets its own rc: WALRUS_OK, WALRUS_EHASH, WALRUS_ELENGTH or
- * WALRUS_EINVAL, as walrus_sliver_verify() would return.  The function
- * returns an error only when it could not check (no memory).
- */
-typedef struct {
-    walrus_axis_e   axis;
-    unsigned        index;
-    size_t          symbol_size;
-    const uint8_t  *sliver;
-    size_t          len;
-    const uint8_t  *expected;      /* the sliver's hash from the metadata */
-    int             rc;            /* out */
-} walrus_sliver_check_t;
-
-int walrus_slivers_verify(walrus_codec_t *c, walrus_sliver_check_t *checks,
-    size_t count);
-
-/*
  * Rebuilds a segment of seg_len bytes into out (walrus_segment_padded_size
  * bytes) from the primary slivers present in primary[0..n-1] (NULL when
  * absent), which the caller has verified.  With all p systematic slivers

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <walrusctl.h>
-#include <walrus_sha256.h>
 
 
 typedef struct {
@@ -26,7 +25,6 @@ static int walrus_cli_options(walrus_cli_t *cli,
 static int walrus_cli_option(const char *name, int *i, int argc,
     char **argv, const char **value);
 static int walrus_cli_flush(void);
-static int walrus_cli_self_test(walrus_cli_t *cli);
 
 
 static const walrus_cli_command_t  walrus_cli_commands[] = {
@@ -39,7 +37,6 @@ static const walrus_cli_command_t  walrus_cli_commands[] = {
       "[--blob-id ID] CERT" },
     { "register", 1, WALRUS_CLI_OPT_REGISTER, walrus_cli_register,
       "--key KEY [--epochs N] [--permanent] [-o OUT] FILE" },
-    { "self-test", 0, 0, walrus_cli_self_test, "no arguments" },
     { NULL, 0, 0, NULL, NULL }
 };
 
@@ -295,9 +292,6 @@ walrus_cli_usage(FILE *out)
           "binary into OUT\n"
           "                                   and the blob ID on stdout, "
           "else base64url\n"
-          "  self-test                        check the leaf hashing against "
-          "OpenSSL and\n"
-          "                                   print which engine runs\n"
           "  help                             print this text\n"
           "\n"
           "options:\n"
@@ -311,25 +305,6 @@ walrus_cli_usage(FILE *out)
           "exit status: 0 success, 1 the data did not verify, 2 usage "
           "error,\n"
           "3 I/O error or invalid committee or metadata file\n", out);
-}
-
-
-/*
- * The same self-test every process runs before it hashes a batch of
- * leaves: 1 when the multi-buffer path disagrees with OpenSSL (it is then
- * disabled, the results stay right), 0 otherwise.
- */
-
-static int
-walrus_cli_self_test(walrus_cli_t *cli)
-{
-    int  rc;
-
-    rc = walrus_sha256_self_test();
-
-    printf("%s\n", walrus_sha256_engine());
-
-    return rc == WALRUS_ECRYPTO ? WALRUS_CLI_INVALID : WALRUS_CLI_OK;
 }
 
 

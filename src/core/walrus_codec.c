@@ -30,51 +30,30 @@ struct walrus_codec_s {
     uint8_t           *tables;      /* 32 * k * k */
     uint8_t           *leaves;      /* n leaf hashes */
     uint8_t           *merkle;      /* n hashes of tree scratch */
-    uint8_t          **cells;       /* leaf pointers of a batch */
-    size_t             cells_size;
-    uint8_t           *expanded;    /* cells of WALRUS_CELL_PAD + sym */
+    uint8_t           *expanded;    /* n symbols */
     size_t             expanded_size;
-    uint8_t           *batch;       /* leaf hashes of a batch */
-    size_t             batch_size;
 };
 
 
 static int walrus_code_init(walrus_code_t *code, unsigned n, unsigned k);
 static int walrus_grow(uint8_t **buf, size_t *size, size_t need);
-static int walrus_grow_cells(walrus_codec_t *c, size_t count);
 static int walrus_segment_reserve(walrus_segment_t *seg, unsigned n,
     size_t sym);
 static int walrus_hash_matrix(walrus_codec_t *c, walrus_segment_t *seg);
-static int walrus_stage(walrus_codec_t *c, size_t slivers, size_t sym);
-static void walrus_expand(walrus_codec_t *c, walrus_axis_e axis, size_t sym,
-    const uint8_t *sliver, uint8_t *cells, uint8_t **symbols);
-static int walrus_sliver_args(walrus_codec_t *c, walrus_axis_e axis,
-    unsigned index, size_t symbol_size, size_t len);
+static int walrus_expand(walrus_codec_t *c, walrus_axis_e axis, size_t sym,
+    const uint8_t *sliver, uint8_t **symbols);
 static int walrus_hash_symbols(walrus_codec_t *c, uint8_t **symbols,
     size_t sym, uint8_t *root);
 static int walrus_rs_decode(walrus_codec_t *c, walrus_code_t *code,
     size_t len, const uint8_t *const *present, uint8_t **out);
+static void walrus_prefetch_symbol(const uint8_t *p, size_t sym);
 
 
 /*
- * Multi-buffer SHA-256 has no incremental update: a leaf's 0x00 prefix
- * must sit in memory right before its symbol.  The segment matrix keeps
- * its symbols contiguous (primary slivers are written straight from it)
- * and has this many bytes before its first symbol, so that every symbol
- * has a byte before it to stand in for the prefix while it is hashed.
- * Expanded slivers are copied into cells of this many bytes plus the
- * symbol, the prefix at the end of the pad: a pad of a multiple of 64
- * keeps every symbol at the buffer's alignment, and no two leaves share a
- * byte.
+ * Bytes of the next symbol prefetched while one is hashed: SHA-256 of data
+ * that is not in the cache runs about 1/3 slower without it.
  */
-#define WALRUS_CELL_PAD       WALRUS_SYMBOL_ALIGN
-
-/*
- * walrus_slivers_verify() expands at most this many bytes of slivers at a
- * time (at least one sliver): enough leaves to fill the lanes, bounded
- * memory per codec.
- */
-#define WALRUS_BATCH_BYTES    (8 * 1024 * 1024)
+#define WALRUS_PREFETCH_SIZE  4096
 
 
 /* the code that extends a sliver of `axis` into its n symbols */
@@ -172,9 +151,7 @@ walrus_codec_destroy(walrus_codec_t *c)
     free(c->tables);
     free(c->leaves);
     free(c->merkle);
-    free(c->cells);
     free(c->expanded);
-    free(c->batch);
     free(c);
 }
 
@@ -223,28 +200,6 @@ walrus_grow(uint8_t **buf, size_t *size, size_t need)
 }
 
 
-static int
-walrus_grow_cells(walrus_codec_t *c, size_t count)
-{
-    uint8_t  **p;
-
-    if (c->cells_size >= count) {
-        return WALRUS_OK;
-    }
-
-    p = malloc(count * sizeof(uint8_t *));
-    if (p == NULL) {
-        return WALRUS_ENOMEM;
-    }
-
-    free(c->cells);
-    c->cells = p;
-    c->cells_size = count;
-
-    return WALRUS_OK;
-}
-
-
 void
 walrus_segment_init(walrus_segment_t *seg)
 {
@@ -255,10 +210,7 @@ walrus_segment_init(walrus_segment_t *seg)
 void
 walrus_segment_free(walrus_segment_t *seg)
 {
-    if (seg->matrix != NULL) {
-        free(seg->matrix - WALRUS_CELL_PAD);
-    }
-
+    free(seg->matrix);
     free(seg->leaves);
     free(seg->pair_hashes);
     walrus_segment_init(seg);
@@ -277,13 +229,9 @@ walrus_segment_reserve(walrus_segment_t *seg, unsigned n, size_t sym)
     walrus_segment_free(seg);
 
     cells = (size_t) n * n;
-    seg->matrix = malloc(WALRUS_CELL_PAD + cells * sym);
+    seg->matrix = malloc(cells * sym);
     seg->leaves = malloc(cells * WALRUS_HASH_LEN);
     seg->pair_hashes = malloc((size_t) n * WALRUS_PAIR_HASH_LEN);
-
-    if (seg->matrix != NULL) {
-        seg->matrix += WALRUS_CELL_PAD;
-    }
 
     if (seg->matrix == NULL || seg->leaves == NULL
         || seg->pair_hashes == NULL)
@@ -360,8 +308,7 @@ walrus_segment_encode(walrus_codec_t *c, const uint8_t *data,
 
 /*
  * Each symbol of E is hashed once; its leaf hash serves both its row tree
- * (primary sliver hash) and its column tree (secondary sliver hash).  The
- * n * n leaves are one batch for the multi-buffer lanes.
+ * (primary sliver hash) and its column tree (secondary sliver hash).
  */
 
 static int
@@ -377,19 +324,16 @@ walrus_hash_matrix(walrus_codec_t *c, walrus_segment_t *seg)
     cells = (size_t) n * n;
     rowlen = (size_t) n * WALRUS_HASH_LEN;
 
-    rc = walrus_grow_cells(c, cells);
-    if (rc != WALRUS_OK) {
-        return rc;
-    }
-
     for (i = 0; i < cells; i++) {
-        c->cells[i] = seg->matrix + i * sym;
-    }
+        if (i + 1 < cells) {
+            walrus_prefetch_symbol(seg->matrix + (i + 1) * sym, sym);
+        }
 
-    rc = walrus_merkle_leaves(c->sha, c->cells, cells, sym, seg->leaves,
-                              WALRUS_HASH_LEN);
-    if (rc != WALRUS_OK) {
-        return rc;
+        rc = walrus_merkle_leaf(c->sha, seg->matrix + i * sym, sym,
+                                seg->leaves + i * WALRUS_HASH_LEN);
+        if (rc != WALRUS_OK) {
+            return rc;
+        }
     }
 
     for (k = 0; k < n; k++) {
@@ -412,6 +356,19 @@ walrus_hash_matrix(walrus_codec_t *c, walrus_segment_t *seg)
 
     return walrus_merkle_pairs_root(c->sha, seg->pair_hashes, n, c->leaves,
                                     c->merkle, seg->root);
+}
+
+
+static void
+walrus_prefetch_symbol(const uint8_t *p, size_t sym)
+{
+    size_t  i;
+
+    sym = sym < WALRUS_PREFETCH_SIZE ? sym : WALRUS_PREFETCH_SIZE;
+
+    for (i = 0; i < sym; i += WALRUS_SYMBOL_ALIGN) {
+        __builtin_prefetch(p + i);
+    }
 }
 
 
@@ -439,61 +396,36 @@ walrus_segment_secondary(const walrus_codec_t *c,
 }
 
 
-/* room for the expanded symbols and leaf hashes of `slivers` slivers */
-
-static int
-walrus_stage(walrus_codec_t *c, size_t slivers, size_t sym)
-{
-    int     rc;
-    size_t  leaves;
-
-    leaves = slivers * c->params.n;
-
-    rc = walrus_grow(&c->expanded, &c->expanded_size,
-                     leaves * (WALRUS_CELL_PAD + sym));
-    if (rc != WALRUS_OK) {
-        return rc;
-    }
-
-    rc = walrus_grow(&c->batch, &c->batch_size, leaves * WALRUS_HASH_LEN);
-    if (rc != WALRUS_OK) {
-        return rc;
-    }
-
-    return walrus_grow_cells(c, leaves);
-}
-
-
 /*
  * Points symbols[0..n-1] at the n symbols of a sliver extended with the
- * orthogonal code, all in n cells from `cells` on (walrus_stage()): the
- * sliver's own symbols are copied there, so that each has a byte before
- * it for the leaf prefix (the caller's buffer is read only), and parity is
- * written there.
+ * orthogonal code: the sliver's own symbols, then parity in c->expanded.
  */
 
-static void
+static int
 walrus_expand(walrus_codec_t *c, walrus_axis_e axis, size_t sym,
-    const uint8_t *sliver, uint8_t *cells, uint8_t **symbols)
+    const uint8_t *sliver, uint8_t **symbols)
 {
-    size_t          cell;
+    int             rc;
     unsigned        i, n;
     walrus_code_t  *code;
 
     n = c->params.n;
     code = walrus_code_for(c, axis);
-    cell = WALRUS_CELL_PAD + sym;
+
+    rc = walrus_grow(&c->expanded, &c->expanded_size, (n - code->k) * sym);
+    if (rc != WALRUS_OK) {
+        return rc;
+    }
 
     for (i = 0; i < n; i++) {
-        symbols[i] = cells + i * cell + WALRUS_CELL_PAD;
-
-        if (i < code->k) {
-            memcpy(symbols[i], sliver + i * sym, sym);
-        }
+        symbols[i] = i < code->k ? (uint8_t *) sliver + i * sym
+                                 : c->expanded + (i - code->k) * sym;
     }
 
     ec_encode_data((int) sym, (int) code->k, (int) (n - code->k),
                    code->tables, symbols, symbols + code->k);
+
+    return WALRUS_OK;
 }
 
 
@@ -501,12 +433,19 @@ static int
 walrus_hash_symbols(walrus_codec_t *c, uint8_t **symbols, size_t sym,
     uint8_t *root)
 {
-    int  rc;
+    int       rc;
+    unsigned  i;
 
-    rc = walrus_merkle_leaves(c->sha, symbols, c->params.n, sym, c->leaves,
-                              WALRUS_HASH_LEN);
-    if (rc != WALRUS_OK) {
-        return rc;
+    for (i = 0; i < c->params.n; i++) {
+        if (i + 1 < c->params.n) {
+            walrus_prefetch_symbol(symbols[i + 1], sym);
+        }
+
+        rc = walrus_merkle_leaf(c->sha, symbols[i], sym,
+                                c->leaves + (size_t) i * WALRUS_HASH_LEN);
+        if (rc != WALRUS_OK) {
+            return rc;
+        }
     }
 
     if (root == NULL) {
@@ -518,13 +457,13 @@ walrus_hash_symbols(walrus_codec_t *c, uint8_t **symbols, size_t sym,
 }
 
 
-static int
-walrus_sliver_args(walrus_codec_t *c, walrus_axis_e axis, unsigned index,
-    size_t symbol_size, size_t len)
+int
+walrus_sliver_hash(walrus_codec_t *c, walrus_axis_e axis,
+    size_t symbol_size, const uint8_t *sliver, size_t len, uint8_t *hash)
 {
-    if (index >= c->params.n || symbol_size == 0
-        || symbol_size % WALRUS_SYMBOL_ALIGN != 0)
-    {
+    int  rc;
+
+    if (symbol_size == 0 || symbol_size % WALRUS_SYMBOL_ALIGN != 0) {
         return WALRUS_EINVAL;
     }
 
@@ -532,27 +471,10 @@ walrus_sliver_args(walrus_codec_t *c, walrus_axis_e axis, unsigned index,
         return WALRUS_ELENGTH;
     }
 
-    return WALRUS_OK;
-}
-
-
-int
-walrus_sliver_hash(walrus_codec_t *c, walrus_axis_e axis,
-    size_t symbol_size, const uint8_t *sliver, size_t len, uint8_t *hash)
-{
-    int  rc;
-
-    rc = walrus_sliver_args(c, axis, 0, symbol_size, len);
+    rc = walrus_expand(c, axis, symbol_size, sliver, c->out);
     if (rc != WALRUS_OK) {
         return rc;
     }
-
-    rc = walrus_stage(c, 1, symbol_size);
-    if (rc != WALRUS_OK) {
-        return rc;
-    }
-
-    walrus_expand(c, axis, symbol_size, sliver, c->expanded, c->out);
 
     return walrus_hash_symbols(c, c->out, symbol_size, hash);
 }
@@ -577,97 +499,6 @@ walrus_sliver_verify(walrus_codec_t *c, walrus_axis_e axis,
 
     return memcmp(hash, expected, WALRUS_HASH_LEN) == 0 ? WALRUS_OK
                                                         : WALRUS_EHASH;
-}
-
-
-/*
- * Slivers of the same symbol size are expanded side by side, up to
- * WALRUS_BATCH_BYTES, and all their leaves hashed as one batch.
- */
-
-int
-walrus_slivers_verify(walrus_codec_t *c, walrus_sliver_check_t *checks,
-    size_t count)
-{
-    int                     rc;
-    size_t                  i, j, k, first, sym, bytes;
-    unsigned                n;
-    uint8_t                 root[WALRUS_HASH_LEN];
-    walrus_sliver_check_t  *ck;
-
-    n = c->params.n;
-
-    for (i = 0; i < count; i++) {
-        ck = &checks[i];
-        ck->rc = walrus_sliver_args(c, ck->axis, ck->index, ck->symbol_size,
-                                    ck->len);
-    }
-
-    for (first = 0; first < count; first = i) {
-        sym = checks[first].symbol_size;
-        bytes = (size_t) n * (WALRUS_CELL_PAD + sym);
-        k = 0;
-
-        for (i = first; i < count; i++) {
-            ck = &checks[i];
-
-            if (ck->rc != WALRUS_OK) {
-                continue;
-            }
-
-            if (ck->symbol_size != sym
-                || (k > 0 && (k + 1) * bytes > WALRUS_BATCH_BYTES))
-            {
-                break;
-            }
-
-            k++;
-        }
-
-        if (k == 0) {
-            continue;
-        }
-
-        rc = walrus_stage(c, k, sym);
-        if (rc != WALRUS_OK) {
-            return rc;
-        }
-
-        for (j = first, k = 0; j < i; j++) {
-            if (checks[j].rc == WALRUS_OK) {
-                walrus_expand(c, checks[j].axis, sym, checks[j].sliver,
-                              c->expanded + k * bytes, c->cells + k * n);
-                k++;
-            }
-        }
-
-        rc = walrus_merkle_leaves(c->sha, c->cells, k * n, sym, c->batch,
-                                  WALRUS_HASH_LEN);
-        if (rc != WALRUS_OK) {
-            return rc;
-        }
-
-        for (j = first, k = 0; j < i; j++) {
-            ck = &checks[j];
-
-            if (ck->rc != WALRUS_OK) {
-                continue;
-            }
-
-            rc = walrus_merkle_root(c->sha,
-                                    c->batch + k * n * WALRUS_HASH_LEN, n,
-                                    WALRUS_HASH_LEN, c->merkle, root);
-            if (rc != WALRUS_OK) {
-                return rc;
-            }
-
-            ck->rc = memcmp(root, ck->expected, WALRUS_HASH_LEN) == 0
-                     ? WALRUS_OK : WALRUS_EHASH;
-            k++;
-        }
-    }
-
-    return WALRUS_OK;
 }
 
 
@@ -740,11 +571,10 @@ int
 walrus_segment_decode(walrus_codec_t *c, const uint8_t *pair_hashes,
     uint64_t seg_len, const uint8_t *const *primary, uint8_t *out)
 {
-    int                     rc;
-    size_t                  sym, slen;
-    uint8_t                *rows[WALRUS_MAX_SHARDS];
-    unsigned                r, p, nchecks;
-    walrus_sliver_check_t   checks[WALRUS_MAX_SHARDS];
+    int        rc;
+    size_t     sym, slen;
+    uint8_t   *rows[WALRUS_MAX_SHARDS], root[WALRUS_HASH_LEN];
+    unsigned   r, p;
 
     p = c->params.p;
     sym = walrus_symbol_size(&c->params, seg_len);
@@ -759,40 +589,22 @@ walrus_segment_decode(walrus_codec_t *c, const uint8_t *pair_hashes,
         return rc;
     }
 
-    /*
-     * The consistency check: decoded source rows must match the metadata,
-     * all checked in one batch.
-     */
-
-    nchecks = 0;
+    /* the consistency check: decoded source rows must match the metadata */
 
     for (r = 0; r < p; r++) {
         if (primary[r] != NULL) {
             continue;
         }
 
-        checks[nchecks].axis = WALRUS_PRIMARY;
-        checks[nchecks].index = r;
-        checks[nchecks].symbol_size = sym;
-        checks[nchecks].sliver = rows[r];
-        checks[nchecks].len = slen;
-        checks[nchecks].expected = pair_hashes
-                                   + (size_t) r * WALRUS_PAIR_HASH_LEN;
-        nchecks++;
-    }
-
-    rc = walrus_slivers_verify(c, checks, nchecks);
-    if (rc != WALRUS_OK) {
-        return rc;
-    }
-
-    for (r = 0; r < nchecks; r++) {
-        if (checks[r].rc == WALRUS_EHASH) {
-            return WALRUS_EINCONSISTENT;
+        rc = walrus_sliver_hash(c, WALRUS_PRIMARY, sym, rows[r], slen, root);
+        if (rc != WALRUS_OK) {
+            return rc;
         }
 
-        if (checks[r].rc != WALRUS_OK) {
-            return checks[r].rc;
+        if (memcmp(root, pair_hashes + (size_t) r * WALRUS_PAIR_HASH_LEN,
+                   WALRUS_HASH_LEN) != 0)
+        {
+            return WALRUS_EINCONSISTENT;
         }
     }
 
@@ -813,13 +625,10 @@ walrus_recovery_symbol(walrus_codec_t *c, walrus_axis_e helper_axis,
         return WALRUS_EINVAL;
     }
 
-    rc = walrus_stage(c, 1, symbol_size);
+    rc = walrus_expand(c, helper_axis, symbol_size, helper_sliver, c->out);
     if (rc != WALRUS_OK) {
         return rc;
     }
-
-    walrus_expand(c, helper_axis, symbol_size, helper_sliver, c->expanded,
-                  c->out);
 
     rc = walrus_hash_symbols(c, c->out, symbol_size, NULL);
     if (rc != WALRUS_OK) {

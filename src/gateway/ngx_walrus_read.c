@@ -1186,12 +1186,10 @@ ngx_walrus_decode_thread(void *data, ngx_log_t *log)
 {
     ngx_walrus_decode_t  *d = data;
 
-    int                     rc;
-    unsigned                i, k, good, nchecks;
-    const uint8_t          *present[WALRUS_MAX_SHARDS];
-    walrus_codec_t         *codec;
-    ngx_walrus_seg_t       *seg;
-    walrus_sliver_check_t   checks[WALRUS_MAX_SHARDS];
+    unsigned           i, good;
+    const uint8_t     *present[WALRUS_MAX_SHARDS];
+    walrus_codec_t    *codec;
+    ngx_walrus_seg_t  *seg;
 
     seg = d->seg;
     good = 0;
@@ -1202,40 +1200,19 @@ ngx_walrus_decode_thread(void *data, ngx_log_t *log)
         return;
     }
 
-    /* the slivers that arrived, verified in one batch */
-
-    nchecks = 0;
-
-    for (i = 0; i < d->n; i++) {
-        if (d->verdict[i] != NGX_WALRUS_SLOT_ARRIVED) {
-            continue;
-        }
-
-        checks[nchecks].axis = WALRUS_PRIMARY;
-        checks[nchecks].index = i;
-        checks[nchecks].symbol_size = seg->sym;
-        checks[nchecks].sliver = d->slivers[i];
-        checks[nchecks].len = seg->sliver_size;
-        checks[nchecks].expected = d->pair_hashes
-                                   + (size_t) i * WALRUS_PAIR_HASH_LEN;
-        nchecks++;
-    }
-
-    rc = walrus_slivers_verify(codec, checks, nchecks);
-    if (rc != WALRUS_OK) {
-        d->rc = rc;
-        walrus_codec_destroy(codec);
-        return;
-    }
-
-    for (k = 0; k < nchecks; k++) {
-        d->verdict[checks[k].index] = checks[k].rc == WALRUS_OK
-                                      ? NGX_WALRUS_SLOT_GOOD
-                                      : NGX_WALRUS_SLOT_BAD;
-    }
-
     for (i = 0; i < d->n; i++) {
         present[i] = NULL;
+
+        if (d->verdict[i] == NGX_WALRUS_SLOT_ARRIVED) {
+            d->verdict[i] = walrus_sliver_verify(codec, WALRUS_PRIMARY, i,
+                                                 seg->sym, d->slivers[i],
+                                                 seg->sliver_size,
+                                                 d->pair_hashes
+                                                 + (size_t) i
+                                                   * WALRUS_PAIR_HASH_LEN)
+                            == WALRUS_OK ? NGX_WALRUS_SLOT_GOOD
+                                         : NGX_WALRUS_SLOT_BAD;
+        }
 
         if (d->verdict[i] == NGX_WALRUS_SLOT_GOOD) {
             present[i] = d->slivers[i];

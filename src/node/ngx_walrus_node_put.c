@@ -13,11 +13,6 @@
 #include <walrus_registration.h>
 
 
-/* sliver bytes of several segments read and verified together */
-#define NGX_WALRUS_PUT_BATCH  (4 * 1024 * 1024)
-#define NGX_WALRUS_PUT_GROUP  64
-
-
 #define NGX_WALRUS_STORED_JSON                                               \
     "{\"blobId\":\"%s\",\"stored\":\"%s\",\"created\":%s}"
 
@@ -702,18 +697,18 @@ ngx_walrus_load_metadata(ngx_walrus_put_t *t, walrus_metadata_t *m)
 static void
 ngx_walrus_put_sliver(ngx_walrus_put_t *t)
 {
-    int                     rc;
-    char                    name[32], path[WALRUS_PATH_MAX];
-    size_t                  size, group, j, k;
-    u_char                 *buf;
-    uint64_t                g, expect;
-    unsigned                index, n;
-    walrus_codec_t         *codec;
-    ngx_walrus_body_t       bd;
-    ngx_flag_t              adopt;
-    walrus_metadata_t       m;
-    walrus_file_t           f;
-    walrus_sliver_check_t  *ck, checks[NGX_WALRUS_PUT_GROUP];
+    int                 rc;
+    char                name[32], path[WALRUS_PATH_MAX];
+    size_t              size, sym;
+    u_char             *buf;
+    uint64_t            g, expect;
+    unsigned            index, n;
+    walrus_codec_t     *codec;
+    ngx_walrus_body_t   bd;
+    ngx_flag_t          adopt;
+    walrus_metadata_t   m;
+    walrus_file_t   f;
+    const uint8_t      *hash;
 
     if (ngx_walrus_load_metadata(t, &m) != 0) {
         return;
@@ -736,23 +731,11 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
     }
 
     walrus_store_sliver_name(name, sizeof(name), t->route.pair,
-                             t->route.axis == WALRUS_SECONDARY);
-
-    /*
-     * The slivers of several segments are verified together, so that
-     * their leaves fill the lanes of multi-buffer SHA-256 (one sliver of
-     * n = 7 has 7 leaves): up to NGX_WALRUS_PUT_BATCH bytes at a time.
-     */
+                                 t->route.axis == WALRUS_SECONDARY);
 
     size = walrus_sliver_size(&m.params, t->route.axis,
                               walrus_symbol_size(&m.params, m.segment_size));
-    size = size ? size : 1;
-    group = NGX_WALRUS_PUT_BATCH / size;
-    group = group < 1 ? 1 : group;
-    group = group < NGX_WALRUS_PUT_GROUP ? group : NGX_WALRUS_PUT_GROUP;
-    group = group < m.nsegments ? group : m.nsegments;
-
-    buf = malloc(group * size);
+    buf = malloc(size ? size : 1);
     codec = walrus_codec_create(n);
 
     if (buf == NULL || codec == NULL) {
@@ -762,7 +745,8 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
     }
 
     adopt = t->body_file != NULL
-            && walrus_adoptable(t->body_file->file.fd, t->body_len, t->dir);
+            && walrus_adoptable(t->body_file->file.fd, t->body_len,
+                                    t->dir);
 
     if (!adopt && walrus_file_open(&f, t->dir, name) != 0) {
         ngx_walrus_put_store_fail(t, "cannot create %s", name);
@@ -773,57 +757,35 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
                                             : n - 1 - t->route.pair;
     ngx_walrus_body_init(&bd, t->body);
 
-    for (g = 0; g < m.nsegments; g += k) {
+    for (g = 0; g < m.nsegments; g++) {
+        sym = walrus_symbol_size(&m.params,
+                                 walrus_segment_length(m.length,
+                                                       m.segment_size, g));
+        size = walrus_sliver_size(&m.params, t->route.axis, sym);
+        hash = walrus_metadata_segment(&m, g)
+               + (size_t) t->route.pair * WALRUS_PAIR_HASH_LEN
+               + (t->route.axis == WALRUS_PRIMARY ? 0 : WALRUS_HASH_LEN);
 
-        for (k = 0; k < group && g + k < m.nsegments; k++) {
-            ck = &checks[k];
-            ck->axis = t->route.axis;
-            ck->index = index;
-            ck->symbol_size = walrus_symbol_size(&m.params,
-                                  walrus_segment_length(m.length,
-                                                        m.segment_size,
-                                                        g + k));
-            ck->sliver = buf + k * size;
-            ck->len = walrus_sliver_size(&m.params, t->route.axis,
-                                         ck->symbol_size);
-            ck->expected = walrus_metadata_segment(&m, g + k)
-                           + (size_t) t->route.pair * WALRUS_PAIR_HASH_LEN
-                           + (t->route.axis == WALRUS_PRIMARY
-                              ? 0 : WALRUS_HASH_LEN);
-
-            if (ngx_walrus_body_read(&bd, buf + k * size, ck->len) != 0) {
-                ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "INTERNAL_ERROR",
-                                    "cannot read the request body");
-                goto done;
-            }
+        if (ngx_walrus_body_read(&bd, buf, size) != 0) {
+            ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "INTERNAL_ERROR",
+                                "cannot read the request body");
+            goto done;
         }
 
-        rc = walrus_slivers_verify(codec, checks, k);
+        rc = walrus_sliver_verify(codec, t->route.axis, index, sym, buf,
+                                  size, hash);
         if (rc != WALRUS_OK) {
-            ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "NO_MEMORY", "cannot verify the sliver: %s",
+            ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_SLIVER",
+                                "segment %llu of the sliver does not match "
+                                "the metadata: %s", (unsigned long long) g,
                                 walrus_strerror(rc));
             goto done;
         }
 
-        for (j = 0; j < k; j++) {
-            if (checks[j].rc != WALRUS_OK) {
-                ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST,
-                                    "INVALID_SLIVER",
-                                    "segment %llu of the sliver does not "
-                                    "match the metadata: %s",
-                                    (unsigned long long) (g + j),
-                                    walrus_strerror(checks[j].rc));
-                goto done;
-            }
-
-            if (!adopt
-                && walrus_file_write(&f, buf + j * size, checks[j].len) != 0)
-            {
-                ngx_walrus_put_store_fail(t, "cannot write %s", name);
-                goto done;
-            }
+        if (!adopt && walrus_file_write(&f, buf, size) != 0) {
+            ngx_walrus_put_store_fail(t, "cannot write %s", name);
+            goto done;
         }
     }
 
