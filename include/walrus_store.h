@@ -46,6 +46,9 @@ void walrus_store_sliver_name(char *name, size_t size, unsigned pair,
 /* creates dir (and makes its entry durable) unless it exists */
 int walrus_store_mkdir(const char *dir);
 
+/* makes the entries of dir durable (fsync of the directory) */
+int walrus_sync_dir(const char *dir);
+
 int walrus_file_open(walrus_file_t *f, const char *dir,
     const char *name);
 int walrus_file_write(walrus_file_t *f, const void *buf,
@@ -75,6 +78,9 @@ int walrus_store_set_aside(int fd, const char *dir, const char *name);
 
 /* reads exactly len bytes at off (EIO when the file is shorter) */
 int walrus_pread(int fd, void *buf, size_t len, off_t off);
+
+/* writes all of buf at the file offset (EINTR retried) */
+int walrus_write(int fd, const void *buf, size_t len);
 
 /* whether fd holds exactly size bytes on the file system of dir */
 int walrus_adoptable(int fd, off_t size, const char *dir);

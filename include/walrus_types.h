@@ -45,7 +45,9 @@ typedef enum {
     WALRUS_EQUORUM,         /* signers do not cover n - f shards */
     WALRUS_EBLOBID,         /* certificate or metadata for another blob */
     WALRUS_EIO,
-    WALRUS_EPUBLISHER       /* signer is not a committee publisher */
+    WALRUS_EPUBLISHER,      /* signer is not a committee publisher */
+    WALRUS_ECURSOR,         /* not the start of a record entry */
+    WALRUS_EUNREGISTERED    /* a registration is required, none given */
 } walrus_rc_e;
 
 

@@ -20,7 +20,9 @@ static const char  *walrus_errors[] = {
     "signers do not reach the quorum",
     "blob ID mismatch",
     "input/output error",
-    "not a publisher of the committee"
+    "not a publisher of the committee",
+    "not the start of a record entry",
+    "no registration"
 };
 
 

@@ -21,7 +21,6 @@
 #include <walrus_store.h>
 
 
-static int walrus_sync_dir(const char *dir);
 static void walrus_store_sweep(const char *dir);
 static int walrus_tmp_name(char *tmp, const char *dir, const char *name);
 static unsigned long walrus_sweep_dirfd(int fd, time_t before,
@@ -64,7 +63,7 @@ walrus_store_sliver_name(char *name, size_t size, unsigned pair,
 }
 
 
-static int
+int
 walrus_sync_dir(const char *dir)
 {
     int  fd, rc;
@@ -185,13 +184,20 @@ walrus_store_sweep(const char *dir)
 int
 walrus_file_write(walrus_file_t *f, const void *buf, size_t len)
 {
+    return walrus_write(f->fd, buf, len);
+}
+
+
+int
+walrus_write(int fd, const void *buf, size_t len)
+{
     ssize_t        n;
     const char    *p;
 
     p = buf;
 
     while (len > 0) {
-        n = write(f->fd, p, len);
+        n = write(fd, p, len);
 
         if (n == -1) {
             if (errno == EINTR) {

@@ -57,5 +57,15 @@ tap_done(void)
         }                                                                    \
     } while (0)
 
+/* snprintf() of a path into buf, or the test bails out */
+#define PATH(buf, ...)                                                       \
+    do {                                                                     \
+        int  n_ = snprintf(buf, sizeof(buf), __VA_ARGS__);                   \
+        if (n_ < 0 || n_ >= (int) sizeof(buf)) {                             \
+            printf("Bail out! a path too long\n");                           \
+            exit(2);                                                         \
+        }                                                                    \
+    } while (0)
+
 
 #endif /* _WALRUS_TAP_H_INCLUDED_ */

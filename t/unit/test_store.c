@@ -21,17 +21,6 @@
 #include <tap.h>
 
 
-/* the path, or the test bails out */
-#define PATH(buf, ...)                                                       \
-    do {                                                                     \
-        int  n_ = snprintf(buf, sizeof(buf), __VA_ARGS__);                   \
-        if (n_ < 0 || n_ >= (int) sizeof(buf)) {                              \
-            printf("Bail out! a path too long\n");                           \
-            exit(2);                                                         \
-        }                                                                    \
-    } while (0)
-
-
 static char  base[256];
 
 
