@@ -617,7 +617,8 @@ for my $help (['-h'], ['--help'], ['help']) {
     ($rc, $out, $err) = run(@$help);
     is($rc, 0, "@$help exits 0");
     my @missing = grep { $out !~ /^  \Q$_\E /m }
-                  qw(blob-id encode decode keygen verify-cert register help);
+                  qw(blob-id encode decode keygen verify-cert register record
+                     help);
     is("@missing", '', "@$help lists every command");
 }
 

@@ -37,6 +37,8 @@ static const walrus_cli_command_t  walrus_cli_commands[] = {
       "[--blob-id ID] CERT" },
     { "register", 1, WALRUS_CLI_OPT_REGISTER, walrus_cli_register,
       "--key KEY [--epochs N] [--permanent] [-o OUT] FILE" },
+    { "record", 1, WALRUS_CLI_OPT_RECORD, walrus_cli_record,
+      "[--after CURSOR] FILE" },
     { NULL, 0, 0, NULL, NULL }
 };
 
@@ -65,11 +67,13 @@ main(int argc, char **argv)
             }
 
             cli.committee = argv[i];
+            cli.committee_given = 1;
             continue;
         }
 
         if (strncmp(argv[i], "--committee=", 12) == 0) {
             cli.committee = argv[i] + 12;
+            cli.committee_given = 1;
             continue;
         }
 
@@ -102,8 +106,9 @@ main(int argc, char **argv)
 
     if (cli.committee == NULL) {
         env = getenv(WALRUS_CLI_COMMITTEE_ENV);
-        cli.committee = (env != NULL && env[0] != '\0')
-                        ? env : WALRUS_CLI_COMMITTEE_DEFAULT;
+        cli.committee_given = (env != NULL && env[0] != '\0');
+        cli.committee = cli.committee_given ? env
+                                            : WALRUS_CLI_COMMITTEE_DEFAULT;
     }
 
     rc = walrus_cli_options(&cli, cmd, argc - i - 1, argv + i + 1);
@@ -155,6 +160,18 @@ walrus_cli_options(walrus_cli_t *cli, const walrus_cli_command_t *cmd,
         {
             cli->blob_id = argv[i] + 10;
             continue;
+        }
+
+        if (options && (cmd->options & WALRUS_CLI_OPT_RECORD)) {
+            rc = walrus_cli_option("--after", &i, argc, argv, &cli->after);
+
+            if (rc == -1) {
+                return WALRUS_CLI_USAGE;
+            }
+
+            if (rc == 1) {
+                continue;
+            }
         }
 
         if (options && (cmd->options & WALRUS_CLI_OPT_REGISTER)) {
@@ -292,6 +309,15 @@ walrus_cli_usage(FILE *out)
           "binary into OUT\n"
           "                                   and the blob ID on stdout, "
           "else base64url\n"
+          "  record [--after CURSOR] FILE     print the entries of a "
+          "node's record of\n"
+          "                                   certified blobs: its file, "
+          "or a listing\n"
+          "                                   (\"-\": stdin) whose first "
+          "entry is at CURSOR\n"
+          "                                   (32); with -c or $"
+          WALRUS_CLI_COMMITTEE_ENV "\n"
+          "                                   verify each\n"
           "  help                             print this text\n"
           "\n"
           "options:\n"

@@ -27,14 +27,17 @@
 /* the options a command takes besides its operands */
 #define WALRUS_CLI_OPT_BLOB_ID   1   /* --blob-id */
 #define WALRUS_CLI_OPT_REGISTER  2   /* --key, --epochs, --permanent, ... */
+#define WALRUS_CLI_OPT_RECORD    4   /* --after */
 
 
 typedef struct {
     const char   *committee;   /* path of the committee file */
+    int           committee_given;  /* by -c or the environment */
     const char   *blob_id;     /* --blob-id, or NULL */
     const char   *key;         /* --key, or NULL */
     const char   *epochs;      /* --epochs, or NULL */
     const char   *output;      /* -o, or NULL */
+    const char   *after;       /* --after, or NULL */
     int           permanent;   /* --permanent */
     int           deletable;   /* --deletable */
     int           argc;        /* operands of the command */
@@ -49,6 +52,7 @@ int walrus_cli_decode(walrus_cli_t *cli);
 int walrus_cli_keygen(walrus_cli_t *cli);
 int walrus_cli_verify_cert(walrus_cli_t *cli);
 int walrus_cli_register(walrus_cli_t *cli);
+int walrus_cli_record(walrus_cli_t *cli);
 
 /* the blob ID and length of a file ("-": stdin), encoded to get them */
 int walrus_cli_file_blob_id(const char *path, const walrus_committee_t *c,
