@@ -52,7 +52,8 @@ typedef enum {
     NGX_WALRUS_ROUTE_CERTIFICATE,
     NGX_WALRUS_ROUTE_STATUS,
     NGX_WALRUS_ROUTE_BYTE_RANGE,
-    NGX_WALRUS_ROUTE_REGISTRATION
+    NGX_WALRUS_ROUTE_REGISTRATION,
+    NGX_WALRUS_ROUTE_CERTIFIED          /* a node's record, after a cursor */
 } ngx_walrus_route_e;
 
 

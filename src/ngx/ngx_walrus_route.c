@@ -1,5 +1,6 @@
 /*
- * The HTTP API paths: /v1/health, /v1/blobs, /v1/blobs/{id}[/...].
+ * The HTTP API paths: /v1/health, /v1/certified, /v1/blobs,
+ * /v1/blobs/{id}[/...].
  */
 
 #include <ngx_walrus.h>
@@ -13,21 +14,32 @@ static ngx_int_t ngx_walrus_route_pair(u_char *p, u_char *last,
 ngx_int_t
 ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
 {
-    u_char    *p, *last, *slash;
-    ngx_str_t  rest;
+    u_char     *p, *last, *slash;
+    ngx_str_t   rest;
+    ngx_uint_t  i;
 
     static ngx_str_t  blobs = ngx_string("/v1/blobs");
+
+    static const struct {
+        ngx_str_t            path;
+        ngx_walrus_route_e   kind;
+    } fixed[] = {
+        { ngx_string("/v1/health"), NGX_WALRUS_ROUTE_HEALTH },
+        { ngx_string("/v1/certified"), NGX_WALRUS_ROUTE_CERTIFIED }
+    };
 
     ngx_memzero(rt, sizeof(ngx_walrus_route_t));
 
     p = uri->data;
     last = uri->data + uri->len;
 
-    if (uri->len == sizeof("/v1/health") - 1
-        && ngx_strncmp(p, "/v1/health", uri->len) == 0)
-    {
-        rt->kind = NGX_WALRUS_ROUTE_HEALTH;
-        return NGX_OK;
+    for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        if (uri->len == fixed[i].path.len
+            && ngx_strncmp(p, fixed[i].path.data, uri->len) == 0)
+        {
+            rt->kind = fixed[i].kind;
+            return NGX_OK;
+        }
     }
 
     if (uri->len < blobs.len

@@ -202,6 +202,9 @@ ngx_walrus_node_get(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     case NGX_WALRUS_ROUTE_STATUS:
         return ngx_walrus_node_status(r, rt);
 
+    case NGX_WALRUS_ROUTE_CERTIFIED:
+        return ngx_walrus_node_record_list(r);
+
     default: /* NGX_WALRUS_ROUTE_CONFIRMATION */
         return ngx_walrus_node_confirm(r, rt);
     }
@@ -216,9 +219,6 @@ ngx_walrus_node_send_file(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     char                         path[WALRUS_PATH_MAX];
     size_t                       len;
     ngx_fd_t                     fd;
-    ngx_int_t                    rc;
-    ngx_buf_t                   *b;
-    ngx_chain_t                  out;
     ngx_file_info_t              fi;
     ngx_pool_cleanup_t          *cln;
     ngx_pool_cleanup_file_t     *clnf;
@@ -272,6 +272,19 @@ ngx_walrus_node_send_file(ngx_http_request_t *r, ngx_walrus_route_t *rt,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    return ngx_walrus_node_send_range(r, fd, clnf->name, len, 0,
+                                      ngx_file_size(&fi));
+}
+
+
+ngx_int_t
+ngx_walrus_node_send_range(ngx_http_request_t *r, ngx_fd_t fd, u_char *name,
+    size_t len, off_t start, off_t end)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
     rc = ngx_http_send_header(r);
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;
@@ -287,15 +300,15 @@ ngx_walrus_node_send_file(ngx_http_request_t *r, ngx_walrus_route_t *rt,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->file_pos = 0;
-    b->file_last = ngx_file_size(&fi);
-    b->in_file = b->file_last ? 1 : 0;
+    b->file_pos = start;
+    b->file_last = end;
+    b->in_file = end > start ? 1 : 0;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
     b->sync = b->in_file ? 0 : 1;
 
     b->file->fd = fd;
-    b->file->name.data = clnf->name;
+    b->file->name.data = name;
     b->file->name.len = len;
     b->file->log = r->connection->log;
     b->file->directio = 0;
@@ -550,4 +563,45 @@ ngx_walrus_node_sign(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     data.len = p - data.data;
 
     return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);
+}
+
+
+/*
+ * Runs handler in the thread pool with the pointer data as its context,
+ * then done(r), with the guard timer of ngx_walrus_thread_guard() set
+ * meanwhile: NGX_DONE, or the answer that the node is busy.
+ */
+
+ngx_int_t
+ngx_walrus_node_post(ngx_http_request_t *r, void *data,
+    void (*handler)(void *data, ngx_log_t *log),
+    ngx_http_event_handler_pt done, ngx_event_t *guard)
+{
+    ngx_thread_task_t           *task;
+    ngx_walrus_node_loc_conf_t  *wlcf;
+
+    wlcf = ngx_walrus_node_loc_conf(r);
+
+    task = ngx_thread_task_alloc(r->pool, sizeof(void *));
+    if (task == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(task->ctx, &data, sizeof(void *));
+    task->handler = handler;
+    r->write_event_handler = done;
+
+    if (ngx_walrus_thread_post(r, wlcf->thread_pool, task) != NGX_OK) {
+        r->write_event_handler = ngx_http_request_empty_handler;
+        return ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                     NGX_WALRUS_DOMAIN_NODE,
+                                     "OVERLOADED",
+                                     "the node is busy, retry later");
+    }
+
+    r->main->count++;
+
+    ngx_walrus_thread_guard(r, guard);
+
+    return NGX_DONE;
 }

@@ -9,6 +9,7 @@
 
 
 #include <ngx_walrus.h>
+#include <walrus_registration.h>
 
 
 typedef struct {
@@ -31,12 +32,14 @@ typedef struct {
 
 typedef struct ngx_walrus_put_s     ngx_walrus_put_t;
 typedef struct ngx_walrus_verify_s  ngx_walrus_verify_t;
+typedef struct ngx_walrus_list_s    ngx_walrus_list_t;
 
 
 /* what a node request keeps in the module's context slot */
 typedef struct {
     ngx_walrus_put_t      *put;         /* PUT */
     ngx_walrus_verify_t   *verify;      /* GET confirmation */
+    ngx_walrus_list_t     *list;        /* GET /v1/certified */
 } ngx_walrus_node_ctx_t;
 
 
@@ -71,6 +74,30 @@ ngx_int_t ngx_walrus_node_verify(ngx_http_request_t *r,
 /* answers the signed confirmation of rt's blob */
 ngx_int_t ngx_walrus_node_sign(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
+
+/*
+ * Runs handler(data) in the node's thread pool, then done(r): NGX_DONE,
+ * or the answer that the node is busy
+ */
+ngx_int_t ngx_walrus_node_post(ngx_http_request_t *r, void *data,
+    void (*handler)(void *data, ngx_log_t *log),
+    ngx_http_event_handler_pt done, ngx_event_t *guard);
+
+/*
+ * Sends bytes [start, end) of the open file fd, named name (len bytes,
+ * living as long as the request), after the response header.
+ */
+ngx_int_t ngx_walrus_node_send_range(ngx_http_request_t *r, ngx_fd_t fd,
+    u_char *name, size_t len, off_t start, off_t end);
+
+/*
+ * The record of certified blobs: adding the certificate just stored in
+ * blob_dir (in the thread of the upload: 0, or -1 with errno), and
+ * GET /v1/certified.
+ */
+int ngx_walrus_node_record_add(const char *blob_dir, const u_char *cert,
+    size_t cert_len, const walrus_registration_t *reg);
+ngx_int_t ngx_walrus_node_record_list(ngx_http_request_t *r);
 
 /* registers the client_body_temp_path of a node location for sweeping */
 ngx_int_t ngx_walrus_node_body_dir(ngx_conf_t *cf,

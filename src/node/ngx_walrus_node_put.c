@@ -878,8 +878,14 @@ ngx_walrus_put_certificate(ngx_walrus_put_t *t)
                             "the certificate is not valid for this blob and "
                             "committee: %s", walrus_strerror(rc));
 
-    } else {
-        (void) ngx_walrus_put_small(t, "certificate", buf, t->body_len);
+    } else if (ngx_walrus_put_small(t, "certificate", buf, t->body_len) == 0
+               && t->status == NGX_HTTP_CREATED
+               && ngx_walrus_node_record_add(t->dir, buf, t->body_len,
+                                             &t->registration)
+                  != 0)
+    {
+        ngx_walrus_put_store_fail(t, "cannot add blob %s to the record of "
+                                  "certified blobs", t->route.id_text);
     }
 
     free(cert);

@@ -48,16 +48,13 @@ ngx_int_t
 ngx_walrus_node_verify(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     ngx_uint_t *pairs, ngx_uint_t npairs)
 {
-    ngx_thread_task_t           *task;
     ngx_walrus_verify_t         *t;
     ngx_walrus_node_loc_conf_t  *wlcf;
 
     wlcf = ngx_walrus_node_loc_conf(r);
 
-    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_walrus_verify_t *));
     t = ngx_pcalloc(r->pool, sizeof(ngx_walrus_verify_t));
-
-    if (task == NULL || t == NULL) {
+    if (t == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -72,25 +69,10 @@ ngx_walrus_node_verify(ngx_http_request_t *r, ngx_walrus_route_t *rt,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(task->ctx, &t, sizeof(ngx_walrus_verify_t *));
-    task->handler = ngx_walrus_verify_thread;
-
     ngx_walrus_node_ctx(r)->verify = t;
-    r->write_event_handler = ngx_walrus_verify_done;
 
-    if (ngx_walrus_thread_post(r, wlcf->thread_pool, task) != NGX_OK) {
-        r->write_event_handler = ngx_http_request_empty_handler;
-        return ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                     NGX_WALRUS_DOMAIN_NODE,
-                                     "OVERLOADED",
-                                     "the node is busy, retry later");
-    }
-
-    r->main->count++;
-
-    ngx_walrus_thread_guard(r, &t->guard);
-
-    return NGX_DONE;
+    return ngx_walrus_node_post(r, t, ngx_walrus_verify_thread,
+                                ngx_walrus_verify_done, &t->guard);
 }
 
 

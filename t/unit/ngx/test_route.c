@@ -56,6 +56,13 @@ test_fixed(void)
     is_int(rt.kind, NGX_WALRUS_ROUTE_HEALTH, "... is the health route");
     is_int(parse("/v1/health/", &rt), NGX_DECLINED, "/v1/health/: declined");
 
+    is_int(parse("/v1/certified", &rt), NGX_OK, "/v1/certified");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_CERTIFIED, "... is the record route");
+    is_int(parse("/v1/certified/", &rt), NGX_DECLINED,
+           "/v1/certified/: declined");
+    is_int(parse("/v1/certifie", &rt), NGX_DECLINED,
+           "/v1/certifie: declined");
+
     is_int(parse("/v1/blobs", &rt), NGX_OK, "/v1/blobs");
     is_int(rt.kind, NGX_WALRUS_ROUTE_BLOBS, "... is the upload route");
     is_int(parse("/v1/blobs/", &rt), NGX_OK, "/v1/blobs/");
