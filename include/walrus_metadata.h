@@ -59,6 +59,10 @@ uint64_t walrus_sliver_file_size(const walrus_metadata_t *m,
 /* bytes stored over all nodes: n metadata copies and all slivers */
 uint64_t walrus_encoded_size(const walrus_metadata_t *m);
 
+/* little-endian integers of len bytes, as every wire form has them */
+uint64_t walrus_get_le(const uint8_t *p, unsigned len);
+void walrus_put_le(uint8_t *p, uint64_t v, unsigned len);
+
 /* 43 characters and a NUL */
 void walrus_blob_id_format(const uint8_t *id, char *text);
 

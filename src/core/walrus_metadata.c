@@ -11,8 +11,6 @@
 
 
 static void walrus_metadata_header(const walrus_metadata_t *m, uint8_t *out);
-static uint64_t walrus_get_le(const uint8_t *p, unsigned len);
-static void walrus_put_le(uint8_t *p, uint64_t v, unsigned len);
 
 
 int
@@ -65,7 +63,7 @@ walrus_metadata_size(const walrus_metadata_t *m)
 }
 
 
-static uint64_t
+uint64_t
 walrus_get_le(const uint8_t *p, unsigned len)
 {
     uint64_t  v;
@@ -80,7 +78,7 @@ walrus_get_le(const uint8_t *p, unsigned len)
 }
 
 
-static void
+void
 walrus_put_le(uint8_t *p, uint64_t v, unsigned len)
 {
     unsigned  i;

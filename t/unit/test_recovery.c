@@ -1,0 +1,628 @@
+/*
+ * Recovery answers (building, parsing, verifying, rebuilding from them)
+ * and inconsistency proofs.
+ */
+
+#include <tap.h>
+#include <walrus_recovery.h>
+#include <walrus_sha256.h>
+
+
+/* what walrusctl encode writes: the sliver files of every pair */
+typedef struct {
+    walrus_metadata_t   meta;
+    uint8_t             id[WALRUS_BLOB_ID_LEN];
+    uint8_t            *files[2 * WALRUS_MAX_SHARDS];  /* pair * 2 + axis */
+} store_t;
+
+
+static uint32_t  seed = 12345;
+
+
+static uint8_t
+next_byte(void)
+{
+    seed = seed * 1103515245 + 12345;
+    return (uint8_t) (seed >> 16);
+}
+
+
+static const uint8_t *
+slice(const store_t *st, unsigned pair, walrus_axis_e axis, uint64_t g)
+{
+    return st->files[pair * 2 + axis]
+           + walrus_sliver_offset(&st->meta, axis, g);
+}
+
+
+/*
+ * Encodes len bytes; with `bad`, as t/tools/bad_parity does: primary
+ * sliver p of segment 0 is garbage and the metadata commits to it.
+ */
+
+static int
+store_encode(walrus_codec_t *c, uint64_t len, uint32_t segsize, int bad,
+    store_t *st)
+{
+    size_t                  plen;
+    uint8_t                *data, *sliver;
+    uint64_t                g, i, glen;
+    unsigned                k, n, p;
+    walrus_segment_t        seg;
+    const walrus_params_t  *wp;
+
+    wp = walrus_codec_params(c);
+    n = wp->n;
+    p = wp->p;
+
+    memset(st, 0, sizeof(store_t));
+
+    if (walrus_metadata_init(&st->meta, n, segsize, len) != WALRUS_OK) {
+        return -1;
+    }
+
+    data = malloc(len + 1);
+    for (i = 0; i < len; i++) {
+        data[i] = next_byte();
+    }
+
+    for (k = 0; k < 2 * n; k++) {
+        st->files[k] = malloc(walrus_sliver_file_size(&st->meta,
+                                                      k % 2 ? WALRUS_SECONDARY
+                                                            : WALRUS_PRIMARY)
+                              + 1);
+    }
+
+    walrus_segment_init(&seg);
+
+    for (g = 0; g < st->meta.nsegments; g++) {
+        glen = walrus_segment_length(len, segsize, g);
+        walrus_segment_encode(c, data + g * segsize, glen, &seg);
+
+        plen = walrus_sliver_size(wp, WALRUS_PRIMARY, seg.symbol_size);
+
+        if (bad && g == 0) {
+            sliver = (uint8_t *) walrus_segment_primary(c, &seg, p);
+
+            for (i = 0; i < plen; i++) {
+                sliver[i] = (uint8_t) (i * 131 + 17);
+            }
+
+            walrus_sliver_hash(c, WALRUS_PRIMARY, seg.symbol_size, sliver,
+                               plen, seg.pair_hashes
+                                     + p * WALRUS_PAIR_HASH_LEN);
+        }
+
+        memcpy(walrus_metadata_segment(&st->meta, g), seg.pair_hashes,
+               n * WALRUS_PAIR_HASH_LEN);
+
+        for (k = 0; k < n; k++) {
+            memcpy((uint8_t *) slice(st, k, WALRUS_PRIMARY, g),
+                   walrus_segment_primary(c, &seg, k), plen);
+            walrus_segment_secondary(c, &seg, n - 1 - k,
+                                     (uint8_t *) slice(st, k,
+                                                       WALRUS_SECONDARY, g));
+        }
+    }
+
+    walrus_segment_free(&seg);
+    free(data);
+
+    return walrus_metadata_blob_id(&st->meta, st->id);
+}
+
+
+static void
+store_free(store_t *st)
+{
+    unsigned  k;
+
+    for (k = 0; k < 2 * st->meta.params.n; k++) {
+        free(st->files[k]);
+    }
+
+    walrus_metadata_free(&st->meta);
+}
+
+
+/* the answer of an honest node holding the pairs helpers[0..nh-1] */
+
+static uint8_t *
+answer(walrus_codec_t *c, const store_t *st, unsigned target, unsigned axes,
+    uint32_t first, uint32_t count, const unsigned *helpers, unsigned nh,
+    size_t *len)
+{
+    int                     rc;
+    uint8_t                *buf, *p;
+    uint64_t                g;
+    unsigned                i, bad;
+    walrus_recovery_head_t  head;
+
+    memset(&head, 0, sizeof(head));
+    memcpy(head.blob_id, st->id, WALRUS_BLOB_ID_LEN);
+    head.target = target;
+    head.axes = axes;
+    head.first = first;
+    head.count = count;
+    head.nhelpers = nh;
+    memcpy(head.helpers, helpers, nh * sizeof(unsigned));
+
+    *len = walrus_recovery_answer_size(&st->meta, &head);
+    buf = malloc(*len);
+    walrus_recovery_head_write(&head, buf);
+    p = buf + walrus_recovery_head_size(nh);
+
+    for (g = first; g < (uint64_t) first + count; g++) {
+        for (i = 0; i < nh; i++) {
+            rc = walrus_recovery_build(c, &st->meta, &head, g, helpers[i],
+                                       slice(st, helpers[i], WALRUS_PRIMARY,
+                                             g),
+                                       slice(st, helpers[i],
+                                             WALRUS_SECONDARY, g),
+                                       p, &bad);
+            if (rc != WALRUS_OK) {
+                printf("# build: %s\n", walrus_strerror(rc));
+            }
+
+            p += walrus_recovery_entry_size(&st->meta, axes, g);
+        }
+    }
+
+    return buf;
+}
+
+
+/* rebuilds every segment of the target on axis; 1 when all match */
+
+static int
+rebuilds(walrus_codec_t *c, const store_t *st,
+    const walrus_recovery_answer_t *const *answers, unsigned nanswers,
+    unsigned target, walrus_axis_e axis)
+{
+    int       rc, same;
+    size_t    len;
+    uint8_t  *out;
+    uint64_t  g;
+
+    out = malloc(walrus_sliver_file_size(&st->meta, axis));
+    same = 1;
+
+    for (g = 0; g < st->meta.nsegments; g++) {
+        len = walrus_sliver_size(&st->meta.params, axis,
+                                 walrus_symbol_size(&st->meta.params,
+                                     walrus_segment_length(st->meta.length,
+                                         st->meta.segment_size, g)));
+
+        rc = walrus_recovery_rebuild(c, &st->meta, answers, nanswers, axis,
+                                     g, out);
+        if (rc != WALRUS_OK) {
+            printf("# segment %llu: %s\n", (unsigned long long) g,
+                   walrus_strerror(rc));
+            same = 0;
+            break;
+        }
+
+        same &= memcmp(out, slice(st, target, axis, g), len) == 0;
+    }
+
+    free(out);
+
+    return same;
+}
+
+
+/*
+ * Answers for target from every other pair, a node each, all segments and
+ * both axes; whether they all parse and verify.
+ */
+
+static int
+other_answers(walrus_codec_t *c, const store_t *st, unsigned target,
+    uint8_t **buf, walrus_recovery_answer_t *ans,
+    const walrus_recovery_answer_t **list)
+{
+    int       all;
+    size_t    len;
+    unsigned  h, k;
+
+    all = 1;
+
+    for (h = 0, k = 0; h < st->meta.params.n; h++) {
+        if (h == target) {
+            continue;
+        }
+
+        buf[k] = answer(c, st, target, WALRUS_RECOVERY_BOTH, 0,
+                        (uint32_t) st->meta.nsegments, &h, 1, &len);
+        all &= walrus_recovery_parse(c, &st->meta, st->id, buf[k], len,
+                                     &ans[k])
+               == WALRUS_OK
+               && ans[k].nfailed == 0;
+        list[k] = &ans[k];
+        k++;
+    }
+
+    return all;
+}
+
+
+static void
+free_answers(uint8_t **buf, walrus_recovery_answer_t *ans, unsigned k)
+{
+    unsigned  h;
+
+    for (h = 0; h < k; h++) {
+        walrus_recovery_answer_free(&ans[h]);
+        free(buf[h]);
+    }
+}
+
+
+static void
+test_honest(unsigned n)
+{
+    uint8_t                         *buf[WALRUS_MAX_SHARDS], *out;
+    uint64_t                         len;
+    unsigned                         k, target, nsegs;
+    store_t                          st;
+    walrus_codec_t                  *c;
+    walrus_recovery_head_t           head;
+    walrus_recovery_answer_t         ans[WALRUS_MAX_SHARDS];
+    const walrus_recovery_answer_t  *list[WALRUS_MAX_SHARDS];
+
+    c = walrus_codec_create(n);
+    store_encode(c, 3 * 4096 + 1000, 4096, 0, &st);
+    nsegs = (unsigned) st.meta.nsegments;
+    target = n / 3;
+    k = n - 1;
+
+    ok(other_answers(c, &st, target, buf, ans, list),
+       "n=%u: honest answers parse and every symbol verifies", n);
+
+    head = ans[0].head;
+    len = walrus_recovery_answer_size(&st.meta, &head);
+    is_int(len, walrus_recovery_head_size(1)
+                + (uint64_t) (nsegs - 1)
+                  * walrus_recovery_entry_size(&st.meta, 3, 0)
+                + walrus_recovery_entry_size(&st.meta, 3, nsegs - 1),
+           "n=%u: the answer's size follows from the metadata", n);
+    is_int(walrus_recovery_segments_within(&st.meta, 3, 1, 0, len),
+           nsegs, "n=%u: segments_within the answer's size: all", n);
+    is_int(walrus_recovery_segments_within(&st.meta, 3, 1, 0, len - 1),
+           nsegs - 1, "n=%u: one byte less: one segment less", n);
+
+    ok(rebuilds(c, &st, list, k, target, WALRUS_PRIMARY),
+       "n=%u: the primary sliver is rebuilt exactly", n);
+    ok(rebuilds(c, &st, list, k, target, WALRUS_SECONDARY),
+       "n=%u: the secondary sliver is rebuilt exactly", n);
+
+    /* just enough helpers, and one fewer */
+
+    ok(rebuilds(c, &st, list + (n - 1 - st.meta.params.s),
+                st.meta.params.s, target, WALRUS_PRIMARY),
+       "n=%u: s helpers are enough for the primary sliver", n);
+    out = malloc(walrus_sliver_file_size(&st.meta, WALRUS_PRIMARY));
+    is_int(walrus_recovery_rebuild(c, &st.meta, list, st.meta.params.p - 1,
+                                   WALRUS_SECONDARY, 0, out),
+           WALRUS_ENOTENOUGH, "n=%u: p - 1 helpers are not enough", n);
+    free(out);
+
+    free_answers(buf, ans, k);
+    store_free(&st);
+    walrus_codec_destroy(c);
+}
+
+
+static void
+test_ranges_and_lies(void)
+{
+    int                              rc;
+    size_t                           len[16], alen;
+    uint8_t                         *buf[16], *a, *bad;
+    unsigned                         h, k, n, target, bits, pairs[2];
+    store_t                          st;
+    walrus_codec_t                  *c;
+    walrus_recovery_head_t           head;
+    walrus_recovery_answer_t         ans[16], one;
+    const walrus_recovery_answer_t  *list[16];
+
+    n = 7;
+    target = 2;
+    c = walrus_codec_create(n);
+    store_encode(c, 4 * 4096 + 100, 4096, 0, &st);
+
+    /* node A holds pairs 0 and 5; the others one each; two ranges each */
+
+    pairs[0] = 0;
+    pairs[1] = 5;
+    k = 0;
+
+    for (h = 0; h < n; h++) {
+        if (h == target || h == 0 || h == 5) {
+            continue;
+        }
+
+        buf[k] = answer(c, &st, target, WALRUS_RECOVERY_BOTH, 0, 3, &h, 1,
+                        &len[k]);
+        k++;
+        buf[k] = answer(c, &st, target, WALRUS_RECOVERY_BOTH, 3, 2, &h, 1,
+                        &len[k]);
+        k++;
+    }
+
+    buf[k] = answer(c, &st, target, WALRUS_RECOVERY_PRIMARY, 0, 5, pairs, 2,
+                    &len[k]);
+    k++;
+    buf[k] = answer(c, &st, target, WALRUS_RECOVERY_SECONDARY, 0, 5, pairs,
+                    2, &len[k]);
+    k++;
+
+    /* a lying helper: pair 3's symbol of segment 1, primary axis */
+
+    buf[2][walrus_recovery_head_size(1)
+           + walrus_recovery_entry_size(&st.meta, 3, 0) + 5] ^= 0x40;
+
+    for (h = 0; h < k; h++) {
+        rc = walrus_recovery_parse(c, &st.meta, st.id, buf[h], len[h],
+                                   &ans[h]);
+        if (rc != WALRUS_OK) {
+            printf("# answer %u: %s\n", h, walrus_strerror(rc));
+        }
+
+        list[h] = &ans[h];
+    }
+
+    is_int(ans[2].nfailed, 1, "a tampered symbol fails verification");
+    is_int(ans[2].failed[3], 1, "... and names its helper pair 3");
+    is_int(ans[0].nfailed + ans[4].nfailed + ans[k - 1].nfailed, 0,
+           "... the other answers verify");
+    ok(rebuilds(c, &st, list, k, target, WALRUS_PRIMARY)
+       && rebuilds(c, &st, list, k, target, WALRUS_SECONDARY),
+       "ranges, one-axis answers, a node of two pairs and a liar: "
+       "both slivers rebuilt exactly");
+
+    /* a tampered proof */
+
+    alen = len[k - 2];
+    a = malloc(alen);
+    memcpy(a, buf[k - 2], alen);
+    a[alen - 1] ^= 1;
+    rc = walrus_recovery_parse(c, &st.meta, st.id, a, alen, &one);
+    ok(rc == WALRUS_OK && one.nfailed == 1 && one.failed[5] == 1,
+       "a tampered proof fails and names its helper pair 5");
+    walrus_recovery_answer_free(&one);
+
+    /* malformed answers are refused */
+
+    rc = walrus_recovery_parse(c, &st.meta, st.id, a, alen - 1, &one);
+    is_int(rc, WALRUS_EFORMAT, "a truncated answer is refused");
+    walrus_recovery_answer_free(&one);
+    rc = walrus_recovery_parse(c, &st.meta, st.id, a, 40, &one);
+    is_int(rc, WALRUS_EFORMAT, "a truncated header is refused");
+    walrus_recovery_answer_free(&one);
+
+    bad = malloc(alen + 1);
+    memcpy(bad, buf[k - 2], alen);
+    bad[alen] = 0;
+    rc = walrus_recovery_parse(c, &st.meta, st.id, bad, alen + 1, &one);
+    is_int(rc, WALRUS_EFORMAT, "an answer with a byte more is refused");
+    walrus_recovery_answer_free(&one);
+
+    bad[1] ^= 1;
+    rc = walrus_recovery_parse(c, &st.meta, st.id, bad, alen, &one);
+    is_int(rc, WALRUS_EBLOBID, "an answer for another blob is refused");
+    walrus_recovery_answer_free(&one);
+    bad[1] ^= 1;
+
+    /* helpers 0 and 5 swapped: not ascending */
+    bad[46] = 5;
+    bad[48] = 0;
+    rc = walrus_recovery_parse(c, &st.meta, st.id, bad, alen, &one);
+    is_int(rc, WALRUS_EFORMAT, "helper pairs out of order are refused");
+    walrus_recovery_answer_free(&one);
+    bad[46] = 0;
+    bad[48] = 5;
+
+    bad[33] = 7;
+    rc = walrus_recovery_parse(c, &st.meta, st.id, bad, alen, &one);
+    is_int(rc, WALRUS_EFORMAT, "a target pair >= n is refused");
+    walrus_recovery_answer_free(&one);
+    bad[33] = (uint8_t) target;
+
+    bad[35] = 4;
+    rc = walrus_recovery_parse(c, &st.meta, st.id, bad, alen, &one);
+    is_int(rc, WALRUS_EFORMAT, "unknown axes are refused");
+    walrus_recovery_answer_free(&one);
+    bad[35] = WALRUS_RECOVERY_PRIMARY;
+
+    bad[36] = 1;
+    rc = walrus_recovery_parse(c, &st.meta, st.id, bad, alen, &one);
+    is_int(rc, WALRUS_EFORMAT, "a range past the blob is refused");
+    walrus_recovery_answer_free(&one);
+    bad[36] = 0;
+
+    rc = walrus_recovery_parse(c, &st.meta, st.id, bad, alen, &one);
+    is_int(rc, WALRUS_OK, "... and the answer restored parses");
+    walrus_recovery_answer_free(&one);
+
+    /* a node's own rotten sliver is found while it builds */
+
+    memcpy(a, buf[k - 2], alen);
+    ((uint8_t *) slice(&st, 5, WALRUS_SECONDARY, 1))[3] ^= 1;
+    memset(&head, 0, sizeof(head));
+    head.target = target;
+    head.axes = WALRUS_RECOVERY_BOTH;
+    rc = walrus_recovery_build(c, &st.meta, &head, 1, 5,
+                               slice(&st, 5, WALRUS_PRIMARY, 1),
+                               slice(&st, 5, WALRUS_SECONDARY, 1), a, &bits);
+    ok(rc == WALRUS_EHASH && bits == WALRUS_RECOVERY_PRIMARY,
+       "a rotten secondary sliver spoils the primary axis: found");
+
+    free(a);
+    free(bad);
+
+    for (h = 0; h < k; h++) {
+        walrus_recovery_answer_free(&ans[h]);
+        free(buf[h]);
+    }
+
+    store_free(&st);
+    walrus_codec_destroy(c);
+}
+
+
+static void
+test_inconsistency(void)
+{
+    int                              rc;
+    size_t                           len, step;
+    uint8_t                         *buf[16], *proof, *copy, *out, *q;
+    unsigned                         h, j, k, n, p;
+    store_t                          st;
+    walrus_codec_t                  *c;
+    walrus_inconsistency_t           info;
+    walrus_recovery_answer_t         ans[16];
+    const walrus_recovery_answer_t  *list[16];
+
+    n = 7;
+    c = walrus_codec_create(n);
+    p = walrus_codec_params(c)->p;
+    store_encode(c, 2 * 4096 + 300, 4096, 1, &st);
+    out = malloc(walrus_sliver_file_size(&st.meta, WALRUS_PRIMARY));
+
+    /* the garbage primary sliver p itself: verified symbols say otherwise */
+
+    k = n - 1;
+    ok(other_answers(c, &st, p, buf, ans, list),
+       "inconsistent blob: every symbol verifies");
+    is_int(walrus_recovery_rebuild(c, &st.meta, list, k, WALRUS_PRIMARY, 0,
+                                   out),
+           WALRUS_EINCONSISTENT, "... the rebuilt primary sliver %u of "
+           "segment 0 does not match the metadata", p);
+    is_int(walrus_recovery_rebuild(c, &st.meta, list, k, WALRUS_PRIMARY, 1,
+                                   out),
+           WALRUS_OK, "... segment 1 is consistent");
+
+    rc = walrus_inconsistency_build(c, &st.meta, list, k, WALRUS_PRIMARY, 0,
+                                    &proof, &len);
+    is_int(rc, WALRUS_OK, "an inconsistency proof is built");
+    is_int(len, WALRUS_INCONSISTENCY_TAG_LEN + 43
+                + walrus_metadata_size(&st.meta)
+                + st.meta.params.s
+                  * (2 + walrus_symbol_size(&st.meta.params, 4096)
+                     + walrus_merkle_proof_size(n)),
+           "... of the documented size");
+
+    rc = walrus_inconsistency_verify(proof, len, &info);
+    is_int(rc, WALRUS_OK, "... and it holds");
+    ok(memcmp(info.blob_id, st.id, WALRUS_BLOB_ID_LEN) == 0
+       && info.target == p && info.axis == WALRUS_PRIMARY
+       && info.segment == 0 && info.meta.params.n == n,
+       "... for this blob, pair %u, the primary axis, segment 0", p);
+    walrus_inconsistency_free(&info);
+
+    is_int(walrus_inconsistency_build(c, &st.meta, list, k, WALRUS_PRIMARY,
+                                      1, &copy, &step),
+           WALRUS_EINVAL, "no proof of a consistent segment");
+
+    /* tampered proofs fail */
+
+    copy = malloc(len + 1);
+
+    memcpy(copy, proof, len);
+    copy[len - 40] ^= 1;
+    is_int(walrus_inconsistency_verify(copy, len, &info), WALRUS_EHASH,
+           "a tampered proof of a symbol fails");
+
+    memcpy(copy, proof, len);
+    copy[len - walrus_merkle_proof_size(n) - 2] ^= 1;
+    is_int(walrus_inconsistency_verify(copy, len, &info), WALRUS_EHASH,
+           "a tampered symbol fails");
+
+    memcpy(copy, proof, len);
+    copy[WALRUS_INCONSISTENCY_TAG_LEN + 43 + 16 + 5] ^= 1;
+    is_int(walrus_inconsistency_verify(copy, len, &info), WALRUS_EBLOBID,
+           "tampered metadata fails");
+
+    memcpy(copy, proof, len);
+    copy[WALRUS_INCONSISTENCY_TAG_LEN + 32] ^= 1;
+    rc = walrus_inconsistency_verify(copy, len, &info);
+    ok(rc != WALRUS_OK, "another target pair fails (%s)",
+       walrus_strerror(rc));
+
+    memcpy(copy, proof, len);
+    copy[WALRUS_INCONSISTENCY_TAG_LEN + 35] = 1;
+    is_int(walrus_inconsistency_verify(copy, len, &info), WALRUS_EHASH,
+           "the symbols of segment 0 called segment 1 fail");
+
+    /* the same helpers' symbols of segment 1, which is consistent */
+
+    step = walrus_symbol_size(&st.meta.params, 4096)
+           + walrus_merkle_proof_size(n);
+    q = copy + WALRUS_INCONSISTENCY_TAG_LEN + 43
+        + walrus_metadata_size(&st.meta);
+
+    for (j = 0; j < st.meta.params.s; j++, q += 2 + step) {
+        h = q[0] | q[1] << 8;
+        memcpy(q + 2, buf[h < p ? h : h - 1] + walrus_recovery_head_size(1)
+                      + walrus_recovery_entry_size(&st.meta, 3, 0), step);
+    }
+
+    is_int(walrus_inconsistency_verify(copy, len, &info), WALRUS_EINVAL,
+           "verified symbols that rebuild the committed sliver show "
+           "nothing");
+
+    is_int(walrus_inconsistency_verify(proof, len - 1, &info), WALRUS_EFORMAT,
+           "a truncated proof fails");
+    memcpy(copy, proof, len);
+    copy[len] = 0;
+    is_int(walrus_inconsistency_verify(copy, len + 1, &info), WALRUS_EFORMAT,
+           "a proof with a byte more fails");
+    copy[0] = 'W';
+    is_int(walrus_inconsistency_verify(copy, len, &info), WALRUS_EFORMAT,
+           "another tag fails");
+
+    free(copy);
+    free(proof);
+    free_answers(buf, ans, k);
+
+    /* pair 0's secondary sliver: its rebuild uses the garbage row p */
+
+    other_answers(c, &st, 0, buf, ans, list);
+    is_int(walrus_recovery_rebuild(c, &st.meta, list, k, WALRUS_PRIMARY, 0,
+                                   out),
+           WALRUS_OK, "pair 0: the primary sliver is consistent");
+    is_int(walrus_recovery_rebuild(c, &st.meta, list, k, WALRUS_SECONDARY, 0,
+                                   out),
+           WALRUS_EINCONSISTENT, "... its secondary sliver is not");
+    rc = walrus_inconsistency_build(c, &st.meta, list, k, WALRUS_SECONDARY,
+                                    0, &proof, &len);
+    rc = rc == WALRUS_OK ? walrus_inconsistency_verify(proof, len, &info)
+                         : rc;
+    ok(rc == WALRUS_OK && info.axis == WALRUS_SECONDARY && info.target == 0,
+       "... and its proof holds");
+    walrus_inconsistency_free(&info);
+    free(proof);
+    free_answers(buf, ans, k);
+
+    free(out);
+    store_free(&st);
+    walrus_codec_destroy(c);
+}
+
+
+int
+main(void)
+{
+    unsigned         i;
+    static unsigned  ns[] = { 4, 7, 10, 31, 100 };
+
+    for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+        test_honest(ns[i]);
+    }
+
+    test_ranges_and_lies();
+    test_inconsistency();
+
+    return tap_done();
+}
