@@ -202,6 +202,9 @@ ngx_walrus_node_get(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     case NGX_WALRUS_ROUTE_STATUS:
         return ngx_walrus_node_status(r, rt);
 
+    case NGX_WALRUS_ROUTE_RECOVERY:
+        return ngx_walrus_node_recovery(r, rt);
+
     default: /* NGX_WALRUS_ROUTE_CONFIRMATION */
         return ngx_walrus_node_confirm(r, rt);
     }
@@ -550,4 +553,19 @@ ngx_walrus_node_sign(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     data.len = p - data.data;
 
     return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);
+}
+
+
+void
+ngx_walrus_node_error(ngx_walrus_node_error_t *e, ngx_uint_t status,
+    const char *reason, const char *fmt, ...)
+{
+    va_list  args;
+
+    e->status = status;
+    e->reason = reason;
+
+    va_start(args, fmt);
+    vsnprintf(e->message, sizeof(e->message), fmt, args);
+    va_end(args);
 }
