@@ -10,7 +10,7 @@
 
 typedef struct {
     const char   *name;
-    int           nargs;
+    int           nargs;        /* -k: at least k */
     int           options;      /* WALRUS_CLI_OPT_* */
     int         (*handler)(walrus_cli_t *cli);
     const char   *args;
@@ -37,6 +37,10 @@ static const walrus_cli_command_t  walrus_cli_commands[] = {
       "[--blob-id ID] CERT" },
     { "register", 1, WALRUS_CLI_OPT_REGISTER, walrus_cli_register,
       "--key KEY [--epochs N] [--permanent] [-o OUT] FILE" },
+    { "rebuild", -3, 1, walrus_cli_rebuild,
+      "[--blob-id ID] METADATA DIR ANSWER..." },
+    { "verify-inconsistency", 1, 0, walrus_cli_verify_inconsistency,
+      "PROOF" },
     { NULL, 0, 0, NULL, NULL }
 };
 
@@ -65,11 +69,13 @@ main(int argc, char **argv)
             }
 
             cli.committee = argv[i];
+            cli.committee_given = 1;
             continue;
         }
 
         if (strncmp(argv[i], "--committee=", 12) == 0) {
             cli.committee = argv[i] + 12;
+            cli.committee_given = 1;
             continue;
         }
 
@@ -100,15 +106,16 @@ main(int argc, char **argv)
         return walrus_cli_usage_error("unknown command \"%s\"", argv[i]);
     }
 
-    if (cli.committee == NULL) {
-        env = getenv(WALRUS_CLI_COMMITTEE_ENV);
-        cli.committee = (env != NULL && env[0] != '\0')
-                        ? env : WALRUS_CLI_COMMITTEE_DEFAULT;
-    }
-
     rc = walrus_cli_options(&cli, cmd, argc - i - 1, argv + i + 1);
     if (rc != WALRUS_CLI_OK) {
         return rc;
+    }
+
+    if (cli.committee == NULL) {
+        env = getenv(WALRUS_CLI_COMMITTEE_ENV);
+        cli.committee_given = (env != NULL && env[0] != '\0');
+        cli.committee = cli.committee_given ? env
+                                            : WALRUS_CLI_COMMITTEE_DEFAULT;
     }
 
     rc = cmd->handler(&cli);
@@ -157,6 +164,24 @@ walrus_cli_options(walrus_cli_t *cli, const walrus_cli_command_t *cmd,
             continue;
         }
 
+        if (options) {
+            rc = walrus_cli_option("-c", &i, argc, argv, &cli->committee);
+
+            if (rc == 0) {
+                rc = walrus_cli_option("--committee", &i, argc, argv,
+                                       &cli->committee);
+            }
+
+            if (rc == -1) {
+                return WALRUS_CLI_USAGE;
+            }
+
+            if (rc == 1) {
+                cli->committee_given = 1;
+                continue;
+            }
+        }
+
         if (options && (cmd->options & WALRUS_CLI_OPT_REGISTER)) {
             rc = walrus_cli_option("--key", &i, argc, argv, &cli->key);
 
@@ -201,7 +226,7 @@ walrus_cli_options(walrus_cli_t *cli, const walrus_cli_command_t *cmd,
         argv[nops++] = argv[i];
     }
 
-    if (nops != cmd->nargs) {
+    if (cmd->nargs >= 0 ? nops != cmd->nargs : nops < -cmd->nargs) {
         return walrus_cli_usage_error("%s expects %s", cmd->name,
                                       cmd->args);
     }
@@ -292,12 +317,23 @@ walrus_cli_usage(FILE *out)
           "binary into OUT\n"
           "                                   and the blob ID on stdout, "
           "else base64url\n"
+          "  rebuild [--blob-id ID] METADATA DIR ANSWER...\n"
+          "                                   rebuild the slivers of a pair "
+          "from recovery\n"
+          "                                   answers into DIR/K.primary, "
+          "DIR/K.secondary,\n"
+          "                                   or write the proof "
+          "DIR/K.inconsistency\n"
+          "  verify-inconsistency PROOF       check an inconsistency proof "
+          "offline; print\n"
+          "                                   its blob ID\n"
           "  help                             print this text\n"
           "\n"
           "options:\n"
-          "  -c COMMITTEE   committee file; default $"
-          WALRUS_CLI_COMMITTEE_ENV ", else\n"
-          "                 ./" WALRUS_CLI_COMMITTEE_DEFAULT "\n"
+          "  -c COMMITTEE   committee file, before or after the command; "
+          "default\n"
+          "                 $" WALRUS_CLI_COMMITTEE_ENV ", else ./"
+          WALRUS_CLI_COMMITTEE_DEFAULT "\n"
           "  --blob-id ID   fail unless the metadata or the certificate is "
           "for blob ID\n"
           "  -h, --help     print this text\n"
