@@ -5,9 +5,13 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
 use Test::More;
 use File::Temp qw(tempdir);
 use Digest::SHA qw(sha256);
+use WalrusTest;
 
 my $ctl = './build/walrusctl';
 plan skip_all => "$ctl not built" unless -x $ctl;
@@ -86,17 +90,8 @@ sub extend {
 
 # --- Merkle --------------------------------------------------------------
 
-sub leaf { return sha256("\x00" . $_[0]) }
-
-sub root {
-    my @level = @_;
-    while (@level > 1) {
-        push @level, "\x00" x 32 if @level % 2;
-        @level = map { sha256("\x01" . $level[2 * $_] . $level[2 * $_ + 1]) }
-                 0 .. @level / 2 - 1;
-    }
-    return $level[0];
-}
+*leaf = \&WalrusTest::Proto::leaf;
+*root = \&WalrusTest::Proto::root;
 
 # --- the example ---------------------------------------------------------
 

@@ -51,20 +51,13 @@ static void walrus_cli_warn(walrus_cli_decode_t *ctx, unsigned k,
 int
 walrus_cli_decode(walrus_cli_t *cli)
 {
-    int                   rc, wrc;
+    int                   rc;
     char                 *path, text[WALRUS_BLOB_ID_TEXT_LEN + 1];
     size_t                smax;
-    uint8_t               want[WALRUS_BLOB_ID_LEN], id[WALRUS_BLOB_ID_LEN];
+    uint8_t               id[WALRUS_BLOB_ID_LEN];
     unsigned              k, n;
     walrus_cli_file_t     file;
     walrus_cli_decode_t   ctx;
-
-    if (cli->blob_id != NULL) {
-        rc = walrus_cli_parse_blob_id(cli->blob_id, want);
-        if (rc != WALRUS_CLI_OK) {
-            return rc;
-        }
-    }
 
     memset(&ctx, 0, sizeof(walrus_cli_decode_t));
     ctx.dir = cli->argv[0];
@@ -78,32 +71,13 @@ walrus_cli_decode(walrus_cli_t *cli)
         return WALRUS_CLI_IO;
     }
 
-    rc = walrus_cli_read_metadata(path, &ctx.meta);
+    rc = walrus_cli_metadata(cli, path, &ctx.meta, id, text);
     if (rc != WALRUS_CLI_OK) {
         free(path);
         return rc;
     }
 
     n = ctx.meta.params.n;
-
-    wrc = walrus_metadata_blob_id(&ctx.meta, id);
-    if (wrc != WALRUS_OK) {
-        walrus_cli_error("%s: blob ID: %s", path, walrus_strerror(wrc));
-        rc = WALRUS_CLI_IO;
-        goto done;
-    }
-
-    walrus_blob_id_format(id, text);
-
-    if (cli->blob_id != NULL) {
-        wrc = walrus_metadata_check(&ctx.meta, want);
-        if (wrc != WALRUS_OK) {
-            walrus_cli_error("%s: metadata of blob %s, not of blob %s", path,
-                             text, cli->blob_id);
-            rc = walrus_cli_status(wrc);
-            goto done;
-        }
-    }
 
     /* a full segment has the largest slivers */
 
@@ -178,6 +152,45 @@ done:
     free(path);
 
     return rc;
+}
+
+
+int
+walrus_cli_metadata(walrus_cli_t *cli, const char *path,
+    walrus_metadata_t *meta, uint8_t *id, char *text)
+{
+    int      rc;
+    uint8_t  want[WALRUS_BLOB_ID_LEN];
+
+    if (cli->blob_id != NULL) {
+        rc = walrus_cli_parse_blob_id(cli->blob_id, want);
+        if (rc != WALRUS_CLI_OK) {
+            return rc;
+        }
+    }
+
+    rc = walrus_cli_read_metadata(path, meta);
+    if (rc != WALRUS_CLI_OK) {
+        return rc;
+    }
+
+    rc = walrus_metadata_blob_id(meta, id);
+    if (rc != WALRUS_OK) {
+        walrus_cli_error("%s: blob ID: %s", path, walrus_strerror(rc));
+        walrus_metadata_free(meta);
+        return WALRUS_CLI_IO;
+    }
+
+    walrus_blob_id_format(id, text);
+
+    if (cli->blob_id != NULL && memcmp(id, want, WALRUS_BLOB_ID_LEN) != 0) {
+        walrus_cli_error("%s: metadata of blob %s, not of blob %s", path,
+                         text, cli->blob_id);
+        walrus_metadata_free(meta);
+        return WALRUS_CLI_INVALID;
+    }
+
+    return WALRUS_CLI_OK;
 }
 
 

@@ -47,7 +47,6 @@ static int walrus_cli_encode_segment(void *data, walrus_codec_t *codec,
 static int walrus_cli_encode_open(walrus_cli_encode_t *ctx);
 static int walrus_cli_encode_finish(walrus_cli_encode_t *ctx,
     walrus_cli_blob_t *blob);
-static int walrus_cli_mkdir(const char *dir);
 
 
 int
@@ -594,7 +593,7 @@ walrus_cli_encode_finish(walrus_cli_encode_t *ctx, walrus_cli_blob_t *blob)
 }
 
 
-static int
+int
 walrus_cli_mkdir(const char *dir)
 {
     struct stat  st;

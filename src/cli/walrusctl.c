@@ -10,7 +10,7 @@
 
 typedef struct {
     const char   *name;
-    int           nargs;
+    int           nargs;        /* -k: at least k */
     int           options;      /* WALRUS_CLI_OPT_* */
     int         (*handler)(walrus_cli_t *cli);
     const char   *args;
@@ -39,6 +39,10 @@ static const walrus_cli_command_t  walrus_cli_commands[] = {
       "--key KEY [--epochs N] [--permanent] [-o OUT] FILE" },
     { "record", 1, WALRUS_CLI_OPT_RECORD, walrus_cli_record,
       "[--after CURSOR] FILE" },
+    { "rebuild", -3, WALRUS_CLI_OPT_BLOB_ID, walrus_cli_rebuild,
+      "[--blob-id ID] METADATA DIR ANSWER..." },
+    { "verify-inconsistency", 1, 0, walrus_cli_verify_inconsistency,
+      "PROOF" },
     { NULL, 0, 0, NULL, NULL }
 };
 
@@ -104,16 +108,16 @@ main(int argc, char **argv)
         return walrus_cli_usage_error("unknown command \"%s\"", argv[i]);
     }
 
+    rc = walrus_cli_options(&cli, cmd, argc - i - 1, argv + i + 1);
+    if (rc != WALRUS_CLI_OK) {
+        return rc;
+    }
+
     if (cli.committee == NULL) {
         env = getenv(WALRUS_CLI_COMMITTEE_ENV);
         cli.committee_given = (env != NULL && env[0] != '\0');
         cli.committee = cli.committee_given ? env
                                             : WALRUS_CLI_COMMITTEE_DEFAULT;
-    }
-
-    rc = walrus_cli_options(&cli, cmd, argc - i - 1, argv + i + 1);
-    if (rc != WALRUS_CLI_OK) {
-        return rc;
     }
 
     rc = cmd->handler(&cli);
@@ -174,6 +178,24 @@ walrus_cli_options(walrus_cli_t *cli, const walrus_cli_command_t *cmd,
             }
         }
 
+        if (options) {
+            rc = walrus_cli_option("-c", &i, argc, argv, &cli->committee);
+
+            if (rc == 0) {
+                rc = walrus_cli_option("--committee", &i, argc, argv,
+                                       &cli->committee);
+            }
+
+            if (rc == -1) {
+                return WALRUS_CLI_USAGE;
+            }
+
+            if (rc == 1) {
+                cli->committee_given = 1;
+                continue;
+            }
+        }
+
         if (options && (cmd->options & WALRUS_CLI_OPT_REGISTER)) {
             rc = walrus_cli_option("--key", &i, argc, argv, &cli->key);
 
@@ -218,7 +240,7 @@ walrus_cli_options(walrus_cli_t *cli, const walrus_cli_command_t *cmd,
         argv[nops++] = argv[i];
     }
 
-    if (nops != cmd->nargs) {
+    if (cmd->nargs >= 0 ? nops != cmd->nargs : nops < -cmd->nargs) {
         return walrus_cli_usage_error("%s expects %s", cmd->name,
                                       cmd->args);
     }
@@ -318,12 +340,23 @@ walrus_cli_usage(FILE *out)
           "                                   (32); with -c or $"
           WALRUS_CLI_COMMITTEE_ENV "\n"
           "                                   verify each\n"
+          "  rebuild [--blob-id ID] METADATA DIR ANSWER...\n"
+          "                                   rebuild the slivers of a pair "
+          "from recovery\n"
+          "                                   answers into DIR/K.primary, "
+          "DIR/K.secondary,\n"
+          "                                   or write the proof "
+          "DIR/K.inconsistency\n"
+          "  verify-inconsistency PROOF       check an inconsistency proof "
+          "offline; print\n"
+          "                                   its blob ID\n"
           "  help                             print this text\n"
           "\n"
           "options:\n"
-          "  -c COMMITTEE   committee file; default $"
-          WALRUS_CLI_COMMITTEE_ENV ", else\n"
-          "                 ./" WALRUS_CLI_COMMITTEE_DEFAULT "\n"
+          "  -c COMMITTEE   committee file, before or after the command; "
+          "default\n"
+          "                 $" WALRUS_CLI_COMMITTEE_ENV ", else ./"
+          WALRUS_CLI_COMMITTEE_DEFAULT "\n"
           "  --blob-id ID   fail unless the metadata or the certificate is "
           "for blob ID\n"
           "  -h, --help     print this text\n"

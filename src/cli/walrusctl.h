@@ -53,6 +53,8 @@ int walrus_cli_keygen(walrus_cli_t *cli);
 int walrus_cli_verify_cert(walrus_cli_t *cli);
 int walrus_cli_register(walrus_cli_t *cli);
 int walrus_cli_record(walrus_cli_t *cli);
+int walrus_cli_rebuild(walrus_cli_t *cli);
+int walrus_cli_verify_inconsistency(walrus_cli_t *cli);
 
 /* the blob ID and length of a file ("-": stdin), encoded to get them */
 int walrus_cli_file_blob_id(const char *path, const walrus_committee_t *c,
@@ -66,6 +68,17 @@ void walrus_cli_error(const char *fmt, ...)
 int walrus_cli_status(int rc);
 
 int walrus_cli_committee(walrus_cli_t *cli, walrus_committee_t *c);
+
+/*
+ * A metadata file, parsed, with its blob ID in id and text (43
+ * characters and a NUL), checked against --blob-id; prints its own
+ * errors.
+ */
+int walrus_cli_metadata(walrus_cli_t *cli, const char *path,
+    walrus_metadata_t *meta, uint8_t *id, char *text);
+
+/* creates dir unless it is a directory already */
+int walrus_cli_mkdir(const char *dir);
 
 /* --blob-id: WALRUS_CLI_USAGE with a message when it does not parse */
 int walrus_cli_parse_blob_id(const char *text, uint8_t *id);

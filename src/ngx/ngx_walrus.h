@@ -53,7 +53,8 @@ typedef enum {
     NGX_WALRUS_ROUTE_STATUS,
     NGX_WALRUS_ROUTE_BYTE_RANGE,
     NGX_WALRUS_ROUTE_REGISTRATION,
-    NGX_WALRUS_ROUTE_CERTIFIED          /* a node's record, after a cursor */
+    NGX_WALRUS_ROUTE_CERTIFIED,         /* a node's record, after a cursor */
+    NGX_WALRUS_ROUTE_RECOVERY
 } ngx_walrus_route_e;
 
 

@@ -9,6 +9,8 @@
 
 static ngx_int_t ngx_walrus_route_pair(u_char *p, u_char *last,
     ngx_walrus_route_t *rt);
+static u_char *ngx_walrus_route_number(u_char *p, u_char *last,
+    ngx_uint_t *pair);
 
 
 ngx_int_t
@@ -123,6 +125,16 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
                                      last, rt);
     }
 
+    if (rest.len > sizeof("/recovery/") - 1
+        && ngx_strncmp(rest.data, "/recovery/", sizeof("/recovery/") - 1)
+           == 0)
+    {
+        rt->kind = NGX_WALRUS_ROUTE_RECOVERY;
+        return ngx_walrus_route_number(rest.data + sizeof("/recovery/") - 1,
+                                       last, &rt->pair) == last
+               ? NGX_OK : NGX_DECLINED;
+    }
+
     return NGX_DECLINED;
 }
 
@@ -132,19 +144,9 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
 static ngx_int_t
 ngx_walrus_route_pair(u_char *p, u_char *last, ngx_walrus_route_t *rt)
 {
-    u_char     *start;
-    ngx_uint_t  pair;
+    p = ngx_walrus_route_number(p, last, &rt->pair);
 
-    start = p;
-    pair = 0;
-
-    while (p < last && *p >= '0' && *p <= '9' && p - start < 3) {
-        pair = pair * 10 + (*p++ - '0');
-    }
-
-    if (p == start || p == last || *p != '/'
-        || (*start == '0' && p - start > 1) || pair >= WALRUS_MAX_SHARDS)
-    {
+    if (p == NULL || p == last || *p != '/') {
         return NGX_DECLINED;
     }
 
@@ -164,7 +166,29 @@ ngx_walrus_route_pair(u_char *p, u_char *last, ngx_walrus_route_t *rt)
         return NGX_DECLINED;
     }
 
-    rt->pair = pair;
-
     return NGX_OK;
+}
+
+
+/* a pair in canonical decimal: the end of its digits, or NULL */
+
+static u_char *
+ngx_walrus_route_number(u_char *p, u_char *last, ngx_uint_t *pair)
+{
+    u_char  *start;
+
+    start = p;
+    *pair = 0;
+
+    while (p < last && *p >= '0' && *p <= '9' && p - start < 3) {
+        *pair = *pair * 10 + (*p++ - '0');
+    }
+
+    if (p == start || (*start == '0' && p - start > 1)
+        || *pair >= WALRUS_MAX_SHARDS)
+    {
+        return NULL;
+    }
+
+    return p;
 }

@@ -204,6 +204,8 @@ ngx_walrus_node_get(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     case NGX_WALRUS_ROUTE_CERTIFIED:
         return ngx_walrus_node_record_list(r);
+    case NGX_WALRUS_ROUTE_RECOVERY:
+        return ngx_walrus_node_recovery(r, rt);
 
     default: /* NGX_WALRUS_ROUTE_CONFIRMATION */
         return ngx_walrus_node_confirm(r, rt);
@@ -604,4 +606,19 @@ ngx_walrus_node_post(ngx_http_request_t *r, void *data,
     ngx_walrus_thread_guard(r, guard);
 
     return NGX_DONE;
+}
+
+
+void
+ngx_walrus_node_error(ngx_walrus_node_error_t *e, ngx_uint_t status,
+    const char *reason, const char *fmt, ...)
+{
+    va_list  args;
+
+    e->status = status;
+    e->reason = reason;
+
+    va_start(args, fmt);
+    vsnprintf(e->message, sizeof(e->message), fmt, args);
+    va_end(args);
 }

@@ -10,6 +10,7 @@
 
 #include <ngx_walrus.h>
 #include <walrus_registration.h>
+#include <walrus_metadata.h>
 
 
 typedef struct {
@@ -30,16 +31,26 @@ typedef struct {
 } ngx_walrus_node_loc_conf_t;
 
 
-typedef struct ngx_walrus_put_s     ngx_walrus_put_t;
-typedef struct ngx_walrus_verify_s  ngx_walrus_verify_t;
-typedef struct ngx_walrus_list_s    ngx_walrus_list_t;
+/* the failure a thread task reports, answered once the task is done */
+typedef struct {
+    ngx_uint_t             status;      /* 0: none */
+    const char            *reason;
+    char                   message[256];
+} ngx_walrus_node_error_t;
+
+
+typedef struct ngx_walrus_put_s       ngx_walrus_put_t;
+typedef struct ngx_walrus_verify_s    ngx_walrus_verify_t;
+typedef struct ngx_walrus_recovery_s  ngx_walrus_recovery_t;
+typedef struct ngx_walrus_list_s      ngx_walrus_list_t;
 
 
 /* what a node request keeps in the module's context slot */
 typedef struct {
-    ngx_walrus_put_t      *put;         /* PUT */
-    ngx_walrus_verify_t   *verify;      /* GET confirmation */
-    ngx_walrus_list_t     *list;        /* GET /v1/certified */
+    ngx_walrus_put_t       *put;        /* PUT */
+    ngx_walrus_verify_t    *verify;     /* GET confirmation */
+    ngx_walrus_list_t      *list;       /* GET /v1/certified */
+    ngx_walrus_recovery_t  *recovery;   /* GET recovery */
 } ngx_walrus_node_ctx_t;
 
 
@@ -71,6 +82,22 @@ ngx_int_t ngx_walrus_node_put(ngx_http_request_t *r,
 ngx_int_t ngx_walrus_node_verify(ngx_http_request_t *r,
     ngx_walrus_route_t *rt, ngx_uint_t *pairs, ngx_uint_t npairs);
 
+/*
+ * Answers, from the thread pool, the recovery symbols this node's pairs
+ * give for rebuilding pair rt->pair (docs/protocol.md section 11).
+ * Returns NGX_DONE, or an HTTP status when nothing was posted.
+ */
+ngx_int_t ngx_walrus_node_recovery(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt);
+
+/*
+ * The stored metadata of rt's blob in dir, read and checked in a thread:
+ * its open file, or -1 with e set (ngx_walrus_node_verify.c)
+ */
+int ngx_walrus_node_metadata(ngx_walrus_route_t *rt, const char *dir,
+    walrus_metadata_t *m, struct stat *st, int *rc,
+    ngx_walrus_node_error_t *e);
+
 /* answers the signed confirmation of rt's blob */
 ngx_int_t ngx_walrus_node_sign(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
@@ -98,6 +125,9 @@ ngx_int_t ngx_walrus_node_send_range(ngx_http_request_t *r, ngx_fd_t fd,
 int ngx_walrus_node_record_add(const char *blob_dir, const u_char *cert,
     size_t cert_len, const walrus_registration_t *reg);
 ngx_int_t ngx_walrus_node_record_list(ngx_http_request_t *r);
+/* sets e; safe in a thread (no nginx call) */
+void ngx_walrus_node_error(ngx_walrus_node_error_t *e, ngx_uint_t status,
+    const char *reason, const char *fmt, ...);
 
 /* registers the client_body_temp_path of a node location for sweeping */
 ngx_int_t ngx_walrus_node_body_dir(ngx_conf_t *cf,

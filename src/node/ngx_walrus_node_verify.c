@@ -15,21 +15,17 @@
 
 
 struct ngx_walrus_verify_s {
-    ngx_walrus_route_t   route;
-    ngx_uint_t          *pairs;
-    ngx_uint_t           npairs;
-    char                 dir[WALRUS_PATH_MAX];
-    ngx_uint_t           status;
-    const char          *reason;
-    char                 message[256];
-    char                 set_aside[32];
-    ngx_event_t          guard;
+    ngx_walrus_route_t        route;
+    ngx_uint_t               *pairs;
+    ngx_uint_t                npairs;
+    char                      dir[WALRUS_PATH_MAX];
+    ngx_walrus_node_error_t   error;
+    char                      set_aside[32];
+    ngx_event_t               guard;
 };
 
 
 static void ngx_walrus_verify_thread(void *data, ngx_log_t *log);
-static void ngx_walrus_verify_fail(ngx_walrus_verify_t *t,
-    ngx_uint_t status, const char *reason, const char *fmt, ...);
 static int ngx_walrus_verify_metadata(ngx_walrus_verify_t *t,
     walrus_metadata_t *m);
 static int ngx_walrus_verify_sliver(ngx_walrus_verify_t *t,
@@ -94,29 +90,14 @@ ngx_walrus_verify_done(ngx_http_request_t *r)
                       t->set_aside);
     }
 
-    if (t->status >= NGX_HTTP_BAD_REQUEST) {
+    if (t->error.status >= NGX_HTTP_BAD_REQUEST) {
         ngx_http_finalize_request(r,
-            ngx_walrus_send_error(r, t->status, NGX_WALRUS_DOMAIN_NODE,
-                                  t->reason, "%s", t->message));
+            ngx_walrus_send_error(r, t->error.status, NGX_WALRUS_DOMAIN_NODE,
+                                  t->error.reason, "%s", t->error.message));
         return;
     }
 
     ngx_http_finalize_request(r, ngx_walrus_node_sign(r, &t->route));
-}
-
-
-static void
-ngx_walrus_verify_fail(ngx_walrus_verify_t *t, ngx_uint_t status,
-    const char *reason, const char *fmt, ...)
-{
-    va_list  args;
-
-    t->status = status;
-    t->reason = reason;
-
-    va_start(args, fmt);
-    vsnprintf(t->message, sizeof(t->message), fmt, args);
-    va_end(args);
 }
 
 
@@ -145,8 +126,8 @@ ngx_walrus_verify_thread(void *data, ngx_log_t *log)
     codec = walrus_codec_create(m.params.n);
 
     if (buf == NULL || codec == NULL) {
-        ngx_walrus_verify_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "NO_MEMORY", "out of memory");
+        ngx_walrus_node_error(&t->error, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                              "NO_MEMORY", "out of memory");
         goto done;
     }
 
@@ -176,14 +157,52 @@ static int
 ngx_walrus_verify_metadata(ngx_walrus_verify_t *t, walrus_metadata_t *m)
 {
     int          fd, rc;
-    char         path[WALRUS_PATH_MAX];
-    size_t       len;
-    u_char      *buf;
     struct stat  st;
+
+    fd = ngx_walrus_node_metadata(&t->route, t->dir, m, &st, &rc,
+                                  &t->error);
+    if (fd == -1) {
+        return -1;
+    }
+
+    if (rc == WALRUS_OK) {
+        ngx_walrus_verify_keep(t, fd, &st);
+
+    } else {
+        ngx_walrus_verify_reject(t, fd, "metadata");
+        ngx_walrus_node_error(&t->error, NGX_HTTP_NOT_FOUND,
+                              "METADATA_NOT_FOUND", "the stored metadata of "
+                              "blob %s does not verify; it was set aside",
+                              t->route.id_text);
+    }
+
+    close(fd);
+
+    return rc == WALRUS_OK ? 0 : -1;
+}
+
+
+/*
+ * Opens "<dir>/metadata" and reads it, checked against the blob ID: the
+ * file, for the caller to stamp or set aside and close, its stat from
+ * before the read in *st and the verdict in *rc (m is freed unless it is
+ * WALRUS_OK); -1 with e set when the file cannot be opened.  Runs in a
+ * thread.
+ */
+
+int
+ngx_walrus_node_metadata(ngx_walrus_route_t *rt, const char *dir,
+    walrus_metadata_t *m, struct stat *st, int *rc,
+    ngx_walrus_node_error_t *e)
+{
+    int      fd;
+    char     path[WALRUS_PATH_MAX];
+    size_t   len;
+    u_char  *buf;
 
     ngx_memzero(m, sizeof(walrus_metadata_t));
 
-    if (walrus_store_path(path, t->dir, "metadata") != 0) {
+    if (walrus_store_path(path, dir, "metadata") != 0) {
         errno = ENAMETOOLONG;
         fd = -1;
 
@@ -193,53 +212,43 @@ ngx_walrus_verify_metadata(ngx_walrus_verify_t *t, walrus_metadata_t *m)
 
     if (fd == -1) {
         if (errno == ENOENT) {
-            ngx_walrus_verify_fail(t, NGX_HTTP_NOT_FOUND,
-                                   "METADATA_NOT_FOUND", "this node holds "
-                                   "no metadata for blob %s",
-                                   t->route.id_text);
+            ngx_walrus_node_error(e, NGX_HTTP_NOT_FOUND, "METADATA_NOT_FOUND",
+                                  "this node holds no metadata for blob %s",
+                                  rt->id_text);
 
         } else {
-            ngx_walrus_verify_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                   "STORE_ERROR", "cannot open the metadata: "
-                                   "%s", strerror(errno));
+            ngx_walrus_node_error(e, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                  "STORE_ERROR", "cannot open the metadata: "
+                                  "%s", strerror(errno));
         }
 
         return -1;
     }
 
-    if (fstat(fd, &st) == -1) {
-        rc = -1;
+    if (fstat(fd, st) == -1) {
+        *rc = WALRUS_EIO;
 
     } else if (walrus_read_fd(fd, NGX_WALRUS_MAX_METADATA, &buf, &len)
                != 0)
     {
         /* too large to be metadata, or unreadable: not good either way */
-        rc = WALRUS_EFORMAT;
+        *rc = WALRUS_EFORMAT;
 
     } else {
-        rc = walrus_metadata_parse(m, buf, len);
+        *rc = walrus_metadata_parse(m, buf, len);
 
-        if (rc == WALRUS_OK) {
-            rc = walrus_metadata_check(m, t->route.blob_id);
+        if (*rc == WALRUS_OK) {
+            *rc = walrus_metadata_check(m, rt->blob_id);
         }
 
         free(buf);
     }
 
-    if (rc == WALRUS_OK) {
-        ngx_walrus_verify_keep(t, fd, &st);
-
-    } else {
+    if (*rc != WALRUS_OK) {
         walrus_metadata_free(m);
-        ngx_walrus_verify_reject(t, fd, "metadata");
-        ngx_walrus_verify_fail(t, NGX_HTTP_NOT_FOUND, "METADATA_NOT_FOUND",
-                               "the stored metadata of blob %s does not "
-                               "verify; it was set aside", t->route.id_text);
     }
 
-    close(fd);
-
-    return rc == WALRUS_OK ? 0 : -1;
+    return fd;
 }
 
 
@@ -264,14 +273,15 @@ ngx_walrus_verify_sliver(ngx_walrus_verify_t *t, walrus_metadata_t *m,
 
     if (fd == -1 || fstat(fd, &st) == -1) {
         if (errno == ENOENT) {
-            ngx_walrus_verify_fail(t, NGX_HTTP_CONFLICT, "SLIVERS_MISSING",
-                                   "sliver %s of blob %s is not stored yet",
-                                   name, t->route.id_text);
+            ngx_walrus_node_error(&t->error, NGX_HTTP_CONFLICT,
+                                  "SLIVERS_MISSING", "sliver %s of blob %s "
+                                  "is not stored yet", name,
+                                  t->route.id_text);
 
         } else {
-            ngx_walrus_verify_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                   "STORE_ERROR", "cannot open %s: %s", name,
-                                   strerror(errno));
+            ngx_walrus_node_error(&t->error, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                  "STORE_ERROR", "cannot open %s: %s", name,
+                                  strerror(errno));
         }
 
         if (fd != -1) {
@@ -298,10 +308,10 @@ ngx_walrus_verify_sliver(ngx_walrus_verify_t *t, walrus_metadata_t *m,
 
     } else {
         ngx_walrus_verify_reject(t, fd, name);
-        ngx_walrus_verify_fail(t, NGX_HTTP_CONFLICT, "SLIVERS_MISSING",
-                               "sliver %s of blob %s does not verify (%s); "
-                               "it was set aside", name, t->route.id_text,
-                               walrus_strerror(rc));
+        ngx_walrus_node_error(&t->error, NGX_HTTP_CONFLICT,
+                              "SLIVERS_MISSING", "sliver %s of blob %s does "
+                              "not verify (%s); it was set aside", name,
+                              t->route.id_text, walrus_strerror(rc));
     }
 
     close(fd);

@@ -901,6 +901,33 @@ sub node_access {
 package WalrusTest::Proto;
 
 use MIME::Base64 qw(encode_base64 decode_base64);
+use Digest::SHA qw(sha256);
+
+# Merkle trees (docs/protocol.md section 5): a leaf, the root over leaf
+# hashes, and the root that leaf `index` of `count` reaches up its proof
+sub leaf { return sha256("\x00" . $_[0]) }
+
+sub root {
+    my @level = @_;
+    while (@level > 1) {
+        push @level, "\x00" x 32 if @level % 2;
+        @level = map { sha256("\x01" . $level[2 * $_] . $level[2 * $_ + 1]) }
+                 0 .. @level / 2 - 1;
+    }
+    return $level[0];
+}
+
+sub proof_root {
+    my ($leaf, $index, $count, $proof) = @_;
+    my $node = $leaf;
+    while ($count > 1) {
+        my $sib = substr $proof, 0, 32, '';
+        $node = $index % 2 ? sha256("\x01$sib$node")
+                           : sha256("\x01$node$sib");
+        ($index, $count) = (int($index / 2), int(($count + 1) / 2));
+    }
+    return $node;
+}
 
 sub b64url {
     my $t = encode_base64($_[0], '');

@@ -160,6 +160,13 @@ test_slivers(void)
         "/slivers/1/primaryx",
         "/slivers/1/primary/",
         "/slivers/1/Primary",
+        "/recovery",
+        "/recovery/",
+        "/recovery/255",
+        "/recovery/01",
+        "/recovery/x",
+        "/recovery/1/",
+        "/recovery/1/primary",
     };
 
     for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -175,6 +182,17 @@ test_slivers(void)
         is_int(parse(blob_path(bad[i]), &rt), NGX_DECLINED,
                "/v1/blobs/<id>%s: declined", bad[i]);
     }
+
+    /* the arguments are in r->args, never in the URI */
+
+    is_int(parse(blob_path("/recovery/254"), &rt), NGX_OK,
+           "/v1/blobs/<id>/recovery/254");
+    ok(rt.kind == NGX_WALRUS_ROUTE_RECOVERY && rt.pair == 254,
+       "... the recovery of pair 254");
+    is_int(parse(blob_path("/recovery/0"), &rt), NGX_OK,
+           "/v1/blobs/<id>/recovery/0");
+    ok(rt.kind == NGX_WALRUS_ROUTE_RECOVERY && rt.pair == 0,
+       "... the recovery of pair 0");
 }
 
 
