@@ -112,4 +112,38 @@ int walrus_record_range(int fd, uint64_t cursor, size_t limit,
     walrus_record_range_t *rg);
 
 
+/*
+ * Whole entries of the record at path from cursor on, at most limit bytes
+ * (and at least one), read into a malloc()ed *buf (NULL for none) that
+ * rg describes.  As walrus_record_range(); WALRUS_EIO with errno (ENOENT
+ * when there is no record), WALRUS_ENOMEM.
+ */
+int walrus_record_read(const char *path, uint64_t cursor, size_t limit,
+    walrus_record_range_t *rg, uint8_t **buf);
+
+/*
+ * The certificate and registration files of an entry of the record at
+ * path, written into blob_dir where they are missing, and the blob's
+ * mark (walrus_record_mark).  -1 with errno on failure.
+ */
+int walrus_record_keep_files(const char *blob_dir, const char *path,
+    const walrus_record_entry_t *e);
+
+/*
+ * The identity of the record at path (the 16 bytes after its magic):
+ * 1, 0 when there is no record there, -1 with errno on failure.
+ */
+int walrus_record_identity(const char *path, uint8_t *id);
+
+/*
+ * A blob's mark that the record at path holds its entry: the file
+ * "<blob dir>/recorded" with the record's identity.  A store wiped while
+ * a certificate was being stored leaves a certificate its new record
+ * lacks; without the mark the node takes the entry in again.  Not made
+ * durable: losing it costs a second entry of the blob, which is harmless.
+ */
+int walrus_record_mark(const char *blob_dir, const char *path);
+int walrus_record_marked(const char *blob_dir, const char *path);
+
+
 #endif /* _WALRUS_RECORD_H_INCLUDED_ */

@@ -56,6 +56,10 @@ int walrus_file_write(walrus_file_t *f, const void *buf,
 int walrus_file_commit(walrus_file_t *f);
 void walrus_file_abort(walrus_file_t *f);
 
+/* "<dir>/<name>" made of buf, durable and stamped: open, write, commit */
+int walrus_store_write(const char *dir, const char *name, const void *buf,
+    size_t len);
+
 /*
  * makes the open file fd, named src, durable and stamped as
  * "<dir>/<name>" without copying it, replacing a file of that name

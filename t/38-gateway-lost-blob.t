@@ -33,7 +33,9 @@ EOF
 
 # --- 5 of 7 stores wiped: cold and warm reads agree -------------------------
 
-$t->write_config(gateway => $GATEWAY)->run;
+# the nodes' keepers stay off: they would heal what this test takes away
+$t->write_config(gateway => $GATEWAY, http => "    walrus_node_keeper off;\n")
+  ->run;
 
 my $blob = WalrusTest::pattern_blob(3 * $S, 5);
 my $id = $t->put_blob($blob);
@@ -81,6 +83,7 @@ $t->stop;
 
 $t->start_redis;
 $t->write_config(gateway => $GATEWAY, http => <<'EOF')->run;
+    walrus_node_keeper off;
     walrus_redis 127.0.0.1:%%REDIS_PORT%%;
     walrus_worker_cache_size 0;
 EOF

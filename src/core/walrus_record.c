@@ -778,3 +778,158 @@ walrus_record_set_known(const struct stat *st, const uint8_t *id,
 
     pthread_mutex_unlock(&walrus_record_mutex);
 }
+
+
+int
+walrus_record_identity(const char *path, uint8_t *id)
+{
+    int          fd, rc;
+    struct stat  st;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd == -1) {
+        return errno == ENOENT ? 0 : -1;
+    }
+
+    rc = fstat(fd, &st) == 0
+         ? walrus_record_header(fd, (uint64_t) st.st_size, id) : WALRUS_EIO;
+
+    (void) close(fd);
+
+    if (rc == WALRUS_EFORMAT) {
+        errno = EINVAL;
+    }
+
+    return rc == WALRUS_OK ? 1 : -1;
+}
+
+
+int
+walrus_record_mark(const char *blob_dir, const char *path)
+{
+    int      fd, rc;
+    char     mark[WALRUS_PATH_MAX], tmp[WALRUS_PATH_MAX];
+    uint8_t  id[WALRUS_RECORD_ID_LEN];
+
+    if (walrus_record_identity(path, id) != 1
+        || walrus_store_path(mark, blob_dir, "recorded") != 0
+        || walrus_store_path(tmp, blob_dir, "recorded.tmp") != 0)
+    {
+        return -1;
+    }
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd == -1) {
+        return -1;
+    }
+
+    rc = walrus_write(fd, id, sizeof(id));
+
+    if (close(fd) != 0 || rc != 0 || rename(tmp, mark) != 0) {
+        (void) unlink(tmp);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+walrus_record_marked(const char *blob_dir, const char *path)
+{
+    int      fd;
+    char     mark[WALRUS_PATH_MAX];
+    uint8_t  id[WALRUS_RECORD_ID_LEN], have[WALRUS_RECORD_ID_LEN];
+
+    if (walrus_record_identity(path, id) != 1
+        || walrus_store_path(mark, blob_dir, "recorded") != 0)
+    {
+        return 0;
+    }
+
+    fd = open(mark, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        return 0;
+    }
+
+    if (walrus_pread(fd, have, sizeof(have), 0) != 0) {
+        (void) close(fd);
+        return 0;
+    }
+
+    (void) close(fd);
+
+    return memcmp(id, have, sizeof(id)) == 0;
+}
+
+
+int
+walrus_record_read(const char *path, uint64_t cursor, size_t limit,
+    walrus_record_range_t *rg, uint8_t **buf)
+{
+    int     fd, rc;
+    size_t  len;
+
+    *buf = NULL;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        return WALRUS_EIO;
+    }
+
+    rc = walrus_record_range(fd, cursor, limit, rg);
+
+    if (rc == WALRUS_OK && rg->end > rg->start) {
+        len = rg->end - rg->start;
+
+        *buf = malloc(len);
+
+        if (*buf == NULL) {
+            rc = WALRUS_ENOMEM;
+
+        } else if (walrus_pread(fd, *buf, len, rg->start) != 0) {
+            rc = WALRUS_EIO;
+            free(*buf);
+            *buf = NULL;
+        }
+    }
+
+    (void) close(fd);
+
+    return rc;
+}
+
+
+int
+walrus_record_keep_files(const char *blob_dir, const char *path,
+    const walrus_record_entry_t *e)
+{
+    char         file[WALRUS_PATH_MAX];
+    struct stat  st;
+
+    if (walrus_store_mkdir(blob_dir) != 0) {
+        return -1;
+    }
+
+    if (e->reg_len > 0
+        && walrus_store_path(file, blob_dir, "registration") == 0
+        && stat(file, &st) != 0
+        && walrus_store_write(blob_dir, "registration", e->reg, e->reg_len)
+           != 0)
+    {
+        return -1;
+    }
+
+    if (walrus_store_path(file, blob_dir, "certificate") == 0
+        && stat(file, &st) != 0
+        && walrus_store_write(blob_dir, "certificate", e->cert, e->cert_len)
+           != 0)
+    {
+        return -1;
+    }
+
+    (void) walrus_record_mark(blob_dir, path);
+
+    return 0;
+}

@@ -586,3 +586,22 @@ walrus_file_in_use(int dirfd, const char *name)
 
     return busy;
 }
+
+
+int
+walrus_store_write(const char *dir, const char *name, const void *buf,
+    size_t len)
+{
+    walrus_file_t  f;
+
+    if (walrus_file_open(&f, dir, name) != 0) {
+        return -1;
+    }
+
+    if (walrus_file_write(&f, buf, len) != 0 || walrus_file_commit(&f) != 0) {
+        walrus_file_abort(&f);
+        return -1;
+    }
+
+    return 0;
+}

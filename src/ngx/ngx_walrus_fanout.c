@@ -18,6 +18,8 @@ static ngx_int_t ngx_walrus_capture_body(ngx_http_request_t *r,
     ngx_chain_t *in);
 static void ngx_walrus_capture_cut(ngx_http_request_t *r,
     ngx_walrus_call_t *call);
+static void ngx_walrus_capture_keep_header(ngx_http_request_t *r,
+    ngx_walrus_call_t *call);
 static ngx_walrus_call_t *ngx_walrus_call_of(ngx_http_request_t *r);
 static ngx_int_t ngx_walrus_variable_node(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -117,6 +119,24 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     const char *id_text, const char *path, ngx_chain_t *body,
     size_t body_max)
 {
+    u_char     buf[sizeof("/v1/blobs//") + WALRUS_BLOB_ID_TEXT_LEN + 64];
+    ngx_str_t  uri;
+
+    uri.data = buf;
+    uri.len = ngx_snprintf(buf, sizeof(buf), "/v1/blobs/%s/%s", id_text,
+                           path)
+              - buf;
+
+    return ngx_walrus_fanout_call_uri(r, fo, arena, node, method, &uri, body,
+                                      body_max);
+}
+
+
+ngx_walrus_call_t *
+ngx_walrus_fanout_call_uri(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
+    ngx_walrus_arena_t *arena, ngx_uint_t node, ngx_uint_t method,
+    ngx_str_t *uri, ngx_chain_t *body, size_t body_max)
+{
     u_char                  *p;
     ngx_pool_t              *pool;
     walrus_node_t           *wn;
@@ -135,9 +155,7 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
 
     call->location.data = ngx_pnalloc(pool, fo->node_location->len
                                             + ngx_strlen(wn->name));
-    call->node_uri.data = ngx_pnalloc(pool, sizeof("/v1/blobs//") - 1
-                                            + WALRUS_BLOB_ID_TEXT_LEN
-                                            + ngx_strlen(path));
+    call->node_uri.data = ngx_pnalloc(pool, uri->len);
     if (call->location.data == NULL || call->node_uri.data == NULL) {
         return NULL;
     }
@@ -147,9 +165,8 @@ ngx_walrus_fanout_call(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     p = ngx_cpymem(p, wn->name, ngx_strlen(wn->name));
     call->location.len = p - call->location.data;
 
-    call->node_uri.len = ngx_sprintf(call->node_uri.data, "/v1/blobs/%s/%s",
-                                     id_text, path)
-                         - call->node_uri.data;
+    ngx_memcpy(call->node_uri.data, uri->data, uri->len);
+    call->node_uri.len = uri->len;
     call->fanout = fo;
     call->pool = pool;
     call->arena = arena;
@@ -626,6 +643,10 @@ ngx_walrus_capture_header(ngx_http_request_t *r)
     if (call != NULL && call->status == 0) {
         call->status = r->headers_out.status;
 
+        if (call->header.len) {
+            ngx_walrus_capture_keep_header(r, call);
+        }
+
         /* an answer announced too long is cut before its first byte */
 
         if (r->headers_out.content_length_n > (off_t) call->body_max) {
@@ -634,6 +655,48 @@ ngx_walrus_capture_header(ngx_http_request_t *r)
     }
 
     return ngx_walrus_next_header_filter(r);
+}
+
+
+/* the value of the answer header the caller asked for, if any */
+
+static void
+ngx_walrus_capture_keep_header(ngx_http_request_t *r,
+    ngx_walrus_call_t *call)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0 || h[i].key.len != call->header.len
+            || ngx_strncasecmp(h[i].key.data, call->header.data,
+                               call->header.len) != 0)
+        {
+            continue;
+        }
+
+        call->header_value.data = ngx_pstrdup(call->pool, &h[i].value);
+        if (call->header_value.data != NULL) {
+            call->header_value.len = h[i].value.len;
+        }
+
+        return;
+    }
 }
 
 

@@ -57,6 +57,8 @@ typedef struct {
     ngx_str_t              location;   /* of the subrequest */
     ngx_str_t              node_uri;
     ngx_str_t              range;      /* Range header for the node */
+    ngx_str_t              header;     /* an answer header to keep */
+    ngx_str_t              header_value;
     ngx_uint_t             status;     /* HTTP status, 502 when unreachable */
     u_char                *body;       /* captured response body (heap) */
     size_t                 body_len;
@@ -86,6 +88,11 @@ ngx_walrus_call_t *ngx_walrus_fanout_call(ngx_http_request_t *r,
     ngx_walrus_fanout_t *fo, ngx_walrus_arena_t *arena, ngx_uint_t node,
     ngx_uint_t method, const char *id_text, const char *path,
     ngx_chain_t *body, size_t body_max);
+
+/* the same for any URI of the node API */
+ngx_walrus_call_t *ngx_walrus_fanout_call_uri(ngx_http_request_t *r,
+    ngx_walrus_fanout_t *fo, ngx_walrus_arena_t *arena, ngx_uint_t node,
+    ngx_uint_t method, ngx_str_t *uri, ngx_chain_t *body, size_t body_max);
 
 ngx_walrus_arena_t *ngx_walrus_arena_create(ngx_walrus_fanout_t *fo,
     ngx_log_t *log);

@@ -2,7 +2,7 @@
  * Storage node role: request dispatch and the read side of its API.
  */
 
-#include <ngx_walrus_node.h>
+#include <ngx_walrus_node_keeper.h>
 #include <walrus_store.h>
 #include <walrus_base64.h>
 #include <walrus_sign.h>
@@ -329,16 +329,19 @@ ngx_walrus_node_health(ngx_http_request_t *r)
     unsigned                     i;
     ngx_str_t                    data;
     walrus_node_t               *node;
+    ngx_walrus_keeper_t         *kp;
     ngx_walrus_node_loc_conf_t  *wlcf;
     ngx_walrus_main_conf_t      *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
     wlcf = ngx_walrus_node_loc_conf(r);
     node = &wmcf->committee->nodes[wlcf->node_index];
+    kp = ngx_walrus_keeper_of(r);
 
     data.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_HEALTH_JSON)
                                      + wlcf->node_name.len + 2 * NGX_INT32_LEN
                                      + node->nshards * (1 + NGX_INT32_LEN)
+                                     + ngx_walrus_keeper_json_len(kp)
                                      + sizeof("]}"));
     if (data.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -351,7 +354,9 @@ ngx_walrus_node_health(ngx_http_request_t *r)
         p = ngx_sprintf(p, "%s%ud", i ? "," : "", node->shards[i]);
     }
 
-    p = ngx_cpymem(p, "]}", 2);
+    *p++ = ']';
+    p = ngx_walrus_keeper_json(p, kp);
+    *p++ = '}';
     data.len = p - data.data;
 
     return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);

@@ -15,6 +15,7 @@
 
 typedef struct {
     ngx_array_t           *body_dirs;   /* to sweep */
+    ngx_array_t           *keepers;     /* ngx_walrus_keeper_t *, by store */
 } ngx_walrus_node_main_conf_t;
 
 
@@ -28,6 +29,11 @@ typedef struct {
     ngx_str_t              key_file;
     EVP_PKEY              *key;
     ngx_thread_pool_t     *thread_pool;
+    ngx_flag_t             keeper;
+    ngx_msec_t             keeper_interval;
+    ngx_msec_t             keeper_timeout;
+    ngx_str_t              peer_location;
+    size_t                 scrub_rate;
 } ngx_walrus_node_loc_conf_t;
 
 
@@ -43,6 +49,7 @@ typedef struct ngx_walrus_put_s       ngx_walrus_put_t;
 typedef struct ngx_walrus_verify_s    ngx_walrus_verify_t;
 typedef struct ngx_walrus_recovery_s  ngx_walrus_recovery_t;
 typedef struct ngx_walrus_list_s      ngx_walrus_list_t;
+typedef struct ngx_walrus_round_s     ngx_walrus_round_t;
 
 
 /* what a node request keeps in the module's context slot */
@@ -51,6 +58,7 @@ typedef struct {
     ngx_walrus_verify_t    *verify;     /* GET confirmation */
     ngx_walrus_list_t      *list;       /* GET /v1/certified */
     ngx_walrus_recovery_t  *recovery;   /* GET recovery */
+    ngx_walrus_round_t     *round;      /* a keeper round's own request */
 } ngx_walrus_node_ctx_t;
 
 

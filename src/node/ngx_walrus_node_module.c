@@ -3,7 +3,7 @@
  * sweep of leftover request body files at start and in worker 0.
  */
 
-#include <ngx_walrus_node.h>
+#include <ngx_walrus_node_keeper.h>
 #include <walrus_sign.h>
 
 
@@ -13,6 +13,7 @@ static char *ngx_walrus_node_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_walrus_node_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_walrus_node_init_process(ngx_cycle_t *cycle);
+static void ngx_walrus_node_exit_process(ngx_cycle_t *cycle);
 static char *ngx_walrus_node(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_walrus_node_check(ngx_conf_t *cf,
@@ -63,6 +64,41 @@ static ngx_command_t  ngx_walrus_node_commands[] = {
       offsetof(ngx_walrus_node_loc_conf_t, stale_body_time),
       NULL },
 
+    { ngx_string("walrus_node_keeper"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, keeper),
+      NULL },
+
+    { ngx_string("walrus_node_keeper_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, keeper_interval),
+      NULL },
+
+    { ngx_string("walrus_node_keeper_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, keeper_timeout),
+      NULL },
+
+    { ngx_string("walrus_node_scrub_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, scrub_rate),
+      NULL },
+
+    { ngx_string("walrus_node_peer_location"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, peer_location),
+      NULL },
+
       ngx_null_command
 };
 
@@ -92,7 +128,7 @@ ngx_module_t  ngx_http_walrus_node_module = {
     ngx_walrus_node_init_process,          /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_walrus_node_exit_process,          /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -117,7 +153,18 @@ ngx_walrus_node_init_module(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_walrus_node_init_process(ngx_cycle_t *cycle)
 {
-    return ngx_walrus_node_sweep_init_process(cycle);
+    if (ngx_walrus_node_sweep_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_walrus_keeper_init_process(cycle);
+}
+
+
+static void
+ngx_walrus_node_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_walrus_keeper_exit_process(cycle);
 }
 
 
@@ -135,6 +182,10 @@ ngx_walrus_node_create_loc_conf(ngx_conf_t *cf)
     wlcf->node_index = NGX_CONF_UNSET;
     wlcf->min_free_space = NGX_CONF_UNSET;
     wlcf->stale_body_time = NGX_CONF_UNSET;
+    wlcf->keeper = NGX_CONF_UNSET;
+    wlcf->keeper_interval = NGX_CONF_UNSET_MSEC;
+    wlcf->keeper_timeout = NGX_CONF_UNSET_MSEC;
+    wlcf->scrub_rate = NGX_CONF_UNSET_SIZE;
 
     return wlcf;
 }
@@ -154,6 +205,15 @@ ngx_walrus_node_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              256 * 1024 * 1024);
     ngx_conf_merge_sec_value(conf->stale_body_time, prev->stale_body_time,
                              3600);
+    ngx_conf_merge_value(conf->keeper, prev->keeper, 1);
+    ngx_conf_merge_msec_value(conf->keeper_interval, prev->keeper_interval,
+                              5000);
+    ngx_conf_merge_msec_value(conf->keeper_timeout, prev->keeper_timeout,
+                              300000);
+    ngx_conf_merge_str_value(conf->peer_location, prev->peer_location,
+                             "/_walrus_node/");
+    ngx_conf_merge_size_value(conf->scrub_rate, prev->scrub_rate,
+                              8 * 1024 * 1024);
 
     if (conf->node) {
         return ngx_walrus_node_check(cf, conf);
@@ -258,6 +318,10 @@ ngx_walrus_node_check(ngx_conf_t *cf, ngx_walrus_node_loc_conf_t *wlcf)
     }
 
     if (ngx_walrus_node_body_dir(cf, wlcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_walrus_keeper_add(cf, wlcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 

@@ -74,6 +74,8 @@ ngx_walrus_node_record_add(const char *blob_dir, const u_char *cert,
     if (walrus_record_append(path, cert, cert_len, bytes, sizeof(bytes))
         == WALRUS_OK)
     {
+        /* the keeper's sync takes the blob for recorded */
+        (void) walrus_record_mark(blob_dir, path);
         return 0;
     }
 

@@ -12,6 +12,7 @@
 #include <walrus_store.h>
 #include <walrus_codec.h>
 #include <walrus_metadata.h>
+#include <walrus_sliver_file.h>
 
 
 struct ngx_walrus_verify_s {
@@ -31,8 +32,6 @@ static int ngx_walrus_verify_metadata(ngx_walrus_verify_t *t,
 static int ngx_walrus_verify_sliver(ngx_walrus_verify_t *t,
     walrus_metadata_t *m, walrus_codec_t *codec, u_char *buf,
     ngx_uint_t pair, walrus_axis_e axis);
-static int ngx_walrus_verify_slices(int fd, walrus_metadata_t *m,
-    walrus_codec_t *codec, u_char *buf, ngx_uint_t pair, walrus_axis_e axis);
 static void ngx_walrus_verify_keep(ngx_walrus_verify_t *t, int fd,
     const struct stat *st);
 static void ngx_walrus_verify_reject(ngx_walrus_verify_t *t, int fd,
@@ -119,9 +118,7 @@ ngx_walrus_verify_thread(void *data, ngx_log_t *log)
         return;
     }
 
-    /* the primary slice of a full segment is the largest */
-    size = walrus_sliver_size(&m.params, WALRUS_PRIMARY,
-                              walrus_symbol_size(&m.params, m.segment_size));
+    size = walrus_sliver_file_buffer(&m);
     buf = malloc(size ? size : 1);
     codec = walrus_codec_create(m.params.n);
 
@@ -296,12 +293,7 @@ ngx_walrus_verify_sliver(ngx_walrus_verify_t *t, walrus_metadata_t *m,
         return 0;
     }
 
-    if ((uint64_t) st.st_size != walrus_sliver_file_size(m, axis)) {
-        rc = WALRUS_ELENGTH;
-
-    } else {
-        rc = ngx_walrus_verify_slices(fd, m, codec, buf, pair, axis);
-    }
+    rc = walrus_sliver_file_verify(fd, m, codec, buf, pair, axis);
 
     if (rc == WALRUS_OK) {
         ngx_walrus_verify_keep(t, fd, &st);
@@ -317,44 +309,6 @@ ngx_walrus_verify_sliver(ngx_walrus_verify_t *t, walrus_metadata_t *m,
     close(fd);
 
     return rc == WALRUS_OK ? 0 : -1;
-}
-
-
-/* checks each segment's slice of a sliver file against the metadata */
-
-static int
-ngx_walrus_verify_slices(int fd, walrus_metadata_t *m, walrus_codec_t *codec,
-    u_char *buf, ngx_uint_t pair, walrus_axis_e axis)
-{
-    int             rc;
-    size_t          size, sym;
-    uint64_t        g;
-    unsigned        index;
-    const uint8_t  *hash;
-
-    index = axis == WALRUS_PRIMARY ? pair : m->params.n - 1 - pair;
-
-    for (g = 0; g < m->nsegments; g++) {
-        sym = walrus_symbol_size(&m->params,
-                                 walrus_segment_length(m->length,
-                                                       m->segment_size, g));
-        size = walrus_sliver_size(&m->params, axis, sym);
-        hash = walrus_metadata_segment(m, g) + pair * WALRUS_PAIR_HASH_LEN
-               + (axis == WALRUS_PRIMARY ? 0 : WALRUS_HASH_LEN);
-
-        if (walrus_pread(fd, buf, size, walrus_sliver_offset(m, axis, g))
-            != 0)
-        {
-            return WALRUS_ELENGTH;
-        }
-
-        rc = walrus_sliver_verify(codec, axis, index, sym, buf, size, hash);
-        if (rc != WALRUS_OK) {
-            return rc;
-        }
-    }
-
-    return WALRUS_OK;
 }
 
 

@@ -248,6 +248,7 @@ sub read_file {
 #           listen 127.0.0.1:<node i port>; access_log;
 #           client_max_body_size 1g; client_body_buffer_size 256k;
 #           <node text>
+#           location /_walrus_node/ { ... }      # peer calls of its keeper
 #       }
 #   }
 #
@@ -263,8 +264,8 @@ sub read_file {
 #   %%REDIS_PORT%%     the port of start_redis
 #   %%NODE%%           in node text: the node's index
 #
-# The gateway's internal location is added unless the gateway text has
-# its own "location /_walrus_node/".
+# The internal location is added to the gateway's and each node's server
+# unless the text has its own "location /_walrus_node/".
 
 our $GATEWAY_LOCATION = <<'END';
         location /v1/ {
@@ -332,7 +333,10 @@ sub node_server {
         $locations = $NODE_LOCATION;
         $locations =~ s/^( *)\}\s*\z/$1    $extra\n$1}\n/m if $extra ne '';
     }
-    $locations = $self->expand($locations, NODE => $i);
+    $locations .= $NODE_PROXY
+        unless $locations =~ m{location\s+/_walrus_node/};
+    $locations = $self->expand($locations, NODE => $i,
+                               NODE_PROXY_EXTRA => '');
 
     return <<"END";
     server {
@@ -364,14 +368,6 @@ sub gateway_server {
     my ($self, $extra, $node_location_extra, $locations) = @_;
     my $dir = $self->{dir};
     my $port = $self->gateway_port;
-    my $conf = '';
-
-    for my $i (0 .. $self->{n} - 1) {
-        $conf .= "    upstream walrus_node$i {\n"
-            . "        server 127.0.0.1:" . $self->node_port($i) . ";\n"
-            . "        keepalive 8;\n    }\n";
-    }
-
     $extra //= '';
     if (!defined $locations) {
         $locations = $GATEWAY_LOCATION;
@@ -382,7 +378,7 @@ sub gateway_server {
     $locations = $self->expand($locations,
                                NODE_PROXY_EXTRA => $node_location_extra // '');
 
-    return $conf . <<"END";
+    return <<"END";
     server {
         listen 127.0.0.1:$port;
         access_log $dir/logs/gateway.access.log walrus;
@@ -416,6 +412,13 @@ sub write_config {
         $servers .= $self->gateway_server($opt{gateway_extra},
                                           $opt{node_location_extra}, $text);
         $self->{extra_ports} = [ $self->gateway_port ];
+    }
+
+    # the upstreams of the nodes: the gateway's and the nodes' peer calls
+    for my $i (0 .. $self->{n} - 1) {
+        $servers .= "    upstream walrus_node$i {\n"
+            . "        server 127.0.0.1:" . $self->node_port($i) . ";\n"
+            . "        keepalive 8;\n    }\n";
     }
 
     my %down = map { $_ => 1 } @{$opt{down} // []};

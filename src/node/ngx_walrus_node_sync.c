@@ -1,0 +1,487 @@
+/*
+ * The keeper's sync phase: pulls the entries of every peer's
+ * certified-blob record after the cursor this node keeps for it, and
+ * takes in the blobs it did not know.  An entry is used only when its
+ * certificate and registration verify against the committee, so a peer
+ * can neither make this node store a blob nobody certified nor, alone,
+ * hide one: every honest peer that holds a blob lists it.
+ */
+
+#include <ngx_walrus_node_keeper.h>
+#include <ngx_walrus_buffer.h>
+#include <walrus_metadata.h>
+#include <walrus_record.h>
+#include <walrus_store.h>
+
+
+/* a page of a peer's record, and how many peers are read at a time */
+#define NGX_WALRUS_SYNC_PAGE      (1024 * 1024)
+#define NGX_WALRUS_SYNC_PARALLEL  4
+/* pages per peer and round: a long record is read over several rounds */
+#define NGX_WALRUS_SYNC_PAGES     16
+
+#define NGX_WALRUS_SYNC_HEADER    "X-Walrus-Record"
+
+
+typedef struct {
+    u_char                      *pages;     /* read per peer this round */
+    ngx_array_t                 *waiting;   /* pages to take in, in order */
+    ngx_uint_t                   next;      /* first of them not taken */
+    unsigned                     taking:1;  /* a task takes a page in */
+} ngx_walrus_sync_t;
+
+
+/* one page, taken in by a thread task */
+typedef struct {
+    const walrus_committee_t    *committee;
+    ngx_uint_t                   peer;
+    u_char                      *body;
+    size_t                       len;
+    char                         store[WALRUS_PATH_MAX];
+    char                         record[WALRUS_PATH_MAX];
+    size_t                       consumed;  /* whole entries handled */
+    ngx_uint_t                   added;
+    ngx_uint_t                   known;
+    ngx_uint_t                   refused;   /* did not verify */
+    unsigned                     garbled:1; /* not framed as entries */
+    int                          err;       /* errno of a failed write */
+} ngx_walrus_sync_page_t;
+
+
+static ngx_int_t ngx_walrus_sync_ask(ngx_walrus_round_t *rd,
+    ngx_walrus_sync_t *sy, ngx_uint_t peer);
+static ngx_int_t ngx_walrus_sync_record(ngx_walrus_peer_t *peer,
+    ngx_walrus_call_t *call);
+static void ngx_walrus_sync_take(void *data, ngx_log_t *log);
+static int ngx_walrus_sync_entry(ngx_walrus_sync_page_t *pg,
+    const walrus_record_entry_t *e, const uint8_t *blob_id);
+static void ngx_walrus_sync_taken(ngx_walrus_round_t *rd, void *data);
+static void ngx_walrus_sync_next_page(ngx_walrus_round_t *rd,
+    ngx_walrus_sync_t *sy);
+
+
+ngx_int_t
+ngx_walrus_sync_start(ngx_walrus_round_t *rd)
+{
+    ngx_uint_t            i, n, running;
+    ngx_walrus_sync_t    *sy;
+    ngx_walrus_keeper_t  *kp;
+
+    kp = rd->keeper;
+    n = kp->committee->nnodes;
+    sy = rd->phase_data;
+
+    if (sy == NULL) {
+        sy = ngx_pcalloc(rd->pool, sizeof(ngx_walrus_sync_t));
+        if (sy == NULL) {
+            return NGX_ERROR;
+        }
+
+        sy->pages = ngx_pcalloc(rd->pool, n);
+        sy->waiting = ngx_array_create(rd->pool, NGX_WALRUS_SYNC_PARALLEL,
+                                       sizeof(ngx_walrus_sync_page_t *));
+        if (sy->pages == NULL || sy->waiting == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < n; i++) {
+            kp->peers[i].more = 1;
+        }
+
+        rd->phase_data = sy;
+    }
+
+    running = 0;
+
+    for (i = 0; i < n && running < NGX_WALRUS_SYNC_PARALLEL; i++) {
+        if ((ngx_int_t) i == kp->conf->node_index || !kp->peers[i].more
+            || sy->pages[i] >= NGX_WALRUS_SYNC_PAGES)
+        {
+            continue;
+        }
+
+        if (ngx_walrus_sync_ask(rd, sy, i) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        running++;
+    }
+
+    if (running > 0) {
+        return NGX_AGAIN;
+    }
+
+    rd->phase_data = NULL;
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_walrus_sync_ask(ngx_walrus_round_t *rd, ngx_walrus_sync_t *sy,
+    ngx_uint_t peer)
+{
+    u_char              *p;
+    ngx_str_t            uri;
+    ngx_walrus_peer_t   *wp;
+    ngx_walrus_call_t   *call;
+    u_char               buf[sizeof("/v1/certified?after=&limit=")
+                             + 2 * NGX_INT64_LEN];
+
+    static ngx_str_t  header = ngx_string(NGX_WALRUS_SYNC_HEADER);
+
+    wp = &rd->keeper->peers[peer];
+
+    /* without a known record, from its start: the answer names it */
+
+    if (wp->known) {
+        p = ngx_sprintf(buf, "/v1/certified?after=%uL&limit=%uz", wp->cursor,
+                        (size_t) NGX_WALRUS_SYNC_PAGE);
+    } else {
+        p = ngx_sprintf(buf, "/v1/certified?limit=%uz",
+                        (size_t) NGX_WALRUS_SYNC_PAGE);
+    }
+
+    uri.data = buf;
+    uri.len = p - buf;
+
+    call = ngx_walrus_round_call(rd, peer, &uri,
+                                 NGX_WALRUS_SYNC_PAGE
+                                 + WALRUS_RECORD_ENTRY_MAX);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->header = header;
+    wp->more = 0;
+    sy->pages[peer]++;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_walrus_sync_answer(ngx_walrus_round_t *rd, ngx_walrus_call_t *call)
+{
+    ngx_walrus_sync_t       *sy;
+    ngx_walrus_peer_t       *wp;
+    ngx_walrus_keeper_t     *kp;
+    ngx_walrus_sync_page_t  *pg, **pgp;
+
+    kp = rd->keeper;
+    sy = rd->phase_data;
+    wp = &kp->peers[call->node];
+    wp->status = call->status;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                   "walrus: sync from %s: status %ui, %uz bytes",
+                   kp->committee->nodes[call->node].name, call->status,
+                   call->body_len);
+
+    if (call->status == NGX_HTTP_BAD_REQUEST && wp->known) {
+        /* the cursor is not in the peer's record (it was wiped): restart */
+        ngx_log_error(NGX_LOG_INFO, rd->log, 0,
+                      "walrus: peer %s refused the cursor %uL of its "
+                      "record: reading it from its start",
+                      kp->committee->nodes[call->node].name, wp->cursor);
+        wp->known = 0;
+        wp->cursor = 0;
+        wp->more = 1;
+        rd->changed = 1;
+        return;
+    }
+
+    if (call->status != NGX_HTTP_OK || call->truncated) {
+        /* down, slow or not a node of this version: next round */
+        return;
+    }
+
+    switch (ngx_walrus_sync_record(wp, call)) {
+
+    case NGX_DECLINED:
+        ngx_log_error(NGX_LOG_INFO, rd->log, 0,
+                      "walrus: peer %s has a new record (store wiped?): "
+                      "reading it from its start",
+                      kp->committee->nodes[call->node].name);
+        wp->more = 1;
+        rd->changed = 1;
+        return;
+
+    case NGX_ERROR:
+        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                      "walrus: peer %s answered its record's entries "
+                      "without a valid \"" NGX_WALRUS_SYNC_HEADER "\"",
+                      kp->committee->nodes[call->node].name);
+        return;
+
+    default:
+        break;
+    }
+
+    if (call->body_len == 0) {
+        wp->last_sync = ngx_time();
+        return;
+    }
+
+    pg = ngx_pcalloc(rd->pool, sizeof(ngx_walrus_sync_page_t));
+    if (pg == NULL) {
+        return;
+    }
+
+    pg->committee = kp->committee;
+    pg->peer = call->node;
+
+    if (ngx_snprintf((u_char *) pg->store, sizeof(pg->store), "%V%Z",
+                     &kp->conf->store)
+        == (u_char *) pg->store + sizeof(pg->store)
+        || walrus_record_path(pg->record, (char *) kp->conf->store.data,
+                              kp->conf->store.len) != 0)
+    {
+        return;
+    }
+
+    /* the page goes to the task: the call no longer frees it */
+
+    pgp = ngx_array_push(sy->waiting);
+    if (pgp == NULL) {
+        return;
+    }
+
+    pg->body = call->body;
+    pg->len = call->body_len;
+    call->body = NULL;
+    call->body_size = 0;
+    call->body_len = 0;
+    *pgp = pg;
+
+    ngx_walrus_sync_next_page(rd, sy);
+}
+
+
+/*
+ * Pages are taken in one at a time: two peers list the same blobs, and
+ * a blob is taken in once when its certificate is checked for after the
+ * page before has been taken in.
+ */
+
+static void
+ngx_walrus_sync_next_page(ngx_walrus_round_t *rd, ngx_walrus_sync_t *sy)
+{
+    ngx_walrus_sync_page_t  *pg, **pgp;
+
+    while (!sy->taking && sy->next < sy->waiting->nelts) {
+        pgp = sy->waiting->elts;
+        pg = pgp[sy->next++];
+
+        if (ngx_walrus_round_task(rd, ngx_walrus_sync_take,
+                                  ngx_walrus_sync_taken, pg)
+            == NGX_OK)
+        {
+            sy->taking = 1;
+            return;
+        }
+
+        ngx_walrus_buffer_free(pg->body);
+        pg->body = NULL;
+    }
+}
+
+
+/*
+ * Checks the answer's record identity against the one known: NGX_OK to
+ * use the entries, NGX_DECLINED when the peer's record is another one
+ * (the cursor restarts), NGX_ERROR when the header is bad.
+ */
+
+static ngx_int_t
+ngx_walrus_sync_record(ngx_walrus_peer_t *wp, ngx_walrus_call_t *call)
+{
+    u_char  id[NGX_WALRUS_RECORD_ID_LEN];
+
+    if (call->body_len == 0
+        && (call->header_value.len == 0
+            || (call->header_value.len == sizeof("none") - 1
+                && ngx_strncmp(call->header_value.data, "none", 4) == 0)))
+    {
+        /* a node with no record (yet, or again after a wipe) */
+
+        if (wp->known) {
+            wp->known = 0;
+            wp->cursor = 0;
+            return NGX_DECLINED;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_walrus_record_id_parse(call->header_value.data,
+                                   call->header_value.len, id)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (wp->known) {
+        if (ngx_memcmp(wp->record, id, NGX_WALRUS_RECORD_ID_LEN) == 0) {
+            return NGX_OK;
+        }
+
+        wp->known = 0;
+        wp->cursor = 0;
+
+        return NGX_DECLINED;
+    }
+
+    /* asked from the start: the entries are of this record */
+
+    ngx_memcpy(wp->record, id, NGX_WALRUS_RECORD_ID_LEN);
+    wp->known = 1;
+    wp->cursor = WALRUS_RECORD_HEADER_LEN;
+
+    return NGX_OK;
+}
+
+
+/* in the thread pool: each entry verified, the new ones made durable */
+
+static void
+ngx_walrus_sync_take(void *data, ngx_log_t *log)
+{
+    ngx_walrus_sync_page_t  *pg = data;
+
+    int                     rc;
+    uint8_t                 blob_id[WALRUS_BLOB_ID_LEN];
+    const uint8_t          *p, *last;
+    walrus_record_entry_t   e;
+
+    p = pg->body;
+    last = pg->body + pg->len;
+
+    while (p < last) {
+        if (walrus_record_entry_parse(NULL, &e, p, last - p) != WALRUS_OK) {
+            /* the rest cannot be framed: it is not taken */
+            pg->garbled = 1;
+            return;
+        }
+
+        if (walrus_record_entry_verify(pg->committee, &e, blob_id)
+            != WALRUS_OK)
+        {
+            pg->refused++;
+
+        } else {
+            rc = ngx_walrus_sync_entry(pg, &e, blob_id);
+
+            if (rc < 0) {
+                pg->err = errno;
+                return;
+            }
+
+            if (rc == 0) {
+                pg->known++;
+            } else {
+                pg->added++;
+            }
+        }
+
+        p += e.size;
+        pg->consumed = p - pg->body;
+    }
+}
+
+
+/*
+ * A verified entry: 0 when the blob's certificate is here already and
+ * this node's record has it (walrus_record_marked), 1 when it was taken
+ * in, -1 with errno on failure.  The record entry goes first, then the
+ * files and the mark: after a crash (or a wipe of the store) in between,
+ * the mark is missing, so the entry is taken in again (a second record
+ * entry of a blob is harmless).
+ */
+
+static int
+ngx_walrus_sync_entry(ngx_walrus_sync_page_t *pg,
+    const walrus_record_entry_t *e, const uint8_t *blob_id)
+{
+    char            id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+    char            dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
+    struct stat     st;
+
+    walrus_blob_id_format(blob_id, id_text);
+
+    if (walrus_store_dir(dir, pg->store, strlen(pg->store), id_text) != 0
+        || walrus_store_path(path, dir, "certificate") != 0)
+    {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+
+    if (stat(path, &st) == 0 && walrus_record_marked(dir, pg->record)) {
+        return 0;
+    }
+
+    if (walrus_record_append(pg->record, e->cert, e->cert_len, e->reg,
+                             e->reg_len)
+        != WALRUS_OK
+        || walrus_record_keep_files(dir, pg->record, e) != 0)
+    {
+        return -1;
+    }
+
+    return 1;
+}
+
+
+static void
+ngx_walrus_sync_taken(ngx_walrus_round_t *rd, void *data)
+{
+    ngx_walrus_sync_page_t  *pg = data;
+
+    const char           *name;
+    ngx_walrus_sync_t    *sy;
+    ngx_walrus_peer_t    *wp;
+    ngx_walrus_keeper_t  *kp;
+
+    kp = rd->keeper;
+    sy = rd->phase_data;
+    wp = &kp->peers[pg->peer];
+    name = kp->committee->nodes[pg->peer].name;
+
+    ngx_walrus_buffer_free(pg->body);
+    pg->body = NULL;
+
+    wp->cursor += pg->consumed;
+    wp->last_sync = ngx_time();
+    rd->changed = 1;
+
+    /* a full page may have more after it; an empty one ends the peer */
+    wp->more = pg->consumed > 0 && !pg->garbled && pg->err == 0;
+
+    if (pg->added) {
+        ngx_log_error(NGX_LOG_INFO, rd->log, 0,
+                      "walrus: learned %ui certified blobs from peer %s",
+                      pg->added, name);
+    }
+
+    if (pg->refused) {
+        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                      "walrus: peer %s listed %ui entries whose certificate "
+                      "or registration does not verify: skipped",
+                      name, pg->refused);
+    }
+
+    if (pg->garbled) {
+        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                      "walrus: peer %s answered its record with bytes that "
+                      "are no entries", name);
+    }
+
+    if (pg->err) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, pg->err,
+                      "walrus: cannot store the certified blobs listed by "
+                      "peer %s", name);
+    }
+
+    sy->taking = 0;
+    ngx_walrus_sync_next_page(rd, sy);
+}

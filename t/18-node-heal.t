@@ -1,0 +1,234 @@
+# Self-healing storage nodes: a node that was down during an upload, lost
+# its store or part of it, gets back exactly its slivers from its peers
+# (recovery symbols, verified), byte for byte what walrusctl encodes, and
+# signs for the blob again; peers that lie or cut their answers short are
+# named and worked around; through churn every blob stays readable.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use File::Path qw(remove_tree);
+use JSON::PP;
+use Time::HiRes qw(sleep);
+use WalrusTest;
+
+my $S = 4096;
+my $t = WalrusTest->new(n => 7, segment_size => $S);
+my ($n, $dir) = ($t->n, $t->dir);
+my $P = 'WalrusTest::Proto';
+my $CTL = $WalrusTest::CTL;
+
+# every node keeps its store: the keeper of each node server runs in the
+# one nginx's worker, a round every 300 ms, its peer calls through the
+# harness's "location /_walrus_node/" in the node's server
+my $HTTP = <<'EOF';
+    walrus_node_keeper_interval 300ms;
+EOF
+
+my $NODE = <<'EOF';
+        location / {
+            walrus_node;
+            walrus_node_name node%%NODE%%;
+            walrus_node_key %%DIR%%/keys/node%%NODE%%.key;
+            walrus_node_store %%DIR%%/store%%NODE%%;
+        }
+
+        location /_walrus_node/ {
+            internal;
+            proxy_pass http://walrus_$walrus_node$walrus_node_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass_request_headers off;
+            proxy_buffering off;
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 10s;
+            proxy_next_upstream off;
+        }
+EOF
+
+# what a node must hold of a blob: walrusctl's encoding of it
+my %encoded;
+sub encode {
+    my ($blob) = @_;
+    my $k = scalar keys %encoded;
+    WalrusTest::write_file("$dir/blob$k.bin", $blob);
+    my $id = `$CTL -c $dir/committee.json encode $dir/blob$k.bin $dir/enc$k`;
+    chomp $id;
+    $encoded{$id} = "$dir/enc$k";
+    return $id;
+}
+
+# whether node i holds exactly its sliver pairs and the metadata of $id
+sub holds {
+    my ($i, $id) = @_;
+    my $bytes = $P->can('unb64url')->($id);
+    my $store = $t->store($i) . "/$id";
+    my $enc = $encoded{$id};
+    my $k = $P->can('shard_to_pair')->($bytes, $n, $i);
+    return 0 unless -e "$store/certificate" && -e "$store/registration";
+    for my $f ('metadata', "$k.primary", "$k.secondary") {
+        my $have = WalrusTest::read_file("$store/$f");
+        return 0 unless defined $have
+                        && $have eq WalrusTest::read_file("$enc/$f");
+    }
+    return 1;
+}
+
+sub confirms {
+    my ($i, $id) = @_;
+    return $t->node_request($i, 'GET', "/v1/blobs/$id/confirmation")
+        ->{status} == 200;
+}
+
+# a store wiped while its keeper may be writing into it: again until empty
+sub wipe {
+    my ($path) = @_;
+    for (1 .. 20) {
+        remove_tree($path, { keep_root => 1, error => \my $err });
+        return unless @$err;
+        sleep 0.05;
+    }
+    die "cannot wipe $path";
+}
+
+sub readable {
+    my ($id, $blob) = @_;
+    my $r = $t->get_blob($id);
+    return $r->{status} == 200 && $r->{content} eq $blob;
+}
+
+# --- a node down during an upload ---------------------------------------------
+
+$t->write_config(gateway => 1, http => $HTTP, node => $NODE, down => [3])
+  ->run;
+
+my @blobs = map { WalrusTest::blob_of($_, 11 + $_ % 7) }
+            (5 * $S + 123, 100, 3 * $S);
+my @ids;
+for my $b (@blobs) {
+    my $id = $t->put_blob($b);
+    push @ids, $id;
+    is($id, encode($b), 'a blob is stored while node 3 is down');
+}
+ok(!-e $t->store(3) . "/$ids[0]", 'node 3 got nothing of it');
+
+my $mark = $t->log_mark;
+$t->write_config(gateway => 1, http => $HTTP, node => $NODE)->restart;
+
+ok(WalrusTest::eventually(sub { !grep { !holds(3, $_) } @ids }, 10),
+   'node 3, back, holds its slivers of every blob, byte for byte');
+ok(confirms(3, $ids[0]), 'and signs a confirmation for them');
+
+my @rebuilt = $t->log_lines($mark, qr/node node3 rebuilt sliver pair/);
+is(scalar @rebuilt, scalar @ids, 'one rebuild logged per blob');
+
+# the bytes it downloaded are about those it rebuilt, not the blob's
+my ($got) = $rebuilt[0] =~ /from (\d+) bytes of recovery symbols/;
+my $pair = $P->can('shard_to_pair')->($P->can('unb64url')->($ids[0]), $n, 3);
+my $size = -s $t->store(3) . "/$ids[0]/$pair.primary";
+$size += -s $t->store(3) . "/$ids[0]/$pair.secondary";
+ok($got && $got < 1.5 * $size && $got < length $blobs[0],
+   "recovery downloaded $got bytes for a pair of $size bytes "
+   . '(blob: ' . length($blobs[0]) . ')');
+
+# --- a store wiped while the node runs ------------------------------------------
+
+$mark = $t->log_mark;
+wipe($t->store(2));
+ok(!-e $t->store(2) . "/certified.log", 'store 2 wiped, record and all');
+
+ok(WalrusTest::eventually(sub { !grep { !holds(2, $_) } @ids }, 10),
+   'node 2 gets back every blob: its record from peers, then its slivers');
+like($t->log_since($mark), qr/learned \d+ certified blobs from peer/,
+     'it learned the blobs from its peers');
+ok(-s $t->store(2) . "/certified.log", 'and keeps its own record again');
+
+# --- restarted on an empty store ---------------------------------------------------
+
+$t->stop;
+wipe($t->store(5));
+$t->run;
+ok(WalrusTest::eventually(sub { !grep { !holds(5, $_) } @ids }, 10),
+   'a node restarted on an empty store gets everything back');
+
+# --- a byte rots: the scrubber finds it ------------------------------------------
+
+# the file's times stay as they were, verification stamp included: only
+# reading the bytes again can tell
+$mark = $t->log_mark;
+my $k4 = $P->can('shard_to_pair')->($P->can('unb64url')->($ids[0]), $n, 4);
+my $rot = $t->store(4) . "/$ids[0]/$k4.primary";
+system("touch -r $rot $dir/times") == 0 or die 'touch';
+open my $fh, '+<:raw', $rot or die "$rot: $!";
+seek $fh, 100, 0;
+read $fh, my $byte, 1;
+seek $fh, 100, 0;
+print $fh chr(ord($byte) ^ 0x20);
+close $fh;
+system("touch -r $dir/times $rot") == 0 or die 'touch';
+
+ok(WalrusTest::eventually(sub { -e "$rot.bad" && holds(4, $ids[0]) }, 10),
+   'the scrubber sets the rotten sliver aside and the keeper rebuilds it');
+like($t->log_since($mark),
+     qr/node node4: \S+\/$k4\.primary does not verify against the metadata/,
+     'the rotten file is named in the log');
+
+# --- what a node shows of its keeper ----------------------------------------------
+
+sub keeper {
+    my $health = eval { JSON::PP->new->decode(
+        $t->node_request($_[0], 'GET', '/v1/health')->{content}) } // {};
+    return $health->{success}{data}{keeper} // {};
+}
+
+# the blob figures are those of the keeper's last whole pass
+ok(WalrusTest::eventually(sub {
+       my $k = keeper(4);
+       ($k->{blobs}{known} // -1) == @ids && $k->{blobs}{pending} == 0
+           && $k->{blobs}{held} == @ids }, 5),
+   'health: the blobs the node knows, all held, none pending');
+my $keeper = keeper(4);
+ok($keeper->{scrub}{setAside} >= 1, 'health: the file the scrubber set aside');
+ok($keeper->{healedPairs} >= 1 && $keeper->{recoveryBytes} > 0,
+   'health: pairs healed and the bytes it took');
+is(scalar(grep { $_->{status} == 200 && $_->{lastSync} > 0 }
+          @{$keeper->{peers} // []}), $n - 1,
+   'health: every peer synced, with its status');
+
+# --- the keeper's process killed -------------------------------------------------
+
+$mark = $t->log_mark;
+my ($worker) = $t->worker_pids;
+kill 'KILL', $worker;
+wipe($t->store(6) . "/$ids[0]");
+ok(WalrusTest::eventually(sub { holds(6, $ids[0]) }, 10),
+   'after a kill -9 of the worker the respawned one heals');
+like($t->log_since($mark), qr/node node6: this process keeps the store/,
+     'the new worker took the store over');
+
+# the harness fails on a worker that exited on a signal: that was ours
+my $log = WalrusTest::read_file($t->error_log);
+$log =~ s/^.*exited on signal 9.*\n//mg;
+WalrusTest::write_file($t->error_log, $log);
+
+# --- churn: one node at a time wiped, through all and again ---------------------
+
+my $dead = 0;
+for my $round (1 .. 2) {
+    for my $i (0 .. $n - 1) {
+        wipe($t->store($i));
+        $dead++ unless !grep { !readable($ids[$_], $blobs[$_]) } 0 .. $#ids;
+        ok(WalrusTest::eventually(sub { !grep { !holds($i, $_) } @ids }, 10),
+           "churn $round: node $i wiped and healed");
+    }
+}
+is($dead, 0, 'every blob stayed readable through the churn');
+
+$t->stop;
+$t->check_logs;
+
+done_testing;
