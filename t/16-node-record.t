@@ -13,6 +13,7 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use JSON::PP;
+use POSIX ();
 use WalrusTest;
 
 my $t = WalrusTest->new(n => 4, segment_size => 4096);
@@ -126,7 +127,7 @@ isnt(list(0)->{headers}{'x-walrus-record'},
 # --- continuation and limits ---------------------------------------------------
 
 my $all = $listing{0};
-my (undef, $entries) = ctl_record($all);
+my ($rc, $entries) = ctl_record($all);
 my @cursors = map { $_->[0] } @$entries;
 my @sizes = map { ($cursors[$_ + 1] // 32 + length $all) - $cursors[$_] }
             0 .. $#cursors;
@@ -197,6 +198,28 @@ is($t->put_blob(blob_of(1007, 1)), $ids[0],
    'the same blob through the gateway again');
 is(list(0)->{content}, $all, '... recorded once still');
 
+# --- appends at the same time ---------------------------------------------------------
+
+# eight uploads at once: the nodes' threads append together
+my @kids;
+for my $k (1 .. 8) {
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        my $id = $t->put_blob(blob_of(2000 + $k, 100 + $k));
+        POSIX::_exit($id ? 0 : 1);
+    }
+    push @kids, $pid;
+}
+is(scalar(grep { waitpid($_, 0) == $_ && $? == 0 } @kids), 8,
+   'eight blobs stored at once');
+ok(eventually(sub {
+       !grep { my ($rc, $e) = ctl_record(list($_)->{content});
+               $rc != 0 || @$e != 11 } 0 .. $n - 1
+   }, 5), '... every node records them all, each entry whole and valid');
+$all = list(0)->{content};
+($rc, $entries) = ctl_record($all);
+@cursors = map { $_->[0] } @$entries;
+
 # --- restart ------------------------------------------------------------------------
 
 $t->restart;
@@ -208,27 +231,31 @@ is($res->{headers}{'x-walrus-record'}, $id_hex, '... with its identity');
 
 # a worker killed in the middle of an append leaves part of an entry:
 # the log is cut inside its last entry
+my @order0 = map { $_->[1] } @$entries;
+my (undef, $e1) = ctl_record(list(1)->{content});
+my @order1 = map { $_->[1] } @$e1;
+my $last = $cursors[-1];
 my $size = -s log_path(0);
 truncate(log_path(0), $size - 10) or die "truncate: $!";
 $res = list(0);
-is($res->{content}, substr($all, 0, $cursors[2] - 32),
+is($res->{content}, substr($all, 0, $last - 32),
    'a torn last entry is not listed');
-$res = list(0, "after=$cursors[2]");
+$res = list(0, "after=$last");
 is($res->{status}, 200, '... its cursor reads as the end');
 is($res->{content}, '', '... empty');
-my ($rc) = ctl_record(WalrusTest::read_file(log_path(0)));
+($rc) = ctl_record(WalrusTest::read_file(log_path(0)));
 is($rc, 1, 'walrusctl record finds the torn tail: exit 1');
 
 my $id4 = $t->put_blob(blob_of(4321, 4));
 ok($id4, 'another blob through the gateway');
 ok(eventually(sub {
        my ($rc, $e) = ctl_record(WalrusTest::read_file(log_path(0)) // '');
-       $rc == 0 && ids_of($e) eq "$ids[0] $ids[1] $id4"
+       $rc == 0 && ids_of($e) eq "@order0[0 .. $#order0 - 1] $id4"
    }, 5), '... the tail was cut off and its entry follows the good ones');
 ok(eventually(sub {
        my ($rc, $e) = ctl_record(list(1)->{content});
-       ids_of($e) eq "@ids $id4"
-   }, 5), '... while node1 records all four');
+       ids_of($e) eq "@order1 $id4"
+   }, 5), '... while node1 records all twelve');
 
 # --- a wiped record --------------------------------------------------------------------
 
@@ -263,12 +290,31 @@ is($t->node_request(2, 'GET', "/v1/blobs/$id6/certificate")->{status}, 404,
    '... and holds no certificate of it');
 is(list(2)->{status}, 500, 'listing node2 fails too: 500');
 
-rmdir log_path(2) or die "rmdir: $!";
-rename log_path(2) . '.saved', log_path(2) or die "rename: $!";
 $cert = $t->node_request(0, 'GET', "/v1/blobs/$id6/certificate");
 $res = $t->node_request(2, 'PUT', "/v1/blobs/$id6/certificate",
                         $cert->{content});
-is($res->{status}, 201, 'the certificate PUT again: 201, stored');
+is($res->{status}, 500, 'the certificate PUT to node2 again: 500');
+is(reason($res), 'STORE_ERROR', '... STORE_ERROR');
+like(eval { $json->decode($res->{content})->{error}{message} } // '',
+     qr/cannot add blob \Q$id6\E to the record of certified blobs: Is a dir/,
+     '... saying why');
+is($t->node_request(2, 'GET', "/v1/blobs/$id6/certificate")->{status}, 404,
+   '... and no certificate is kept');
+
+rmdir log_path(2) or die "rmdir: $!";
+WalrusTest::write_file(log_path(2), 'x' x 100);
+WalrusTest::chown_worker(log_path(2));
+$res = $t->node_request(2, 'PUT', "/v1/blobs/$id6/certificate",
+                        $cert->{content});
+is($res->{status}, 500, 'a record file that is no record: 500');
+like(eval { $json->decode($res->{content})->{error}{message} } // '',
+     qr/record of certified blobs: Bad message/, '... a bad message');
+
+unlink log_path(2) or die "unlink: $!";
+rename log_path(2) . '.saved', log_path(2) or die "rename: $!";
+$res = $t->node_request(2, 'PUT', "/v1/blobs/$id6/certificate",
+                        $cert->{content});
+is($res->{status}, 201, 'the record back: the certificate PUT is 201');
 my (undef, $e6) = ctl_record(list(2)->{content});
 is($e6->[-1][1], $id6, '... and recorded');
 

@@ -53,7 +53,7 @@ int
 ngx_walrus_node_record_add(const char *blob_dir, const u_char *cert,
     size_t cert_len, const walrus_registration_t *reg)
 {
-    int      err;
+    int      rc, err;
     char     path[WALRUS_PATH_MAX];
     size_t   len;
     uint8_t  bytes[WALRUS_REGISTRATION_LEN];
@@ -71,15 +71,28 @@ ngx_walrus_node_record_add(const char *blob_dir, const u_char *cert,
 
     walrus_registration_serialize(reg, bytes);
 
-    if (walrus_record_append(path, cert, cert_len, bytes, sizeof(bytes))
-        == WALRUS_OK)
-    {
+    rc = walrus_record_append(path, cert, cert_len, bytes, sizeof(bytes));
+
+    switch (rc) {
+
+    case WALRUS_OK:
         /* the keeper's sync takes the blob for recorded */
         (void) walrus_record_mark(blob_dir, path);
         return 0;
-    }
 
-    err = (errno != 0) ? errno : EIO;
+    case WALRUS_EIO:
+        err = errno;
+        break;
+
+    case WALRUS_ENOMEM:
+        err = ENOMEM;
+        break;
+
+    default:
+        /* the file is no record */
+        err = EBADMSG;
+        break;
+    }
 
     if (walrus_store_path(path, blob_dir, "certificate") == 0
         && unlink(path) == 0)
