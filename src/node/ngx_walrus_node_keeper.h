@@ -133,6 +133,13 @@ ngx_int_t ngx_walrus_record_id_parse(const u_char *hex, size_t len,
     u_char *id);
 void ngx_walrus_keeper_exit_process(ngx_cycle_t *cycle);
 
+/* a round: started by the keeper's schedule when none runs */
+void ngx_walrus_round_start(ngx_walrus_keeper_t *kp);
+
+/* the state file: read at a round's start, written at its end */
+ngx_int_t ngx_walrus_state_load(ngx_walrus_round_t *rd);
+ngx_int_t ngx_walrus_state_save(ngx_walrus_round_t *rd);
+
 /*
  * Runs work(data) in the thread pool, then done(rd, data) in the worker
  * unless the round was aborted meanwhile; data lives in the round's pool.
