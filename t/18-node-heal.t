@@ -119,7 +119,7 @@ ok(!-e $t->store(3) . "/$ids[0]", 'node 3 got nothing of it');
 my $mark = $t->log_mark;
 $t->write_config(gateway => 1, http => $HTTP, node => $NODE)->restart;
 
-ok(WalrusTest::eventually(sub { !grep { !holds(3, $_) } @ids }, 10),
+ok(WalrusTest::eventually(sub { !grep { !holds(3, $_) } @ids }, 20),
    'node 3, back, holds its slivers of every blob, byte for byte');
 ok(confirms(3, $ids[0]), 'and signs a confirmation for them');
 
@@ -141,7 +141,7 @@ $mark = $t->log_mark;
 wipe($t->store(2));
 ok(!-e $t->store(2) . "/certified.log", 'store 2 wiped, record and all');
 
-ok(WalrusTest::eventually(sub { !grep { !holds(2, $_) } @ids }, 10),
+ok(WalrusTest::eventually(sub { !grep { !holds(2, $_) } @ids }, 20),
    'node 2 gets back every blob: its record from peers, then its slivers');
 like($t->log_since($mark), qr/learned \d+ certified blobs from peer/,
      'it learned the blobs from its peers');
@@ -152,7 +152,7 @@ ok(-s $t->store(2) . "/certified.log", 'and keeps its own record again');
 $t->stop;
 wipe($t->store(5));
 $t->run;
-ok(WalrusTest::eventually(sub { !grep { !holds(5, $_) } @ids }, 10),
+ok(WalrusTest::eventually(sub { !grep { !holds(5, $_) } @ids }, 20),
    'a node restarted on an empty store gets everything back');
 
 # --- a byte rots: the scrubber finds it ------------------------------------------
@@ -171,7 +171,7 @@ print $fh chr(ord($byte) ^ 0x20);
 close $fh;
 system("touch -r $dir/times $rot") == 0 or die 'touch';
 
-ok(WalrusTest::eventually(sub { -e "$rot.bad" && holds(4, $ids[0]) }, 10),
+ok(WalrusTest::eventually(sub { -e "$rot.bad" && holds(4, $ids[0]) }, 20),
    'the scrubber sets the rotten sliver aside and the keeper rebuilds it');
 like($t->log_since($mark),
      qr/node node4: \S+\/$k4\.primary does not verify against the metadata/,
@@ -185,16 +185,19 @@ sub keeper {
     return $health->{success}{data}{keeper} // {};
 }
 
-# the blob figures are those of the keeper's last whole pass
+# the figures are those of the keeper's last round and whole pass
+my $keeper = {};
 ok(WalrusTest::eventually(sub {
-       my $k = keeper(4);
-       ($k->{blobs}{known} // -1) == @ids && $k->{blobs}{pending} == 0
-           && $k->{blobs}{held} == @ids }, 5),
-   'health: the blobs the node knows, all held, none pending');
-my $keeper = keeper(4);
-ok($keeper->{scrub}{setAside} >= 1, 'health: the file the scrubber set aside');
-ok($keeper->{healedPairs} >= 1 && $keeper->{recoveryBytes} > 0,
-   'health: pairs healed and the bytes it took');
+       $keeper = keeper(4);
+       ($keeper->{blobs}{known} // -1) == @ids
+           && $keeper->{blobs}{pending} == 0
+           && $keeper->{blobs}{held} == @ids
+           && $keeper->{scrub}{setAside} >= 1
+           && $keeper->{healedPairs} >= 1 && $keeper->{recoveryBytes} > 0 },
+       20),
+   'health: the blobs the node knows, all held, none pending; the file '
+   . 'the scrubber set aside, pairs healed and the bytes it took')
+    or diag(JSON::PP->new->canonical->encode($keeper));
 is(scalar(grep { $_->{status} == 200 && $_->{lastSync} > 0 }
           @{$keeper->{peers} // []}), $n - 1,
    'health: every peer synced, with its status');
@@ -205,7 +208,7 @@ $mark = $t->log_mark;
 my ($worker) = $t->worker_pids;
 kill 'KILL', $worker;
 wipe($t->store(6) . "/$ids[0]");
-ok(WalrusTest::eventually(sub { holds(6, $ids[0]) }, 10),
+ok(WalrusTest::eventually(sub { holds(6, $ids[0]) }, 20),
    'after a kill -9 of the worker the respawned one heals');
 like($t->log_since($mark), qr/node node6: this process keeps the store/,
      'the new worker took the store over');
@@ -222,7 +225,7 @@ for my $round (1 .. 2) {
     for my $i (0 .. $n - 1) {
         wipe($t->store($i));
         $dead++ unless !grep { !readable($ids[$_], $blobs[$_]) } 0 .. $#ids;
-        ok(WalrusTest::eventually(sub { !grep { !holds($i, $_) } @ids }, 10),
+        ok(WalrusTest::eventually(sub { !grep { !holds($i, $_) } @ids }, 20),
            "churn $round: node $i wiped and healed");
     }
 }
