@@ -76,6 +76,19 @@ nginx_conf() {
             walrus_node_key $DIR/keys/node$i.key;
             walrus_node_store $DIR/store$i;
         }
+
+        # the node's keeper asks its peers through here
+        location /_walrus_node/ {
+            internal;
+            proxy_pass http://walrus_\$walrus_node\$walrus_node_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_pass_request_headers off;
+            proxy_buffering off;
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 30s;
+            proxy_next_upstream off;
+        }
     }
 "
         upstreams+="

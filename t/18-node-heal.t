@@ -13,6 +13,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(remove_tree);
 use JSON::PP;
+use HTTP::Tiny;
 use Time::HiRes qw(sleep);
 use WalrusTest;
 
@@ -230,6 +231,28 @@ for my $round (1 .. 2) {
     }
 }
 is($dead, 0, 'every blob stayed readable through the churn');
+
+# --- two workers: one keeps each store, both show its figures ----------------
+
+$mark = $t->log_mark;
+$t->write_config(gateway => 1, http => $HTTP, node => $NODE, workers => 2)
+  ->restart;
+wipe($t->store(1) . "/$ids[1]");
+ok(WalrusTest::eventually(sub { holds(1, $ids[1]) }, 20),
+   'with two workers the store is healed');
+
+my %keeps;
+$keeps{$_}++ for $t->log_since($mark) =~ /node (node\d): this process keeps/g;
+is(join(',', map { $keeps{"node$_"} // 0 } 0 .. $n - 1), join(',', (1) x $n),
+   'each store is kept by one process');
+
+# new connections land on either worker: each answers with the figures
+my $shown = grep {
+    my $r = HTTP::Tiny->new(keep_alive => 0)
+        ->get($t->node_url(1) . '/v1/health');
+    $r->{status} == 200 && $r->{content} =~ /"keeper":\{"process":\d+/
+} 1 .. 20;
+is($shown, 20, 'every worker shows the keeper of the store');
 
 $t->stop;
 $t->check_logs;

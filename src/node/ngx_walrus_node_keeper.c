@@ -23,6 +23,7 @@ ngx_walrus_keeper_add(ngx_conf_t *cf, ngx_walrus_node_loc_conf_t *wlcf)
     ngx_uint_t                    i;
     ngx_http_conf_ctx_t          *ctx;
     ngx_walrus_keeper_t          *kp, **kpp;
+    ngx_walrus_main_conf_t       *wmcf;
     ngx_walrus_node_main_conf_t  *wnmcf;
 
     wnmcf = ngx_http_conf_get_module_main_conf(cf,
@@ -59,8 +60,13 @@ ngx_walrus_keeper_add(ngx_conf_t *cf, ngx_walrus_node_loc_conf_t *wlcf)
     /* the merge's context is reused for the next location: copy it */
     *ctx = *(ngx_http_conf_ctx_t *) cf->ctx;
 
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_walrus_module);
+
+    /* every worker shows the keeper's figures: the committee is known */
+
     kp->conf = wlcf;
     kp->conf_ctx = ctx;
+    kp->committee = wmcf->committee;
     kp->lock_fd = NGX_INVALID_FILE;
     *kpp = kp;
 
@@ -73,7 +79,6 @@ ngx_walrus_keeper_init_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                    i;
     ngx_walrus_keeper_t          *kp, **kpp;
-    ngx_walrus_main_conf_t       *wmcf;
     ngx_http_core_loc_conf_t     *clcf;
     ngx_walrus_node_main_conf_t  *wnmcf;
 
@@ -101,10 +106,8 @@ ngx_walrus_keeper_init_process(ngx_cycle_t *cycle)
             continue;
         }
 
-        wmcf = kp->conf_ctx->main_conf[ngx_http_walrus_module.ctx_index];
         clcf = kp->conf_ctx->loc_conf[ngx_http_core_module.ctx_index];
 
-        kp->committee = wmcf->committee;
         kp->log = *clcf->error_log;
         kp->log.handler = NULL;
         kp->log.data = NULL;

@@ -391,7 +391,8 @@ END
 
 # writes nginx.conf (see above): the nodes (unless nodes => 0; down =>
 # [i, ...]: no server on those nodes' ports), the gateway (gateway => 1
-# or its text), and the main and http texts.  The older options
+# or its text), the main and http texts, and workers => N worker
+# processes (default 1).  The older options
 # gateway_extra, node_extra (directives in the default locations),
 # node_location_extra (in the internal location) and node_server_extra
 # => { i => config } (server level) still work.
@@ -432,9 +433,10 @@ sub write_config {
     }
     $self->{down} = \%down;
 
+    my $workers = $opt{workers} // 1;
     my $process = $self->{valgrind}
         ? "master_process off;\ndaemon off;\n"
-        : "daemon on;\nworker_processes 1;\n";
+        : "daemon on;\nworker_processes $workers;\n";
 
     my $conf = <<"END";
 load_module $MODULE;
