@@ -273,6 +273,7 @@ ngx_walrus_heal_answer(ngx_walrus_round_t *rd, ngx_walrus_call_t *call)
         t->segment_size = rd->keeper->committee->segment_size;
         t->body = call->body;
         t->len = call->body_len;
+        h->meta_task = t;
         call->body = NULL;
         call->body_size = 0;
         call->body_len = 0;
@@ -530,6 +531,11 @@ ngx_walrus_heal_cleanup(void *data)
             ngx_walrus_buffer_free(h->peers[i].body);
             h->peers[i].body = NULL;
         }
+    }
+
+    if (h->meta_task != NULL && h->meta_task->body != NULL) {
+        ngx_walrus_buffer_free(h->meta_task->body);
+        h->meta_task->body = NULL;
     }
 
     if (h->have_meta) {

@@ -96,6 +96,7 @@ typedef struct {
     int                        commit_err;
     ngx_uint_t                 npeers;
     uint64_t                   received;    /* answer bytes, this pair */
+    struct ngx_walrus_heal_task_s  *meta_task;  /* holds a peer's body */
 } ngx_walrus_heal_t;
 
 
@@ -118,7 +119,7 @@ typedef struct {
 
 
 /* a task on one blob: metadata, a batch of segments, a commit */
-typedef struct {
+typedef struct ngx_walrus_heal_task_s {
     ngx_walrus_heal_t         *heal;
     unsigned                   n;
     u_char                    *body;       /* metadata from a peer */

@@ -58,12 +58,14 @@ static int ngx_walrus_sync_entry(ngx_walrus_sync_page_t *pg,
 static void ngx_walrus_sync_taken(ngx_walrus_round_t *rd, void *data);
 static void ngx_walrus_sync_next_page(ngx_walrus_round_t *rd,
     ngx_walrus_sync_t *sy);
+static void ngx_walrus_sync_cleanup(void *data);
 
 
 ngx_int_t
 ngx_walrus_sync_start(ngx_walrus_round_t *rd)
 {
     ngx_uint_t            i, n, running;
+    ngx_pool_cleanup_t   *cln;
     ngx_walrus_sync_t    *sy;
     ngx_walrus_keeper_t  *kp;
 
@@ -80,9 +82,14 @@ ngx_walrus_sync_start(ngx_walrus_round_t *rd)
         sy->pages = ngx_pcalloc(rd->pool, n);
         sy->waiting = ngx_array_create(rd->pool, NGX_WALRUS_SYNC_PARALLEL,
                                        sizeof(ngx_walrus_sync_page_t *));
-        if (sy->pages == NULL || sy->waiting == NULL) {
+        cln = ngx_pool_cleanup_add(rd->pool, 0);
+        if (sy->pages == NULL || sy->waiting == NULL || cln == NULL) {
             return NGX_ERROR;
         }
+
+        /* a round stopped with pages not taken in: their buffers go */
+        cln->handler = ngx_walrus_sync_cleanup;
+        cln->data = sy;
 
         for (i = 0; i < n; i++) {
             kp->peers[i].more = 1;
@@ -484,4 +491,23 @@ ngx_walrus_sync_taken(ngx_walrus_round_t *rd, void *data)
 
     sy->taking = 0;
     ngx_walrus_sync_next_page(rd, sy);
+}
+
+
+static void
+ngx_walrus_sync_cleanup(void *data)
+{
+    ngx_walrus_sync_t  *sy = data;
+
+    ngx_uint_t               i;
+    ngx_walrus_sync_page_t  **pgp;
+
+    pgp = sy->waiting->elts;
+
+    for (i = 0; i < sy->waiting->nelts; i++) {
+        if (pgp[i]->body != NULL) {
+            ngx_walrus_buffer_free(pgp[i]->body);
+            pgp[i]->body = NULL;
+        }
+    }
 }
