@@ -97,12 +97,10 @@ struct ngx_walrus_publish_s {
     unsigned                  not_stored;
     ngx_event_t               deadline;   /* then the stragglers' end */
     ngx_queue_t               lingering;  /* in ngx_walrus_lingering */
-    ngx_uint_t                encoding;   /* parts being encoded */
     u_char                    registration[WALRUS_REGISTRATION_LEN];
     unsigned                  timed_out:1;
     unsigned                  counted:1;
     unsigned                  is_lingering:1;
-    unsigned                  overloaded:1;
 };
 
 
@@ -111,8 +109,6 @@ static ngx_int_t ngx_walrus_publish_args(ngx_http_request_t *r,
     const char **reason);
 static ngx_int_t ngx_walrus_flag(ngx_str_t *value, ngx_flag_t *flag);
 static void ngx_walrus_publish_body(ngx_http_request_t *r);
-static void ngx_walrus_publish_encode_thread(void *data, ngx_log_t *log);
-static void ngx_walrus_publish_part_done(ngx_event_t *ev);
 static void ngx_walrus_publish_encoded(ngx_http_request_t *r);
 static void ngx_walrus_publish_cleanup(void *data);
 static ngx_int_t ngx_walrus_publish_body_filter(ngx_http_request_t *r,
@@ -457,11 +453,9 @@ static void
 ngx_walrus_publish_body(ngx_http_request_t *r)
 {
     off_t                           len;
-    ngx_uint_t                      i, inline_encode;
-    ngx_thread_task_t              *task;
+    ngx_uint_t                      inline_encode;
     ngx_walrus_publish_t           *ctx;
     ngx_walrus_gateway_loc_conf_t  *wlcf;
-    ngx_walrus_encode_part_t       *part;
 
     ctx = ngx_walrus_gateway_publish(r);
     wlcf = ngx_walrus_gateway_loc_conf(r);
@@ -509,102 +503,30 @@ ngx_walrus_publish_body(ngx_http_request_t *r)
         return;
     }
 
-    if (ngx_walrus_encode_start(&ctx->enc, inline_encode ? 1 : ngx_ncpu)
-        != WALRUS_OK)
+    if (ngx_walrus_encode_run(&ctx->enc, r, wlcf->thread_pool, inline_encode)
+        == NGX_OK)
     {
         ngx_walrus_publish_encoded(r);
-        return;
     }
-
-    if (inline_encode) {
-        ngx_walrus_encode_part(&ctx->enc.parts[0]);
-        ngx_walrus_publish_encoded(r);
-        return;
-    }
-
-    /* the parts of the blob are encoded at the same time */
-
-    for (i = 0; i < ctx->enc.nparts; i++) {
-        task = ngx_thread_task_alloc(r->pool,
-                                     sizeof(ngx_walrus_encode_part_t *));
-        if (task == NULL) {
-            ctx->overloaded = 1;
-            break;
-        }
-
-        part = &ctx->enc.parts[i];
-        ngx_memcpy(task->ctx, &part, sizeof(ngx_walrus_encode_part_t *));
-        task->handler = ngx_walrus_publish_encode_thread;
-        task->event.data = r;
-        task->event.handler = ngx_walrus_publish_part_done;
-
-        if (ngx_thread_task_post(wlcf->thread_pool, task) != NGX_OK) {
-            ctx->overloaded = 1;
-            break;
-        }
-
-        ctx->encoding++;
-        r->main->blocked++;
-        r->aio = 1;
-    }
-
-    if (ctx->encoding == 0) {
-        ngx_walrus_publish_encoded(r);
-    }
-}
-
-
-static void
-ngx_walrus_publish_encode_thread(void *data, ngx_log_t *log)
-{
-    ngx_walrus_encode_part_t  *part;
-
-    ngx_memcpy(&part, data, sizeof(ngx_walrus_encode_part_t *));
-    ngx_walrus_encode_part(part);
-}
-
-
-/* the request goes on when its last part is encoded */
-
-static void
-ngx_walrus_publish_part_done(ngx_event_t *ev)
-{
-    ngx_connection_t      *c;
-    ngx_http_request_t    *r;
-    ngx_walrus_publish_t  *ctx;
-
-    r = ev->data;
-    c = r->connection;
-    ctx = ngx_walrus_gateway_publish(r);
-
-    ngx_http_set_log_request(c->log, r);
-
-    r->main->blocked--;
-
-    if (--ctx->encoding > 0) {
-        return;
-    }
-
-    r->aio = 0;
-
-    r->write_event_handler(r);
-    ngx_http_run_posted_requests(c);
 }
 
 
 static void
 ngx_walrus_publish_encoded(ngx_http_request_t *r)
 {
+    ngx_int_t              rc;
     ngx_uint_t             i;
     ngx_walrus_publish_t  *ctx;
 
     ctx = ngx_walrus_gateway_publish(r);
 
-    if (ctx->encoding > 0) {
+    rc = ngx_walrus_encode_join(&ctx->enc);
+
+    if (rc == NGX_AGAIN) {
         return;
     }
 
-    if (ctx->overloaded) {
+    if (rc == NGX_BUSY) {
         ngx_walrus_publish_finish(ctx,
             ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                   NGX_WALRUS_DOMAIN_GATEWAY,
@@ -613,11 +535,7 @@ ngx_walrus_publish_encoded(ngx_http_request_t *r)
         return;
     }
 
-    if (ctx->enc.rc == WALRUS_OK) {
-        ngx_walrus_encode_finish(&ctx->enc);
-    }
-
-    if (ctx->enc.rc != WALRUS_OK) {
+    if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "walrus: %s", ctx->enc.error);
         ngx_walrus_publish_finish(ctx,

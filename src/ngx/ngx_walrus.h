@@ -10,6 +10,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include <ngx_thread_pool.h>
+#include <ngx_walrus_thread.h>
 
 #include <walrus_types.h>
 #include <walrus_committee.h>
@@ -109,12 +110,6 @@ ngx_table_elt_t *ngx_walrus_add_header(ngx_http_request_t *r,
 /* the same for a string literal */
 #define ngx_walrus_header(r, key, value)                                     \
     ngx_walrus_add_header(r, key, (u_char *) value, sizeof(value) - 1)
-
-ngx_int_t ngx_walrus_thread_post(ngx_http_request_t *r,
-    ngx_thread_pool_t *tp, ngx_thread_task_t *task);
-/* a timer that holds a worker's shutdown while a task runs; warns */
-void ngx_walrus_thread_guard(ngx_http_request_t *r, ngx_event_t *ev);
-void ngx_walrus_thread_unguard(ngx_event_t *ev);
 
 
 #endif /* _NGX_WALRUS_H_INCLUDED_ */

@@ -29,6 +29,7 @@ struct ngx_walrus_put_s {
     const char                *reason;
     char                       message[256];
     ngx_http_request_t        *request;
+    ngx_walrus_thread_t        thread;
     ngx_event_t                guard;
 };
 
@@ -204,7 +205,7 @@ static void
 ngx_walrus_put_body_done(ngx_http_request_t *r)
 {
     off_t                        len;
-    ngx_walrus_put_t            *t, *tt;
+    ngx_walrus_put_t            *t;
     ngx_thread_task_t           *task;
     ngx_walrus_node_loc_conf_t  *wlcf;
 
@@ -239,18 +240,17 @@ ngx_walrus_put_body_done(ngx_http_request_t *r)
         t->body_file = r->request_body->temp_file;
     }
 
-    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_walrus_put_t *));
+    task = ngx_walrus_thread_task(r->pool, ngx_walrus_put_thread, t);
     if (task == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    tt = t;
-    ngx_memcpy(task->ctx, &tt, sizeof(ngx_walrus_put_t *));
-    task->handler = ngx_walrus_put_thread;
     r->write_event_handler = ngx_walrus_put_respond;
+    ngx_walrus_thread_init(&t->thread, r, wlcf->thread_pool,
+                           NGX_WALRUS_THREAD_JOIN);
 
-    if (ngx_walrus_thread_post(r, wlcf->thread_pool, task) != NGX_OK) {
+    if (ngx_walrus_thread_post(&t->thread, task) != NGX_OK) {
         ngx_http_finalize_request(r,
             ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                   NGX_WALRUS_DOMAIN_NODE,
@@ -354,7 +354,7 @@ ngx_walrus_put_thread(void *data, ngx_log_t *log)
 {
     ngx_walrus_put_t  *t;
 
-    ngx_memcpy(&t, data, sizeof(ngx_walrus_put_t *));
+    t = data;
 
     if (t->route.kind == NGX_WALRUS_ROUTE_REGISTRATION) {
         ngx_walrus_put_registration(t);

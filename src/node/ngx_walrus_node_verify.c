@@ -23,6 +23,7 @@ struct ngx_walrus_verify_s {
     const char          *reason;
     char                 message[256];
     char                 set_aside[32];
+    ngx_walrus_thread_t  thread;
     ngx_event_t          guard;
 };
 
@@ -54,10 +55,13 @@ ngx_walrus_node_verify(ngx_http_request_t *r, ngx_walrus_route_t *rt,
 
     wlcf = ngx_walrus_node_loc_conf(r);
 
-    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_walrus_verify_t *));
     t = ngx_pcalloc(r->pool, sizeof(ngx_walrus_verify_t));
+    if (t == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    if (task == NULL || t == NULL) {
+    task = ngx_walrus_thread_task(r->pool, ngx_walrus_verify_thread, t);
+    if (task == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -72,13 +76,12 @@ ngx_walrus_node_verify(ngx_http_request_t *r, ngx_walrus_route_t *rt,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(task->ctx, &t, sizeof(ngx_walrus_verify_t *));
-    task->handler = ngx_walrus_verify_thread;
-
     ngx_walrus_node_ctx(r)->verify = t;
     r->write_event_handler = ngx_walrus_verify_done;
+    ngx_walrus_thread_init(&t->thread, r, wlcf->thread_pool,
+                           NGX_WALRUS_THREAD_JOIN);
 
-    if (ngx_walrus_thread_post(r, wlcf->thread_pool, task) != NGX_OK) {
+    if (ngx_walrus_thread_post(&t->thread, task) != NGX_OK) {
         r->write_event_handler = ngx_http_request_empty_handler;
         return ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                      NGX_WALRUS_DOMAIN_NODE,
@@ -150,7 +153,7 @@ ngx_walrus_verify_thread(void *data, ngx_log_t *log)
     walrus_metadata_t     m;
     ngx_walrus_verify_t  *t;
 
-    ngx_memcpy(&t, data, sizeof(ngx_walrus_verify_t *));
+    t = data;
 
     if (ngx_walrus_verify_metadata(t, &m) != 0) {
         return;
