@@ -551,3 +551,18 @@ ngx_walrus_node_sign(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);
 }
+
+
+void
+ngx_walrus_node_fail(ngx_walrus_node_result_t *res, ngx_uint_t status,
+    const char *reason, const char *fmt, ...)
+{
+    va_list  args;
+
+    res->status = status;
+    res->reason = reason;
+
+    va_start(args, fmt);
+    vsnprintf(res->message, sizeof(res->message), fmt, args);
+    va_end(args);
+}

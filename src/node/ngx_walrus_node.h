@@ -29,6 +29,17 @@ typedef struct {
 } ngx_walrus_node_loc_conf_t;
 
 
+/*
+ * What a node's thread task found: the status to answer with and, for an
+ * error, its reason and message.
+ */
+typedef struct {
+    ngx_uint_t             status;
+    const char            *reason;
+    char                   message[256];
+} ngx_walrus_node_result_t;
+
+
 typedef struct ngx_walrus_put_s     ngx_walrus_put_t;
 typedef struct ngx_walrus_verify_s  ngx_walrus_verify_t;
 
@@ -67,6 +78,10 @@ ngx_int_t ngx_walrus_node_put(ngx_http_request_t *r,
  */
 ngx_int_t ngx_walrus_node_verify(ngx_http_request_t *r,
     ngx_walrus_route_t *rt, ngx_uint_t *pairs, ngx_uint_t npairs);
+
+/* sets an error result; thread safe (no nginx API) */
+void ngx_walrus_node_fail(ngx_walrus_node_result_t *res, ngx_uint_t status,
+    const char *reason, const char *fmt, ...);
 
 /* answers the signed confirmation of rt's blob */
 ngx_int_t ngx_walrus_node_sign(ngx_http_request_t *r,

@@ -25,9 +25,7 @@ struct ngx_walrus_put_s {
     ngx_temp_file_t           *body_file;
     walrus_registration_t      registration;
     char                       dir[WALRUS_PATH_MAX];
-    ngx_uint_t                 status;
-    const char                *reason;
-    char                       message[256];
+    ngx_walrus_node_result_t   res;
     ngx_http_request_t        *request;
     ngx_walrus_thread_t        thread;
     ngx_event_t                guard;
@@ -40,8 +38,6 @@ static ngx_int_t ngx_walrus_node_put_space(ngx_http_request_t *r,
 static void ngx_walrus_put_body_done(ngx_http_request_t *r);
 static void ngx_walrus_put_thread(void *data, ngx_log_t *log);
 static void ngx_walrus_put_respond(ngx_http_request_t *r);
-static void ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
-    const char *reason, const char *fmt, ...);
 static void ngx_walrus_put_store_fail(ngx_walrus_put_t *t,
     const char *fmt, ...);
 static int ngx_walrus_put_registered(ngx_walrus_put_t *t);
@@ -276,16 +272,16 @@ ngx_walrus_put_respond(ngx_http_request_t *r)
 
     ngx_walrus_thread_unguard(&t->guard);
 
-    if (t->status >= NGX_HTTP_BAD_REQUEST) {
+    if (t->res.status >= NGX_HTTP_BAD_REQUEST) {
         ngx_http_finalize_request(r,
-            ngx_walrus_send_error(r, t->status, NGX_WALRUS_DOMAIN_NODE,
-                                  t->reason, "%s", t->message));
+            ngx_walrus_send_error(r, t->res.status, NGX_WALRUS_DOMAIN_NODE,
+                                  t->res.reason, "%s", t->res.message));
         return;
     }
 
     data.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_STORED_JSON)
                                      + WALRUS_BLOB_ID_TEXT_LEN
-                                     + ngx_strlen(t->reason)
+                                     + ngx_strlen(t->res.reason)
                                      + sizeof("false"));
     if (data.data == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -293,27 +289,12 @@ ngx_walrus_put_respond(ngx_http_request_t *r)
     }
 
     p = ngx_sprintf(data.data, NGX_WALRUS_STORED_JSON, t->route.id_text,
-                    t->reason,
-                    t->status == NGX_HTTP_CREATED ? "true" : "false");
+                    t->res.reason,
+                    t->res.status == NGX_HTTP_CREATED ? "true" : "false");
     data.len = p - data.data;
 
-    ngx_http_finalize_request(r, ngx_walrus_send_success(r, t->status,
+    ngx_http_finalize_request(r, ngx_walrus_send_success(r, t->res.status,
                                                          &data));
-}
-
-
-static void
-ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
-    const char *reason, const char *fmt, ...)
-{
-    va_list  args;
-
-    t->status = status;
-    t->reason = reason;
-
-    va_start(args, fmt);
-    vsnprintf(t->message, sizeof(t->message), fmt, args);
-    va_end(args);
 }
 
 
@@ -332,17 +313,17 @@ ngx_walrus_put_store_fail(ngx_walrus_put_t *t, const char *fmt, ...)
 
     err = errno;
 
-    t->reason = "STORE_ERROR";
-    t->status = (err == ENOSPC || err == EDQUOT)
-                ? NGX_HTTP_INSUFFICIENT_STORAGE
-                : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    t->res.reason = "STORE_ERROR";
+    t->res.status = (err == ENOSPC || err == EDQUOT)
+                    ? NGX_HTTP_INSUFFICIENT_STORAGE
+                    : NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     va_start(args, fmt);
-    vsnprintf(t->message, sizeof(t->message), fmt, args);
+    vsnprintf(t->res.message, sizeof(t->res.message), fmt, args);
     va_end(args);
 
-    len = strlen(t->message);
-    snprintf(t->message + len, sizeof(t->message) - len, ": %s",
+    len = strlen(t->res.message);
+    snprintf(t->res.message + len, sizeof(t->res.message) - len, ": %s",
              strerror(err));
 }
 
@@ -390,8 +371,8 @@ ngx_walrus_body_slurp(ngx_walrus_put_t *t)
 
     buf = malloc(t->body_len ? t->body_len : 1);
     if (buf == NULL) {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "NO_MEMORY",
-                            "out of memory");
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                             "NO_MEMORY", "out of memory");
         return NULL;
     }
 
@@ -399,8 +380,8 @@ ngx_walrus_body_slurp(ngx_walrus_put_t *t)
 
     if (ngx_walrus_body_read(&bd, buf, t->body_len) != 0) {
         free(buf);
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                            "INTERNAL_ERROR", "cannot read the request body");
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                             "INTERNAL_ERROR", "cannot read the request body");
         return NULL;
     }
 
@@ -427,8 +408,8 @@ ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
     /* a stored copy whose stamp is gone is replaced by this verified one */
 
     if (walrus_store_state(path) == 1) {
-        t->status = NGX_HTTP_OK;
-        t->reason = name;
+        t->res.status = NGX_HTTP_OK;
+        t->res.reason = name;
         return 0;
     }
 
@@ -445,8 +426,8 @@ ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
         return -1;
     }
 
-    t->status = NGX_HTTP_CREATED;
-    t->reason = name;
+    t->res.status = NGX_HTTP_CREATED;
+    t->res.reason = name;
 
     return 0;
 }
@@ -466,8 +447,8 @@ ngx_walrus_put_registered(ngx_walrus_put_t *t)
     u_char  *buf;
 
     if (walrus_store_path(path, t->dir, "registration") != 0) {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
-                            "the store path is too long");
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                             "STORE_ERROR", "the store path is too long");
         return -1;
     }
 
@@ -475,21 +456,22 @@ ngx_walrus_put_registered(ngx_walrus_put_t *t)
         != 0)
     {
         if (errno == ENOENT) {
-            ngx_walrus_put_fail(t, NGX_HTTP_UNAUTHORIZED,
-                                "REGISTRATION_REQUIRED",
-                                "blob %s is not registered: PUT a "
-                                "registration signed by a publisher of the "
-                                "committee first", t->route.id_text);
+            ngx_walrus_node_fail(&t->res, NGX_HTTP_UNAUTHORIZED,
+                                 "REGISTRATION_REQUIRED", "blob %s is not "
+                                 "registered: PUT a registration signed by a "
+                                 "publisher of the committee first",
+                                 t->route.id_text);
 
         } else if (errno == EFBIG) {
-            ngx_walrus_put_fail(t, NGX_HTTP_FORBIDDEN, "REGISTRATION_INVALID",
-                                "the stored registration of blob %s does "
-                                "not parse", t->route.id_text);
+            ngx_walrus_node_fail(&t->res, NGX_HTTP_FORBIDDEN,
+                                 "REGISTRATION_INVALID", "the stored "
+                                 "registration of blob %s does not parse",
+                                 t->route.id_text);
 
         } else {
-            ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "STORE_ERROR", "cannot read the registration: "
-                                "%s", strerror(errno));
+            ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 "STORE_ERROR", "cannot read the registration: "
+                                 "%s", strerror(errno));
         }
 
         return -1;
@@ -506,10 +488,10 @@ ngx_walrus_put_registered(ngx_walrus_put_t *t)
     /* the committee may have dropped its publisher, or it expired */
 
     if (rc != WALRUS_OK) {
-        ngx_walrus_put_fail(t, NGX_HTTP_FORBIDDEN, "REGISTRATION_INVALID",
-                            "the stored registration of blob %s is not "
-                            "valid now: %s", t->route.id_text,
-                            walrus_strerror(rc));
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_FORBIDDEN,
+                             "REGISTRATION_INVALID", "the stored registration "
+                             "of blob %s is not valid now: %s",
+                             t->route.id_text, walrus_strerror(rc));
         return -1;
     }
 
@@ -542,37 +524,38 @@ ngx_walrus_put_registration(ngx_walrus_put_t *t)
         break;
 
     case WALRUS_EBLOBID:
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "BLOB_ID_MISMATCH",
-                            "the registration is for another blob");
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST, "BLOB_ID_MISMATCH",
+                             "the registration is for another blob");
         goto done;
 
     case WALRUS_EEPOCH:
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_REGISTRATION",
-                            "the registration is in force from epoch %u "
-                            "until epoch %u, the committee is at epoch %u",
-                            (unsigned) reg.epoch, (unsigned) reg.end_epoch,
-                            (unsigned) t->committee->epoch);
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
+                             "INVALID_REGISTRATION", "the registration is in "
+                             "force from epoch %u until epoch %u, the "
+                             "committee is at epoch %u", (unsigned) reg.epoch,
+                             (unsigned) reg.end_epoch,
+                             (unsigned) t->committee->epoch);
         goto done;
 
     case WALRUS_EPUBLISHER:
-        ngx_walrus_put_fail(t, NGX_HTTP_FORBIDDEN, "UNKNOWN_PUBLISHER",
-                            "%s", t->committee->npublishers == 0
-                            ? "the committee lists no publishers: this node "
-                              "stores no blob"
-                            : "the registration is not signed by a "
-                              "publisher of the committee");
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_FORBIDDEN, "UNKNOWN_PUBLISHER",
+                             "%s", t->committee->npublishers == 0
+                             ? "the committee lists no publishers: this node "
+                               "stores no blob"
+                             : "the registration is not signed by a "
+                               "publisher of the committee");
         goto done;
 
     case WALRUS_ESIGNATURE:
-        ngx_walrus_put_fail(t, NGX_HTTP_FORBIDDEN, "INVALID_SIGNATURE",
-                            "the registration's signature does not verify");
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_FORBIDDEN, "INVALID_SIGNATURE",
+                             "the registration's signature does not verify");
         goto done;
 
     default:
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_REGISTRATION",
-                            "the registration does not parse (%d bytes "
-                            "expected): %s", WALRUS_REGISTRATION_LEN,
-                            walrus_strerror(rc));
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
+                             "INVALID_REGISTRATION", "the registration does "
+                             "not parse (%d bytes expected): %s",
+                             WALRUS_REGISTRATION_LEN, walrus_strerror(rc));
         goto done;
     }
 
@@ -587,12 +570,12 @@ ngx_walrus_put_registration(ngx_walrus_put_t *t)
             || reg.length != t->registration.length
             || reg.deletable > t->registration.deletable))
     {
-        t->status = NGX_HTTP_OK;
-        t->reason = "registration";
+        t->res.status = NGX_HTTP_OK;
+        t->res.reason = "registration";
         goto done;
     }
 
-    t->status = 0;
+    t->res.status = 0;
 
     if (walrus_store_path(path, t->dir, "registration") == 0) {
         (void) unlink(path);
@@ -621,32 +604,31 @@ ngx_walrus_put_metadata(ngx_walrus_put_t *t)
     rc = walrus_metadata_parse(&m, buf, t->body_len);
 
     if (rc != WALRUS_OK) {
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_METADATA",
-                            "the metadata does not parse: %s",
-                            walrus_strerror(rc));
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST, "INVALID_METADATA",
+                             "the metadata does not parse: %s",
+                             walrus_strerror(rc));
 
     } else if (m.params.n != t->committee->params.n) {
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_METADATA",
-                            "the metadata is for %u shards, the committee "
-                            "has %u", m.params.n, t->committee->params.n);
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST, "INVALID_METADATA",
+                             "the metadata is for %u shards, the committee has "
+                             "%u", m.params.n, t->committee->params.n);
 
     } else if (m.segment_size != t->committee->segment_size) {
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_METADATA",
-                            "the metadata has segments of %u bytes, the "
-                            "committee's are of %u", m.segment_size,
-                            t->committee->segment_size);
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST, "INVALID_METADATA",
+                             "the metadata has segments of %u bytes, the "
+                             "committee's are of %u", m.segment_size,
+                             t->committee->segment_size);
 
     } else if (walrus_metadata_check(&m, t->route.blob_id) != WALRUS_OK) {
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "BLOB_ID_MISMATCH",
-                            "the metadata does not hash to the blob ID");
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST, "BLOB_ID_MISMATCH",
+                             "the metadata does not hash to the blob ID");
 
     } else if (m.length != t->registration.length) {
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST,
-                            "REGISTRATION_MISMATCH",
-                            "the metadata is of a blob of %llu bytes, its "
-                            "registration of %llu bytes",
-                            (unsigned long long) m.length,
-                            (unsigned long long) t->registration.length);
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
+                             "REGISTRATION_MISMATCH", "the metadata is of a "
+                             "blob of %llu bytes, its registration of %llu "
+                             "bytes", (unsigned long long) m.length,
+                             (unsigned long long) t->registration.length);
 
     } else {
         (void) ngx_walrus_put_small(t, "metadata", buf, t->body_len);
@@ -669,8 +651,8 @@ ngx_walrus_load_metadata(ngx_walrus_put_t *t, walrus_metadata_t *m)
         || walrus_read_file(path, NGX_WALRUS_MAX_METADATA, &buf, &len)
            != 0)
     {
-        ngx_walrus_put_fail(t, NGX_HTTP_CONFLICT, "METADATA_NOT_STORED",
-                            "store the blob's metadata first");
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_CONFLICT, "METADATA_NOT_STORED",
+                             "store the blob's metadata first");
         return -1;
     }
 
@@ -684,9 +666,9 @@ ngx_walrus_load_metadata(ngx_walrus_put_t *t, walrus_metadata_t *m)
 
     if (rc != WALRUS_OK) {
         walrus_metadata_free(m);
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                            "CORRUPT_METADATA",
-                            "the stored metadata does not verify");
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                             "CORRUPT_METADATA",
+                             "the stored metadata does not verify");
         return -1;
     }
 
@@ -723,10 +705,11 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
     expect = walrus_sliver_file_size(&m, t->route.axis);
 
     if ((uint64_t) t->body_len != expect) {
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_SLIVER_SIZE",
-                            "the sliver has %lld bytes, the metadata says "
-                            "%llu", (long long) t->body_len,
-                            (unsigned long long) expect);
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
+                             "INVALID_SLIVER_SIZE", "the sliver has %lld "
+                             "bytes, the metadata says %llu",
+                             (long long) t->body_len,
+                             (unsigned long long) expect);
         goto done;
     }
 
@@ -739,8 +722,8 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
     codec = walrus_codec_create(n);
 
     if (buf == NULL || codec == NULL) {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "NO_MEMORY",
-                            "out of memory");
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                             "NO_MEMORY", "out of memory");
         goto done;
     }
 
@@ -767,19 +750,19 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
                + (t->route.axis == WALRUS_PRIMARY ? 0 : WALRUS_HASH_LEN);
 
         if (ngx_walrus_body_read(&bd, buf, size) != 0) {
-            ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "INTERNAL_ERROR",
-                                "cannot read the request body");
+            ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 "INTERNAL_ERROR", "cannot read the request "
+                                 "body");
             goto done;
         }
 
         rc = walrus_sliver_verify(codec, t->route.axis, index, sym, buf,
                                   size, hash);
         if (rc != WALRUS_OK) {
-            ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_SLIVER",
-                                "segment %llu of the sliver does not match "
-                                "the metadata: %s", (unsigned long long) g,
-                                walrus_strerror(rc));
+            ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
+                                 "INVALID_SLIVER", "segment %llu of the sliver "
+                                 "does not match the metadata: %s",
+                                 (unsigned long long) g, walrus_strerror(rc));
             goto done;
         }
 
@@ -797,8 +780,8 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
     if (walrus_store_path(path, t->dir, name) == 0
         && walrus_store_state(path) == 1)
     {
-        t->status = NGX_HTTP_OK;
-        t->reason = "sliver";
+        t->res.status = NGX_HTTP_OK;
+        t->res.reason = "sliver";
         goto done;
     }
 
@@ -812,12 +795,12 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
         goto done;
     }
 
-    t->status = NGX_HTTP_CREATED;
-    t->reason = "sliver";
+    t->res.status = NGX_HTTP_CREATED;
+    t->res.reason = "sliver";
 
 done:
 
-    if (t->status != NGX_HTTP_CREATED && f.tmp[0] != '\0') {
+    if (t->res.status != NGX_HTTP_CREATED && f.tmp[0] != '\0') {
         walrus_file_abort(&f);
     }
 
@@ -841,8 +824,8 @@ ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name)
         return;
     }
 
-    t->status = NGX_HTTP_CREATED;
-    t->reason = "sliver";
+    t->res.status = NGX_HTTP_CREATED;
+    t->res.reason = "sliver";
 }
 
 
@@ -858,8 +841,8 @@ ngx_walrus_put_certificate(ngx_walrus_put_t *t)
 
     if (buf == NULL || cert == NULL) {
         if (cert == NULL) {
-            ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "NO_MEMORY", "out of memory");
+            ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 "NO_MEMORY", "out of memory");
         }
 
         free(buf);
@@ -874,9 +857,10 @@ ngx_walrus_put_certificate(ngx_walrus_put_t *t)
     }
 
     if (rc != WALRUS_OK) {
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_CERTIFICATE",
-                            "the certificate is not valid for this blob and "
-                            "committee: %s", walrus_strerror(rc));
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
+                             "INVALID_CERTIFICATE", "the certificate is not "
+                             "valid for this blob and committee: %s",
+                             walrus_strerror(rc));
 
     } else {
         (void) ngx_walrus_put_small(t, "certificate", buf, t->body_len);

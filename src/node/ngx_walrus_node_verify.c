@@ -15,22 +15,18 @@
 
 
 struct ngx_walrus_verify_s {
-    ngx_walrus_route_t   route;
-    ngx_uint_t          *pairs;
-    ngx_uint_t           npairs;
-    char                 dir[WALRUS_PATH_MAX];
-    ngx_uint_t           status;
-    const char          *reason;
-    char                 message[256];
-    char                 set_aside[32];
-    ngx_walrus_thread_t  thread;
-    ngx_event_t          guard;
+    ngx_walrus_route_t         route;
+    ngx_uint_t                *pairs;
+    ngx_uint_t                 npairs;
+    char                       dir[WALRUS_PATH_MAX];
+    ngx_walrus_node_result_t   res;
+    char                       set_aside[32];
+    ngx_walrus_thread_t        thread;
+    ngx_event_t                guard;
 };
 
 
 static void ngx_walrus_verify_thread(void *data, ngx_log_t *log);
-static void ngx_walrus_verify_fail(ngx_walrus_verify_t *t,
-    ngx_uint_t status, const char *reason, const char *fmt, ...);
 static int ngx_walrus_verify_metadata(ngx_walrus_verify_t *t,
     walrus_metadata_t *m);
 static int ngx_walrus_verify_sliver(ngx_walrus_verify_t *t,
@@ -115,29 +111,14 @@ ngx_walrus_verify_done(ngx_http_request_t *r)
                       t->set_aside);
     }
 
-    if (t->status >= NGX_HTTP_BAD_REQUEST) {
+    if (t->res.status >= NGX_HTTP_BAD_REQUEST) {
         ngx_http_finalize_request(r,
-            ngx_walrus_send_error(r, t->status, NGX_WALRUS_DOMAIN_NODE,
-                                  t->reason, "%s", t->message));
+            ngx_walrus_send_error(r, t->res.status, NGX_WALRUS_DOMAIN_NODE,
+                                  t->res.reason, "%s", t->res.message));
         return;
     }
 
     ngx_http_finalize_request(r, ngx_walrus_node_sign(r, &t->route));
-}
-
-
-static void
-ngx_walrus_verify_fail(ngx_walrus_verify_t *t, ngx_uint_t status,
-    const char *reason, const char *fmt, ...)
-{
-    va_list  args;
-
-    t->status = status;
-    t->reason = reason;
-
-    va_start(args, fmt);
-    vsnprintf(t->message, sizeof(t->message), fmt, args);
-    va_end(args);
 }
 
 
@@ -166,8 +147,8 @@ ngx_walrus_verify_thread(void *data, ngx_log_t *log)
     codec = walrus_codec_create(m.params.n);
 
     if (buf == NULL || codec == NULL) {
-        ngx_walrus_verify_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "NO_MEMORY", "out of memory");
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                             "NO_MEMORY", "out of memory");
         goto done;
     }
 
@@ -214,15 +195,14 @@ ngx_walrus_verify_metadata(ngx_walrus_verify_t *t, walrus_metadata_t *m)
 
     if (fd == -1) {
         if (errno == ENOENT) {
-            ngx_walrus_verify_fail(t, NGX_HTTP_NOT_FOUND,
-                                   "METADATA_NOT_FOUND", "this node holds "
-                                   "no metadata for blob %s",
-                                   t->route.id_text);
+            ngx_walrus_node_fail(&t->res, NGX_HTTP_NOT_FOUND,
+                                 "METADATA_NOT_FOUND", "this node holds no "
+                                 "metadata for blob %s", t->route.id_text);
 
         } else {
-            ngx_walrus_verify_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                   "STORE_ERROR", "cannot open the metadata: "
-                                   "%s", strerror(errno));
+            ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 "STORE_ERROR", "cannot open the metadata: %s",
+                                 strerror(errno));
         }
 
         return -1;
@@ -253,9 +233,9 @@ ngx_walrus_verify_metadata(ngx_walrus_verify_t *t, walrus_metadata_t *m)
     } else {
         walrus_metadata_free(m);
         ngx_walrus_verify_reject(t, fd, "metadata");
-        ngx_walrus_verify_fail(t, NGX_HTTP_NOT_FOUND, "METADATA_NOT_FOUND",
-                               "the stored metadata of blob %s does not "
-                               "verify; it was set aside", t->route.id_text);
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_NOT_FOUND, "METADATA_NOT_FOUND",
+                             "the stored metadata of blob %s does not verify; "
+                             "it was set aside", t->route.id_text);
     }
 
     close(fd);
@@ -285,14 +265,14 @@ ngx_walrus_verify_sliver(ngx_walrus_verify_t *t, walrus_metadata_t *m,
 
     if (fd == -1 || fstat(fd, &st) == -1) {
         if (errno == ENOENT) {
-            ngx_walrus_verify_fail(t, NGX_HTTP_CONFLICT, "SLIVERS_MISSING",
-                                   "sliver %s of blob %s is not stored yet",
-                                   name, t->route.id_text);
+            ngx_walrus_node_fail(&t->res, NGX_HTTP_CONFLICT, "SLIVERS_MISSING",
+                                 "sliver %s of blob %s is not stored yet", name,
+                                 t->route.id_text);
 
         } else {
-            ngx_walrus_verify_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                   "STORE_ERROR", "cannot open %s: %s", name,
-                                   strerror(errno));
+            ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 "STORE_ERROR", "cannot open %s: %s", name,
+                                 strerror(errno));
         }
 
         if (fd != -1) {
@@ -319,10 +299,10 @@ ngx_walrus_verify_sliver(ngx_walrus_verify_t *t, walrus_metadata_t *m,
 
     } else {
         ngx_walrus_verify_reject(t, fd, name);
-        ngx_walrus_verify_fail(t, NGX_HTTP_CONFLICT, "SLIVERS_MISSING",
-                               "sliver %s of blob %s does not verify (%s); "
-                               "it was set aside", name, t->route.id_text,
-                               walrus_strerror(rc));
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_CONFLICT, "SLIVERS_MISSING",
+                             "sliver %s of blob %s does not verify (%s); it "
+                             "was set aside", name, t->route.id_text,
+                             walrus_strerror(rc));
     }
 
     close(fd);
