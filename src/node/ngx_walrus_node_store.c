@@ -126,7 +126,7 @@ static int
 ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
     const u_char *data, size_t len)
 {
-    char               path[WALRUS_PATH_MAX];
+    char           path[WALRUS_PATH_MAX];
     walrus_file_t  f;
 
     if (walrus_store_mkdir(t->dir) != 0
@@ -144,13 +144,13 @@ ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
         return 0;
     }
 
-    if (walrus_file_open(&f, t->dir, name) != 0) {
+    if (walrus_store_open(&f, t->dir, name) != 0) {
         ngx_walrus_put_store_fail(t, "cannot create %s", name);
         return -1;
     }
 
     if (walrus_file_write(&f, data, len) != 0
-        || walrus_file_commit(&f) != 0)
+        || walrus_store_commit(&f) != 0)
     {
         ngx_walrus_put_store_fail(t, "cannot store %s", name);
         walrus_file_abort(&f);
@@ -420,7 +420,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
     ngx_walrus_body_t   bd;
     ngx_flag_t          adopt;
     walrus_metadata_t   m;
-    walrus_file_t   f;
+    walrus_file_t       f;
     const uint8_t      *hash;
 
     if (ngx_walrus_load_metadata(t, &m) != 0) {
@@ -430,8 +430,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
     n = m.params.n;
     buf = NULL;
     codec = NULL;
-    f.fd = -1;
-    f.tmp[0] = '\0';
+    walrus_file_init(&f);
 
     expect = walrus_sliver_file_size(&m, t->route.axis);
 
@@ -462,7 +461,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
             && walrus_adoptable(t->body_file->file.fd, t->body_len,
                                     t->dir);
 
-    if (!adopt && walrus_file_open(&f, t->dir, name) != 0) {
+    if (!adopt && walrus_store_open(&f, t->dir, name) != 0) {
         ngx_walrus_put_store_fail(t, "cannot create %s", name);
         goto done;
     }
@@ -521,7 +520,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
         goto done;
     }
 
-    if (walrus_file_commit(&f) != 0) {
+    if (walrus_store_commit(&f) != 0) {
         ngx_walrus_put_store_fail(t, "cannot store %s", name);
         goto done;
     }
@@ -531,9 +530,7 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
 
 done:
 
-    if (t->res.status != NGX_HTTP_CREATED && f.tmp[0] != '\0') {
-        walrus_file_abort(&f);
-    }
+    walrus_file_abort(&f);
 
     walrus_codec_destroy(codec);
     free(buf);
