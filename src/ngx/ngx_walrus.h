@@ -98,6 +98,12 @@ size_t ngx_walrus_signers_json_len(walrus_committee_t *c,
 u_char *ngx_walrus_signers_json(u_char *p, walrus_committee_t *c,
     walrus_cert_t *cert);
 
+/* the certificate's JSON object, with its len serialized bytes */
+size_t ngx_walrus_cert_json_len(walrus_committee_t *c, walrus_cert_t *cert,
+    size_t len);
+u_char *ngx_walrus_cert_json(u_char *p, walrus_committee_t *c,
+    walrus_cert_t *cert, u_char *bytes, size_t len);
+
 /* parses and verifies a certificate of blob_id, remembering good ones */
 ngx_int_t ngx_walrus_cert_check(walrus_committee_t *committee,
     walrus_cert_t *cert, const u_char *bytes, size_t len,
