@@ -1,11 +1,10 @@
 /*
  * The storage node's files: <store>/<blob id>/{metadata, certificate,
  * <pair>.primary, <pair>.secondary}.  Files appear only complete and
- * durable: written to a temporary name, stamped, synced, renamed, and the
- * directory synced.  The stamp (walrus_file_stamp) records in the
- * file's modification time that its bytes were verified; any later write
- * removes it.  These functions use only system calls, so they may run in
- * a thread pool.
+ * durable (the writer of walrus_file.h) and stamped: the stamp
+ * (walrus_file_stamp) records in the file's modification time that its
+ * bytes were verified; any later write removes it.  These functions use
+ * only system calls, so they may run in a thread pool.
  */
 
 #ifndef _WALRUS_STORE_H_INCLUDED_
@@ -16,20 +15,11 @@
 #include <time.h>
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <walrus_file.h>
 
-
-#define WALRUS_PATH_MAX    1024
 
 /* the nanoseconds of the modification time of a verified file */
 #define WALRUS_STAMP_NSEC  614372819
-
-
-typedef struct {
-    int    fd;
-    char   tmp[WALRUS_PATH_MAX];
-    char   path[WALRUS_PATH_MAX];
-    char   dir[WALRUS_PATH_MAX];
-} walrus_file_t;
 
 
 /* "<store>/<id>" into dir; -1 when it does not fit */
@@ -46,15 +36,15 @@ void walrus_store_sliver_name(char *name, size_t size, unsigned pair,
 /* creates dir (and makes its entry durable) unless it exists */
 int walrus_store_mkdir(const char *dir);
 
-/* makes the entries of dir durable (fsync of the directory) */
-int walrus_sync_dir(const char *dir);
+/*
+ * The writer of walrus_file.h for "<dir>/<name>", once the temporary
+ * files that processes gone (a crashed worker) left in dir are removed;
+ * written with walrus_file_write(), dropped with walrus_file_abort().
+ */
+int walrus_store_open(walrus_file_t *f, const char *dir, const char *name);
 
-int walrus_file_open(walrus_file_t *f, const char *dir,
-    const char *name);
-int walrus_file_write(walrus_file_t *f, const void *buf,
-    size_t len);
-int walrus_file_commit(walrus_file_t *f);
-void walrus_file_abort(walrus_file_t *f);
+/* stamps the file as verified, then walrus_file_commit() */
+int walrus_store_commit(walrus_file_t *f);
 
 /* "<dir>/<name>" made of buf, durable and stamped: open, write, commit */
 int walrus_store_write(const char *dir, const char *name, const void *buf,
@@ -80,27 +70,8 @@ int walrus_store_state(const char *path);
  */
 int walrus_store_set_aside(int fd, const char *dir, const char *name);
 
-/* reads exactly len bytes at off (EIO when the file is shorter) */
-int walrus_pread(int fd, void *buf, size_t len, off_t off);
-
-/* writes all of buf at the file offset (EINTR retried) */
-int walrus_write(int fd, const void *buf, size_t len);
-
 /* whether fd holds exactly size bytes on the file system of dir */
 int walrus_adoptable(int fd, off_t size, const char *dir);
-
-/*
- * Reads a whole regular file of at most max bytes into a malloc()ed
- * buffer, followed by a NUL that *len does not count.  -1 with errno on
- * failure: that of open() or read(), EINVAL when it is not a regular
- * file, EFBIG when it is larger than max, ESTALE when its size changed
- * while it was read.  The one reader of the node store, the committee
- * loader and walrusctl.
- */
-int walrus_read_file(const char *path, size_t max, unsigned char **buf,
-    size_t *len);
-int walrus_read_fd(int fd, size_t max, unsigned char **buf,
-    size_t *len);
 
 /*
  * removes nginx's temporary files below dir modified before `before` that

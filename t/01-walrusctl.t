@@ -315,7 +315,7 @@ sub fresh {
     like($err, qr/^walrusctl: .*segment 0: only 2 of 3 verified primary/m,
          '... saying how many slivers it had');
     ok(!-e "$dir/only-2.bin", '... and creates no output file');
-    is(scalar(() = glob("$dir/.only-2*")), 0, '... nor a temporary one');
+    is(scalar(() = glob("$dir/.tmp.only-2*")), 0, '... nor a temporary one');
 }
 
 {

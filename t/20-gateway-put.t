@@ -121,6 +121,10 @@ ok(eventually(sub {
        eq $reg
    }, 5), '... and the nodes now keep it until epoch 6, permanent');
 
+($res2, $data) = put_blob($blob, '?epochs=7&epochs=2');
+is($data && $data->{alreadyCertified}{endEpoch}, 8,
+   'a repeated parameter: the first one counts');
+
 # a script publishes straight to the nodes, with a registration made by
 # walrusctl with the publisher key, and the gateway serves the blob
 my $sblob = join '', map { chr(($_ * 7 + 1) % 256) } 1 .. 2 * $S + 5;
@@ -184,7 +188,8 @@ is($res->{status}, 413, 'a body over the limit is refused with 413');
 is(reason($res), 'BLOB_TOO_LARGE', '... BLOB_TOO_LARGE');
 
 for my $q ('?epochs=0', '?epochs=abc', '?epochs=54', '?permanent=yes',
-           '?deletable=true&permanent=true', '?color=blue') {
+           '?deletable=true&permanent=true', '?color=blue', '?force',
+           '?EPOCHS=2') {
     ($res, $data) = put_blob('abc', $q);
     is($res->{status}, 400, "bad parameters $q: 400");
     ok(reason($res), '... with a reason');

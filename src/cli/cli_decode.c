@@ -56,14 +56,14 @@ walrus_cli_decode(walrus_cli_t *cli)
     size_t                smax;
     uint8_t               id[WALRUS_BLOB_ID_LEN];
     unsigned              k, n;
-    walrus_cli_file_t     file;
+    walrus_file_t         file;
     walrus_cli_decode_t   ctx;
 
     memset(&ctx, 0, sizeof(walrus_cli_decode_t));
     ctx.dir = cli->argv[0];
     ctx.out_fd = -1;
     ctx.out_name = cli->argv[1];
-    walrus_cli_file_init(&file);
+    walrus_file_init(&file);
 
     path = walrus_cli_path(ctx.dir, "metadata");
     if (path == NULL) {
@@ -132,7 +132,7 @@ walrus_cli_decode(walrus_cli_t *cli)
 
 done:
 
-    walrus_cli_discard(&file);
+    walrus_file_abort(&file);
 
     if (ctx.pairs != NULL) {
         for (k = 0; k < n; k++) {

@@ -28,7 +28,7 @@ typedef struct {
 typedef struct {
     const char          *dir;
     unsigned             n;
-    walrus_cli_file_t   *files;       /* n primary, n secondary, 2 more */
+    walrus_file_t       *files;       /* n primary, n secondary, 2 more */
     uint8_t             *secondary;   /* one secondary sliver */
     uint64_t             written[2];  /* bytes of each sliver file */
 } walrus_cli_encode_t;
@@ -127,7 +127,7 @@ walrus_cli_encode(walrus_cli_t *cli)
 
     sym = walrus_symbol_size(&committee.params, committee.segment_size);
 
-    ctx.files = malloc(nfiles * sizeof(walrus_cli_file_t));
+    ctx.files = malloc(nfiles * sizeof(walrus_file_t));
     ctx.secondary = malloc(walrus_sliver_size(&committee.params,
                                               WALRUS_SECONDARY, sym));
 
@@ -138,7 +138,7 @@ walrus_cli_encode(walrus_cli_t *cli)
     }
 
     for (i = 0; i < nfiles; i++) {
-        walrus_cli_file_init(&ctx.files[i]);
+        walrus_file_init(&ctx.files[i]);
     }
 
     rc = walrus_cli_encode_open(&ctx);
@@ -163,7 +163,7 @@ done:
 
     if (ctx.files != NULL) {
         for (i = 0; i < nfiles; i++) {
-            walrus_cli_discard(&ctx.files[i]);
+            walrus_file_abort(&ctx.files[i]);
         }
     }
 
@@ -438,7 +438,7 @@ walrus_cli_encode_segment(void *data, walrus_codec_t *codec,
 {
     size_t                  plen, slen;
     unsigned                k, n;
-    walrus_cli_file_t      *f;
+    walrus_file_t          *f;
     walrus_cli_encode_t    *ctx;
     const walrus_params_t  *wp;
 
@@ -525,11 +525,11 @@ walrus_cli_encode_open(walrus_cli_encode_t *ctx)
 static int
 walrus_cli_encode_finish(walrus_cli_encode_t *ctx, walrus_cli_blob_t *blob)
 {
-    int                 rc;
-    size_t              size;
-    uint8_t            *buf;
-    unsigned            i, n;
-    walrus_cli_file_t  *f;
+    int             rc;
+    size_t          size;
+    uint8_t        *buf;
+    unsigned        i, n;
+    walrus_file_t  *f;
 
     n = ctx->n;
 

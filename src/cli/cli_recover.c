@@ -30,7 +30,7 @@ typedef struct {
     const char                       *first_path;
     unsigned                          axes;
     uint8_t                          *out;      /* a rebuilt slice */
-    walrus_cli_file_t                 files[2];
+    walrus_file_t                 files[2];
 } walrus_cli_rebuild_t;
 
 
@@ -55,8 +55,8 @@ walrus_cli_rebuild(walrus_cli_t *cli)
     memset(&ctx, 0, sizeof(walrus_cli_rebuild_t));
     ctx.dir = cli->argv[1];
     ctx.nanswers = (unsigned) cli->argc - 2;
-    walrus_cli_file_init(&ctx.files[0]);
-    walrus_cli_file_init(&ctx.files[1]);
+    walrus_file_init(&ctx.files[0]);
+    walrus_file_init(&ctx.files[1]);
 
     rc = walrus_cli_metadata(cli, cli->argv[0], &ctx.meta, ctx.id, ctx.text);
     if (rc != WALRUS_CLI_OK) {
@@ -279,7 +279,7 @@ walrus_cli_write_proof(walrus_cli_rebuild_t *ctx, walrus_axis_e axis,
     size_t              len;
     uint8_t            *proof;
     unsigned            target;
-    walrus_cli_file_t   file;
+    walrus_file_t   file;
 
     target = ctx->first->head.target;
 
@@ -307,7 +307,7 @@ walrus_cli_write_proof(walrus_cli_rebuild_t *ctx, walrus_axis_e axis,
 
     if (walrus_cli_write(file.fd, proof, len) != 0) {
         walrus_cli_error("%s: write error: %s", file.tmp, strerror(errno));
-        walrus_cli_discard(&file);
+        walrus_file_abort(&file);
         rc = WALRUS_CLI_IO;
         goto done;
     }
@@ -339,8 +339,8 @@ walrus_cli_rebuild_free(walrus_cli_rebuild_t *ctx)
 {
     unsigned  i;
 
-    walrus_cli_discard(&ctx->files[0]);
-    walrus_cli_discard(&ctx->files[1]);
+    walrus_file_abort(&ctx->files[0]);
+    walrus_file_abort(&ctx->files[1]);
 
     for (i = 0; ctx->answers != NULL && i < ctx->nanswers; i++) {
         walrus_recovery_answer_free(&ctx->answers[i]);

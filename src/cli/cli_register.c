@@ -155,11 +155,11 @@ static int
 walrus_cli_register_write(walrus_cli_t *cli, const uint8_t *bytes,
     const uint8_t *id)
 {
-    int                rc;
-    char               text[WALRUS_BLOB_ID_TEXT_LEN + 1];
-    char               b64[2 * WALRUS_REGISTRATION_LEN];
-    size_t             len;
-    walrus_cli_file_t  f;
+    int            rc;
+    char           text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+    char           b64[2 * WALRUS_REGISTRATION_LEN];
+    size_t         len;
+    walrus_file_t  f;
 
     if (cli->output == NULL) {
         len = walrus_base64url_encode(bytes, WALRUS_REGISTRATION_LEN, b64);
@@ -174,7 +174,7 @@ walrus_cli_register_write(walrus_cli_t *cli, const uint8_t *bytes,
 
     if (walrus_cli_write(f.fd, bytes, WALRUS_REGISTRATION_LEN) != 0) {
         walrus_cli_error("%s: write error: %s", cli->output, strerror(errno));
-        walrus_cli_discard(&f);
+        walrus_file_abort(&f);
         return WALRUS_CLI_IO;
     }
 

@@ -9,14 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <walrus_store.h>
+#include <walrus_file.h>
 #include <walrusctl.h>
 
 
 #define WALRUS_CLI_ERRLEN  1024
 
 
-static char *walrus_cli_tmp_name(const char *path);
 
 
 void
@@ -231,80 +230,14 @@ walrus_cli_path(const char *dir, const char *name)
 }
 
 
-static char *
-walrus_cli_tmp_name(const char *path)
-{
-    char        *tmp;
-    size_t       dlen, blen;
-    const char  *base;
-
-    /* "dir/.base.XXXXXX": hidden and in the same file system */
-
-    base = strrchr(path, '/');
-    base = (base == NULL) ? path : base + 1;
-    dlen = (size_t) (base - path);
-    blen = strlen(base);
-
-    tmp = malloc(dlen + blen + sizeof(".") + sizeof(".XXXXXX"));
-    if (tmp == NULL) {
-        return NULL;
-    }
-
-    memcpy(tmp, path, dlen);
-    tmp[dlen] = '.';
-    memcpy(tmp + dlen + 1, base, blen);
-    memcpy(tmp + dlen + 1 + blen, ".XXXXXX", sizeof(".XXXXXX"));
-
-    return tmp;
-}
-
-
-void
-walrus_cli_file_init(walrus_cli_file_t *f)
-{
-    f->fd = -1;
-    f->path = NULL;
-    f->tmp = NULL;
-}
-
-
 int
-walrus_cli_create(walrus_cli_file_t *f, const char *path)
+walrus_cli_create(walrus_file_t *f, const char *path)
 {
-    mode_t  mask;
+    /* the final file gets the usual mode: 0666 less the umask */
 
-    walrus_cli_file_init(f);
-
-    f->tmp = walrus_cli_tmp_name(path);
-    if (f->tmp == NULL) {
-        walrus_cli_error("%s: out of memory", path);
-        return WALRUS_CLI_IO;
-    }
-
-    f->fd = mkstemp(f->tmp);
-    if (f->fd == -1) {
+    if (walrus_file_open(f, path, 0666) != 0) {
         walrus_cli_error("%s: cannot create a temporary file: %s", path,
                          strerror(errno));
-        free(f->tmp);
-        f->tmp = NULL;
-        return WALRUS_CLI_IO;
-    }
-
-    /* mkstemp() creates 0600; the final file gets the usual mode */
-
-    mask = umask(0);
-    (void) umask(mask);
-
-    if (fchmod(f->fd, 0666 & ~mask) == -1) {
-        walrus_cli_error("%s: cannot chmod: %s", f->tmp, strerror(errno));
-        walrus_cli_discard(f);
-        return WALRUS_CLI_IO;
-    }
-
-    f->path = strdup(path);
-    if (f->path == NULL) {
-        walrus_cli_error("%s: out of memory", path);
-        walrus_cli_discard(f);
         return WALRUS_CLI_IO;
     }
 
@@ -313,49 +246,13 @@ walrus_cli_create(walrus_cli_file_t *f, const char *path)
 
 
 int
-walrus_cli_commit(walrus_cli_file_t *f)
+walrus_cli_commit(walrus_file_t *f)
 {
-    int  fd;
-
-    fd = f->fd;
-    f->fd = -1;
-
-    if (close(fd) == -1) {
-        walrus_cli_error("%s: write error: %s", f->tmp, strerror(errno));
-        walrus_cli_discard(f);
-        return WALRUS_CLI_IO;
-    }
-
-    if (rename(f->tmp, f->path) == -1) {
-        walrus_cli_error("cannot rename %s to %s: %s", f->tmp, f->path,
+    if (walrus_file_commit(f) != 0) {
+        walrus_cli_error("%s: cannot store the file: %s", f->path,
                          strerror(errno));
-        walrus_cli_discard(f);
         return WALRUS_CLI_IO;
     }
-
-    free(f->tmp);
-    free(f->path);
-    f->tmp = NULL;
-    f->path = NULL;
 
     return WALRUS_CLI_OK;
-}
-
-
-void
-walrus_cli_discard(walrus_cli_file_t *f)
-{
-    if (f->fd != -1) {
-        (void) close(f->fd);
-        f->fd = -1;
-    }
-
-    if (f->tmp != NULL) {
-        (void) unlink(f->tmp);
-        free(f->tmp);
-        f->tmp = NULL;
-    }
-
-    free(f->path);
-    f->path = NULL;
 }

@@ -13,6 +13,7 @@
 #include <walrus_types.h>
 #include <walrus_committee.h>
 #include <walrus_metadata.h>
+#include <walrus_file.h>
 
 
 #define WALRUS_CLI_OK       0   /* success */
@@ -96,21 +97,12 @@ int walrus_cli_read_file(const char *path, size_t max, uint8_t **buf,
 char *walrus_cli_path(const char *dir, const char *name);
 
 /*
- * A new file next to path, written under a temporary name:
- * walrus_cli_commit() gives it its final name, walrus_cli_discard()
- * removes it.
+ * A new file at path, written under a temporary name beside it (the
+ * writer of walrus_file.h): walrus_cli_commit() makes it durable under
+ * its name, walrus_file_abort() removes it.  Both print their errors.
  */
-typedef struct {
-    int    fd;
-    char  *path;
-    char  *tmp;
-} walrus_cli_file_t;
-
-
-void walrus_cli_file_init(walrus_cli_file_t *f);
-int walrus_cli_create(walrus_cli_file_t *f, const char *path);
-int walrus_cli_commit(walrus_cli_file_t *f);
-void walrus_cli_discard(walrus_cli_file_t *f);
+int walrus_cli_create(walrus_file_t *f, const char *path);
+int walrus_cli_commit(walrus_file_t *f);
 
 
 #endif /* _WALRUSCTL_H_INCLUDED_ */

@@ -14,7 +14,7 @@
 #include <openssl/evp.h>
 
 #include <walrus_committee.h>
-#include <walrus_store.h>
+#include <walrus_file.h>
 #include <walrus_sign.h>
 
 

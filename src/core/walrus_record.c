@@ -439,7 +439,7 @@ walrus_record_create(const char *path)
         }
     }
 
-    if (walrus_file_open(&f, dir, slash + 1) != 0) {
+    if (walrus_file_open(&f, path, 0644) != 0) {
         return -1;
     }
 

@@ -1,5 +1,6 @@
 /*
- * Durable files of the storage node (system calls only: thread safe).
+ * Durable files of the storage node (system calls only: thread safe):
+ * the atomic writer of walrus_file.c, with the verification stamp.
  */
 
 /* F_SETLEASE */
@@ -22,13 +23,9 @@
 
 
 static void walrus_store_sweep(const char *dir);
-static int walrus_tmp_name(char *tmp, const char *dir, const char *name);
 static unsigned long walrus_sweep_dirfd(int fd, time_t before,
     int depth);
 static int walrus_file_in_use(int dirfd, const char *name);
-
-
-static unsigned long  walrus_tmp_seq;
 
 
 int
@@ -64,23 +61,6 @@ walrus_store_sliver_name(char *name, size_t size, unsigned pair,
 
 
 int
-walrus_sync_dir(const char *dir)
-{
-    int  fd, rc;
-
-    fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd == -1) {
-        return -1;
-    }
-
-    rc = fsync(fd);
-    close(fd);
-
-    return rc;
-}
-
-
-int
 walrus_store_mkdir(const char *dir)
 {
     char  *slash, parent[WALRUS_PATH_MAX];
@@ -101,41 +81,20 @@ walrus_store_mkdir(const char *dir)
 }
 
 
-/* ".tmp.<name>.<pid>.<seq>" in dir: unique per process and call */
-
-static int
-walrus_tmp_name(char *tmp, const char *dir, const char *name)
-{
-    int            n;
-    unsigned long  seq;
-
-    seq = __sync_fetch_and_add(&walrus_tmp_seq, 1);
-
-    n = snprintf(tmp, WALRUS_PATH_MAX, "%s/.tmp.%s.%ld.%lu", dir, name,
-                 (long) getpid(), seq);
-
-    return (n < 0 || n >= WALRUS_PATH_MAX) ? -1 : 0;
-}
-
-
 int
-walrus_file_open(walrus_file_t *f, const char *dir,
-    const char *name)
+walrus_store_open(walrus_file_t *f, const char *dir, const char *name)
 {
-    if (walrus_tmp_name(f->tmp, dir, name) != 0
-        || walrus_store_path(f->path, dir, name) != 0
-        || strlen(dir) >= sizeof(f->dir))
-    {
+    char  path[WALRUS_PATH_MAX];
+
+    if (walrus_store_path(path, dir, name) != 0) {
+        walrus_file_init(f);
         errno = ENAMETOOLONG;
         return -1;
     }
 
-    strcpy(f->dir, dir);
     walrus_store_sweep(dir);
 
-    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-
-    return f->fd == -1 ? -1 : 0;
+    return walrus_file_open(f, path, 0644);
 }
 
 
@@ -182,61 +141,12 @@ walrus_store_sweep(const char *dir)
 
 
 int
-walrus_file_write(walrus_file_t *f, const void *buf, size_t len)
+walrus_store_commit(walrus_file_t *f)
 {
-    return walrus_write(f->fd, buf, len);
-}
-
-
-int
-walrus_write(int fd, const void *buf, size_t len)
-{
-    ssize_t        n;
-    const char    *p;
-
-    p = buf;
-
-    while (len > 0) {
-        n = write(fd, p, len);
-
-        if (n == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
-
-            return -1;
-        }
-
-        p += n;
-        len -= n;
-    }
-
-    return 0;
-}
-
-
-int
-walrus_file_commit(walrus_file_t *f)
-{
-    int  rc;
-
     /* without its stamp a file is only verified again before signing */
     (void) walrus_file_stamp(f->fd);
 
-    rc = fsync(f->fd);
-
-    if (close(f->fd) == -1) {
-        rc = -1;
-    }
-
-    f->fd = -1;
-
-    if (rc == -1 || rename(f->tmp, f->path) == -1) {
-        unlink(f->tmp);
-        return -1;
-    }
-
-    return walrus_sync_dir(f->dir);
+    return walrus_file_commit(f);
 }
 
 
@@ -247,7 +157,7 @@ walrus_file_adopt(int fd, const char *src, const char *dir,
     char  tmp[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
 
     if (walrus_store_path(path, dir, name) != 0
-        || walrus_tmp_name(tmp, dir, name) != 0)
+        || walrus_file_tmp_name(tmp, path) != 0)
     {
         errno = ENAMETOOLONG;
         return -1;
@@ -368,124 +278,6 @@ walrus_store_set_aside(int fd, const char *dir, const char *name)
 }
 
 
-int
-walrus_pread(int fd, void *buf, size_t len, off_t off)
-{
-    char     *p;
-    ssize_t   n;
-
-    for (p = buf; len > 0; p += n, off += n, len -= n) {
-        n = pread(fd, p, len, off);
-
-        if (n <= 0) {
-            if (n == -1 && errno == EINTR) {
-                n = 0;
-                continue;
-            }
-
-            if (n == 0) {
-                errno = EIO;
-            }
-
-            return -1;
-        }
-    }
-
-    return 0;
-}
-
-
-void
-walrus_file_abort(walrus_file_t *f)
-{
-    if (f->fd != -1) {
-        close(f->fd);
-        f->fd = -1;
-    }
-
-    unlink(f->tmp);
-}
-
-
-int
-walrus_read_file(const char *path, size_t max, unsigned char **buf,
-    size_t *len)
-{
-    int  fd, rc;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd == -1) {
-        return -1;
-    }
-
-    rc = walrus_read_fd(fd, max, buf, len);
-    close(fd);
-
-    return rc;
-}
-
-
-int
-walrus_read_fd(int fd, size_t max, unsigned char **buf, size_t *len)
-{
-    size_t          size, got;
-    ssize_t         n = 0;
-    struct stat     st;
-    unsigned char  *p;
-
-    if (fstat(fd, &st) == -1) {
-        return -1;
-    }
-
-    if (!S_ISREG(st.st_mode)) {
-        errno = EINVAL;
-        return -1;
-    }
-
-    if ((uint64_t) st.st_size > max) {
-        errno = EFBIG;
-        return -1;
-    }
-
-    size = (size_t) st.st_size;
-
-    p = malloc(size + 1);
-    if (p == NULL) {
-        return -1;
-    }
-
-    /* up to one byte more than expected tells a file that grew */
-
-    for (got = 0; got <= size; got += (size_t) n) {
-        n = pread(fd, p + got, size + 1 - got, (off_t) got);
-
-        if (n == -1 && errno == EINTR) {
-            n = 0;
-            continue;
-        }
-
-        if (n <= 0) {
-            break;
-        }
-    }
-
-    if (n == -1 || got != size) {
-        if (n != -1) {
-            errno = ESTALE;
-        }
-
-        free(p);
-        return -1;
-    }
-
-    p[size] = '\0';
-    *buf = p;
-    *len = size;
-
-    return 0;
-}
-
-
 /*
  * Removes below dir (nginx's temporary file names: digits only, at most
  * three levels of subdirectories) the regular files modified before
@@ -594,14 +386,15 @@ walrus_store_write(const char *dir, const char *name, const void *buf,
 {
     walrus_file_t  f;
 
-    if (walrus_file_open(&f, dir, name) != 0) {
+    if (walrus_store_open(&f, dir, name) != 0) {
         return -1;
     }
 
-    if (walrus_file_write(&f, buf, len) != 0 || walrus_file_commit(&f) != 0) {
+    if (walrus_file_write(&f, buf, len) != 0 || walrus_store_commit(&f) != 0) {
         walrus_file_abort(&f);
         return -1;
     }
 
     return 0;
 }
+

@@ -1,6 +1,6 @@
 /*
  * Encoding of an uploaded blob: metadata, and the parity slivers into the
- * caller's temporary file (thread safe).
+ * caller's temporary file, by parts in the thread pool.
  */
 
 #include <ngx_walrus_encode.h>
@@ -8,12 +8,81 @@
 #include <walrus_http.h>
 
 
+static int ngx_walrus_encode_start(ngx_walrus_encode_t *e,
+    ngx_uint_t max_parts);
+static void ngx_walrus_encode_part(void *data, ngx_log_t *log);
+static void ngx_walrus_encode_finish(ngx_walrus_encode_t *e);
 static int ngx_walrus_encode_write(int fd, const u_char *buf, size_t len,
     off_t off);
 static void ngx_walrus_encode_error(char *error, int rc, const char *what);
 
 
-int
+ngx_int_t
+ngx_walrus_encode_run(ngx_walrus_encode_t *e, ngx_http_request_t *r,
+    ngx_thread_pool_t *tp, ngx_uint_t inline_encode)
+{
+    ngx_uint_t          i;
+    ngx_thread_task_t  *task;
+
+    ngx_walrus_thread_init(&e->thread, r, tp, NGX_WALRUS_THREAD_JOIN);
+
+    if (ngx_walrus_encode_start(e, inline_encode ? 1 : ngx_ncpu)
+        != WALRUS_OK)
+    {
+        return NGX_OK;
+    }
+
+    if (inline_encode) {
+        ngx_walrus_encode_part(&e->parts[0], r->connection->log);
+        return NGX_OK;
+    }
+
+    /* the parts of the blob are encoded at the same time */
+
+    for (i = 0; i < e->nparts; i++) {
+        task = ngx_walrus_thread_task(r->pool, ngx_walrus_encode_part,
+                                      &e->parts[i]);
+
+        if (task == NULL || ngx_walrus_thread_post(&e->thread, task) != NGX_OK)
+        {
+            e->overloaded = 1;
+            break;
+        }
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "walrus: encoding %ui parts of %O bytes in threads",
+                   e->thread.running, e->length);
+
+    return e->thread.running > 0 ? NGX_AGAIN : NGX_OK;
+}
+
+
+ngx_int_t
+ngx_walrus_encode_join(ngx_walrus_encode_t *e)
+{
+    if (e->thread.running > 0) {
+        return NGX_AGAIN;
+    }
+
+    if (e->overloaded) {
+        return NGX_BUSY;
+    }
+
+    if (e->rc == WALRUS_OK) {
+        ngx_walrus_encode_finish(e);
+    }
+
+    return e->rc == WALRUS_OK ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * Sets up the metadata and splits the segments into at most max_parts
+ * parts: WALRUS_OK, or e->rc and e->error.
+ */
+
+static int
 ngx_walrus_encode_start(ngx_walrus_encode_t *e, ngx_uint_t max_parts)
 {
     int                        rc;
@@ -62,20 +131,24 @@ ngx_walrus_encode_start(ngx_walrus_encode_t *e, ngx_uint_t max_parts)
 }
 
 
-void
-ngx_walrus_encode_part(ngx_walrus_encode_part_t *part)
-{
-    int                  rc;
-    u_char              *seg_buf, *sec_buf;
-    size_t               sym0, plen, slen;
-    uint64_t             g, glen;
-    unsigned             k, n;
-    walrus_codec_t      *codec;
-    walrus_segment_t     seg;
-    walrus_metadata_t   *m;
-    ngx_walrus_body_t    bd;
-    ngx_walrus_encode_t *e;
+/* one part's segments, in a pool thread: system calls and the core only */
 
+static void
+ngx_walrus_encode_part(void *data, ngx_log_t *log)
+{
+    int                        rc;
+    u_char                    *seg_buf, *sec_buf;
+    size_t                     sym0, plen, slen;
+    uint64_t                   g, glen;
+    unsigned                   k, n;
+    walrus_codec_t            *codec;
+    walrus_segment_t           seg;
+    walrus_metadata_t         *m;
+    ngx_walrus_body_t          bd;
+    ngx_walrus_encode_t       *e;
+    ngx_walrus_encode_part_t  *part;
+
+    part = data;
     e = part->encode;
     m = &e->meta;
     n = e->n;
@@ -171,7 +244,9 @@ done:
 }
 
 
-void
+/* after every part: the metadata bytes and the blob ID, or the error */
+
+static void
 ngx_walrus_encode_finish(ngx_walrus_encode_t *e)
 {
     int         rc;

@@ -5,9 +5,9 @@
  * The systematic slivers (primary 0..p-1, secondary 0..s-1) are ranges of
  * the request body and are sent from there.
  *
- * The segments are split into parts that may be encoded at the same time
- * in a thread pool; start and finish run in the worker.  Parts use system
- * calls and the core library only.
+ * The segments are split into parts that are encoded at the same time in
+ * the thread pool, as counted parts of the request (ngx_walrus_thread.h);
+ * a small blob is encoded at once in the worker.
  */
 
 #ifndef _NGX_WALRUS_ENCODE_H_INCLUDED_
@@ -15,6 +15,7 @@
 
 
 #include <ngx_walrus_body.h>
+#include <ngx_walrus_thread.h>
 #include <walrus_types.h>
 #include <walrus_metadata.h>
 
@@ -56,22 +57,30 @@ struct ngx_walrus_encode_s {
 
     walrus_metadata_t         meta;
     unsigned                  meta_ready:1;
+    unsigned                  overloaded:1; /* a part was not posted */
+    ngx_walrus_thread_t       thread;       /* the parts being encoded */
     ngx_uint_t                nparts;
     ngx_walrus_encode_part_t  parts[NGX_WALRUS_ENCODE_MAX_PARTS];
 };
 
 
 /*
- * Sets up the metadata and splits the segments into at most max_parts
- * parts: WALRUS_OK, or e->rc and e->error.
+ * Encodes the blob of request r (body, length, n, segment_size and fd
+ * set): at once when inline_encode, else in parts at the same time in the
+ * thread pool tp.  NGX_AGAIN while parts run: the request's write event
+ * handler runs after the last one; NGX_OK when nothing runs.  Then
+ * ngx_walrus_encode_join() says how it went.
  */
-int ngx_walrus_encode_start(ngx_walrus_encode_t *e, ngx_uint_t max_parts);
+ngx_int_t ngx_walrus_encode_run(ngx_walrus_encode_t *e,
+    ngx_http_request_t *r, ngx_thread_pool_t *tp, ngx_uint_t inline_encode);
 
-/* encodes one part's segments (thread safe) */
-void ngx_walrus_encode_part(ngx_walrus_encode_part_t *part);
-
-/* after every part: the metadata bytes and the blob ID, or the error */
-void ngx_walrus_encode_finish(ngx_walrus_encode_t *e);
+/*
+ * NGX_AGAIN while parts still run; NGX_BUSY when the thread pool's queue
+ * was full; NGX_ERROR when encoding failed (e->error says why); NGX_OK:
+ * the metadata and the blob ID are ready.  Once NGX_OK or NGX_ERROR was
+ * returned, it is not called again.
+ */
+ngx_int_t ngx_walrus_encode_join(ngx_walrus_encode_t *e);
 
 void ngx_walrus_encode_free(ngx_walrus_encode_t *e);
 

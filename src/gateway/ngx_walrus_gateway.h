@@ -84,8 +84,11 @@ ngx_int_t ngx_walrus_gateway_handler(ngx_http_request_t *r);
 
 ngx_int_t ngx_walrus_publish(ngx_http_request_t *r);
 
-/* an upload's body goes to a spare file of the worker */
-ngx_int_t ngx_walrus_publish_init_filter(ngx_conf_t *cf);
+/* the temp file of an upload's body, or NULL when r is no upload */
+ngx_temp_file_t *ngx_walrus_publish_body_file(ngx_http_request_t *r);
+
+/* an upload's body goes to a spare file of the worker (body_filter.c) */
+ngx_int_t ngx_walrus_body_filter_init(ngx_conf_t *cf);
 
 ngx_int_t ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt);
 

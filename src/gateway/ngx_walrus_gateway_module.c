@@ -200,7 +200,7 @@ static ngx_path_init_t  ngx_walrus_temp_path = {
 
 static ngx_http_module_t  ngx_walrus_gateway_module_ctx = {
     NULL,                                  /* preconfiguration */
-    ngx_walrus_publish_init_filter,        /* postconfiguration */
+    ngx_walrus_body_filter_init,           /* postconfiguration */
 
     ngx_walrus_gateway_create_main_conf,   /* create main configuration */
     ngx_walrus_gateway_init_main_conf,     /* init main configuration */

@@ -10,6 +10,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include <ngx_thread_pool.h>
+#include <ngx_walrus_thread.h>
 
 #include <walrus_types.h>
 #include <walrus_committee.h>
@@ -99,6 +100,12 @@ size_t ngx_walrus_signers_json_len(walrus_committee_t *c,
 u_char *ngx_walrus_signers_json(u_char *p, walrus_committee_t *c,
     walrus_cert_t *cert);
 
+/* the certificate's JSON object, with its len serialized bytes */
+size_t ngx_walrus_cert_json_len(walrus_committee_t *c, walrus_cert_t *cert,
+    size_t len);
+u_char *ngx_walrus_cert_json(u_char *p, walrus_committee_t *c,
+    walrus_cert_t *cert, u_char *bytes, size_t len);
+
 /* parses and verifies a certificate of blob_id, remembering good ones */
 ngx_int_t ngx_walrus_cert_check(walrus_committee_t *committee,
     walrus_cert_t *cert, const u_char *bytes, size_t len,
@@ -111,12 +118,6 @@ ngx_table_elt_t *ngx_walrus_add_header(ngx_http_request_t *r,
 /* the same for a string literal */
 #define ngx_walrus_header(r, key, value)                                     \
     ngx_walrus_add_header(r, key, (u_char *) value, sizeof(value) - 1)
-
-ngx_int_t ngx_walrus_thread_post(ngx_http_request_t *r,
-    ngx_thread_pool_t *tp, ngx_thread_task_t *task);
-/* a timer that holds a worker's shutdown while a task runs; warns */
-void ngx_walrus_thread_guard(ngx_http_request_t *r, ngx_event_t *ev);
-void ngx_walrus_thread_unguard(ngx_event_t *ev);
 
 
 #endif /* _NGX_WALRUS_H_INCLUDED_ */

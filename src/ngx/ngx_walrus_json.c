@@ -7,6 +7,7 @@
  */
 
 #include <ngx_walrus.h>
+#include <walrus_base64.h>
 
 
 #define NGX_WALRUS_SUCCESS_JSON  "{\"success\":{\"code\":%ui,\"data\":%V}}\n"
@@ -20,6 +21,10 @@
 
 #define NGX_WALRUS_SIGNERS_HEAD  "\"signers\":["
 #define NGX_WALRUS_SIGNERS_TAIL  "],\"weight\":%ud,\"quorum\":%ud"
+
+#define NGX_WALRUS_CERT_HEAD     "\"certificate\":{\"epoch\":%uD,"
+#define NGX_WALRUS_CERT_BYTES    ",\"bytes\":\""
+#define NGX_WALRUS_CERT_TAIL     "\"}"
 
 
 static const char *ngx_walrus_status_name(ngx_uint_t status);
@@ -229,4 +234,37 @@ ngx_walrus_signers_json(u_char *p, walrus_committee_t *c,
 
     return ngx_sprintf(p, NGX_WALRUS_SIGNERS_TAIL, walrus_cert_weight(c, cert),
                        c->params.n - c->params.f);
+}
+
+
+/*
+ * "certificate":{"epoch":E,"signers":[...],"weight":W,"quorum":Q,
+ * "bytes":"<base64url of bytes>"} of a certificate and its len serialized
+ * bytes: the length first, then the text.
+ */
+
+size_t
+ngx_walrus_cert_json_len(walrus_committee_t *c, walrus_cert_t *cert,
+    size_t len)
+{
+    return sizeof(NGX_WALRUS_CERT_HEAD) - 1 + NGX_INT32_LEN
+           + ngx_walrus_signers_json_len(c, cert)
+           + sizeof(NGX_WALRUS_CERT_BYTES) - 1
+           + walrus_base64url_encoded_len(len)
+           + sizeof(NGX_WALRUS_CERT_TAIL) - 1;
+}
+
+
+u_char *
+ngx_walrus_cert_json(u_char *p, walrus_committee_t *c, walrus_cert_t *cert,
+    u_char *bytes, size_t len)
+{
+    p = ngx_sprintf(p, NGX_WALRUS_CERT_HEAD, cert->epoch);
+    p = ngx_walrus_signers_json(p, c, cert);
+    p = ngx_cpymem(p, NGX_WALRUS_CERT_BYTES,
+                   sizeof(NGX_WALRUS_CERT_BYTES) - 1);
+    p += walrus_base64url_encode(bytes, len, (char *) p);
+
+    return ngx_cpymem(p, NGX_WALRUS_CERT_TAIL,
+                      sizeof(NGX_WALRUS_CERT_TAIL) - 1);
 }

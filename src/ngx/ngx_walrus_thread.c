@@ -1,52 +1,109 @@
 /*
- * CPU-heavy work of a request in an nginx thread pool.
+ * Thread work of a request: posting, resuming, and the shutdown guard.
  */
 
 #include <ngx_walrus.h>
 
 
-static void ngx_walrus_thread_resume(ngx_event_t *ev);
+static void ngx_walrus_thread_done(ngx_event_t *ev);
 static void ngx_walrus_thread_guard_handler(ngx_event_t *ev);
 static void ngx_walrus_thread_guard_cleanup(void *data);
 
 
+void
+ngx_walrus_thread_init(ngx_walrus_thread_t *th, ngx_http_request_t *r,
+    ngx_thread_pool_t *tp, ngx_walrus_thread_mode_e mode)
+{
+    th->request = r;
+    th->pool = tp;
+    th->done = NULL;
+    th->data = NULL;
+    th->running = 0;
+    th->mode = mode;
+}
+
+
 /*
- * Posts the task; the request is blocked (it cannot be freed) until the
- * task is done, then its write event handler runs: after a client abort
- * that is nginx's finalizer, otherwise the caller's continuation.
+ * The task's own context area is not used: the handler gets the caller's
+ * data, which knows its request's state.
  */
 
-ngx_int_t
-ngx_walrus_thread_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
-    ngx_thread_task_t *task)
+ngx_thread_task_t *
+ngx_walrus_thread_task(ngx_pool_t *pool, ngx_walrus_thread_handler_pt handler,
+    void *data)
 {
-    task->event.data = r;
-    task->event.handler = ngx_walrus_thread_resume;
+    ngx_thread_task_t  *task;
 
-    if (ngx_thread_task_post(tp, task) != NGX_OK) {
+    task = ngx_thread_task_alloc(pool, 0);
+    if (task == NULL) {
+        return NULL;
+    }
+
+    task->ctx = data;
+    task->handler = handler;
+
+    return task;
+}
+
+
+ngx_int_t
+ngx_walrus_thread_post(ngx_walrus_thread_t *th, ngx_thread_task_t *task)
+{
+    ngx_http_request_t  *r;
+
+    r = th->request;
+
+    task->event.data = th;
+    task->event.handler = ngx_walrus_thread_done;
+
+    if (ngx_thread_task_post(th->pool, task) != NGX_OK) {
         return NGX_ERROR;
     }
 
+    th->running++;
     r->main->blocked++;
-    r->aio = 1;
+
+    if (th->mode == NGX_WALRUS_THREAD_JOIN) {
+        r->aio = 1;
+    }
 
     return NGX_OK;
 }
 
 
-static void
-ngx_walrus_thread_resume(ngx_event_t *ev)
-{
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+/* the one way a request goes on after thread work */
 
-    r = ev->data;
+static void
+ngx_walrus_thread_done(ngx_event_t *ev)
+{
+    ngx_connection_t     *c;
+    ngx_thread_task_t    *task;
+    ngx_http_request_t   *r;
+    ngx_walrus_thread_t  *th;
+
+    th = ev->data;
+    task = (ngx_thread_task_t *)
+               ((u_char *) ev - offsetof(ngx_thread_task_t, event));
+    r = th->request;
     c = r->connection;
 
     ngx_http_set_log_request(c->log, r);
 
     r->main->blocked--;
-    r->aio = 0;
+    th->running--;
+
+    if (th->done != NULL) {
+        th->done(th, task);
+    }
+
+    if (th->mode == NGX_WALRUS_THREAD_JOIN) {
+        if (th->running > 0) {
+            /* the last task of the group resumes the request */
+            return;
+        }
+
+        r->aio = 0;
+    }
 
     r->write_event_handler(r);
     ngx_http_run_posted_requests(c);

@@ -585,20 +585,21 @@ ngx_walrus_node_post(ngx_http_request_t *r, void *data,
     ngx_http_event_handler_pt done, ngx_event_t *guard)
 {
     ngx_thread_task_t           *task;
+    ngx_walrus_thread_t         *th;
     ngx_walrus_node_loc_conf_t  *wlcf;
 
     wlcf = ngx_walrus_node_loc_conf(r);
 
-    task = ngx_thread_task_alloc(r->pool, sizeof(void *));
-    if (task == NULL) {
+    th = ngx_palloc(r->pool, sizeof(ngx_walrus_thread_t));
+    task = ngx_walrus_thread_task(r->pool, handler, data);
+    if (th == NULL || task == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(task->ctx, &data, sizeof(void *));
-    task->handler = handler;
+    ngx_walrus_thread_init(th, r, wlcf->thread_pool, NGX_WALRUS_THREAD_JOIN);
     r->write_event_handler = done;
 
-    if (ngx_walrus_thread_post(r, wlcf->thread_pool, task) != NGX_OK) {
+    if (ngx_walrus_thread_post(th, task) != NGX_OK) {
         r->write_event_handler = ngx_http_request_empty_handler;
         return ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                      NGX_WALRUS_DOMAIN_NODE,
@@ -615,7 +616,7 @@ ngx_walrus_node_post(ngx_http_request_t *r, void *data,
 
 
 void
-ngx_walrus_node_error(ngx_walrus_node_error_t *e, ngx_uint_t status,
+ngx_walrus_node_fail(ngx_walrus_node_result_t *e, ngx_uint_t status,
     const char *reason, const char *fmt, ...)
 {
     va_list  args;

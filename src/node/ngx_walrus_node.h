@@ -42,7 +42,7 @@ typedef struct {
     ngx_uint_t             status;      /* 0: none */
     const char            *reason;
     char                   message[256];
-} ngx_walrus_node_error_t;
+} ngx_walrus_node_result_t;
 
 
 typedef struct ngx_walrus_put_s       ngx_walrus_put_t;
@@ -104,7 +104,7 @@ ngx_int_t ngx_walrus_node_recovery(ngx_http_request_t *r,
  */
 int ngx_walrus_node_metadata(ngx_walrus_route_t *rt, const char *dir,
     walrus_metadata_t *m, struct stat *st, int *rc,
-    ngx_walrus_node_error_t *e);
+    ngx_walrus_node_result_t *e);
 
 /* answers the signed confirmation of rt's blob */
 ngx_int_t ngx_walrus_node_sign(ngx_http_request_t *r,
@@ -134,7 +134,7 @@ int ngx_walrus_node_record_add(const char *blob_dir, const u_char *cert,
     size_t cert_len, const walrus_registration_t *reg);
 ngx_int_t ngx_walrus_node_record_list(ngx_http_request_t *r);
 /* sets e; safe in a thread (no nginx call) */
-void ngx_walrus_node_error(ngx_walrus_node_error_t *e, ngx_uint_t status,
+void ngx_walrus_node_fail(ngx_walrus_node_result_t *e, ngx_uint_t status,
     const char *reason, const char *fmt, ...);
 
 /* registers the client_body_temp_path of a node location for sweeping */

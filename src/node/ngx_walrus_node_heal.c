@@ -343,12 +343,11 @@ ngx_walrus_heal_meta_run(void *data, ngx_log_t *log)
     if (t->rc == WALRUS_OK && t->body != NULL) {
         /* from a peer: kept, verified, before any sliver is rebuilt */
 
-        if (walrus_file_open(&f, h->dir, "metadata") != 0) {
+        if (walrus_store_open(&f, h->dir, "metadata") != 0) {
             t->err = errno;
 
         } else if (walrus_file_write(&f, buf, len) != 0
-                   || walrus_file_stamp(f.fd) != 0
-                   || walrus_file_commit(&f) != 0)
+                   || walrus_store_commit(&f) != 0)
         {
             t->err = errno;
             walrus_file_abort(&f);

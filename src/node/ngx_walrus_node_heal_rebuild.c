@@ -440,7 +440,7 @@ ngx_walrus_heal_rebuild_run(void *data, ngx_log_t *log)
 
             walrus_store_sliver_name(name, sizeof(name), h->pair, a);
 
-            if (walrus_file_open(&h->files[a], h->dir, name) != 0) {
+            if (walrus_store_open(&h->files[a], h->dir, name) != 0) {
                 t->err = errno;
                 t->rc = WALRUS_EIO;
                 goto done;
@@ -466,7 +466,7 @@ ngx_walrus_heal_rebuild_run(void *data, ngx_log_t *log)
                                                axis, g, &proof, &proof_len)
                     == WALRUS_OK)
                 {
-                    if (walrus_file_open(&f, h->dir, "inconsistency") != 0
+                    if (walrus_store_open(&f, h->dir, "inconsistency") != 0
                         || walrus_file_write(&f, proof, proof_len) != 0
                         || walrus_file_commit(&f) != 0)
                     {
@@ -615,8 +615,7 @@ ngx_walrus_heal_commit_run(void *data, ngx_log_t *log)
             continue;
         }
 
-        if (walrus_file_stamp(h->files[a].fd) != 0
-            || walrus_file_commit(&h->files[a]) != 0)
+        if (walrus_store_commit(&h->files[a]) != 0)
         {
             walrus_file_abort(&h->files[a]);
             h->commit_err = errno;

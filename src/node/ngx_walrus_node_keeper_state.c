@@ -376,7 +376,7 @@ ngx_walrus_state_write(void *data, ngx_log_t *log)
         *p++ = '\n';
     }
 
-    if (walrus_file_open(&f, io->dir, "keeper.state") != 0) {
+    if (walrus_file_open(&f, io->path, 0644) != 0) {
         io->err = errno;
         return;
     }

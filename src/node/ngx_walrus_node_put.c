@@ -1,15 +1,14 @@
 /*
- * Storage node uploads: registrations, metadata, slivers and certificates
- * are read, verified in a thread pool and stored durably before the
- * answer.  Only a registered blob gets anything else stored.
+ * Storage node uploads, the request: registrations, metadata, slivers and
+ * certificates within their size limits and the store's free space are
+ * read, handed to the thread pool to be verified and stored
+ * (ngx_walrus_node_store.c), and answered.
  */
 
 #include <ngx_walrus_node.h>
+#include <ngx_walrus_node_store.h>
 #include <ngx_walrus_body.h>
-#include <walrus_store.h>
 #include <walrus_cert.h>
-#include <walrus_codec.h>
-#include <walrus_metadata.h>
 #include <walrus_registration.h>
 
 
@@ -17,43 +16,11 @@
     "{\"blobId\":\"%s\",\"stored\":\"%s\",\"created\":%s}"
 
 
-struct ngx_walrus_put_s {
-    ngx_walrus_route_t         route;
-    const walrus_committee_t  *committee;
-    ngx_chain_t               *body;
-    off_t                      body_len;
-    ngx_temp_file_t           *body_file;
-    walrus_registration_t      registration;
-    char                       dir[WALRUS_PATH_MAX];
-    ngx_uint_t                 status;
-    const char                *reason;
-    char                       message[256];
-    ngx_http_request_t        *request;
-    ngx_event_t                guard;
-};
-
-
 static off_t ngx_walrus_node_put_limit(ngx_walrus_route_t *rt);
 static ngx_int_t ngx_walrus_node_put_space(ngx_http_request_t *r,
     ngx_walrus_route_t *rt, off_t *avail, off_t *need);
 static void ngx_walrus_put_body_done(ngx_http_request_t *r);
-static void ngx_walrus_put_thread(void *data, ngx_log_t *log);
 static void ngx_walrus_put_respond(ngx_http_request_t *r);
-static void ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
-    const char *reason, const char *fmt, ...);
-static void ngx_walrus_put_store_fail(ngx_walrus_put_t *t,
-    const char *fmt, ...);
-static int ngx_walrus_put_registered(ngx_walrus_put_t *t);
-static void ngx_walrus_put_registration(ngx_walrus_put_t *t);
-static void ngx_walrus_put_metadata(ngx_walrus_put_t *t);
-static void ngx_walrus_put_sliver(ngx_walrus_put_t *t);
-static void ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name);
-static void ngx_walrus_put_certificate(ngx_walrus_put_t *t);
-static u_char *ngx_walrus_body_slurp(ngx_walrus_put_t *t);
-static int ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
-    const u_char *data, size_t len);
-static int ngx_walrus_load_metadata(ngx_walrus_put_t *t,
-    walrus_metadata_t *m);
 
 
 static off_t
@@ -204,7 +171,7 @@ static void
 ngx_walrus_put_body_done(ngx_http_request_t *r)
 {
     off_t                        len;
-    ngx_walrus_put_t            *t, *tt;
+    ngx_walrus_put_t            *t;
     ngx_thread_task_t           *task;
     ngx_walrus_node_loc_conf_t  *wlcf;
 
@@ -239,18 +206,17 @@ ngx_walrus_put_body_done(ngx_http_request_t *r)
         t->body_file = r->request_body->temp_file;
     }
 
-    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_walrus_put_t *));
+    task = ngx_walrus_thread_task(r->pool, ngx_walrus_node_store, t);
     if (task == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    tt = t;
-    ngx_memcpy(task->ctx, &tt, sizeof(ngx_walrus_put_t *));
-    task->handler = ngx_walrus_put_thread;
     r->write_event_handler = ngx_walrus_put_respond;
+    ngx_walrus_thread_init(&t->thread, r, wlcf->thread_pool,
+                           NGX_WALRUS_THREAD_JOIN);
 
-    if (ngx_walrus_thread_post(r, wlcf->thread_pool, task) != NGX_OK) {
+    if (ngx_walrus_thread_post(&t->thread, task) != NGX_OK) {
         ngx_http_finalize_request(r,
             ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                   NGX_WALRUS_DOMAIN_NODE,
@@ -276,16 +242,16 @@ ngx_walrus_put_respond(ngx_http_request_t *r)
 
     ngx_walrus_thread_unguard(&t->guard);
 
-    if (t->status >= NGX_HTTP_BAD_REQUEST) {
+    if (t->res.status >= NGX_HTTP_BAD_REQUEST) {
         ngx_http_finalize_request(r,
-            ngx_walrus_send_error(r, t->status, NGX_WALRUS_DOMAIN_NODE,
-                                  t->reason, "%s", t->message));
+            ngx_walrus_send_error(r, t->res.status, NGX_WALRUS_DOMAIN_NODE,
+                                  t->res.reason, "%s", t->res.message));
         return;
     }
 
     data.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_STORED_JSON)
                                      + WALRUS_BLOB_ID_TEXT_LEN
-                                     + ngx_strlen(t->reason)
+                                     + ngx_strlen(t->res.reason)
                                      + sizeof("false"));
     if (data.data == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -293,601 +259,10 @@ ngx_walrus_put_respond(ngx_http_request_t *r)
     }
 
     p = ngx_sprintf(data.data, NGX_WALRUS_STORED_JSON, t->route.id_text,
-                    t->reason,
-                    t->status == NGX_HTTP_CREATED ? "true" : "false");
+                    t->res.reason,
+                    t->res.status == NGX_HTTP_CREATED ? "true" : "false");
     data.len = p - data.data;
 
-    ngx_http_finalize_request(r, ngx_walrus_send_success(r, t->status,
+    ngx_http_finalize_request(r, ngx_walrus_send_success(r, t->res.status,
                                                          &data));
-}
-
-
-static void
-ngx_walrus_put_fail(ngx_walrus_put_t *t, ngx_uint_t status,
-    const char *reason, const char *fmt, ...)
-{
-    va_list  args;
-
-    t->status = status;
-    t->reason = reason;
-
-    va_start(args, fmt);
-    vsnprintf(t->message, sizeof(t->message), fmt, args);
-    va_end(args);
-}
-
-
-/*
- * A failed system call of the store, with strerror() appended ("No space
- * left on device", "Disk quota exceeded"): 507 when the file system is
- * full, which the node's operator must see apart from other failures.
- */
-
-static void
-ngx_walrus_put_store_fail(ngx_walrus_put_t *t, const char *fmt, ...)
-{
-    int      err;
-    size_t   len;
-    va_list  args;
-
-    err = errno;
-
-    t->reason = "STORE_ERROR";
-    t->status = (err == ENOSPC || err == EDQUOT)
-                ? NGX_HTTP_INSUFFICIENT_STORAGE
-                : NGX_HTTP_INTERNAL_SERVER_ERROR;
-
-    va_start(args, fmt);
-    vsnprintf(t->message, sizeof(t->message), fmt, args);
-    va_end(args);
-
-    len = strlen(t->message);
-    snprintf(t->message + len, sizeof(t->message) - len, ": %s",
-             strerror(err));
-}
-
-
-/* runs in a thread pool: system calls and the core library only */
-
-static void
-ngx_walrus_put_thread(void *data, ngx_log_t *log)
-{
-    ngx_walrus_put_t  *t;
-
-    ngx_memcpy(&t, data, sizeof(ngx_walrus_put_t *));
-
-    if (t->route.kind == NGX_WALRUS_ROUTE_REGISTRATION) {
-        ngx_walrus_put_registration(t);
-        return;
-    }
-
-    if (ngx_walrus_put_registered(t) != 0) {
-        return;
-    }
-
-    switch (t->route.kind) {
-
-    case NGX_WALRUS_ROUTE_METADATA:
-        ngx_walrus_put_metadata(t);
-        break;
-
-    case NGX_WALRUS_ROUTE_SLIVER:
-        ngx_walrus_put_sliver(t);
-        break;
-
-    default:
-        ngx_walrus_put_certificate(t);
-        break;
-    }
-}
-
-
-static u_char *
-ngx_walrus_body_slurp(ngx_walrus_put_t *t)
-{
-    u_char             *buf;
-    ngx_walrus_body_t   bd;
-
-    buf = malloc(t->body_len ? t->body_len : 1);
-    if (buf == NULL) {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "NO_MEMORY",
-                            "out of memory");
-        return NULL;
-    }
-
-    ngx_walrus_body_init(&bd, t->body);
-
-    if (ngx_walrus_body_read(&bd, buf, t->body_len) != 0) {
-        free(buf);
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                            "INTERNAL_ERROR", "cannot read the request body");
-        return NULL;
-    }
-
-    return buf;
-}
-
-
-/* stores a small verified object unless it is there already */
-
-static int
-ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
-    const u_char *data, size_t len)
-{
-    char               path[WALRUS_PATH_MAX];
-    walrus_file_t  f;
-
-    if (walrus_store_mkdir(t->dir) != 0
-        || walrus_store_path(path, t->dir, name) != 0)
-    {
-        ngx_walrus_put_store_fail(t, "cannot create the blob directory");
-        return -1;
-    }
-
-    /* a stored copy whose stamp is gone is replaced by this verified one */
-
-    if (walrus_store_state(path) == 1) {
-        t->status = NGX_HTTP_OK;
-        t->reason = name;
-        return 0;
-    }
-
-    if (walrus_file_open(&f, t->dir, name) != 0) {
-        ngx_walrus_put_store_fail(t, "cannot create %s", name);
-        return -1;
-    }
-
-    if (walrus_file_write(&f, data, len) != 0
-        || walrus_file_commit(&f) != 0)
-    {
-        ngx_walrus_put_store_fail(t, "cannot store %s", name);
-        walrus_file_abort(&f);
-        return -1;
-    }
-
-    t->status = NGX_HTTP_CREATED;
-    t->reason = name;
-
-    return 0;
-}
-
-
-/*
- * 0 when the blob has a stored registration that is in force and signed
- * by a publisher of the committee; it is then in t->registration
- */
-
-static int
-ngx_walrus_put_registered(ngx_walrus_put_t *t)
-{
-    int      rc;
-    char     path[WALRUS_PATH_MAX];
-    size_t   len;
-    u_char  *buf;
-
-    if (walrus_store_path(path, t->dir, "registration") != 0) {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "STORE_ERROR",
-                            "the store path is too long");
-        return -1;
-    }
-
-    if (walrus_read_file(path, WALRUS_REGISTRATION_LEN, &buf, &len)
-        != 0)
-    {
-        if (errno == ENOENT) {
-            ngx_walrus_put_fail(t, NGX_HTTP_UNAUTHORIZED,
-                                "REGISTRATION_REQUIRED",
-                                "blob %s is not registered: PUT a "
-                                "registration signed by a publisher of the "
-                                "committee first", t->route.id_text);
-
-        } else if (errno == EFBIG) {
-            ngx_walrus_put_fail(t, NGX_HTTP_FORBIDDEN, "REGISTRATION_INVALID",
-                                "the stored registration of blob %s does "
-                                "not parse", t->route.id_text);
-
-        } else {
-            ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "STORE_ERROR", "cannot read the registration: "
-                                "%s", strerror(errno));
-        }
-
-        return -1;
-    }
-
-    rc = walrus_registration_parse(&t->registration, buf, len);
-    free(buf);
-
-    if (rc == WALRUS_OK) {
-        rc = walrus_registration_verify(t->committee, &t->registration,
-                                        t->route.blob_id);
-    }
-
-    /* the committee may have dropped its publisher, or it expired */
-
-    if (rc != WALRUS_OK) {
-        ngx_walrus_put_fail(t, NGX_HTTP_FORBIDDEN, "REGISTRATION_INVALID",
-                            "the stored registration of blob %s is not "
-                            "valid now: %s", t->route.id_text,
-                            walrus_strerror(rc));
-        return -1;
-    }
-
-    return 0;
-}
-
-
-static void
-ngx_walrus_put_registration(ngx_walrus_put_t *t)
-{
-    int                    rc;
-    char                   path[WALRUS_PATH_MAX];
-    u_char                *buf;
-    walrus_registration_t  reg;
-
-    buf = ngx_walrus_body_slurp(t);
-    if (buf == NULL) {
-        return;
-    }
-
-    rc = walrus_registration_parse(&reg, buf, t->body_len);
-
-    if (rc == WALRUS_OK) {
-        rc = walrus_registration_verify(t->committee, &reg, t->route.blob_id);
-    }
-
-    switch (rc) {
-
-    case WALRUS_OK:
-        break;
-
-    case WALRUS_EBLOBID:
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "BLOB_ID_MISMATCH",
-                            "the registration is for another blob");
-        goto done;
-
-    case WALRUS_EEPOCH:
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_REGISTRATION",
-                            "the registration is in force from epoch %u "
-                            "until epoch %u, the committee is at epoch %u",
-                            (unsigned) reg.epoch, (unsigned) reg.end_epoch,
-                            (unsigned) t->committee->epoch);
-        goto done;
-
-    case WALRUS_EPUBLISHER:
-        ngx_walrus_put_fail(t, NGX_HTTP_FORBIDDEN, "UNKNOWN_PUBLISHER",
-                            "%s", t->committee->npublishers == 0
-                            ? "the committee lists no publishers: this node "
-                              "stores no blob"
-                            : "the registration is not signed by a "
-                              "publisher of the committee");
-        goto done;
-
-    case WALRUS_ESIGNATURE:
-        ngx_walrus_put_fail(t, NGX_HTTP_FORBIDDEN, "INVALID_SIGNATURE",
-                            "the registration's signature does not verify");
-        goto done;
-
-    default:
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_REGISTRATION",
-                            "the registration does not parse (%d bytes "
-                            "expected): %s", WALRUS_REGISTRATION_LEN,
-                            walrus_strerror(rc));
-        goto done;
-    }
-
-    /*
-     * A registration in force gives way only to one that keeps the same
-     * blob longer and no less permanent; one that is no longer in force
-     * (its publisher left the committee, or it expired) to any.
-     */
-
-    if (ngx_walrus_put_registered(t) == 0
-        && (reg.end_epoch <= t->registration.end_epoch
-            || reg.length != t->registration.length
-            || reg.deletable > t->registration.deletable))
-    {
-        t->status = NGX_HTTP_OK;
-        t->reason = "registration";
-        goto done;
-    }
-
-    t->status = 0;
-
-    if (walrus_store_path(path, t->dir, "registration") == 0) {
-        (void) unlink(path);
-    }
-
-    (void) ngx_walrus_put_small(t, "registration", buf, t->body_len);
-
-done:
-
-    free(buf);
-}
-
-
-static void
-ngx_walrus_put_metadata(ngx_walrus_put_t *t)
-{
-    int                rc;
-    u_char            *buf;
-    walrus_metadata_t  m;
-
-    buf = ngx_walrus_body_slurp(t);
-    if (buf == NULL) {
-        return;
-    }
-
-    rc = walrus_metadata_parse(&m, buf, t->body_len);
-
-    if (rc != WALRUS_OK) {
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_METADATA",
-                            "the metadata does not parse: %s",
-                            walrus_strerror(rc));
-
-    } else if (m.params.n != t->committee->params.n) {
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_METADATA",
-                            "the metadata is for %u shards, the committee "
-                            "has %u", m.params.n, t->committee->params.n);
-
-    } else if (m.segment_size != t->committee->segment_size) {
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_METADATA",
-                            "the metadata has segments of %u bytes, the "
-                            "committee's are of %u", m.segment_size,
-                            t->committee->segment_size);
-
-    } else if (walrus_metadata_check(&m, t->route.blob_id) != WALRUS_OK) {
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "BLOB_ID_MISMATCH",
-                            "the metadata does not hash to the blob ID");
-
-    } else if (m.length != t->registration.length) {
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST,
-                            "REGISTRATION_MISMATCH",
-                            "the metadata is of a blob of %llu bytes, its "
-                            "registration of %llu bytes",
-                            (unsigned long long) m.length,
-                            (unsigned long long) t->registration.length);
-
-    } else {
-        (void) ngx_walrus_put_small(t, "metadata", buf, t->body_len);
-    }
-
-    walrus_metadata_free(&m);
-    free(buf);
-}
-
-
-static int
-ngx_walrus_load_metadata(ngx_walrus_put_t *t, walrus_metadata_t *m)
-{
-    int      rc;
-    char     path[WALRUS_PATH_MAX];
-    size_t   len;
-    u_char  *buf;
-
-    if (walrus_store_path(path, t->dir, "metadata") != 0
-        || walrus_read_file(path, NGX_WALRUS_MAX_METADATA, &buf, &len)
-           != 0)
-    {
-        ngx_walrus_put_fail(t, NGX_HTTP_CONFLICT, "METADATA_NOT_STORED",
-                            "store the blob's metadata first");
-        return -1;
-    }
-
-    rc = walrus_metadata_parse(m, buf, len);
-
-    if (rc == WALRUS_OK) {
-        rc = walrus_metadata_check(m, t->route.blob_id);
-    }
-
-    free(buf);
-
-    if (rc != WALRUS_OK) {
-        walrus_metadata_free(m);
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                            "CORRUPT_METADATA",
-                            "the stored metadata does not verify");
-        return -1;
-    }
-
-    return 0;
-}
-
-
-static void
-ngx_walrus_put_sliver(ngx_walrus_put_t *t)
-{
-    int                 rc;
-    char                name[32], path[WALRUS_PATH_MAX];
-    size_t              size, sym;
-    u_char             *buf;
-    uint64_t            g, expect;
-    unsigned            index, n;
-    walrus_codec_t     *codec;
-    ngx_walrus_body_t   bd;
-    ngx_flag_t          adopt;
-    walrus_metadata_t   m;
-    walrus_file_t   f;
-    const uint8_t      *hash;
-
-    if (ngx_walrus_load_metadata(t, &m) != 0) {
-        return;
-    }
-
-    n = m.params.n;
-    buf = NULL;
-    codec = NULL;
-    f.fd = -1;
-    f.tmp[0] = '\0';
-
-    expect = walrus_sliver_file_size(&m, t->route.axis);
-
-    if ((uint64_t) t->body_len != expect) {
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_SLIVER_SIZE",
-                            "the sliver has %lld bytes, the metadata says "
-                            "%llu", (long long) t->body_len,
-                            (unsigned long long) expect);
-        goto done;
-    }
-
-    walrus_store_sliver_name(name, sizeof(name), t->route.pair,
-                                 t->route.axis == WALRUS_SECONDARY);
-
-    size = walrus_sliver_size(&m.params, t->route.axis,
-                              walrus_symbol_size(&m.params, m.segment_size));
-    buf = malloc(size ? size : 1);
-    codec = walrus_codec_create(n);
-
-    if (buf == NULL || codec == NULL) {
-        ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "NO_MEMORY",
-                            "out of memory");
-        goto done;
-    }
-
-    adopt = t->body_file != NULL
-            && walrus_adoptable(t->body_file->file.fd, t->body_len,
-                                    t->dir);
-
-    if (!adopt && walrus_file_open(&f, t->dir, name) != 0) {
-        ngx_walrus_put_store_fail(t, "cannot create %s", name);
-        goto done;
-    }
-
-    index = t->route.axis == WALRUS_PRIMARY ? t->route.pair
-                                            : n - 1 - t->route.pair;
-    ngx_walrus_body_init(&bd, t->body);
-
-    for (g = 0; g < m.nsegments; g++) {
-        sym = walrus_symbol_size(&m.params,
-                                 walrus_segment_length(m.length,
-                                                       m.segment_size, g));
-        size = walrus_sliver_size(&m.params, t->route.axis, sym);
-        hash = walrus_metadata_segment(&m, g)
-               + (size_t) t->route.pair * WALRUS_PAIR_HASH_LEN
-               + (t->route.axis == WALRUS_PRIMARY ? 0 : WALRUS_HASH_LEN);
-
-        if (ngx_walrus_body_read(&bd, buf, size) != 0) {
-            ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "INTERNAL_ERROR",
-                                "cannot read the request body");
-            goto done;
-        }
-
-        rc = walrus_sliver_verify(codec, t->route.axis, index, sym, buf,
-                                  size, hash);
-        if (rc != WALRUS_OK) {
-            ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_SLIVER",
-                                "segment %llu of the sliver does not match "
-                                "the metadata: %s", (unsigned long long) g,
-                                walrus_strerror(rc));
-            goto done;
-        }
-
-        if (!adopt && walrus_file_write(&f, buf, size) != 0) {
-            ngx_walrus_put_store_fail(t, "cannot write %s", name);
-            goto done;
-        }
-    }
-
-    /*
-     * a copy stamped as verified is kept; one written since it was
-     * verified, which may have rotted, is replaced by this verified one
-     */
-
-    if (walrus_store_path(path, t->dir, name) == 0
-        && walrus_store_state(path) == 1)
-    {
-        t->status = NGX_HTTP_OK;
-        t->reason = "sliver";
-        goto done;
-    }
-
-    if (adopt) {
-        ngx_walrus_put_adopt(t, name);
-        goto done;
-    }
-
-    if (walrus_file_commit(&f) != 0) {
-        ngx_walrus_put_store_fail(t, "cannot store %s", name);
-        goto done;
-    }
-
-    t->status = NGX_HTTP_CREATED;
-    t->reason = "sliver";
-
-done:
-
-    if (t->status != NGX_HTTP_CREATED && f.tmp[0] != '\0') {
-        walrus_file_abort(&f);
-    }
-
-    walrus_codec_destroy(codec);
-    free(buf);
-    walrus_metadata_free(&m);
-}
-
-
-/* the verified body file itself becomes the sliver file */
-
-static void
-ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name)
-{
-    if (walrus_file_adopt(t->body_file->file.fd,
-                          (char *) t->body_file->file.name.data,
-                          t->dir, name)
-        != 0)
-    {
-        ngx_walrus_put_store_fail(t, "cannot store %s", name);
-        return;
-    }
-
-    t->status = NGX_HTTP_CREATED;
-    t->reason = "sliver";
-}
-
-
-static void
-ngx_walrus_put_certificate(ngx_walrus_put_t *t)
-{
-    int             rc;
-    u_char         *buf;
-    walrus_cert_t  *cert;
-
-    buf = ngx_walrus_body_slurp(t);
-    cert = malloc(sizeof(walrus_cert_t));
-
-    if (buf == NULL || cert == NULL) {
-        if (cert == NULL) {
-            ngx_walrus_put_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "NO_MEMORY", "out of memory");
-        }
-
-        free(buf);
-        free(cert);
-        return;
-    }
-
-    rc = walrus_cert_parse(cert, buf, t->body_len);
-
-    if (rc == WALRUS_OK) {
-        rc = walrus_cert_verify(t->committee, cert, t->route.blob_id);
-    }
-
-    if (rc != WALRUS_OK) {
-        ngx_walrus_put_fail(t, NGX_HTTP_BAD_REQUEST, "INVALID_CERTIFICATE",
-                            "the certificate is not valid for this blob and "
-                            "committee: %s", walrus_strerror(rc));
-
-    } else if (ngx_walrus_put_small(t, "certificate", buf, t->body_len) == 0
-               && t->status == NGX_HTTP_CREATED
-               && ngx_walrus_node_record_add(t->dir, buf, t->body_len,
-                                             &t->registration)
-                  != 0)
-    {
-        ngx_walrus_put_store_fail(t, "cannot add blob %s to the record of "
-                                  "certified blobs", t->route.id_text);
-    }
-
-    free(cert);
-    free(buf);
 }

@@ -205,7 +205,7 @@ ngx_walrus_list_thread(void *data, ngx_log_t *log)
 {
     ngx_walrus_list_t  *t;
 
-    ngx_memcpy(&t, data, sizeof(ngx_walrus_list_t *));
+    t = data;
 
     t->fd = open(t->path, O_RDONLY | O_CLOEXEC);
 

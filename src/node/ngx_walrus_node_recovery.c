@@ -46,7 +46,7 @@ struct ngx_walrus_recovery_s {
     char                      dir[WALRUS_PATH_MAX];
     u_char                   *answer;    /* malloc()ed */
     size_t                    len;
-    ngx_walrus_node_error_t   error;
+    ngx_walrus_node_result_t   res;
     ngx_event_t               guard;
 };
 
@@ -84,7 +84,6 @@ ngx_walrus_node_recovery(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     unsigned                     i, j, pair;
     walrus_node_t               *node;
     ngx_pool_cleanup_t          *cln;
-    ngx_thread_task_t           *task;
     walrus_committee_t          *c;
     ngx_walrus_recovery_t       *t;
     ngx_walrus_node_loc_conf_t  *wlcf;
@@ -101,10 +100,9 @@ ngx_walrus_node_recovery(ngx_http_request_t *r, ngx_walrus_route_t *rt)
                                      rt->pair, c->params.n);
     }
 
-    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_walrus_recovery_t *));
     t = ngx_pcalloc(r->pool, sizeof(ngx_walrus_recovery_t));
 
-    if (task == NULL || t == NULL) {
+    if (t == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -112,9 +110,9 @@ ngx_walrus_node_recovery(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     t->n = c->params.n;
 
     if (ngx_walrus_recovery_args(r, t) != NGX_OK) {
-        return ngx_walrus_send_error(r, t->error.status,
-                                     NGX_WALRUS_DOMAIN_NODE, t->error.reason,
-                                     "%s", t->error.message);
+        return ngx_walrus_send_error(r, t->res.status,
+                                     NGX_WALRUS_DOMAIN_NODE, t->res.reason,
+                                     "%s", t->res.message);
     }
 
     if (ngx_walrus_recovery_active >= NGX_WALRUS_RECOVERY_ACTIVE) {
@@ -155,24 +153,10 @@ ngx_walrus_node_recovery(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     cln->data = t;
     ngx_walrus_recovery_active++;
 
-    ngx_memcpy(task->ctx, &t, sizeof(ngx_walrus_recovery_t *));
-    task->handler = ngx_walrus_recovery_thread;
-
     ngx_walrus_node_ctx(r)->recovery = t;
-    r->write_event_handler = ngx_walrus_recovery_done;
 
-    if (ngx_walrus_thread_post(r, wlcf->thread_pool, task) != NGX_OK) {
-        r->write_event_handler = ngx_http_request_empty_handler;
-        return ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                     NGX_WALRUS_DOMAIN_NODE, "OVERLOADED",
-                                     "the node is busy, retry later");
-    }
-
-    r->main->count++;
-
-    ngx_walrus_thread_guard(r, &t->guard);
-
-    return NGX_DONE;
+    return ngx_walrus_node_post(r, t, ngx_walrus_recovery_thread,
+                                ngx_walrus_recovery_done, &t->guard);
 }
 
 
@@ -202,7 +186,7 @@ ngx_walrus_recovery_args(ngx_http_request_t *r, ngx_walrus_recovery_t *t)
 
         } else if (value.len != 4 || ngx_strncmp(value.data, "both", 4) != 0)
         {
-            ngx_walrus_node_error(&t->error, NGX_HTTP_BAD_REQUEST,
+            ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
                                   "INVALID_AXES", "axes must be primary, "
                                   "secondary or both");
             return NGX_DECLINED;
@@ -227,7 +211,7 @@ ngx_walrus_recovery_args(ngx_http_request_t *r, ngx_walrus_recovery_t *t)
     if (first == NGX_ERROR || last == NGX_ERROR || first > last
         || value.len > 2 * NGX_INT32_LEN)
     {
-        ngx_walrus_node_error(&t->error, NGX_HTTP_BAD_REQUEST,
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
                               "INVALID_RANGE", "segments must be FIRST-LAST "
                               "or one segment, in decimal, FIRST <= LAST");
         return NGX_DECLINED;
@@ -295,10 +279,10 @@ ngx_walrus_recovery_done(ngx_http_request_t *r)
                       ? "" : "es");
     }
 
-    if (t->error.status >= NGX_HTTP_BAD_REQUEST) {
+    if (t->res.status >= NGX_HTTP_BAD_REQUEST) {
         ngx_http_finalize_request(r,
-            ngx_walrus_send_error(r, t->error.status, NGX_WALRUS_DOMAIN_NODE,
-                                  t->error.reason, "%s", t->error.message));
+            ngx_walrus_send_error(r, t->res.status, NGX_WALRUS_DOMAIN_NODE,
+                                  t->res.reason, "%s", t->res.message));
         return;
     }
 
@@ -346,7 +330,7 @@ ngx_walrus_recovery_thread(void *data, ngx_log_t *log)
     ngx_walrus_recovery_t   *t;
     walrus_recovery_head_t   head;
 
-    ngx_memcpy(&t, data, sizeof(ngx_walrus_recovery_t *));
+    t = data;
 
     for (i = 0; i < t->npairs; i++) {
         t->fds[i][0] = -1;
@@ -365,7 +349,7 @@ ngx_walrus_recovery_thread(void *data, ngx_log_t *log)
     }
 
     if (t->last >= m.nsegments) {
-        ngx_walrus_node_error(&t->error, NGX_HTTP_BAD_REQUEST,
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
                               "INVALID_RANGE", "segments %llu-%llu: blob %s "
                               "has %llu segments",
                               (unsigned long long) t->first,
@@ -393,7 +377,7 @@ ngx_walrus_recovery_thread(void *data, ngx_log_t *log)
         fits = walrus_recovery_segments_within(&m, t->axes, t->npairs,
                                                t->first,
                                                WALRUS_RECOVERY_MAX_ANSWER);
-        ngx_walrus_node_error(&t->error, NGX_HTTP_BAD_REQUEST,
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
                               "ANSWER_TOO_LARGE", "the answer would have "
                               "%llu bytes, more than the %d allowed: ask for "
                               "at most %u segments from segment %llu",
@@ -407,8 +391,8 @@ ngx_walrus_recovery_thread(void *data, ngx_log_t *log)
         ngx_walrus_recovery_build(t, &m, &head);
     }
 
-    if (t->error.status == 0 && t->len == 0) {
-        ngx_walrus_node_error(&t->error, NGX_HTTP_NOT_FOUND,
+    if (t->res.status == 0 && t->len == 0) {
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_NOT_FOUND,
                               "SLIVER_NOT_FOUND", "this node holds no sliver "
                               "of blob %s that verifies", t->route.id_text);
     }
@@ -438,7 +422,7 @@ ngx_walrus_recovery_serves(ngx_walrus_recovery_t *t)
     if (walrus_store_path(path, t->dir, "certificate") != 0
         || walrus_store_state(path) == -1)
     {
-        ngx_walrus_node_error(&t->error, NGX_HTTP_NOT_FOUND, "NOT_CERTIFIED",
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_NOT_FOUND, "NOT_CERTIFIED",
                               "this node holds no certificate of blob %s: "
                               "it gives recovery symbols of certified "
                               "blobs only", t->route.id_text);
@@ -458,7 +442,7 @@ ngx_walrus_recovery_metadata(ngx_walrus_recovery_t *t, walrus_metadata_t *m)
     struct stat  st;
 
     fd = ngx_walrus_node_metadata(&t->route, t->dir, m, &st, &rc,
-                                  &t->error);
+                                  &t->res);
     if (fd == -1) {
         return -1;
     }
@@ -472,7 +456,7 @@ ngx_walrus_recovery_metadata(ngx_walrus_recovery_t *t, walrus_metadata_t *m)
         t->metadata_set_aside = (walrus_store_set_aside(fd, t->dir,
                                                          "metadata") == 1);
 
-        ngx_walrus_node_error(&t->error, NGX_HTTP_NOT_FOUND,
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_NOT_FOUND,
                               "METADATA_NOT_FOUND", "the stored metadata of "
                               "blob %s does not verify; it was set aside",
                               t->route.id_text);
@@ -611,7 +595,7 @@ ngx_walrus_recovery_build(ngx_walrus_recovery_t *t, walrus_metadata_t *m,
     if (primary == NULL || secondary == NULL || t->answer == NULL
         || codec == NULL)
     {
-        ngx_walrus_node_error(&t->error, NGX_HTTP_INTERNAL_SERVER_ERROR,
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
                               "NO_MEMORY", "out of memory");
         goto done;
     }
@@ -649,7 +633,7 @@ ngx_walrus_recovery_build(ngx_walrus_recovery_t *t, walrus_metadata_t *m,
                 t->state[i] = NGX_WALRUS_PAIR_DROPPED;
 
             } else if (rc != WALRUS_OK) {
-                ngx_walrus_node_error(&t->error, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                       "INTERNAL_ERROR", "building the "
                                       "answer failed: %s",
                                       walrus_strerror(rc));

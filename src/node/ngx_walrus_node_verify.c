@@ -20,7 +20,7 @@ struct ngx_walrus_verify_s {
     ngx_uint_t               *pairs;
     ngx_uint_t                npairs;
     char                      dir[WALRUS_PATH_MAX];
-    ngx_walrus_node_error_t   error;
+    ngx_walrus_node_result_t   res;
     char                      set_aside[32];
     ngx_event_t               guard;
 };
@@ -89,10 +89,10 @@ ngx_walrus_verify_done(ngx_http_request_t *r)
                       t->set_aside);
     }
 
-    if (t->error.status >= NGX_HTTP_BAD_REQUEST) {
+    if (t->res.status >= NGX_HTTP_BAD_REQUEST) {
         ngx_http_finalize_request(r,
-            ngx_walrus_send_error(r, t->error.status, NGX_WALRUS_DOMAIN_NODE,
-                                  t->error.reason, "%s", t->error.message));
+            ngx_walrus_send_error(r, t->res.status, NGX_WALRUS_DOMAIN_NODE,
+                                  t->res.reason, "%s", t->res.message));
         return;
     }
 
@@ -112,7 +112,7 @@ ngx_walrus_verify_thread(void *data, ngx_log_t *log)
     walrus_metadata_t     m;
     ngx_walrus_verify_t  *t;
 
-    ngx_memcpy(&t, data, sizeof(ngx_walrus_verify_t *));
+    t = data;
 
     if (ngx_walrus_verify_metadata(t, &m) != 0) {
         return;
@@ -123,7 +123,7 @@ ngx_walrus_verify_thread(void *data, ngx_log_t *log)
     codec = walrus_codec_create(m.params.n);
 
     if (buf == NULL || codec == NULL) {
-        ngx_walrus_node_error(&t->error, NGX_HTTP_INTERNAL_SERVER_ERROR,
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
                               "NO_MEMORY", "out of memory");
         goto done;
     }
@@ -157,7 +157,7 @@ ngx_walrus_verify_metadata(ngx_walrus_verify_t *t, walrus_metadata_t *m)
     struct stat  st;
 
     fd = ngx_walrus_node_metadata(&t->route, t->dir, m, &st, &rc,
-                                  &t->error);
+                                  &t->res);
     if (fd == -1) {
         return -1;
     }
@@ -167,7 +167,7 @@ ngx_walrus_verify_metadata(ngx_walrus_verify_t *t, walrus_metadata_t *m)
 
     } else {
         ngx_walrus_verify_reject(t, fd, "metadata");
-        ngx_walrus_node_error(&t->error, NGX_HTTP_NOT_FOUND,
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_NOT_FOUND,
                               "METADATA_NOT_FOUND", "the stored metadata of "
                               "blob %s does not verify; it was set aside",
                               t->route.id_text);
@@ -190,7 +190,7 @@ ngx_walrus_verify_metadata(ngx_walrus_verify_t *t, walrus_metadata_t *m)
 int
 ngx_walrus_node_metadata(ngx_walrus_route_t *rt, const char *dir,
     walrus_metadata_t *m, struct stat *st, int *rc,
-    ngx_walrus_node_error_t *e)
+    ngx_walrus_node_result_t *e)
 {
     int      fd;
     char     path[WALRUS_PATH_MAX];
@@ -209,12 +209,12 @@ ngx_walrus_node_metadata(ngx_walrus_route_t *rt, const char *dir,
 
     if (fd == -1) {
         if (errno == ENOENT) {
-            ngx_walrus_node_error(e, NGX_HTTP_NOT_FOUND, "METADATA_NOT_FOUND",
+            ngx_walrus_node_fail(e, NGX_HTTP_NOT_FOUND, "METADATA_NOT_FOUND",
                                   "this node holds no metadata for blob %s",
                                   rt->id_text);
 
         } else {
-            ngx_walrus_node_error(e, NGX_HTTP_INTERNAL_SERVER_ERROR,
+            ngx_walrus_node_fail(e, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                   "STORE_ERROR", "cannot open the metadata: "
                                   "%s", strerror(errno));
         }
@@ -270,13 +270,13 @@ ngx_walrus_verify_sliver(ngx_walrus_verify_t *t, walrus_metadata_t *m,
 
     if (fd == -1 || fstat(fd, &st) == -1) {
         if (errno == ENOENT) {
-            ngx_walrus_node_error(&t->error, NGX_HTTP_CONFLICT,
+            ngx_walrus_node_fail(&t->res, NGX_HTTP_CONFLICT,
                                   "SLIVERS_MISSING", "sliver %s of blob %s "
                                   "is not stored yet", name,
                                   t->route.id_text);
 
         } else {
-            ngx_walrus_node_error(&t->error, NGX_HTTP_INTERNAL_SERVER_ERROR,
+            ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                   "STORE_ERROR", "cannot open %s: %s", name,
                                   strerror(errno));
         }
@@ -300,7 +300,7 @@ ngx_walrus_verify_sliver(ngx_walrus_verify_t *t, walrus_metadata_t *m,
 
     } else {
         ngx_walrus_verify_reject(t, fd, name);
-        ngx_walrus_node_error(&t->error, NGX_HTTP_CONFLICT,
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_CONFLICT,
                               "SLIVERS_MISSING", "sliver %s of blob %s does "
                               "not verify (%s); it was set aside", name,
                               t->route.id_text, walrus_strerror(rc));

@@ -1,7 +1,9 @@
 /*
  * The storage node's durable files (include/walrus_store.h): paths,
  * files that appear only complete, the verification stamp, setting a bad
- * file aside, exact reads, and the sweeps of temporary and body files.
+ * file aside, exact reads, and the sweeps of temporary and body files;
+ * and the atomic writer under them (include/walrus_file.h) as walrusctl
+ * uses it: the mode the umask leaves, no stamp.
  */
 
 #include <dirent.h>
@@ -169,30 +171,30 @@ test_mkdir(void)
 static void
 test_commit(void)
 {
-    char               dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
+    char           dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
     walrus_file_t  f;
 
     PATH(dir, "%s/blob", base);
     PATH(path, "%s/metadata", dir);
 
-    is_int(walrus_file_open(&f, dir, "metadata"), 0, "file_open");
+    is_int(walrus_store_open(&f, dir, "metadata"), 0, "store_open");
     ok(!exists(path), "... the file has no name before its commit");
     is_int(walrus_file_write(&f, "hello, ", 7), 0, "file_write");
     is_int(walrus_file_write(&f, "walrus", 6), 0, "... twice");
     ok(!exists(path), "... still no name");
-    is_int(walrus_file_commit(&f), 0, "file_commit");
+    is_int(walrus_store_commit(&f), 0, "store_commit");
     ok(holds(path, "hello, walrus"), "... the file holds what was written");
     is_int(count_entries(dir, ".tmp."), 0, "... and no temporary file is left");
     is_int(walrus_store_state(path), 1, "... and it is stamped");
 
-    is_int(walrus_file_open(&f, dir, "metadata"), 0,
+    is_int(walrus_store_open(&f, dir, "metadata"), 0,
            "a second version is opened");
     is_int(walrus_file_write(&f, "second", 6), 0, "... written");
     ok(holds(path, "hello, walrus"), "... the first stays until the commit");
-    is_int(walrus_file_commit(&f), 0, "... committed");
+    is_int(walrus_store_commit(&f), 0, "... committed");
     ok(holds(path, "second"), "... and replaces the first");
 
-    is_int(walrus_file_open(&f, dir, "metadata"), 0,
+    is_int(walrus_store_open(&f, dir, "metadata"), 0,
            "a third version is opened");
     is_int(walrus_file_write(&f, "aborted", 7), 0, "... written");
     walrus_file_abort(&f);
@@ -202,9 +204,156 @@ test_commit(void)
     is_int(f.fd, -1, "... and closed");
 
     errno = 0;
-    is_int(walrus_file_open(&f, "/nonexistent-walrus-dir", "x"), -1,
+    is_int(walrus_store_open(&f, "/nonexistent-walrus-dir", "x"), -1,
+           "store_open in a missing directory fails");
+    is_int(errno, ENOENT, "... with ENOENT");
+}
+
+
+static mode_t
+mode_of(const char *path)
+{
+    struct stat  st;
+
+    return stat(path, &st) == 0 ? st.st_mode & 07777 : 0;
+}
+
+
+static void
+test_write(void)
+{
+    char           path[WALRUS_PATH_MAX], tmp[WALRUS_PATH_MAX];
+    walrus_file_t  f;
+
+    PATH(path, "%s/blob.bin", base);
+
+    is_int(walrus_file_open(&f, path, 0666), 0, "file_open");
+    ok(f.fd != -1, "... opens a file");
+    ok(strncmp(f.tmp, base, strlen(base)) == 0
+       && strncmp(f.tmp + strlen(base), "/.tmp.blob.bin.", 15) == 0,
+       "... named .tmp.<name>.<pid>.<seq> beside the path");
+    ok(strcmp(f.dir, base) == 0, "... in the directory of the path");
+    PATH(tmp, "%s", f.tmp);
+    ok(!exists(path), "... the path has no file before the commit");
+
+    is_int(walrus_file_write(&f, "a whole ", 8), 0, "file_write");
+    is_int(walrus_file_write(&f, "file", 4), 0, "... twice");
+    is_int(walrus_file_commit(&f), 0, "file_commit");
+    ok(holds(path, "a whole file"), "... the file holds what was written");
+    ok(!exists(tmp) && count_entries(base, ".tmp.") == 0,
+       "... and no temporary file is left");
+    is_int(walrus_store_state(path), 0, "... and it is not stamped");
+    is_int(f.fd, -1, "... closed");
+
+    walrus_file_abort(&f);
+    ok(holds(path, "a whole file"), "abort after a commit leaves the file");
+
+    is_int(walrus_file_open(&f, path, 0666), 0, "a second version is opened");
+    is_int(walrus_file_write(&f, "dropped", 7), 0, "... written");
+    walrus_file_abort(&f);
+    ok(holds(path, "a whole file"), "... aborted: the committed one stays");
+    is_int(count_entries(base, ".tmp."), 0,
+           "... and its temporary file is gone");
+    walrus_file_abort(&f);
+    is_int(f.fd, -1, "... a second abort does nothing");
+
+    walrus_file_init(&f);
+    walrus_file_abort(&f);
+    ok(holds(path, "a whole file"), "abort of a file never opened: nothing");
+}
+
+
+static void
+test_modes(void)
+{
+    char           path[WALRUS_PATH_MAX];
+    mode_t         mask;
+    walrus_file_t  f;
+
+    PATH(path, "%s/modes", base);
+
+    mask = umask(022);
+    ok(walrus_file_open(&f, path, 0666) == 0 && walrus_file_commit(&f) == 0,
+       "a file written with umask 022");
+    is_int(mode_of(path), 0644, "... is mode 0644");
+
+    (void) umask(002);
+    ok(walrus_file_open(&f, path, 0666) == 0 && walrus_file_commit(&f) == 0,
+       "a file written with umask 002");
+    is_int(mode_of(path), 0664, "... is mode 0664");
+
+    ok(walrus_file_open(&f, path, 0644) == 0 && walrus_file_commit(&f) == 0,
+       "a file written with mode 0644");
+    is_int(mode_of(path), 0644, "... is mode 0644");
+
+    (void) umask(mask);
+}
+
+
+static void
+test_relative(void)
+{
+    char           cwd[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
+    walrus_file_t  f;
+
+    if (getcwd(cwd, sizeof(cwd)) == NULL || chdir(base) != 0) {
+        printf("Bail out! cannot change to %s\n", base);
+        exit(2);
+    }
+
+    is_int(walrus_file_open(&f, "bare", 0666), 0,
+           "file_open of a bare name");
+    ok(strcmp(f.dir, ".") == 0, "... in the current directory");
+    ok(strncmp(f.tmp, ".tmp.bare.", 10) == 0, "... its temporary file too");
+    ok(walrus_file_write(&f, "here", 4) == 0 && walrus_file_commit(&f) == 0,
+       "... written and committed");
+
+    if (chdir(cwd) != 0) {
+        printf("Bail out! cannot change back to %s\n", cwd);
+        exit(2);
+    }
+
+    PATH(path, "%s/bare", base);
+    ok(holds(path, "here"), "... under its name");
+
+    is_int(walrus_file_tmp_name(path, "/top"), 0,
+           "the temporary name of a file in the root");
+    ok(strncmp(path, "/.tmp.top.", 10) == 0, "... is in the root");
+}
+
+
+static void
+test_failures(void)
+{
+    char           path[WALRUS_PATH_MAX], long_path[WALRUS_PATH_MAX + 8];
+    walrus_file_t  f;
+
+    errno = 0;
+    is_int(walrus_file_open(&f, "/nonexistent-walrus-dir/x", 0666), -1,
            "file_open in a missing directory fails");
     is_int(errno, ENOENT, "... with ENOENT");
+    ok(f.fd == -1 && f.tmp[0] == '\0', "... and leaves nothing to remove");
+
+    memset(long_path, 'x', sizeof(long_path) - 1);
+    long_path[0] = '/';
+    long_path[sizeof(long_path) - 1] = '\0';
+    errno = 0;
+    is_int(walrus_file_open(&f, long_path, 0666), -1,
+           "a path longer than WALRUS_PATH_MAX is refused");
+    is_int(errno, ENAMETOOLONG, "... with ENAMETOOLONG");
+
+    /* a directory cannot be replaced by a file */
+    PATH(path, "%s/a-directory", base);
+    mkdir(path, 0755);
+
+    is_int(walrus_file_open(&f, path, 0666), 0,
+           "a file for the name of a directory is opened");
+    is_int(walrus_file_write(&f, "x", 1), 0, "... written");
+    errno = 0;
+    is_int(walrus_file_commit(&f), -1, "... its commit fails");
+    is_int(errno, EISDIR, "... with EISDIR");
+    is_int(count_entries(base, ".tmp."), 0,
+           "... and removes the temporary file");
 }
 
 
@@ -242,8 +391,8 @@ test_stamp(void)
 static void
 test_sweep_tmp(void)
 {
-    char               dir[WALRUS_PATH_MAX], dead[WALRUS_PATH_MAX];
-    char               live[WALRUS_PATH_MAX], odd[WALRUS_PATH_MAX];
+    char           dir[WALRUS_PATH_MAX], dead[WALRUS_PATH_MAX];
+    char           live[WALRUS_PATH_MAX], odd[WALRUS_PATH_MAX];
     walrus_file_t  f;
 
     PATH(dir, "%s/blob", base);
@@ -256,8 +405,8 @@ test_sweep_tmp(void)
     put_file(live, "an upload in progress");
     put_file(odd, "not ours");
 
-    is_int(walrus_file_open(&f, dir, "0.primary"), 0,
-           "file_open in a directory with temporary files");
+    is_int(walrus_store_open(&f, dir, "0.primary"), 0,
+           "store_open in a directory with temporary files");
     ok(!exists(dead), "... removes one of a process that is gone");
     ok(exists(live), "... keeps one of a process that runs");
     ok(exists(odd), "... and leaves a name without a pid alone");
@@ -438,6 +587,10 @@ main(void)
     test_paths();
     test_mkdir();
     test_commit();
+    test_write();
+    test_modes();
+    test_relative();
+    test_failures();
     test_stamp();
     test_sweep_tmp();
     test_adopt();

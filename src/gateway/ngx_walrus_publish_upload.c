@@ -1,0 +1,614 @@
+/*
+ * The calls of an upload to the nodes: unless forced, a certificate check
+ * on every node; then per node its registration (signed with the
+ * gateway's publisher key), its metadata, its sliver pairs and a
+ * confirmation, verified before it counts; once the confirmations' signers
+ * hold n - f shards, the certificate to every node.  Each finished call is
+ * handled as it comes (ngx_walrus_publish_step), then the quorums decide.
+ */
+
+#include <ngx_walrus_publish.h>
+#include <ngx_walrus_sliver_body.h>
+#include <walrus_base64.h>
+#include <walrus_sign.h>
+#include <jansson.h>
+
+
+#define NGX_WALRUS_CAPTURE_JSON   4096
+
+
+typedef enum {
+    NGX_WALRUS_CALL_CHECK = 0,
+    NGX_WALRUS_CALL_METADATA,
+    NGX_WALRUS_CALL_SLIVER,
+    NGX_WALRUS_CALL_CONFIRM,
+    NGX_WALRUS_CALL_CERT,
+    NGX_WALRUS_CALL_REGISTER
+} ngx_walrus_call_kind_e;
+
+
+static void ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx,
+    ngx_walrus_call_t *call);
+static ngx_int_t ngx_walrus_publish_confirmation(ngx_walrus_publish_t *ctx,
+    ngx_walrus_call_t *call);
+static walrus_cert_t *ngx_walrus_publish_existing(ngx_walrus_publish_t *ctx,
+    ngx_walrus_call_t *call);
+static ngx_int_t ngx_walrus_publish_evaluate(ngx_walrus_publish_t *ctx);
+static ngx_int_t ngx_walrus_publish_upload(ngx_walrus_publish_t *ctx);
+static ngx_int_t ngx_walrus_publish_register(ngx_walrus_publish_t *ctx);
+static ngx_int_t ngx_walrus_publish_metadata(ngx_walrus_publish_t *ctx,
+    ngx_uint_t node);
+static ngx_int_t ngx_walrus_publish_slivers(ngx_walrus_publish_t *ctx,
+    ngx_uint_t node);
+static ngx_int_t ngx_walrus_publish_certify(ngx_walrus_publish_t *ctx);
+static ngx_int_t ngx_walrus_publish_put_all(ngx_walrus_publish_t *ctx,
+    ngx_uint_t kind, const char *path, u_char *data, size_t len);
+static ngx_int_t ngx_walrus_publish_call(ngx_walrus_publish_t *ctx,
+    ngx_uint_t node, ngx_uint_t kind, ngx_uint_t pair, ngx_uint_t method,
+    const char *path, ngx_chain_t *body, size_t capture);
+static ngx_chain_t *ngx_walrus_memory_body(ngx_pool_t *pool, u_char *data,
+    size_t len);
+
+
+/*
+ * Unless forced, every node is asked for a certificate of the blob first;
+ * the registrations follow when none has a valid one.
+ */
+
+void
+ngx_walrus_publish_start(ngx_walrus_publish_t *ctx)
+{
+    ngx_uint_t           i;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ctx->file.fd = ctx->enc.fd;
+    ngx_str_set(&ctx->file.name, "walrus sliver file");
+    ctx->file.log = r->connection->log;
+
+    ctx->nodes = ngx_pcalloc(r->pool, ctx->committee->nnodes
+                                      * sizeof(ngx_walrus_pub_node_t));
+    if (ctx->nodes == NULL) {
+        ngx_walrus_publish_finish(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    walrus_cert_init(&ctx->cert, ctx->committee->epoch, ctx->enc.blob_id);
+    r->write_event_handler = ngx_walrus_publish_step;
+
+    if (ctx->force) {
+        ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_UPLOADING);
+
+        if (ngx_walrus_publish_upload(ctx) != NGX_OK) {
+            ngx_walrus_publish_finish(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+    }
+
+    ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_CHECKING);
+
+    for (i = 0; i < ctx->committee->nnodes; i++) {
+        if (ngx_walrus_publish_call(ctx, i, NGX_WALRUS_CALL_CHECK, 0,
+                                    NGX_HTTP_GET, "certificate", NULL,
+                                    WALRUS_CERT_MAX_SIZE)
+            != NGX_OK)
+        {
+            ngx_walrus_publish_finish(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+}
+
+
+void
+ngx_walrus_publish_step(ngx_http_request_t *r)
+{
+    ngx_int_t              rc;
+    ngx_walrus_call_t     *call;
+    ngx_walrus_publish_t  *ctx;
+
+    ctx = ngx_walrus_gateway_publish(r);
+
+    if (ctx->phase == NGX_WALRUS_PUB_DONE) {
+        return;
+    }
+
+    while ((call = ngx_walrus_fanout_next(&ctx->fanout)) != NULL) {
+        ngx_walrus_publish_handle(ctx, call);
+    }
+
+    rc = ngx_walrus_publish_evaluate(ctx);
+
+    if (rc != NGX_AGAIN) {
+        ngx_walrus_publish_finish(ctx, rc);
+    }
+}
+
+
+static void
+ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx, ngx_walrus_call_t *call)
+{
+    unsigned                weight;
+    ngx_uint_t              ok;
+    ngx_walrus_pub_node_t  *pn;
+
+    pn = &ctx->nodes[call->node];
+    weight = ctx->committee->nodes[call->node].nshards;
+    ok = call->status == NGX_HTTP_OK || call->status == NGX_HTTP_CREATED;
+
+    if (!ok && call->kind != NGX_WALRUS_CALL_CHECK) {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "walrus: node %s answered %ui to %V",
+                      ctx->committee->nodes[call->node].name, call->status,
+                      &call->node_uri);
+    }
+
+    switch (call->kind) {
+
+    case NGX_WALRUS_CALL_CHECK:
+        if (ctx->existing == NULL && ok) {
+            ctx->existing = ngx_walrus_publish_existing(ctx, call);
+        }
+
+        if (ctx->existing == NULL) {
+            ctx->no_cert += weight;
+        }
+
+        return;
+
+    case NGX_WALRUS_CALL_REGISTER:
+        if (ok && ngx_walrus_publish_metadata(ctx, call->node) == NGX_OK) {
+            return;
+        }
+
+        break;
+
+    case NGX_WALRUS_CALL_METADATA:
+        if (ok && ngx_walrus_publish_slivers(ctx, call->node) == NGX_OK) {
+            return;
+        }
+
+        break;
+
+    case NGX_WALRUS_CALL_SLIVER:
+        if (pn->failed) {
+            return;
+        }
+
+        if (ok) {
+            if (--pn->pending == 0
+                && ngx_walrus_publish_call(ctx, call->node,
+                                           NGX_WALRUS_CALL_CONFIRM, 0,
+                                           NGX_HTTP_GET, "confirmation",
+                                           NULL, NGX_WALRUS_CAPTURE_JSON)
+                   != NGX_OK)
+            {
+                break;
+            }
+
+            return;
+        }
+
+        break;
+
+    case NGX_WALRUS_CALL_CONFIRM:
+        if (ok && ngx_walrus_publish_confirmation(ctx, call) == NGX_OK) {
+            pn->confirmed = 1;
+            ctx->confirmed += weight;
+            return;
+        }
+
+        break;
+
+    default: /* NGX_WALRUS_CALL_CERT */
+        if (ok) {
+            ctx->stored += weight;
+
+        } else {
+            ctx->not_stored += weight;
+        }
+
+        return;
+    }
+
+    if (!pn->failed) {
+        pn->failed = 1;
+        ctx->unconfirmed += weight;
+    }
+}
+
+
+/* a node's confirmation counts only when its signature verifies */
+
+static ngx_int_t
+ngx_walrus_publish_confirmation(ngx_walrus_publish_t *ctx,
+    ngx_walrus_call_t *call)
+{
+    size_t          len;
+    json_t         *root, *sig;
+    uint8_t         raw[WALRUS_SIG_LEN + 3];
+    ngx_int_t       rc;
+    const char     *text;
+    json_error_t    err;
+    walrus_node_t  *wn;
+
+    wn = &ctx->committee->nodes[call->node];
+    rc = NGX_ERROR;
+
+    if (call->truncated) {
+        return NGX_ERROR;
+    }
+
+    root = json_loadb((char *) call->body, call->body_len, 0, &err);
+    if (root == NULL) {
+        goto invalid;
+    }
+
+    sig = json_object_get(json_object_get(json_object_get(
+              json_object_get(root, "success"), "data"), "signed"),
+              "signature");
+    text = json_string_value(sig);
+
+    /* once certified, the certificate stays as it was stored */
+
+    if (text != NULL
+        && walrus_base64url_encoded_len(WALRUS_SIG_LEN) == strlen(text)
+        && walrus_base64url_decode(text, strlen(text), raw, &len) == WALRUS_OK
+        && len == WALRUS_SIG_LEN
+        && walrus_confirmation_verify(wn->public_key, ctx->committee->epoch,
+                                      ctx->enc.blob_id, raw) == WALRUS_OK
+        && (ctx->phase != NGX_WALRUS_PUB_UPLOADING
+            || walrus_cert_add(&ctx->cert, (uint16_t) call->node, raw)
+               == WALRUS_OK))
+    {
+        rc = NGX_OK;
+    }
+
+    json_decref(root);
+
+    if (rc == NGX_OK) {
+        return NGX_OK;
+    }
+
+invalid:
+
+    ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                  "walrus: node %s sent an invalid confirmation for %s",
+                  wn->name, ctx->enc.id_text);
+
+    return NGX_ERROR;
+}
+
+
+static walrus_cert_t *
+ngx_walrus_publish_existing(ngx_walrus_publish_t *ctx,
+    ngx_walrus_call_t *call)
+{
+    walrus_cert_t  *cert;
+
+    if (call->truncated) {
+        return NULL;
+    }
+
+    cert = ngx_palloc(ctx->request->pool, sizeof(walrus_cert_t));
+    if (cert == NULL) {
+        return NULL;
+    }
+
+    if (ngx_walrus_cert_check(ctx->committee, cert, call->body,
+                              call->body_len, ctx->enc.blob_id)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "walrus: node %s sent a certificate that is not a "
+                      "valid one of blob %s; dropped",
+                      ctx->committee->nodes[call->node].name,
+                      ctx->enc.id_text);
+        return NULL;
+    }
+
+    return cert;
+}
+
+
+/*
+ * NGX_AGAIN while waiting, otherwise the status (or NGX_OK after a
+ * response was sent) to finish with.
+ */
+
+static ngx_int_t
+ngx_walrus_publish_evaluate(ngx_walrus_publish_t *ctx)
+{
+    unsigned             n, f;
+    ngx_uint_t           over;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    n = ctx->committee->params.n;
+    f = ctx->committee->params.f;
+
+    /* past the deadline, or nothing left running that could help */
+    over = ctx->timed_out
+           || (ctx->fanout.active == 0 && ngx_queue_empty(&ctx->fanout.done));
+
+    switch (ctx->phase) {
+
+    case NGX_WALRUS_PUB_CHECKING:
+        if (ctx->existing != NULL) {
+            ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_DONE);
+            return ngx_walrus_publish_respond(ctx, ctx->existing, 0);
+        }
+
+        /* a stored certificate is on f + 1 shards: one must have answered */
+
+        if (ctx->no_cert >= n - f || over) {
+            ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_UPLOADING);
+
+            if (ngx_walrus_publish_upload(ctx) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        return NGX_AGAIN;
+
+    case NGX_WALRUS_PUB_UPLOADING:
+        if (ctx->confirmed >= n - f) {
+            ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_CERTIFYING);
+
+            if (ngx_walrus_publish_certify(ctx) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return NGX_AGAIN;
+        }
+
+        if (ctx->unconfirmed > f || over) {
+            ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_DONE);
+            return ngx_walrus_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                         NGX_WALRUS_DOMAIN_GATEWAY,
+                                         "INSUFFICIENT_CONFIRMATIONS",
+                                         "only %ud of the %ud shards needed "
+                                         "confirmed blob %s",
+                                         ctx->confirmed, n - f,
+                                         ctx->enc.id_text);
+        }
+
+        return NGX_AGAIN;
+
+    case NGX_WALRUS_PUB_CERTIFYING:
+        if (ctx->stored >= f + 1) {
+            ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_DONE);
+            return ngx_walrus_publish_respond(ctx, &ctx->cert, 1);
+        }
+
+        if (ctx->not_stored > n - f - 1 || over) {
+            ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_DONE);
+            return ngx_walrus_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                         NGX_WALRUS_DOMAIN_GATEWAY,
+                                         "CERTIFICATE_NOT_STORED",
+                                         "the certificate of blob %s reached "
+                                         "only %ud shards", ctx->enc.id_text,
+                                         ctx->stored);
+        }
+
+        return NGX_AGAIN;
+
+    default:
+        return NGX_AGAIN;
+    }
+}
+
+
+/*
+ * The registration to every node; a node's metadata follows its
+ * registration, its slivers its metadata
+ */
+
+static ngx_int_t
+ngx_walrus_publish_upload(ngx_walrus_publish_t *ctx)
+{
+    if (ngx_walrus_publish_register(ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_walrus_publish_put_all(ctx, NGX_WALRUS_CALL_REGISTER,
+                                      "registration", ctx->registration,
+                                      WALRUS_REGISTRATION_LEN);
+}
+
+
+/* nodes store only blobs that a publisher of the committee registered */
+
+static ngx_int_t
+ngx_walrus_publish_register(ngx_walrus_publish_t *ctx)
+{
+    int                             rc;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
+    walrus_registration_t           reg;
+
+    wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
+
+    ngx_memzero(&reg, sizeof(walrus_registration_t));
+    reg.epoch = ctx->committee->epoch;
+    ngx_memcpy(reg.blob_id, ctx->enc.blob_id, WALRUS_BLOB_ID_LEN);
+    reg.length = ctx->enc.length;
+    reg.end_epoch = reg.epoch + (uint32_t) ctx->epochs;
+    reg.deletable = ctx->permanent ? 0 : 1;
+
+    rc = walrus_registration_sign(&reg, wlcf->gateway_key);
+    if (rc != WALRUS_OK) {
+        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                      "walrus: signing the registration of %s failed: %s",
+                      ctx->enc.id_text, walrus_strerror(rc));
+        return NGX_ERROR;
+    }
+
+    walrus_registration_serialize(&reg, ctx->registration);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_publish_metadata(ngx_walrus_publish_t *ctx, ngx_uint_t node)
+{
+    ngx_chain_t  *b;
+
+    b = ngx_walrus_memory_body(ctx->request->pool, ctx->enc.metadata,
+                               ctx->enc.metadata_len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_walrus_publish_call(ctx, node, NGX_WALRUS_CALL_METADATA, 0,
+                                   NGX_HTTP_PUT, "metadata", b,
+                                   NGX_WALRUS_CAPTURE_JSON);
+}
+
+
+static ngx_int_t
+ngx_walrus_publish_slivers(ngx_walrus_publish_t *ctx, ngx_uint_t node)
+{
+    char            path[64];
+    unsigned        i, pair, axis;
+    ngx_chain_t    *b;
+    walrus_node_t  *wn;
+
+    wn = &ctx->committee->nodes[node];
+
+    for (i = 0; i < wn->nshards; i++) {
+        pair = walrus_shard_to_pair(&ctx->committee->params,
+                                    ctx->enc.blob_id, wn->shards[i]);
+
+        for (axis = 0; axis < 2; axis++) {
+            b = ngx_walrus_sliver_body(ctx->request->pool, &ctx->enc,
+                                       &ctx->file, pair, axis);
+            if (b == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_snprintf((u_char *) path, sizeof(path), "slivers/%ud/%s%Z",
+                         pair, axis == WALRUS_PRIMARY ? "primary"
+                                                      : "secondary");
+
+            if (ngx_walrus_publish_call(ctx, node, NGX_WALRUS_CALL_SLIVER,
+                                        pair, NGX_HTTP_PUT, path, b,
+                                        NGX_WALRUS_CAPTURE_JSON)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            ctx->nodes[node].pending++;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_publish_certify(ngx_walrus_publish_t *ctx)
+{
+    ctx->cert_len = walrus_cert_size(&ctx->cert);
+    ctx->cert_bytes = ngx_pnalloc(ctx->request->pool, ctx->cert_len);
+    if (ctx->cert_bytes == NULL) {
+        return NGX_ERROR;
+    }
+
+    walrus_cert_serialize(&ctx->cert, ctx->cert_bytes);
+
+    return ngx_walrus_publish_put_all(ctx, NGX_WALRUS_CALL_CERT,
+                                      "certificate", ctx->cert_bytes,
+                                      ctx->cert_len);
+}
+
+
+/* the same bytes to every node */
+
+static ngx_int_t
+ngx_walrus_publish_put_all(ngx_walrus_publish_t *ctx, ngx_uint_t kind,
+    const char *path, u_char *data, size_t len)
+{
+    ngx_uint_t    i;
+    ngx_chain_t  *b;
+
+    for (i = 0; i < ctx->committee->nnodes; i++) {
+        b = ngx_walrus_memory_body(ctx->request->pool, data, len);
+
+        if (b == NULL
+            || ngx_walrus_publish_call(ctx, i, kind, 0, NGX_HTTP_PUT, path, b,
+                                       NGX_WALRUS_CAPTURE_JSON)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_publish_call(ngx_walrus_publish_t *ctx, ngx_uint_t node,
+    ngx_uint_t kind, ngx_uint_t pair, ngx_uint_t method, const char *path,
+    ngx_chain_t *body, size_t capture)
+{
+    ngx_walrus_call_t  *call;
+
+    call = ngx_walrus_fanout_call(ctx->request, &ctx->fanout, NULL, node,
+                                  method, ctx->enc.id_text, path, body,
+                                  capture);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->kind = kind;
+    call->pair = pair;
+
+    return NGX_OK;
+}
+
+
+static ngx_chain_t *
+ngx_walrus_memory_body(ngx_pool_t *pool, u_char *data, size_t len)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = ngx_calloc_buf(pool);
+    cl = ngx_alloc_chain_link(pool);
+    if (b == NULL || cl == NULL) {
+        return NULL;
+    }
+
+    b->pos = data;
+    b->last = data + len;
+    b->memory = 1;
+    b->last_buf = 1;
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    return cl;
+}
+
+
+void
+ngx_walrus_publish_phase(ngx_walrus_publish_t *ctx,
+    ngx_walrus_pub_phase_e phase)
+{
+#if (NGX_DEBUG)
+    static const char  *names[] = {
+        "checking", "uploading", "certifying", "done"
+    };
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "walrus: upload of %s: %s -> %s", ctx->enc.id_text,
+                   names[ctx->phase], names[phase]);
+#endif
+
+    ctx->phase = phase;
+}

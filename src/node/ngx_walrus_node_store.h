@@ -1,0 +1,39 @@
+/*
+ * A storage node's upload, verified and stored in the thread pool
+ * (ngx_walrus_node_store.c) once the request (ngx_walrus_node_put.c) read
+ * its body.
+ */
+
+#ifndef _NGX_WALRUS_NODE_STORE_H_INCLUDED_
+#define _NGX_WALRUS_NODE_STORE_H_INCLUDED_
+
+
+#include <ngx_walrus_node.h>
+#include <walrus_registration.h>
+#include <walrus_store.h>
+
+
+struct ngx_walrus_put_s {
+    ngx_walrus_route_t         route;
+    const walrus_committee_t  *committee;
+    ngx_chain_t               *body;
+    off_t                      body_len;
+    ngx_temp_file_t           *body_file;
+    walrus_registration_t      registration;
+    char                       dir[WALRUS_PATH_MAX];
+    ngx_walrus_node_result_t   res;
+    ngx_http_request_t        *request;
+    ngx_walrus_thread_t        thread;
+    ngx_event_t                guard;
+};
+
+
+/*
+ * The task of an upload (its data is the ngx_walrus_put_t): verifies and
+ * stores the body, and says how in t->res.  System calls and the core
+ * library only.
+ */
+void ngx_walrus_node_store(void *data, ngx_log_t *log);
+
+
+#endif /* _NGX_WALRUS_NODE_STORE_H_INCLUDED_ */
