@@ -275,12 +275,15 @@ our $GATEWAY_LOCATION = <<'END';
         }
 END
 
+# (seven nodes share one worker here: their scrubbers read 1 MB/s each,
+# not the default 8, so that they do not slow the gateway under test)
 our $NODE_LOCATION = <<'END';
         location / {
             walrus_node;
             walrus_node_name node%%NODE%%;
             walrus_node_key %%DIR%%/keys/node%%NODE%%.key;
             walrus_node_store %%DIR%%/store%%NODE%%;
+            walrus_node_scrub_rate 1m;
         }
 END
 
