@@ -13,10 +13,14 @@
 #include <walrus_codec.h>
 
 
-#define NGX_WALRUS_CALL_META   0
-#define NGX_WALRUS_CALL_CERT   1
-#define NGX_WALRUS_CALL_SLIVER 2
-#define NGX_WALRUS_CALL_PROBE  0x100
+/* what a node request of a read asks for (call->kind) */
+
+typedef enum {
+    NGX_WALRUS_READ_CALL_META = 0,
+    NGX_WALRUS_READ_CALL_CERT,
+    NGX_WALRUS_READ_CALL_SLIVER,      /* one its segment waits for */
+    NGX_WALRUS_READ_CALL_PROBE        /* to a slow node, on the side */
+} ngx_walrus_read_call_e;
 
 
 typedef struct {
@@ -30,7 +34,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_walrus_read_call(ngx_walrus_read_t *ctx,
-    ngx_walrus_arena_t *arena, ngx_uint_t node, ngx_uint_t kind,
+    ngx_walrus_arena_t *arena, ngx_uint_t node, ngx_walrus_read_call_e kind,
     const char *path, size_t max, ngx_walrus_call_t **out);
 static ngx_int_t ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx);
 static size_t ngx_walrus_read_meta_max(ngx_walrus_read_t *ctx);
@@ -52,7 +56,7 @@ static ngx_int_t ngx_walrus_seg_start(ngx_walrus_read_t *ctx, uint64_t g);
 static ngx_int_t ngx_walrus_seg_request(ngx_walrus_seg_t *seg,
     ngx_uint_t count);
 static ngx_int_t ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair,
-    unsigned node, ngx_uint_t flags);
+    unsigned node, ngx_walrus_read_call_e kind);
 static ngx_int_t ngx_walrus_seg_probe(ngx_walrus_seg_t *seg);
 static void ngx_walrus_seg_probe_cut(ngx_walrus_seg_t *seg, unsigned node);
 static ngx_int_t ngx_walrus_seg_progress(ngx_walrus_seg_t *seg);
@@ -188,10 +192,10 @@ ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx)
     }
 
     for (i = 0; i < n; i++) {
-        if (ngx_walrus_read_call(ctx, NULL, i, NGX_WALRUS_CALL_META,
+        if (ngx_walrus_read_call(ctx, NULL, i, NGX_WALRUS_READ_CALL_META,
                                  "metadata", max, &ctx->meta_calls[2 * i])
             != NGX_OK
-            || ngx_walrus_read_call(ctx, NULL, i, NGX_WALRUS_CALL_CERT,
+            || ngx_walrus_read_call(ctx, NULL, i, NGX_WALRUS_READ_CALL_CERT,
                                     "certificate", WALRUS_CERT_MAX_SIZE,
                                     &ctx->meta_calls[2 * i + 1])
                != NGX_OK)
@@ -357,8 +361,8 @@ ngx_walrus_read_remember(ngx_walrus_read_t *ctx)
 
 static ngx_int_t
 ngx_walrus_read_call(ngx_walrus_read_t *ctx, ngx_walrus_arena_t *arena,
-    ngx_uint_t node, ngx_uint_t kind, const char *path, size_t max,
-    ngx_walrus_call_t **out)
+    ngx_uint_t node, ngx_walrus_read_call_e kind, const char *path,
+    size_t max, ngx_walrus_call_t **out)
 {
     ngx_walrus_call_t  *call;
 
@@ -511,7 +515,7 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
 
     switch (call->kind) {
 
-    case NGX_WALRUS_CALL_META:
+    case NGX_WALRUS_READ_CALL_META:
         if (!ctx->have_meta && ok
             && walrus_metadata_parse(&ctx->meta, call->body, call->body_len)
                != WALRUS_OK)
@@ -549,7 +553,7 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
 
         break;
 
-    case NGX_WALRUS_CALL_CERT:
+    case NGX_WALRUS_READ_CALL_CERT:
         if (ctx->cert == NULL && ok) {
             cert = ngx_palloc(ctx->request->pool, sizeof(walrus_cert_t));
 
@@ -580,15 +584,15 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
 
         break;
 
-    default: /* NGX_WALRUS_CALL_SLIVER */
-        seg = &ctx->window[call->kind >> 16];
+    default: /* NGX_WALRUS_READ_CALL_SLIVER, NGX_WALRUS_READ_CALL_PROBE */
+        seg = call->data;
 
         if (!seg->active || seg->calls[call->pair] != call) {
             ngx_walrus_call_release(call);
-            break;
+            return;
         }
 
-        if (call->kind & NGX_WALRUS_CALL_PROBE) {
+        if (call->kind == NGX_WALRUS_READ_CALL_PROBE) {
             seg->probing--;
 
         } else {
@@ -601,7 +605,7 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
         {
             seg->state[call->pair] = NGX_WALRUS_SLOT_ARRIVED;
 
-            if (call->kind & NGX_WALRUS_CALL_PROBE) {
+            if (call->kind == NGX_WALRUS_READ_CALL_PROBE) {
                 ngx_walrus_slow[call->node].slow = 0;
 
                 if (ctx->avoid[call->node] == 1) {
@@ -609,7 +613,8 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
                 }
             }
 
-            break;
+            /* the sliver stays in the call until its segment is out */
+            return;
         }
 
         ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
@@ -620,12 +625,12 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
         seg->state[call->pair] = NGX_WALRUS_SLOT_BAD;
         ctx->avoid[call->node] = 2;
         ngx_walrus_call_release(call);
-        break;
+        return;
     }
 
-    if (call->kind < NGX_WALRUS_CALL_SLIVER) {
-        ngx_walrus_call_release(call);
-    }
+    /* metadata and certificate are copied out when they are used */
+
+    ngx_walrus_call_release(call);
 }
 
 
@@ -802,7 +807,7 @@ ngx_walrus_seg_reset(ngx_walrus_seg_t *seg)
     for (i = 0; i < n; i++) {
         if (seg->calls[i] != NULL) {
             if (seg->state[i] == NGX_WALRUS_SLOT_REQUESTED
-                && (seg->calls[i]->kind & NGX_WALRUS_CALL_PROBE))
+                && seg->calls[i]->kind == NGX_WALRUS_READ_CALL_PROBE)
             {
                 ngx_walrus_seg_probe_cut(seg, seg->calls[i]->node);
             }
@@ -861,7 +866,10 @@ ngx_walrus_seg_request(ngx_walrus_seg_t *seg, ngx_uint_t count)
                 continue;
             }
 
-            if (ngx_walrus_seg_ask(seg, pair, node, 0) != NGX_OK) {
+            if (ngx_walrus_seg_ask(seg, pair, node,
+                                   NGX_WALRUS_READ_CALL_SLIVER)
+                != NGX_OK)
+            {
                 return NGX_ERROR;
             }
 
@@ -913,7 +921,7 @@ ngx_walrus_seg_probe(ngx_walrus_seg_t *seg)
                        "walrus: segment %uL probes slow node %ud",
                        seg->index, node);
 
-        if (ngx_walrus_seg_ask(seg, pair, node, NGX_WALRUS_CALL_PROBE)
+        if (ngx_walrus_seg_ask(seg, pair, node, NGX_WALRUS_READ_CALL_PROBE)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -948,7 +956,7 @@ ngx_walrus_seg_probe_cut(ngx_walrus_seg_t *seg, unsigned node)
 
 static ngx_int_t
 ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
-    ngx_uint_t flags)
+    ngx_walrus_read_call_e kind)
 {
     u_char             *p;
     char                path[sizeof("slivers//primary") + NGX_INT32_LEN];
@@ -961,8 +969,8 @@ ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
     ngx_snprintf((u_char *) path, sizeof(path), "slivers/%ud/primary%Z",
                  pair);
 
-    if (ngx_walrus_read_call(ctx, seg->arena, node, NGX_WALRUS_CALL_SLIVER,
-                             path, seg->sliver_size, &call)
+    if (ngx_walrus_read_call(ctx, seg->arena, node, kind, path,
+                             seg->sliver_size, &call)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -980,9 +988,8 @@ ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
                     off + seg->sliver_size - 1);
     call->range.len = p - call->range.data;
 
-    call->kind = NGX_WALRUS_CALL_SLIVER | flags
-                 | (ngx_uint_t) (seg - ctx->window) << 16;
     call->pair = pair;
+    call->data = seg;
 
     seg->calls[pair] = call;
     seg->state[pair] = NGX_WALRUS_SLOT_REQUESTED;
