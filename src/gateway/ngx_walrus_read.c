@@ -58,7 +58,6 @@ static ngx_int_t ngx_walrus_seg_request(ngx_walrus_seg_t *seg,
 static ngx_int_t ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair,
     unsigned node, ngx_walrus_read_call_e kind);
 static ngx_int_t ngx_walrus_seg_probe(ngx_walrus_seg_t *seg);
-static void ngx_walrus_seg_probe_cut(ngx_walrus_seg_t *seg, unsigned node);
 static ngx_int_t ngx_walrus_seg_progress(ngx_walrus_seg_t *seg);
 static void ngx_walrus_seg_reset(ngx_walrus_seg_t *seg);
 static void ngx_walrus_seg_mark_slow(ngx_walrus_seg_t *seg);
@@ -72,26 +71,10 @@ static void ngx_walrus_read_arm(ngx_walrus_read_t *ctx);
 static void ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc);
 
 
-/*
- * Per worker: nodes a read hedged over.  Later reads ask them last, so
- * they do not wait a hedge delay for them again.  From `until` on, the
- * next segment asks such a node once on the side of its p requests (a
- * probe no read waits for); only an answer makes it a first choice again.
- */
-
-typedef struct {
-    ngx_msec_t             until;
-    unsigned               slow:1;
-} ngx_walrus_slow_t;
-
-static ngx_walrus_slow_t  ngx_walrus_slow[WALRUS_MAX_SHARDS];
-
-
 ngx_int_t
 ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
     ngx_str_t                value, meta, cert;
-    ngx_uint_t               i;
     ngx_pool_cleanup_t      *cln;
     ngx_walrus_read_t       *ctx;
     ngx_walrus_main_conf_t  *wmcf;
@@ -111,13 +94,8 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     ngx_walrus_fanout_init(&ctx->fanout,
                            &ngx_walrus_gateway_loc_conf(r)->node_location);
 
-    ctx->avoid = ngx_pcalloc(r->pool, wmcf->committee->nnodes);
-    if (ctx->avoid == NULL) {
+    if (ngx_walrus_health_init(ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    for (i = 0; i < wmcf->committee->nnodes; i++) {
-        ctx->avoid[i] = ngx_walrus_slow[i].slow;
     }
 
     cln->handler = ngx_walrus_read_cleanup;
@@ -606,11 +584,7 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
             seg->state[call->pair] = NGX_WALRUS_SLOT_ARRIVED;
 
             if (call->kind == NGX_WALRUS_READ_CALL_PROBE) {
-                ngx_walrus_slow[call->node].slow = 0;
-
-                if (ctx->avoid[call->node] == 1) {
-                    ctx->avoid[call->node] = 0;
-                }
+                ngx_walrus_health_answered(ctx, call->node);
             }
 
             /* the sliver stays in the call until its segment is out */
@@ -623,7 +597,7 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
                       call->body_len, &call->node_uri);
 
         seg->state[call->pair] = NGX_WALRUS_SLOT_BAD;
-        ctx->avoid[call->node] = 2;
+        ngx_walrus_health_bad(ctx, call->node);
         ngx_walrus_call_release(call);
         return;
     }
@@ -809,7 +783,8 @@ ngx_walrus_seg_reset(ngx_walrus_seg_t *seg)
             if (seg->state[i] == NGX_WALRUS_SLOT_REQUESTED
                 && seg->calls[i]->kind == NGX_WALRUS_READ_CALL_PROBE)
             {
-                ngx_walrus_seg_probe_cut(seg, seg->calls[i]->node);
+                ngx_walrus_health_probe_cut(seg->ctx, seg->calls[i]->node,
+                                            seg->started);
             }
 
             ngx_walrus_fanout_cancel(seg->calls[i]);
@@ -846,13 +821,14 @@ ngx_walrus_seg_reset(ngx_walrus_seg_t *seg)
 static ngx_int_t
 ngx_walrus_seg_request(ngx_walrus_seg_t *seg, ngx_uint_t count)
 {
-    unsigned            pair, shard, node, n, pass;
+    unsigned            pair, shard, node, n;
+    ngx_uint_t          pass;
     ngx_walrus_read_t  *ctx;
 
     ctx = seg->ctx;
     n = ctx->committee->params.n;
 
-    for (pass = 0; pass < 3; pass++) {
+    for (pass = NGX_WALRUS_NODE_GOOD; pass <= NGX_WALRUS_NODE_BAD; pass++) {
         for (pair = 0; pair < n && count > 0; pair++) {
             if (seg->state[pair] != NGX_WALRUS_SLOT_IDLE) {
                 continue;
@@ -862,7 +838,7 @@ ngx_walrus_seg_request(ngx_walrus_seg_t *seg, ngx_uint_t count)
                                          ctx->route.blob_id, pair);
             node = ctx->committee->shard_owner[shard];
 
-            if (ctx->avoid[node] != pass) {
+            if (ctx->health[node] != pass) {
                 continue;
             }
 
@@ -887,14 +863,11 @@ ngx_walrus_seg_request(ngx_walrus_seg_t *seg, ngx_uint_t count)
 static ngx_int_t
 ngx_walrus_seg_probe(ngx_walrus_seg_t *seg)
 {
-    unsigned                        pair, shard, node, n;
-    ngx_walrus_slow_t              *slow;
-    ngx_walrus_read_t              *ctx;
-    ngx_walrus_gateway_loc_conf_t  *wlcf;
+    unsigned            pair, shard, node, n;
+    ngx_walrus_read_t  *ctx;
 
     ctx = seg->ctx;
     n = ctx->committee->params.n;
-    wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
 
     for (pair = 0; pair < n; pair++) {
         if (seg->state[pair] != NGX_WALRUS_SLOT_IDLE) {
@@ -904,17 +877,10 @@ ngx_walrus_seg_probe(ngx_walrus_seg_t *seg)
         shard = walrus_pair_to_shard(&ctx->committee->params,
                                      ctx->route.blob_id, pair);
         node = ctx->committee->shard_owner[shard];
-        slow = &ngx_walrus_slow[node];
 
-        if (!slow->slow || ctx->avoid[node] != 1
-            || (ngx_msec_int_t) (slow->until - ngx_current_msec) > 0)
-        {
+        if (!ngx_walrus_health_probe(ctx, node)) {
             continue;
         }
-
-        /* other reads keep avoiding it until the answer or another time */
-
-        slow->until = ngx_current_msec + wlcf->slow_timeout;
 
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP,
                        seg->ctx->request->connection->log, 0,
@@ -931,26 +897,6 @@ ngx_walrus_seg_probe(ngx_walrus_seg_t *seg)
     }
 
     return NGX_OK;
-}
-
-
-/*
- * A probe that ends unanswered with its segment: a node that had a hedge
- * delay to answer stays slow; otherwise a read a hedge delay on asks again.
- */
-
-static void
-ngx_walrus_seg_probe_cut(ngx_walrus_seg_t *seg, unsigned node)
-{
-    ngx_msec_t                      wait;
-    ngx_walrus_gateway_loc_conf_t  *wlcf;
-
-    wlcf = ngx_walrus_gateway_loc_conf(seg->ctx->request);
-
-    wait = ngx_current_msec - seg->started >= wlcf->hedge_delay
-           ? wlcf->slow_timeout : wlcf->hedge_delay;
-
-    ngx_walrus_slow[node].until = ngx_current_msec + wait;
 }
 
 
@@ -1003,23 +949,11 @@ ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
 static void
 ngx_walrus_seg_mark_slow(ngx_walrus_seg_t *seg)
 {
-    unsigned                        i, node;
-    ngx_walrus_gateway_loc_conf_t  *wlcf;
-
-    wlcf = ngx_walrus_gateway_loc_conf(seg->ctx->request);
+    unsigned  i;
 
     for (i = 0; i < seg->ctx->committee->params.n; i++) {
-        if (seg->state[i] != NGX_WALRUS_SLOT_REQUESTED) {
-            continue;
-        }
-
-        node = seg->calls[i]->node;
-
-        if (seg->ctx->avoid[node] == 0) {
-            seg->ctx->avoid[node] = 1;
-            ngx_walrus_slow[node].slow = 1;
-            ngx_walrus_slow[node].until = ngx_current_msec
-                                          + wlcf->slow_timeout;
+        if (seg->state[i] == NGX_WALRUS_SLOT_REQUESTED) {
+            ngx_walrus_health_slow(seg->ctx, seg->calls[i]->node);
         }
     }
 }
@@ -1279,7 +1213,7 @@ ngx_walrus_decode_apply(ngx_walrus_seg_t *seg, ngx_walrus_decode_t *d)
                           "metadata; skipped",
                           ctx->committee->nodes[seg->calls[i]->node].name,
                           i, seg->index, ctx->route.id_text);
-            ctx->avoid[seg->calls[i]->node] = 2;
+            ngx_walrus_health_bad(ctx, seg->calls[i]->node);
             ngx_walrus_call_release(seg->calls[i]);
         }
 

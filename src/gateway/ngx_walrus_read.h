@@ -9,6 +9,7 @@
 
 #include <ngx_walrus_gateway.h>
 #include <ngx_walrus_fanout.h>
+#include <ngx_walrus_read_health.h>
 #include <walrus_cert.h>
 #include <walrus_metadata.h>
 
@@ -68,7 +69,7 @@ struct ngx_walrus_read_s {
     uint64_t               next_send;
     uint64_t               last_seg;
     ngx_walrus_seg_t       window[NGX_WALRUS_WINDOW];
-    u_char                *avoid;           /* per node: 1 slow, 2 bad */
+    ngx_walrus_node_health_e  *health;      /* per node */
     ngx_walrus_call_t    **meta_calls;      /* 2n: metadata, certificate */
     ngx_event_t            timer;
     ngx_msec_t             started;
