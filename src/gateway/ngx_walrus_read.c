@@ -810,6 +810,7 @@ ngx_walrus_seg_reset(ngx_walrus_seg_t *seg)
     seg->active = 0;
     seg->working = 0;
     seg->decoded = 0;
+    seg->retry = 0;
 }
 
 
@@ -1228,6 +1229,7 @@ ngx_walrus_decode_apply(ngx_walrus_seg_t *seg, ngx_walrus_decode_t *d)
 
     seg->rc = d->rc;
     seg->decoded = d->rc == WALRUS_OK;
+    seg->retry = d->rc == WALRUS_ENOTENOUGH;
 }
 
 
@@ -1298,8 +1300,8 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            if (seg->rc == WALRUS_ENOTENOUGH) {
-                seg->rc = WALRUS_OK;
+            if (seg->retry) {
+                seg->retry = 0;
                 return ngx_walrus_read_run(ctx);
             }
 

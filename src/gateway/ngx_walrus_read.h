@@ -43,10 +43,12 @@ typedef struct {
     ngx_msec_t             hedged;      /* when slivers were last added */
     ngx_uint_t             outstanding; /* requested, not arrived */
     ngx_uint_t             probing;     /* slow nodes asked on the side */
-    int                    rc;          /* of the decode task */
+    int                    rc;          /* of the last decode task */
     unsigned               active:1;
     unsigned               working:1;
     unsigned               decoded:1;
+    unsigned               retry:1;     /* it had too few good slivers:
+                                           the window runs once more */
 } ngx_walrus_seg_t;
 
 
