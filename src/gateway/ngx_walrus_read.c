@@ -68,6 +68,8 @@ static void ngx_walrus_decode_apply(ngx_walrus_seg_t *seg,
     ngx_walrus_decode_t *d);
 static ngx_int_t ngx_walrus_read_output(ngx_walrus_read_t *ctx);
 static void ngx_walrus_read_arm(ngx_walrus_read_t *ctx);
+static void ngx_walrus_read_phase(ngx_walrus_read_t *ctx,
+    ngx_walrus_read_phase_e phase);
 static void ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc);
 
 
@@ -88,6 +90,7 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     }
 
     ctx->request = r;
+    ctx->phase = NGX_WALRUS_READ_METADATA;
     ctx->committee = wmcf->committee;
     ctx->route = *rt;
     ctx->started = ngx_current_msec;
@@ -142,7 +145,7 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
                                 ctx)
         == NGX_OK)
     {
-        ctx->cache_wait = 1;
+        ngx_walrus_read_phase(ctx, NGX_WALRUS_READ_CACHE);
         return NGX_DONE;
     }
 
@@ -221,11 +224,11 @@ ngx_walrus_read_cached(ngx_http_request_t *r, void *data,
 {
     ngx_walrus_read_t  *ctx = data;
 
-    ctx->cache_wait = 0;
-
-    if (ctx->done) {
+    if (ctx->phase == NGX_WALRUS_READ_DONE) {
         return;
     }
+
+    ngx_walrus_read_phase(ctx, NGX_WALRUS_READ_METADATA);
 
     if (entry->negative && entry->metadata.len == 0) {
         ngx_walrus_read_finish(ctx,
@@ -408,7 +411,9 @@ ngx_walrus_read_step(ngx_http_request_t *r)
 
     ctx = ngx_walrus_gateway_read(r);
 
-    if (ctx->done || ctx->cache_wait) {
+    if (ctx->phase == NGX_WALRUS_READ_CACHE
+        || ctx->phase == NGX_WALRUS_READ_DONE)
+    {
         return;
     }
 
@@ -429,6 +434,11 @@ ngx_walrus_read_step(ngx_http_request_t *r)
 }
 
 
+/*
+ * Takes in what the nodes answered and moves the read on until it has to
+ * wait (NGX_AGAIN) or is over (what ends the request).
+ */
+
 static ngx_int_t
 ngx_walrus_read_run(ngx_walrus_read_t *ctx)
 {
@@ -437,46 +447,53 @@ ngx_walrus_read_run(ngx_walrus_read_t *ctx)
     ngx_walrus_seg_t    *seg;
     ngx_walrus_call_t   *call;
 
-    while ((call = ngx_walrus_fanout_next(&ctx->fanout)) != NULL) {
-        ngx_walrus_read_handle(ctx, call);
-    }
+    for ( ;; ) {
+        while ((call = ngx_walrus_fanout_next(&ctx->fanout)) != NULL) {
+            ngx_walrus_read_handle(ctx, call);
+        }
 
-    ngx_walrus_fanout_sweep(ctx->request, &ctx->fanout);
+        ngx_walrus_fanout_sweep(ctx->request, &ctx->fanout);
 
-    if (!ctx->segments) {
-        rc = ngx_walrus_read_meta_done(ctx);
+        if (ctx->phase == NGX_WALRUS_READ_METADATA) {
+            rc = ngx_walrus_read_meta_done(ctx);
+            if (rc != NGX_DECLINED) {
+                return rc;
+            }
+
+            ngx_walrus_read_phase(ctx, NGX_WALRUS_READ_SEGMENTS);
+            ctx->next_fetch = ctx->start / ctx->meta.segment_size;
+            ctx->next_send = ctx->next_fetch;
+            ctx->last_seg = ctx->end / ctx->meta.segment_size;
+        }
+
+        while (ctx->next_fetch <= ctx->last_seg
+               && ctx->next_fetch < ctx->next_send + NGX_WALRUS_WINDOW)
+        {
+            if (ngx_walrus_seg_start(ctx, ctx->next_fetch) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ctx->next_fetch++;
+        }
+
+        for (i = 0; i < NGX_WALRUS_WINDOW; i++) {
+            seg = &ctx->window[i];
+
+            if (seg->active && !seg->decoded) {
+                rc = ngx_walrus_seg_progress(seg);
+                if (rc != NGX_AGAIN) {
+                    return rc;
+                }
+            }
+        }
+
+        rc = ngx_walrus_read_output(ctx);
         if (rc != NGX_DECLINED) {
             return rc;
         }
 
-        ctx->segments = 1;
-        ctx->next_fetch = ctx->start / ctx->meta.segment_size;
-        ctx->next_send = ctx->next_fetch;
-        ctx->last_seg = ctx->end / ctx->meta.segment_size;
+        /* a window slot came free, or a segment wants more slivers */
     }
-
-    while (ctx->next_fetch <= ctx->last_seg
-           && ctx->next_fetch < ctx->next_send + NGX_WALRUS_WINDOW)
-    {
-        if (ngx_walrus_seg_start(ctx, ctx->next_fetch) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ctx->next_fetch++;
-    }
-
-    for (i = 0; i < NGX_WALRUS_WINDOW; i++) {
-        seg = &ctx->window[i];
-
-        if (seg->active && !seg->decoded) {
-            rc = ngx_walrus_seg_progress(seg);
-            if (rc != NGX_AGAIN) {
-                return rc;
-            }
-        }
-    }
-
-    return ngx_walrus_read_output(ctx);
 }
 
 
@@ -1235,7 +1252,8 @@ ngx_walrus_decode_apply(ngx_walrus_seg_t *seg, ngx_walrus_decode_t *d)
 
 /*
  * Sends decoded segments in order; a segment that cannot be decoded is an
- * error before the headers went out and an abort after.
+ * error before the headers went out and an abort after.  NGX_DECLINED:
+ * the window is to run again.
  */
 
 static ngx_int_t
@@ -1275,7 +1293,7 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
                 return NGX_OK;
             }
 
-            return ngx_walrus_read_run(ctx);
+            return NGX_DECLINED;
         }
 
         if (seg->rc == WALRUS_EINCONSISTENT) {
@@ -1302,7 +1320,7 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
 
             if (seg->retry) {
                 seg->retry = 0;
-                return ngx_walrus_read_run(ctx);
+                return NGX_DECLINED;
             }
 
             return NGX_AGAIN;
@@ -1374,7 +1392,7 @@ ngx_walrus_read_arm(ngx_walrus_read_t *ctx)
     wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
     wait = wlcf->read_timeout;
 
-    if (!ctx->segments) {
+    if (ctx->phase == NGX_WALRUS_READ_METADATA) {
         t = ngx_current_msec - ctx->started;
         wait = t < wait ? wait - t : 1;
 
@@ -1430,13 +1448,34 @@ ngx_walrus_read_cancel(ngx_walrus_read_t *ctx)
 
 
 static void
+ngx_walrus_read_phase(ngx_walrus_read_t *ctx, ngx_walrus_read_phase_e phase)
+{
+#if (NGX_DEBUG)
+    static const char  *names[] = {
+        "metadata", "cache", "segments", "done"
+    };
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "walrus: read of %s: %s -> %s", ctx->route.id_text,
+                   names[ctx->phase], names[phase]);
+#endif
+
+    ctx->phase = phase;
+}
+
+
+static void
 ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc)
 {
     ngx_uint_t           i;
     ngx_http_request_t  *r;
 
     r = ctx->request;
-    ctx->done = 1;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "walrus: read of %s ends: %i", ctx->route.id_text, rc);
+
+    ngx_walrus_read_phase(ctx, NGX_WALRUS_READ_DONE);
     ctx->fanout.closed = 1;
 
     ngx_walrus_read_cancel(ctx);

@@ -52,39 +52,51 @@ typedef struct {
 } ngx_walrus_seg_t;
 
 
+/*
+ * Where a read is.  Memory hits go from METADATA straight on; a Redis
+ * lookup is CACHE until its answer, then the nodes are asked (METADATA)
+ * unless it had what was needed.
+ */
+
+typedef enum {
+    NGX_WALRUS_READ_METADATA = 0,   /* metadata and certificate awaited */
+    NGX_WALRUS_READ_CACHE,          /* Redis is asked first */
+    NGX_WALRUS_READ_SEGMENTS,       /* slivers fetched, decoded and sent */
+    NGX_WALRUS_READ_DONE
+} ngx_walrus_read_phase_e;
+
+
 struct ngx_walrus_read_s {
-    ngx_http_request_t    *request;
-    walrus_committee_t    *committee;
-    ngx_walrus_route_t     route;
-    ngx_walrus_fanout_t    fanout;
-    walrus_metadata_t      meta;
-    walrus_cert_t         *cert;
-    unsigned               meta_missing;    /* shards answering 404 */
-    unsigned               meta_failed;     /* shards failing otherwise */
-    unsigned               cert_missing;
-    unsigned               cert_failed;
-    ngx_msec_t             missing_since;   /* n - f shards said 404 */
-    uint64_t               start;           /* served bytes, inclusive */
-    uint64_t               end;
-    ngx_uint_t             partial;         /* 206 */
-    uint64_t               next_fetch;
-    uint64_t               next_send;
-    uint64_t               last_seg;
-    ngx_walrus_seg_t       window[NGX_WALRUS_WINDOW];
-    ngx_walrus_node_health_e  *health;      /* per node */
-    ngx_walrus_call_t    **meta_calls;      /* 2n: metadata, certificate */
-    ngx_event_t            timer;
-    ngx_msec_t             started;
-    ngx_str_t              filename;
-    ngx_flag_t             download;
-    const char            *type;            /* remembered content type */
-    unsigned               have_meta:1;
-    unsigned               missing_seen:1;  /* missing_since is set */
-    unsigned               cache_wait:1;
-    unsigned               from_cache:1;
-    unsigned               segments:1;      /* fetching slivers */
-    unsigned               header_sent:1;
-    unsigned               done:1;
+    ngx_http_request_t         *request;
+    ngx_walrus_read_phase_e     phase;
+    walrus_committee_t         *committee;
+    ngx_walrus_route_t          route;
+    ngx_walrus_fanout_t         fanout;
+    walrus_metadata_t           meta;
+    walrus_cert_t              *cert;
+    unsigned                    meta_missing;  /* shards answering 404 */
+    unsigned                    meta_failed;   /* shards failing otherwise */
+    unsigned                    cert_missing;
+    unsigned                    cert_failed;
+    ngx_msec_t                  missing_since; /* n - f shards said 404 */
+    uint64_t                    start;         /* served bytes, inclusive */
+    uint64_t                    end;
+    ngx_uint_t                  partial;       /* 206 */
+    uint64_t                    next_fetch;
+    uint64_t                    next_send;
+    uint64_t                    last_seg;
+    ngx_walrus_seg_t            window[NGX_WALRUS_WINDOW];
+    ngx_walrus_node_health_e   *health;        /* per node */
+    ngx_walrus_call_t         **meta_calls;    /* 2n: metadata, cert */
+    ngx_event_t                 timer;
+    ngx_msec_t                  started;
+    ngx_str_t                   filename;
+    ngx_flag_t                  download;
+    const char                 *type;          /* remembered content type */
+    unsigned                    have_meta:1;
+    unsigned                    missing_seen:1; /* missing_since is set */
+    unsigned                    from_cache:1;
+    unsigned                    header_sent:1;
 };
 
 
