@@ -1,6 +1,9 @@
 /*
- * Gateway read path: state shared by the request driver
- * (ngx_walrus_read.c) and the HTTP semantics (ngx_walrus_read_http.c).
+ * Gateway read path: the state of a read, shared by its driver
+ * (ngx_walrus_read.c: phases, timers, output), the metadata and
+ * certificate (ngx_walrus_read_meta.c), the segment window and the node
+ * health it consults (ngx_walrus_read_health.c), and the HTTP semantics
+ * (ngx_walrus_read_http.c).
  */
 
 #ifndef _NGX_WALRUS_READ_H_INCLUDED_
@@ -15,6 +18,16 @@
 
 
 #define NGX_WALRUS_WINDOW  2
+
+
+/* what a node request of a read asks for (call->kind) */
+
+typedef enum {
+    NGX_WALRUS_READ_CALL_META = 0,
+    NGX_WALRUS_READ_CALL_CERT,
+    NGX_WALRUS_READ_CALL_SLIVER,      /* one its segment waits for */
+    NGX_WALRUS_READ_CALL_PROBE        /* to a slow node, on the side */
+} ngx_walrus_read_call_e;
 
 
 typedef enum {
@@ -101,15 +114,43 @@ struct ngx_walrus_read_s {
 
 
 /*
- * Once metadata and certificate are in: answers what needs no sliver
- * (HEAD, 304, 416, status, errors) and returns the status it sent, or
- * NGX_DECLINED when the bytes start..end must be fetched.
+ * The driver, for the parts of a read.  A node request of the read: GET
+ * /v1/blobs/<id>/<path>, its kind in call->kind.
+ */
+ngx_int_t ngx_walrus_read_call(ngx_walrus_read_t *ctx,
+    ngx_walrus_arena_t *arena, ngx_uint_t node, ngx_walrus_read_call_e kind,
+    const char *path, size_t max, ngx_walrus_call_t **out);
+
+/* the request's write handler: moves the read on */
+void ngx_walrus_read_step(ngx_http_request_t *r);
+
+/* (re)sets the timer to the next deadline or hedge */
+void ngx_walrus_read_arm(ngx_walrus_read_t *ctx);
+
+void ngx_walrus_read_phase(ngx_walrus_read_t *ctx,
+    ngx_walrus_read_phase_e phase);
+
+/* ends the read and finalizes the request with rc */
+void ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc);
+
+
+/*
+ * HTTP semantics (ngx_walrus_read_http.c).  Once metadata and certificate
+ * are in: answers what needs no sliver (HEAD, 304, 416, status, errors)
+ * and returns the status it sent, or NGX_DECLINED when the bytes
+ * start..end must be fetched.
  */
 ngx_int_t ngx_walrus_read_prepare(ngx_walrus_read_t *ctx);
 
-/* response headers of a GET, sniffing the type from the first bytes */
+/* the content type a blob's first bytes show: a static string */
+const char *ngx_walrus_read_sniff(const u_char *first, size_t len);
+
+/*
+ * Response headers of a GET or HEAD: `type` is the one sniffed, or NULL
+ * for the one remembered (ctx->type), if any.
+ */
 ngx_int_t ngx_walrus_read_send_header(ngx_walrus_read_t *ctx,
-    const u_char *first, size_t len);
+    const char *type);
 
 
 #endif /* _NGX_WALRUS_READ_H_INCLUDED_ */
