@@ -1,8 +1,9 @@
 /*
  * Gateway read path: the state of a read, shared by its driver
- * (ngx_walrus_read.c: phases, timers, output), the metadata and
- * certificate (ngx_walrus_read_meta.c), the segment window and the node
- * health it consults (ngx_walrus_read_health.c), and the HTTP semantics
+ * (ngx_walrus_read.c: entry, phases, timers, output), the metadata and
+ * certificate (ngx_walrus_read_meta.c), the segment window
+ * (ngx_walrus_read_segment.c), the node health it consults
+ * (ngx_walrus_read_health.c) and the HTTP semantics
  * (ngx_walrus_read_http.c).
  */
 
@@ -13,6 +14,7 @@
 #include <ngx_walrus_gateway.h>
 #include <ngx_walrus_fanout.h>
 #include <ngx_walrus_read_health.h>
+#include <ngx_walrus_read_segment.h>
 #include <walrus_cert.h>
 #include <walrus_metadata.h>
 
@@ -28,41 +30,6 @@ typedef enum {
     NGX_WALRUS_READ_CALL_SLIVER,      /* one its segment waits for */
     NGX_WALRUS_READ_CALL_PROBE        /* to a slow node, on the side */
 } ngx_walrus_read_call_e;
-
-
-typedef enum {
-    NGX_WALRUS_SLOT_IDLE = 0,
-    NGX_WALRUS_SLOT_REQUESTED,
-    NGX_WALRUS_SLOT_ARRIVED,
-    NGX_WALRUS_SLOT_GOOD,
-    NGX_WALRUS_SLOT_BAD
-} ngx_walrus_slot_e;
-
-
-typedef struct {
-    ngx_walrus_read_t     *ctx;
-    uint64_t               index;
-    uint64_t               length;
-    size_t                 sym;
-    size_t                 sliver_size;
-    ngx_walrus_call_t    **calls;       /* n, by pair */
-    ngx_walrus_arena_t    *arena;       /* where the calls live */
-    ngx_thread_task_t     *task;        /* decodes the segment */
-    u_char                *state;       /* n, ngx_walrus_slot_e */
-    u_char                *verdict;     /* n, set by the decode task */
-    u_char                *out;         /* decoded segment (heap) */
-    ngx_buf_t             *buf;         /* the part being sent */
-    ngx_msec_t             started;
-    ngx_msec_t             hedged;      /* when slivers were last added */
-    ngx_uint_t             outstanding; /* requested, not arrived */
-    ngx_uint_t             probing;     /* slow nodes asked on the side */
-    int                    rc;          /* of the last decode task */
-    unsigned               active:1;
-    unsigned               working:1;
-    unsigned               decoded:1;
-    unsigned               retry:1;     /* it had too few good slivers:
-                                           the window runs once more */
-} ngx_walrus_seg_t;
 
 
 /*
