@@ -275,8 +275,8 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
     off_t                      from, to;
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
-    ngx_chain_t                out;
     const char                *type;
+    ngx_chain_t                out;
     ngx_walrus_seg_t          *seg;
     ngx_connection_t          *c;
     ngx_http_request_t        *r;

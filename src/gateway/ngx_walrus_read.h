@@ -94,6 +94,7 @@ void ngx_walrus_read_step(ngx_http_request_t *r);
 /* (re)sets the timer to the next deadline or hedge */
 void ngx_walrus_read_arm(ngx_walrus_read_t *ctx);
 
+/* moves the read to `phase`, with a debug line */
 void ngx_walrus_read_phase(ngx_walrus_read_t *ctx,
     ngx_walrus_read_phase_e phase);
 

@@ -16,11 +16,13 @@
 typedef enum {
     NGX_WALRUS_SLOT_IDLE = 0,
     NGX_WALRUS_SLOT_REQUESTED,
-    NGX_WALRUS_SLOT_ARRIVED,
-    NGX_WALRUS_SLOT_GOOD,
-    NGX_WALRUS_SLOT_BAD
+    NGX_WALRUS_SLOT_ARRIVED,        /* not verified yet */
+    NGX_WALRUS_SLOT_GOOD,           /* verified by a decode task */
+    NGX_WALRUS_SLOT_BAD             /* failed, or did not verify */
 } ngx_walrus_slot_e;
 
+
+/* a slot of the window: the segment `index` on its way */
 
 typedef struct {
     ngx_walrus_read_t     *ctx;
