@@ -1,93 +1,32 @@
 /*
- * Gateway read path, GET/HEAD /v1/blobs/{id}: metadata and certificate
- * from the nodes, then segment by segment the systematic primary slivers
- * (hedged with others when late), verified and decoded in the thread pool,
- * streamed to the client with a window of NGX_WALRUS_WINDOW segments.
+ * Gateway read path, GET/HEAD /v1/blobs/{id}: the driver.  It moves a
+ * read through its phases (metadata and certificate, then segment by
+ * segment the systematic primary slivers, verified and decoded) whenever
+ * a node answers, a decode ends, a timer fires or the client can take
+ * more; hands node answers to the metadata (ngx_walrus_read_meta.c) or
+ * the segment window (ngx_walrus_read_segment.c); and sends the decoded
+ * segments in order, fetching up to NGX_WALRUS_WINDOW of them at a time.
  */
 
 #include <ngx_walrus_gateway.h>
 #include <ngx_walrus_read.h>
+#include <ngx_walrus_read_meta.h>
 #include <ngx_walrus_buffer.h>
-#include <ngx_walrus_cache.h>
-#include <ngx_walrus_memo.h>
-#include <walrus_codec.h>
 
 
-#define NGX_WALRUS_CALL_META   0
-#define NGX_WALRUS_CALL_CERT   1
-#define NGX_WALRUS_CALL_SLIVER 2
-#define NGX_WALRUS_CALL_PROBE  0x100
-
-
-typedef struct {
-    ngx_walrus_seg_t      *seg;
-    unsigned               n;
-    const uint8_t         *pair_hashes;
-    const uint8_t         *slivers[WALRUS_MAX_SHARDS];
-    u_char                 verdict[WALRUS_MAX_SHARDS];
-    int                    rc;
-} ngx_walrus_decode_t;
-
-
-static ngx_int_t ngx_walrus_read_call(ngx_walrus_read_t *ctx,
-    ngx_walrus_arena_t *arena, ngx_uint_t node, ngx_uint_t kind,
-    const char *path, size_t max, ngx_walrus_call_t **out);
-static ngx_int_t ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx);
-static size_t ngx_walrus_read_meta_max(ngx_walrus_read_t *ctx);
-static ngx_uint_t ngx_walrus_read_meta_fits(ngx_walrus_read_t *ctx);
-static void ngx_walrus_read_cached(ngx_http_request_t *r, void *data,
-    ngx_walrus_cache_entry_t *entry);
-static ngx_int_t ngx_walrus_read_use(ngx_walrus_read_t *ctx, u_char *meta,
-    size_t meta_len, u_char *cert, size_t cert_len);
-static void ngx_walrus_read_remember(ngx_walrus_read_t *ctx);
-static void ngx_walrus_read_cancel(ngx_walrus_read_t *ctx);
 static void ngx_walrus_read_cleanup(void *data);
 static void ngx_walrus_read_timer(ngx_event_t *ev);
-static void ngx_walrus_read_step(ngx_http_request_t *r);
 static ngx_int_t ngx_walrus_read_run(ngx_walrus_read_t *ctx);
 static void ngx_walrus_read_handle(ngx_walrus_read_t *ctx,
     ngx_walrus_call_t *call);
-static ngx_int_t ngx_walrus_read_meta_done(ngx_walrus_read_t *ctx);
-static ngx_int_t ngx_walrus_seg_start(ngx_walrus_read_t *ctx, uint64_t g);
-static ngx_int_t ngx_walrus_seg_request(ngx_walrus_seg_t *seg,
-    ngx_uint_t count);
-static ngx_int_t ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair,
-    unsigned node, ngx_uint_t flags);
-static ngx_int_t ngx_walrus_seg_probe(ngx_walrus_seg_t *seg);
-static void ngx_walrus_seg_probe_cut(ngx_walrus_seg_t *seg, unsigned node);
-static ngx_int_t ngx_walrus_seg_progress(ngx_walrus_seg_t *seg);
-static void ngx_walrus_seg_reset(ngx_walrus_seg_t *seg);
-static void ngx_walrus_seg_mark_slow(ngx_walrus_seg_t *seg);
-static ngx_int_t ngx_walrus_seg_decode(ngx_walrus_seg_t *seg);
-static void ngx_walrus_decode_thread(void *data, ngx_log_t *log);
-static void ngx_walrus_decode_done(ngx_event_t *ev);
-static void ngx_walrus_decode_apply(ngx_walrus_seg_t *seg,
-    ngx_walrus_decode_t *d);
 static ngx_int_t ngx_walrus_read_output(ngx_walrus_read_t *ctx);
-static void ngx_walrus_read_arm(ngx_walrus_read_t *ctx);
-static void ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc);
-
-
-/*
- * Per worker: nodes a read hedged over.  Later reads ask them last, so
- * they do not wait a hedge delay for them again.  From `until` on, the
- * next segment asks such a node once on the side of its p requests (a
- * probe no read waits for); only an answer makes it a first choice again.
- */
-
-typedef struct {
-    ngx_msec_t             until;
-    unsigned               slow:1;
-} ngx_walrus_slow_t;
-
-static ngx_walrus_slow_t  ngx_walrus_slow[WALRUS_MAX_SHARDS];
 
 
 ngx_int_t
 ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
-    ngx_str_t                value, meta, cert;
-    ngx_uint_t               i;
+    ngx_int_t                rc;
+    ngx_str_t                value;
     ngx_pool_cleanup_t      *cln;
     ngx_walrus_read_t       *ctx;
     ngx_walrus_main_conf_t  *wmcf;
@@ -101,19 +40,15 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     }
 
     ctx->request = r;
+    ctx->phase = NGX_WALRUS_READ_METADATA;
     ctx->committee = wmcf->committee;
     ctx->route = *rt;
     ctx->started = ngx_current_msec;
     ngx_walrus_fanout_init(&ctx->fanout,
                            &ngx_walrus_gateway_loc_conf(r)->node_location);
 
-    ctx->avoid = ngx_pcalloc(r->pool, wmcf->committee->nnodes);
-    if (ctx->avoid == NULL) {
+    if (ngx_walrus_health_init(ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    for (i = 0; i < wmcf->committee->nnodes; i++) {
-        ctx->avoid[i] = ngx_walrus_slow[i].slow;
     }
 
     cln->handler = ngx_walrus_read_cleanup;
@@ -141,30 +76,12 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     /* this worker's memory, then Redis, then the nodes */
 
-    if (ngx_walrus_memo_get(r, ctx->route.blob_id, &meta, &cert, &ctx->type)
-        == NGX_OK)
-    {
-        if (ngx_walrus_read_use(ctx, meta.data, meta.len, cert.data,
-                                cert.len)
-            == NGX_OK)
-        {
-            ctx->from_cache = 1;
-            ngx_walrus_read_step(r);
-            return NGX_DONE;
-        }
+    rc = ngx_walrus_meta_start(ctx);
 
-        ctx->type = NULL;
-    }
+    if (rc == NGX_OK) {
+        ngx_walrus_read_step(r);
 
-    if (ngx_walrus_cache_lookup(r, ctx->route.id_text, ngx_walrus_read_cached,
-                                ctx)
-        == NGX_OK)
-    {
-        ctx->cache_wait = 1;
-        return NGX_DONE;
-    }
-
-    if (ngx_walrus_read_fetch_meta(ctx) != NGX_OK) {
+    } else if (rc == NGX_ERROR) {
         ngx_walrus_read_finish(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
 
@@ -172,193 +89,10 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 }
 
 
-static ngx_int_t
-ngx_walrus_read_fetch_meta(ngx_walrus_read_t *ctx)
-{
-    size_t      max;
-    ngx_uint_t  i, n;
-
-    n = ctx->committee->nnodes;
-    max = ngx_walrus_read_meta_max(ctx);
-
-    ctx->meta_calls = ngx_pcalloc(ctx->request->pool,
-                                  2 * n * sizeof(ngx_walrus_call_t *));
-    if (ctx->meta_calls == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (ngx_walrus_read_call(ctx, NULL, i, NGX_WALRUS_CALL_META,
-                                 "metadata", max, &ctx->meta_calls[2 * i])
-            != NGX_OK
-            || ngx_walrus_read_call(ctx, NULL, i, NGX_WALRUS_CALL_CERT,
-                                    "certificate", WALRUS_CERT_MAX_SIZE,
-                                    &ctx->meta_calls[2 * i + 1])
-               != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    ngx_walrus_read_arm(ctx);
-
-    return NGX_OK;
-}
-
-
-/*
- * The size of the metadata of the largest blob this gateway stores
- * (protocol section 6), and no node stores more than
- * NGX_WALRUS_MAX_METADATA: a node's longer answer cannot be valid, so it
- * is cut there, and a lying node costs a read no more memory than an
- * honest one.
- */
-
-static size_t
-ngx_walrus_read_meta_max(ngx_walrus_read_t *ctx)
-{
-    uint64_t                        size;
-    ngx_walrus_gateway_loc_conf_t  *wlcf;
-
-    wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
-
-    size = WALRUS_METADATA_HEADER_LEN
-           + walrus_segment_count((uint64_t) wlcf->max_blob_size,
-                                  ctx->committee->segment_size)
-             * ctx->committee->params.n * WALRUS_PAIR_HASH_LEN;
-
-    return (size_t) ngx_min(size, NGX_WALRUS_MAX_METADATA);
-}
-
-
-/* a cache entry is used only if it verifies like an answer from a node */
-
-static void
-ngx_walrus_read_cached(ngx_http_request_t *r, void *data,
-    ngx_walrus_cache_entry_t *entry)
-{
-    ngx_walrus_read_t  *ctx = data;
-
-    ctx->cache_wait = 0;
-
-    if (ctx->done) {
-        return;
-    }
-
-    if (entry->negative && entry->metadata.len == 0) {
-        ngx_walrus_read_finish(ctx,
-            ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
-                                  NGX_WALRUS_DOMAIN_GATEWAY, "BLOB_NOT_FOUND",
-                                  "blob %s is not stored or not certified",
-                                  ctx->route.id_text));
-        return;
-    }
-
-    if (entry->metadata.len && entry->certificate.len) {
-        if (ngx_walrus_read_use(ctx, entry->metadata.data,
-                                entry->metadata.len, entry->certificate.data,
-                                entry->certificate.len)
-            == NGX_OK)
-        {
-            ctx->from_cache = 1;
-            ctx->type = entry->type;
-            ngx_walrus_memo_put(r, ctx->route.blob_id, entry->metadata.data,
-                                entry->metadata.len, entry->certificate.data,
-                                entry->certificate.len, entry->type);
-
-        } else {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "walrus: the cached entry of blob %s does not "
-                          "verify; ignored", ctx->route.id_text);
-        }
-    }
-
-    if (!ctx->from_cache && ngx_walrus_read_fetch_meta(ctx) != NGX_OK) {
-        ngx_walrus_read_finish(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_walrus_read_step(r);
-}
-
-
-static ngx_int_t
-ngx_walrus_read_use(ngx_walrus_read_t *ctx, u_char *meta, size_t meta_len,
-    u_char *cert, size_t cert_len)
-{
-    walrus_cert_t  *c;
-
-    c = ngx_palloc(ctx->request->pool, sizeof(walrus_cert_t));
-    if (c == NULL
-        || ngx_walrus_cert_check(ctx->committee, c, cert, cert_len,
-                                 ctx->route.blob_id) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (walrus_metadata_parse(&ctx->meta, meta, meta_len) != WALRUS_OK) {
-        return NGX_ERROR;
-    }
-
-    if (!ngx_walrus_read_meta_fits(ctx)) {
-        walrus_metadata_free(&ctx->meta);
-        return NGX_ERROR;
-    }
-
-    ctx->have_meta = 1;
-    ctx->cert = c;
-
-    return NGX_OK;
-}
-
-
-/*
- * Parsed metadata is used when it hashes to the blob ID and is for the
- * committee's shards and segment size: a larger segment would make the
- * read hold more memory than the configuration allows for.
- */
-
-static ngx_uint_t
-ngx_walrus_read_meta_fits(ngx_walrus_read_t *ctx)
-{
-    return ctx->meta.params.n == ctx->committee->params.n
-           && ctx->meta.segment_size == ctx->committee->segment_size
-           && walrus_metadata_check(&ctx->meta, ctx->route.blob_id)
-              == WALRUS_OK;
-}
-
-
-/* verified metadata and certificate from the nodes go to the cache */
-
-static void
-ngx_walrus_read_remember(ngx_walrus_read_t *ctx)
-{
-    u_char  *meta, *cert;
-    size_t   meta_len, cert_len;
-
-    meta_len = walrus_metadata_size(&ctx->meta);
-    cert_len = walrus_cert_size(ctx->cert);
-    meta = ngx_pnalloc(ctx->request->pool, meta_len);
-    cert = ngx_pnalloc(ctx->request->pool, cert_len);
-
-    if (meta == NULL || cert == NULL) {
-        return;
-    }
-
-    walrus_metadata_serialize(&ctx->meta, meta);
-    walrus_cert_serialize(ctx->cert, cert);
-
-    ngx_walrus_cache_store(ctx->request, ctx->route.id_text, meta, meta_len,
-                           cert, cert_len);
-    ngx_walrus_memo_put(ctx->request, ctx->route.blob_id, meta, meta_len,
-                        cert, cert_len, ctx->type);
-}
-
-
-static ngx_int_t
+ngx_int_t
 ngx_walrus_read_call(ngx_walrus_read_t *ctx, ngx_walrus_arena_t *arena,
-    ngx_uint_t node, ngx_uint_t kind, const char *path, size_t max,
-    ngx_walrus_call_t **out)
+    ngx_uint_t node, ngx_walrus_read_call_e kind, const char *path,
+    size_t max, ngx_walrus_call_t **out)
 {
     ngx_walrus_call_t  *call;
 
@@ -418,7 +152,7 @@ ngx_walrus_read_timer(ngx_event_t *ev)
 }
 
 
-static void
+void
 ngx_walrus_read_step(ngx_http_request_t *r)
 {
     ngx_int_t           rc;
@@ -426,7 +160,9 @@ ngx_walrus_read_step(ngx_http_request_t *r)
 
     ctx = ngx_walrus_gateway_read(r);
 
-    if (ctx->done || ctx->cache_wait) {
+    if (ctx->phase == NGX_WALRUS_READ_CACHE
+        || ctx->phase == NGX_WALRUS_READ_DONE)
+    {
         return;
     }
 
@@ -447,6 +183,11 @@ ngx_walrus_read_step(ngx_http_request_t *r)
 }
 
 
+/*
+ * Takes in what the nodes answered and moves the read on until it has to
+ * wait (NGX_AGAIN) or is over (what ends the request).
+ */
+
 static ngx_int_t
 ngx_walrus_read_run(ngx_walrus_read_t *ctx)
 {
@@ -455,844 +196,77 @@ ngx_walrus_read_run(ngx_walrus_read_t *ctx)
     ngx_walrus_seg_t    *seg;
     ngx_walrus_call_t   *call;
 
-    while ((call = ngx_walrus_fanout_next(&ctx->fanout)) != NULL) {
-        ngx_walrus_read_handle(ctx, call);
-    }
+    for ( ;; ) {
+        while ((call = ngx_walrus_fanout_next(&ctx->fanout)) != NULL) {
+            ngx_walrus_read_handle(ctx, call);
+        }
 
-    ngx_walrus_fanout_sweep(ctx->request, &ctx->fanout);
+        ngx_walrus_fanout_sweep(ctx->request, &ctx->fanout);
 
-    if (!ctx->segments) {
-        rc = ngx_walrus_read_meta_done(ctx);
+        if (ctx->phase == NGX_WALRUS_READ_METADATA) {
+            rc = ngx_walrus_meta_done(ctx);
+            if (rc != NGX_DECLINED) {
+                return rc;
+            }
+
+            ngx_walrus_read_phase(ctx, NGX_WALRUS_READ_SEGMENTS);
+            ctx->next_fetch = ctx->start / ctx->meta.segment_size;
+            ctx->next_send = ctx->next_fetch;
+            ctx->last_seg = ctx->end / ctx->meta.segment_size;
+        }
+
+        while (ctx->next_fetch <= ctx->last_seg
+               && ctx->next_fetch < ctx->next_send + NGX_WALRUS_WINDOW)
+        {
+            if (ngx_walrus_seg_start(ctx, ctx->next_fetch) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ctx->next_fetch++;
+        }
+
+        for (i = 0; i < NGX_WALRUS_WINDOW; i++) {
+            seg = &ctx->window[i];
+
+            if (seg->active && !seg->decoded) {
+                rc = ngx_walrus_seg_progress(seg);
+                if (rc != NGX_AGAIN) {
+                    return rc;
+                }
+            }
+        }
+
+        rc = ngx_walrus_read_output(ctx);
         if (rc != NGX_DECLINED) {
             return rc;
         }
 
-        ctx->segments = 1;
-        ctx->next_fetch = ctx->start / ctx->meta.segment_size;
-        ctx->next_send = ctx->next_fetch;
-        ctx->last_seg = ctx->end / ctx->meta.segment_size;
+        /* a window slot came free, or a segment wants more slivers */
     }
-
-    while (ctx->next_fetch <= ctx->last_seg
-           && ctx->next_fetch < ctx->next_send + NGX_WALRUS_WINDOW)
-    {
-        if (ngx_walrus_seg_start(ctx, ctx->next_fetch) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ctx->next_fetch++;
-    }
-
-    for (i = 0; i < NGX_WALRUS_WINDOW; i++) {
-        seg = &ctx->window[i];
-
-        if (seg->active && !seg->decoded) {
-            rc = ngx_walrus_seg_progress(seg);
-            if (rc != NGX_AGAIN) {
-                return rc;
-            }
-        }
-    }
-
-    return ngx_walrus_read_output(ctx);
 }
 
 
 static void
 ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
 {
-    unsigned           weight;
-    ngx_uint_t         ok;
-    walrus_cert_t     *cert;
-    ngx_walrus_seg_t  *seg;
-
-    weight = ctx->committee->nodes[call->node].nshards;
-    ok = call->status == NGX_HTTP_OK && !call->truncated;
-
     switch (call->kind) {
 
-    case NGX_WALRUS_CALL_META:
-        if (!ctx->have_meta && ok
-            && walrus_metadata_parse(&ctx->meta, call->body, call->body_len)
-               != WALRUS_OK)
-        {
-            ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
-                          "walrus: node %s sent %uz bytes of metadata for "
-                          "blob %s that do not parse; dropped",
-                          ctx->committee->nodes[call->node].name,
-                          call->body_len, ctx->route.id_text);
-
-        } else if (!ctx->have_meta && ok) {
-            if (ngx_walrus_read_meta_fits(ctx)) {
-                ctx->have_meta = 1;
-
-            } else {
-                ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
-                              "walrus: node %s sent metadata (n %ud, "
-                              "segments of %uD bytes) that does not fit "
-                              "blob %s and the committee",
-                              ctx->committee->nodes[call->node].name,
-                              ctx->meta.params.n, ctx->meta.segment_size,
-                              ctx->route.id_text);
-                walrus_metadata_free(&ctx->meta);
-            }
-        }
-
-        if (!ctx->have_meta) {
-            if (call->status == NGX_HTTP_NOT_FOUND) {
-                ctx->meta_missing += weight;
-
-            } else {
-                ctx->meta_failed += weight;
-            }
-        }
-
+    case NGX_WALRUS_READ_CALL_META:
+    case NGX_WALRUS_READ_CALL_CERT:
+        ngx_walrus_meta_call(ctx, call);
         break;
 
-    case NGX_WALRUS_CALL_CERT:
-        if (ctx->cert == NULL && ok) {
-            cert = ngx_palloc(ctx->request->pool, sizeof(walrus_cert_t));
-
-            if (cert != NULL
-                && ngx_walrus_cert_check(ctx->committee, cert, call->body,
-                                         call->body_len, ctx->route.blob_id)
-                   == NGX_OK)
-            {
-                ctx->cert = cert;
-
-            } else if (cert != NULL) {
-                ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
-                              "walrus: node %s sent a certificate that is "
-                              "not a valid one of blob %s; dropped",
-                              ctx->committee->nodes[call->node].name,
-                              ctx->route.id_text);
-            }
-        }
-
-        if (ctx->cert == NULL) {
-            if (call->status == NGX_HTTP_NOT_FOUND) {
-                ctx->cert_missing += weight;
-
-            } else {
-                ctx->cert_failed += weight;
-            }
-        }
-
-        break;
-
-    default: /* NGX_WALRUS_CALL_SLIVER */
-        seg = &ctx->window[call->kind >> 16];
-
-        if (!seg->active || seg->calls[call->pair] != call) {
-            ngx_walrus_call_release(call);
-            break;
-        }
-
-        if (call->kind & NGX_WALRUS_CALL_PROBE) {
-            seg->probing--;
-
-        } else {
-            seg->outstanding--;
-        }
-
-        if ((call->status == NGX_HTTP_OK
-             || call->status == NGX_HTTP_PARTIAL_CONTENT)
-            && !call->truncated && call->body_len == seg->sliver_size)
-        {
-            seg->state[call->pair] = NGX_WALRUS_SLOT_ARRIVED;
-
-            if (call->kind & NGX_WALRUS_CALL_PROBE) {
-                ngx_walrus_slow[call->node].slow = 0;
-
-                if (ctx->avoid[call->node] == 1) {
-                    ctx->avoid[call->node] = 0;
-                }
-            }
-
-            break;
-        }
-
-        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
-                      "walrus: node %s answered %ui with %uz bytes for %V",
-                      ctx->committee->nodes[call->node].name, call->status,
-                      call->body_len, &call->node_uri);
-
-        seg->state[call->pair] = NGX_WALRUS_SLOT_BAD;
-        ctx->avoid[call->node] = 2;
-        ngx_walrus_call_release(call);
+    default: /* NGX_WALRUS_READ_CALL_SLIVER, NGX_WALRUS_READ_CALL_PROBE */
+        ngx_walrus_seg_call(call->data, call);
         break;
     }
-
-    if (call->kind < NGX_WALRUS_CALL_SLIVER) {
-        ngx_walrus_call_release(call);
-    }
-}
-
-
-/*
- * NGX_AGAIN while metadata or certificate is awaited, NGX_DECLINED when
- * slivers are needed, otherwise what finished the request.
- */
-
-static ngx_int_t
-ngx_walrus_read_meta_done(ngx_walrus_read_t *ctx)
-{
-    unsigned                        n, f;
-    ngx_uint_t                      over;
-    ngx_http_request_t             *r;
-    ngx_walrus_gateway_loc_conf_t  *wlcf;
-
-    r = ctx->request;
-    n = ctx->committee->params.n;
-    f = ctx->committee->params.f;
-    wlcf = ngx_walrus_gateway_loc_conf(r);
-    over = ngx_current_msec - ctx->started >= wlcf->read_timeout;
-
-    if (ctx->have_meta && ctx->cert != NULL) {
-        if (!ctx->from_cache) {
-            ngx_walrus_read_remember(ctx);
-        }
-
-        ngx_walrus_read_cancel(ctx);
-
-        return ngx_walrus_read_prepare(ctx);
-    }
-
-    /*
-     * A certificate that verifies proves the blob certified: however many
-     * nodes lost it, it is unavailable, never unknown (as for a read that
-     * found it in a cache).
-     */
-
-    if (ctx->cert != NULL) {
-        if (ctx->fanout.active > 0 && !over) {
-            return NGX_AGAIN;
-        }
-
-        return ngx_walrus_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     NGX_WALRUS_DOMAIN_GATEWAY,
-                                     "BLOB_UNAVAILABLE",
-                                     "blob %s is certified, but no storage "
-                                     "node sent its metadata",
-                                     ctx->route.id_text);
-    }
-
-    /*
-     * Nodes holding n - f shards do not know the blob, or hold no
-     * certificate: it is not found, unless another node proves it
-     * certified within a hedge delay (the faster nodes may be the ones
-     * that lost it).
-     */
-
-    if ((!ctx->have_meta && ctx->meta_missing >= n - f)
-        || ctx->cert_missing >= n - f)
-    {
-        if (!ctx->missing_seen) {
-            ctx->missing_seen = 1;
-            ctx->missing_since = ngx_current_msec;
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "walrus: blob %s unknown to n - f shards",
-                           ctx->route.id_text);
-        }
-
-        if (ctx->fanout.active > 0 && !over
-            && ngx_current_msec - ctx->missing_since < wlcf->hedge_delay)
-        {
-            return NGX_AGAIN;
-        }
-
-        ngx_walrus_cache_store_negative(r, ctx->route.id_text);
-
-        return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
-                                     NGX_WALRUS_DOMAIN_GATEWAY,
-                                     "BLOB_NOT_FOUND",
-                                     "blob %s is not stored or not certified",
-                                     ctx->route.id_text);
-    }
-
-    if (ctx->fanout.active > 0 && !over) {
-        return NGX_AGAIN;
-    }
-
-    /* a node that failed both requests counts once */
-
-    if (ngx_max(ctx->meta_failed, ctx->cert_failed) <= f && !over) {
-        return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
-                                     NGX_WALRUS_DOMAIN_GATEWAY,
-                                     "BLOB_NOT_FOUND",
-                                     "blob %s is not stored or not certified",
-                                     ctx->route.id_text);
-    }
-
-    return ngx_walrus_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                 NGX_WALRUS_DOMAIN_GATEWAY, "BLOB_UNAVAILABLE",
-                                 "too few storage nodes answered for blob %s",
-                                 ctx->route.id_text);
-}
-
-
-static ngx_int_t
-ngx_walrus_seg_start(ngx_walrus_read_t *ctx, uint64_t g)
-{
-    unsigned             n;
-    ngx_walrus_seg_t    *seg;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-    n = ctx->committee->params.n;
-    seg = &ctx->window[g % NGX_WALRUS_WINDOW];
-
-    if (seg->calls == NULL) {
-        seg->ctx = ctx;
-        seg->calls = ngx_pcalloc(r->pool, n * sizeof(ngx_walrus_call_t *));
-        seg->state = ngx_pcalloc(r->pool, n);
-        seg->verdict = ngx_pcalloc(r->pool, n);
-
-        if (seg->calls == NULL || seg->state == NULL
-            || seg->verdict == NULL)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    ngx_walrus_seg_reset(seg);
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "walrus: segment %uL starts", g);
-
-    seg->arena = ngx_walrus_arena_create(&ctx->fanout, r->connection->log);
-    if (seg->arena == NULL) {
-        return NGX_ERROR;
-    }
-
-    seg->index = g;
-    seg->length = walrus_segment_length(ctx->meta.length,
-                                        ctx->meta.segment_size, g);
-    seg->sym = walrus_symbol_size(&ctx->meta.params, seg->length);
-    seg->sliver_size = walrus_sliver_size(&ctx->meta.params, WALRUS_PRIMARY,
-                                          seg->sym);
-    seg->started = ngx_current_msec;
-    seg->hedged = seg->started;
-    seg->active = 1;
-
-    seg->out = ngx_walrus_buffer_alloc(
-                   walrus_segment_padded_size(&ctx->meta.params, seg->length),
-                   r->connection->log);
-    if (seg->out == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_walrus_seg_probe(seg) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    /* the p systematic slivers: no decoding when they all arrive */
-
-    return ngx_walrus_seg_request(seg, ctx->meta.params.p);
-}
-
-
-static void
-ngx_walrus_seg_reset(ngx_walrus_seg_t *seg)
-{
-    unsigned  i, n;
-
-    n = seg->ctx->committee->params.n;
-
-    for (i = 0; i < n; i++) {
-        if (seg->calls[i] != NULL) {
-            if (seg->state[i] == NGX_WALRUS_SLOT_REQUESTED
-                && (seg->calls[i]->kind & NGX_WALRUS_CALL_PROBE))
-            {
-                ngx_walrus_seg_probe_cut(seg, seg->calls[i]->node);
-            }
-
-            ngx_walrus_fanout_cancel(seg->calls[i]);
-            seg->calls[i] = NULL;
-        }
-
-        seg->state[i] = NGX_WALRUS_SLOT_IDLE;
-        seg->verdict[i] = 0;
-    }
-
-    if (seg->arena != NULL) {
-        ngx_walrus_arena_retire(seg->ctx->request, &seg->ctx->fanout,
-                                seg->arena);
-        seg->arena = NULL;
-    }
-
-    ngx_walrus_buffer_free(seg->out);
-    seg->out = NULL;
-    seg->buf = NULL;
-    seg->outstanding = 0;
-    seg->probing = 0;
-    seg->rc = WALRUS_OK;
-    seg->active = 0;
-    seg->working = 0;
-    seg->decoded = 0;
-}
-
-
-/*
- * Asks for `count` more primary slivers, lowest pairs first, from nodes
- * that have not been slow, then slow ones, then ones that sent bad data.
- */
-
-static ngx_int_t
-ngx_walrus_seg_request(ngx_walrus_seg_t *seg, ngx_uint_t count)
-{
-    unsigned            pair, shard, node, n, pass;
-    ngx_walrus_read_t  *ctx;
-
-    ctx = seg->ctx;
-    n = ctx->committee->params.n;
-
-    for (pass = 0; pass < 3; pass++) {
-        for (pair = 0; pair < n && count > 0; pair++) {
-            if (seg->state[pair] != NGX_WALRUS_SLOT_IDLE) {
-                continue;
-            }
-
-            shard = walrus_pair_to_shard(&ctx->committee->params,
-                                         ctx->route.blob_id, pair);
-            node = ctx->committee->shard_owner[shard];
-
-            if (ctx->avoid[node] != pass) {
-                continue;
-            }
-
-            if (ngx_walrus_seg_ask(seg, pair, node, 0) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-            seg->outstanding++;
-            count--;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/* a slow node whose time is up gets one request this segment needs not */
-
-static ngx_int_t
-ngx_walrus_seg_probe(ngx_walrus_seg_t *seg)
-{
-    unsigned                        pair, shard, node, n;
-    ngx_walrus_slow_t              *slow;
-    ngx_walrus_read_t              *ctx;
-    ngx_walrus_gateway_loc_conf_t  *wlcf;
-
-    ctx = seg->ctx;
-    n = ctx->committee->params.n;
-    wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
-
-    for (pair = 0; pair < n; pair++) {
-        if (seg->state[pair] != NGX_WALRUS_SLOT_IDLE) {
-            continue;
-        }
-
-        shard = walrus_pair_to_shard(&ctx->committee->params,
-                                     ctx->route.blob_id, pair);
-        node = ctx->committee->shard_owner[shard];
-        slow = &ngx_walrus_slow[node];
-
-        if (!slow->slow || ctx->avoid[node] != 1
-            || (ngx_msec_int_t) (slow->until - ngx_current_msec) > 0)
-        {
-            continue;
-        }
-
-        /* other reads keep avoiding it until the answer or another time */
-
-        slow->until = ngx_current_msec + wlcf->slow_timeout;
-
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP,
-                       seg->ctx->request->connection->log, 0,
-                       "walrus: segment %uL probes slow node %ud",
-                       seg->index, node);
-
-        if (ngx_walrus_seg_ask(seg, pair, node, NGX_WALRUS_CALL_PROBE)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        seg->probing++;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * A probe that ends unanswered with its segment: a node that had a hedge
- * delay to answer stays slow; otherwise a read a hedge delay on asks again.
- */
-
-static void
-ngx_walrus_seg_probe_cut(ngx_walrus_seg_t *seg, unsigned node)
-{
-    ngx_msec_t                      wait;
-    ngx_walrus_gateway_loc_conf_t  *wlcf;
-
-    wlcf = ngx_walrus_gateway_loc_conf(seg->ctx->request);
-
-    wait = ngx_current_msec - seg->started >= wlcf->hedge_delay
-           ? wlcf->slow_timeout : wlcf->hedge_delay;
-
-    ngx_walrus_slow[node].until = ngx_current_msec + wait;
-}
-
-
-static ngx_int_t
-ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
-    ngx_uint_t flags)
-{
-    u_char             *p;
-    char                path[sizeof("slivers//primary") + NGX_INT32_LEN];
-    uint64_t            off;
-    ngx_walrus_call_t  *call;
-    ngx_walrus_read_t  *ctx;
-
-    ctx = seg->ctx;
-
-    ngx_snprintf((u_char *) path, sizeof(path), "slivers/%ud/primary%Z",
-                 pair);
-
-    if (ngx_walrus_read_call(ctx, seg->arena, node, NGX_WALRUS_CALL_SLIVER,
-                             path, seg->sliver_size, &call)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    off = walrus_sliver_offset(&ctx->meta, WALRUS_PRIMARY, seg->index);
-
-    call->range.data = ngx_pnalloc(call->pool, sizeof("bytes=-") - 1
-                                               + 2 * NGX_INT64_LEN);
-    if (call->range.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(call->range.data, "bytes=%uL-%uL", off,
-                    off + seg->sliver_size - 1);
-    call->range.len = p - call->range.data;
-
-    call->kind = NGX_WALRUS_CALL_SLIVER | flags
-                 | (ngx_uint_t) (seg - ctx->window) << 16;
-    call->pair = pair;
-
-    seg->calls[pair] = call;
-    seg->state[pair] = NGX_WALRUS_SLOT_REQUESTED;
-
-    return NGX_OK;
-}
-
-
-/* nodes still working on a segment when it is hedged count as slow */
-
-static void
-ngx_walrus_seg_mark_slow(ngx_walrus_seg_t *seg)
-{
-    unsigned                        i, node;
-    ngx_walrus_gateway_loc_conf_t  *wlcf;
-
-    wlcf = ngx_walrus_gateway_loc_conf(seg->ctx->request);
-
-    for (i = 0; i < seg->ctx->committee->params.n; i++) {
-        if (seg->state[i] != NGX_WALRUS_SLOT_REQUESTED) {
-            continue;
-        }
-
-        node = seg->calls[i]->node;
-
-        if (seg->ctx->avoid[node] == 0) {
-            seg->ctx->avoid[node] = 1;
-            ngx_walrus_slow[node].slow = 1;
-            ngx_walrus_slow[node].until = ngx_current_msec
-                                          + wlcf->slow_timeout;
-        }
-    }
-}
-
-
-/* NGX_AGAIN while the segment is on its way, else what ends the request */
-
-static ngx_int_t
-ngx_walrus_seg_progress(ngx_walrus_seg_t *seg)
-{
-    unsigned                        i, n, p, have, bad;
-    ngx_walrus_read_t              *ctx;
-    ngx_walrus_gateway_loc_conf_t  *wlcf;
-
-    ctx = seg->ctx;
-    n = ctx->committee->params.n;
-    p = ctx->committee->params.p;
-    wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
-
-    if (seg->working || seg->rc == WALRUS_EINCONSISTENT) {
-        return NGX_AGAIN;
-    }
-
-    if (seg->rc != WALRUS_OK && seg->rc != WALRUS_ENOTENOUGH) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    have = 0;
-    bad = 0;
-
-    for (i = 0; i < n; i++) {
-        have += seg->state[i] == NGX_WALRUS_SLOT_ARRIVED
-                || seg->state[i] == NGX_WALRUS_SLOT_GOOD;
-        bad += seg->state[i] == NGX_WALRUS_SLOT_BAD;
-    }
-
-    if (have >= p) {
-        return ngx_walrus_seg_decode(seg);
-    }
-
-    /* replace failed requests; hedge late ones every hedge delay */
-
-    if (have + seg->outstanding < p
-        && ngx_walrus_seg_request(seg, p - have - seg->outstanding)
-           != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (seg->outstanding > 0
-        && ngx_current_msec - seg->hedged >= wlcf->hedge_delay)
-    {
-        seg->hedged = ngx_current_msec;
-        ngx_walrus_seg_mark_slow(seg);
-
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
-                       "walrus: segment %uL hedges: %ui slivers late, "
-                       "%ud verified", seg->index, seg->outstanding, have);
-
-        if (ngx_walrus_seg_request(seg, ngx_min(seg->outstanding, p - have))
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    if (seg->outstanding + seg->probing > 0
-        && ngx_current_msec - seg->started < wlcf->read_timeout)
-    {
-        return NGX_AGAIN;
-    }
-
-    ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                  "walrus: only %ud of %ud good slivers for segment %uL of "
-                  "blob %s (%ud bad)", have, p, seg->index,
-                  ctx->route.id_text, bad);
-
-    if (ctx->header_sent) {
-        return NGX_ERROR;
-    }
-
-    return ngx_walrus_send_error(ctx->request, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                 NGX_WALRUS_DOMAIN_GATEWAY,
-                                 "NOT_ENOUGH_SLIVERS",
-                                 "too few verified slivers of blob %s could "
-                                 "be had", ctx->route.id_text);
-}
-
-
-static ngx_int_t
-ngx_walrus_seg_decode(ngx_walrus_seg_t *seg)
-{
-    unsigned                        i, n;
-    ngx_thread_task_t              *task;
-    ngx_walrus_read_t              *ctx;
-    ngx_http_request_t             *r;
-    ngx_walrus_decode_t            *d, dd;
-    ngx_walrus_gateway_loc_conf_t  *wlcf;
-
-    ctx = seg->ctx;
-    r = ctx->request;
-    n = ctx->committee->params.n;
-    wlcf = ngx_walrus_gateway_loc_conf(r);
-
-    if (seg->length <= wlcf->inline_size) {
-        d = &dd;
-        task = NULL;
-
-    } else {
-        /* a window slot has one task at a time: it is made once */
-
-        if (seg->task == NULL) {
-            seg->task = ngx_thread_task_alloc(r->pool,
-                                              sizeof(ngx_walrus_decode_t));
-            if (seg->task == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
-
-        task = seg->task;
-        d = task->ctx;
-    }
-
-    d->seg = seg;
-    d->n = n;
-    d->pair_hashes = walrus_metadata_segment(&ctx->meta, seg->index);
-
-    for (i = 0; i < n; i++) {
-        d->slivers[i] = NULL;
-        d->verdict[i] = seg->state[i];
-
-        if (seg->state[i] == NGX_WALRUS_SLOT_ARRIVED
-            || seg->state[i] == NGX_WALRUS_SLOT_GOOD)
-        {
-            d->slivers[i] = seg->calls[i]->body;
-        }
-    }
-
-    if (task == NULL) {
-        ngx_walrus_decode_thread(d, r->connection->log);
-        ngx_walrus_decode_apply(seg, d);
-        return NGX_AGAIN;
-    }
-
-    task->handler = ngx_walrus_decode_thread;
-    task->event.data = d;
-    task->event.handler = ngx_walrus_decode_done;
-
-    if (ngx_thread_task_post(wlcf->thread_pool, task) != NGX_OK) {
-        if (ctx->header_sent) {
-            return NGX_ERROR;
-        }
-
-        return ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                     NGX_WALRUS_DOMAIN_GATEWAY,
-                                     "OVERLOADED", "the decoder queue is "
-                                     "full; retry later");
-    }
-
-    seg->working = 1;
-    r->main->blocked++;
-
-    return NGX_AGAIN;
-}
-
-
-/* runs in the thread pool: verify what arrived, then decode */
-
-static void
-ngx_walrus_decode_thread(void *data, ngx_log_t *log)
-{
-    ngx_walrus_decode_t  *d = data;
-
-    unsigned           i, good;
-    const uint8_t     *present[WALRUS_MAX_SHARDS];
-    walrus_codec_t    *codec;
-    ngx_walrus_seg_t  *seg;
-
-    seg = d->seg;
-    good = 0;
-
-    codec = walrus_codec_create(d->n);
-    if (codec == NULL) {
-        d->rc = WALRUS_ENOMEM;
-        return;
-    }
-
-    for (i = 0; i < d->n; i++) {
-        present[i] = NULL;
-
-        if (d->verdict[i] == NGX_WALRUS_SLOT_ARRIVED) {
-            d->verdict[i] = walrus_sliver_verify(codec, WALRUS_PRIMARY, i,
-                                                 seg->sym, d->slivers[i],
-                                                 seg->sliver_size,
-                                                 d->pair_hashes
-                                                 + (size_t) i
-                                                   * WALRUS_PAIR_HASH_LEN)
-                            == WALRUS_OK ? NGX_WALRUS_SLOT_GOOD
-                                         : NGX_WALRUS_SLOT_BAD;
-        }
-
-        if (d->verdict[i] == NGX_WALRUS_SLOT_GOOD) {
-            present[i] = d->slivers[i];
-            good++;
-        }
-    }
-
-    d->rc = good < walrus_codec_params(codec)->p
-            ? WALRUS_ENOTENOUGH
-            : walrus_segment_decode(codec, d->pair_hashes, seg->length,
-                                    present, seg->out);
-
-    walrus_codec_destroy(codec);
-}
-
-
-static void
-ngx_walrus_decode_done(ngx_event_t *ev)
-{
-    ngx_connection_t     *c;
-    ngx_walrus_seg_t     *seg;
-    ngx_http_request_t   *r;
-    ngx_walrus_decode_t  *d;
-
-    d = ev->data;
-    seg = d->seg;
-    r = seg->ctx->request;
-    c = r->connection;
-
-    ngx_http_set_log_request(c->log, r);
-
-    r->main->blocked--;
-    seg->working = 0;
-
-    ngx_walrus_decode_apply(seg, d);
-
-    r->write_event_handler(r);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_walrus_decode_apply(ngx_walrus_seg_t *seg, ngx_walrus_decode_t *d)
-{
-    unsigned            i;
-    ngx_walrus_read_t  *ctx;
-
-    ctx = seg->ctx;
-
-    for (i = 0; i < d->n; i++) {
-        if (seg->state[i] == NGX_WALRUS_SLOT_ARRIVED
-            && d->verdict[i] == NGX_WALRUS_SLOT_BAD)
-        {
-            ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
-                          "walrus: node %s sent a primary sliver %ud of "
-                          "segment %uL of blob %s that does not match the "
-                          "metadata; skipped",
-                          ctx->committee->nodes[seg->calls[i]->node].name,
-                          i, seg->index, ctx->route.id_text);
-            ctx->avoid[seg->calls[i]->node] = 2;
-            ngx_walrus_call_release(seg->calls[i]);
-        }
-
-        /* a sliver that arrived while the task ran waits for the next */
-
-        if (seg->state[i] == NGX_WALRUS_SLOT_ARRIVED
-            && d->verdict[i] != NGX_WALRUS_SLOT_REQUESTED)
-        {
-            seg->state[i] = d->verdict[i];
-        }
-    }
-
-    seg->rc = d->rc;
-    seg->decoded = d->rc == WALRUS_OK;
 }
 
 
 /*
  * Sends decoded segments in order; a segment that cannot be decoded is an
- * error before the headers went out and an abort after.
+ * error before the headers went out and an abort after.  NGX_DECLINED:
+ * the window is to run again.
  */
 
 static ngx_int_t
@@ -1301,6 +275,7 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
     off_t                      from, to;
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
+    const char                *type;
     ngx_chain_t                out;
     ngx_walrus_seg_t          *seg;
     ngx_connection_t          *c;
@@ -1332,7 +307,7 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
                 return NGX_OK;
             }
 
-            return ngx_walrus_read_run(ctx);
+            return NGX_DECLINED;
         }
 
         if (seg->rc == WALRUS_EINCONSISTENT) {
@@ -1357,9 +332,9 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            if (seg->rc == WALRUS_ENOTENOUGH) {
-                seg->rc = WALRUS_OK;
-                return ngx_walrus_read_run(ctx);
+            if (seg->retry) {
+                seg->retry = 0;
+                return NGX_DECLINED;
             }
 
             return NGX_AGAIN;
@@ -1375,9 +350,15 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
             ctx->header_sent = 1;
 
             /* the type comes from the blob's first bytes, if at hand */
-            rc = ngx_walrus_read_send_header(ctx,
-                                             seg->index == 0 ? seg->out : NULL,
-                                             seg->length);
+
+            type = NULL;
+
+            if (seg->index == 0) {
+                type = ngx_walrus_read_sniff(seg->out, seg->length);
+                ngx_walrus_meta_remember_type(ctx, type);
+            }
+
+            rc = ngx_walrus_read_send_header(ctx, type);
             if (rc == NGX_ERROR || rc > NGX_OK) {
                 return rc;
             }
@@ -1420,7 +401,7 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
 }
 
 
-static void
+void
 ngx_walrus_read_arm(ngx_walrus_read_t *ctx)
 {
     ngx_uint_t                      i;
@@ -1431,7 +412,7 @@ ngx_walrus_read_arm(ngx_walrus_read_t *ctx)
     wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
     wait = wlcf->read_timeout;
 
-    if (!ctx->segments) {
+    if (ctx->phase == NGX_WALRUS_READ_METADATA) {
         t = ngx_current_msec - ctx->started;
         wait = t < wait ? wait - t : 1;
 
@@ -1466,37 +447,38 @@ ngx_walrus_read_arm(ngx_walrus_read_t *ctx)
 }
 
 
-/* what the nodes have not answered yet is not needed any more */
-
-static void
-ngx_walrus_read_cancel(ngx_walrus_read_t *ctx)
+void
+ngx_walrus_read_phase(ngx_walrus_read_t *ctx, ngx_walrus_read_phase_e phase)
 {
-    ngx_uint_t  i;
+#if (NGX_DEBUG)
+    static const char  *names[] = {
+        "metadata", "cache", "segments", "done"
+    };
 
-    if (ctx->meta_calls == NULL) {
-        return;
-    }
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "walrus: read of %s: %s -> %s", ctx->route.id_text,
+                   names[ctx->phase], names[phase]);
+#endif
 
-    for (i = 0; i < 2 * ctx->committee->nnodes; i++) {
-        if (ctx->meta_calls[i] != NULL) {
-            ngx_walrus_fanout_cancel(ctx->meta_calls[i]);
-            ctx->meta_calls[i] = NULL;
-        }
-    }
+    ctx->phase = phase;
 }
 
 
-static void
+void
 ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc)
 {
     ngx_uint_t           i;
     ngx_http_request_t  *r;
 
     r = ctx->request;
-    ctx->done = 1;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "walrus: read of %s ends: %i", ctx->route.id_text, rc);
+
+    ngx_walrus_read_phase(ctx, NGX_WALRUS_READ_DONE);
     ctx->fanout.closed = 1;
 
-    ngx_walrus_read_cancel(ctx);
+    ngx_walrus_meta_cancel(ctx);
 
     /*
      * A segment a decode task still works on keeps its buffers: the task

@@ -1,6 +1,10 @@
 /*
- * Gateway read path: state shared by the request driver
- * (ngx_walrus_read.c) and the HTTP semantics (ngx_walrus_read_http.c).
+ * Gateway read path: the state of a read, shared by its driver
+ * (ngx_walrus_read.c: entry, phases, timers, output), the metadata and
+ * certificate (ngx_walrus_read_meta.c), the segment window
+ * (ngx_walrus_read_segment.c), the node health it consults
+ * (ngx_walrus_read_health.c) and the HTTP semantics
+ * (ngx_walrus_read_http.c).
  */
 
 #ifndef _NGX_WALRUS_READ_H_INCLUDED_
@@ -9,6 +13,8 @@
 
 #include <ngx_walrus_gateway.h>
 #include <ngx_walrus_fanout.h>
+#include <ngx_walrus_read_health.h>
+#include <ngx_walrus_read_segment.h>
 #include <walrus_cert.h>
 #include <walrus_metadata.h>
 
@@ -16,85 +22,103 @@
 #define NGX_WALRUS_WINDOW  2
 
 
+/* what a node request of a read asks for (call->kind) */
+
 typedef enum {
-    NGX_WALRUS_SLOT_IDLE = 0,
-    NGX_WALRUS_SLOT_REQUESTED,
-    NGX_WALRUS_SLOT_ARRIVED,
-    NGX_WALRUS_SLOT_GOOD,
-    NGX_WALRUS_SLOT_BAD
-} ngx_walrus_slot_e;
+    NGX_WALRUS_READ_CALL_META = 0,
+    NGX_WALRUS_READ_CALL_CERT,
+    NGX_WALRUS_READ_CALL_SLIVER,      /* one its segment waits for */
+    NGX_WALRUS_READ_CALL_PROBE        /* to a slow node, on the side */
+} ngx_walrus_read_call_e;
 
 
-typedef struct {
-    ngx_walrus_read_t     *ctx;
-    uint64_t               index;
-    uint64_t               length;
-    size_t                 sym;
-    size_t                 sliver_size;
-    ngx_walrus_call_t    **calls;       /* n, by pair */
-    ngx_walrus_arena_t    *arena;       /* where the calls live */
-    ngx_thread_task_t     *task;        /* decodes the segment */
-    u_char                *state;       /* n, ngx_walrus_slot_e */
-    u_char                *verdict;     /* n, set by the decode task */
-    u_char                *out;         /* decoded segment (heap) */
-    ngx_buf_t             *buf;         /* the part being sent */
-    ngx_msec_t             started;
-    ngx_msec_t             hedged;      /* when slivers were last added */
-    ngx_uint_t             outstanding; /* requested, not arrived */
-    ngx_uint_t             probing;     /* slow nodes asked on the side */
-    int                    rc;          /* of the decode task */
-    unsigned               active:1;
-    unsigned               working:1;
-    unsigned               decoded:1;
-} ngx_walrus_seg_t;
+/*
+ * Where a read is.  Memory hits go from METADATA straight on; a Redis
+ * lookup is CACHE until its answer, then the nodes are asked (METADATA)
+ * unless it had what was needed.
+ */
+
+typedef enum {
+    NGX_WALRUS_READ_METADATA = 0,   /* metadata and certificate awaited */
+    NGX_WALRUS_READ_CACHE,          /* Redis is asked first */
+    NGX_WALRUS_READ_SEGMENTS,       /* slivers fetched, decoded and sent */
+    NGX_WALRUS_READ_DONE
+} ngx_walrus_read_phase_e;
 
 
 struct ngx_walrus_read_s {
-    ngx_http_request_t    *request;
-    walrus_committee_t    *committee;
-    ngx_walrus_route_t     route;
-    ngx_walrus_fanout_t    fanout;
-    walrus_metadata_t      meta;
-    walrus_cert_t         *cert;
-    unsigned               meta_missing;    /* shards answering 404 */
-    unsigned               meta_failed;     /* shards failing otherwise */
-    unsigned               cert_missing;
-    unsigned               cert_failed;
-    ngx_msec_t             missing_since;   /* n - f shards said 404 */
-    uint64_t               start;           /* served bytes, inclusive */
-    uint64_t               end;
-    ngx_uint_t             partial;         /* 206 */
-    uint64_t               next_fetch;
-    uint64_t               next_send;
-    uint64_t               last_seg;
-    ngx_walrus_seg_t       window[NGX_WALRUS_WINDOW];
-    u_char                *avoid;           /* per node: 1 slow, 2 bad */
-    ngx_walrus_call_t    **meta_calls;      /* 2n: metadata, certificate */
-    ngx_event_t            timer;
-    ngx_msec_t             started;
-    ngx_str_t              filename;
-    ngx_flag_t             download;
-    const char            *type;            /* remembered content type */
-    unsigned               have_meta:1;
-    unsigned               missing_seen:1;  /* missing_since is set */
-    unsigned               cache_wait:1;
-    unsigned               from_cache:1;
-    unsigned               segments:1;      /* fetching slivers */
-    unsigned               header_sent:1;
-    unsigned               done:1;
+    ngx_http_request_t         *request;
+    ngx_walrus_read_phase_e     phase;
+    walrus_committee_t         *committee;
+    ngx_walrus_route_t          route;
+    ngx_walrus_fanout_t         fanout;
+    walrus_metadata_t           meta;
+    walrus_cert_t              *cert;
+    unsigned                    meta_missing;  /* shards answering 404 */
+    unsigned                    meta_failed;   /* shards failing otherwise */
+    unsigned                    cert_missing;
+    unsigned                    cert_failed;
+    ngx_msec_t                  missing_since; /* n - f shards said 404 */
+    uint64_t                    start;         /* served bytes, inclusive */
+    uint64_t                    end;
+    ngx_uint_t                  partial;       /* 206 */
+    uint64_t                    next_fetch;
+    uint64_t                    next_send;
+    uint64_t                    last_seg;
+    ngx_walrus_seg_t            window[NGX_WALRUS_WINDOW];
+    ngx_walrus_node_health_e   *health;        /* per node */
+    ngx_walrus_call_t         **meta_calls;    /* 2n: metadata, cert */
+    ngx_event_t                 timer;
+    ngx_msec_t                  started;
+    ngx_str_t                   filename;
+    ngx_flag_t                  download;
+    const char                 *type;          /* remembered content type */
+    unsigned                    have_meta:1;
+    unsigned                    missing_seen:1; /* missing_since is set */
+    unsigned                    from_cache:1;
+    unsigned                    header_sent:1;
 };
 
 
 /*
- * Once metadata and certificate are in: answers what needs no sliver
- * (HEAD, 304, 416, status, errors) and returns the status it sent, or
- * NGX_DECLINED when the bytes start..end must be fetched.
+ * The driver, for the parts of a read.  A node request of the read: GET
+ * /v1/blobs/<id>/<path>, its kind in call->kind.
+ */
+ngx_int_t ngx_walrus_read_call(ngx_walrus_read_t *ctx,
+    ngx_walrus_arena_t *arena, ngx_uint_t node, ngx_walrus_read_call_e kind,
+    const char *path, size_t max, ngx_walrus_call_t **out);
+
+/* the request's write handler: moves the read on */
+void ngx_walrus_read_step(ngx_http_request_t *r);
+
+/* (re)sets the timer to the next deadline or hedge */
+void ngx_walrus_read_arm(ngx_walrus_read_t *ctx);
+
+/* moves the read to `phase`, with a debug line */
+void ngx_walrus_read_phase(ngx_walrus_read_t *ctx,
+    ngx_walrus_read_phase_e phase);
+
+/* ends the read and finalizes the request with rc */
+void ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc);
+
+
+/*
+ * HTTP semantics (ngx_walrus_read_http.c).  Once metadata and certificate
+ * are in: answers what needs no sliver (HEAD, 304, 416, status, errors)
+ * and returns the status it sent, or NGX_DECLINED when the bytes
+ * start..end must be fetched.
  */
 ngx_int_t ngx_walrus_read_prepare(ngx_walrus_read_t *ctx);
 
-/* response headers of a GET, sniffing the type from the first bytes */
+/* the content type a blob's first bytes show: a static string */
+const char *ngx_walrus_read_sniff(const u_char *first, size_t len);
+
+/*
+ * Response headers of a GET or HEAD: `type` is the one sniffed, or NULL
+ * for the one remembered (ctx->type), if any.
+ */
 ngx_int_t ngx_walrus_read_send_header(ngx_walrus_read_t *ctx,
-    const u_char *first, size_t len);
+    const char *type);
 
 
 #endif /* _NGX_WALRUS_READ_H_INCLUDED_ */

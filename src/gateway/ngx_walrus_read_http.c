@@ -5,8 +5,6 @@
  */
 
 #include <ngx_walrus_read.h>
-#include <ngx_walrus_cache.h>
-#include <ngx_walrus_memo.h>
 #include <walrus_base64.h>
 #include <walrus_http.h>
 
@@ -18,8 +16,6 @@ static ngx_uint_t ngx_walrus_etag_matches(ngx_walrus_read_t *ctx,
     ngx_str_t *value, ngx_uint_t weak);
 static ngx_int_t ngx_walrus_read_headers(ngx_walrus_read_t *ctx);
 static ngx_int_t ngx_walrus_read_disposition(ngx_walrus_read_t *ctx);
-static void ngx_walrus_read_remember_type(ngx_walrus_read_t *ctx,
-    const char *type);
 
 
 #define NGX_WALRUS_STATUS_JSON                                               \
@@ -72,7 +68,7 @@ ngx_walrus_read_prepare(ngx_walrus_read_t *ctx)
 
     if (r->method == NGX_HTTP_HEAD || ctx->meta.length == 0) {
         /* HEAD, or an empty blob: nothing to fetch */
-        rc = ngx_walrus_read_send_header(ctx, NULL, 0);
+        rc = ngx_walrus_read_send_header(ctx, NULL);
 
         if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
             return rc;
@@ -266,12 +262,17 @@ ngx_walrus_read_headers(ngx_walrus_read_t *ctx)
 }
 
 
+const char *
+ngx_walrus_read_sniff(const u_char *first, size_t len)
+{
+    return walrus_sniff_content_type(first, ngx_min(len, WALRUS_SNIFF_LEN));
+}
+
+
 ngx_int_t
-ngx_walrus_read_send_header(ngx_walrus_read_t *ctx, const u_char *first,
-    size_t len)
+ngx_walrus_read_send_header(ngx_walrus_read_t *ctx, const char *type)
 {
     u_char              *p;
-    const char          *type;
     ngx_http_request_t  *r;
 
     r = ctx->request;
@@ -309,16 +310,12 @@ ngx_walrus_read_send_header(ngx_walrus_read_t *ctx, const u_char *first,
      * gets the type remembered from an earlier read or the upload, if any.
      */
 
-    if (first != NULL) {
-        type = walrus_sniff_content_type(first, ngx_min(len, WALRUS_SNIFF_LEN));
-        ngx_walrus_read_remember_type(ctx, type);
-
-    } else if (ctx->type != NULL) {
+    if (type == NULL) {
         type = ctx->type;
+    }
 
-    } else {
-        type = r->method == NGX_HTTP_HEAD ? NULL
-                                          : "application/octet-stream";
+    if (type == NULL && r->method != NGX_HTTP_HEAD) {
+        type = "application/octet-stream";
     }
 
     /* a blob's own scripts never run with the gateway's origin */
@@ -345,21 +342,6 @@ ngx_walrus_read_send_header(ngx_walrus_read_t *ctx, const u_char *first,
     }
 
     return ngx_http_send_header(r);
-}
-
-
-/* a type sniffed anew goes to the worker's memory and to Redis */
-
-static void
-ngx_walrus_read_remember_type(ngx_walrus_read_t *ctx, const char *type)
-{
-    if (ctx->type != NULL && ngx_strcmp(ctx->type, type) == 0) {
-        return;
-    }
-
-    ctx->type = type;
-    ngx_walrus_memo_set_type(ctx->route.blob_id, type);
-    ngx_walrus_cache_store_type(ctx->request, ctx->route.id_text, type);
 }
 
 

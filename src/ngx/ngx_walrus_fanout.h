@@ -54,6 +54,7 @@ typedef struct {
     ngx_uint_t             retries;    /* sent again after a stale close */
     ngx_uint_t             kind;       /* the caller's tag */
     ngx_uint_t             pair;
+    void                  *data;       /* the caller's, e.g. its owner */
     ngx_str_t              location;   /* of the subrequest */
     ngx_str_t              node_uri;
     ngx_str_t              range;      /* Range header for the node */

@@ -1,0 +1,456 @@
+/*
+ * Gateway read path: a blob's metadata and certificate, from the worker's
+ * memory, Redis or a quorum of the nodes, each verified against the blob
+ * ID before use; what the nodes sent is remembered in both caches, with
+ * the blob's content type once it is sniffed.
+ */
+
+#include <ngx_walrus_read.h>
+#include <ngx_walrus_read_meta.h>
+#include <ngx_walrus_cache.h>
+#include <ngx_walrus_memo.h>
+
+
+static ngx_int_t ngx_walrus_meta_fetch(ngx_walrus_read_t *ctx);
+static size_t ngx_walrus_meta_max(ngx_walrus_read_t *ctx);
+static void ngx_walrus_meta_cached(ngx_http_request_t *r, void *data,
+    ngx_walrus_cache_entry_t *entry);
+static ngx_int_t ngx_walrus_meta_use(ngx_walrus_read_t *ctx, u_char *meta,
+    size_t meta_len, u_char *cert, size_t cert_len);
+static ngx_uint_t ngx_walrus_meta_fits(ngx_walrus_read_t *ctx);
+static void ngx_walrus_meta_remember(ngx_walrus_read_t *ctx);
+
+
+ngx_int_t
+ngx_walrus_meta_start(ngx_walrus_read_t *ctx)
+{
+    ngx_str_t            meta, cert;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (ngx_walrus_memo_get(r, ctx->route.blob_id, &meta, &cert, &ctx->type)
+        == NGX_OK)
+    {
+        if (ngx_walrus_meta_use(ctx, meta.data, meta.len, cert.data,
+                                cert.len)
+            == NGX_OK)
+        {
+            ctx->from_cache = 1;
+            return NGX_OK;
+        }
+
+        ctx->type = NULL;
+    }
+
+    if (ngx_walrus_cache_lookup(r, ctx->route.id_text, ngx_walrus_meta_cached,
+                                ctx)
+        == NGX_OK)
+    {
+        ngx_walrus_read_phase(ctx, NGX_WALRUS_READ_CACHE);
+        return NGX_AGAIN;
+    }
+
+    if (ngx_walrus_meta_fetch(ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_walrus_meta_fetch(ngx_walrus_read_t *ctx)
+{
+    size_t      max;
+    ngx_uint_t  i, n;
+
+    n = ctx->committee->nnodes;
+    max = ngx_walrus_meta_max(ctx);
+
+    ctx->meta_calls = ngx_pcalloc(ctx->request->pool,
+                                  2 * n * sizeof(ngx_walrus_call_t *));
+    if (ctx->meta_calls == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (ngx_walrus_read_call(ctx, NULL, i, NGX_WALRUS_READ_CALL_META,
+                                 "metadata", max, &ctx->meta_calls[2 * i])
+            != NGX_OK
+            || ngx_walrus_read_call(ctx, NULL, i, NGX_WALRUS_READ_CALL_CERT,
+                                    "certificate", WALRUS_CERT_MAX_SIZE,
+                                    &ctx->meta_calls[2 * i + 1])
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_walrus_read_arm(ctx);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The size of the metadata of the largest blob this gateway stores
+ * (protocol section 6), and no node stores more than
+ * NGX_WALRUS_MAX_METADATA: a node's longer answer cannot be valid, so it
+ * is cut there, and a lying node costs a read no more memory than an
+ * honest one.
+ */
+
+static size_t
+ngx_walrus_meta_max(ngx_walrus_read_t *ctx)
+{
+    uint64_t                        size;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
+
+    wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
+
+    size = WALRUS_METADATA_HEADER_LEN
+           + walrus_segment_count((uint64_t) wlcf->max_blob_size,
+                                  ctx->committee->segment_size)
+             * ctx->committee->params.n * WALRUS_PAIR_HASH_LEN;
+
+    return (size_t) ngx_min(size, NGX_WALRUS_MAX_METADATA);
+}
+
+
+/* a cache entry is used only if it verifies like an answer from a node */
+
+static void
+ngx_walrus_meta_cached(ngx_http_request_t *r, void *data,
+    ngx_walrus_cache_entry_t *entry)
+{
+    ngx_walrus_read_t  *ctx = data;
+
+    if (ctx->phase == NGX_WALRUS_READ_DONE) {
+        return;
+    }
+
+    ngx_walrus_read_phase(ctx, NGX_WALRUS_READ_METADATA);
+
+    if (entry->negative && entry->metadata.len == 0) {
+        ngx_walrus_read_finish(ctx,
+            ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
+                                  NGX_WALRUS_DOMAIN_GATEWAY, "BLOB_NOT_FOUND",
+                                  "blob %s is not stored or not certified",
+                                  ctx->route.id_text));
+        return;
+    }
+
+    if (entry->metadata.len && entry->certificate.len) {
+        if (ngx_walrus_meta_use(ctx, entry->metadata.data,
+                                entry->metadata.len, entry->certificate.data,
+                                entry->certificate.len)
+            == NGX_OK)
+        {
+            ctx->from_cache = 1;
+            ctx->type = entry->type;
+            ngx_walrus_memo_put(r, ctx->route.blob_id, entry->metadata.data,
+                                entry->metadata.len, entry->certificate.data,
+                                entry->certificate.len, entry->type);
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "walrus: the cached entry of blob %s does not "
+                          "verify; ignored", ctx->route.id_text);
+        }
+    }
+
+    if (!ctx->from_cache && ngx_walrus_meta_fetch(ctx) != NGX_OK) {
+        ngx_walrus_read_finish(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_walrus_read_step(r);
+}
+
+
+static ngx_int_t
+ngx_walrus_meta_use(ngx_walrus_read_t *ctx, u_char *meta, size_t meta_len,
+    u_char *cert, size_t cert_len)
+{
+    walrus_cert_t  *c;
+
+    c = ngx_palloc(ctx->request->pool, sizeof(walrus_cert_t));
+    if (c == NULL
+        || ngx_walrus_cert_check(ctx->committee, c, cert, cert_len,
+                                 ctx->route.blob_id) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (walrus_metadata_parse(&ctx->meta, meta, meta_len) != WALRUS_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!ngx_walrus_meta_fits(ctx)) {
+        walrus_metadata_free(&ctx->meta);
+        return NGX_ERROR;
+    }
+
+    ctx->have_meta = 1;
+    ctx->cert = c;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Parsed metadata is used when it hashes to the blob ID and is for the
+ * committee's shards and segment size: a larger segment would make the
+ * read hold more memory than the configuration allows for.
+ */
+
+static ngx_uint_t
+ngx_walrus_meta_fits(ngx_walrus_read_t *ctx)
+{
+    return ctx->meta.params.n == ctx->committee->params.n
+           && ctx->meta.segment_size == ctx->committee->segment_size
+           && walrus_metadata_check(&ctx->meta, ctx->route.blob_id)
+              == WALRUS_OK;
+}
+
+
+/* verified metadata and certificate from the nodes go to the cache */
+
+static void
+ngx_walrus_meta_remember(ngx_walrus_read_t *ctx)
+{
+    u_char  *meta, *cert;
+    size_t   meta_len, cert_len;
+
+    meta_len = walrus_metadata_size(&ctx->meta);
+    cert_len = walrus_cert_size(ctx->cert);
+    meta = ngx_pnalloc(ctx->request->pool, meta_len);
+    cert = ngx_pnalloc(ctx->request->pool, cert_len);
+
+    if (meta == NULL || cert == NULL) {
+        return;
+    }
+
+    walrus_metadata_serialize(&ctx->meta, meta);
+    walrus_cert_serialize(ctx->cert, cert);
+
+    ngx_walrus_cache_store(ctx->request, ctx->route.id_text, meta, meta_len,
+                           cert, cert_len);
+    ngx_walrus_memo_put(ctx->request, ctx->route.blob_id, meta, meta_len,
+                        cert, cert_len, ctx->type);
+}
+
+
+/* a type sniffed anew goes to the worker's memory and to Redis */
+
+void
+ngx_walrus_meta_remember_type(ngx_walrus_read_t *ctx, const char *type)
+{
+    if (ctx->type != NULL && ngx_strcmp(ctx->type, type) == 0) {
+        return;
+    }
+
+    ctx->type = type;
+    ngx_walrus_memo_set_type(ctx->route.blob_id, type);
+    ngx_walrus_cache_store_type(ctx->request, ctx->route.id_text, type);
+}
+
+
+void
+ngx_walrus_meta_call(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
+{
+    unsigned        weight;
+    ngx_uint_t      ok;
+    walrus_cert_t  *cert;
+
+    weight = ctx->committee->nodes[call->node].nshards;
+    ok = call->status == NGX_HTTP_OK && !call->truncated;
+
+    if (call->kind == NGX_WALRUS_READ_CALL_META) {
+        if (!ctx->have_meta && ok
+            && walrus_metadata_parse(&ctx->meta, call->body, call->body_len)
+               != WALRUS_OK)
+        {
+            ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                          "walrus: node %s sent %uz bytes of metadata for "
+                          "blob %s that do not parse; dropped",
+                          ctx->committee->nodes[call->node].name,
+                          call->body_len, ctx->route.id_text);
+
+        } else if (!ctx->have_meta && ok) {
+            if (ngx_walrus_meta_fits(ctx)) {
+                ctx->have_meta = 1;
+
+            } else {
+                ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                              "walrus: node %s sent metadata (n %ud, "
+                              "segments of %uD bytes) that does not fit "
+                              "blob %s and the committee",
+                              ctx->committee->nodes[call->node].name,
+                              ctx->meta.params.n, ctx->meta.segment_size,
+                              ctx->route.id_text);
+                walrus_metadata_free(&ctx->meta);
+            }
+        }
+
+        if (!ctx->have_meta) {
+            if (call->status == NGX_HTTP_NOT_FOUND) {
+                ctx->meta_missing += weight;
+
+            } else {
+                ctx->meta_failed += weight;
+            }
+        }
+
+    } else { /* NGX_WALRUS_READ_CALL_CERT */
+        if (ctx->cert == NULL && ok) {
+            cert = ngx_palloc(ctx->request->pool, sizeof(walrus_cert_t));
+
+            if (cert != NULL
+                && ngx_walrus_cert_check(ctx->committee, cert, call->body,
+                                         call->body_len, ctx->route.blob_id)
+                   == NGX_OK)
+            {
+                ctx->cert = cert;
+
+            } else if (cert != NULL) {
+                ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                              "walrus: node %s sent a certificate that is "
+                              "not a valid one of blob %s; dropped",
+                              ctx->committee->nodes[call->node].name,
+                              ctx->route.id_text);
+            }
+        }
+
+        if (ctx->cert == NULL) {
+            if (call->status == NGX_HTTP_NOT_FOUND) {
+                ctx->cert_missing += weight;
+
+            } else {
+                ctx->cert_failed += weight;
+            }
+        }
+    }
+
+    /* what counts is copied out: the answer is not needed any more */
+
+    ngx_walrus_call_release(call);
+}
+
+
+ngx_int_t
+ngx_walrus_meta_done(ngx_walrus_read_t *ctx)
+{
+    unsigned                        n, f;
+    ngx_uint_t                      over;
+    ngx_http_request_t             *r;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
+
+    r = ctx->request;
+    n = ctx->committee->params.n;
+    f = ctx->committee->params.f;
+    wlcf = ngx_walrus_gateway_loc_conf(r);
+    over = ngx_current_msec - ctx->started >= wlcf->read_timeout;
+
+    if (ctx->have_meta && ctx->cert != NULL) {
+        if (!ctx->from_cache) {
+            ngx_walrus_meta_remember(ctx);
+        }
+
+        ngx_walrus_meta_cancel(ctx);
+
+        return ngx_walrus_read_prepare(ctx);
+    }
+
+    /*
+     * A certificate that verifies proves the blob certified: however many
+     * nodes lost it, it is unavailable, never unknown (as for a read that
+     * found it in a cache).
+     */
+
+    if (ctx->cert != NULL) {
+        if (ctx->fanout.active > 0 && !over) {
+            return NGX_AGAIN;
+        }
+
+        return ngx_walrus_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "BLOB_UNAVAILABLE",
+                                     "blob %s is certified, but no storage "
+                                     "node sent its metadata",
+                                     ctx->route.id_text);
+    }
+
+    /*
+     * Nodes holding n - f shards do not know the blob, or hold no
+     * certificate: it is not found, unless another node proves it
+     * certified within a hedge delay (the faster nodes may be the ones
+     * that lost it).
+     */
+
+    if ((!ctx->have_meta && ctx->meta_missing >= n - f)
+        || ctx->cert_missing >= n - f)
+    {
+        if (!ctx->missing_seen) {
+            ctx->missing_seen = 1;
+            ctx->missing_since = ngx_current_msec;
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "walrus: blob %s unknown to n - f shards",
+                           ctx->route.id_text);
+        }
+
+        if (ctx->fanout.active > 0 && !over
+            && ngx_current_msec - ctx->missing_since < wlcf->hedge_delay)
+        {
+            return NGX_AGAIN;
+        }
+
+        ngx_walrus_cache_store_negative(r, ctx->route.id_text);
+
+        return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "BLOB_NOT_FOUND",
+                                     "blob %s is not stored or not certified",
+                                     ctx->route.id_text);
+    }
+
+    if (ctx->fanout.active > 0 && !over) {
+        return NGX_AGAIN;
+    }
+
+    /* a node that failed both requests counts once */
+
+    if (ngx_max(ctx->meta_failed, ctx->cert_failed) <= f && !over) {
+        return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "BLOB_NOT_FOUND",
+                                     "blob %s is not stored or not certified",
+                                     ctx->route.id_text);
+    }
+
+    return ngx_walrus_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                 NGX_WALRUS_DOMAIN_GATEWAY, "BLOB_UNAVAILABLE",
+                                 "too few storage nodes answered for blob %s",
+                                 ctx->route.id_text);
+}
+
+
+/* what the nodes have not answered yet is not needed any more */
+
+void
+ngx_walrus_meta_cancel(ngx_walrus_read_t *ctx)
+{
+    ngx_uint_t  i;
+
+    if (ctx->meta_calls == NULL) {
+        return;
+    }
+
+    for (i = 0; i < 2 * ctx->committee->nnodes; i++) {
+        if (ctx->meta_calls[i] != NULL) {
+            ngx_walrus_fanout_cancel(ctx->meta_calls[i]);
+            ctx->meta_calls[i] = NULL;
+        }
+    }
+}

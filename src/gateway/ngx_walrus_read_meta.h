@@ -1,0 +1,37 @@
+/*
+ * Gateway read path: a blob's metadata and certificate, verified, from
+ * the worker's memory, Redis or the nodes (ngx_walrus_read_meta.c).
+ */
+
+#ifndef _NGX_WALRUS_READ_META_H_INCLUDED_
+#define _NGX_WALRUS_READ_META_H_INCLUDED_
+
+
+#include <ngx_walrus_read.h>
+
+
+/*
+ * Looks in the worker's memory, then asks Redis, else the nodes: NGX_OK
+ * when metadata and certificate are at hand, NGX_AGAIN when asked for
+ * (the read steps on when they come), NGX_ERROR.
+ */
+ngx_int_t ngx_walrus_meta_start(ngx_walrus_read_t *ctx);
+
+/* a node's answer to a request for metadata or a certificate */
+void ngx_walrus_meta_call(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call);
+
+/*
+ * NGX_AGAIN while metadata or certificate is awaited, NGX_DECLINED when
+ * slivers are needed, otherwise what finished the request.
+ */
+ngx_int_t ngx_walrus_meta_done(ngx_walrus_read_t *ctx);
+
+/* cancels the requests for metadata and certificate still running */
+void ngx_walrus_meta_cancel(ngx_walrus_read_t *ctx);
+
+/* a content type sniffed anew goes to the worker's memory and Redis */
+void ngx_walrus_meta_remember_type(ngx_walrus_read_t *ctx,
+    const char *type);
+
+
+#endif /* _NGX_WALRUS_READ_META_H_INCLUDED_ */
