@@ -48,6 +48,7 @@ typedef enum {
 
 struct ngx_walrus_read_s {
     ngx_http_request_t         *request;
+    ngx_walrus_thread_t         decode;     /* the segments' decode tasks */
     ngx_walrus_read_phase_e     phase;
     walrus_committee_t         *committee;
     ngx_walrus_route_t          route;

@@ -32,7 +32,8 @@ static ngx_int_t ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair,
 static void ngx_walrus_seg_mark_slow(ngx_walrus_seg_t *seg);
 static ngx_int_t ngx_walrus_seg_decode(ngx_walrus_seg_t *seg);
 static void ngx_walrus_decode_thread(void *data, ngx_log_t *log);
-static void ngx_walrus_decode_done(ngx_event_t *ev);
+static void ngx_walrus_decode_done(ngx_walrus_thread_t *th,
+    ngx_thread_task_t *task);
 static void ngx_walrus_decode_apply(ngx_walrus_seg_t *seg,
     ngx_walrus_decode_t *d);
 
@@ -472,10 +473,16 @@ ngx_walrus_seg_decode(ngx_walrus_seg_t *seg)
     }
 
     task->handler = ngx_walrus_decode_thread;
-    task->event.data = d;
-    task->event.handler = ngx_walrus_decode_done;
 
-    if (ngx_thread_task_post(wlcf->thread_pool, task) != NGX_OK) {
+    /* the read goes on at each decode's end: it never holds r->aio */
+
+    if (ctx->decode.request == NULL) {
+        ngx_walrus_thread_init(&ctx->decode, r, wlcf->thread_pool,
+                               NGX_WALRUS_THREAD_EACH);
+        ctx->decode.done = ngx_walrus_decode_done;
+    }
+
+    if (ngx_walrus_thread_post(&ctx->decode, task) != NGX_OK) {
         if (ctx->header_sent) {
             return NGX_ERROR;
         }
@@ -487,7 +494,6 @@ ngx_walrus_seg_decode(ngx_walrus_seg_t *seg)
     }
 
     seg->working = 1;
-    r->main->blocked++;
 
     return NGX_AGAIN;
 }
@@ -544,27 +550,16 @@ ngx_walrus_decode_thread(void *data, ngx_log_t *log)
 
 
 static void
-ngx_walrus_decode_done(ngx_event_t *ev)
+ngx_walrus_decode_done(ngx_walrus_thread_t *th, ngx_thread_task_t *task)
 {
-    ngx_connection_t     *c;
     ngx_walrus_seg_t     *seg;
-    ngx_http_request_t   *r;
     ngx_walrus_decode_t  *d;
 
-    d = ev->data;
+    d = task->ctx;
     seg = d->seg;
-    r = seg->ctx->request;
-    c = r->connection;
-
-    ngx_http_set_log_request(c->log, r);
-
-    r->main->blocked--;
     seg->working = 0;
 
     ngx_walrus_decode_apply(seg, d);
-
-    r->write_event_handler(r);
-    ngx_http_run_posted_requests(c);
 }
 
 

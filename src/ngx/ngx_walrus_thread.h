@@ -25,8 +25,8 @@
  *                            that goes on sending output while tasks run:
  *                            r->aio would stop nginx's copy filter.
  *
- * The gateway's segment decode is the EACH kind: a read keeps one group,
- * set up once with
+ * The gateway's segment decode (read_segment.c) is the EACH kind: a read
+ * keeps one group, set up at its first decode with
  *
  *     ngx_walrus_thread_init(&ctx->decode, r, wlcf->thread_pool,
  *                            NGX_WALRUS_THREAD_EACH);
