@@ -122,6 +122,16 @@ int walrus_record_read(const char *path, uint64_t cursor, size_t limit,
     walrus_record_range_t *rg, uint8_t **buf);
 
 /*
+ * walrus_record_read() from *cursor (0: the first entry).  A cursor that
+ * is not in this record (not an entry's start, or, with id, the record
+ * has another identity: the store was wiped) reads from the first entry:
+ * *cursor is set to it and *restarted to 1.
+ */
+int walrus_record_read_from(const char *path, uint64_t *cursor,
+    size_t limit, const uint8_t *id, walrus_record_range_t *rg,
+    uint8_t **buf, int *restarted);
+
+/*
  * The certificate and registration files of an entry of the record at
  * path, written into blob_dir where they are missing, and the blob's
  * mark (walrus_record_mark).  -1 with errno on failure.

@@ -933,3 +933,36 @@ walrus_record_keep_files(const char *blob_dir, const char *path,
 
     return 0;
 }
+
+
+int
+walrus_record_read_from(const char *path, uint64_t *cursor, size_t limit,
+    const uint8_t *id, walrus_record_range_t *rg, uint8_t **buf,
+    int *restarted)
+{
+    int  rc;
+
+    *restarted = 0;
+
+    if (*cursor == 0) {
+        *cursor = WALRUS_RECORD_HEADER_LEN;
+    }
+
+    rc = walrus_record_read(path, *cursor, limit, rg, buf);
+
+    if (rc == WALRUS_OK && id != NULL && *cursor != WALRUS_RECORD_HEADER_LEN
+        && memcmp(rg->id, id, WALRUS_RECORD_ID_LEN) != 0)
+    {
+        free(*buf);
+        *buf = NULL;
+        rc = WALRUS_ECURSOR;
+    }
+
+    if (rc == WALRUS_ECURSOR) {
+        *cursor = WALRUS_RECORD_HEADER_LEN;
+        *restarted = 1;
+        rc = walrus_record_read(path, *cursor, limit, rg, buf);
+    }
+
+    return rc;
+}

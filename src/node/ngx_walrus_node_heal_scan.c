@@ -62,33 +62,18 @@ ngx_walrus_heal_scan_run(void *data, ngx_log_t *log)
 {
     ngx_walrus_heal_scan_t  *sc = data;
 
-    int                     rc;
+    int                     rc, restarted;
     u_char                 *buf, *p, *last;
     size_t                  len;
     walrus_record_range_t   rg;
     walrus_record_entry_t   e;
 
-    if (sc->cursor == 0) {
-        sc->cursor = WALRUS_RECORD_HEADER_LEN;
-    }
+    /* another record (the store was wiped) is read from its start */
 
-    rc = walrus_record_read(sc->record, sc->cursor, NGX_WALRUS_HEAL_SCAN,
-                            &rg, &buf);
-
-    if (rc == WALRUS_OK && sc->cursor != WALRUS_RECORD_HEADER_LEN
-        && ngx_memcmp(rg.id, sc->record_id, WALRUS_RECORD_ID_LEN) != 0)
-    {
-        rc = WALRUS_ECURSOR;
-        free(buf);
-    }
-
-    if (rc == WALRUS_ECURSOR) {
-        /* another record (the store was wiped): from its start */
-        sc->cursor = WALRUS_RECORD_HEADER_LEN;
-        sc->restart = 1;
-        rc = walrus_record_read(sc->record, sc->cursor, NGX_WALRUS_HEAL_SCAN,
-                                &rg, &buf);
-    }
+    rc = walrus_record_read_from(sc->record, &sc->cursor,
+                                 NGX_WALRUS_HEAL_SCAN, sc->record_id, &rg,
+                                 &buf, &restarted);
+    sc->restart = restarted;
 
     if (rc != WALRUS_OK) {
         /* no record yet: nothing to keep */

@@ -121,25 +121,17 @@ ngx_walrus_scrub_run(void *data, ngx_log_t *log)
 {
     ngx_walrus_scrub_t  *sc = data;
 
-    int                     rc;
+    int                     rc, restarted;
     u_char                 *buf, *p, *last;
     size_t                  len;
     walrus_record_range_t   rg;
     walrus_record_entry_t   e;
 
-    if (sc->cursor == 0) {
-        sc->cursor = WALRUS_RECORD_HEADER_LEN;
-    }
+    /* another record (the store was wiped) is read from its start */
 
-    rc = walrus_record_read(sc->record, sc->cursor, NGX_WALRUS_SCRUB_RECORD,
-                            &rg, &buf);
-
-    if (rc == WALRUS_ECURSOR) {
-        /* another record (the store was wiped): from its start */
-        sc->cursor = WALRUS_RECORD_HEADER_LEN;
-        rc = walrus_record_read(sc->record, sc->cursor,
-                                NGX_WALRUS_SCRUB_RECORD, &rg, &buf);
-    }
+    rc = walrus_record_read_from(sc->record, &sc->cursor,
+                                 NGX_WALRUS_SCRUB_RECORD, NULL, &rg, &buf,
+                                 &restarted);
 
     if (rc != WALRUS_OK || buf == NULL) {
         sc->err = (rc == WALRUS_OK || (rc == WALRUS_EIO && errno == ENOENT))
