@@ -138,7 +138,8 @@ test: deps
 	$(MAKE) module-sanitize
 	WALRUS_VALGRIND=1 prove t/10-node.t t/30-gateway-get.t
 	WALRUS_SANITIZE=1 prove t/10-node.t t/11-node-verify.t \
-	    t/16-node-record.t t/17-node-recovery.t t/20-gateway-put.t \
+	    t/16-node-record.t t/17-node-recovery.t t/18-node-heal.t \
+	    t/20-gateway-put.t \
 	    t/23-gateway-hung-node.t \
 	    t/30-gateway-get.t t/37-byzantine-node.t t/38-gateway-lost-blob.t
 	prove -r t

@@ -242,7 +242,11 @@ ok(WalrusTest::eventually(sub { holds(1, $ids[1]) }, 20),
    'with two workers the store is healed');
 
 my %keeps;
-$keeps{$_}++ for $t->log_since($mark) =~ /node (node\d): this process keeps/g;
+WalrusTest::eventually(sub {
+    %keeps = ();
+    $keeps{$_}++
+        for $t->log_since($mark) =~ /node (node\d): this process keeps/g;
+    keys %keeps == $n }, 10);
 is(join(',', map { $keeps{"node$_"} // 0 } 0 .. $n - 1), join(',', (1) x $n),
    'each store is kept by one process');
 

@@ -31,7 +31,11 @@ my $GATEWAY = <<'EOF';
         }
 EOF
 
-$t->write_config(gateway => $GATEWAY)->run;
+# the nodes' keepers stay off: this test times the gateway's reads, and
+# keepers asking the slow and hung stand-ins for nodes would add to it
+my $NO_KEEPER = "    walrus_node_keeper off;\n";
+
+$t->write_config(http => $NO_KEEPER, gateway => $GATEWAY)->run;
 
 # sliver GETs the nodes saw: "uri range" lines
 sub sliver_gets {
@@ -256,7 +260,8 @@ sub node_of_pair { ($_[0] + WalrusTest::Proto::id_mod($id_bytes, $n)) % $n }
 
 my @systematic = map { node_of_pair($_) } 0 .. $p - 1;
 
-$t->write_config(gateway => $GATEWAY, down => [@systematic[0 .. $f - 1]])->run;
+$t->write_config(http => $NO_KEEPER, gateway => $GATEWAY,
+                 down => [@systematic[0 .. $f - 1]])->run;
 blob_is($t->get("/v1/blobs/$id"), $blob,
         "$f nodes holding systematic slivers down: the right bytes");
 $t->stop;
@@ -270,7 +275,7 @@ for my $node (@systematic[0 .. $f - 1]) {
     substr($data, $_ * 100, 1) ^= "\x01" for 0 .. length($data) / 100 - 1;
     WalrusTest::write_file($file, $data);
 }
-$t->write_config(gateway => $GATEWAY)->run;
+$t->write_config(http => $NO_KEEPER, gateway => $GATEWAY)->run;
 my $mark = $t->log_mark;
 blob_is($t->get("/v1/blobs/$id"), $blob,
         "$f nodes serving corrupted slivers: the right bytes");
@@ -284,7 +289,7 @@ WalrusTest::write_file($_, $saved{$_}) for keys %saved;
 my $late_node = $systematic[$f];
 $t->write_config(down => [$late_node],
     main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
-    http => <<"EOF", gateway => <<'EOF')->run;
+    http => $NO_KEEPER . <<"EOF", gateway => <<'EOF')->run;
     server {
         listen 127.0.0.1:%%NODE_PORT_$late_node%%;
         location / { echo_sleep 3; echo slow; }
@@ -314,12 +319,12 @@ sleep 3;
 $t->stop;
 
 # f + 1 nodes down still leave p slivers; n - p + 1 down leave too few
-$t->write_config(gateway => $GATEWAY, down => [0 .. $f])->run;
+$t->write_config(http => $NO_KEEPER, gateway => $GATEWAY, down => [0 .. $f])->run;
 blob_is($t->get("/v1/blobs/$id"), $blob,
         'f + 1 nodes down: p slivers are left, the right bytes');
 $t->stop;
 
-$t->write_config(gateway => $GATEWAY, down => [0 .. $n - $p])->run;
+$t->write_config(http => $NO_KEEPER, gateway => $GATEWAY, down => [0 .. $n - $p])->run;
 $res = $t->get("/v1/blobs/$id");
 is($res->{status}, 503, 'fewer than p nodes up: 503');
 ok(!$res->{headers}{'cache-control'} && !$res->{headers}{etag},
@@ -336,7 +341,7 @@ my $hung = join '', map { <<"EOF" } 0 .. $n - $p;
 EOF
 $t->write_config(down => [0 .. $n - $p],
     main => 'load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;',
-    http => $hung, gateway => <<'EOF')->run;
+    http => $NO_KEEPER . $hung, gateway => <<'EOF')->run;
         location /v1/ {
             walrus_gateway;
             walrus_gateway_key %%DIR%%/keys/gateway.key;
@@ -353,7 +358,7 @@ $t->stop;
 
 # --- an inconsistently encoded blob ---------------------------------------
 
-$t->write_config(gateway => $GATEWAY)->run;
+$t->write_config(http => $NO_KEEPER, gateway => $GATEWAY)->run;
 my $bad = blob_of(3000, 7);
 WalrusTest::write_file("$dir/bad.bin", $bad);
 my $bad_id = `$WalrusTest::ROOT/build/tools/bad_parity $n $S $dir/bad.bin $dir/bad`;
@@ -382,7 +387,7 @@ $t->stop;
 
 # the node of systematic pair 0 down: the reader decodes with pair p
 my $down = (0 + WalrusTest::Proto::id_mod($bad_bytes, $n)) % $n;
-$t->write_config(gateway => $GATEWAY, down => [$down])->run;
+$t->write_config(http => $NO_KEEPER, gateway => $GATEWAY, down => [$down])->run;
 $res = $t->get("/v1/blobs/$bad_id");
 is($res->{status}, 422, 'an inconsistent blob: 422');
 is(reason($res), 'INCONSISTENT_BLOB', '... INCONSISTENT_BLOB');
