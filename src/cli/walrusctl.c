@@ -37,7 +37,7 @@ static const walrus_cli_command_t  walrus_cli_commands[] = {
       "[--blob-id ID] CERT" },
     { "register", 1, WALRUS_CLI_OPT_REGISTER, walrus_cli_register,
       "--key KEY [--epochs N] [--permanent] [-o OUT] FILE" },
-    { "rebuild", -3, 1, walrus_cli_rebuild,
+    { "rebuild", -3, WALRUS_CLI_OPT_BLOB_ID, walrus_cli_rebuild,
       "[--blob-id ID] METADATA DIR ANSWER..." },
     { "verify-inconsistency", 1, 0, walrus_cli_verify_inconsistency,
       "PROOF" },
