@@ -53,6 +53,8 @@ static ngx_int_t ngx_walrus_sync_ask(ngx_walrus_round_t *rd,
 static ngx_int_t ngx_walrus_sync_record(ngx_walrus_peer_t *peer,
     ngx_walrus_call_t *call);
 static void ngx_walrus_sync_take(void *data, ngx_log_t *log);
+static int ngx_walrus_sync_known(ngx_walrus_sync_page_t *pg,
+    const uint8_t *blob_id);
 static int ngx_walrus_sync_entry(ngx_walrus_sync_page_t *pg,
     const walrus_record_entry_t *e, const uint8_t *blob_id);
 static void ngx_walrus_sync_taken(ngx_walrus_round_t *rd, void *data);
@@ -359,6 +361,7 @@ ngx_walrus_sync_take(void *data, ngx_log_t *log)
     int                     rc;
     uint8_t                 blob_id[WALRUS_BLOB_ID_LEN];
     const uint8_t          *p, *last;
+    walrus_cert_t           cert;
     walrus_record_entry_t   e;
 
     p = pg->body;
@@ -371,8 +374,21 @@ ngx_walrus_sync_take(void *data, ngx_log_t *log)
             return;
         }
 
-        if (walrus_record_entry_verify(pg->committee, &e, blob_id)
-            != WALRUS_OK)
+        /*
+         * A blob this node holds and has recorded is skipped before its
+         * signatures are checked: every peer lists every blob, and
+         * checking each listing would cost n signature checks per blob
+         * and peer.  Only an entry that would be taken in is verified.
+         */
+
+        if (walrus_cert_parse(&cert, e.cert, e.cert_len) != WALRUS_OK) {
+            pg->refused++;
+
+        } else if (ngx_walrus_sync_known(pg, cert.blob_id)) {
+            pg->known++;
+
+        } else if (walrus_record_entry_verify(pg->committee, &e, blob_id)
+                   != WALRUS_OK)
         {
             pg->refused++;
 
@@ -398,32 +414,47 @@ ngx_walrus_sync_take(void *data, ngx_log_t *log)
 
 
 /*
- * A verified entry: 0 when the blob's certificate is here already and
- * this node's record has it (walrus_record_marked), 1 when it was taken
+ * A verified entry: 0 when the blob is known after all (taken in by a
+ * page before, or by an upload, meanwhile), 1 when it was taken
  * in, -1 with errno on failure.  The record entry goes first, then the
  * files and the mark: after a crash (or a wipe of the store) in between,
  * the mark is missing, so the entry is taken in again (a second record
  * entry of a blob is harmless).
  */
 
+/* the blob's certificate is here and this node's record has it */
+
+static int
+ngx_walrus_sync_known(ngx_walrus_sync_page_t *pg, const uint8_t *blob_id)
+{
+    char         id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+    char         dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
+    struct stat  st;
+
+    walrus_blob_id_format(blob_id, id_text);
+
+    return walrus_store_dir(dir, pg->store, strlen(pg->store), id_text) == 0
+           && walrus_store_path(path, dir, "certificate") == 0
+           && stat(path, &st) == 0
+           && walrus_record_marked(dir, pg->record);
+}
+
+
 static int
 ngx_walrus_sync_entry(ngx_walrus_sync_page_t *pg,
     const walrus_record_entry_t *e, const uint8_t *blob_id)
 {
     char            id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
-    char            dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
-    struct stat     st;
+    char            dir[WALRUS_PATH_MAX];
 
     walrus_blob_id_format(blob_id, id_text);
 
-    if (walrus_store_dir(dir, pg->store, strlen(pg->store), id_text) != 0
-        || walrus_store_path(path, dir, "certificate") != 0)
-    {
+    if (walrus_store_dir(dir, pg->store, strlen(pg->store), id_text) != 0) {
         errno = ENAMETOOLONG;
         return -1;
     }
 
-    if (stat(path, &st) == 0 && walrus_record_marked(dir, pg->record)) {
+    if (ngx_walrus_sync_known(pg, blob_id)) {
         return 0;
     }
 
