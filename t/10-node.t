@@ -27,6 +27,10 @@ my $NODE = <<'EOF';
             walrus_node_name node%%NODE%%;
             walrus_node_key %%DIR%%/keys/node%%NODE%%.key;
             walrus_node_store %%DIR%%/store%%NODE%%;
+
+            # the keeper stays off: this test removes files to see how
+            # the node answers without them, which the keeper would heal
+            walrus_node_keeper off;
         }
 EOF
 $t->write_config(node => $NODE)->run;

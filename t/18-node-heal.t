@@ -11,7 +11,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use File::Path qw(remove_tree);
 use JSON::PP;
 use HTTP::Tiny;
 use Time::HiRes qw(sleep);
@@ -51,49 +50,10 @@ my $NODE = <<'EOF';
         }
 EOF
 
-# what a node must hold of a blob: walrusctl's encoding of it
-my %encoded;
-sub encode {
-    my ($blob) = @_;
-    my $k = scalar keys %encoded;
-    WalrusTest::write_file("$dir/blob$k.bin", $blob);
-    my $id = `$CTL -c $dir/committee.json encode $dir/blob$k.bin $dir/enc$k`;
-    chomp $id;
-    $encoded{$id} = "$dir/enc$k";
-    return $id;
-}
-
-# whether node i holds exactly its sliver pairs and the metadata of $id
-sub holds {
-    my ($i, $id) = @_;
-    my $bytes = $P->can('unb64url')->($id);
-    my $store = $t->store($i) . "/$id";
-    my $enc = $encoded{$id};
-    my $k = $P->can('shard_to_pair')->($bytes, $n, $i);
-    return 0 unless -e "$store/certificate" && -e "$store/registration";
-    for my $f ('metadata', "$k.primary", "$k.secondary") {
-        my $have = WalrusTest::read_file("$store/$f");
-        return 0 unless defined $have
-                        && $have eq WalrusTest::read_file("$enc/$f");
-    }
-    return 1;
-}
-
 sub confirms {
     my ($i, $id) = @_;
     return $t->node_request($i, 'GET', "/v1/blobs/$id/confirmation")
         ->{status} == 200;
-}
-
-# a store wiped while its keeper may be writing into it: again until empty
-sub wipe {
-    my ($path) = @_;
-    for (1 .. 20) {
-        remove_tree($path, { keep_root => 1, error => \my $err });
-        return unless @$err;
-        sleep 0.05;
-    }
-    die "cannot wipe $path";
 }
 
 sub readable {
@@ -113,14 +73,14 @@ my @ids;
 for my $b (@blobs) {
     my $id = $t->put_blob($b);
     push @ids, $id;
-    is($id, encode($b), 'a blob is stored while node 3 is down');
+    is($id, $t->encode($b), 'a blob is stored while node 3 is down');
 }
 ok(!-e $t->store(3) . "/$ids[0]", 'node 3 got nothing of it');
 
 my $mark = $t->log_mark;
 $t->write_config(gateway => 1, http => $HTTP, node => $NODE)->restart;
 
-ok(WalrusTest::eventually(sub { !grep { !holds(3, $_) } @ids }, 20),
+ok(WalrusTest::eventually(sub { !grep { !$t->holds(3, $_) } @ids }, 20),
    'node 3, back, holds its slivers of every blob, byte for byte');
 ok(confirms(3, $ids[0]), 'and signs a confirmation for them');
 
@@ -139,10 +99,10 @@ ok($got && $got < 1.5 * $size && $got < length $blobs[0],
 # --- a store wiped while the node runs ------------------------------------------
 
 $mark = $t->log_mark;
-wipe($t->store(2));
+WalrusTest::wipe($t->store(2));
 ok(!-e $t->store(2) . "/certified.log", 'store 2 wiped, record and all');
 
-ok(WalrusTest::eventually(sub { !grep { !holds(2, $_) } @ids }, 20),
+ok(WalrusTest::eventually(sub { !grep { !$t->holds(2, $_) } @ids }, 20),
    'node 2 gets back every blob: its record from peers, then its slivers');
 like($t->log_since($mark), qr/learned \d+ certified blobs from peer/,
      'it learned the blobs from its peers');
@@ -151,9 +111,9 @@ ok(-s $t->store(2) . "/certified.log", 'and keeps its own record again');
 # --- restarted on an empty store ---------------------------------------------------
 
 $t->stop;
-wipe($t->store(5));
+WalrusTest::wipe($t->store(5));
 $t->run;
-ok(WalrusTest::eventually(sub { !grep { !holds(5, $_) } @ids }, 20),
+ok(WalrusTest::eventually(sub { !grep { !$t->holds(5, $_) } @ids }, 20),
    'a node restarted on an empty store gets everything back');
 
 # --- a byte rots: the scrubber finds it ------------------------------------------
@@ -172,7 +132,7 @@ print $fh chr(ord($byte) ^ 0x20);
 close $fh;
 system("touch -r $dir/times $rot") == 0 or die 'touch';
 
-ok(WalrusTest::eventually(sub { -e "$rot.bad" && holds(4, $ids[0]) }, 20),
+ok(WalrusTest::eventually(sub { -e "$rot.bad" && $t->holds(4, $ids[0]) }, 20),
    'the scrubber sets the rotten sliver aside and the keeper rebuilds it');
 like($t->log_since($mark),
      qr/node node4: \S+\/$k4\.primary does not verify against the metadata/,
@@ -208,8 +168,8 @@ is(scalar(grep { $_->{status} == 200 && $_->{lastSync} > 0 }
 $mark = $t->log_mark;
 my ($worker) = $t->worker_pids;
 kill 'KILL', $worker;
-wipe($t->store(6) . "/$ids[0]");
-ok(WalrusTest::eventually(sub { holds(6, $ids[0]) }, 20),
+WalrusTest::wipe($t->store(6) . "/$ids[0]");
+ok(WalrusTest::eventually(sub { $t->holds(6, $ids[0]) }, 20),
    'after a kill -9 of the worker the respawned one heals');
 like($t->log_since($mark), qr/node node6: this process keeps the store/,
      'the new worker took the store over');
@@ -224,9 +184,10 @@ WalrusTest::write_file($t->error_log, $log);
 my $dead = 0;
 for my $round (1 .. 2) {
     for my $i (0 .. $n - 1) {
-        wipe($t->store($i));
+        WalrusTest::wipe($t->store($i));
         $dead++ unless !grep { !readable($ids[$_], $blobs[$_]) } 0 .. $#ids;
-        ok(WalrusTest::eventually(sub { !grep { !holds($i, $_) } @ids }, 20),
+        ok(WalrusTest::eventually(sub { !grep { !$t->holds($i, $_) } @ids },
+                                  20),
            "churn $round: node $i wiped and healed");
     }
 }
@@ -237,8 +198,8 @@ is($dead, 0, 'every blob stayed readable through the churn');
 $mark = $t->log_mark;
 $t->write_config(gateway => 1, http => $HTTP, node => $NODE, workers => 2)
   ->restart;
-wipe($t->store(1) . "/$ids[1]");
-ok(WalrusTest::eventually(sub { holds(1, $ids[1]) }, 20),
+WalrusTest::wipe($t->store(1) . "/$ids[1]");
+ok(WalrusTest::eventually(sub { $t->holds(1, $ids[1]) }, 20),
    'with two workers the store is healed');
 
 my %keeps;

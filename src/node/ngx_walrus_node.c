@@ -13,7 +13,8 @@
     "\"shards\":["
 
 #define NGX_WALRUS_NODE_STATUS_JSON                                          \
-    "{\"blobId\":\"%s\",\"metadata\":%s,\"certified\":%s,\"slivers\":["
+    "{\"blobId\":\"%s\",\"metadata\":%s,\"certified\":%s,"                   \
+    "\"inconsistent\":%s,\"slivers\":["
 
 #define NGX_WALRUS_NODE_SLIVER_JSON                                          \
     "%s{\"shard\":%ud,\"pair\":%ud,\"primary\":%s,\"secondary\":%s}"
@@ -391,7 +392,7 @@ ngx_walrus_node_status(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     data.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_NODE_STATUS_JSON)
                                      + WALRUS_BLOB_ID_TEXT_LEN
-                                     + 2 * sizeof("false")
+                                     + 3 * sizeof("false")
                                      + node->nshards
                                        * (sizeof(NGX_WALRUS_NODE_SLIVER_JSON)
                                           + 2 * NGX_INT32_LEN
@@ -407,6 +408,8 @@ ngx_walrus_node_status(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     p = ngx_sprintf(data.data, NGX_WALRUS_NODE_STATUS_JSON, rt->id_text,
                     complete ? "true" : "false",
                     ngx_walrus_node_has(r, rt, "certificate")
+                    ? "true" : "false",
+                    ngx_walrus_node_has(r, rt, "inconsistency")
                     ? "true" : "false");
 
     for (i = 0; i < node->nshards; i++) {

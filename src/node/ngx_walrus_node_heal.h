@@ -112,6 +112,8 @@ typedef struct {
     uint64_t                   examined;   /* entries */
     uint64_t                   pending;    /* of them, missing files */
     uint64_t                   inconsistent;
+    uint8_t                   *seen;       /* blob IDs of this scan */
+    size_t                     nseen;
     unsigned                   end:1;      /* the record was read whole */
     unsigned                   restart:1;  /* cursor not in this record */
     int                        err;

@@ -92,6 +92,17 @@ ngx_walrus_heal_scan_run(void *data, ngx_log_t *log)
         return;
     }
 
+    /* the blob IDs met, one per entry at most */
+
+    sc->seen = malloc(len / (4 + WALRUS_RECORD_BODY_MIN
+                             + WALRUS_RECORD_CHECK_LEN)
+                      * WALRUS_BLOB_ID_LEN);
+    if (sc->seen == NULL) {
+        sc->err = ENOMEM;
+        free(buf);
+        return;
+    }
+
     p = buf;
     last = buf + len;
 
@@ -114,6 +125,7 @@ ngx_walrus_heal_scan_run(void *data, ngx_log_t *log)
     sc->end = sc->cursor == rg.end && rg.end - rg.start < NGX_WALRUS_HEAL_SCAN
               - WALRUS_RECORD_ENTRY_MAX;
 
+    free(sc->seen);
     free(buf);
 }
 
@@ -134,6 +146,24 @@ ngx_walrus_heal_scan_entry(ngx_walrus_heal_scan_t *sc,
     if (walrus_cert_parse(&cert, e->cert, e->cert_len) != WALRUS_OK) {
         return 0;
     }
+
+    /*
+     * A blob recorded twice (its directory lost before the sync met its
+     * peers' entries of it, two first PUTs of its certificate) is looked
+     * at once per scan: it is neither healed nor counted twice.
+     */
+
+    for (i = 0; i < sc->nseen; i++) {
+        if (memcmp(sc->seen + i * WALRUS_BLOB_ID_LEN, cert.blob_id,
+                   WALRUS_BLOB_ID_LEN)
+            == 0)
+        {
+            return 0;
+        }
+    }
+
+    memcpy(sc->seen + sc->nseen++ * WALRUS_BLOB_ID_LEN, cert.blob_id,
+           WALRUS_BLOB_ID_LEN);
 
     b = &sc->heal->blobs[sc->heal->nblobs];
     ngx_memzero(b, sizeof(ngx_walrus_heal_blob_t));

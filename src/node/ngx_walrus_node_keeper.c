@@ -301,11 +301,17 @@ ngx_walrus_keeper_put_off(ngx_walrus_keeper_t *kp, const uint8_t *id)
     }
 
     slot->fails++;
-    delay = slot->fails < 10 ? (time_t) 1 << (slot->fails - 1) : 300;
-    delay = ngx_min(delay, 300);
+    delay = ngx_walrus_keeper_backoff(slot->fails);
     slot->next = ngx_time() + delay;
 
     return delay;
+}
+
+
+time_t
+ngx_walrus_keeper_backoff(ngx_uint_t fails)
+{
+    return fails < 10 ? (time_t) 1 << (fails - 1) : 300;
 }
 
 

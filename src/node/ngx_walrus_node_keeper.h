@@ -39,6 +39,8 @@ typedef struct {
     u_char                 record[NGX_WALRUS_RECORD_ID_LEN];
     uint64_t               cursor;      /* next entry to read */
     time_t                 last_sync;   /* last answer read whole */
+    time_t                 wait;        /* after garbage: not asked before */
+    ngx_uint_t             lies;        /* listings in a row that lied */
     ngx_uint_t             status;      /* of the last listing */
     unsigned               known:1;     /* record is set */
     unsigned               more:1;      /* the last page was full */
@@ -151,8 +153,10 @@ ngx_int_t ngx_walrus_round_task(ngx_walrus_round_t *rd,
 /*
  * Blobs that could not be healed wait before the next try, longer each
  * time (up to 5 minutes): put_off gives the wait, forget ends it.
+ * backoff is the wait after `fails` failures in a row: 1, 2, 4 ... 300 s.
  */
 time_t ngx_walrus_keeper_put_off(ngx_walrus_keeper_t *kp, const uint8_t *id);
+time_t ngx_walrus_keeper_backoff(ngx_uint_t fails);
 ngx_uint_t ngx_walrus_keeper_waits(ngx_walrus_keeper_t *kp,
     const uint8_t *id);
 void ngx_walrus_keeper_forget(ngx_walrus_keeper_t *kp, const uint8_t *id);

@@ -93,8 +93,10 @@ ngx_walrus_sync_start(ngx_walrus_round_t *rd)
         cln->handler = ngx_walrus_sync_cleanup;
         cln->data = sy;
 
+        /* a peer that lied lately waits for its next turn */
+
         for (i = 0; i < n; i++) {
-            kp->peers[i].more = 1;
+            kp->peers[i].more = ngx_time() >= kp->peers[i].wait;
         }
 
         rd->phase_data = sy;
@@ -475,6 +477,8 @@ ngx_walrus_sync_taken(ngx_walrus_round_t *rd, void *data)
 {
     ngx_walrus_sync_page_t  *pg = data;
 
+    time_t                delay;
+    ngx_uint_t            level;
     const char           *name;
     ngx_walrus_sync_t    *sy;
     ngx_walrus_peer_t    *wp;
@@ -501,17 +505,37 @@ ngx_walrus_sync_taken(ngx_walrus_round_t *rd, void *data)
                       pg->added, name);
     }
 
-    if (pg->refused) {
-        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
-                      "walrus: peer %s listed %ui entries whose certificate "
-                      "or registration does not verify: skipped",
-                      name, pg->refused);
-    }
+    /*
+     * Entries that do not verify may be a lie or blobs whose registration
+     * expired: they are skipped (the cursor is past them), said loud the
+     * first time and then quietly while the peer's listings keep them.
+     * Bytes that are no entries never come from an honest node, which
+     * lists whole entries it checked: the peer is asked again after 1 s,
+     * then 2, 4, ... up to 5 minutes.
+     */
 
-    if (pg->garbled) {
-        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
-                      "walrus: peer %s answered its record with bytes that "
-                      "are no entries", name);
+    if (pg->refused || pg->garbled) {
+        level = wp->lies++ == 0 ? NGX_LOG_WARN : NGX_LOG_INFO;
+
+        if (pg->refused) {
+            ngx_log_error(level, rd->log, 0,
+                          "walrus: peer %s listed %ui entries whose "
+                          "certificate or registration does not verify: "
+                          "skipped", name, pg->refused);
+        }
+
+        if (pg->garbled) {
+            delay = ngx_walrus_keeper_backoff(wp->lies);
+            wp->wait = ngx_time() + delay;
+
+            ngx_log_error(level, rd->log, 0,
+                          "walrus: peer %s answered its record with bytes "
+                          "that are no entries; next listing in %T s",
+                          name, delay);
+        }
+
+    } else if (pg->consumed > 0) {
+        wp->lies = 0;
     }
 
     if (pg->err) {

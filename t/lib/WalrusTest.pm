@@ -15,7 +15,7 @@ use warnings;
 
 use Test::More;
 use File::Temp qw(tempdir);
-use File::Path qw(make_path);
+use File::Path qw(make_path remove_tree);
 use IO::Socket::INET;
 use HTTP::Tiny;
 use JSON::PP;
@@ -217,6 +217,18 @@ sub read_message {
         return unless $got;
     }
     return ($h, $body);
+}
+
+# empties a directory (a store, a blob's) that a node's keeper may be
+# writing into: again until it is empty
+sub wipe {
+    my ($path) = @_;
+    for (1 .. 20) {
+        remove_tree($path, { keep_root => 1, error => \my $err });
+        return unless @$err;
+        sleep 0.05;
+    }
+    die "cannot wipe $path";
 }
 
 sub read_file {
@@ -807,6 +819,37 @@ sub resp_read {
     }
     return [ map { resp_read($s) } 1 .. $rest ] if $type eq '*';
     die "redis: bad reply $line";
+}
+
+# walrusctl's encoding of $blob, what the nodes must hold of it, kept in
+# DIR/enc<k>: its blob ID
+sub encode {
+    my ($self, $blob) = @_;
+    my $dir = $self->{dir};
+    my $k = scalar keys %{$self->{encoded} //= {}};
+    write_file("$dir/blob$k.bin", $blob);
+    my $id = `$CTL -c $dir/committee.json encode $dir/blob$k.bin $dir/enc$k`;
+    die "walrusctl encode failed" if $?;
+    chomp $id;
+    $self->{encoded}{$id} = "$dir/enc$k";
+    return $id;
+}
+
+# whether node i (shard i) holds its sliver pair and the metadata of blob
+# $id, byte for byte those of $t->encode, with its certificate and
+# registration
+sub holds {
+    my ($self, $i, $id) = @_;
+    my $store = $self->store($i) . "/$id";
+    my $enc = $self->{encoded}{$id} // die "blob $id was not encoded";
+    my $k = WalrusTest::Proto::shard_to_pair(WalrusTest::Proto::unb64url($id),
+                                             $self->{n}, $i);
+    return 0 unless -e "$store/certificate" && -e "$store/registration";
+    for my $f ('metadata', "$k.primary", "$k.secondary") {
+        my $have = read_file("$store/$f");
+        return 0 unless defined $have && $have eq read_file("$enc/$f");
+    }
+    return 1;
 }
 
 # the blob ID walrusctl computes for $content
