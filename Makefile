@@ -21,8 +21,8 @@ SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
 
-.PHONY: style all deps unit unit-sanitize test bench clean module run stop \
-        module-sanitize unit-ngx
+.PHONY: style all deps unit unit-sanitize test bench bench-heal clean module \
+        run stop module-sanitize unit-ngx
 
 all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl module $(BUILD)/tools/bad_parity
 
@@ -149,6 +149,13 @@ test: deps
 bench: all $(BUILD)/bench/codec_bench
 	$(BUILD)/bench/codec_bench
 	perl bench/gateway_bench.pl
+
+# healing: bytes a wiped node downloads per byte it rebuilds, and the time
+# to heal about 1 GiB of slivers (bench/heal_bench.pl, 10 to 20 minutes,
+# about 8 GB in $$TMPDIR; results in $(BUILD)/bench/heal.md); not part of
+# `make bench`
+bench-heal: all
+	perl bench/heal_bench.pl
 
 run:
 	bash scripts/local-network.sh start
