@@ -23,7 +23,10 @@
 /* answer bytes held at once for a batch of segments, all peers */
 #define NGX_WALRUS_HEAL_BATCH     (16 * 1024 * 1024)
 
-/* times peers that answered 429 are asked again for a batch */
+/*
+ * times in a row peers that answered 429 are asked again for a batch
+ * without a new answer coming in meanwhile
+ */
 #define NGX_WALRUS_HEAL_BUSY_RETRIES  8
 
 #define NGX_WALRUS_MISSING_PRIMARY    1
@@ -90,6 +93,7 @@ typedef struct {
     uint64_t                   first;       /* segments of the batch */
     uint32_t                   count;
     ngx_uint_t                 busy_retries;
+    ngx_uint_t                 busy_have;   /* symbols in hand then */
     ngx_walrus_heal_peer_t    *peers;       /* by committee node */
     walrus_file_t              files[2];    /* primary, secondary */
     unsigned                   open:1;

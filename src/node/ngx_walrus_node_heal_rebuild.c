@@ -44,6 +44,7 @@ ngx_walrus_heal_pair(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h)
     h->first = 0;
     h->count = 0;
     h->busy_retries = 0;
+    h->busy_have = 0;
     h->received = 0;
 
     ngx_walrus_heal_drop_answers(h, rd->keeper->committee->nnodes);
@@ -75,7 +76,7 @@ ngx_int_t
 ngx_walrus_heal_batch_ask(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h)
 {
     unsigned                 np, need_p, need_s, have_p, have_s, axes;
-    ngx_uint_t               busy;
+    ngx_uint_t               busy, have;
     unsigned                 pairs[WALRUS_MAX_SHARDS];
     uint32_t                 count;
     ngx_uint_t               i, node, n, planned;
@@ -105,6 +106,8 @@ ngx_walrus_heal_batch_ask(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h)
         have_p += (wp->axes & WALRUS_RECOVERY_PRIMARY) ? np : 0;
         have_s += (wp->axes & WALRUS_RECOVERY_SECONDARY) ? np : 0;
     }
+
+    have = have_p + have_s;
 
     if (have_p >= need_p && have_s >= need_s) {
         return ngx_walrus_heal_rebuild(rd, h) == NGX_OK ? NGX_AGAIN
@@ -148,6 +151,19 @@ ngx_walrus_heal_batch_ask(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h)
             if (h->peers[i].state == NGX_WALRUS_PEER_BUSY) {
                 busy++;
             }
+        }
+
+        /*
+         * A wave that brought answers starts the count again: busy
+         * peers answer in turn, and what is in hand is kept.  (Counting
+         * every wave gave up on a batch needing more peers than answer
+         * at once, dropped its answers and asked for them all again in
+         * the next round, over and over.)
+         */
+
+        if (have > h->busy_have) {
+            h->busy_have = have;
+            h->busy_retries = 0;
         }
 
         if (busy && h->busy_retries < NGX_WALRUS_HEAL_BUSY_RETRIES) {
@@ -563,6 +579,7 @@ ngx_walrus_heal_rebuilt(ngx_walrus_round_t *rd, void *data)
         ngx_walrus_heal_drop_answers(h, rd->keeper->committee->nnodes);
         h->count = 0;
         h->busy_retries = 0;
+        h->busy_have = 0;
         h->state = h->first >= h->meta.nsegments ? NGX_WALRUS_HEAL_COMMIT
                                                  : NGX_WALRUS_HEAL_BATCH_ASK;
         return;
