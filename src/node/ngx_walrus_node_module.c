@@ -92,6 +92,13 @@ static ngx_command_t  ngx_walrus_node_commands[] = {
       offsetof(ngx_walrus_node_loc_conf_t, scrub_rate),
       NULL },
 
+    { ngx_string("walrus_node_audit_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, audit_interval),
+      NULL },
+
     { ngx_string("walrus_node_peer_location"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -186,6 +193,7 @@ ngx_walrus_node_create_loc_conf(ngx_conf_t *cf)
     wlcf->keeper_interval = NGX_CONF_UNSET_MSEC;
     wlcf->keeper_timeout = NGX_CONF_UNSET_MSEC;
     wlcf->scrub_rate = NGX_CONF_UNSET_SIZE;
+    wlcf->audit_interval = NGX_CONF_UNSET_MSEC;
 
     return wlcf;
 }
@@ -214,6 +222,10 @@ ngx_walrus_node_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "/_walrus_node/");
     ngx_conf_merge_size_value(conf->scrub_rate, prev->scrub_rate,
                               8 * 1024 * 1024);
+
+    /* 0 turns the audit rounds off (answers are still given) */
+    ngx_conf_merge_msec_value(conf->audit_interval, prev->audit_interval,
+                              600000);
 
     if (conf->node) {
         return ngx_walrus_node_check(cf, conf);
