@@ -4,7 +4,7 @@
  * blobs it puts off after a failed heal.
  */
 
-#include <ngx_walrus_node_keeper.h>
+#include <ngx_walrus_node_auditor.h>
 #include <walrus_store.h>
 #include <sys/file.h>
 
@@ -116,7 +116,9 @@ ngx_walrus_keeper_init_process(ngx_cycle_t *cycle)
                                              * sizeof(ngx_walrus_peer_t));
         kp->put_off = ngx_pcalloc(cycle->pool, NGX_WALRUS_PUT_OFF_MAX
                                                * sizeof(ngx_walrus_put_off_t));
-        if (kp->peers == NULL || kp->put_off == NULL) {
+        if (kp->peers == NULL || kp->put_off == NULL
+            || ngx_walrus_auditor_init(kp, cycle->pool) != NGX_OK)
+        {
             return NGX_ERROR;
         }
 

@@ -24,6 +24,7 @@
 typedef struct ngx_walrus_keeper_s         ngx_walrus_keeper_t;
 typedef struct ngx_walrus_round_s          ngx_walrus_round_t;
 typedef struct ngx_walrus_keeper_status_s  ngx_walrus_keeper_status_t;
+typedef struct ngx_walrus_auditor_s        ngx_walrus_auditor_t;
 
 
 /* a blob the keeper could not heal, and when it tries again */
@@ -50,6 +51,7 @@ typedef struct {
 typedef enum {
     NGX_WALRUS_ROUND_LOAD = 0,          /* reading the keeper's state */
     NGX_WALRUS_ROUND_SYNC,              /* pulling peers' records */
+    NGX_WALRUS_ROUND_AUDIT,             /* audit rounds (17) */
     NGX_WALRUS_ROUND_HEAL,              /* rebuilding what is missing */
     NGX_WALRUS_ROUND_SCRUB,             /* checking what is stored */
     NGX_WALRUS_ROUND_SAVE,              /* writing the keeper's state */
@@ -89,6 +91,7 @@ struct ngx_walrus_keeper_s {
     unsigned                     state_has_record:1;
     ngx_shm_zone_t              *zone;
     ngx_walrus_keeper_status_t  *status;       /* in the zone */
+    ngx_walrus_auditor_t        *auditor;
     unsigned                     scan_known:1;
     unsigned                     leader:1;
 };

@@ -4,7 +4,7 @@
  * deadline, and its end once no subrequest of it is left.
  */
 
-#include <ngx_walrus_node_keeper.h>
+#include <ngx_walrus_node_auditor.h>
 #include <sys/eventfd.h>
 
 
@@ -354,6 +354,9 @@ ngx_walrus_round_step(ngx_walrus_round_t *rd)
             if (rd->phase == NGX_WALRUS_ROUND_SYNC) {
                 ngx_walrus_sync_answer(rd, call);
 
+            } else if (rd->phase == NGX_WALRUS_ROUND_AUDIT) {
+                ngx_walrus_audit_answer(rd, call);
+
             } else if (rd->phase == NGX_WALRUS_ROUND_HEAL) {
                 ngx_walrus_heal_answer(rd, call);
             }
@@ -414,6 +417,9 @@ ngx_walrus_round_phase(ngx_walrus_round_t *rd)
 
     case NGX_WALRUS_ROUND_SYNC:
         return ngx_walrus_sync_start(rd);
+
+    case NGX_WALRUS_ROUND_AUDIT:
+        return ngx_walrus_audit_start(rd);
 
     case NGX_WALRUS_ROUND_HEAL:
         return ngx_walrus_heal_start(rd);

@@ -1,0 +1,943 @@
+/*
+ * The keeper's challenges of its peers: the challenge sets of the open
+ * rounds (from this node's record: the blobs each peer promised), the
+ * recovery lock they make, the answers asked and checked, and what is
+ * kept of them: an attestation, the blobs a peer said it lacks, or a
+ * fraud proof.  A peer that does not answer, or answers bytes that prove
+ * nothing, is asked again later: nothing here follows from lateness.
+ */
+
+#include <ngx_walrus_node_auditor.h>
+#include <ngx_walrus_buffer.h>
+#include <walrus_file.h>
+#include <walrus_record.h>
+#include <walrus_store.h>
+
+
+/* the record is read in pages of this size */
+#define NGX_WALRUS_AUDIT_PAGE  (1024 * 1024)
+
+
+/* the challenge sets of the open rounds not picked yet */
+typedef struct {
+    ngx_walrus_keeper_t        *keeper;
+    const walrus_committee_t   *committee;
+    ngx_walrus_audit_round_t   *slots[NGX_WALRUS_AUDIT_WINDOW];
+    ngx_uint_t                  nslots;
+    int                         err;
+} ngx_walrus_audit_pick_job_t;
+
+
+/* one answer, checked in the thread pool */
+typedef struct {
+    ngx_walrus_keeper_t        *keeper;
+    const walrus_committee_t   *committee;
+    EVP_PKEY                   *key;
+    uint32_t                    round;
+    ngx_uint_t                  node;
+    uint8_t                     seed[32];
+    unsigned                    npicked;
+    uint8_t                   (*picked)[WALRUS_BLOB_ID_LEN];
+    u_char                     *body;
+    size_t                      len;
+    ngx_walrus_verdict_e        verdict;    /* NONE: ask again */
+    const char                 *why;        /* of a NONE */
+    unsigned                    nmissing;
+    uint8_t                     bad[WALRUS_BLOB_ID_LEN];   /* of a fraud */
+    int                         err;
+} ngx_walrus_audit_check_job_t;
+
+
+static void ngx_walrus_audit_pick_run(void *data, ngx_log_t *log);
+static void ngx_walrus_audit_pick_entry(ngx_walrus_audit_pick_job_t *job,
+    walrus_audit_pick_t *picks, const walrus_record_entry_t *e);
+static void ngx_walrus_audit_pick_done(ngx_walrus_round_t *rd, void *data);
+static void ngx_walrus_audit_locks_run(void *data, ngx_log_t *log);
+static void ngx_walrus_audit_locks_done(ngx_walrus_round_t *rd, void *data);
+static ngx_int_t ngx_walrus_audit_ask_peer(ngx_walrus_round_t *rd,
+    ngx_walrus_audit_round_t *slot, ngx_uint_t node);
+static void ngx_walrus_audit_check_run(void *data, ngx_log_t *log);
+static int ngx_walrus_audit_metadata(ngx_walrus_keeper_t *kp,
+    const uint8_t *id, walrus_metadata_t *m, uint8_t **raw, size_t *len);
+static int ngx_walrus_audit_keep_verdict(ngx_walrus_audit_check_job_t *job,
+    const walrus_audit_answer_t *a);
+static int ngx_walrus_audit_keep_fraud(ngx_walrus_audit_check_job_t *job,
+    const char *dir);
+static void ngx_walrus_audit_check_done(ngx_walrus_round_t *rd, void *data);
+
+
+ngx_int_t
+ngx_walrus_audit_pick(ngx_walrus_round_t *rd)
+{
+    ngx_uint_t                    i;
+    ngx_walrus_keeper_t          *kp;
+    ngx_walrus_auditor_t         *au;
+    ngx_walrus_audit_pick_job_t  *job;
+
+    kp = rd->keeper;
+    au = kp->auditor;
+
+    job = ngx_pcalloc(rd->pool, sizeof(ngx_walrus_audit_pick_job_t));
+    if (job == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < NGX_WALRUS_AUDIT_WINDOW; i++) {
+        if (au->rounds[i].round != 0 && !au->rounds[i].picked
+            && au->rounds[i].round + NGX_WALRUS_AUDIT_WINDOW > au->newest)
+        {
+            job->slots[job->nslots++] = &au->rounds[i];
+        }
+    }
+
+    if (job->nslots == 0) {
+        return NGX_DONE;
+    }
+
+    job->keeper = kp;
+    job->committee = kp->committee;
+
+    if (ngx_walrus_round_task(rd, ngx_walrus_audit_pick_run,
+                              ngx_walrus_audit_pick_done, job)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+/*
+ * In the thread pool: one pass over this node's record picks the
+ * challenge set of every peer in every round not picked yet.  A blob
+ * whose metadata this node lacks cannot be checked by it: it is left
+ * out (a node that healed it picks it).
+ */
+
+static void
+ngx_walrus_audit_pick_run(void *data, ngx_log_t *log)
+{
+    ngx_walrus_audit_pick_job_t  *job = data;
+
+    int                     rc, restarted;
+    char                    record[WALRUS_PATH_MAX];
+    uint8_t                *buf, *p, *last;
+    uint64_t                cursor;
+    ngx_uint_t              i, j, n;
+    walrus_audit_pick_t    *picks;
+    walrus_record_range_t   rg;
+    walrus_record_entry_t   e;
+    ngx_walrus_keeper_t    *kp;
+
+    kp = job->keeper;
+    n = job->committee->nnodes;
+
+    if (walrus_record_path(record, (char *) kp->conf->store.data,
+                           kp->conf->store.len)
+        != 0)
+    {
+        job->err = ENAMETOOLONG;
+        return;
+    }
+
+    picks = malloc(job->nslots * n * sizeof(walrus_audit_pick_t));
+    if (picks == NULL) {
+        job->err = ENOMEM;
+        return;
+    }
+
+    for (i = 0; i < job->nslots; i++) {
+        for (j = 0; j < n; j++) {
+            walrus_audit_pick_init(&picks[i * n + j], job->slots[i]->seed, j);
+        }
+    }
+
+    cursor = 0;
+
+    for ( ;; ) {
+        rc = walrus_record_read_from(record, &cursor, NGX_WALRUS_AUDIT_PAGE,
+                                     NULL, &rg, &buf, &restarted);
+        if (rc != WALRUS_OK) {
+            /* no record: nobody promised anything this node knows of */
+            job->err = (rc == WALRUS_EIO && errno == ENOENT) ? 0 : EIO;
+            break;
+        }
+
+        if (rg.end == rg.start) {
+            free(buf);
+            break;
+        }
+
+        p = buf;
+        last = buf + (rg.end - rg.start);
+
+        while (p < last
+               && walrus_record_entry_parse(NULL, &e, p, last - p)
+                  == WALRUS_OK)
+        {
+            ngx_walrus_audit_pick_entry(job, picks, &e);
+            p += e.size;
+        }
+
+        free(buf);
+        cursor = rg.end;
+    }
+
+    if (job->err == 0) {
+        for (i = 0; i < job->nslots; i++) {
+            for (j = 0; j < n; j++) {
+                job->slots[i]->peers[j].npicked = picks[i * n + j].count;
+                ngx_memcpy(job->slots[i]->peers[j].picked,
+                           picks[i * n + j].blob_id,
+                           picks[i * n + j].count * WALRUS_BLOB_ID_LEN);
+            }
+
+            job->slots[i]->picked = 1;
+        }
+    }
+
+    free(picks);
+}
+
+
+static void
+ngx_walrus_audit_pick_entry(ngx_walrus_audit_pick_job_t *job,
+    walrus_audit_pick_t *picks, const walrus_record_entry_t *e)
+{
+    char            id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+    char            dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
+    ngx_uint_t      i, s, x, n;
+    struct stat     st;
+    walrus_cert_t   cert;
+    ngx_walrus_keeper_t  *kp;
+
+    kp = job->keeper;
+    n = job->committee->nnodes;
+
+    if (walrus_cert_parse(&cert, e->cert, e->cert_len) != WALRUS_OK) {
+        return;
+    }
+
+    walrus_blob_id_format(cert.blob_id, id_text);
+
+    if (walrus_store_dir(dir, (char *) kp->conf->store.data,
+                         kp->conf->store.len, id_text)
+        != 0
+        || walrus_store_path(path, dir, "metadata") != 0
+        || stat(path, &st) != 0)
+    {
+        return;
+    }
+
+    for (s = 0; s < cert.nsigners; s++) {
+        x = cert.signers[s].node;
+
+        if (x >= n || (ngx_int_t) x == kp->conf->node_index) {
+            continue;
+        }
+
+        for (i = 0; i < job->nslots; i++) {
+            walrus_audit_pick_add(&picks[i * n + x], cert.blob_id);
+        }
+    }
+}
+
+
+static void
+ngx_walrus_audit_pick_done(ngx_walrus_round_t *rd, void *data)
+{
+    ngx_walrus_audit_pick_job_t  *job = data;
+
+    ngx_uint_t             i, j;
+    ngx_walrus_keeper_t   *kp;
+
+    kp = rd->keeper;
+
+    if (job->err) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, job->err,
+                      "walrus: node %V: cannot read its record to pick "
+                      "audit challenges", &kp->conf->node_name);
+        return;
+    }
+
+    for (i = 0; i < job->nslots; i++) {
+        for (j = 0; j < kp->committee->nnodes; j++) {
+            if (job->slots[i]->peers[j].npicked == 0
+                && job->slots[i]->peers[j].verdict == NGX_WALRUS_VERDICT_NONE)
+            {
+                job->slots[i]->peers[j].verdict = NGX_WALRUS_VERDICT_EMPTY;
+            }
+        }
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                       "walrus: node %V: audit round %uD challenges picked",
+                       &kp->conf->node_name, job->slots[i]->round);
+    }
+
+    kp->auditor->locks_dirty = 1;
+}
+
+
+/*
+ * The recovery lock (17.5): every pair a peer holds in a blob of its
+ * challenge set, in every open round, until this node attested it.
+ */
+
+typedef struct {
+    ngx_walrus_keeper_t  *keeper;
+    u_char               *buf;
+    size_t                len;
+    int                   err;
+} ngx_walrus_audit_locks_job_t;
+
+
+ngx_int_t
+ngx_walrus_audit_write_locks(ngx_walrus_round_t *rd)
+{
+    u_char                        *p;
+    unsigned                       k, pair;
+    ngx_uint_t                     i, x, b, n, entries;
+    ngx_walrus_keeper_t           *kp;
+    ngx_walrus_auditor_t          *au;
+    walrus_node_t                 *node;
+    ngx_walrus_audit_peer_t       *peer;
+    ngx_walrus_audit_round_t      *slot;
+    ngx_walrus_audit_locks_job_t  *job;
+
+    kp = rd->keeper;
+    au = kp->auditor;
+    n = kp->committee->nnodes;
+
+    if (!au->locks_dirty) {
+        return NGX_DONE;
+    }
+
+    entries = 0;
+
+    for (i = 0; i < NGX_WALRUS_AUDIT_WINDOW; i++) {
+        for (x = 0; x < n; x++) {
+            entries += au->rounds[i].peers[x].npicked
+                       * kp->committee->nodes[x].nshards;
+        }
+    }
+
+    job = ngx_pcalloc(rd->pool, sizeof(ngx_walrus_audit_locks_job_t));
+    if (job == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->keeper = kp;
+    job->buf = ngx_palloc(rd->pool, entries * NGX_WALRUS_AUDIT_LOCK_LEN + 1);
+    if (job->buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = job->buf;
+
+    for (i = 0; i < NGX_WALRUS_AUDIT_WINDOW; i++) {
+        slot = &au->rounds[i];
+
+        if (slot->round == 0
+            || slot->round + NGX_WALRUS_AUDIT_WINDOW <= au->newest)
+        {
+            continue;
+        }
+
+        for (x = 0; x < n; x++) {
+            peer = &slot->peers[x];
+            node = &kp->committee->nodes[x];
+
+            if (peer->verdict == NGX_WALRUS_VERDICT_PASSED) {
+                continue;
+            }
+
+            for (b = 0; b < peer->npicked; b++) {
+                for (k = 0; k < node->nshards; k++) {
+                    pair = walrus_shard_to_pair(&kp->committee->params,
+                                                peer->picked[b],
+                                                node->shards[k]);
+
+                    p = ngx_cpymem(p, peer->picked[b], WALRUS_BLOB_ID_LEN);
+                    walrus_put_le(p, pair, 2);
+                    walrus_put_le(p + 2, x, 2);
+                    walrus_put_le(p + 4, slot->round, 4);
+                    p += 8;
+                }
+            }
+        }
+    }
+
+    job->len = p - job->buf;
+    au->locks_dirty = 0;
+
+    if (ngx_walrus_round_task(rd, ngx_walrus_audit_locks_run,
+                              ngx_walrus_audit_locks_done, job)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_walrus_audit_locks_run(void *data, ngx_log_t *log)
+{
+    ngx_walrus_audit_locks_job_t  *job = data;
+
+    char     dir[WALRUS_PATH_MAX];
+    u_char  *p;
+
+    p = ngx_snprintf((u_char *) dir, sizeof(dir),
+                     "%V/" NGX_WALRUS_AUDIT_DIR "%Z",
+                     &job->keeper->conf->store);
+
+    if (p == (u_char *) dir + sizeof(dir)
+        || walrus_store_mkdir(dir) != 0
+        || walrus_store_write(dir, NGX_WALRUS_AUDIT_LOCKS, job->buf,
+                              job->len)
+           != 0)
+    {
+        job->err = errno ? errno : ENAMETOOLONG;
+    }
+}
+
+
+static void
+ngx_walrus_audit_locks_done(ngx_walrus_round_t *rd, void *data)
+{
+    ngx_walrus_audit_locks_job_t  *job = data;
+
+    if (job->err) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, job->err,
+                      "walrus: node %V: cannot write the audit's recovery "
+                      "lock", &rd->keeper->conf->node_name);
+        rd->keeper->auditor->locks_dirty = 1;
+        return;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                   "walrus: node %V: audit lock of %uz entries written",
+                   &rd->keeper->conf->node_name,
+                   job->len / NGX_WALRUS_AUDIT_LOCK_LEN);
+}
+
+
+/*
+ * Asks the peers whose answer is due, a few at a time, oldest open round
+ * first; the step is called again once they are checked, and ends when
+ * every peer was asked in this keeper round or is not due.
+ */
+
+ngx_int_t
+ngx_walrus_audit_ask(ngx_walrus_round_t *rd)
+{
+    uint32_t                   r;
+    ngx_uint_t                 x, asked;
+    ngx_walrus_keeper_t       *kp;
+    ngx_walrus_auditor_t      *au;
+    ngx_walrus_audit_peer_t   *peer;
+    ngx_walrus_audit_round_t  *slot;
+
+    kp = rd->keeper;
+    au = kp->auditor;
+    asked = 0;
+
+    r = au->newest >= NGX_WALRUS_AUDIT_WINDOW
+        ? au->newest - NGX_WALRUS_AUDIT_WINDOW + 1 : 1;
+
+    for ( /* void */ ; r <= au->newest; r++) {
+        slot = ngx_walrus_audit_slot(au, r);
+
+        if (slot == NULL || !slot->picked) {
+            continue;
+        }
+
+        for (x = 0; x < kp->committee->nnodes; x++) {
+            peer = &slot->peers[x];
+
+            if ((ngx_int_t) x == kp->conf->node_index
+                || peer->npicked == 0
+                || (peer->verdict != NGX_WALRUS_VERDICT_NONE
+                    && peer->verdict != NGX_WALRUS_VERDICT_MISSING)
+                || peer->next_ask > ngx_time())
+            {
+                continue;
+            }
+
+            if (ngx_walrus_audit_ask_peer(rd, slot, x) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            if (++asked == NGX_WALRUS_AUDIT_PARALLEL) {
+                return NGX_AGAIN;
+            }
+        }
+    }
+
+    return asked ? NGX_AGAIN : NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_walrus_audit_ask_peer(ngx_walrus_round_t *rd,
+    ngx_walrus_audit_round_t *slot, ngx_uint_t node)
+{
+    u_char                   *p;
+    unsigned                  b;
+    ngx_str_t                 uri;
+    ngx_walrus_call_t        *call;
+    ngx_walrus_audit_peer_t  *peer;
+
+    peer = &slot->peers[node];
+
+    uri.data = ngx_pnalloc(rd->pool, sizeof("/v1/audit/rounds//answer?blobs=")
+                                     + NGX_INT32_LEN
+                                     + peer->npicked
+                                       * (WALRUS_BLOB_ID_TEXT_LEN + 1));
+    if (uri.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(uri.data, "/v1/audit/rounds/%uD/answer?blobs=",
+                    slot->round);
+
+    for (b = 0; b < peer->npicked; b++) {
+        if (b > 0) {
+            *p++ = ',';
+        }
+
+        walrus_blob_id_format(peer->picked[b], (char *) p);
+        p += WALRUS_BLOB_ID_TEXT_LEN;
+    }
+
+    uri.len = p - uri.data;
+
+    call = ngx_walrus_round_call(rd, node, &uri, NGX_WALRUS_AUDIT_MAX_ANSWER);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->kind = NGX_WALRUS_AUDIT_STEP_ASK;
+    call->pair = slot->round;
+
+    /* asked once per keeper round at most; an answer sets the next */
+    peer->next_ask = ngx_time()
+                     + ngx_max((time_t) (rd->keeper->conf->keeper_interval
+                                         / 1000), 1);
+    peer->asks++;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                   "walrus: audit round %uD: challenging %s on %ud blobs",
+                   slot->round, rd->keeper->committee->nodes[node].name,
+                   peer->npicked);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_walrus_audit_checked(ngx_walrus_round_t *rd, ngx_walrus_call_t *call)
+{
+    time_t                         wait;
+    ngx_walrus_keeper_t           *kp;
+    ngx_walrus_audit_peer_t       *peer;
+    ngx_walrus_audit_round_t      *slot;
+    ngx_walrus_audit_check_job_t  *job;
+
+    kp = rd->keeper;
+    slot = ngx_walrus_audit_slot(kp->auditor, (uint32_t) call->pair);
+
+    if (slot == NULL) {
+        return;
+    }
+
+    peer = &slot->peers[call->node];
+
+    if (call->status != NGX_HTTP_OK || call->truncated) {
+        /*
+         * Down, slow, or not at this round yet (409): asked again later,
+         * sooner while the peer only lacks the beacon.
+         */
+        wait = call->status == NGX_HTTP_CONFLICT
+               ? (time_t) (kp->conf->keeper_interval / 1000)
+               : ngx_walrus_keeper_backoff(peer->asks);
+
+        peer->next_ask = ngx_time() + ngx_max(wait, 1);
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                       "walrus: audit round %uD: %s answered %ui",
+                       slot->round, kp->committee->nodes[call->node].name,
+                       call->status);
+        return;
+    }
+
+    job = ngx_pcalloc(rd->pool, sizeof(ngx_walrus_audit_check_job_t));
+    if (job == NULL) {
+        return;
+    }
+
+    job->keeper = kp;
+    job->committee = kp->committee;
+    job->key = kp->conf->key;
+    job->round = slot->round;
+    job->node = call->node;
+    ngx_memcpy(job->seed, slot->seed, 32);
+    job->npicked = peer->npicked;
+    job->picked = peer->picked;
+
+    /* the body goes to the task: the call no longer frees it */
+
+    job->body = call->body;
+    job->len = call->body_len;
+    call->body = NULL;
+    call->body_size = 0;
+    call->body_len = 0;
+
+    if (ngx_walrus_round_task(rd, ngx_walrus_audit_check_run,
+                              ngx_walrus_audit_check_done, job)
+        != NGX_OK)
+    {
+        ngx_walrus_buffer_free(job->body);
+    }
+}
+
+
+/* in the thread pool: the answer checked blob by blob, its verdict kept */
+
+static void
+ngx_walrus_audit_check_run(void *data, ngx_log_t *log)
+{
+    ngx_walrus_audit_check_job_t  *job = data;
+
+    int                     rc, verdict;
+    size_t                  len;
+    uint8_t                *raw;
+    unsigned                i;
+    walrus_codec_t         *codec;
+    walrus_metadata_t       m;
+    walrus_audit_answer_t  *a;
+
+    a = malloc(sizeof(walrus_audit_answer_t));
+    if (a == NULL) {
+        job->err = ENOMEM;
+        return;
+    }
+
+    rc = walrus_audit_answer_parse(job->committee, job->body, job->len, a);
+
+    if (rc != WALRUS_OK) {
+        job->why = walrus_strerror(rc);
+        goto done;
+    }
+
+    if (a->epoch != job->committee->epoch || a->round != job->round
+        || a->node != job->node || ngx_memcmp(a->seed, job->seed, 32) != 0)
+    {
+        /* an answer under another beacon of the round: not ours */
+        job->why = "it is not for this round's beacon";
+        goto done;
+    }
+
+    if (a->nblobs != job->npicked) {
+        job->why = "it is not about the blobs asked";
+        goto done;
+    }
+
+    for (i = 0; i < a->nblobs; i++) {
+        if (ngx_memcmp(a->blobs[i].blob_id, job->picked[i],
+                       WALRUS_BLOB_ID_LEN)
+            != 0)
+        {
+            job->why = "it is not about the blobs asked";
+            goto done;
+        }
+    }
+
+    codec = walrus_codec_create(job->committee->params.n);
+    if (codec == NULL) {
+        job->err = ENOMEM;
+        goto done;
+    }
+
+    job->verdict = NGX_WALRUS_VERDICT_PASSED;
+
+    for (i = 0; i < a->nblobs; i++) {
+        if (!a->blobs[i].held) {
+            job->nmissing++;
+            continue;
+        }
+
+        if (ngx_walrus_audit_metadata(job->keeper, a->blobs[i].blob_id, &m,
+                                      &raw, &len)
+            != 0)
+        {
+            /* this node lost the metadata meanwhile: it cannot judge */
+            job->verdict = NGX_WALRUS_VERDICT_NONE;
+            job->why = "this node lacks a blob's metadata";
+            break;
+        }
+
+        verdict = walrus_audit_blob_check(codec, job->committee, a, i, &m);
+
+        walrus_metadata_free(&m);
+        free(raw);
+
+        if (verdict == WALRUS_AUDIT_FRAUD) {
+            job->verdict = NGX_WALRUS_VERDICT_FRAUD;
+            ngx_memcpy(job->bad, a->blobs[i].blob_id, WALRUS_BLOB_ID_LEN);
+            break;
+        }
+
+        if (verdict == WALRUS_AUDIT_MISSING) {
+            job->nmissing++;
+        }
+    }
+
+    walrus_codec_destroy(codec);
+
+    if (job->verdict == NGX_WALRUS_VERDICT_PASSED && job->nmissing) {
+        job->verdict = NGX_WALRUS_VERDICT_MISSING;
+    }
+
+    if (job->verdict != NGX_WALRUS_VERDICT_NONE
+        && ngx_walrus_audit_keep_verdict(job, a) != 0)
+    {
+        job->err = errno;
+        job->verdict = NGX_WALRUS_VERDICT_NONE;
+    }
+
+done:
+
+    free(a);
+}
+
+
+/* the blob's metadata from this node's store, checked against its ID */
+
+static int
+ngx_walrus_audit_metadata(ngx_walrus_keeper_t *kp, const uint8_t *id,
+    walrus_metadata_t *m, uint8_t **raw, size_t *len)
+{
+    char  id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+    char  dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
+
+    walrus_blob_id_format(id, id_text);
+
+    if (walrus_store_dir(dir, (char *) kp->conf->store.data,
+                         kp->conf->store.len, id_text)
+        != 0
+        || walrus_store_path(path, dir, "metadata") != 0
+        || walrus_read_file(path, NGX_WALRUS_MAX_METADATA, raw, len) != 0)
+    {
+        return -1;
+    }
+
+    if (walrus_metadata_parse(m, *raw, *len) != WALRUS_OK) {
+        free(*raw);
+        return -1;
+    }
+
+    if (walrus_metadata_check(m, id) != WALRUS_OK) {
+        walrus_metadata_free(m);
+        free(*raw);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* the attestation, the missing blobs or the fraud proof, made durable */
+
+static int
+ngx_walrus_audit_keep_verdict(ngx_walrus_audit_check_job_t *job,
+    const walrus_audit_answer_t *a)
+{
+    char      dir[WALRUS_PATH_MAX], name[32];
+    u_char   *text, *p;
+    uint8_t   sig[WALRUS_SIG_LEN];
+    unsigned  i;
+    int       rc;
+
+    if (ngx_walrus_audit_round_dir(job->keeper, job->round, dir) != NGX_OK
+        || walrus_store_mkdir(dir) != 0)
+    {
+        return -1;
+    }
+
+    switch (job->verdict) {
+
+    case NGX_WALRUS_VERDICT_PASSED:
+        if (walrus_audit_attest_sign(job->key, job->committee->epoch,
+                                     job->round, job->node, job->seed, sig)
+            != WALRUS_OK)
+        {
+            errno = EINVAL;
+            return -1;
+        }
+
+        (void) ngx_snprintf((u_char *) name, sizeof(name), "attest.%ui%Z",
+                            job->node);
+
+        return walrus_store_write(dir, name, sig, sizeof(sig));
+
+    case NGX_WALRUS_VERDICT_MISSING:
+        text = malloc(a->nblobs * (WALRUS_BLOB_ID_TEXT_LEN + 1) + 1);
+        if (text == NULL) {
+            return -1;
+        }
+
+        p = text;
+
+        for (i = 0; i < a->nblobs; i++) {
+            if (!a->blobs[i].held) {
+                walrus_blob_id_format(a->blobs[i].blob_id, (char *) p);
+                p += WALRUS_BLOB_ID_TEXT_LEN;
+                *p++ = '\n';
+            }
+        }
+
+        (void) ngx_snprintf((u_char *) name, sizeof(name), "missing.%ui%Z",
+                            job->node);
+
+        rc = walrus_store_write(dir, name, text, p - text);
+        free(text);
+
+        return rc;
+
+    default: /* NGX_WALRUS_VERDICT_FRAUD */
+        return ngx_walrus_audit_keep_fraud(job, dir);
+    }
+}
+
+
+static int
+ngx_walrus_audit_keep_fraud(ngx_walrus_audit_check_job_t *job,
+    const char *dir)
+{
+    int                 rc;
+    char                path[WALRUS_PATH_MAX], name[32];
+    size_t              beacon_len, meta_len, len;
+    uint8_t            *beacon, *meta, *proof;
+    walrus_metadata_t   m;
+
+    if (walrus_store_path(path, dir, "beacon") != 0
+        || walrus_read_file(path, WALRUS_AUDIT_BEACON_MAX, &beacon,
+                            &beacon_len)
+           != 0)
+    {
+        return -1;
+    }
+
+    if (ngx_walrus_audit_metadata(job->keeper, job->bad, &m, &meta,
+                                  &meta_len)
+        != 0)
+    {
+        free(beacon);
+        return -1;
+    }
+
+    walrus_metadata_free(&m);
+
+    rc = walrus_audit_fraud_build(beacon, beacon_len, job->body, job->len,
+                                  meta, meta_len, &proof, &len);
+    free(beacon);
+    free(meta);
+
+    if (rc != WALRUS_OK) {
+        errno = EINVAL;
+        return -1;
+    }
+
+    (void) ngx_snprintf((u_char *) name, sizeof(name), "fraud.%ui%Z",
+                        job->node);
+
+    rc = walrus_store_write(dir, name, proof, len);
+    free(proof);
+
+    return rc;
+}
+
+
+static void
+ngx_walrus_audit_check_done(ngx_walrus_round_t *rd, void *data)
+{
+    ngx_walrus_audit_check_job_t  *job = data;
+
+    char                       id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+    const char                *name;
+    ngx_walrus_keeper_t       *kp;
+    ngx_walrus_auditor_t      *au;
+    ngx_walrus_audit_peer_t   *peer;
+    ngx_walrus_audit_round_t  *slot;
+
+    kp = rd->keeper;
+    au = kp->auditor;
+    name = kp->committee->nodes[job->node].name;
+
+    ngx_walrus_buffer_free(job->body);
+    job->body = NULL;
+
+    slot = ngx_walrus_audit_slot(au, job->round);
+    if (slot == NULL) {
+        return;
+    }
+
+    peer = &slot->peers[job->node];
+
+    if (job->err) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, job->err,
+                      "walrus: node %V: cannot keep the audit of %s in "
+                      "round %uD", &kp->conf->node_name, name, job->round);
+    }
+
+    switch (job->verdict) {
+
+    case NGX_WALRUS_VERDICT_PASSED:
+        peer->verdict = job->verdict;
+        au->attested++;
+        au->locks_dirty = 1;
+
+        ngx_log_error(NGX_LOG_INFO, rd->log, 0,
+                      "walrus: audit round %uD: %s passed (%ud blobs); "
+                      "attested", job->round, name, job->npicked);
+        return;
+
+    case NGX_WALRUS_VERDICT_MISSING:
+        peer->verdict = job->verdict;
+        peer->next_ask = ngx_time()
+                         + ngx_max((time_t) (kp->conf->audit_interval / 1000),
+                                   1);
+        au->missing++;
+
+        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                      "walrus: audit round %uD: %s lacks %ud of the %ud "
+                      "blobs asked", job->round, name, job->nmissing,
+                      job->npicked);
+        return;
+
+    case NGX_WALRUS_VERDICT_FRAUD:
+        peer->verdict = job->verdict;
+        au->frauds++;
+        walrus_blob_id_format(job->bad, id_text);
+
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "walrus: audit round %uD: %s signed a wrong answer "
+                      "for blob %s; fraud proof kept", job->round, name,
+                      id_text);
+        return;
+
+    default:
+        peer->next_ask = ngx_time() + ngx_walrus_keeper_backoff(peer->asks);
+
+        if (job->why != NULL) {
+            ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                          "walrus: audit round %uD: the answer of %s "
+                          "proves nothing (%s); asked again later",
+                          job->round, name, job->why);
+        }
+    }
+}
