@@ -34,6 +34,7 @@ typedef struct {
     ngx_msec_t             keeper_timeout;
     ngx_str_t              peer_location;
     size_t                 scrub_rate;
+    size_t                 heal_rate;       /* recovery bytes/s */
     ngx_msec_t             audit_interval;  /* between rounds (17.6) */
 } ngx_walrus_node_loc_conf_t;
 

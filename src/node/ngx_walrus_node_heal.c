@@ -542,3 +542,48 @@ ngx_walrus_heal_cleanup(void *data)
         h->have_meta = 0;
     }
 }
+
+
+/*
+ * walrus_node_heal_rate: a token bucket of recovery bytes, one second
+ * deep, which answers may overdraw (a batch's size is known only once
+ * it came); a batch is asked only when the bucket is not in debt, else
+ * the round pauses until it is.  NGX_OK to ask now.
+ */
+
+ngx_int_t
+ngx_walrus_heal_throttle(ngx_walrus_round_t *rd)
+{
+    int64_t               rate;
+    ngx_msec_t            now, wait;
+    ngx_walrus_keeper_t  *kp;
+
+    kp = rd->keeper;
+    rate = (int64_t) kp->conf->heal_rate;
+
+    if (rate == 0) {
+        return NGX_OK;
+    }
+
+    now = ngx_current_msec;
+
+    if (kp->heal_last != 0) {
+        kp->heal_credit += rate * (int64_t) (now - kp->heal_last) / 1000;
+    }
+
+    kp->heal_last = now;
+
+    if (kp->heal_credit > rate) {
+        kp->heal_credit = rate;
+    }
+
+    if (kp->heal_credit >= 0) {
+        return NGX_OK;
+    }
+
+    wait = (ngx_msec_t) (-kp->heal_credit * 1000 / rate) + 1;
+
+    ngx_walrus_round_pause(rd, wait);
+
+    return NGX_AGAIN;
+}

@@ -162,4 +162,8 @@ void ngx_walrus_heal_blob_failed(ngx_walrus_round_t *rd,
 void ngx_walrus_heal_later(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h);
 
 
+/* NGX_OK when the heal may ask for more bytes now (walrus_node_heal_rate) */
+ngx_int_t ngx_walrus_heal_throttle(ngx_walrus_round_t *rd);
+
+
 #endif /* _NGX_WALRUS_NODE_HEAL_H_INCLUDED_ */

@@ -208,6 +208,10 @@ ngx_walrus_heal_batch_ask(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h)
         }
     }
 
+    if (ngx_walrus_heal_throttle(rd) != NGX_OK) {
+        return NGX_AGAIN;
+    }
+
     for (i = 0; i < planned; i++) {
         if (ngx_walrus_heal_call(rd, h, plan[i], plan_axes[i]) != NGX_OK) {
             return NGX_ERROR;
@@ -333,6 +337,7 @@ ngx_walrus_heal_batch_answer(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h,
     wp->body = call->body;
     wp->len = call->body_len;
     h->received += call->body_len;
+    rd->keeper->heal_credit -= (int64_t) call->body_len;
     call->body = NULL;
     call->body_size = 0;
     call->body_len = 0;

@@ -82,6 +82,8 @@ struct ngx_walrus_keeper_s {
     uint64_t                     pass_inconsistent;
     uint64_t                     scrub_cursor;
     int64_t                      scrub_credit; /* bytes it may read */
+    int64_t                      heal_credit;  /* bytes it may fetch */
+    ngx_msec_t                   heal_last;
     ngx_msec_t                   scrub_last;
     uint64_t                     scrubbed;     /* bytes read */
     uint64_t                     scrub_bad;    /* files set aside */
@@ -110,6 +112,7 @@ struct ngx_walrus_round_s {
     ngx_walrus_fanout_t          fanout;
     ngx_event_t                  deadline;
     ngx_event_t                  end;       /* frees the request */
+    ngx_event_t                  pause;     /* a phase waits (rate) */
     ngx_walrus_round_phase_e     phase;
     ngx_uint_t                   tasks;     /* in the thread pool */
     ngx_uint_t                   changed;   /* the state must be saved */
@@ -163,6 +166,9 @@ time_t ngx_walrus_keeper_backoff(ngx_uint_t fails);
 ngx_uint_t ngx_walrus_keeper_waits(ngx_walrus_keeper_t *kp,
     const uint8_t *id);
 void ngx_walrus_keeper_forget(ngx_walrus_keeper_t *kp, const uint8_t *id);
+
+/* the phase waits ms before it is called again */
+void ngx_walrus_round_pause(ngx_walrus_round_t *rd, ngx_msec_t ms);
 
 /* GET uri on committee node `node`; the answer comes to the phase */
 ngx_walrus_call_t *ngx_walrus_round_call(ngx_walrus_round_t *rd,

@@ -29,6 +29,7 @@ static void ngx_walrus_round_request_gone(void *data);
 static void ngx_walrus_round_step(ngx_walrus_round_t *rd);
 static ngx_int_t ngx_walrus_round_phase(ngx_walrus_round_t *rd);
 static void ngx_walrus_round_deadline(ngx_event_t *ev);
+static void ngx_walrus_round_wake(ngx_event_t *ev);
 static void ngx_walrus_round_abort(ngx_walrus_round_t *rd,
     const char *why);
 static void ngx_walrus_round_end(ngx_event_t *ev);
@@ -85,6 +86,11 @@ ngx_walrus_round_start(ngx_walrus_keeper_t *kp)
     rd->end.handler = ngx_walrus_round_end;
     rd->end.data = rd;
     rd->end.log = rd->log;
+
+    rd->pause.handler = ngx_walrus_round_wake;
+    rd->pause.data = rd;
+    rd->pause.log = rd->log;
+    rd->pause.cancelable = 1;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rd->log, 0,
                    "walrus: node %V: keeper round %ui starts",
@@ -326,6 +332,10 @@ ngx_walrus_round_request_gone(void *data)
         ngx_del_timer(&rd->end);
     }
 
+    if (rd->pause.timer_set) {
+        ngx_del_timer(&rd->pause);
+    }
+
     if (rd->end.posted) {
         ngx_delete_posted_event(&rd->end);
     }
@@ -368,7 +378,7 @@ ngx_walrus_round_step(ngx_walrus_round_t *rd)
             }
         }
 
-        if (rd->fanout.active > 0 || rd->tasks > 0) {
+        if (rd->fanout.active > 0 || rd->tasks > 0 || rd->pause.timer_set) {
             return;
         }
 
@@ -397,7 +407,7 @@ ngx_walrus_round_step(ngx_walrus_round_t *rd)
         /* NGX_AGAIN: work was started, unless the phase made none */
 
         if (rd->fanout.active == 0 && rd->tasks == 0
-            && ngx_queue_empty(&rd->fanout.done))
+            && !rd->pause.timer_set && ngx_queue_empty(&rd->fanout.done))
         {
             ngx_walrus_round_abort(rd, "a phase started nothing");
             return;
@@ -439,6 +449,40 @@ ngx_walrus_round_phase(ngx_walrus_round_t *rd)
     default:
         return NGX_DONE;
     }
+}
+
+
+/* a phase that must wait (a rate limit) resumes after ms */
+
+void
+ngx_walrus_round_pause(ngx_walrus_round_t *rd, ngx_msec_t ms)
+{
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                   "walrus: node %V: keeper round pauses %M ms",
+                   &rd->keeper->conf->node_name, ms);
+
+    ngx_add_timer(&rd->pause, ms);
+}
+
+
+static void
+ngx_walrus_round_wake(ngx_event_t *ev)
+{
+    ngx_connection_t    *c;
+    ngx_walrus_round_t  *rd;
+
+    rd = ev->data;
+
+    if (rd->request == NULL || rd->aborted) {
+        return;
+    }
+
+    c = rd->request->connection;
+
+    ngx_walrus_round_step(rd);
+
+    /* nginx runs a subrequest made here only when told to */
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -488,6 +532,10 @@ ngx_walrus_round_end(ngx_event_t *ev)
 
     if (rd->deadline.timer_set) {
         ngx_del_timer(&rd->deadline);
+    }
+
+    if (rd->pause.timer_set) {
+        ngx_del_timer(&rd->pause);
     }
 
     if (r == NULL) {
