@@ -1,0 +1,281 @@
+# Storage audits (docs/protocol.md section 17) run by the nodes' keepers:
+# every honest node gets an audit certificate each round, a slow one too;
+# a node that lost a challenged sliver gets none for that round and its
+# peers say which blob, and it cannot rebuild that sliver from its peers'
+# recovery symbols while the round is open; a node that signs a wrong
+# symbol leaves a fraud proof that walrusctl checks; with f nodes down
+# the others are still certified.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use Time::HiRes qw(sleep time);
+use WalrusTest;
+
+my $S = 4096;
+my $t = WalrusTest->new(n => 7, segment_size => $S);
+my ($n, $dir) = ($t->n, $t->dir);
+my $P = 'WalrusTest::Proto';
+my $CTL = "$WalrusTest::CTL -c $dir/committee.json";
+my ($SLOW, $LIAR) = (5, 6);
+
+# a keeper round every 300 ms, an audit round every 2 s; the nodes'
+# locations are the harness's:
+#
+#     location / {
+#         walrus_node;
+#         walrus_node_name node%%NODE%%;
+#         walrus_node_key %%DIR%%/keys/node%%NODE%%.key;
+#         walrus_node_store %%DIR%%/store%%NODE%%;
+#     }
+my $I = 2;
+my $HTTP = <<"EOF";
+    walrus_node_keeper_interval 300ms;
+    walrus_node_audit_interval ${I}s;
+EOF
+
+# --- relays: a node that answers everything 2 s late, and a liar -----------
+
+my (%real, $moved);
+for my $i ($SLOW, $LIAR) {
+    $real{$i} = WalrusTest::free_port();
+    my $server = $t->node_server($i);
+    my $port = $t->node_port($i);
+    $server =~ s/listen 127\.0\.0\.1:$port;/listen 127.0.0.1:$real{$i};/
+        or die 'cannot move the node';
+    $moved .= $server;
+}
+
+sub mode { WalrusTest::write_file("$dir/mode$_[0]", $_[1]) }
+
+# the liar's answer: the first symbol of its first held blob changed, the
+# answer signed again with its key (section 17.3: 45-byte header, blob ID,
+# held byte, pair count, pair, segment, leaves, symbol size)
+sub lie {
+    my ($answer, $i) = @_;
+    my $body = substr $answer, 0, length($answer) - 64;
+    return $answer if length $body < 95 || substr($body, 77, 1) ne "\0";
+    substr($body, 94, 1) ^= "\xff";
+    WalrusTest::write_file("$dir/lie.msg", "walrus-audit-answer:1" . $body);
+    system("openssl pkeyutl -sign -inkey $dir/keys/node$i.key -rawin "
+           . "-in $dir/lie.msg -out $dir/lie.sig") == 0 or return $answer;
+    return $body . WalrusTest::read_file("$dir/lie.sig");
+}
+
+sub relay_connection {
+    my ($c, $i) = @_;
+    while (my ($h, $body) = WalrusTest::read_message($c)) {
+        my $mode = WalrusTest::read_file("$dir/mode$i") // 'honest';
+        my ($uri) = $h =~ m{^\S+ (\S+)};
+
+        sleep 2 if $mode eq 'slow';
+
+        my $answer = WalrusTest::forward($real{$i}, $h, $body);
+        return if $answer eq '';
+        my ($head, $rest) = split /\r\n\r\n/, $answer, 2;
+
+        if ($mode eq 'lie' && $uri =~ m{^/v1/audit/rounds/\d+/answer}
+            && $head =~ m{^HTTP/1\.1 200 })
+        {
+            $rest = lie($rest, $i);
+            WalrusTest::write_file("$dir/lied$i", '');
+        }
+
+        print $c "$head\r\n\r\n$rest";
+    }
+}
+
+mode($SLOW, 'slow');
+mode($LIAR, 'honest');
+my @relays = map {
+    my $i = $_;
+    $t->start_relay($i, sub { relay_connection($_[0], $i) });
+} $SLOW, $LIAR;
+
+$t->write_config(gateway => 1, http => $HTTP . $moved,
+                 down => [$SLOW, $LIAR])
+  ->run;
+
+# --- helpers ------------------------------------------------------------------
+
+sub rounds_dir { $t->store($_[0]) . "/audit/rounds" }
+
+sub newest {
+    my ($i) = @_;
+    my $b = WalrusTest::read_file($t->store($i) . '/audit/latest')
+        // return 0;
+    return unpack 'V', substr $b, 5, 4;
+}
+
+sub certified {
+    my ($i, $r) = @_;
+    return -s rounds_dir($i) . "/$r/certificate";
+}
+
+sub verify_audit {
+    my ($file) = @_;
+    my $out = `$CTL verify-audit $file 2>&1`;
+    return ($? == 0, $out);
+}
+
+sub pair_of {
+    my ($i, $id) = @_;
+    return $P->can('shard_to_pair')->($P->can('unb64url')->($id), $n, $i);
+}
+
+# the nodes whose confirmation is in a blob's certificate
+sub promised {
+    my ($i, $id) = @_;
+    my $c = WalrusTest::read_file($t->store($i) . "/$id/certificate") // '';
+    return () if length $c < 39;
+    my $m = unpack 'v', substr $c, 37, 2;
+    return map { unpack 'v', substr $c, 39 + 66 * $_, 2 } 0 .. $m - 1;
+}
+
+# the recovery lock entries of node $i: [blob ID, pair, node, round]
+sub locks {
+    my ($i) = @_;
+    my $l = WalrusTest::read_file($t->store($i) . '/audit/locks') // '';
+    my @e;
+    for (my $o = 0; $o + 40 <= length $l; $o += 40) {
+        push @e, [ $P->can('b64url')->(substr $l, $o, 32),
+                   unpack('v', substr $l, $o + 32, 2),
+                   unpack('v', substr $l, $o + 34, 2),
+                   unpack('V', substr $l, $o + 36, 4) ];
+    }
+    return @e;
+}
+
+# --- blobs -------------------------------------------------------------------
+
+my @blobs = map { WalrusTest::blob_of(2 * $S + 100 * $_, 3 + $_) } 1 .. 8;
+my @ids = map { $t->put_blob($_) } @blobs;
+is(scalar(grep { defined } @ids), 8, 'eight blobs are stored');
+
+# --- honest nodes: a certificate each round ---------------------------------
+
+my $r0 = 0;
+ok(WalrusTest::eventually(sub {
+       for my $r (1 .. 50) {
+           next unless grep { certified($_, $r) } 0 .. $n - 1;
+           if (!grep { !certified($_, $r) } 0 .. $n - 1) {
+               $r0 = $r;
+               return 1;
+           }
+       }
+       return 0 }, 60),
+   'every node, the slow one too, holds an audit certificate of a round')
+    or diag(join ' ', map { "node $_ at round " . newest($_) } 0 .. $n - 1);
+
+for my $i (0 .. $n - 1) {
+    my ($ok, $out) = verify_audit(rounds_dir($i) . "/$r0/certificate");
+    ok($ok && $out =~ /node$i\b/ && $out =~ /round $r0\b/,
+       "walrusctl verify-audit accepts node $i's certificate of round $r0")
+        or diag($out);
+}
+
+my $beacon = rounds_dir(0) . "/$r0/beacon";
+my ($ok, $out) = verify_audit($beacon);
+ok($ok && $out =~ /^beacon/, 'and the round\'s beacon') or diag($out);
+
+# the slow node's answers arrive after later rounds opened
+ok(WalrusTest::eventually(sub { newest(0) > $r0 + 1 }, 20),
+   'rounds go on');
+
+# --- a node that deleted a challenged sliver ---------------------------------
+
+my $X = 2;
+my ($lost) = grep { my $id = $_; grep { $_ == $X } promised(0, $id) } @ids;
+ok($lost, "node $X promised a blob") or BAIL_OUT('no blob to lose');
+my $k = pair_of($X, $lost);
+
+# once a round challenges it (all its promised blobs: fewer than c = 32),
+# its peers lock the blob's pair against recovery
+my $R;
+ok(WalrusTest::eventually(sub {
+       my $now = newest(0);
+       my @l = grep { $_->[0] eq $lost && $_->[1] == $k && $_->[2] == $X
+                      && $_->[3] > $r0 + 1 } locks(0);
+       $R = $l[-1][3] if @l;
+       return defined $R && !certified($X, $R);
+   }, 20), "node 0 locks pair $k of the blob for node $X in round "
+           . ($R // '?'));
+
+unlink $t->store($X) . "/$lost/$k.primary" or die "unlink: $!";
+my $mark = $t->log_mark;
+
+my $refused = 0;
+ok(WalrusTest::eventually(sub {
+       $refused = grep { m{"GET /v1/blobs/\Q$lost\E/recovery/$k\b[^"]*" 409 } }
+                  map { $t->node_access($_) } grep { $_ != $X } 0 .. $n - 1;
+       return $refused > 0 }, 20),
+   "node $X asks its peers for the sliver and is refused ($refused)");
+ok(!-e $t->store($X) . "/$lost/$k.primary",
+   'it cannot rebuild it while the round is open');
+
+my $missing = rounds_dir(0) . "/$R/missing.$X";
+ok(WalrusTest::eventually(sub { -e $missing }, 20),
+   "node 0 was told node $X lacks a blob in round $R");
+like(WalrusTest::read_file($missing) // '', qr/^\Q$lost\E$/m,
+     'and which one');
+ok(!certified($X, $R), "node $X has no audit certificate of round $R");
+
+my $status = eval {
+    JSON::PP->new->decode($t->node_request(0, 'GET', '/v1/audit/status')
+                          ->{content})->{success}{data} } // {};
+my ($round) = grep { $_->{round} == $R } @{ $status->{rounds} // [] };
+ok($round && grep({ $_ eq $lost } @{ $round->{missing}{$X} // [] }),
+   'node 0\'s audit status says which blob node ' . $X . ' lacks')
+    or diag(JSON::PP->new->canonical->encode($status));
+
+ok(WalrusTest::eventually(sub { $t->holds($X, $lost) }, 60),
+   'once the lock lifts, K rounds later, the node heals the blob');
+my $after = newest(0);
+ok(WalrusTest::eventually(sub { certified($X, $after + 1)
+                                 || certified($X, $after + 2) }, 30),
+   'and is certified again');
+
+# --- a node that signs a wrong symbol ----------------------------------------
+
+mode($LIAR, 'lie');
+my $fraud;
+ok(WalrusTest::eventually(sub {
+       ($fraud) = grep { -s } map { glob(rounds_dir($_) . "/*/fraud.$LIAR") }
+                  grep { $_ != $LIAR } 0 .. $n - 1;
+       return $fraud }, 30),
+   "a peer keeps a fraud proof against node $LIAR");
+($ok, $out) = verify_audit($fraud // '/nonexistent');
+ok($ok && $out =~ /fraud/ && $out =~ /node$LIAR\b/,
+   'walrusctl verify-audit accepts it and names the node') or diag($out);
+
+my $bad = "$dir/bad.fraud";
+my $copy = WalrusTest::read_file($fraud // '/dev/null') // '';
+substr($copy, -200, 1) ^= "\x01" if length $copy > 200;
+WalrusTest::write_file($bad, $copy);
+($ok, $out) = verify_audit($bad);
+ok(!$ok, 'and refuses a copy with a byte changed');
+mode($LIAR, 'honest');
+
+# --- f nodes down -------------------------------------------------------------
+
+kill 'KILL', @relays;
+waitpid $_, 0 for @relays;
+my $from = newest(0);
+ok(WalrusTest::eventually(sub {
+       for my $r ($from + 1 .. $from + 14) {
+           return 1 if !grep { !certified($_, $r) }
+                       grep { $_ != $SLOW && $_ != $LIAR } 0 .. $n - 1;
+       }
+       return 0 }, 60),
+   "with nodes $SLOW and $LIAR gone, a later round certifies every other "
+   . 'node');
+
+$t->stop;
+$t->check_logs;
+
+done_testing;
