@@ -7,6 +7,7 @@ OPT      ?= -O2 -g
 CFLAGS   += -std=gnu11 $(OPT) -fPIC -W -Wall -Wextra -Wpointer-arith \
             -Wno-unused-parameter -Werror -Iinclude
 LDLIBS   += -lisal -ljansson -lcrypto
+CLI_LIBS  = -lcurl
 
 CORE_SRC  = $(wildcard src/core/*.c)
 CORE_OBJ  = $(CORE_SRC:src/core/%.c=$(BUILD)/core/%.o)
@@ -71,8 +72,9 @@ $(BUILD)/cli/%.o: src/cli/%.c $(HEADERS)
 $(BUILD)/libwalrus.a: $(CORE_OBJ)
 	$(AR) rcs $@ $^
 
+# walrusctl alone talks HTTP (walrusctl audit): libcurl
 $(BUILD)/walrusctl: $(CLI_OBJ) $(BUILD)/libwalrus.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS) $(CLI_LIBS)
 
 $(BUILD)/unit/%: t/unit/%.c $(BUILD)/libwalrus.a $(HEADERS)
 	@mkdir -p $(dir $@)
