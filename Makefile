@@ -25,7 +25,8 @@ SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 .PHONY: style all deps unit unit-sanitize test bench bench-heal clean module \
         run stop module-sanitize unit-ngx
 
-all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl module $(BUILD)/tools/bad_parity
+all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl module $(BUILD)/tools/bad_parity \
+     $(BUILD)/tools/audit_sample
 
 # The nginx module, built out of tree against Debian's nginx-dev headers
 # with the flags of the installed binary (so that it loads into it).
@@ -83,7 +84,8 @@ $(BUILD)/unit/%: t/unit/%.c $(BUILD)/libwalrus.a $(HEADERS)
 
 $(BUILD)/tools/%: t/tools/%.c $(BUILD)/libwalrus.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libwalrus.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -It/unit -o $@ $< $(BUILD)/libwalrus.a $(LDFLAGS) \
+	    $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libwalrus.a $(HEADERS)
 	@mkdir -p $(dir $@)
