@@ -55,7 +55,10 @@ typedef enum {
     NGX_WALRUS_ROUTE_BYTE_RANGE,
     NGX_WALRUS_ROUTE_REGISTRATION,
     NGX_WALRUS_ROUTE_CERTIFIED,         /* a node's record, after a cursor */
-    NGX_WALRUS_ROUTE_RECOVERY
+    NGX_WALRUS_ROUTE_RECOVERY,
+    NGX_WALRUS_ROUTE_AUDITS,            /* the gateway's view of audits */
+    NGX_WALRUS_ROUTE_AUDITS_CERT,       /* ... a certificate it keeps */
+    NGX_WALRUS_ROUTE_AUDITS_FRAUD       /* ... a fraud proof it keeps */
 } ngx_walrus_route_e;
 
 
@@ -63,6 +66,8 @@ typedef struct {
     ngx_walrus_route_e     kind;
     ngx_uint_t             pair;
     walrus_axis_e          axis;
+    uint32_t               round;       /* audit routes: 1 and more */
+    ngx_uint_t             node;        /* audit routes: a node index */
     uint8_t                blob_id[WALRUS_BLOB_ID_LEN];
     char                   id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
 } ngx_walrus_route_t;

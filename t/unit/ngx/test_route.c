@@ -196,6 +196,54 @@ test_slivers(void)
 }
 
 
+/* the gateway's view of the audits and what it keeps */
+
+static void
+test_audits(void)
+{
+    size_t              i;
+    ngx_walrus_route_t  rt;
+
+    static const char  *bad[] = {
+        "/v1/audits/",
+        "/v1/audits/1",
+        "/v1/audits/1/",
+        "/v1/audits/01/rounds/1/certificate",   /* not canonical */
+        "/v1/audits/255/rounds/1/certificate",  /* WALRUS_MAX_SHARDS */
+        "/v1/audits/1/rounds/0/certificate",
+        "/v1/audits/1/rounds/01/certificate",
+        "/v1/audits/1/rounds/4294967296/certificate",
+        "/v1/audits/1/rounds//certificate",
+        "/v1/audits/1/rounds/2",
+        "/v1/audits/1/rounds/2/",
+        "/v1/audits/1/rounds/2/certificates",
+        "/v1/audits/1/rounds/2/certificate/",
+        "/v1/audits/1/frauds/",
+        "/v1/audits/1/frauds/0",
+        "/v1/audits/1/frauds/2/",
+        "/v1/audits/1/frauds/x",
+        "/v1/audit/status",                     /* a node's */
+    };
+
+    is_int(parse("/v1/audits", &rt), NGX_OK, "/v1/audits");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_AUDITS, "... is the audits' view");
+
+    is_int(parse("/v1/audits/254/rounds/4294967295/certificate", &rt),
+           NGX_OK, "/v1/audits/254/rounds/4294967295/certificate");
+    ok(rt.kind == NGX_WALRUS_ROUTE_AUDITS_CERT && rt.node == 254
+       && rt.round == 4294967295u, "... the certificate of node 254");
+
+    is_int(parse("/v1/audits/0/frauds/7", &rt), NGX_OK,
+           "/v1/audits/0/frauds/7");
+    ok(rt.kind == NGX_WALRUS_ROUTE_AUDITS_FRAUD && rt.node == 0
+       && rt.round == 7, "... a fraud proof against node 0 of round 7");
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        is_int(parse(bad[i], &rt), NGX_DECLINED, "%s: declined", bad[i]);
+    }
+}
+
+
 int
 main(void)
 {
@@ -210,6 +258,7 @@ main(void)
     test_fixed();
     test_blob();
     test_slivers();
+    test_audits();
 
     return tap_done();
 }
