@@ -87,6 +87,10 @@ char *ngx_walrus_conf_load_key(ngx_conf_t *cf, ngx_str_t *file,
 /* NGX_OK, NGX_DECLINED (no such path) or NGX_ERROR (bad blob ID) */
 ngx_int_t ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt);
 
+/* sends len bytes at data (living as long as the request) of type */
+ngx_int_t ngx_walrus_send_memory(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, u_char *data, size_t len);
+
 ngx_int_t ngx_walrus_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body);
 ngx_int_t ngx_walrus_send_success(ngx_http_request_t *r, ngx_uint_t status,

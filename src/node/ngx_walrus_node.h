@@ -119,12 +119,28 @@ ngx_int_t ngx_walrus_node_post(ngx_http_request_t *r, void *data,
     void (*handler)(void *data, ngx_log_t *log),
     ngx_http_event_handler_pt done, ngx_event_t *guard);
 
+/* sends the error a thread task reported (ngx_walrus_node_fail) */
+ngx_int_t ngx_walrus_node_send_fail(ngx_http_request_t *r,
+    ngx_walrus_node_result_t *e);
+
 /*
  * Sends bytes [start, end) of the open file fd, named name (len bytes,
  * living as long as the request), after the response header.
  */
 ngx_int_t ngx_walrus_node_send_range(ngx_http_request_t *r, ngx_fd_t fd,
     u_char *name, size_t len, off_t start, off_t end);
+
+/* an answer built in memory: len bytes at data, living with the request */
+#define ngx_walrus_node_send_bytes(r, data, len)                             \
+    ngx_walrus_send_memory(r, NGX_HTTP_OK, "application/octet-stream",       \
+                           data, len)
+
+/*
+ * Sends the whole file at path, or NGX_DECLINED when it cannot be
+ * opened (nothing sent)
+ */
+ngx_int_t ngx_walrus_node_send_path(ngx_http_request_t *r,
+    const char *path);
 
 /*
  * The record of certified blobs: adding the certificate just stored in
