@@ -55,7 +55,15 @@ typedef enum {
     NGX_WALRUS_ROUTE_BYTE_RANGE,
     NGX_WALRUS_ROUTE_REGISTRATION,
     NGX_WALRUS_ROUTE_CERTIFIED,         /* a node's record, after a cursor */
-    NGX_WALRUS_ROUTE_RECOVERY
+    NGX_WALRUS_ROUTE_RECOVERY,
+    NGX_WALRUS_ROUTE_AUDIT_BEACON,      /* the node's latest beacon */
+    NGX_WALRUS_ROUTE_AUDIT_STATUS,
+    NGX_WALRUS_ROUTE_AUDIT_ROUND,       /* the beacon of a round */
+    NGX_WALRUS_ROUTE_AUDIT_SIGNATURE,
+    NGX_WALRUS_ROUTE_AUDIT_ANSWER,
+    NGX_WALRUS_ROUTE_AUDIT_ATTESTATION,
+    NGX_WALRUS_ROUTE_AUDIT_CERTIFICATE,
+    NGX_WALRUS_ROUTE_AUDIT_FRAUD
 } ngx_walrus_route_e;
 
 
@@ -63,6 +71,8 @@ typedef struct {
     ngx_walrus_route_e     kind;
     ngx_uint_t             pair;
     walrus_axis_e          axis;
+    uint32_t               round;       /* audit routes: 1 and more */
+    ngx_uint_t             node;        /* attestations, frauds */
     uint8_t                blob_id[WALRUS_BLOB_ID_LEN];
     char                   id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
 } ngx_walrus_route_t;

@@ -209,6 +209,16 @@ ngx_walrus_node_get(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     case NGX_WALRUS_ROUTE_RECOVERY:
         return ngx_walrus_node_recovery(r, rt);
 
+    case NGX_WALRUS_ROUTE_AUDIT_BEACON:
+    case NGX_WALRUS_ROUTE_AUDIT_STATUS:
+    case NGX_WALRUS_ROUTE_AUDIT_ROUND:
+    case NGX_WALRUS_ROUTE_AUDIT_SIGNATURE:
+    case NGX_WALRUS_ROUTE_AUDIT_ANSWER:
+    case NGX_WALRUS_ROUTE_AUDIT_ATTESTATION:
+    case NGX_WALRUS_ROUTE_AUDIT_CERTIFICATE:
+    case NGX_WALRUS_ROUTE_AUDIT_FRAUD:
+        return ngx_walrus_node_audit(r, rt);
+
     default: /* NGX_WALRUS_ROUTE_CONFIRMATION */
         return ngx_walrus_node_confirm(r, rt);
     }
