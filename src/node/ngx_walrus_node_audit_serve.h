@@ -3,8 +3,8 @@
  * <store>/audit (ngx_walrus_node_audit.h), shared by their files: the
  * routes and the plain files (node_audit_serve.c), the round signature
  * (node_audit_sign.c), the signed answer (node_audit_answer.c, built in
- * the thread pool by node_audit_build.c) and the status
- * (node_audit_status.c).
+ * the thread pool by node_audit_build.c), the status
+ * (node_audit_status.c) and the recovery lock (node_audit_lock.c).
  */
 
 #ifndef _NGX_WALRUS_NODE_AUDIT_SERVE_H_INCLUDED_
@@ -14,6 +14,13 @@
 #include <ngx_walrus_node_audit.h>
 #include <walrus_file.h>
 
+
+/*
+ * audit/locks is read whole by the recovery answer: a larger file is no
+ * lock file this node wrote (a few thousand entries at most: c blobs of
+ * each node for K rounds)
+ */
+#define NGX_WALRUS_AUDIT_LOCKS_MAX   (4 * 1024 * 1024)
 
 /* metadata kept in memory between an answer's two passes */
 #define NGX_WALRUS_AUDIT_META_KEEP   (16 * 1024 * 1024)
@@ -81,6 +88,14 @@ ngx_int_t ngx_walrus_audit_status(ngx_http_request_t *r);
 
 /* in the thread pool: the signed answer of t, or t->res set */
 void ngx_walrus_audit_build(void *data, ngx_log_t *log);
+
+/*
+ * Whether the recovery lock (17.5) at path holds target pair `pair` of
+ * the blob (in a thread): 1 with *node and *round of the entry, 0, or -1
+ * with errno when the file cannot be read or is no lock file
+ */
+int ngx_walrus_audit_locked(const char *path, const uint8_t *blob_id,
+    unsigned pair, unsigned *node, uint32_t *round);
 
 
 #endif /* _NGX_WALRUS_NODE_AUDIT_SERVE_H_INCLUDED_ */

@@ -11,6 +11,7 @@
  */
 
 #include <ngx_walrus_node_recovery.h>
+#include <ngx_walrus_node_audit_serve.h>
 
 
 /* answers a worker builds or sends at a time, each up to 64 MiB */
@@ -70,7 +71,10 @@ ngx_walrus_node_recovery(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     if (walrus_store_dir(t->dir, (char *) wlcf->store.data,
                          wlcf->store.len, rt->id_text)
-        != 0)
+        != 0
+        || ngx_walrus_audit_path(t->locks, &wlcf->store, "%s",
+                                 NGX_WALRUS_AUDIT_LOCKS)
+           != 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
