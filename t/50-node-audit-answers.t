@@ -235,6 +235,13 @@ ok($got->{status} == 200 && ($got->{content} // '') eq ''
    && $got->{headers}{'content-length'} == length $res->{content},
    '... HEAD: its length');
 
+# walrusctl audit, a verifier of its own: the beacon from the node, the
+# answer, each blob against its metadata
+my $audit = "$WalrusTest::CTL -c $committee audit node1 --round 3";
+my $out = `$audit --blobs $C,$A,$B 2>&1`;
+ok($? == 0 && $out =~ /^node node1 round 3: passed$/m,
+   'walrusctl audit node1 --round 3: passed') or diag($out);
+
 # a tampered answer does not pass the check: the checker can fail
 my $tampered = $res->{content};
 substr($tampered, 60, 1) ^= "\x01";
@@ -291,6 +298,10 @@ ok(scalar $t->log_lines($mark, qr/\[info\].*round 3: this node cannot prove blob
 ok(scalar $t->log_lines($mark, qr/\[info\].*cannot prove blob \Q$C\E.*does not match/),
    '... also the blob with the flipped byte');
 ok(-e $cpath, '... whose file is left for the scrubber');
+$out = `$audit --blobs $A,$B 2>&1`;
+ok($? >> 8 == 1 && $out =~ /^\Q$B\E missing/m
+   && $out =~ /^node node1 round 3: missing$/m,
+   'walrusctl audit: missing, naming the blob') or diag($out);
 
 # an answer over 64 MiB: blobs of 256 MiB segments, metadata only
 sub fake {
