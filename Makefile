@@ -7,6 +7,7 @@ OPT      ?= -O2 -g
 CFLAGS   += -std=gnu11 $(OPT) -fPIC -W -Wall -Wextra -Wpointer-arith \
             -Wno-unused-parameter -Werror -Iinclude
 LDLIBS   += -lisal -ljansson -lcrypto
+CLI_LIBS  = -lcurl
 
 CORE_SRC  = $(wildcard src/core/*.c)
 CORE_OBJ  = $(CORE_SRC:src/core/%.c=$(BUILD)/core/%.o)
@@ -25,6 +26,7 @@ SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
         run stop module-sanitize unit-ngx
 
 all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl module $(BUILD)/tools/bad_parity \
+     $(BUILD)/tools/audit_sample $(BUILD)/tools/audit_tool \
      $(BUILD)/tools/audit_forge
 
 # The nginx module, built out of tree against Debian's nginx-dev headers
@@ -72,8 +74,9 @@ $(BUILD)/cli/%.o: src/cli/%.c $(HEADERS)
 $(BUILD)/libwalrus.a: $(CORE_OBJ)
 	$(AR) rcs $@ $^
 
+# walrusctl alone talks HTTP (walrusctl audit): libcurl
 $(BUILD)/walrusctl: $(CLI_OBJ) $(BUILD)/libwalrus.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS) $(CLI_LIBS)
 
 $(BUILD)/unit/%: t/unit/%.c $(BUILD)/libwalrus.a $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -82,7 +85,8 @@ $(BUILD)/unit/%: t/unit/%.c $(BUILD)/libwalrus.a $(HEADERS)
 
 $(BUILD)/tools/%: t/tools/%.c $(BUILD)/libwalrus.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libwalrus.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -It/unit -o $@ $< $(BUILD)/libwalrus.a $(LDFLAGS) \
+	    $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libwalrus.a $(HEADERS)
 	@mkdir -p $(dir $@)

@@ -5,7 +5,8 @@
 set -e
 
 PKGS="build-essential libisal-dev libssl-dev libjansson-dev nginx nginx-dev openssl
-libhiredis-dev redis-server libnginx-mod-http-echo curl perl valgrind"
+libhiredis-dev libcurl4-openssl-dev redis-server libnginx-mod-http-echo curl perl
+valgrind"
 
 missing=""
 for p in $PKGS; do

@@ -14,6 +14,9 @@ use Cwd qw(abs_path);
 use Digest::SHA qw(sha256_hex);
 use MIME::Base64 qw(encode_base64url decode_base64url);
 
+use lib 't/lib';
+use WalrusTest ();
+
 my $bin = File::Spec->rel2abs('build/walrusctl');
 
 unless (-x $bin) {
@@ -30,46 +33,13 @@ my $QUORUM = $N - $F;
 
 # ---------------------------------------------------------------- helpers
 
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<:raw', $path or return undef;
-    local $/;
-    my $data = <$fh>;
-    close $fh;
-    return $data;
-}
-
-sub spew {
-    my ($path, $data) = @_;
-    open my $fh, '>:raw', $path or die "$path: $!";
-    print $fh $data;
-    close $fh or die "$path: $!";
-}
+sub slurp { WalrusTest::read_file(@_) }
+sub spew { WalrusTest::write_file(@_) }
 
 # runs walrusctl; returns (exit code, stdout, stderr)
 sub run {
     my $opt = ref $_[0] eq 'HASH' ? shift : {};
-    my @args = @_;
-    my ($out, $err) = ("$dir/.stdout", "$dir/.stderr");
-
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        open STDIN, '<', $opt->{stdin} // '/dev/null' or exit 126;
-        open STDOUT, '>', $out or exit 126;
-        open STDERR, '>', $err or exit 126;
-        chdir $opt->{cwd} or exit 126 if defined $opt->{cwd};
-        local %ENV = %ENV;
-        delete $ENV{WALRUS_COMMITTEE};
-        $ENV{WALRUS_COMMITTEE} = $opt->{env} if defined $opt->{env};
-        exec $bin, @args or exit 127;
-    }
-
-    waitpid $pid, 0;
-    my $rc = $? & 127 ? 128 + ($? & 127) : $? >> 8;
-
-    return ($rc, slurp($out) // '', slurp($err) // '');
+    return WalrusTest::capture($opt, $dir, $bin, @_);
 }
 
 sub ctl {

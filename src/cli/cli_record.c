@@ -38,7 +38,6 @@ walrus_cli_record(walrus_cli_t *cli)
 {
     int                    rc, wrc, bad;
     char                  *end, hex[2 * WALRUS_RECORD_ID_LEN + 1];
-    size_t                 i;
     uint64_t               cursor, count;
     const char            *name;
     walrus_cert_t         *cert;
@@ -105,11 +104,8 @@ walrus_cli_record(walrus_cli_t *cli)
     if (in.len >= WALRUS_RECORD_HEADER_LEN
         && memcmp(in.buf, WALRUS_RECORD_MAGIC, WALRUS_RECORD_MAGIC_LEN) == 0)
     {
-        for (i = 0; i < WALRUS_RECORD_ID_LEN; i++) {
-            sprintf(hex + 2 * i, "%02x",
-                    in.buf[WALRUS_RECORD_MAGIC_LEN + i]);
-        }
-
+        walrus_cli_hex(in.buf + WALRUS_RECORD_MAGIC_LEN,
+                       WALRUS_RECORD_ID_LEN, hex);
         printf("record %s\n", hex);
 
         in.pos = WALRUS_RECORD_HEADER_LEN;

@@ -279,7 +279,6 @@ walrus_cli_write_proof(walrus_cli_rebuild_t *ctx, walrus_axis_e axis,
     size_t              len;
     uint8_t            *proof;
     unsigned            target;
-    walrus_file_t   file;
 
     target = ctx->first->head.target;
 
@@ -300,19 +299,7 @@ walrus_cli_write_proof(walrus_cli_rebuild_t *ctx, walrus_axis_e axis,
         goto done;
     }
 
-    rc = walrus_cli_create(&file, path);
-    if (rc != WALRUS_CLI_OK) {
-        goto done;
-    }
-
-    if (walrus_cli_write(file.fd, proof, len) != 0) {
-        walrus_cli_error("%s: write error: %s", file.tmp, strerror(errno));
-        walrus_file_abort(&file);
-        rc = WALRUS_CLI_IO;
-        goto done;
-    }
-
-    rc = walrus_cli_commit(&file);
+    rc = walrus_cli_write_file(path, proof, len);
     if (rc != WALRUS_CLI_OK) {
         goto done;
     }

@@ -159,7 +159,6 @@ walrus_cli_register_write(walrus_cli_t *cli, const uint8_t *bytes,
     char           text[WALRUS_BLOB_ID_TEXT_LEN + 1];
     char           b64[2 * WALRUS_REGISTRATION_LEN];
     size_t         len;
-    walrus_file_t  f;
 
     if (cli->output == NULL) {
         len = walrus_base64url_encode(bytes, WALRUS_REGISTRATION_LEN, b64);
@@ -167,18 +166,7 @@ walrus_cli_register_write(walrus_cli_t *cli, const uint8_t *bytes,
         return WALRUS_CLI_OK;
     }
 
-    rc = walrus_cli_create(&f, cli->output);
-    if (rc != WALRUS_CLI_OK) {
-        return rc;
-    }
-
-    if (walrus_cli_write(f.fd, bytes, WALRUS_REGISTRATION_LEN) != 0) {
-        walrus_cli_error("%s: write error: %s", cli->output, strerror(errno));
-        walrus_file_abort(&f);
-        return WALRUS_CLI_IO;
-    }
-
-    rc = walrus_cli_commit(&f);
+    rc = walrus_cli_write_file(cli->output, bytes, WALRUS_REGISTRATION_LEN);
     if (rc != WALRUS_CLI_OK) {
         return rc;
     }

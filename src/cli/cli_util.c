@@ -256,3 +256,39 @@ walrus_cli_commit(walrus_file_t *f)
 
     return WALRUS_CLI_OK;
 }
+
+
+int
+walrus_cli_write_file(const char *path, const uint8_t *buf, size_t len)
+{
+    int            rc;
+    walrus_file_t  f;
+
+    rc = walrus_cli_create(&f, path);
+    if (rc != WALRUS_CLI_OK) {
+        return rc;
+    }
+
+    if (walrus_cli_write(f.fd, buf, len) != 0) {
+        walrus_cli_error("%s: write error: %s", path, strerror(errno));
+        walrus_file_abort(&f);
+        return WALRUS_CLI_IO;
+    }
+
+    return walrus_cli_commit(&f);
+}
+
+
+void
+walrus_cli_hex(const uint8_t *p, size_t len, char *out)
+{
+    size_t               i;
+    static const char    digits[] = "0123456789abcdef";
+
+    for (i = 0; i < len; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 0x0f];
+    }
+
+    out[2 * len] = '\0';
+}

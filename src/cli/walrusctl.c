@@ -43,6 +43,10 @@ static const walrus_cli_command_t  walrus_cli_commands[] = {
       "[--blob-id ID] METADATA DIR ANSWER..." },
     { "verify-inconsistency", 1, 0, walrus_cli_verify_inconsistency,
       "PROOF" },
+    { "verify-audit", 1, 0, walrus_cli_verify_audit, "FILE" },
+    { "audit", 1, WALRUS_CLI_OPT_AUDIT, walrus_cli_audit,
+      "[--round R] [--blobs ID,...] [--record-from NODE] "
+      "[--fraud-out FILE] NODE" },
     { NULL, 0, 0, NULL, NULL }
 };
 
@@ -164,6 +168,33 @@ walrus_cli_options(walrus_cli_t *cli, const walrus_cli_command_t *cmd,
         {
             cli->blob_id = argv[i] + 10;
             continue;
+        }
+
+        if (options && (cmd->options & WALRUS_CLI_OPT_AUDIT)) {
+            rc = walrus_cli_option("--round", &i, argc, argv, &cli->round);
+
+            if (rc == 0) {
+                rc = walrus_cli_option("--blobs", &i, argc, argv,
+                                       &cli->blobs);
+            }
+
+            if (rc == 0) {
+                rc = walrus_cli_option("--fraud-out", &i, argc, argv,
+                                       &cli->fraud_out);
+            }
+
+            if (rc == 0) {
+                rc = walrus_cli_option("--record-from", &i, argc, argv,
+                                       &cli->record_from);
+            }
+
+            if (rc == -1) {
+                return WALRUS_CLI_USAGE;
+            }
+
+            if (rc == 1) {
+                continue;
+            }
         }
 
         if (options && (cmd->options & WALRUS_CLI_OPT_RECORD)) {
@@ -350,6 +381,23 @@ walrus_cli_usage(FILE *out)
           "  verify-inconsistency PROOF       check an inconsistency proof "
           "offline; print\n"
           "                                   its blob ID\n"
+          "  verify-audit FILE                check a beacon, an audit "
+          "certificate or a\n"
+          "                                   fraud proof of a storage audit "
+          "offline; print\n"
+          "                                   what it is, its node and round\n"
+          "  audit [--round R] [--blobs ID,...] [--record-from NODE2]\n"
+          "        [--fraud-out FILE] NODE    challenge committee node NODE: "
+          "its beacon\n"
+          "                                   (latest, or of round R), the "
+          "blobs it\n"
+          "                                   promised in its record (or "
+          "NODE2's, or\n"
+          "                                   --blobs), its signed answer; "
+          "print a verdict\n"
+          "                                   per blob and passed, missing "
+          "or fraud;\n"
+          "                                   a fraud's proof into FILE\n"
           "  help                             print this text\n"
           "\n"
           "options:\n"

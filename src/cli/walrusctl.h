@@ -29,6 +29,7 @@
 #define WALRUS_CLI_OPT_BLOB_ID   1   /* --blob-id */
 #define WALRUS_CLI_OPT_REGISTER  2   /* --key, --epochs, --permanent, ... */
 #define WALRUS_CLI_OPT_RECORD    4   /* --after */
+#define WALRUS_CLI_OPT_AUDIT     8   /* --round, --blobs, --fraud-out, ... */
 
 
 typedef struct {
@@ -39,6 +40,10 @@ typedef struct {
     const char   *epochs;      /* --epochs, or NULL */
     const char   *output;      /* -o, or NULL */
     const char   *after;       /* --after, or NULL */
+    const char   *round;       /* --round, or NULL */
+    const char   *blobs;       /* --blobs, or NULL */
+    const char   *fraud_out;   /* --fraud-out, or NULL */
+    const char   *record_from; /* --record-from, or NULL */
     int           permanent;   /* --permanent */
     int           deletable;   /* --deletable */
     int           argc;        /* operands of the command */
@@ -56,6 +61,8 @@ int walrus_cli_register(walrus_cli_t *cli);
 int walrus_cli_record(walrus_cli_t *cli);
 int walrus_cli_rebuild(walrus_cli_t *cli);
 int walrus_cli_verify_inconsistency(walrus_cli_t *cli);
+int walrus_cli_verify_audit(walrus_cli_t *cli);
+int walrus_cli_audit(walrus_cli_t *cli);
 
 /* the blob ID and length of a file ("-": stdin), encoded to get them */
 int walrus_cli_file_blob_id(const char *path, const walrus_committee_t *c,
@@ -103,6 +110,41 @@ char *walrus_cli_path(const char *dir, const char *name);
  */
 int walrus_cli_create(walrus_file_t *f, const char *path);
 int walrus_cli_commit(walrus_file_t *f);
+
+/* a whole new file at path; prints its own errors */
+int walrus_cli_write_file(const char *path, const uint8_t *buf, size_t len);
+
+
+/* the answer to a GET */
+typedef struct {
+    long       status;
+    uint8_t   *body;
+    size_t     len;
+    char       next[32];    /* X-Walrus-Next, "" when absent */
+    char       record[40];  /* X-Walrus-Record, "" when absent */
+} walrus_cli_http_t;
+
+/*
+ * GET url (connect timeout 5 s, 60 s in all), at most max bytes of body:
+ * WALRUS_CLI_OK with any status, else prints why (WALRUS_CLI_IO, or
+ * WALRUS_CLI_INVALID for a larger answer).  Free with
+ * walrus_cli_http_free().
+ */
+int walrus_cli_http_get(const char *url, size_t max, walrus_cli_http_t *res);
+void walrus_cli_http_free(walrus_cli_http_t *res);
+
+/* "what: the node answered STATUS: message" on stderr */
+void walrus_cli_http_refused(const char *what, const walrus_cli_http_t *res);
+
+/*
+ * The largest audit answer of a node holding nshards shards, on nblobs
+ * blobs of the committee (protocol 17.3): a bound for reading one.
+ */
+size_t walrus_cli_audit_answer_max(const walrus_committee_t *c,
+    unsigned nshards, unsigned nblobs);
+
+/* 2 * len lowercase hex digits and a NUL */
+void walrus_cli_hex(const uint8_t *p, size_t len, char *out);
 
 
 #endif /* _WALRUSCTL_H_INCLUDED_ */

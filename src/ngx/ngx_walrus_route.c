@@ -1,6 +1,7 @@
 /*
  * The HTTP API paths: /v1/health, /v1/certified, /v1/blobs,
- * /v1/blobs/{id}[/...], and the gateway's /v1/audits[/...].
+ * /v1/blobs/{id}[/...], the audits' /v1/audit/... of nodes and the
+ * gateway's /v1/audits[/...].
  */
 
 #include <ngx_walrus.h>
@@ -11,6 +12,8 @@ static ngx_int_t ngx_walrus_route_pair(u_char *p, u_char *last,
     ngx_walrus_route_t *rt);
 static u_char *ngx_walrus_route_number(u_char *p, u_char *last,
     ngx_uint_t *pair);
+static ngx_int_t ngx_walrus_route_audit(u_char *p, u_char *last,
+    ngx_walrus_route_t *rt);
 static ngx_int_t ngx_walrus_route_audits(u_char *p, u_char *last,
     ngx_walrus_route_t *rt);
 static u_char *ngx_walrus_route_round(u_char *p, u_char *last,
@@ -25,6 +28,7 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
     ngx_uint_t  i;
 
     static ngx_str_t  blobs = ngx_string("/v1/blobs");
+    static ngx_str_t  audit = ngx_string("/v1/audit/");
     static ngx_str_t  audits = ngx_string("/v1/audits/");
 
     static const struct {
@@ -33,6 +37,8 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
     } fixed[] = {
         { ngx_string("/v1/health"), NGX_WALRUS_ROUTE_HEALTH },
         { ngx_string("/v1/certified"), NGX_WALRUS_ROUTE_CERTIFIED },
+        { ngx_string("/v1/audit/beacon"), NGX_WALRUS_ROUTE_AUDIT_BEACON },
+        { ngx_string("/v1/audit/status"), NGX_WALRUS_ROUTE_AUDIT_STATUS },
         { ngx_string("/v1/audits"), NGX_WALRUS_ROUTE_AUDITS }
     };
 
@@ -48,6 +54,12 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
             rt->kind = fixed[i].kind;
             return NGX_OK;
         }
+    }
+
+    if (uri->len > audit.len
+        && ngx_strncmp(p, audit.data, audit.len) == 0)
+    {
+        return ngx_walrus_route_audit(p + audit.len, last, rt);
     }
 
     if (uri->len > audits.len
@@ -203,6 +215,72 @@ ngx_walrus_route_number(u_char *p, u_char *last, ngx_uint_t *pair)
     }
 
     return p;
+}
+
+
+/*
+ * After "/v1/audit/": "rounds/{r}/" and beacon, signature, answer,
+ * certificate, attestations/{X} or frauds/{X}; {X} is checked against
+ * the committee by the handler, as a pair is
+ */
+
+static ngx_int_t
+ngx_walrus_route_audit(u_char *p, u_char *last, ngx_walrus_route_t *rt)
+{
+    size_t      len;
+    ngx_uint_t  i;
+
+    static const struct {
+        ngx_str_t            name;
+        ngx_walrus_route_e   kind;
+    } leaves[] = {
+        { ngx_string("beacon"), NGX_WALRUS_ROUTE_AUDIT_ROUND },
+        { ngx_string("signature"), NGX_WALRUS_ROUTE_AUDIT_SIGNATURE },
+        { ngx_string("answer"), NGX_WALRUS_ROUTE_AUDIT_ANSWER },
+        { ngx_string("certificate"), NGX_WALRUS_ROUTE_AUDIT_CERTIFICATE },
+        { ngx_string("attestations/"), NGX_WALRUS_ROUTE_AUDIT_ATTESTATION },
+        { ngx_string("frauds/"), NGX_WALRUS_ROUTE_AUDIT_FRAUD }
+    };
+
+    len = sizeof("rounds/") - 1;
+
+    if ((size_t) (last - p) <= len
+        || ngx_strncmp(p, "rounds/", len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_walrus_route_round(p + len, last, &rt->round);
+
+    if (p == NULL || p == last || *p++ != '/') {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
+        len = leaves[i].name.len;
+
+        if (leaves[i].name.data[len - 1] == '/') {
+            if ((size_t) (last - p) <= len
+                || ngx_strncmp(p, leaves[i].name.data, len) != 0)
+            {
+                continue;
+            }
+
+            rt->kind = leaves[i].kind;
+
+            return ngx_walrus_route_number(p + len, last, &rt->node) == last
+                   ? NGX_OK : NGX_DECLINED;
+        }
+
+        if ((size_t) (last - p) == len
+            && ngx_strncmp(p, leaves[i].name.data, len) == 0)
+        {
+            rt->kind = leaves[i].kind;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
 }
 
 

@@ -193,6 +193,33 @@ sub run_quiet {
     return $? == 0;
 }
 
+# runs a command, its output into files in $dir: stdin from $opt->{stdin}
+# (else /dev/null), in $opt->{cwd} if given, $WALRUS_COMMITTEE set to
+# $opt->{env} (else unset); returns (exit code, stdout, stderr)
+sub capture {
+    my ($opt, $dir, @cmd) = @_;
+    my ($out, $err) = ("$dir/.stdout", "$dir/.stderr");
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDIN, '<', $opt->{stdin} // '/dev/null' or exit 126;
+        open STDOUT, '>', $out or exit 126;
+        open STDERR, '>', $err or exit 126;
+        chdir $opt->{cwd} or exit 126 if defined $opt->{cwd};
+        local %ENV = %ENV;
+        delete $ENV{WALRUS_COMMITTEE};
+        $ENV{WALRUS_COMMITTEE} = $opt->{env} if defined $opt->{env};
+        exec @cmd or exit 127;
+    }
+
+    waitpid $pid, 0;
+    my $rc = $? & 127 ? 128 + ($? & 127) : $? >> 8;
+
+    return ($rc, read_file($out) // '', read_file($err) // '');
+}
+
 sub write_file {
     my ($path, $content) = @_;
     open my $fh, '>:raw', $path or die "$path: $!";

@@ -553,12 +553,7 @@ test_positions(void)
 }
 
 
-/*
- * An answer of node X of the committee to the blobs, signed with
- * keys[signer]: held[i] 0 says blob i is not held; pos_seed gives the
- * positions (the answer's seed unless another is wanted), skip drops the
- * last pairs.
- */
+/* store_answer() signed with keys[signer] */
 
 static uint8_t *
 make_answer(const walrus_committee_t *c, uint32_t epoch, uint32_t round,
@@ -566,55 +561,8 @@ make_answer(const walrus_committee_t *c, uint32_t epoch, uint32_t round,
     const store_t **sts, unsigned nst, const int *held, unsigned skip,
     unsigned signer, size_t *len)
 {
-    size_t                    size;
-    uint8_t                  *buf, *p;
-    unsigned                  i, j, np;
-    const uint8_t            *prim[WALRUS_MAX_SHARDS];
-    const uint8_t            *sec[WALRUS_MAX_SHARDS];
-    walrus_audit_position_t   pos[TEST_BLOBS][WALRUS_MAX_SHARDS];
-    unsigned                  npos[TEST_BLOBS];
-
-    size = walrus_audit_answer_head_size() + WALRUS_SIG_LEN;
-
-    for (i = 0; i < nst; i++) {
-        np = walrus_audit_positions(c, &sts[i]->meta, pos_seed, sts[i]->id,
-                                    node, pos[i]);
-        npos[i] = held[i] ? np - skip : 0;
-        size += walrus_audit_blob_size(&sts[i]->meta, pos[i], npos[i]);
-    }
-
-    buf = malloc(size);
-    walrus_audit_answer_head(buf, epoch, round, node, seed, nst);
-    p = buf + walrus_audit_answer_head_size();
-
-    for (i = 0; i < nst; i++) {
-        if (npos[i] == 0) {
-            walrus_audit_blob_missing(sts[i]->id, p);
-            p += walrus_audit_blob_size(NULL, NULL, 0);
-            continue;
-        }
-
-        for (j = 0; j < npos[i]; j++) {
-            prim[j] = slice(sts[i], pos[i][j].pair, WALRUS_PRIMARY,
-                            pos[i][j].segment);
-            sec[j] = slice(sts[i], pos[i][j].pair, WALRUS_SECONDARY,
-                           pos[i][j].segment);
-        }
-
-        if (walrus_audit_blob_write(codec, &sts[i]->meta, sts[i]->id, pos[i],
-                                    npos[i], prim, sec, p)
-            != WALRUS_OK)
-        {
-            printf("# blob_write failed\n");
-        }
-
-        p += walrus_audit_blob_size(&sts[i]->meta, pos[i], npos[i]);
-    }
-
-    walrus_audit_answer_sign(keys[signer], buf, size - WALRUS_SIG_LEN);
-    *len = size;
-
-    return buf;
+    return store_answer(codec, keys[signer], c, epoch, round, node, seed,
+                        pos_seed, sts, nst, held, skip, len);
 }
 
 

@@ -1,17 +1,19 @@
 /*
  * Test blobs for the unit tests and the test tools: random bytes encoded
  * in memory into the metadata and the sliver files of every pair, as
- * `walrusctl encode` writes them.  Functions are static inline so that a
- * file may use only some of them.
+ * `walrusctl encode` writes them, and a node's audit answer on them.
+ * Functions are static inline so that a file may use only some of them.
  */
 
 #ifndef _WALRUS_TEST_BLOB_H_INCLUDED_
 #define _WALRUS_TEST_BLOB_H_INCLUDED_
 
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <walrus_audit.h>
 #include <walrus_codec.h>
 #include <walrus_metadata.h>
 
@@ -130,6 +132,80 @@ store_free(store_t *st)
     }
 
     walrus_metadata_free(&st->meta);
+}
+
+/*
+ * An audit answer (protocol 17.3) of node `node` on the blobs sts[0..nst-1]
+ * from their slices, signed with key: held[i] 0 says blob i is not held;
+ * pos_seed gives the positions (the answer's seed, unless a wrong answer
+ * is wanted), skip leaves out the last pairs of each blob.  malloc()ed.
+ */
+
+static inline uint8_t *
+store_answer(walrus_codec_t *codec, EVP_PKEY *key,
+    const walrus_committee_t *c, uint32_t epoch, uint32_t round,
+    unsigned node, const uint8_t *seed, const uint8_t *pos_seed,
+    const store_t *const *sts, unsigned nst, const int *held, unsigned skip,
+    size_t *len)
+{
+    size_t                    size;
+    uint8_t                  *buf, *p;
+    unsigned                  i, j, np, pass;
+    const uint8_t            *prim[WALRUS_MAX_SHARDS];
+    const uint8_t            *sec[WALRUS_MAX_SHARDS];
+    walrus_audit_position_t   pos[WALRUS_MAX_SHARDS];
+
+    size = walrus_audit_answer_head_size() + WALRUS_SIG_LEN;
+    buf = NULL;
+    p = NULL;
+
+    /* the sizes first, then the bytes */
+
+    for (pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            buf = malloc(size);
+            walrus_audit_answer_head(buf, epoch, round, node, seed, nst);
+            p = buf + walrus_audit_answer_head_size();
+        }
+
+        for (i = 0; i < nst; i++) {
+            np = walrus_audit_positions(c, &sts[i]->meta, pos_seed,
+                                        sts[i]->id, node, pos);
+            np = held[i] ? np - skip : 0;
+
+            if (pass == 0) {
+                size += walrus_audit_blob_size(&sts[i]->meta, pos, np);
+                continue;
+            }
+
+            if (np == 0) {
+                walrus_audit_blob_missing(sts[i]->id, p);
+                p += walrus_audit_blob_size(NULL, NULL, 0);
+                continue;
+            }
+
+            for (j = 0; j < np; j++) {
+                prim[j] = slice(sts[i], pos[j].pair, WALRUS_PRIMARY,
+                                pos[j].segment);
+                sec[j] = slice(sts[i], pos[j].pair, WALRUS_SECONDARY,
+                               pos[j].segment);
+            }
+
+            if (walrus_audit_blob_write(codec, &sts[i]->meta, sts[i]->id,
+                                        pos, np, prim, sec, p)
+                != WALRUS_OK)
+            {
+                printf("# an answer's entries cannot be written\n");
+            }
+
+            p += walrus_audit_blob_size(&sts[i]->meta, pos, np);
+        }
+    }
+
+    walrus_audit_answer_sign(key, buf, size - WALRUS_SIG_LEN);
+    *len = size;
+
+    return buf;
 }
 
 

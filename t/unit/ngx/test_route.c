@@ -196,6 +196,77 @@ test_slivers(void)
 }
 
 
+static void
+test_audit(void)
+{
+    size_t              i;
+    ngx_walrus_route_t  rt;
+
+    static const struct {
+        const char          *path;
+        ngx_walrus_route_e   kind;
+        uint32_t             round;
+        ngx_uint_t           node;
+    } good[] = {
+        { "/v1/audit/beacon", NGX_WALRUS_ROUTE_AUDIT_BEACON, 0, 0 },
+        { "/v1/audit/status", NGX_WALRUS_ROUTE_AUDIT_STATUS, 0, 0 },
+        { "/v1/audit/rounds/1/beacon", NGX_WALRUS_ROUTE_AUDIT_ROUND, 1, 0 },
+        { "/v1/audit/rounds/4294967295/signature",
+          NGX_WALRUS_ROUTE_AUDIT_SIGNATURE, 4294967295u, 0 },
+        { "/v1/audit/rounds/17/answer", NGX_WALRUS_ROUTE_AUDIT_ANSWER, 17,
+          0 },
+        { "/v1/audit/rounds/3/certificate",
+          NGX_WALRUS_ROUTE_AUDIT_CERTIFICATE, 3, 0 },
+        { "/v1/audit/rounds/3/attestations/0",
+          NGX_WALRUS_ROUTE_AUDIT_ATTESTATION, 3, 0 },
+        { "/v1/audit/rounds/10/attestations/254",
+          NGX_WALRUS_ROUTE_AUDIT_ATTESTATION, 10, 254 },
+        { "/v1/audit/rounds/2/frauds/6", NGX_WALRUS_ROUTE_AUDIT_FRAUD, 2,
+          6 },
+    };
+
+    static const char  *declined[] = {
+        "/v1/audit", "/v1/audit/", "/v1/audit/beacon/", "/v1/audit/statu",
+        "/v1/audit/rounds", "/v1/audit/rounds/", "/v1/audit/rounds/1",
+        "/v1/audit/rounds/1/", "/v1/audit/rounds/0/beacon",
+        "/v1/audit/rounds/01/beacon", "/v1/audit/rounds/-1/beacon",
+        "/v1/audit/rounds/4294967296/beacon",
+        "/v1/audit/rounds/99999999999/beacon",
+        "/v1/audit/rounds/x/beacon", "/v1/audit/rounds/1/beacons",
+        "/v1/audit/rounds/1/beacon/", "/v1/audit/rounds/1/answer/",
+        "/v1/audit/rounds/1/attestations", "/v1/audit/rounds/1/attestations/",
+        "/v1/audit/rounds/1/attestations/255",
+        "/v1/audit/rounds/1/attestations/01",
+        "/v1/audit/rounds/1/attestations/1/", "/v1/audit/rounds/1/frauds/",
+        "/v1/audit/rounds/1/frauds/x", "/v1/audit/rounds/1/fraud/1",
+        "/v1/audit", "/v1/auditx/beacon",
+    };
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        memset(&rt, 0xff, sizeof(rt));
+        is_int(parse(good[i].path, &rt), NGX_OK, "%s", good[i].path);
+        is_int(rt.kind, good[i].kind, "... its kind");
+
+        if (good[i].round != 0) {
+            ok(rt.round == good[i].round, "... round %lu",
+               (unsigned long) good[i].round);
+        }
+
+        if (good[i].kind == NGX_WALRUS_ROUTE_AUDIT_ATTESTATION
+            || good[i].kind == NGX_WALRUS_ROUTE_AUDIT_FRAUD)
+        {
+            is_int(rt.node, good[i].node, "... node %u",
+                   (unsigned) good[i].node);
+        }
+    }
+
+    for (i = 0; i < sizeof(declined) / sizeof(declined[0]); i++) {
+        is_int(parse(declined[i], &rt), NGX_DECLINED, "%s: declined",
+               declined[i]);
+    }
+}
+
+
 /* the gateway's view of the audits and what it keeps */
 
 static void
@@ -222,7 +293,7 @@ test_audits(void)
         "/v1/audits/1/frauds/0",
         "/v1/audits/1/frauds/2/",
         "/v1/audits/1/frauds/x",
-        "/v1/audit/status",                     /* a node's */
+        "/v1/audits/1/rounds/2/beacon",         /* a node's leaf */
     };
 
     is_int(parse("/v1/audits", &rt), NGX_OK, "/v1/audits");
@@ -258,6 +329,7 @@ main(void)
     test_fixed();
     test_blob();
     test_slivers();
+    test_audit();
     test_audits();
 
     return tap_done();
