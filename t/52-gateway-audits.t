@@ -1,10 +1,11 @@
 # The gateway's view of the storage audits, GET /v1/audits: only what it
 # verified counts.  First against nodes that are files (their audit
-# routes served by nginx from directories the test writes, with beacons,
-# certificates and a fraud proof made by t/tools/audit_forge from the
-# nodes' keys): the newest valid beacon wins over a lie, a garbage
-# certificate or status is no certificate, a node down is unknown, what
-# peers report is labelled so, the kept bytes verify, a view is cached,
+# routes served by nginx from directories the test writes, with beacons
+# from t/tools/audit_tool, certificates and a fraud proof from
+# t/tools/audit_forge, all made with the nodes' keys): the newest valid
+# beacon wins over a lie, a garbage certificate or status is no
+# certificate, a node down is unknown, what peers report is labelled so,
+# the kept bytes verify with walrusctl verify-audit, a view is cached,
 # and Redis keeps what was verified across a restart and is not believed
 # blindly.
 
@@ -20,8 +21,10 @@ use JSON::PP;
 use Time::HiRes qw(sleep);
 use WalrusTest;
 
-my $FORGE = "$WalrusTest::ROOT/build/tools/audit_forge";
--x $FORGE or plan skip_all => "$FORGE is not built: run make";
+my ($FORGE, $TOOL) = map { "$WalrusTest::ROOT/build/tools/$_" }
+                     qw(audit_forge audit_tool);
+-x $FORGE && -x $TOOL or plan skip_all => 'the audit tools are not built: '
+                                         . 'run make';
 
 my $t = WalrusTest->new(n => 7, segment_size => 4096);
 my ($n, $dir) = ($t->n, $t->dir);
@@ -41,8 +44,17 @@ sub forge {
     return $? == 0 ? $out : undef;
 }
 
-sub check { my $r = forge('check', $t->committee, $_[0]); chomp $r if $r;
-            return $r // 'invalid' }
+# what walrusctl verify-audit says a file is, or 'invalid'
+sub check {
+    my $out = `$WalrusTest::CTL -c $dir/committee.json verify-audit $_[0] 2>&1`;
+    return 'invalid' if $?;
+    return "beacon $1" if $out =~ /^beacon: round (\d+)/;
+    return "certificate $1 $2"
+        if $out =~ /^audit certificate: node node(\d+) round (\d+)/;
+    return "fraud $1 $2 $3"
+        if $out =~ /^fraud proof: node node(\d+) round (\d+) blob (\S+)/;
+    return "unknown: $out";
+}
 
 sub fake { "$dir/fake$_[0]/v1/audit" }
 
@@ -81,15 +93,17 @@ sub status_gets {
 
 # --- the bytes ------------------------------------------------------------
 
-my %beacon = map { $_ => forge('beacon', $t->committee, "$dir/keys", $_) }
-             3 .. 6;
-WalrusTest::write_file("$dir/beacon$_", $beacon{$_}) for keys %beacon;
-is(check("$dir/beacon5"), 'beacon 5', 'audit_forge makes valid beacons');
+my %beacon;
+for my $r (3 .. 6) {
+    system($TOOL, 'beacon', $t->committee, "$dir/keys", $r, "$dir/beacon$r");
+    $beacon{$r} = WalrusTest::read_file("$dir/beacon$r");
+}
+is(check("$dir/beacon5"), 'beacon 5', 'audit_tool makes valid beacons');
 
 my %cert = map { $_ => forge('cert', $t->committee, "$dir/keys",
                              "$dir/beacon5", $_) } 0 .. $n - 1;
 WalrusTest::write_file("$dir/cert1", $cert{1});
-is(check("$dir/cert1"), 'certificate 1 5', '... and certificates');
+is(check("$dir/cert1"), 'certificate 1 5', 'audit_forge makes certificates');
 
 my $id = $t->encode(WalrusTest::blob_of(9000, 3));
 my $fraud = forge('fraud', $t->committee, "$dir/keys", "$dir/beacon5", 5,
@@ -246,5 +260,85 @@ SKIP: {
     $t->stop;
     $t->stop_redis;
 }
+
+# --- nodes whose keepers run the rounds ---------------------------------
+
+# a keeper round every 300 ms, an audit round every 2 s; then the rounds
+# stop (interval 0: the nodes still serve what they hold) so that what
+# the view shows can be set up without a new round racing the test
+my $LIVE = <<'EOF';
+    walrus_node_keeper_interval 300ms;
+    walrus_node_audit_interval 2s;
+EOF
+(my $FROZEN = $LIVE) =~ s/2s;/0;/;
+my $redis = `which redis-server` =~ /\S/;
+
+# each node with its own beacon, audit status and files again
+remove_tree("$dir/fake$_") for 0 .. $n - 1;
+$t->start_redis if $redis;
+$t->write_config(gateway => 1, http => $LIVE, redis => $redis)->run;
+ok($t->put_blob(WalrusTest::blob_of(5000 + $_, $_)), "blob $_ stored")
+    for 1 .. 3;
+
+# rounds have no deadline: a view may come before the certificates of
+# its newest round, so each node is to be seen certified in some view
+my (%seen, $last);
+ok(WalrusTest::eventually(sub {
+       $v = audits() or return 0;
+       $last = $v;
+       $seen{$_->{node}} ||= $_->{certified} for @{$v->{nodes}};
+       return (grep { $seen{$_} } 0 .. $n - 1) == $n;
+   }, 60), 'every node shows certified after some rounds')
+    or diag(explain($last));
+ok((grep { defined $_->{certifiedRound}
+           && $_->{certifiedRound} >= $v->{oldestRound} } @{$v->{nodes}})
+   == $n, '... and holds a certificate of the newest rounds');
+
+for my $i (0, $n - 1) {
+    my $r = node_of($v, $i)->{certifiedRound} // 0;
+    $res = $t->get("/v1/audits/$i/rounds/$r/certificate");
+    WalrusTest::write_file("$dir/got", $res->{content});
+    is(check("$dir/got"), "certificate $i $r",
+       "node $i: the certificate of round $r the gateway serves verifies");
+}
+
+# node 3's certificates all garbage, node 5 down, no more rounds
+my ($GARBLED, $DOWN) = (3, 5);
+$t->stop;
+my $garbled = 0;
+for my $c (glob($t->store($GARBLED) . '/audit/rounds/*/certificate')) {
+    WalrusTest::write_file($c, 'x' x -s $c);
+    $garbled++;
+}
+ok($garbled, "node ${GARBLED}'s $garbled certificates replaced by garbage");
+
+SKIP: {
+    skip 'no redis-server', 2 unless $redis;
+
+    $t->write_config(gateway => 1, http => $FROZEN, redis => 1,
+                     down => [ $DOWN ])->run;
+    $v = audits();
+    ok(defined node_of($v, $GARBLED)->{certifiedRound}
+       && defined node_of($v, $DOWN)->{certifiedRound},
+       'after a restart, Redis keeps what the gateway verified of a node '
+       . 'that garbled its certificates and of a node down');
+    ok(!node_of($v, $DOWN)->{answered}, '... which did not answer');
+    $t->stop;
+    $t->redis('FLUSHALL');
+}
+
+$t->write_config(gateway => 1, http => $FROZEN, down => [ $DOWN ])->run;
+$v = audits();
+is(node_of($v, $GARBLED)->{certifiedRound}, undef,
+   "without Redis, node ${GARBLED}'s garbage is no certificate");
+ok(!node_of($v, $GARBLED)->{certified}, '... it does not show certified');
+ok(node_of($v, $GARBLED)->{answered}, '... though it answered');
+ok(!defined node_of($v, $DOWN)->{certified}
+   && !node_of($v, $DOWN)->{answered},
+   "node $DOWN, down: unknown, not failed");
+is(scalar(grep { defined $_->{certifiedRound} } @{$v->{nodes}}), $n - 2,
+   'the others show their verified certificates');
+$t->stop;
+$t->stop_redis if $redis;
 
 done_testing();

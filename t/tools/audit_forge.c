@@ -1,19 +1,17 @@
 /*
- * Test tool: the audit bytes of docs/protocol.md section 17 made from a
- * test network's node keys (KEYS/node<i>.key), as honest nodes would make
- * them, or a fraud as a lying node would; and a check of any of them.
+ * Test tool: the audit certificates and fraud proofs of docs/protocol.md
+ * section 17 made from a test network's node keys (KEYS/node<i>.key), as
+ * honest peers would attest a node, or as a lying node would answer, so
+ * that tests of the gateway's view need no keeper (audit_tool makes the
+ * beacons, walrusctl verify-audit checks them all):
  *
- *   audit_forge beacon COMMITTEE KEYS ROUND            > beacon
  *   audit_forge cert COMMITTEE KEYS BEACON NODE        > certificate
  *   audit_forge fraud COMMITTEE KEYS BEACON NODE ENCODED ID > fraud proof
- *   audit_forge check COMMITTEE FILE
  *
- * A beacon has every node's round signature; a certificate every other
- * node's attestation of NODE under the beacon's seed; a fraud proof is
- * NODE's signed answer on blob ID (ENCODED: a `walrusctl encode`
- * directory) with one symbol byte flipped.  check prints what a valid
- * file proves ("beacon R", "certificate X R", "fraud X R ID") and exits 1
- * when it is none of them.
+ * A certificate has every other node's attestation of NODE under the
+ * beacon's seed; a fraud proof is NODE's signed answer on blob ID
+ * (ENCODED: a `walrusctl encode` directory) with one symbol byte flipped.
+ * Exits 0, 1 when the bytes cannot be made, 2 on bad usage.
  */
 
 #include <stdio.h>
@@ -32,13 +30,11 @@ static EVP_PKEY *key_of(const char *keys, unsigned node);
 static int read_all(const char *path, size_t max, uint8_t **buf,
     size_t *len);
 static int out(const uint8_t *buf, size_t len);
-static int beacon(walrus_committee_t *c, const char *keys, uint32_t round);
 static int cert(walrus_committee_t *c, const char *keys,
     walrus_audit_beacon_t *b, unsigned node);
 static int fraud(walrus_committee_t *c, const char *keys,
     const uint8_t *bb, size_t blen, walrus_audit_beacon_t *b, unsigned node,
     const char *dir, const char *id_text);
-static int check(walrus_committee_t *c, const char *path);
 
 
 int
@@ -53,17 +49,8 @@ main(int argc, char **argv)
     if (argc < 4
         || walrus_committee_load(&c, argv[2], err, sizeof(err)) != WALRUS_OK)
     {
-        fprintf(stderr, "usage: audit_forge beacon|cert|fraud|check "
-                        "COMMITTEE ...\n");
+        fprintf(stderr, "usage: audit_forge cert|fraud COMMITTEE ...\n");
         return 2;
-    }
-
-    if (strcmp(argv[1], "check") == 0) {
-        return check(&c, argv[3]);
-    }
-
-    if (strcmp(argv[1], "beacon") == 0 && argc == 5) {
-        return beacon(&c, argv[3], (uint32_t) strtoul(argv[4], NULL, 10));
     }
 
     b = malloc(sizeof(walrus_audit_beacon_t));
@@ -128,39 +115,6 @@ static int
 out(const uint8_t *buf, size_t len)
 {
     return fwrite(buf, 1, len, stdout) == len ? 0 : 1;
-}
-
-
-static int
-beacon(walrus_committee_t *c, const char *keys, uint32_t round)
-{
-    size_t                  len;
-    uint8_t                 msg[WALRUS_AUDIT_ROUND_MSG_LEN], *buf;
-    unsigned                i, leader;
-    walrus_audit_signer_t   sigs[WALRUS_MAX_SHARDS];
-
-    leader = walrus_audit_leader(c, round);
-    walrus_audit_round_message(c->epoch, round, msg);
-
-    for (i = 0; i < c->nnodes; i++) {
-        sigs[i].node = i;
-
-        if (walrus_sign(key_of(keys, i), msg, sizeof(msg), sigs[i].signature)
-            != WALRUS_OK)
-        {
-            return 1;
-        }
-    }
-
-    if (walrus_audit_beacon_build(c, key_of(keys, leader), round, sigs,
-                                  c->nnodes, &buf, &len)
-        != WALRUS_OK)
-    {
-        fprintf(stderr, "audit_forge: the beacon cannot be built\n");
-        return 1;
-    }
-
-    return out(buf, len);
 }
 
 
@@ -290,50 +244,4 @@ fraud(walrus_committee_t *c, const char *keys, const uint8_t *bb,
     }
 
     return out(buf, size);
-}
-
-
-static int
-check(walrus_committee_t *c, const char *path)
-{
-    char                    text[WALRUS_BLOB_ID_TEXT_LEN + 1];
-    size_t                  len;
-    uint8_t                *buf, id[WALRUS_BLOB_ID_LEN];
-    uint32_t                round;
-    unsigned                node;
-    walrus_audit_cert_t    *cert;
-    walrus_audit_beacon_t  *b;
-
-    if (read_all(path, 256 * 1024 * 1024, &buf, &len) != 0) {
-        return 2;
-    }
-
-    cert = malloc(sizeof(walrus_audit_cert_t));
-    b = malloc(sizeof(walrus_audit_beacon_t));
-
-    if (cert == NULL || b == NULL) {
-        return 2;
-    }
-
-    if (walrus_audit_fraud_verify(c, buf, len, &node, &round, id)
-        == WALRUS_OK)
-    {
-        walrus_blob_id_format(id, text);
-        printf("fraud %u %u %s\n", node, round, text);
-        return 0;
-    }
-
-    if (walrus_audit_cert_verify(c, buf, len, cert) == WALRUS_OK) {
-        printf("certificate %u %u\n", cert->node, cert->round);
-        return 0;
-    }
-
-    if (walrus_audit_beacon_verify(c, buf, len, b) == WALRUS_OK) {
-        printf("beacon %u\n", b->round);
-        return 0;
-    }
-
-    printf("invalid\n");
-
-    return 1;
 }
