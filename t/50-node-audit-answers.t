@@ -398,4 +398,6 @@ $st = data_of(get(1, '/v1/audit/status'));
 is_deeply([ map { $_->{round} } @{$st->{rounds}} ], [ reverse 15 .. 30 ],
           'at most 16 rounds, the newest first');
 
-done_testing;
+$t->stop;
+
+done_testing();
