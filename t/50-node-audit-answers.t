@@ -364,7 +364,7 @@ put_file("$d3/attest.0", 'a' x 64);
 put_file("$d3/attest.4", 'b' x 64);
 put_file("$d3/certificate", 'certificate bytes');
 put_file("$d3/fraud.6", 'fraud bytes');
-put_file("$d3/missing.5", "$B\nnot a blob\n$C\n");
+put_file("$d3/missing.5", "$B\nnot-a-blob\n$C, $A");
 put_file("$d3/other", 'another beacon');
 put_file("$d3/.tmp.attest.2.123.0", 'a file being written');
 put_file(audit_dir(1) . '/rounds/2/attest.2', 'c' x 64);
@@ -385,7 +385,7 @@ is_deeply($st, {
     rounds => [
         { round => 3, beacon => JSON::PP::true,
           certificate => JSON::PP::true, attested => [0, 4],
-          missing => [ { node => 5, blobs => [$B, $C] } ],
+          missing => [ { node => 5, blobs => [$B, $C, $A] } ],
           frauds => [6], equivocation => JSON::PP::true },
         { round => 2, beacon => JSON::PP::false,
           certificate => JSON::PP::false, attested => [2],
@@ -398,4 +398,6 @@ $st = data_of(get(1, '/v1/audit/status'));
 is_deeply([ map { $_->{round} } @{$st->{rounds}} ], [ reverse 15 .. 30 ],
           'at most 16 rounds, the newest first');
 
-done_testing;
+$t->stop;
+
+done_testing();

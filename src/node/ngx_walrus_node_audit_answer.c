@@ -189,7 +189,8 @@ ngx_walrus_audit_answer_done(ngx_http_request_t *r)
 
     t = ngx_walrus_node_ctx(r)->audit;
 
-    if (ngx_walrus_audit_done(r, &t->guard, t->beacon_path, t->beacon_rc, &t->res)
+    if (ngx_walrus_audit_done(r, &t->guard, t->beacon_path, t->beacon_rc,
+                              &t->res)
         == NGX_DONE)
     {
         return;

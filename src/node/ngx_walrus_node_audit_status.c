@@ -16,6 +16,9 @@
 /* a missing.<X> file is read up to this many bytes */
 #define NGX_WALRUS_AUDIT_MISSING_MAX  16384
 
+/* what may separate the blob IDs of a missing.<X> file */
+#define NGX_WALRUS_AUDIT_SEPARATORS   " \t\r\n,"
+
 #define NGX_WALRUS_AUDIT_FILE_BEACON       0x01
 #define NGX_WALRUS_AUDIT_FILE_OTHER        0x02
 #define NGX_WALRUS_AUDIT_FILE_CERTIFICATE  0x04
@@ -343,8 +346,8 @@ ngx_walrus_audit_nodes(ngx_walrus_audit_status_t *t, const char *key,
 
 /*
  * {"node":X,"blobs":[...]}: the blob IDs in missing.<X> (text, one per
- * line), those that parse, from its first NGX_WALRUS_AUDIT_MISSING_MAX
- * bytes
+ * line, or separated by commas or blanks), those that parse, from its
+ * first NGX_WALRUS_AUDIT_MISSING_MAX bytes
  */
 
 static void
@@ -354,10 +357,10 @@ ngx_walrus_audit_missing(ngx_walrus_audit_status_t *t, uint32_t round,
     int       fd;
     char      path[WALRUS_PATH_MAX];
     char      text[WALRUS_BLOB_ID_TEXT_LEN + 1];
-    char      buf[NGX_WALRUS_AUDIT_MISSING_MAX];
-    char     *p, *last, *end;
-    size_t    len;
-    ssize_t   n;
+    char      buf[NGX_WALRUS_AUDIT_MISSING_MAX + 1];
+    char     *p;
+    size_t    len, n;
+    ssize_t   got;
     uint8_t   id[WALRUS_BLOB_ID_LEN];
     unsigned  first;
 
@@ -370,41 +373,44 @@ ngx_walrus_audit_missing(ngx_walrus_audit_status_t *t, uint32_t round,
         < (int) sizeof(path)
         && (fd = open(path, O_RDONLY | O_CLOEXEC)) != -1)
     {
-        while (len < sizeof(buf)) {
-            n = read(fd, buf + len, sizeof(buf) - len);
+        while (len < NGX_WALRUS_AUDIT_MISSING_MAX) {
+            got = read(fd, buf + len, NGX_WALRUS_AUDIT_MISSING_MAX - len);
 
-            if (n <= 0) {
-                if (n == -1 && errno == EINTR) {
+            if (got <= 0) {
+                if (got == -1 && errno == EINTR) {
                     continue;
                 }
 
                 break;
             }
 
-            len += n;
+            len += got;
         }
 
         close(fd);
     }
 
+    buf[len] = '\0';
     p = buf;
-    last = buf + len;
     first = 1;
 
-    while (p < last) {
-        end = memchr(p, '\n', last - p);
-        if (end == NULL) {
-            end = last;
+    for ( ;; ) {
+        p += strspn(p, NGX_WALRUS_AUDIT_SEPARATORS);
+
+        if (*p == '\0') {
+            break;
         }
 
-        if (walrus_blob_id_parse(p, end - p, id) == WALRUS_OK) {
+        n = strcspn(p, NGX_WALRUS_AUDIT_SEPARATORS);
+
+        if (walrus_blob_id_parse(p, n, id) == WALRUS_OK) {
             walrus_blob_id_format(id, text);
             ngx_walrus_audit_add(&t->text, "%s\"%s\"", first ? "" : ",",
                                  text);
             first = 0;
         }
 
-        p = end + 1;
+        p += n;
     }
 
     ngx_walrus_audit_add(&t->text, "]}");
