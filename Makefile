@@ -26,7 +26,8 @@ SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
         run stop module-sanitize unit-ngx
 
 all: $(BUILD)/libwalrus.a $(BUILD)/walrusctl module $(BUILD)/tools/bad_parity \
-     $(BUILD)/tools/audit_sample
+     $(BUILD)/tools/audit_sample $(BUILD)/tools/audit_tool \
+     $(BUILD)/tools/audit_forge
 
 # The nginx module, built out of tree against Debian's nginx-dev headers
 # with the flags of the installed binary (so that it loads into it).

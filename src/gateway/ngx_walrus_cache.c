@@ -1,6 +1,8 @@
 /*
  * Cache entries in Redis: <prefix>m:<id> metadata, <prefix>c:<id>
- * certificate, <prefix>n:<id> not found, <prefix>t:<id> content type.
+ * certificate, <prefix>n:<id> not found, <prefix>t:<id> content type;
+ * and the Redis commands of requests (the audits' too), whose replies
+ * may come after the request ended.
  *
  * A "not found" entry holds the Unix time it expires at, besides its
  * Redis expiry: one that Redis would keep forever (written by hand, or
@@ -12,18 +14,27 @@
 #include <walrus_http.h>
 
 
+/* a command of a request, which may end before the reply */
 typedef struct {
-    ngx_http_request_t        *request;     /* NULL once it ended */
+    ngx_http_request_t          *request;   /* NULL once it ended */
+    ngx_walrus_cache_reply_pt    handler;
+    void                        *data;
+    ngx_pool_cleanup_t          *cln;
+} ngx_walrus_cache_ask_t;
+
+
+typedef struct {
     ngx_walrus_cache_pt        handler;
     void                      *data;
-    ngx_pool_cleanup_t        *cln;
 } ngx_walrus_cache_lookup_t;
 
 
 static size_t ngx_walrus_cache_key(ngx_http_request_t *r, u_char *buf,
     char kind, const char *id_text);
-static void ngx_walrus_cache_lookup_done(void *data, redisReply *reply);
+static void ngx_walrus_cache_answered(void *data, redisReply *reply);
 static void ngx_walrus_cache_request_gone(void *data);
+static void ngx_walrus_cache_lookup_done(ngx_http_request_t *r, void *data,
+    redisReply *reply);
 static ngx_int_t ngx_walrus_cache_copy(ngx_http_request_t *r,
     redisReply *reply, ngx_str_t *out);
 static void ngx_walrus_cache_set(ngx_http_request_t *r, char kind,
@@ -59,10 +70,13 @@ ngx_walrus_cache_lookup(ngx_http_request_t *r, const char *id_text,
     const char                 *argv[5];
     ngx_walrus_cache_lookup_t  *lk;
 
-    lk = ngx_alloc(sizeof(ngx_walrus_cache_lookup_t), r->connection->log);
+    lk = ngx_palloc(r->pool, sizeof(ngx_walrus_cache_lookup_t));
     if (lk == NULL) {
         return NGX_DECLINED;
     }
+
+    lk->handler = handler;
+    lk->data = data;
 
     argv[0] = "MGET";
     len[0] = 4;
@@ -75,25 +89,44 @@ ngx_walrus_cache_lookup(ngx_http_request_t *r, const char *id_text,
     argv[4] = (char *) keys[3];
     len[4] = ngx_walrus_cache_key(r, keys[3], 't', id_text);
 
-    lk->cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (lk->cln == NULL) {
-        ngx_free(lk);
+    return ngx_walrus_cache_command(r, ngx_walrus_cache_lookup_done, lk, 5,
+                                    argv, len);
+}
+
+
+ngx_int_t
+ngx_walrus_cache_command(ngx_http_request_t *r,
+    ngx_walrus_cache_reply_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    ngx_walrus_cache_ask_t  *ask;
+
+    /* on the heap: the reply may come after the request's pool is gone */
+
+    ask = ngx_alloc(sizeof(ngx_walrus_cache_ask_t), r->connection->log);
+    if (ask == NULL) {
         return NGX_DECLINED;
     }
 
-    if (ngx_walrus_redis_command(ngx_walrus_cache_lookup_done, lk, 5, argv,
-                                 len)
+    ask->cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (ask->cln == NULL) {
+        ngx_free(ask);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_walrus_redis_command(ngx_walrus_cache_answered, ask, argc, argv,
+                                 argvlen)
         != NGX_OK)
     {
-        ngx_free(lk);
+        ngx_free(ask);
         return NGX_DECLINED;
     }
 
-    lk->request = r;
-    lk->handler = handler;
-    lk->data = data;
-    lk->cln->handler = ngx_walrus_cache_request_gone;
-    lk->cln->data = lk;
+    ask->request = r;
+    ask->handler = handler;
+    ask->data = data;
+    ask->cln->handler = ngx_walrus_cache_request_gone;
+    ask->cln->data = ask;
 
     return NGX_OK;
 }
@@ -102,9 +135,35 @@ ngx_walrus_cache_lookup(ngx_http_request_t *r, const char *id_text,
 static void
 ngx_walrus_cache_request_gone(void *data)
 {
-    ngx_walrus_cache_lookup_t  *lk = data;
+    ngx_walrus_cache_ask_t  *ask = data;
 
-    lk->request = NULL;
+    ask->request = NULL;
+}
+
+
+static void
+ngx_walrus_cache_answered(void *data, redisReply *reply)
+{
+    ngx_walrus_cache_ask_t  *ask = data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ask->request;
+
+    if (r == NULL) {
+        ngx_free(ask);
+        return;
+    }
+
+    ask->cln->handler = NULL;
+    c = r->connection;
+    ngx_http_set_log_request(c->log, r);
+
+    ask->handler(r, ask->data, reply);
+    ngx_free(ask);
+
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -131,22 +190,13 @@ ngx_walrus_cache_copy(ngx_http_request_t *r, redisReply *reply,
 
 
 static void
-ngx_walrus_cache_lookup_done(void *data, redisReply *reply)
+ngx_walrus_cache_lookup_done(ngx_http_request_t *r, void *data,
+    redisReply *reply)
 {
     ngx_walrus_cache_lookup_t  *lk = data;
 
-    ngx_connection_t          *c;
-    ngx_http_request_t        *r;
     ngx_walrus_cache_entry_t   entry;
 
-    r = lk->request;
-
-    if (r == NULL) {
-        ngx_free(lk);
-        return;
-    }
-
-    lk->cln->handler = NULL;
     ngx_memzero(&entry, sizeof(ngx_walrus_cache_entry_t));
 
     if (reply != NULL && reply->type == REDIS_REPLY_ARRAY
@@ -165,13 +215,7 @@ ngx_walrus_cache_lookup_done(void *data, redisReply *reply)
         }
     }
 
-    c = r->connection;
-    ngx_http_set_log_request(c->log, r);
-
     lk->handler(r, lk->data, &entry);
-    ngx_free(lk);
-
-    ngx_http_run_posted_requests(c);
 }
 
 

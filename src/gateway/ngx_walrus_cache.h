@@ -9,6 +9,7 @@
 
 
 #include <ngx_walrus_gateway.h>
+#include <hiredis/hiredis.h>
 
 
 typedef struct {
@@ -24,9 +25,23 @@ typedef void (*ngx_walrus_cache_pt)(ngx_http_request_t *r, void *data,
     ngx_walrus_cache_entry_t *entry);
 
 
+typedef void (*ngx_walrus_cache_reply_pt)(ngx_http_request_t *r,
+    void *data, redisReply *reply);
+
+
 /* NGX_OK: handler runs later (not if r ends first); NGX_DECLINED: no cache */
 ngx_int_t ngx_walrus_cache_lookup(ngx_http_request_t *r,
     const char *id_text, ngx_walrus_cache_pt handler, void *data);
+
+/*
+ * A Redis command of request r, which may end before the reply:
+ * handler(r, data, reply) runs only if r is still there (reply NULL when
+ * Redis failed), then r's connection's posted requests.  NGX_OK, or
+ * NGX_DECLINED when Redis is not available: nothing will run.
+ */
+ngx_int_t ngx_walrus_cache_command(ngx_http_request_t *r,
+    ngx_walrus_cache_reply_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen);
 
 void ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
     u_char *metadata, size_t metadata_len, u_char *cert, size_t cert_len);

@@ -64,7 +64,10 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
             && rt.kind != NGX_WALRUS_ROUTE_BLOBS
             && rt.kind != NGX_WALRUS_ROUTE_BLOB
             && rt.kind != NGX_WALRUS_ROUTE_BYTE_RANGE
-            && rt.kind != NGX_WALRUS_ROUTE_STATUS))
+            && rt.kind != NGX_WALRUS_ROUTE_STATUS
+            && rt.kind != NGX_WALRUS_ROUTE_AUDITS
+            && rt.kind != NGX_WALRUS_ROUTE_AUDITS_CERT
+            && rt.kind != NGX_WALRUS_ROUTE_AUDITS_FRAUD))
     {
         return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
                                      NGX_WALRUS_DOMAIN_GATEWAY,
@@ -82,6 +85,13 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return ngx_walrus_gateway_not_allowed(r, "GET, HEAD, OPTIONS");
+    }
+
+    if (rt.kind == NGX_WALRUS_ROUTE_AUDITS
+        || rt.kind == NGX_WALRUS_ROUTE_AUDITS_CERT
+        || rt.kind == NGX_WALRUS_ROUTE_AUDITS_FRAUD)
+    {
+        return ngx_walrus_audits(r, &rt);
     }
 
     if (rt.kind != NGX_WALRUS_ROUTE_HEALTH) {

@@ -1,7 +1,7 @@
 /*
  * Gateway role: its module's configuration and request context, its
- * content handler, the write path (PUT /v1/blobs) and the read path
- * (GET/HEAD /v1/blobs/{id}).
+ * content handler, the write path (PUT /v1/blobs), the read path
+ * (GET/HEAD /v1/blobs/{id}) and the audits (GET/HEAD /v1/audits...).
  */
 
 #ifndef _NGX_WALRUS_GATEWAY_H_INCLUDED_
@@ -20,6 +20,7 @@ typedef struct {
     time_t                 metadata_ttl;
     time_t                 certificate_ttl;
     time_t                 negative_ttl;
+    time_t                 audit_ttl;
 } ngx_walrus_redis_conf_t;
 
 
@@ -51,12 +52,14 @@ typedef struct {
 
 typedef struct ngx_walrus_read_s     ngx_walrus_read_t;
 typedef struct ngx_walrus_publish_s  ngx_walrus_publish_t;
+typedef struct ngx_walrus_audits_s   ngx_walrus_audits_t;
 
 
 /* what a gateway request keeps in the module's context slot */
 typedef struct {
     ngx_walrus_read_t     *read;        /* GET, HEAD */
     ngx_walrus_publish_t  *publish;     /* PUT */
+    ngx_walrus_audits_t   *audits;      /* GET, HEAD /v1/audits... */
 } ngx_walrus_gateway_ctx_t;
 
 
@@ -91,6 +94,9 @@ ngx_temp_file_t *ngx_walrus_publish_body_file(ngx_http_request_t *r);
 ngx_int_t ngx_walrus_body_filter_init(ngx_conf_t *cf);
 
 ngx_int_t ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt);
+
+/* GET /v1/audits and the certificates and fraud proofs kept */
+ngx_int_t ngx_walrus_audits(ngx_http_request_t *r, ngx_walrus_route_t *rt);
 
 
 #endif /* _NGX_WALRUS_GATEWAY_H_INCLUDED_ */

@@ -1,9 +1,10 @@
 /*
  * The gateway role's module: its directives, configuration and worker
- * life cycle (Redis, the worker's memory, spare buffers and files).
+ * life cycle (Redis, the worker's memories, spare buffers and files).
  */
 
 #include <ngx_walrus_gateway.h>
+#include <ngx_walrus_audits.h>
 #include <ngx_walrus_buffer.h>
 #include <ngx_walrus_memo.h>
 #include <ngx_walrus_redis.h>
@@ -82,6 +83,13 @@ static ngx_command_t  ngx_walrus_gateway_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_walrus_gateway_main_conf_t, redis.negative_ttl),
+      NULL },
+
+    { ngx_string("walrus_redis_audit_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_walrus_gateway_main_conf_t, redis.audit_ttl),
       NULL },
 
     { ngx_string("walrus_worker_cache_size"),
@@ -244,6 +252,7 @@ ngx_walrus_gateway_create_main_conf(ngx_conf_t *cf)
     wmcf->redis.metadata_ttl = NGX_CONF_UNSET;
     wmcf->redis.certificate_ttl = NGX_CONF_UNSET;
     wmcf->redis.negative_ttl = NGX_CONF_UNSET;
+    wmcf->redis.audit_ttl = NGX_CONF_UNSET;
     wmcf->worker_cache_size = NGX_CONF_UNSET_SIZE;
     wmcf->spare_buffers = NGX_CONF_UNSET_SIZE;
     wmcf->spare_files = NGX_CONF_UNSET;
@@ -262,6 +271,7 @@ ngx_walrus_gateway_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(wmcf->redis.metadata_ttl, 30 * 86400);
     ngx_conf_init_value(wmcf->redis.certificate_ttl, 86400);
     ngx_conf_init_value(wmcf->redis.negative_ttl, 2);
+    ngx_conf_init_value(wmcf->redis.audit_ttl, 30 * 86400);
     ngx_conf_init_size_value(wmcf->worker_cache_size, 8 * 1024 * 1024);
     ngx_conf_init_size_value(wmcf->spare_buffers, 32 * 1024 * 1024);
     ngx_conf_init_value(wmcf->spare_files, 256 * 1024 * 1024);
@@ -305,6 +315,7 @@ ngx_walrus_gateway_exit_process(ngx_cycle_t *cycle)
 {
     ngx_walrus_redis_exit_process(cycle);
     ngx_walrus_memo_drain();
+    ngx_walrus_audits_drain();
     ngx_walrus_buffer_drain();
     ngx_walrus_spare_file_drain();
 }

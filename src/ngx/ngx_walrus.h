@@ -55,7 +55,18 @@ typedef enum {
     NGX_WALRUS_ROUTE_BYTE_RANGE,
     NGX_WALRUS_ROUTE_REGISTRATION,
     NGX_WALRUS_ROUTE_CERTIFIED,         /* a node's record, after a cursor */
-    NGX_WALRUS_ROUTE_RECOVERY
+    NGX_WALRUS_ROUTE_RECOVERY,
+    NGX_WALRUS_ROUTE_AUDIT_BEACON,      /* the node's latest beacon */
+    NGX_WALRUS_ROUTE_AUDIT_STATUS,
+    NGX_WALRUS_ROUTE_AUDIT_ROUND,       /* the beacon of a round */
+    NGX_WALRUS_ROUTE_AUDIT_SIGNATURE,
+    NGX_WALRUS_ROUTE_AUDIT_ANSWER,
+    NGX_WALRUS_ROUTE_AUDIT_ATTESTATION,
+    NGX_WALRUS_ROUTE_AUDIT_CERTIFICATE,
+    NGX_WALRUS_ROUTE_AUDIT_FRAUD,
+    NGX_WALRUS_ROUTE_AUDITS,            /* the gateway's view of audits */
+    NGX_WALRUS_ROUTE_AUDITS_CERT,       /* ... a certificate it keeps */
+    NGX_WALRUS_ROUTE_AUDITS_FRAUD       /* ... a fraud proof it keeps */
 } ngx_walrus_route_e;
 
 
@@ -63,6 +74,8 @@ typedef struct {
     ngx_walrus_route_e     kind;
     ngx_uint_t             pair;
     walrus_axis_e          axis;
+    uint32_t               round;       /* audit routes: 1 and more */
+    ngx_uint_t             node;        /* audit routes: a node index */
     uint8_t                blob_id[WALRUS_BLOB_ID_LEN];
     char                   id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
 } ngx_walrus_route_t;
@@ -86,6 +99,10 @@ char *ngx_walrus_conf_load_key(ngx_conf_t *cf, ngx_str_t *file,
 
 /* NGX_OK, NGX_DECLINED (no such path) or NGX_ERROR (bad blob ID) */
 ngx_int_t ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt);
+
+/* sends len bytes at data (living as long as the request) of type */
+ngx_int_t ngx_walrus_send_memory(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, u_char *data, size_t len);
 
 ngx_int_t ngx_walrus_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body);

@@ -1,6 +1,7 @@
 /*
  * The HTTP API paths: /v1/health, /v1/certified, /v1/blobs,
- * /v1/blobs/{id}[/...].
+ * /v1/blobs/{id}[/...], the audits' /v1/audit/... of nodes and the
+ * gateway's /v1/audits[/...].
  */
 
 #include <ngx_walrus.h>
@@ -11,6 +12,12 @@ static ngx_int_t ngx_walrus_route_pair(u_char *p, u_char *last,
     ngx_walrus_route_t *rt);
 static u_char *ngx_walrus_route_number(u_char *p, u_char *last,
     ngx_uint_t *pair);
+static ngx_int_t ngx_walrus_route_audit(u_char *p, u_char *last,
+    ngx_walrus_route_t *rt);
+static ngx_int_t ngx_walrus_route_audits(u_char *p, u_char *last,
+    ngx_walrus_route_t *rt);
+static u_char *ngx_walrus_route_round(u_char *p, u_char *last,
+    uint32_t *round);
 
 
 ngx_int_t
@@ -21,13 +28,18 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
     ngx_uint_t  i;
 
     static ngx_str_t  blobs = ngx_string("/v1/blobs");
+    static ngx_str_t  audit = ngx_string("/v1/audit/");
+    static ngx_str_t  audits = ngx_string("/v1/audits/");
 
     static const struct {
         ngx_str_t            path;
         ngx_walrus_route_e   kind;
     } fixed[] = {
         { ngx_string("/v1/health"), NGX_WALRUS_ROUTE_HEALTH },
-        { ngx_string("/v1/certified"), NGX_WALRUS_ROUTE_CERTIFIED }
+        { ngx_string("/v1/certified"), NGX_WALRUS_ROUTE_CERTIFIED },
+        { ngx_string("/v1/audit/beacon"), NGX_WALRUS_ROUTE_AUDIT_BEACON },
+        { ngx_string("/v1/audit/status"), NGX_WALRUS_ROUTE_AUDIT_STATUS },
+        { ngx_string("/v1/audits"), NGX_WALRUS_ROUTE_AUDITS }
     };
 
     ngx_memzero(rt, sizeof(ngx_walrus_route_t));
@@ -42,6 +54,18 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
             rt->kind = fixed[i].kind;
             return NGX_OK;
         }
+    }
+
+    if (uri->len > audit.len
+        && ngx_strncmp(p, audit.data, audit.len) == 0)
+    {
+        return ngx_walrus_route_audit(p + audit.len, last, rt);
+    }
+
+    if (uri->len > audits.len
+        && ngx_strncmp(p, audits.data, audits.len) == 0)
+    {
+        return ngx_walrus_route_audits(p + audits.len, last, rt);
     }
 
     if (uri->len < blobs.len
@@ -189,6 +213,144 @@ ngx_walrus_route_number(u_char *p, u_char *last, ngx_uint_t *pair)
     {
         return NULL;
     }
+
+    return p;
+}
+
+
+/*
+ * After "/v1/audit/": "rounds/{r}/" and beacon, signature, answer,
+ * certificate, attestations/{X} or frauds/{X}; {X} is checked against
+ * the committee by the handler, as a pair is
+ */
+
+static ngx_int_t
+ngx_walrus_route_audit(u_char *p, u_char *last, ngx_walrus_route_t *rt)
+{
+    size_t      len;
+    ngx_uint_t  i;
+
+    static const struct {
+        ngx_str_t            name;
+        ngx_walrus_route_e   kind;
+    } leaves[] = {
+        { ngx_string("beacon"), NGX_WALRUS_ROUTE_AUDIT_ROUND },
+        { ngx_string("signature"), NGX_WALRUS_ROUTE_AUDIT_SIGNATURE },
+        { ngx_string("answer"), NGX_WALRUS_ROUTE_AUDIT_ANSWER },
+        { ngx_string("certificate"), NGX_WALRUS_ROUTE_AUDIT_CERTIFICATE },
+        { ngx_string("attestations/"), NGX_WALRUS_ROUTE_AUDIT_ATTESTATION },
+        { ngx_string("frauds/"), NGX_WALRUS_ROUTE_AUDIT_FRAUD }
+    };
+
+    len = sizeof("rounds/") - 1;
+
+    if ((size_t) (last - p) <= len
+        || ngx_strncmp(p, "rounds/", len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_walrus_route_round(p + len, last, &rt->round);
+
+    if (p == NULL || p == last || *p++ != '/') {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
+        len = leaves[i].name.len;
+
+        if (leaves[i].name.data[len - 1] == '/') {
+            if ((size_t) (last - p) <= len
+                || ngx_strncmp(p, leaves[i].name.data, len) != 0)
+            {
+                continue;
+            }
+
+            rt->kind = leaves[i].kind;
+
+            return ngx_walrus_route_number(p + len, last, &rt->node) == last
+                   ? NGX_OK : NGX_DECLINED;
+        }
+
+        if ((size_t) (last - p) == len
+            && ngx_strncmp(p, leaves[i].name.data, len) == 0)
+        {
+            rt->kind = leaves[i].kind;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * After "/v1/audits/": "{X}/rounds/{r}/certificate" or "{X}/frauds/{r}";
+ * {X} is checked against the committee by the handler, as a pair is
+ */
+
+static ngx_int_t
+ngx_walrus_route_audits(u_char *p, u_char *last, ngx_walrus_route_t *rt)
+{
+    size_t  len;
+
+    p = ngx_walrus_route_number(p, last, &rt->node);
+
+    if (p == NULL || p == last || *p++ != '/') {
+        return NGX_DECLINED;
+    }
+
+    len = sizeof("frauds/") - 1;
+
+    if ((size_t) (last - p) > len && ngx_strncmp(p, "frauds/", len) == 0) {
+        rt->kind = NGX_WALRUS_ROUTE_AUDITS_FRAUD;
+        return ngx_walrus_route_round(p + len, last, &rt->round) == last
+               ? NGX_OK : NGX_DECLINED;
+    }
+
+    len = sizeof("rounds/") - 1;
+
+    if ((size_t) (last - p) <= len || ngx_strncmp(p, "rounds/", len) != 0) {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_walrus_route_round(p + len, last, &rt->round);
+
+    if (p == NULL
+        || (size_t) (last - p) != sizeof("/certificate") - 1
+        || ngx_strncmp(p, "/certificate", last - p) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    rt->kind = NGX_WALRUS_ROUTE_AUDITS_CERT;
+
+    return NGX_OK;
+}
+
+
+/* a round in canonical decimal, 1 to 2^32 - 1: the end of its digits */
+
+static u_char *
+ngx_walrus_route_round(u_char *p, u_char *last, uint32_t *round)
+{
+    u_char    *start;
+    uint64_t   value;
+
+    start = p;
+    value = 0;
+
+    while (p < last && *p >= '0' && *p <= '9' && p - start < 10) {
+        value = value * 10 + (*p++ - '0');
+    }
+
+    if (p == start || *start == '0' || value > 0xffffffff
+        || (p < last && *p >= '0' && *p <= '9'))
+    {
+        return NULL;
+    }
+
+    *round = (uint32_t) value;
 
     return p;
 }

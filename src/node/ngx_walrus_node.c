@@ -205,8 +205,19 @@ ngx_walrus_node_get(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     case NGX_WALRUS_ROUTE_CERTIFIED:
         return ngx_walrus_node_record_list(r);
+
     case NGX_WALRUS_ROUTE_RECOVERY:
         return ngx_walrus_node_recovery(r, rt);
+
+    case NGX_WALRUS_ROUTE_AUDIT_BEACON:
+    case NGX_WALRUS_ROUTE_AUDIT_STATUS:
+    case NGX_WALRUS_ROUTE_AUDIT_ROUND:
+    case NGX_WALRUS_ROUTE_AUDIT_SIGNATURE:
+    case NGX_WALRUS_ROUTE_AUDIT_ANSWER:
+    case NGX_WALRUS_ROUTE_AUDIT_ATTESTATION:
+    case NGX_WALRUS_ROUTE_AUDIT_CERTIFICATE:
+    case NGX_WALRUS_ROUTE_AUDIT_FRAUD:
+        return ngx_walrus_node_audit(r, rt);
 
     default: /* NGX_WALRUS_ROUTE_CONFIRMATION */
         return ngx_walrus_node_confirm(r, rt);
@@ -220,11 +231,7 @@ ngx_walrus_node_send_file(ngx_http_request_t *r, ngx_walrus_route_t *rt,
 {
     char                         dir[WALRUS_PATH_MAX];
     char                         path[WALRUS_PATH_MAX];
-    size_t                       len;
-    ngx_fd_t                     fd;
-    ngx_file_info_t              fi;
-    ngx_pool_cleanup_t          *cln;
-    ngx_pool_cleanup_file_t     *clnf;
+    ngx_int_t                    rc;
     ngx_walrus_node_loc_conf_t  *wlcf;
 
     wlcf = ngx_walrus_node_loc_conf(r);
@@ -236,90 +243,16 @@ ngx_walrus_node_send_file(ngx_http_request_t *r, ngx_walrus_route_t *rt,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_pool_cleanup_file_t));
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    rc = ngx_walrus_node_send_path(r, path);
 
-    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
+    if (rc == NGX_DECLINED) {
         return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
                                      NGX_WALRUS_DOMAIN_NODE, reason,
                                      "this node holds no %s for blob %s",
                                      name, rt->id_text);
     }
 
-    cln->handler = ngx_pool_cleanup_file;
-    clnf = cln->data;
-    clnf->fd = fd;
-    clnf->log = r->connection->log;
-
-    len = ngx_strlen(path);
-    clnf->name = ngx_pnalloc(r->pool, len + 1);
-
-    if (clnf->name == NULL || ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_memcpy(clnf->name, path, len + 1);
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = ngx_file_size(&fi);
-    r->headers_out.last_modified_time = ngx_file_mtime(&fi);
-    ngx_str_set(&r->headers_out.content_type, "application/octet-stream");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->allow_ranges = 1;
-
-    if (ngx_http_set_etag(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_walrus_node_send_range(r, fd, clnf->name, len, 0,
-                                      ngx_file_size(&fi));
-}
-
-
-ngx_int_t
-ngx_walrus_node_send_range(ngx_http_request_t *r, ngx_fd_t fd, u_char *name,
-    size_t len, off_t start, off_t end)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
-    if (b->file == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->file_pos = start;
-    b->file_last = end;
-    b->in_file = end > start ? 1 : 0;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-    b->sync = b->in_file ? 0 : 1;
-
-    b->file->fd = fd;
-    b->file->name.data = name;
-    b->file->name.len = len;
-    b->file->log = r->connection->log;
-    b->file->directio = 0;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return rc;
 }
 
 

@@ -61,6 +61,7 @@ typedef struct {
     ngx_walrus_list_t      *list;       /* GET /v1/certified */
     ngx_walrus_recovery_t  *recovery;   /* GET recovery */
     ngx_walrus_round_t     *round;      /* a keeper round's own request */
+    void                   *audit;      /* GET /v1/audit/...: its task */
 } ngx_walrus_node_ctx_t;
 
 
@@ -101,6 +102,16 @@ ngx_int_t ngx_walrus_node_recovery(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
 
 /*
+ * GET /v1/audit/...: the node's answers to its auditors and its audit
+ * status (docs/protocol.md section 17, ngx_walrus_node_audit_*.c)
+ */
+ngx_int_t ngx_walrus_node_audit(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt);
+
+/* when this worker started: the rounds' clock before any beacon (17.6) */
+void ngx_walrus_node_audit_init_process(void);
+
+/*
  * The stored metadata of rt's blob in dir, read and checked in a thread:
  * its open file, or -1 with e set (ngx_walrus_node_verify.c)
  */
@@ -120,12 +131,28 @@ ngx_int_t ngx_walrus_node_post(ngx_http_request_t *r, void *data,
     void (*handler)(void *data, ngx_log_t *log),
     ngx_http_event_handler_pt done, ngx_event_t *guard);
 
+/* an answer built in memory: len bytes at data, living with the request */
+#define ngx_walrus_node_send_bytes(r, data, len)                             \
+    ngx_walrus_send_memory(r, NGX_HTTP_OK, "application/octet-stream",       \
+                           data, len)
+
+/*
+ * Sends the whole file at path, or NGX_DECLINED when it cannot be
+ * opened (nothing sent)
+ */
+ngx_int_t ngx_walrus_node_send_path(ngx_http_request_t *r,
+    const char *path);
+
 /*
  * Sends bytes [start, end) of the open file fd, named name (len bytes,
  * living as long as the request), after the response header.
  */
 ngx_int_t ngx_walrus_node_send_range(ngx_http_request_t *r, ngx_fd_t fd,
     u_char *name, size_t len, off_t start, off_t end);
+
+/* sends the error a thread task reported (ngx_walrus_node_fail) */
+ngx_int_t ngx_walrus_node_send_fail(ngx_http_request_t *r,
+    ngx_walrus_node_result_t *e);
 
 /*
  * The record of certified blobs: adding the certificate just stored in

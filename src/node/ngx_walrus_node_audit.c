@@ -853,8 +853,8 @@ ngx_walrus_audit_done(ngx_walrus_round_t *rd, void *data)
     ngx_log_error(NGX_LOG_INFO, rd->log, 0,
                   "walrus: node %V: audit round %uD opened%s",
                   &kp->conf->node_name, au->newest,
-                  job->step == NGX_WALRUS_AUDIT_STEP_BUILD ? " (this node leads it)"
-                                                     : "");
+                  job->step == NGX_WALRUS_AUDIT_STEP_BUILD
+                  ? " (this node leads it)" : "");
 }
 
 

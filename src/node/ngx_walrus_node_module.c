@@ -171,6 +171,8 @@ ngx_walrus_node_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    ngx_walrus_node_audit_init_process();
+
     return ngx_walrus_keeper_init_process(cycle);
 }
 

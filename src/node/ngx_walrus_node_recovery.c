@@ -11,6 +11,7 @@
  */
 
 #include <ngx_walrus_node_recovery.h>
+#include <ngx_walrus_node_audit_serve.h>
 
 
 /* answers a worker builds or sends at a time, each up to 64 MiB */
@@ -59,9 +60,7 @@ ngx_walrus_node_recovery(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     t->n = c->params.n;
 
     if (ngx_walrus_recovery_args(r, t) != NGX_OK) {
-        return ngx_walrus_send_error(r, t->res.status,
-                                     NGX_WALRUS_DOMAIN_NODE, t->res.reason,
-                                     "%s", t->res.message);
+        return ngx_walrus_node_send_fail(r, &t->res);
     }
 
     if (ngx_walrus_recovery_active >= NGX_WALRUS_RECOVERY_ACTIVE) {
@@ -72,7 +71,10 @@ ngx_walrus_node_recovery(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     if (walrus_store_dir(t->dir, (char *) wlcf->store.data,
                          wlcf->store.len, rt->id_text)
-        != 0)
+        != 0
+        || ngx_walrus_audit_path(t->locks, &wlcf->store, "%s",
+                                 NGX_WALRUS_AUDIT_LOCKS)
+           != 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -189,9 +191,6 @@ static void
 ngx_walrus_recovery_done(ngx_http_request_t *r)
 {
     unsigned                i;
-    ngx_int_t               rc;
-    ngx_buf_t              *b;
-    ngx_chain_t             out;
     ngx_walrus_recovery_t  *t;
 
     t = ngx_walrus_node_ctx(r)->recovery;
@@ -229,39 +228,12 @@ ngx_walrus_recovery_done(ngx_http_request_t *r)
     }
 
     if (t->res.status >= NGX_HTTP_BAD_REQUEST) {
-        ngx_http_finalize_request(r,
-            ngx_walrus_send_error(r, t->res.status, NGX_WALRUS_DOMAIN_NODE,
-                                  t->res.reason, "%s", t->res.message));
-        return;
-    }
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = t->len;
-    ngx_str_set(&r->headers_out.content_type, "application/octet-stream");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_finalize_request(r, rc);
-        return;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        ngx_http_finalize_request(r, NGX_ERROR);
+        ngx_http_finalize_request(r, ngx_walrus_node_send_fail(r, &t->res));
         return;
     }
 
     /* the cleanup frees the answer with the request, once it is sent */
 
-    b->pos = t->answer;
-    b->last = t->answer + t->len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+    ngx_http_finalize_request(r, ngx_walrus_node_send_bytes(r, t->answer,
+                                                            t->len));
 }

@@ -39,6 +39,7 @@ struct ngx_walrus_recovery_s {
     uint8_t                   rotten[WALRUS_MAX_SHARDS];
     ngx_uint_t                metadata_set_aside;
     char                      dir[WALRUS_PATH_MAX];
+    char                      locks[WALRUS_PATH_MAX];  /* audit/locks */
     u_char                   *answer;    /* malloc()ed */
     size_t                    len;
     ngx_walrus_node_result_t   res;

@@ -6,6 +6,7 @@
  */
 
 #include <ngx_walrus_node_recovery.h>
+#include <ngx_walrus_node_audit_serve.h>
 
 
 static int ngx_walrus_recovery_serves(ngx_walrus_recovery_t *t);
@@ -118,14 +119,17 @@ done:
 /*
  * The one place that decides whether this node gives recovery symbols of
  * the blob: only of blobs certified (a certificate is stored only once
- * it verified).  Audits will refuse here too: no recovery symbols of a
- * node's challenge set during its round.
+ * it verified), and not for a target pair the audits lock (17.5).  A
+ * lock file that cannot be read refuses too: rather no symbols for a
+ * while than symbols that launder a challenged blob.
  */
 
 static int
 ngx_walrus_recovery_serves(ngx_walrus_recovery_t *t)
 {
-    char  path[WALRUS_PATH_MAX];
+    char      path[WALRUS_PATH_MAX];
+    unsigned  node;
+    uint32_t  round;
 
     if (walrus_store_path(path, t->dir, "certificate") != 0
         || walrus_store_state(path) == -1)
@@ -137,7 +141,29 @@ ngx_walrus_recovery_serves(ngx_walrus_recovery_t *t)
         return -1;
     }
 
-    return 0;
+    switch (ngx_walrus_audit_locked(t->locks, t->route.blob_id,
+                                    t->route.pair, &node, &round))
+    {
+
+    case 0:
+        return 0;
+
+    case 1:
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_CONFLICT, "AUDIT_LOCKED",
+                              "pair %u of blob %s is challenged in audit "
+                              "round %lu of node %u: no recovery symbols "
+                              "for it until that node is attested or the "
+                              "round is old", (unsigned) t->route.pair,
+                              t->route.id_text, (unsigned long) round,
+                              node);
+        return -1;
+
+    default:
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                              "STORE_ERROR", "cannot read the audit locks: "
+                              "%s", strerror(errno));
+        return -1;
+    }
 }
 
 

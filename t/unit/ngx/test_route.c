@@ -196,6 +196,125 @@ test_slivers(void)
 }
 
 
+static void
+test_audit(void)
+{
+    size_t              i;
+    ngx_walrus_route_t  rt;
+
+    static const struct {
+        const char          *path;
+        ngx_walrus_route_e   kind;
+        uint32_t             round;
+        ngx_uint_t           node;
+    } good[] = {
+        { "/v1/audit/beacon", NGX_WALRUS_ROUTE_AUDIT_BEACON, 0, 0 },
+        { "/v1/audit/status", NGX_WALRUS_ROUTE_AUDIT_STATUS, 0, 0 },
+        { "/v1/audit/rounds/1/beacon", NGX_WALRUS_ROUTE_AUDIT_ROUND, 1, 0 },
+        { "/v1/audit/rounds/4294967295/signature",
+          NGX_WALRUS_ROUTE_AUDIT_SIGNATURE, 4294967295u, 0 },
+        { "/v1/audit/rounds/17/answer", NGX_WALRUS_ROUTE_AUDIT_ANSWER, 17,
+          0 },
+        { "/v1/audit/rounds/3/certificate",
+          NGX_WALRUS_ROUTE_AUDIT_CERTIFICATE, 3, 0 },
+        { "/v1/audit/rounds/3/attestations/0",
+          NGX_WALRUS_ROUTE_AUDIT_ATTESTATION, 3, 0 },
+        { "/v1/audit/rounds/10/attestations/254",
+          NGX_WALRUS_ROUTE_AUDIT_ATTESTATION, 10, 254 },
+        { "/v1/audit/rounds/2/frauds/6", NGX_WALRUS_ROUTE_AUDIT_FRAUD, 2,
+          6 },
+    };
+
+    static const char  *declined[] = {
+        "/v1/audit", "/v1/audit/", "/v1/audit/beacon/", "/v1/audit/statu",
+        "/v1/audit/rounds", "/v1/audit/rounds/", "/v1/audit/rounds/1",
+        "/v1/audit/rounds/1/", "/v1/audit/rounds/0/beacon",
+        "/v1/audit/rounds/01/beacon", "/v1/audit/rounds/-1/beacon",
+        "/v1/audit/rounds/4294967296/beacon",
+        "/v1/audit/rounds/99999999999/beacon",
+        "/v1/audit/rounds/x/beacon", "/v1/audit/rounds/1/beacons",
+        "/v1/audit/rounds/1/beacon/", "/v1/audit/rounds/1/answer/",
+        "/v1/audit/rounds/1/attestations", "/v1/audit/rounds/1/attestations/",
+        "/v1/audit/rounds/1/attestations/255",
+        "/v1/audit/rounds/1/attestations/01",
+        "/v1/audit/rounds/1/attestations/1/", "/v1/audit/rounds/1/frauds/",
+        "/v1/audit/rounds/1/frauds/x", "/v1/audit/rounds/1/fraud/1",
+        "/v1/audit", "/v1/auditx/beacon",
+    };
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        memset(&rt, 0xff, sizeof(rt));
+        is_int(parse(good[i].path, &rt), NGX_OK, "%s", good[i].path);
+        is_int(rt.kind, good[i].kind, "... its kind");
+
+        if (good[i].round != 0) {
+            ok(rt.round == good[i].round, "... round %lu",
+               (unsigned long) good[i].round);
+        }
+
+        if (good[i].kind == NGX_WALRUS_ROUTE_AUDIT_ATTESTATION
+            || good[i].kind == NGX_WALRUS_ROUTE_AUDIT_FRAUD)
+        {
+            is_int(rt.node, good[i].node, "... node %u",
+                   (unsigned) good[i].node);
+        }
+    }
+
+    for (i = 0; i < sizeof(declined) / sizeof(declined[0]); i++) {
+        is_int(parse(declined[i], &rt), NGX_DECLINED, "%s: declined",
+               declined[i]);
+    }
+}
+
+
+/* the gateway's view of the audits and what it keeps */
+
+static void
+test_audits(void)
+{
+    size_t              i;
+    ngx_walrus_route_t  rt;
+
+    static const char  *bad[] = {
+        "/v1/audits/",
+        "/v1/audits/1",
+        "/v1/audits/1/",
+        "/v1/audits/01/rounds/1/certificate",   /* not canonical */
+        "/v1/audits/255/rounds/1/certificate",  /* WALRUS_MAX_SHARDS */
+        "/v1/audits/1/rounds/0/certificate",
+        "/v1/audits/1/rounds/01/certificate",
+        "/v1/audits/1/rounds/4294967296/certificate",
+        "/v1/audits/1/rounds//certificate",
+        "/v1/audits/1/rounds/2",
+        "/v1/audits/1/rounds/2/",
+        "/v1/audits/1/rounds/2/certificates",
+        "/v1/audits/1/rounds/2/certificate/",
+        "/v1/audits/1/frauds/",
+        "/v1/audits/1/frauds/0",
+        "/v1/audits/1/frauds/2/",
+        "/v1/audits/1/frauds/x",
+        "/v1/audits/1/rounds/2/beacon",         /* a node's leaf */
+    };
+
+    is_int(parse("/v1/audits", &rt), NGX_OK, "/v1/audits");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_AUDITS, "... is the audits' view");
+
+    is_int(parse("/v1/audits/254/rounds/4294967295/certificate", &rt),
+           NGX_OK, "/v1/audits/254/rounds/4294967295/certificate");
+    ok(rt.kind == NGX_WALRUS_ROUTE_AUDITS_CERT && rt.node == 254
+       && rt.round == 4294967295u, "... the certificate of node 254");
+
+    is_int(parse("/v1/audits/0/frauds/7", &rt), NGX_OK,
+           "/v1/audits/0/frauds/7");
+    ok(rt.kind == NGX_WALRUS_ROUTE_AUDITS_FRAUD && rt.node == 0
+       && rt.round == 7, "... a fraud proof against node 0 of round 7");
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        is_int(parse(bad[i], &rt), NGX_DECLINED, "%s: declined", bad[i]);
+    }
+}
+
+
 int
 main(void)
 {
@@ -210,6 +329,8 @@ main(void)
     test_fixed();
     test_blob();
     test_slivers();
+    test_audit();
+    test_audits();
 
     return tap_done();
 }
