@@ -353,6 +353,27 @@ my $status = eval { JSON::PP->new->decode($t->node_request($X, 'GET',
 ok($status->{inconsistent}, 'its status says the blob is inconsistent')
     or diag(JSON::PP->new->canonical->encode($status));
 
+# the node serves its proof, and says that it holds one
+my $served = $t->node_request($X, 'GET', "/v1/blobs/$bad_id/inconsistency");
+ok($served->{status} == 200
+   && $served->{content} eq WalrusTest::read_file($proof)
+   && $served->{headers}{'content-type'} eq 'application/octet-stream',
+   "node $X serves its proof") or diag("status $served->{status}");
+my $head = $t->node_request($X, 'HEAD', "/v1/blobs/$bad_id/inconsistency");
+ok($head->{status} == 200 && $head->{headers}{'content-length'} == -s $proof,
+   '... HEAD gives its length');
+is(join(' ', map { $t->node_request($X, 'GET', "/v1/blobs/$bad_id/$_")
+                     ->{headers}{'x-walrus-inconsistent'} // 'none' }
+             qw(metadata certificate)),
+   'true true', '... its metadata and certificate answers say it has one');
+my ($Y) = grep { $_ != $X && $_ != $L && $_ != $T && $_ != $B } 0 .. $n - 1;
+my $none = $t->node_request($Y, 'GET', "/v1/blobs/$bad_id/inconsistency");
+ok($none->{status} == 404
+   && WalrusTest::reason($none) eq 'INCONSISTENCY_NOT_FOUND'
+   && !defined $t->node_request($Y, 'GET', "/v1/blobs/$bad_id/metadata")
+                 ->{headers}{'x-walrus-inconsistent'},
+   "node $Y, without a proof: 404 INCONSISTENCY_NOT_FOUND, no header");
+
 # --- a reload while the keeper heals -----------------------------------------
 
 # the relays hold recovery answers for 2 s: the heal is waiting on them
