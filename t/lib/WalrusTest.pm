@@ -24,7 +24,7 @@ use Time::HiRes qw(sleep time);
 use Cwd qw(abs_path);
 use Exporter qw(import);
 
-our @EXPORT = qw(blob_is reason blob_of eventually);
+our @EXPORT = qw(blob_is reason blob_of eventually is_inconsistent);
 
 our $ROOT = abs_path(__FILE__ =~ s{/t/lib/WalrusTest\.pm$}{}r);
 our $SANITIZE = $ENV{WALRUS_SANITIZE} ? 1 : 0;
@@ -926,6 +926,19 @@ sub reason {
     my $d = eval { JSON::PP->new->decode($res->{content}) } || {};
     return ref $d eq 'HASH' && ref $d->{error} eq 'HASH'
         ? $d->{error}{details}[0]{reason} // '' : '';
+}
+
+# passes when the answer is the gateway's 422 INCONSISTENT_BLOB (for a
+# HEAD: its status and JSON type, without the body)
+sub is_inconsistent {
+    my ($res, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return ok($res->{status} == 422
+              && ($res->{headers}{'content-type'} // '') eq 'application/json'
+              && (($res->{content} // '') eq ''
+                  || reason($res) eq 'INCONSISTENT_BLOB'), $name)
+        || diag("status $res->{status}: "
+                . substr($res->{content} // '', 0, 200));
 }
 
 # $len bytes of varied data from $seed
