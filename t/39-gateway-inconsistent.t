@@ -9,7 +9,8 @@
 # and the keeper of the node holding pair p (X), wiped, keeps the proof.
 # The first other node (L) sits behind a relay that, while the file
 # "claim" exists, says every blob is inconsistent and sends the file "lie"
-# as the proof.
+# as the proof; X sits behind one that, while the file "late" exists,
+# answers metadata and certificate requests 150 ms late.
 
 use strict;
 use warnings;
@@ -18,6 +19,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
+use Time::HiRes qw(sleep);
 use WalrusTest;
 
 my $S = 4096;
@@ -36,19 +38,25 @@ my ($X) = grep {
 } 0 .. $n - 1;
 my $L = $X == 0 ? 1 : 0;
 
-# --- the liar --------------------------------------------------------------
+# --- the relays ------------------------------------------------------------
 
-my $real = WalrusTest::free_port();
-my $moved = $t->node_server($L);
-my $port = $t->node_port($L);
-$moved =~ s/listen 127\.0\.0\.1:$port;/listen 127.0.0.1:$real;/
-    or die 'cannot move the node';
+# the relayed nodes' servers on ports of their own
+my ($moved, %real) = ('');
+for my $i ($L, $X) {
+    $real{$i} = WalrusTest::free_port();
+    my $server = $t->node_server($i);
+    my $port = $t->node_port($i);
+    $server =~ s/listen 127\.0\.0\.1:$port;/listen 127.0.0.1:$real{$i};/
+        or die 'cannot move the node';
+    $moved .= $server;
+}
 
-sub lying {
-    my ($c) = @_;
+sub relay {
+    my ($c, $i) = @_;
     while (my ($h, $body) = WalrusTest::read_message($c)) {
         my ($uri) = $h =~ m{^\S+ (\S+)};
-        my $claim = -e "$dir/claim";
+        my $asked = $uri =~ m{/(?:metadata|certificate)$};
+        my $claim = $i == $L && -e "$dir/claim";
 
         if ($claim && $uri =~ m{/inconsistency$}) {
             my $lie = WalrusTest::read_file("$dir/lie") // '';
@@ -57,15 +65,19 @@ sub lying {
             next;
         }
 
-        my $answer = WalrusTest::forward($real, $h, $body);
+        sleep 0.15 if $i == $X && $asked && -e "$dir/late";
+        my $answer = WalrusTest::forward($real{$i}, $h, $body);
         return if $answer eq '';
         $answer =~ s/\r\n\r\n/\r\nX-Walrus-Inconsistent: true\r\n\r\n/
-            if $claim && $uri =~ m{/(?:metadata|certificate)$};
+            if $claim && $asked;
         print $c $answer;
     }
 }
 
-my $relay = $t->start_relay($L, \&lying);
+my @relays = map {
+    my $i = $_;
+    $t->start_relay($i, sub { relay($_[0], $i) });
+} $L, $X;
 
 # the keeper heals within a second; every read asks Redis, the worker
 # remembers nothing
@@ -75,7 +87,7 @@ my $HTTP = $moved . <<'EOF';
 EOF
 
 $t->start_redis;
-$t->write_config(gateway => 1, down => [$L],
+$t->write_config(gateway => 1, down => [$L, $X],
                  http => $HTTP . "    walrus_worker_cache_size 0;\n")->run;
 
 # --- a node keeps the proof of a blob encoded inconsistently -----------------
@@ -99,14 +111,20 @@ sub segment1 {
 
 # --- its proof goes to Redis, and is checked there ---------------------------
 
-# the liar claims too, with garbage: whether its claim is heard before
-# node X's proof held or not, the verdict is X's
+# node X's answers come after the others' (the read has metadata and
+# certificate without them), but within the hedge delay the read waits
+# for the certificates of the other nodes; the liar claims too, with
+# garbage: whether its claim is checked before X's or not, the verdict is
+# X's
 WalrusTest::write_file("$dir/lie", 'walrus-inconsistency:1' . 'x' x 900);
 WalrusTest::write_file("$dir/claim", '');
+WalrusTest::write_file("$dir/late", '');
 my $mark = $t->log_mark;
 is_inconsistent(segment1($bad_id), 'a Range GET of segment 1 (which '
-                . 'decodes) is refused with 422 INCONSISTENT_BLOB');
+                . 'decodes) is refused with 422 INCONSISTENT_BLOB, node '
+                . "${X}'s claim coming last");
 is(proof_gets($bad_id), 1, "... node ${X}'s proof fetched");
+unlink "$dir/late";
 ok(eventually(sub {
        ($t->redis('GET', "walrus:i:$bad_id") // '') eq $proof_bytes }),
    '... and kept in Redis');
@@ -189,7 +207,7 @@ $t->stop;
 
 # --- the worker's memory keeps the verdict -----------------------------------
 
-$t->write_config(gateway => 1, down => [$L], http => $HTTP)->run;
+$t->write_config(gateway => 1, down => [$L, $X], http => $HTTP)->run;
 $mark = $t->log_mark;
 is_inconsistent(segment1($bad_id),
                 'with the worker cache: a Range GET is refused');
@@ -202,7 +220,7 @@ is(proof_gets($bad_id), 1, '... and the node not asked');
 $t->stop;
 $t->stop_redis;
 
-kill 'TERM', $relay;
-waitpid $relay, 0;
+kill 'TERM', @relays;
+waitpid $_, 0 for @relays;
 
 done_testing();
