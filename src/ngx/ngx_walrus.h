@@ -25,6 +25,12 @@
 #define NGX_WALRUS_MAX_METADATA     (64 * 1024 * 1024)
 #define NGX_WALRUS_REDIS_PREFIX_MAX  256
 
+/*
+ * A node that holds an inconsistency proof of a blob says so in its
+ * metadata and certificate answers with this header, value "true"
+ */
+#define NGX_WALRUS_INCONSISTENT_HEADER  "X-Walrus-Inconsistent"
+
 
 /*
  * The module's configuration shared by both roles; each role has a
@@ -55,7 +61,8 @@ typedef enum {
     NGX_WALRUS_ROUTE_BYTE_RANGE,
     NGX_WALRUS_ROUTE_REGISTRATION,
     NGX_WALRUS_ROUTE_CERTIFIED,         /* a node's record, after a cursor */
-    NGX_WALRUS_ROUTE_RECOVERY
+    NGX_WALRUS_ROUTE_RECOVERY,
+    NGX_WALRUS_ROUTE_INCONSISTENCY      /* a node's proof (protocol 11.2) */
 } ngx_walrus_route_e;
 
 
