@@ -146,6 +146,13 @@ int walrus_inconsistency_build(walrus_codec_t *c, const walrus_metadata_t *m,
     walrus_axis_e axis, uint64_t g, uint8_t **proof, size_t *len);
 
 /*
+ * The size of the largest proof about the blob with metadata m (its
+ * first segment, the largest, on the primary axis): a reader refuses a
+ * longer answer before it parses it.
+ */
+size_t walrus_inconsistency_max_size(const walrus_metadata_t *m);
+
+/*
  * Checks a proof on its own: WALRUS_OK when its metadata hashes to its
  * blob ID, every symbol verifies against the metadata and together they
  * rebuild a sliver that does not match it; then *info says what it is

@@ -96,6 +96,22 @@ ok($got && $got < 1.5 * $size && $got < length $blobs[0],
    "recovery downloaded $got bytes for a pair of $size bytes "
    . '(blob: ' . length($blobs[0]) . ')');
 
+# the keeper keeps a cursor per peer in keeper.state, so that a restart
+# goes on where it stopped: each at the end of that peer's record
+sub cursors_at_end {
+    my ($i) = @_;
+    my $state = WalrusTest::read_file($t->store($i) . '/keeper.state') // '';
+    return 0 unless $state =~ /^walrus-keeper 1\n/;
+    for my $j (grep { $_ != $i } 0 .. $n - 1) {
+        my $end = -s $t->store($j) . '/certified.log';
+        return 0 unless $state =~ /^peer node$j [0-9a-f]+ $end$/m;
+    }
+    return 1;
+}
+ok(WalrusTest::eventually(sub { cursors_at_end(3) }, 20),
+   'node 3 keeps its cursor at the end of each peer\'s record')
+    or diag(WalrusTest::read_file($t->store(3) . '/keeper.state'));
+
 # --- a store wiped while the node runs ------------------------------------------
 
 $mark = $t->log_mark;

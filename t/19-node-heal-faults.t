@@ -1,8 +1,10 @@
 # The node keeper against faults (issue 16): peers that lie in their
 # recovery answers (wrong symbols), cut them short or close mid-body, and
-# lie in their record listings; a blob its writer encoded inconsistently;
-# and the keeper's background work through a reload, a graceful quit
-# while a peer never answers, and a kill -9 of the worker mid-heal.
+# lie in their record listings; a blob its writer encoded inconsistently,
+# which the gateway then refuses to serve, and nodes that claim a good
+# blob is inconsistent; and the keeper's background work through a
+# reload, a graceful quit while a peer never answers, and a kill -9 of
+# the worker mid-heal.
 #
 # Ten nodes (f = 3: a primary sliver is rebuilt from 7 symbols, so a
 # wiped node heals from its 7 honest peers with two of nine lying).
@@ -108,9 +110,23 @@ sub relay_connection {
             sleep 2;
         }
 
+        # says every blob is inconsistent, and sends the file lie<i> as
+        # the proof
+        if ($mode eq 'claim' && $uri =~ m{^/v1/blobs/[^/]+/inconsistency$}) {
+            my $lie = WalrusTest::read_file("$dir/lie$i") // '';
+            print $c "HTTP/1.1 200 OK\r\n"
+                . "Content-Type: application/octet-stream\r\n"
+                . 'Content-Length: ' . length($lie) . "\r\n\r\n$lie";
+            next;
+        }
+
         my $answer = WalrusTest::forward($real{$i}, $h, $body);
         return if $answer eq '';
         my ($head, $rest) = split /\r\n\r\n/, $answer, 2;
+
+        if ($mode eq 'claim' && $uri =~ m{/(metadata|certificate)$}) {
+            $head .= "\r\nX-Walrus-Inconsistent: true";
+        }
 
         if ($recovery && $head =~ m{^HTTP/1\.1 200 }) {
             if ($mode eq 'flip') {
@@ -284,29 +300,10 @@ WalrusTest::write_file("$dir/bad.bin", $bad);
 my $bad_id =
     `$WalrusTest::ROOT/build/tools/bad_parity $n $S $dir/bad.bin $dir/bad`;
 chomp $bad_id;
-my $bad_raw = $P->can('unb64url')->($bad_id);
 
 # stored on the nodes directly, as its dishonest writer would
-$t->register($bad_id, length $bad);
-my @signers;
-for my $i (0 .. $n - 1) {
-    $t->node_request($i, 'PUT', "/v1/blobs/$bad_id/metadata",
-                     WalrusTest::read_file("$dir/bad/metadata"));
-    my $k = pair_of($i, $bad_id);
-    for my $axis (qw(primary secondary)) {
-        $t->node_request($i, 'PUT', "/v1/blobs/$bad_id/slivers/$k/$axis",
-                         WalrusTest::read_file("$dir/bad/$k.$axis"));
-    }
-    my $c = eval { JSON::PP->new->decode($t->node_request($i, 'GET',
-                       "/v1/blobs/$bad_id/confirmation")->{content}) };
-    push @signers, [$i, $P->can('unb64url')->(
-                            $c->{success}{data}{signed}{signature})] if $c;
-}
-is(scalar @signers, $n, 'every node accepts the dishonest slivers');
-my $cert = $P->can('certificate')->(1, $bad_raw, @signers);
-for my $i (0 .. $n - 1) {
-    $t->node_request($i, 'PUT', "/v1/blobs/$bad_id/certificate", $cert);
-}
+is($t->store_directly($bad_id, length $bad, "$dir/bad"), $n,
+   'every node accepts the dishonest slivers');
 
 # its primary sliver p (p = n - 2f) of segment 0 is garbage the metadata
 # commits to: the node holding pair p cannot rebuild it
@@ -352,6 +349,105 @@ my $status = eval { JSON::PP->new->decode($t->node_request($X, 'GET',
     "/v1/blobs/$bad_id/status")->{content})->{success}{data} } // {};
 ok($status->{inconsistent}, 'its status says the blob is inconsistent')
     or diag(JSON::PP->new->canonical->encode($status));
+
+# the node serves its proof, and says that it holds one
+my $served = $t->node_request($X, 'GET', "/v1/blobs/$bad_id/inconsistency");
+ok($served->{status} == 200
+   && $served->{content} eq WalrusTest::read_file($proof)
+   && $served->{headers}{'content-type'} eq 'application/octet-stream',
+   "node $X serves its proof") or diag("status $served->{status}");
+my $head = $t->node_request($X, 'HEAD', "/v1/blobs/$bad_id/inconsistency");
+ok($head->{status} == 200 && $head->{headers}{'content-length'} == -s $proof,
+   '... HEAD gives its length');
+is(join(' ', map { $t->node_request($X, 'GET', "/v1/blobs/$bad_id/$_")
+                     ->{headers}{'x-walrus-inconsistent'} // 'none' }
+             qw(metadata certificate)),
+   'true true', '... its metadata and certificate answers say it has one');
+my ($Y) = grep { $_ != $X && $_ != $L && $_ != $T && $_ != $B } 0 .. $n - 1;
+my $none = $t->node_request($Y, 'GET', "/v1/blobs/$bad_id/inconsistency");
+ok($none->{status} == 404
+   && WalrusTest::reason($none) eq 'INCONSISTENCY_NOT_FOUND'
+   && !defined $t->node_request($Y, 'GET', "/v1/blobs/$bad_id/metadata")
+                 ->{headers}{'x-walrus-inconsistent'},
+   "node $Y, without a proof: 404 INCONSISTENCY_NOT_FOUND, no header");
+WalrusTest::write_file("$dir/served", $served->{content});
+$out = `$CTL verify-inconsistency $dir/served 2>&1`;
+ok($? == 0 && $out eq "$bad_id\n",
+   'walrusctl verify-inconsistency accepts the proof as served')
+    or diag($out);
+
+# --- the gateway answers INCONSISTENT_BLOB -----------------------------------
+
+# the gateway has never read the blob: it asks every node for metadata
+# and certificate, hears node X's claim, fetches its proof, checks it,
+# and answers the distinct error to every read of the blob, also where
+# its segments decode (1 and 2: only segment 0 is bad)
+sub proof_gets {
+    my ($i, $id) = @_;
+    return scalar grep { m{^GET /v1/blobs/\Q$id\E/inconsistency } }
+                  $t->node_access($i);
+}
+
+my $gets = proof_gets($X, $bad_id);
+$mark = $t->log_mark;
+my $range = { Range => "bytes=$S-" . ($S + 99) };
+is_inconsistent($t->get_blob($bad_id, $range),
+                'gateway: a Range GET of segment 1, which decodes, is '
+                . 'refused with 422 INCONSISTENT_BLOB');
+is(proof_gets($X, $bad_id), $gets + 1, "... after it fetched node ${X}'s "
+   . 'proof once');
+is(count($mark, qr/blob \Q$bad_id\E is inconsistently encoded: the proof /
+          . qr/from node$X holds \(pair $p, primary sliver, segment 0\)/), 1,
+   '... which it checked and logged');
+is_inconsistent($t->request('HEAD', $t->gateway_url . "/v1/blobs/$bad_id"),
+                'a HEAD is refused');
+is_inconsistent($t->get_blob($bad_id, { Range => 'bytes=-100' }),
+                'a Range GET of the last bytes (segment 2)');
+is_inconsistent($t->get_blob($bad_id), 'a GET of the whole blob');
+is_inconsistent($t->get("/v1/blobs/$bad_id/status"), 'its status');
+is(proof_gets($X, $bad_id), $gets + 1,
+   'the worker remembers the verdict: the proof is not fetched again');
+
+# --- nodes that claim a good blob is inconsistent ----------------------------
+
+# node L (a relay) says every blob is inconsistent and sends as the proof
+# the file lie<L>: another blob's proof (it holds: of the bad blob),
+# garbage, or more bytes than any proof of the blob has.  Each read of a
+# good blob the gateway has not read yet checks the claim, names the
+# liar at warn and serves the blob; the claim is not remembered.
+my $from_liar = "from node$L does not hold";
+my @lies = (
+    [ 'another blob\'s proof', WalrusTest::read_file($proof),
+      qr/$from_liar \(blob ID mismatch\); ignored/ ],
+    [ 'garbage', 'walrus-inconsistency:1' . "\x5a" x 5000,
+      qr/$from_liar \(malformed input\); ignored/ ],
+    [ 'more bytes than a proof', "\x5a" x (4 * 1024 * 1024),
+      qr/node node$L says it holds an inconsistency proof of blob \S+, but /
+      . qr/answered 200 with more bytes than any proof of the blob has/ ],
+);
+mode($L, 'claim');
+my $seed = 20;
+my $lies_mark = $t->log_mark;
+for (@lies) {
+    my ($lie, $body, $warning) = @$_;
+    my $good = WalrusTest::blob_of(2 * $S + 77, $seed++);
+    my $good_id = $t->encode($good);
+    $t->store_directly($good_id, length $good);
+    WalrusTest::write_file("$dir/lie$L", $body);
+
+    $mark = $t->log_mark;
+    WalrusTest::blob_is(
+        $t->get_blob($good_id, { Range => "bytes=$S-" . ($S + 99) }),
+        substr($good, $S, 100), "node $L says a good blob is inconsistent "
+        . "and sends $lie: a Range GET is served", status => 206);
+    is(scalar(grep { /\Q$good_id\E/ } $t->log_lines($mark, $warning)), 1,
+       '... and the gateway names the liar at warn');
+    WalrusTest::blob_is($t->get_blob($good_id), $good,
+                        '... and serves the whole blob afterwards');
+}
+is(count($lies_mark, qr/\[(?:error|crit|alert)\].*inconsistent/), 0,
+   'no read took the good blobs for inconsistent');
+mode($L, 'honest');
 
 # --- a reload while the keeper heals -----------------------------------------
 

@@ -13,8 +13,6 @@ use JSON::PP;
 use Time::HiRes qw(time sleep);
 use WalrusTest;
 
-my $P = 'WalrusTest::Proto';
-my $json = JSON::PP->new;
 my $S = 4096;
 my $t = WalrusTest->new(n => 7, segment_size => $S);
 my ($n, $dir) = ($t->n, $t->dir);
@@ -51,25 +49,8 @@ sub store_directly {
     WalrusTest::write_file("$dir/direct.bin", $content);
     my $id = `$WalrusTest::CTL -c $dir/committee.json encode $dir/direct.bin $dir/direct`;
     chomp $id;
-    my $raw = $P->can('unb64url')->($id);
-    my @signers;
-    $t->register($id, length $content);
-    for my $i (0 .. $n - 1) {
-        my $pair = WalrusTest::Proto::shard_to_pair($raw, $n, $i);
-        $t->node_request($i, 'PUT', "/v1/blobs/$id/metadata",
-                         WalrusTest::read_file("$dir/direct/metadata"));
-        for my $axis (qw(primary secondary)) {
-            $t->node_request($i, 'PUT', "/v1/blobs/$id/slivers/$pair/$axis",
-                             WalrusTest::read_file("$dir/direct/$pair.$axis"));
-        }
-        my $c = $json->decode($t->node_request($i, 'GET',
-                                  "/v1/blobs/$id/confirmation")->{content});
-        push @signers, [$i, $P->can('unb64url')->(
-                                $c->{success}{data}{signed}{signature})];
-    }
-    my $cert = WalrusTest::Proto::certificate(1, $raw, @signers);
-    $t->node_request($_, 'PUT', "/v1/blobs/$id/certificate", $cert)
-        for 0 .. $n - 1;
+    $t->store_directly($id, length $content, "$dir/direct") == $n
+        or die "the nodes did not all confirm $id";
     return $id;
 }
 

@@ -606,6 +606,18 @@ walrus_inconsistency_build(walrus_codec_t *c, const walrus_metadata_t *m,
 }
 
 
+/* s >= p: a primary proof of segment 0 is the longest */
+
+size_t
+walrus_inconsistency_max_size(const walrus_metadata_t *m)
+{
+    return WALRUS_INCONSISTENCY_HEAD_LEN + walrus_metadata_size(m)
+           + (size_t) m->params.s
+             * (2 + walrus_recovery_sym(m, 0)
+                + walrus_merkle_proof_size(m->params.n));
+}
+
+
 int
 walrus_inconsistency_verify(const uint8_t *proof, size_t len,
     walrus_inconsistency_t *info)

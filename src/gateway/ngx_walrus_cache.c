@@ -1,8 +1,9 @@
 /*
  * Cache entries in Redis: <prefix>m:<id> metadata, <prefix>c:<id>
- * certificate, <prefix>n:<id> not found, <prefix>t:<id> content type;
- * and the Redis commands of requests (the audits' too), whose replies
- * may come after the request ended.
+ * certificate, <prefix>n:<id> not found, <prefix>t:<id> content type,
+ * <prefix>i:<id> an inconsistency proof that held (protocol 11.2); and
+ * the Redis commands of requests (the audits' too), whose replies may
+ * come after the request ended.
  *
  * A "not found" entry holds the Unix time it expires at, besides its
  * Redis expiry: one that Redis would keep forever (written by hand, or
@@ -65,9 +66,9 @@ ngx_int_t
 ngx_walrus_cache_lookup(ngx_http_request_t *r, const char *id_text,
     ngx_walrus_cache_pt handler, void *data)
 {
-    u_char                      keys[4][NGX_WALRUS_KEY_MAX];
-    size_t                      len[5];
-    const char                 *argv[5];
+    u_char                      keys[5][NGX_WALRUS_KEY_MAX];
+    size_t                      len[6];
+    const char                 *argv[6];
     ngx_walrus_cache_lookup_t  *lk;
 
     lk = ngx_palloc(r->pool, sizeof(ngx_walrus_cache_lookup_t));
@@ -88,8 +89,10 @@ ngx_walrus_cache_lookup(ngx_http_request_t *r, const char *id_text,
     len[3] = ngx_walrus_cache_key(r, keys[2], 'n', id_text);
     argv[4] = (char *) keys[3];
     len[4] = ngx_walrus_cache_key(r, keys[3], 't', id_text);
+    argv[5] = (char *) keys[4];
+    len[5] = ngx_walrus_cache_key(r, keys[4], 'i', id_text);
 
-    return ngx_walrus_cache_command(r, ngx_walrus_cache_lookup_done, lk, 5,
+    return ngx_walrus_cache_command(r, ngx_walrus_cache_lookup_done, lk, 6,
                                     argv, len);
 }
 
@@ -200,10 +203,12 @@ ngx_walrus_cache_lookup_done(ngx_http_request_t *r, void *data,
     ngx_memzero(&entry, sizeof(ngx_walrus_cache_entry_t));
 
     if (reply != NULL && reply->type == REDIS_REPLY_ARRAY
-        && reply->elements == 4
+        && reply->elements == 5
         && ngx_walrus_cache_copy(r, reply->element[0], &entry.metadata)
            == NGX_OK
         && ngx_walrus_cache_copy(r, reply->element[1], &entry.certificate)
+           == NGX_OK
+        && ngx_walrus_cache_copy(r, reply->element[4], &entry.proof)
            == NGX_OK)
     {
         entry.answered = 1;
@@ -314,6 +319,28 @@ ngx_walrus_cache_store_type(ngx_http_request_t *r, const char *id_text,
 
     ngx_walrus_cache_set(r, 't', id_text, type, ngx_strlen(type),
                          wmcf->redis.certificate_ttl);
+}
+
+
+/*
+ * An inconsistency never goes away for a blob ID: the proof is kept as
+ * long as metadata.  Readers check it again before they believe it.
+ */
+
+void
+ngx_walrus_cache_store_proof(ngx_http_request_t *r, const char *id_text,
+    const u_char *proof, size_t len)
+{
+    ngx_walrus_gateway_main_conf_t  *wmcf;
+
+    wmcf = ngx_walrus_gateway_main_conf(r);
+
+    if (wmcf->redis.address.len == 0) {
+        return;
+    }
+
+    ngx_walrus_cache_set(r, 'i', id_text, (const char *) proof, len,
+                         wmcf->redis.metadata_ttl);
 }
 
 

@@ -1,7 +1,8 @@
 /*
- * The Redis cache of verified blob metadata and certificates, and of
- * short-lived "not found" answers.  Everything read back is verified
- * again by the caller before use.
+ * The Redis cache of verified blob metadata and certificates, of proofs
+ * that a blob was encoded inconsistently, and of short-lived "not found"
+ * answers.  Everything read back is verified again by the caller before
+ * use.
  */
 
 #ifndef _NGX_WALRUS_CACHE_H_INCLUDED_
@@ -15,6 +16,7 @@
 typedef struct {
     ngx_str_t              metadata;
     ngx_str_t              certificate;
+    ngx_str_t              proof;       /* an inconsistency proof */
     const char            *type;        /* a sniffed type, or NULL */
     ngx_uint_t             negative;
     ngx_uint_t             answered;    /* 0 when Redis failed */
@@ -47,6 +49,10 @@ void ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
     u_char *metadata, size_t metadata_len, u_char *cert, size_t cert_len);
 void ngx_walrus_cache_store_negative(ngx_http_request_t *r,
     const char *id_text);
+
+/* an inconsistency proof of the blob that held */
+void ngx_walrus_cache_store_proof(ngx_http_request_t *r, const char *id_text,
+    const u_char *proof, size_t len);
 
 /* the blob's sniffed content type (a static string) */
 void ngx_walrus_cache_store_type(ngx_http_request_t *r, const char *id_text,

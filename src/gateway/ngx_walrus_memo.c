@@ -1,6 +1,7 @@
 /*
- * The per-worker memory of verified metadata and certificates: a red-black
- * tree keyed by the blob ID for lookups, a queue for the LRU order.
+ * The per-worker memory of verified metadata and certificates, and of
+ * blobs proven inconsistent: a red-black tree keyed by the blob ID for
+ * lookups, a queue for the LRU order.
  */
 
 #include <ngx_walrus_memo.h>
@@ -12,6 +13,7 @@ typedef struct {
     uint8_t                id[WALRUS_BLOB_ID_LEN];
     time_t                 expires;
     const char            *type;        /* sniffed, static; or NULL */
+    ngx_uint_t             inconsistent; /* a proof of it held */
     size_t                 metadata_len;
     size_t                 cert_len;
     u_char                 data[1];     /* metadata, then certificate */
@@ -129,7 +131,8 @@ ngx_walrus_memo_drop(ngx_walrus_memo_node_t *mn)
 
 ngx_int_t
 ngx_walrus_memo_get(ngx_http_request_t *r, const uint8_t *blob_id,
-    ngx_str_t *metadata, ngx_str_t *certificate, const char **type)
+    ngx_str_t *metadata, ngx_str_t *certificate, const char **type,
+    ngx_uint_t *inconsistent)
 {
     ngx_walrus_memo_node_t  *mn;
 
@@ -157,6 +160,7 @@ ngx_walrus_memo_get(ngx_http_request_t *r, const uint8_t *blob_id,
     certificate->data = metadata->data + mn->metadata_len;
     certificate->len = mn->cert_len;
     *type = mn->type;
+    *inconsistent = mn->inconsistent;
 
     ngx_queue_remove(&mn->queue);
     ngx_queue_insert_head(&ngx_walrus_memo_lru, &mn->queue);
@@ -208,6 +212,7 @@ ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
     mn->node.key = ngx_walrus_memo_key(blob_id);
     mn->expires = ngx_time() + wmcf->redis.certificate_ttl;
     mn->type = type;
+    mn->inconsistent = 0;
     mn->metadata_len = metadata_len;
     mn->cert_len = cert_len;
     ngx_memcpy(mn->data, metadata, metadata_len);
@@ -232,6 +237,29 @@ ngx_walrus_memo_set_type(const uint8_t *blob_id, const char *type)
 
     if (mn != NULL) {
         mn->type = type;
+    }
+}
+
+
+/*
+ * Only a read that checked a proof of the blob, or whose own decode
+ * found a segment inconsistent, says so: the memory is the worker's, and
+ * what it holds is not verified again.
+ */
+
+void
+ngx_walrus_memo_set_inconsistent(const uint8_t *blob_id)
+{
+    ngx_walrus_memo_node_t  *mn;
+
+    if (!ngx_walrus_memo_ready) {
+        return;
+    }
+
+    mn = ngx_walrus_memo_find(blob_id);
+
+    if (mn != NULL) {
+        mn->inconsistent = 1;
     }
 }
 

@@ -3,7 +3,9 @@
  * front of Redis, so that reads of a hot blob need no round trip.  It
  * is bounded by walrus_worker_cache_size; the least recently used
  * entries go first, and an entry lives no longer than the Redis
- * certificate entry would.  Callers verify what they get, as for Redis.
+ * certificate entry would.  Callers verify what they get, as for Redis;
+ * an entry also says whether the worker proved the blob inconsistent,
+ * which is not checked again.
  */
 
 #ifndef _NGX_WALRUS_MEMO_H_INCLUDED_
@@ -14,11 +16,13 @@
 
 
 /*
- * NGX_OK with copies in r's pool and the blob's sniffed content type (a
- * static string, NULL when not known yet), or NGX_DECLINED.
+ * NGX_OK with copies in r's pool, the blob's sniffed content type (a
+ * static string, NULL when not known yet) and whether it was proven
+ * inconsistent; or NGX_DECLINED.
  */
 ngx_int_t ngx_walrus_memo_get(ngx_http_request_t *r, const uint8_t *blob_id,
-    ngx_str_t *metadata, ngx_str_t *certificate, const char **type);
+    ngx_str_t *metadata, ngx_str_t *certificate, const char **type,
+    ngx_uint_t *inconsistent);
 
 /* type: a static string or NULL */
 void ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
@@ -27,6 +31,12 @@ void ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
 
 /* remembers the sniffed type of a blob the memory holds */
 void ngx_walrus_memo_set_type(const uint8_t *blob_id, const char *type);
+
+/*
+ * The blob the memory holds was proven inconsistent: a proof of it held,
+ * or a decode of the read found it.  Putting the blob again forgets it.
+ */
+void ngx_walrus_memo_set_inconsistent(const uint8_t *blob_id);
 
 /* frees every entry: when the worker exits */
 void ngx_walrus_memo_drain(void);

@@ -12,6 +12,7 @@
 #include <ngx_walrus_read.h>
 #include <ngx_walrus_read_meta.h>
 #include <ngx_walrus_buffer.h>
+#include <ngx_walrus_memo.h>
 
 
 static void ngx_walrus_read_cleanup(void *data);
@@ -256,6 +257,10 @@ ngx_walrus_read_handle(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
         ngx_walrus_meta_call(ctx, call);
         break;
 
+    case NGX_WALRUS_READ_CALL_PROOF:
+        ngx_walrus_proof_call(ctx, call);
+        break;
+
     default: /* NGX_WALRUS_READ_CALL_SLIVER, NGX_WALRUS_READ_CALL_PROBE */
         ngx_walrus_seg_call(call->data, call);
         break;
@@ -315,16 +320,18 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
                           "walrus: blob %s is inconsistently encoded "
                           "(segment %uL)", ctx->route.id_text, seg->index);
 
+            /*
+             * The decode verified the slivers: the worker's later reads
+             * answer so whatever their range (Redis gets no proof).
+             */
+
+            ngx_walrus_memo_set_inconsistent(ctx->route.blob_id);
+
             if (ctx->header_sent) {
                 return NGX_ERROR;
             }
 
-            return ngx_walrus_send_error(r, NGX_WALRUS_HTTP_INCONSISTENT,
-                                         NGX_WALRUS_DOMAIN_GATEWAY,
-                                         "INCONSISTENT_BLOB",
-                                         "blob %s was encoded "
-                                         "inconsistently and cannot be "
-                                         "served", ctx->route.id_text);
+            return ngx_walrus_read_inconsistent(ctx);
         }
 
         if (!seg->decoded) {
@@ -413,14 +420,7 @@ ngx_walrus_read_arm(ngx_walrus_read_t *ctx)
     wait = wlcf->read_timeout;
 
     if (ctx->phase == NGX_WALRUS_READ_METADATA) {
-        t = ngx_current_msec - ctx->started;
-        wait = t < wait ? wait - t : 1;
-
-        if (ctx->missing_seen) {
-            t = ngx_current_msec - ctx->missing_since;
-            left = t < wlcf->hedge_delay ? wlcf->hedge_delay - t : 1;
-            wait = ngx_min(wait, left);
-        }
+        wait = ngx_walrus_meta_wait(ctx);
     }
 
     for (i = 0; i < NGX_WALRUS_WINDOW; i++) {
@@ -479,6 +479,7 @@ ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc)
     ctx->fanout.closed = 1;
 
     ngx_walrus_meta_cancel(ctx);
+    ngx_walrus_proof_cancel(ctx);
 
     /*
      * A segment a decode task still works on keeps its buffers: the task

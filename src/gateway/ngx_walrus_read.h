@@ -15,6 +15,7 @@
 #include <ngx_walrus_fanout.h>
 #include <ngx_walrus_read_health.h>
 #include <ngx_walrus_read_segment.h>
+#include <ngx_walrus_read_proof.h>
 #include <walrus_cert.h>
 #include <walrus_metadata.h>
 
@@ -28,7 +29,8 @@ typedef enum {
     NGX_WALRUS_READ_CALL_META = 0,
     NGX_WALRUS_READ_CALL_CERT,
     NGX_WALRUS_READ_CALL_SLIVER,      /* one its segment waits for */
-    NGX_WALRUS_READ_CALL_PROBE        /* to a slow node, on the side */
+    NGX_WALRUS_READ_CALL_PROBE,       /* to a slow node, on the side */
+    NGX_WALRUS_READ_CALL_PROOF        /* a node's inconsistency proof */
 } ngx_walrus_read_call_e;
 
 
@@ -60,6 +62,8 @@ struct ngx_walrus_read_s {
     unsigned                    cert_missing;
     unsigned                    cert_failed;
     ngx_msec_t                  missing_since; /* n - f shards said 404 */
+    ngx_msec_t                  complete;      /* metadata and cert in */
+    ngx_walrus_proof_t          proof;
     uint64_t                    start;         /* served bytes, inclusive */
     uint64_t                    end;
     ngx_uint_t                  partial;       /* 206 */
@@ -76,6 +80,8 @@ struct ngx_walrus_read_s {
     const char                 *type;          /* remembered content type */
     unsigned                    have_meta:1;
     unsigned                    missing_seen:1; /* missing_since is set */
+    unsigned                    complete_seen:1; /* complete is set */
+    unsigned                    settled:1;     /* claims no longer awaited */
     unsigned                    from_cache:1;
     unsigned                    header_sent:1;
 };
@@ -110,6 +116,9 @@ void ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc);
  * start..end must be fetched.
  */
 ngx_int_t ngx_walrus_read_prepare(ngx_walrus_read_t *ctx);
+
+/* answers INCONSISTENT_BLOB */
+ngx_int_t ngx_walrus_read_inconsistent(ngx_walrus_read_t *ctx);
 
 /* the content type a blob's first bytes show: a static string */
 const char *ngx_walrus_read_sniff(const u_char *first, size_t len);

@@ -262,6 +262,19 @@ ngx_walrus_read_headers(ngx_walrus_read_t *ctx)
 }
 
 
+/* a blob proven inconsistent, whatever the range, method or endpoint */
+
+ngx_int_t
+ngx_walrus_read_inconsistent(ngx_walrus_read_t *ctx)
+{
+    return ngx_walrus_send_error(ctx->request, NGX_WALRUS_HTTP_INCONSISTENT,
+                                 NGX_WALRUS_DOMAIN_GATEWAY,
+                                 "INCONSISTENT_BLOB",
+                                 "blob %s was encoded inconsistently and "
+                                 "cannot be served", ctx->route.id_text);
+}
+
+
 const char *
 ngx_walrus_read_sniff(const u_char *first, size_t len)
 {

@@ -2,7 +2,9 @@
  * Gateway read path: a blob's metadata and certificate, from the worker's
  * memory, Redis or a quorum of the nodes, each verified against the blob
  * ID before use; what the nodes sent is remembered in both caches, with
- * the blob's content type once it is sniffed.
+ * the blob's content type once it is sniffed.  Once both are in, the
+ * nodes' claims that the blob is inconsistent are heard and checked
+ * (ngx_walrus_read_proof.c) before the read goes on.
  */
 
 #include <ngx_walrus_read.h>
@@ -19,17 +21,23 @@ static ngx_int_t ngx_walrus_meta_use(ngx_walrus_read_t *ctx, u_char *meta,
     size_t meta_len, u_char *cert, size_t cert_len);
 static ngx_uint_t ngx_walrus_meta_fits(ngx_walrus_read_t *ctx);
 static void ngx_walrus_meta_remember(ngx_walrus_read_t *ctx);
+static void ngx_walrus_meta_complete(ngx_walrus_read_t *ctx);
+static ngx_uint_t ngx_walrus_meta_settling(ngx_walrus_read_t *ctx);
+static void ngx_walrus_meta_cancel_calls(ngx_walrus_read_t *ctx,
+    ngx_uint_t step);
 
 
 ngx_int_t
 ngx_walrus_meta_start(ngx_walrus_read_t *ctx)
 {
     ngx_str_t            meta, cert;
+    ngx_uint_t           inconsistent;
     ngx_http_request_t  *r;
 
     r = ctx->request;
 
-    if (ngx_walrus_memo_get(r, ctx->route.blob_id, &meta, &cert, &ctx->type)
+    if (ngx_walrus_memo_get(r, ctx->route.blob_id, &meta, &cert, &ctx->type,
+                            &inconsistent)
         == NGX_OK)
     {
         if (ngx_walrus_meta_use(ctx, meta.data, meta.len, cert.data,
@@ -37,6 +45,7 @@ ngx_walrus_meta_start(ngx_walrus_read_t *ctx)
             == NGX_OK)
         {
             ctx->from_cache = 1;
+            ctx->proof.proven = inconsistent;
             return NGX_OK;
         }
 
@@ -85,6 +94,9 @@ ngx_walrus_meta_fetch(ngx_walrus_read_t *ctx)
         {
             return NGX_ERROR;
         }
+
+        ngx_walrus_proof_listen(ctx->meta_calls[2 * i]);
+        ngx_walrus_proof_listen(ctx->meta_calls[2 * i + 1]);
     }
 
     ngx_walrus_read_arm(ctx);
@@ -131,6 +143,9 @@ ngx_walrus_meta_cached(ngx_http_request_t *r, void *data,
     }
 
     ngx_walrus_read_phase(ctx, NGX_WALRUS_READ_METADATA);
+
+    /* checked once the metadata and certificate are in, as a node's */
+    ctx->proof.cached = entry->proof;
 
     if (entry->negative && entry->metadata.len == 0) {
         ngx_walrus_read_finish(ctx,
@@ -267,6 +282,8 @@ ngx_walrus_meta_call(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
     weight = ctx->committee->nodes[call->node].nshards;
     ok = call->status == NGX_HTTP_OK && !call->truncated;
 
+    ngx_walrus_proof_claim(ctx, call);
+
     if (call->kind == NGX_WALRUS_READ_CALL_META) {
         if (!ctx->have_meta && ok
             && walrus_metadata_parse(&ctx->meta, call->body, call->body_len)
@@ -343,6 +360,7 @@ ngx_int_t
 ngx_walrus_meta_done(ngx_walrus_read_t *ctx)
 {
     unsigned                        n, f;
+    ngx_int_t                       rc;
     ngx_uint_t                      over;
     ngx_http_request_t             *r;
     ngx_walrus_gateway_loc_conf_t  *wlcf;
@@ -354,13 +372,43 @@ ngx_walrus_meta_done(ngx_walrus_read_t *ctx)
     over = ngx_current_msec - ctx->started >= wlcf->read_timeout;
 
     if (ctx->have_meta && ctx->cert != NULL) {
-        if (!ctx->from_cache) {
+        if (!ctx->complete_seen) {
+            ngx_walrus_meta_complete(ctx);
+        }
+
+        rc = ngx_walrus_proof_done(ctx);
+
+        if (rc == NGX_AGAIN
+            || (rc == NGX_DECLINED && ngx_walrus_meta_settling(ctx)))
+        {
+            return NGX_AGAIN;
+        }
+
+        /* remembered once the claims are settled, with the verdict */
+
+        if (!ctx->from_cache && (rc == NGX_OK || rc == NGX_DECLINED)) {
             ngx_walrus_meta_remember(ctx);
         }
 
         ngx_walrus_meta_cancel(ctx);
 
-        return ngx_walrus_read_prepare(ctx);
+        switch (rc) {
+
+        case NGX_OK:
+            return ngx_walrus_proof_answer(ctx);
+
+        case NGX_DECLINED:
+            return ngx_walrus_read_prepare(ctx);
+
+        case NGX_BUSY:
+            return ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                         NGX_WALRUS_DOMAIN_GATEWAY,
+                                         "OVERLOADED", "the thread pool's "
+                                         "queue is full; retry later");
+
+        default: /* NGX_ERROR */
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     /*
@@ -436,10 +484,126 @@ ngx_walrus_meta_done(ngx_walrus_read_t *ctx)
 }
 
 
+/*
+ * Metadata and certificate are in.  The certificate answers of the other
+ * nodes are small and may say that the blob is inconsistent: they are
+ * awaited (ngx_walrus_meta_settling); the metadata answers, which may be
+ * large, are not needed any more.
+ */
+
+static void
+ngx_walrus_meta_complete(ngx_walrus_read_t *ctx)
+{
+    ctx->complete = ngx_current_msec;
+    ctx->complete_seen = 1;
+    ctx->settled = ctx->from_cache || ctx->meta_calls == NULL;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "walrus: read of %s: metadata and certificate in%s",
+                   ctx->route.id_text,
+                   ctx->settled ? "" : ", awaiting the other certificates");
+
+    ngx_walrus_meta_cancel_calls(ctx, 2);
+}
+
+
+/*
+ * 1 while the certificate answers of nodes this worker does not know as
+ * slow are awaited, for at most a hedge delay once the metadata and
+ * certificate are in: a node that holds an inconsistency proof says so
+ * in them, and the fastest answers need not be its.  Nodes still silent
+ * then turn slow for the worker, as a hedge over them would make them.
+ */
+
+static ngx_uint_t
+ngx_walrus_meta_settling(ngx_walrus_read_t *ctx)
+{
+    ngx_uint_t                      i, n, late;
+    ngx_walrus_call_t              *call;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
+
+    if (ctx->settled) {
+        return 0;
+    }
+
+    wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
+    n = ctx->committee->nnodes;
+    late = ngx_current_msec - ctx->complete >= wlcf->hedge_delay;
+
+    for (i = 0; i < n; i++) {
+        call = ctx->meta_calls[2 * i + 1];
+
+        if (call == NULL || call->done
+            || ctx->health[i] != NGX_WALRUS_NODE_GOOD)
+        {
+            continue;
+        }
+
+        if (!late) {
+            return 1;
+        }
+
+        ngx_walrus_health_slow(ctx, i);
+    }
+
+    ctx->settled = 1;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "walrus: read of %s: certificates settled",
+                   ctx->route.id_text);
+
+    return 0;
+}
+
+
+ngx_msec_t
+ngx_walrus_meta_wait(ngx_walrus_read_t *ctx)
+{
+    ngx_msec_t                      t, wait, left;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
+
+    wlcf = ngx_walrus_gateway_loc_conf(ctx->request);
+
+    if (!ctx->complete_seen) {
+        t = ngx_current_msec - ctx->started;
+        wait = t < wlcf->read_timeout ? wlcf->read_timeout - t : 1;
+
+        if (ctx->missing_seen) {
+            t = ngx_current_msec - ctx->missing_since;
+            left = t < wlcf->hedge_delay ? wlcf->hedge_delay - t : 1;
+            wait = ngx_min(wait, left);
+        }
+
+        return wait;
+    }
+
+    /* the other certificates, a proof asked for */
+
+    wait = ngx_walrus_proof_wait(ctx);
+
+    if (!ctx->settled) {
+        t = ngx_current_msec - ctx->complete;
+        left = t < wlcf->hedge_delay ? wlcf->hedge_delay - t : 1;
+        wait = ngx_min(wait, left);
+    }
+
+    return wait != NGX_TIMER_INFINITE ? wait : wlcf->read_timeout;
+}
+
+
 /* what the nodes have not answered yet is not needed any more */
 
 void
 ngx_walrus_meta_cancel(ngx_walrus_read_t *ctx)
+{
+    ngx_walrus_meta_cancel_calls(ctx, 1);
+}
+
+
+/* every request (step 1), or the metadata requests only (step 2) */
+
+static void
+ngx_walrus_meta_cancel_calls(ngx_walrus_read_t *ctx, ngx_uint_t step)
 {
     ngx_uint_t  i;
 
@@ -447,7 +611,7 @@ ngx_walrus_meta_cancel(ngx_walrus_read_t *ctx)
         return;
     }
 
-    for (i = 0; i < 2 * ctx->committee->nnodes; i++) {
+    for (i = 0; i < 2 * ctx->committee->nnodes; i += step) {
         if (ctx->meta_calls[i] != NULL) {
             ngx_walrus_fanout_cancel(ctx->meta_calls[i]);
             ctx->meta_calls[i] = NULL;

@@ -26,6 +26,12 @@ void ngx_walrus_meta_call(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call);
  */
 ngx_int_t ngx_walrus_meta_done(ngx_walrus_read_t *ctx);
 
+/*
+ * Milliseconds until the metadata phase's next deadline: the read's
+ * timeout or a hedge delay while nodes are awaited, a proof asked for
+ */
+ngx_msec_t ngx_walrus_meta_wait(ngx_walrus_read_t *ctx);
+
 /* cancels the requests for metadata and certificate still running */
 void ngx_walrus_meta_cancel(ngx_walrus_read_t *ctx);
 

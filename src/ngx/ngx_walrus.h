@@ -25,6 +25,12 @@
 #define NGX_WALRUS_MAX_METADATA     (64 * 1024 * 1024)
 #define NGX_WALRUS_REDIS_PREFIX_MAX  256
 
+/*
+ * A node that holds an inconsistency proof of a blob says so in its
+ * metadata and certificate answers with this header, value "true"
+ */
+#define NGX_WALRUS_INCONSISTENT_HEADER  "X-Walrus-Inconsistent"
+
 
 /*
  * The module's configuration shared by both roles; each role has a
@@ -66,7 +72,8 @@ typedef enum {
     NGX_WALRUS_ROUTE_AUDIT_FRAUD,
     NGX_WALRUS_ROUTE_AUDITS,            /* the gateway's view of audits */
     NGX_WALRUS_ROUTE_AUDITS_CERT,       /* ... a certificate it keeps */
-    NGX_WALRUS_ROUTE_AUDITS_FRAUD       /* ... a fraud proof it keeps */
+    NGX_WALRUS_ROUTE_AUDITS_FRAUD,      /* ... a fraud proof it keeps */
+    NGX_WALRUS_ROUTE_INCONSISTENCY      /* a node's proof (protocol 11.2) */
 } ngx_walrus_route_e;
 
 

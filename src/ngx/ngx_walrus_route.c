@@ -139,6 +139,11 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
         return NGX_OK;
     }
 
+    if (ngx_walrus_is("/inconsistency")) {
+        rt->kind = NGX_WALRUS_ROUTE_INCONSISTENCY;
+        return NGX_OK;
+    }
+
 #undef ngx_walrus_is
 
     if (rest.len > sizeof("/slivers/") - 1

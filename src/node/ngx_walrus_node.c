@@ -41,6 +41,8 @@ static ngx_int_t ngx_walrus_node_confirm(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
 static ngx_uint_t ngx_walrus_node_has(ngx_http_request_t *r,
     ngx_walrus_route_t *rt, const char *name);
+static ngx_int_t ngx_walrus_node_flag(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt);
 static ngx_int_t ngx_walrus_node_state(ngx_http_request_t *r,
     ngx_walrus_route_t *rt, const char *name);
 static ngx_int_t ngx_walrus_node_assigned(ngx_http_request_t *r,
@@ -184,12 +186,24 @@ ngx_walrus_node_get(ngx_http_request_t *r, ngx_walrus_route_t *rt)
         return ngx_walrus_node_health(r);
 
     case NGX_WALRUS_ROUTE_METADATA:
+        if (ngx_walrus_node_flag(r, rt) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         return ngx_walrus_node_send_file(r, rt, "metadata",
                                          "METADATA_NOT_FOUND");
 
     case NGX_WALRUS_ROUTE_CERTIFICATE:
+        if (ngx_walrus_node_flag(r, rt) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         return ngx_walrus_node_send_file(r, rt, "certificate",
                                          "CERTIFICATE_NOT_FOUND");
+
+    case NGX_WALRUS_ROUTE_INCONSISTENCY:
+        return ngx_walrus_node_send_file(r, rt, "inconsistency",
+                                         "INCONSISTENCY_NOT_FOUND");
 
     case NGX_WALRUS_ROUTE_REGISTRATION:
         return ngx_walrus_node_send_file(r, rt, "registration",
@@ -302,6 +316,25 @@ ngx_walrus_node_has(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     const char *name)
 {
     return ngx_walrus_node_state(r, rt, name) != -1;
+}
+
+
+/*
+ * A node that holds an inconsistency proof of the blob says so in its
+ * metadata and certificate answers, which every gateway read without a
+ * cache asks for: the gateway fetches the proof and checks it itself
+ * (docs/internals.md section 4).  A stat(2) per answer.
+ */
+
+static ngx_int_t
+ngx_walrus_node_flag(ngx_http_request_t *r, ngx_walrus_route_t *rt)
+{
+    if (!ngx_walrus_node_has(r, rt, "inconsistency")) {
+        return NGX_OK;
+    }
+
+    return ngx_walrus_header(r, NGX_WALRUS_INCONSISTENT_HEADER, "true")
+           != NULL ? NGX_OK : NGX_ERROR;
 }
 
 

@@ -15,7 +15,6 @@
 /* the keeper's state file, read and written in the thread pool */
 typedef struct {
     char                       path[WALRUS_PATH_MAX];
-    char                       dir[WALRUS_PATH_MAX];
     char                       record[WALRUS_PATH_MAX];
     u_char                    *text;
     size_t                     len;
@@ -331,9 +330,9 @@ ngx_walrus_state_save(ngx_walrus_round_t *rd)
 
     io->len = p - io->text;
 
-    if (ngx_snprintf((u_char *) io->dir, sizeof(io->dir), "%V%Z",
-                     &kp->conf->store)
-        == (u_char *) io->dir + sizeof(io->dir))
+    if (ngx_snprintf((u_char *) io->path, sizeof(io->path),
+                     "%V/keeper.state%Z", &kp->conf->store)
+        == (u_char *) io->path + sizeof(io->path))
     {
         return NGX_ERROR;
     }

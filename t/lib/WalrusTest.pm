@@ -24,7 +24,7 @@ use Time::HiRes qw(sleep time);
 use Cwd qw(abs_path);
 use Exporter qw(import);
 
-our @EXPORT = qw(blob_is reason blob_of eventually);
+our @EXPORT = qw(blob_is reason blob_of eventually is_inconsistent);
 
 our $ROOT = abs_path(__FILE__ =~ s{/t/lib/WalrusTest\.pm$}{}r);
 our $SANITIZE = $ENV{WALRUS_SANITIZE} ? 1 : 0;
@@ -879,6 +879,39 @@ sub holds {
     return 1;
 }
 
+# stores blob $id of $length bytes on every node directly, as a writer
+# that bypasses the gateway would: its registration, the metadata and
+# each node's sliver pair from the files in $files ($t->encode's, by
+# default, or bad_parity's), then the certificate of every confirmation;
+# returns the number of nodes that confirmed
+sub store_directly {
+    my ($self, $id, $length, $files) = @_;
+    my $n = $self->{n};
+    my $raw = WalrusTest::Proto::unb64url($id);
+    my @signers;
+    $files //= $self->{encoded}{$id} // die "blob $id was not encoded";
+
+    $self->register($id, $length);
+    for my $i (0 .. $n - 1) {
+        my $k = WalrusTest::Proto::shard_to_pair($raw, $n, $i);
+        $self->node_request($i, 'PUT', "/v1/blobs/$id/metadata",
+                            read_file("$files/metadata"));
+        for my $axis (qw(primary secondary)) {
+            $self->node_request($i, 'PUT', "/v1/blobs/$id/slivers/$k/$axis",
+                                read_file("$files/$k.$axis"));
+        }
+        my $c = eval { JSON::PP->new->decode($self->node_request($i, 'GET',
+                           "/v1/blobs/$id/confirmation")->{content}) };
+        push @signers, [$i, WalrusTest::Proto::unb64url(
+                                $c->{success}{data}{signed}{signature})]
+            if $c;
+    }
+    my $cert = WalrusTest::Proto::certificate(1, $raw, @signers);
+    $self->node_request($_, 'PUT', "/v1/blobs/$id/certificate", $cert)
+        for 0 .. $n - 1;
+    return scalar @signers;
+}
+
 # the blob ID walrusctl computes for $content
 sub cli_blob_id {
     my ($self, $content) = @_;
@@ -920,6 +953,19 @@ sub reason {
     my $d = eval { JSON::PP->new->decode($res->{content}) } || {};
     return ref $d eq 'HASH' && ref $d->{error} eq 'HASH'
         ? $d->{error}{details}[0]{reason} // '' : '';
+}
+
+# passes when the answer is the gateway's 422 INCONSISTENT_BLOB (for a
+# HEAD: its status and JSON type, without the body)
+sub is_inconsistent {
+    my ($res, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return ok($res->{status} == 422
+              && ($res->{headers}{'content-type'} // '') eq 'application/json'
+              && (($res->{content} // '') eq ''
+                  || reason($res) eq 'INCONSISTENT_BLOB'), $name)
+        || diag("status $res->{status}: "
+                . substr($res->{content} // '', 0, 200));
 }
 
 # $len bytes of varied data from $seed

@@ -396,6 +396,8 @@ test_inconsistency(void)
                   * (2 + walrus_symbol_size(&st.meta.params, 4096)
                      + walrus_merkle_proof_size(n)),
            "... of the documented size");
+    is_int(len, walrus_inconsistency_max_size(&st.meta),
+           "... the largest one of the blob (segment 0, primary axis)");
 
     rc = walrus_inconsistency_verify(proof, len, &info);
     is_int(rc, WALRUS_OK, "... and it holds");

@@ -2,7 +2,7 @@
  * The worker's memory of verified metadata and certificates
  * (src/gateway/ngx_walrus_memo.c): what comes back, the LRU order, the bound on
  * its size and on one entry, expiry, replacement, IDs that share their
- * first bytes (one red-black tree key), and drain.
+ * first bytes (one red-black tree key), the inconsistent mark, and drain.
  *
  * The memo needs nginx's red-black tree and a request's pool, main
  * configuration and cached time, stubbed below.  nginx's source of the
@@ -153,19 +153,30 @@ put(unsigned n, size_t len, const char *type)
 }
 
 
+/* what the memo holds of n: NGX_OK, or NGX_DECLINED */
+static ngx_int_t
+get(unsigned n, ngx_str_t *meta, ngx_str_t *cert, const char **type,
+    ngx_uint_t *inconsistent)
+{
+    uint8_t  id[WALRUS_BLOB_ID_LEN];
+
+    id_of(n, id);
+
+    return ngx_walrus_memo_get(r, id, meta, cert, type, inconsistent);
+}
+
+
 /* 1 when n is remembered with metadata of len bytes of n, 0 when not,
  * -1 when what comes back is wrong */
 static int
 held(unsigned n, size_t len)
 {
     size_t       i;
-    uint8_t      id[WALRUS_BLOB_ID_LEN];
     ngx_str_t    meta, cert;
+    ngx_uint_t   inconsistent;
     const char  *type;
 
-    id_of(n, id);
-
-    if (ngx_walrus_memo_get(r, id, &meta, &cert, &type) != NGX_OK) {
+    if (get(n, &meta, &cert, &type, &inconsistent) != NGX_OK) {
         return 0;
     }
 
@@ -192,17 +203,41 @@ held(unsigned n, size_t len)
 static const char *
 type_of(unsigned n)
 {
-    uint8_t      id[WALRUS_BLOB_ID_LEN];
     ngx_str_t    meta, cert;
+    ngx_uint_t   inconsistent;
     const char  *type;
 
-    id_of(n, id);
-
-    if (ngx_walrus_memo_get(r, id, &meta, &cert, &type) != NGX_OK) {
+    if (get(n, &meta, &cert, &type, &inconsistent) != NGX_OK) {
         return "(none)";
     }
 
     return type != NULL ? type : "(null)";
+}
+
+
+/* 1 when n is held and marked inconsistent, 0 when held, -1 when not */
+static int
+inconsistent_of(unsigned n)
+{
+    ngx_str_t    meta, cert;
+    ngx_uint_t   inconsistent;
+    const char  *type;
+
+    if (get(n, &meta, &cert, &type, &inconsistent) != NGX_OK) {
+        return -1;
+    }
+
+    return inconsistent ? 1 : 0;
+}
+
+
+static void
+mark(unsigned n)
+{
+    uint8_t  id[WALRUS_BLOB_ID_LEN];
+
+    id_of(n, id);
+    ngx_walrus_memo_set_inconsistent(id);
 }
 
 
@@ -228,6 +263,8 @@ main(void)
     is_int(held(1, 100), 0, "nothing before the first entry");
     ngx_walrus_memo_set_type((uint8_t *) "x", "image/png");
     ok(1, "set_type before the first entry is harmless");
+    mark(1);
+    ok(1, "set_inconsistent before the first entry is harmless");
 
     put(1, 100, "image/png");
     is_int(held(1, 100), 1, "an entry comes back whole");
@@ -270,6 +307,17 @@ main(void)
         ngx_walrus_memo_set_type(id, "image/gif");
     }
     ok(strcmp(type_of(5), "image/gif") == 0, "set_type changes the type");
+
+    /* the inconsistent mark: set on an entry, gone with a new put */
+    is_int(inconsistent_of(6), 0, "an entry is not marked inconsistent");
+    mark(6);
+    is_int(inconsistent_of(6), 1, "set_inconsistent marks it");
+    is_int(held(6, 100), 1, "... which keeps its metadata");
+    is_int(inconsistent_of(7), 0, "... and no other entry");
+    mark(1000);
+    is_int(inconsistent_of(1000), -1, "marking a blob not held keeps nothing");
+    put(6, 100, NULL);
+    is_int(inconsistent_of(6), 0, "putting the blob again forgets the mark");
 
     /* an entry over an eighth of the cache is not kept */
     k = (unsigned) (wmcf.worker_cache_size / 8 - sizeof(ngx_walrus_memo_node_t)

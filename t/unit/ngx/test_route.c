@@ -93,11 +93,13 @@ test_blob(void)
         { "/status", NGX_WALRUS_ROUTE_STATUS },
         { "/byte-range", NGX_WALRUS_ROUTE_BYTE_RANGE },
         { "/registration", NGX_WALRUS_ROUTE_REGISTRATION },
+        { "/inconsistency", NGX_WALRUS_ROUTE_INCONSISTENCY },
     };
 
     static const char  *declined[] = {
         "/", "/metadata/", "/Metadata", "/metadat", "/metadatax",
-        "/unknown", "/slivers", "/slivers/",
+        "/unknown", "/slivers", "/slivers/", "/inconsistency/",
+        "/inconsistent",
     };
 
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
