@@ -164,11 +164,15 @@ bench-heal: all
 
 # storage audits: the pass probability of a node that lost blobs, exact
 # and simulated with the core's challenge sets (bench/audit_sim.c, about
-# 2 minutes on one core); not part of `make bench` or `make test`
+# 2 minutes on one core), then bytes and CPU per audit round and node of
+# a 7-node network holding 1,000 blobs (bench/audit_bench.pl, about 20
+# minutes, mostly idle; results in $(BUILD)/bench/audit.md); not part of
+# `make bench` or `make test`
 $(BUILD)/bench/audit_sim: LDLIBS += -lm
 
 bench-audit: all $(BUILD)/bench/audit_sim
 	$(BUILD)/bench/audit_sim
+	perl bench/audit_bench.pl
 
 run:
 	bash scripts/local-network.sh start
