@@ -348,7 +348,9 @@ ngx_walrus_audit_write_locks(ngx_walrus_round_t *rd)
             peer = &slot->peers[x];
             node = &kp->committee->nodes[x];
 
-            if (peer->verdict == NGX_WALRUS_VERDICT_PASSED) {
+            /* locked only until the peer's answer of the round is in */
+
+            if (peer->verdict != NGX_WALRUS_VERDICT_NONE) {
                 continue;
             }
 
@@ -460,8 +462,7 @@ ngx_walrus_audit_ask(ngx_walrus_round_t *rd)
 
             if ((ngx_int_t) x == kp->conf->node_index
                 || peer->npicked == 0
-                || (peer->verdict != NGX_WALRUS_VERDICT_NONE
-                    && peer->verdict != NGX_WALRUS_VERDICT_MISSING)
+                || peer->verdict != NGX_WALRUS_VERDICT_NONE
                 || peer->next_ask > ngx_time())
             {
                 continue;
@@ -907,11 +908,17 @@ ngx_walrus_audit_check_done(ngx_walrus_round_t *rd, void *data)
         return;
 
     case NGX_WALRUS_VERDICT_MISSING:
+
+        /*
+         * Final for the round: a node that said it lacks a challenged
+         * blob is not asked again, so it cannot heal the blob and pass
+         * the same round; its pairs are unlocked and it may heal for
+         * the next ones.
+         */
+
         peer->verdict = job->verdict;
-        peer->next_ask = ngx_time()
-                         + ngx_max((time_t) (kp->conf->audit_interval / 1000),
-                                   1);
         au->missing++;
+        au->locks_dirty = 1;
 
         ngx_log_error(NGX_LOG_WARN, rd->log, 0,
                       "walrus: audit round %uD: %s lacks %ud of the %ud "
@@ -922,6 +929,7 @@ ngx_walrus_audit_check_done(ngx_walrus_round_t *rd, void *data)
     case NGX_WALRUS_VERDICT_FRAUD:
         peer->verdict = job->verdict;
         au->frauds++;
+        au->locks_dirty = 1;
         walrus_blob_id_format(job->bad, id_text);
 
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,

@@ -435,6 +435,39 @@ ngx_walrus_heal_drop_answers(ngx_walrus_heal_t *h, ngx_uint_t nnodes)
 }
 
 
+/*
+ * Peers refuse the pair while an audit round challenges this node on the
+ * blob and they have not its answer yet (docs/protocol.md 17.5): the lock
+ * lifts once this node answered, within a few keeper rounds, so the
+ * blob is tried again after a fixed short wait rather than the backoff
+ * of a failure, which would grow with every round the blob is challenged
+ * in.  Said once at info, while it lasts at debug.
+ */
+
+void
+ngx_walrus_heal_blob_locked(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h,
+    ngx_uint_t locked)
+{
+    time_t                delay, wait;
+    ngx_walrus_keeper_t  *kp;
+
+    kp = rd->keeper;
+    wait = (time_t) ngx_max(kp->conf->keeper_interval / 1000, 1);
+
+    delay = ngx_walrus_keeper_put_off_by(kp, h->blobs[h->current].id, wait);
+
+    if (ngx_walrus_keeper_put_off_fails(kp, h->blobs[h->current].id) == 1) {
+        ngx_log_error(NGX_LOG_INFO, rd->log, 0,
+                      "walrus: node %V cannot heal blob %s while %ui peers "
+                      "lock it for an audit of this node; next try in %T s",
+                      &kp->conf->node_name, h->blobs[h->current].id_text,
+                      locked, delay);
+    }
+
+    ngx_walrus_heal_blob_failed(rd, h, NULL);
+}
+
+
 /* the blob waits for a later pass; what was begun for it goes */
 
 void

@@ -49,6 +49,7 @@ typedef enum {
     NGX_WALRUS_PEER_ASKED,
     NGX_WALRUS_PEER_ANSWERED,
     NGX_WALRUS_PEER_BUSY,           /* 429: asked again in a later round */
+    NGX_WALRUS_PEER_LOCKED,         /* 409: the pair is in an open audit */
     NGX_WALRUS_PEER_FAILED
 } ngx_walrus_heal_peer_e;
 
@@ -158,6 +159,9 @@ void ngx_walrus_heal_drop_answers(ngx_walrus_heal_t *h, ngx_uint_t nnodes);
 /* the blob waits for a later pass (why: NULL, said already) */
 void ngx_walrus_heal_blob_failed(ngx_walrus_round_t *rd,
     ngx_walrus_heal_t *h, const char *why);
+/* peers lock the pair for an audit: the blob is tried again soon */
+void ngx_walrus_heal_blob_locked(ngx_walrus_round_t *rd,
+    ngx_walrus_heal_t *h, ngx_uint_t locked);
 /* peers are busy: the blob waits for the next round */
 void ngx_walrus_heal_later(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h);
 

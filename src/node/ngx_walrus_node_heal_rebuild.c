@@ -76,7 +76,7 @@ ngx_int_t
 ngx_walrus_heal_batch_ask(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h)
 {
     unsigned                 np, need_p, need_s, have_p, have_s, axes;
-    ngx_uint_t               busy, have;
+    ngx_uint_t               busy, locked, have;
     unsigned                 pairs[WALRUS_MAX_SHARDS];
     uint32_t                 count;
     ngx_uint_t               i, node, n, planned;
@@ -184,6 +184,19 @@ ngx_walrus_heal_batch_ask(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h)
             /* not a failure of the blob: the next round asks again */
             ngx_walrus_heal_later(rd, h);
             return NGX_DONE;
+        }
+
+        locked = 0;
+
+        for (i = 0; i < n; i++) {
+            if (h->peers[i].state == NGX_WALRUS_PEER_LOCKED) {
+                locked++;
+            }
+        }
+
+        if (locked) {
+            ngx_walrus_heal_blob_locked(rd, h, locked);
+            return NGX_DECLINED;
         }
 
         ngx_walrus_heal_blob_failed(rd, h, "too few peers sent recovery "
@@ -320,6 +333,15 @@ ngx_walrus_heal_batch_answer(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h,
 
     if (call->status == NGX_HTTP_TOO_MANY_REQUESTS) {
         wp->state = NGX_WALRUS_PEER_BUSY;
+        return;
+    }
+
+    if (call->status == NGX_HTTP_CONFLICT) {
+        /* 409 AUDIT_LOCKED (docs/protocol.md 17.5): not the peer's fault */
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                       "walrus: peer %s locks pair %ud of blob %s for an "
+                       "audit", name, h->pair, h->blobs[h->current].id_text);
+        wp->state = NGX_WALRUS_PEER_LOCKED;
         return;
     }
 

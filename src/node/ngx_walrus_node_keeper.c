@@ -277,7 +277,16 @@ ngx_walrus_keeper_lock_take(ngx_walrus_keeper_t *kp)
 time_t
 ngx_walrus_keeper_put_off(ngx_walrus_keeper_t *kp, const uint8_t *id)
 {
-    time_t                 delay;
+    return ngx_walrus_keeper_put_off_by(kp, id, 0);
+}
+
+
+/* delay 0: the blob's own backoff, which grows with its failures */
+
+time_t
+ngx_walrus_keeper_put_off_by(ngx_walrus_keeper_t *kp, const uint8_t *id,
+    time_t delay)
+{
     ngx_uint_t             i;
     ngx_walrus_put_off_t  *po, *slot;
 
@@ -303,10 +312,31 @@ ngx_walrus_keeper_put_off(ngx_walrus_keeper_t *kp, const uint8_t *id)
     }
 
     slot->fails++;
-    delay = ngx_walrus_keeper_backoff(slot->fails);
+
+    if (delay == 0) {
+        delay = ngx_walrus_keeper_backoff(slot->fails);
+    }
+
     slot->next = ngx_time() + delay;
 
     return delay;
+}
+
+
+ngx_uint_t
+ngx_walrus_keeper_put_off_fails(ngx_walrus_keeper_t *kp, const uint8_t *id)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_WALRUS_PUT_OFF_MAX; i++) {
+        if (kp->put_off[i].fails
+            && ngx_memcmp(kp->put_off[i].id, id, WALRUS_BLOB_ID_LEN) == 0)
+        {
+            return kp->put_off[i].fails;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -162,6 +162,10 @@ ngx_int_t ngx_walrus_round_task(ngx_walrus_round_t *rd,
  * backoff is the wait after `fails` failures in a row: 1, 2, 4 ... 300 s.
  */
 time_t ngx_walrus_keeper_put_off(ngx_walrus_keeper_t *kp, const uint8_t *id);
+time_t ngx_walrus_keeper_put_off_by(ngx_walrus_keeper_t *kp,
+    const uint8_t *id, time_t delay);
+ngx_uint_t ngx_walrus_keeper_put_off_fails(ngx_walrus_keeper_t *kp,
+    const uint8_t *id);
 time_t ngx_walrus_keeper_backoff(ngx_uint_t fails);
 ngx_uint_t ngx_walrus_keeper_waits(ngx_walrus_keeper_t *kp,
     const uint8_t *id);
