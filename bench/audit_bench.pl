@@ -12,8 +12,14 @@
 #      opens until ROUNDS more rounds opened, the CPU of the nginx
 #      processes (utime + stime from /proc, event loop and thread pool
 #      apart) and every audit request the nodes served and made;
-#   2. audits off (walrus_node_audit_interval 0), the rest the same: the
-#      CPU over a window of the same length, after the same settling time.
+#   2. beacon polls only (walrus_node_audit_interval 1000 I, so that no
+#      round opens): the keepers still ask their peers for their newest
+#      beacon each keeper round; the CPU and requests over a window of the
+#      same length, after the same settling time;
+#   3. audits off (walrus_node_audit_interval 0): the same.
+#
+# The CPU of a round is (1) - (3); a poll costs ((2) - (3)) / polls, and
+# the round without its polls is what is left.
 #
 # Bytes: each node server logs what it serves under /v1/audit/
 # ($request_length in, $bytes_sent out, headers included) and its
@@ -277,9 +283,12 @@ sub audits_on {
     return $w;
 }
 
-sub audits_off {
-    my ($length) = @_;
-    start(0);
+# a window of $length s with audits at $interval s (0: off); with an
+# interval far longer than the window no round opens, and what the nodes
+# do for audits is polling their peers' beacons, once per keeper round
+sub audits_idle {
+    my ($length, $interval) = @_;
+    start($interval);
     sleep $SETTLE;
     my $w = window_cpu(sub { sleep $length });
     for my $i (0 .. $N - 1) {
@@ -319,14 +328,18 @@ for my $i (0 .. $N - 1) {
     die "node$i holds $have certified blobs of $BLOBS\n" if $have != $BLOBS;
 }
 
-my (@on, @off);
+my (@on, @polls, @off);
 for my $rep (1 .. $REPS) {
     my $on = audits_on();
     push @on, $on;
     printf "audits on: rounds %d to %d in %.1f s, CPU %.2f + %.2f s\n",
         $on->{first}, $on->{first} + $ROUNDS, $on->{to} - $on->{from},
         $on->{loop}, $on->{pool};
-    my $off = audits_off($on->{to} - $on->{from});
+    my $polls = audits_idle($on->{to} - $on->{from}, 1000 * $I);
+    push @polls, $polls;
+    printf "beacon polls only: %.1f s, CPU %.2f + %.2f s\n",
+        $polls->{to} - $polls->{from}, $polls->{loop}, $polls->{pool};
+    my $off = audits_idle($on->{to} - $on->{from}, 0);
     push @off, $off;
     printf "audits off: %.1f s, CPU %.2f + %.2f s\n", $off->{to} - $off->{from},
         $off->{loop}, $off->{pool};
@@ -423,6 +436,15 @@ for my $k (0 .. $#on) {
         ($w->{to} - $w->{from}) / $ROUNDS, $w->{certified}, $N * $ROUNDS,
         mean(@s), mean(@r), min(@s), max(@s));
 }
+for my $k (0 .. $#polls) {
+    my $w = $polls[$k];
+    my @l = map { @{$w->{nodes}[$_]{served}} } 0 .. $N - 1;
+    out(sprintf '| beacon polls only, %d | - | - | - | %d requests served '
+        . '(%d beacon polls), %d bytes: %.0f per node and keeper round | | |',
+        $k + 1, scalar @l, polls_in($w), sum0(map { $_->{in} + $_->{out} } @l),
+        sum0(map { $_->{in} + $_->{out} } @l) / $N
+        / (($w->{to} - $w->{from}) / $KEEPER));
+}
 for my $k (0 .. $#off) {
     my $w = $off[$k];
     my $b = sum0(map { my $n = $w->{nodes}[$_];
@@ -479,27 +501,49 @@ out('### Answer size', '',
             @per_blob ? spread('%.1f', @per_blob) : '-'),
     '');
 
-out('### CPU per audit round (all 7 nodes are one nginx worker)', '',
-    '| repetition | audits on: loop + pool s | audits off: loop + pool s '
-    . '| window s | difference s | **per round and node, ms** | machine busy '
-    . 'on / off | load on / off |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|');
-my @diff;
-for my $k (0 .. $#on) {
-    my ($a, $b) = ($on[$k], $off[$k]);
-    my $d = $a->{loop} + $a->{pool} - $b->{loop} - $b->{pool};
-    push @diff, 1000 * $d / $ROUNDS / $N;
-    out(sprintf '| %d | %.2f + %.2f | %.2f + %.2f | %.1f | %.2f | **%.1f** '
-        . '| %.0f %% / %.0f %% | %s / %s |', $k + 1, $a->{loop}, $a->{pool},
-        $b->{loop}, $b->{pool}, $a->{to} - $a->{from}, $d, $diff[-1],
-        100 * $a->{busy}, 100 * $b->{busy}, $a->{load}, $b->{load});
+sub cpu_of { $_[0]{loop} + $_[0]{pool} }
+
+# beacon requests the nodes served in a window (each one a poll made too)
+sub polls_in {
+    my ($w) = @_;
+    return scalar grep { $_->{kind} eq 'beacon polls' }
+                  map { @{$w->{nodes}[$_]{served}} } 0 .. $N - 1;
 }
-my @base = map { 1000 * ($_->{loop} + $_->{pool}) / $N
-                 / (($_->{to} - $_->{from}) / $KEEPER) } @off;
-out('', sprintf('CPU per audit round and node: %s ms (the difference '
-                . 'between the windows over %d rounds and %d nodes).  '
-                . 'Audits off, the nodes spend %s ms per node and keeper '
-                . 'round (%d s).', spread('%.1f', @diff), $ROUNDS, $N,
+
+out('### CPU per audit round (all 7 nodes are one nginx worker)', '',
+    '| repetition | window s | audits on | beacon polls only | audits off '
+    . '| on - off | polls - off | polls on / polls only | CPU per poll, '
+    . 'both sides, ms | **per round and node, ms** | of which beacon polls '
+    . '| machine busy on / polls / off | load on / polls / off |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+my (@diff, @round, @poll);
+for my $k (0 .. $#on) {
+    my ($a, $p, $b) = ($on[$k], $polls[$k], $off[$k]);
+    my $d = cpu_of($a) - cpu_of($b);
+    my ($pa, $pp) = (polls_in($a), polls_in($p));
+    my $per_poll = $pp ? (cpu_of($p) - cpu_of($b)) / $pp : 0;
+    push @diff, 1000 * $d / $ROUNDS / $N;
+    push @round, 1000 * ($d - $pa * $per_poll) / $ROUNDS / $N;
+    push @poll, 1000 * $per_poll;
+    out(sprintf '| %d | %.1f | %.2f + %.2f | %.2f + %.2f | %.2f + %.2f '
+        . '| %.2f | %.2f | %d / %d | %.3f | **%.1f** | %.1f '
+        . '| %.0f %% / %.0f %% / %.0f %% | %s / %s / %s |', $k + 1,
+        $a->{to} - $a->{from}, $a->{loop}, $a->{pool}, $p->{loop},
+        $p->{pool}, $b->{loop}, $b->{pool}, $d, cpu_of($p) - cpu_of($b),
+        $pa, $pp, $poll[-1], $diff[-1], $diff[-1] - $round[-1],
+        100 * $a->{busy}, 100 * $p->{busy}, 100 * $b->{busy}, $a->{load},
+        $p->{load}, $b->{load});
+}
+my @base = map { 1000 * cpu_of($_) / $N / (($_->{to} - $_->{from}) / $KEEPER) }
+           @off;
+out('', sprintf('CPU per audit round and node: %s ms, of which %s ms '
+                . 'without the beacon polls of the round (%.1f polls made '
+                . 'and served per node and round at these intervals, %s ms '
+                . 'each, both sides).  Audits off, the nodes spend %s ms '
+                . 'per node and keeper round (%d s).', spread('%.1f', @diff),
+                spread('%.1f', @round),
+                mean(map { polls_in($_) } @on) / $ROUNDS / $N,
+                spread('%.3f', @poll),
                 spread('%.1f', @base), $KEEPER), '');
 
 out('### A challenge by hand (walrusctl audit NODE, the verifier alone, '
