@@ -165,7 +165,7 @@ bench-heal: all
 # storage audits: the pass probability of a node that lost blobs, exact
 # and simulated with the core's challenge sets (bench/audit_sim.c, about
 # 2 minutes on one core), then bytes and CPU per audit round and node of
-# a 7-node network holding 1,000 blobs (bench/audit_bench.pl, about 20
+# a 7-node network holding 1,000 blobs (bench/audit_bench.pl, about 25
 # minutes, mostly idle; results in $(BUILD)/bench/audit.md); not part of
 # `make bench` or `make test`
 $(BUILD)/bench/audit_sim: LDLIBS += -lm
