@@ -37,8 +37,9 @@
 # of each blob, a multiple of 4, 4096), WALRUS_BENCH_SEGMENT (65536),
 # WALRUS_BENCH_INTERVAL (walrus_node_audit_interval in seconds, 30),
 # WALRUS_BENCH_KEEPER (walrus_node_keeper_interval in seconds, 5: the
-# default; each keeper round scans the whole record, which with 1,000
-# blobs costs far more CPU than an audit round and would hide it),
+# default; a shorter one multiplies the keeper's own work, about 20 ms
+# per node and keeper round with 1,000 blobs, which the windows must
+# tell apart from a round's),
 # WALRUS_BENCH_ROUNDS (audit rounds per window, 6), WALRUS_BENCH_REPS
 # (2), WALRUS_BENCH_SETTLE (seconds after a start before a window, 15),
 # WALRUS_BENCH_OUT (the markdown results, build/bench/audit.md),
