@@ -229,9 +229,10 @@ ok(WalrusTest::eventually(sub { newest(0) > $gone && newest($X) > $gone },
 # its peers lock the blob's pair against recovery in every round that
 # challenges it (all its promised blobs: fewer than c = 32), until they
 # have its answer
-my $lock = grep { $_->[0] eq $lost && $_->[1] == $k && $_->[2] == $X
-                  && $_->[3] > $gone } locks(0);
-ok($lock, "node 0 locks pair $k of the blob for node $X until it answers");
+ok(WalrusTest::eventually(sub {
+       grep { $_->[0] eq $lost && $_->[1] == $k && $_->[2] == $X
+              && $_->[3] > $gone } locks(0) }, 10),
+   "node 0 locks pair $k of the blob for node $X until it answers");
 mode($X, 'honest');
 
 my $R;
