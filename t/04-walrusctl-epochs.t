@@ -12,6 +12,7 @@ use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
 use File::Spec;
+use Digest::SHA qw(sha256);
 use MIME::Base64 qw(encode_base64url decode_base64url);
 
 use lib 't/lib';
@@ -83,17 +84,23 @@ is(length $id, 32, '... a blob ID');
 ($rc, $out, $err) = run('-c', "$hist/3.json", 'blob-id', "$dir/a.bin");
 is($out, "$id_text\n", '... the same as with the file of the current epoch');
 
-# confirmations signed by openssl: the node's key, the documented message
-sub signature {
-    my ($key, $epoch) = @_;
+# the Ed25519 signature of $msg by keys/$key.key, made by openssl
+sub sign {
+    my ($key, $msg) = @_;
 
-    spew("$dir/msg", 'walrus-confirm:1' . pack('V', $epoch) . $id);
+    spew("$dir/msg", $msg);
     unlink "$dir/sig";
     system("openssl pkeyutl -sign -inkey $hist/keys/$key.key -rawin"
            . " -in $dir/msg -out $dir/sig 2>/dev/null") == 0
         or die 'openssl pkeyutl failed';
 
     return slurp("$dir/sig");
+}
+
+# a node's confirmation: the documented message
+sub signature {
+    my ($key, $epoch) = @_;
+    return sign($key, 'walrus-confirm:1' . pack('V', $epoch) . $id);
 }
 
 # signers: [node index, key name] in index order
@@ -197,6 +204,35 @@ is($rc, 1, 'p1, a publisher of epoch 1 only, cannot register now');
 ($rc, $out, $err) = run('-c', $hist, 'encode', "$dir/a.bin", "$dir/enc");
 is($rc, 0, 'encode with -c DIR') or diag $err;
 is(slurp("$dir/enc/blob-id"), "$id_text\n", '... the same blob ID');
+
+# ---------------------------------------------------------------- record
+
+# a listing of one entry (protocol section 16): the certificate of epoch 1
+# and p1's registration made in epoch 1, in force until epoch 5
+
+sub registration {
+    my ($key, $epoch, $end) = @_;
+    my $der = `openssl pkey -in $hist/keys/$key.key -pubout -outform DER`;
+    my $msg = 'walrus-register:1'
+        . pack('V a32 Q< V C a32', $epoch, $id, 1000, $end, 1,
+               substr($der, 12));
+
+    return $msg . sign($key, $msg);
+}
+
+my $body = pack('v/a v/a', $cert1, registration('p1', 1, 5));
+spew("$dir/listing", pack('V', length $body) . $body
+                     . substr(sha256($body), 0, 8));
+
+($rc, $out, $err) = run('-c', $hist, 'record', "$dir/listing");
+is($rc, 0, 'record -c DIR: an entry of epoch 1 in epoch 3') or diag $err;
+like($out, qr/^32 \Q$id_text\E epoch 1 signers 0,1,2,5,6 end-epoch 5 valid$/m,
+     '... is valid: its certificate and p1\'s registration of epoch 1');
+
+($rc, $out, $err) = run('-c', "$hist/3.json", 'record', "$dir/listing");
+is($rc, 1, 'with the file of epoch 3 alone it is not');
+like($err, qr/does not verify: epoch not in the committee history/,
+     '... for want of epoch 1');
 
 # ---------------------------------------------------------------- refused
 

@@ -15,6 +15,7 @@
 
 #include <walrus_cert.h>
 #include <walrus_history.h>
+#include <walrus_record.h>
 #include <walrus_registration.h>
 #include <walrus_sign.h>
 #include <tap.h>
@@ -57,6 +58,9 @@ static void test_certificates(void);
 static void test_registrations(void);
 static int test_sign_reg(walrus_registration_t *reg, uint32_t epoch,
     uint32_t end, int key);
+static void test_records(void);
+static int test_entry(const walrus_committee_t *c, const walrus_history_t *h,
+    const walrus_cert_t *cert, const walrus_registration_t *reg);
 
 
 static char       test_tmp[] = "/tmp/walrus-test-history-XXXXXX";
@@ -104,6 +108,7 @@ main(void)
     test_bounds();
     test_certificates();
     test_registrations();
+    test_records();
 
     for (i = 0; i < TEST_KEYS; i++) {
         EVP_PKEY_free(test_key[i]);
@@ -793,4 +798,80 @@ test_sign_reg(walrus_registration_t *reg, uint32_t epoch, uint32_t end,
     memcpy(reg->blob_id, test_id, WALRUS_BLOB_ID_LEN);
 
     return walrus_registration_sign(reg, test_key[key]);
+}
+
+
+/* a record entry of epoch 1's certificate and p9's registration */
+
+static void
+test_records(void)
+{
+    char                   *dir;
+    walrus_cert_t           cert;
+    walrus_history_t        h;
+    walrus_registration_t   reg;
+
+    static const test_cert_case_t  epoch4 = {
+        4, test_moved, 5, 0, WALRUS_ENOEPOCH, "epoch 4"
+    };
+
+    dir = test_three("records");
+
+    if (!test_load(&h, dir, "history of epochs 1 to 3 for record entries")) {
+        free(dir);
+        return;
+    }
+
+    test_cert(&cert, &test_cert_cases[0]);
+    test_sign_reg(&reg, 1, 5, 9);
+
+    is_int(test_entry(NULL, &h, &cert, &reg), WALRUS_OK,
+           "a record entry of epoch 1 holds in epoch 3");
+    is_int(test_entry(walrus_history_current(&h), NULL, &cert, &reg),
+           WALRUS_EEPOCH, "... not against the current committee alone");
+    is_int(test_entry(walrus_history_committee(&h, 1), NULL, &cert, &reg),
+           WALRUS_OK, "... but against epoch 1's");
+
+    test_sign_reg(&reg, 1, 3, 9);
+    is_int(test_entry(NULL, &h, &cert, &reg), WALRUS_EEPOCH,
+           "... not with a registration that ended at epoch 3");
+
+    test_cert(&cert, &epoch4);
+    test_sign_reg(&reg, 2, 5, 10);
+    is_int(test_entry(NULL, &h, &cert, &reg), WALRUS_ENOEPOCH,
+           "a certificate of epoch 4 is ENOEPOCH");
+
+    walrus_history_free(&h);
+    free(dir);
+}
+
+
+/* the entry made of cert and reg, checked against c, else h */
+
+static int
+test_entry(const walrus_committee_t *c, const walrus_history_t *h,
+    const walrus_cert_t *cert, const walrus_registration_t *reg)
+{
+    int                    rc;
+    uint8_t                wire[WALRUS_CERT_MAX_SIZE];
+    uint8_t                bytes[WALRUS_REGISTRATION_LEN];
+    uint8_t                buf[WALRUS_RECORD_ENTRY_MAX];
+    walrus_record_entry_t  e;
+
+    walrus_cert_serialize(cert, wire);
+    walrus_registration_serialize(reg, bytes);
+
+    rc = walrus_record_entry_make(NULL, buf, wire, walrus_cert_size(cert),
+                                  bytes, sizeof(bytes));
+
+    if (rc == WALRUS_OK) {
+        rc = walrus_record_entry_parse(NULL, &e, buf, sizeof(buf));
+    }
+
+    if (rc == WALRUS_OK) {
+        rc = (c != NULL) ? walrus_record_entry_verify(c, &e, NULL)
+                         : walrus_record_entry_verify_history(h, &e, NULL);
+    }
+
+    return rc;
 }
