@@ -1,5 +1,7 @@
 # Storage audits (docs/protocol.md section 17) run by the nodes' keepers:
-# every honest node gets an audit certificate each round, a slow one too;
+# every honest node gets an audit certificate each round, one whose
+# answers come 2 s late too, and one whose answers come after the next
+# round opened;
 # a node that lost a challenged sliver gets none for that round and its
 # peers say which blob, and it cannot rebuild that sliver from its peers'
 # recovery symbols while the round is open; a node that signs a wrong
