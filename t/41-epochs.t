@@ -8,7 +8,9 @@
 # history lacks with 409 UNKNOWN_EPOCH; a reload onto a broken directory
 # fails with the loader's message and the old workers keep serving.
 # Epoch 3 lists the same nodes in the opposite order: each certificate's
-# signers are still named by the node list of its own epoch.
+# signers are still named by the node list of its own epoch.  A node whose
+# history lacks the newest epoch waits at such an entry of its peers'
+# records and takes it after a reload.
 #
 # The configuration (the harness's frame around it, t/lib/WalrusTest.pm):
 #
@@ -89,8 +91,22 @@ my $HTTP = <<'EOF';
 EOF
 
 sub configure {
+    my ($committee) = @_;
     $t->write_config(gateway => 1, http => $HTTP, node => \&node_location,
-                     committee => $hist);
+                     committee => $committee // $hist);
+}
+
+# writes the configuration on $committee and reloads: whether the
+# gateway comes to $epoch and the worker of the old configuration exits
+# (until then it may still answer on kept-alive connections, one nginx
+# running all roles)
+sub reload_to {
+    my ($committee, $epoch) = @_;
+    my ($old) = $t->worker_pids;
+    configure($committee);
+    kill 'HUP', $t->master_pid;
+    return eventually(sub { health_epoch() == $epoch }, 10)
+           && eventually(sub { !kill 0, $old }, 10);
 }
 
 sub health_epoch {
@@ -199,11 +215,8 @@ reload_fails('n_shards changed in 2.json',
 
 WalrusTest::write_file("$hist/2.json", $two);
 $key{3} = 'node3b';
-configure();
-kill 'HUP', $t->master_pid;
-ok(eventually(sub { health_epoch() == 2 }, 10),
-   'a reload with 2.json in the directory moves to epoch 2');
-ok(eventually(sub { !kill 0, $worker }, 10), '... the old worker exits');
+ok(reload_to($hist, 2), 'a reload with 2.json in the directory moves to '
+                        . 'epoch 2');
 
 # Redis holds what epoch 1 wrote: the certificates verify against epoch 1
 my $gets = $t->metadata_gets;
@@ -277,14 +290,7 @@ my $c3 = $json->decode($two);
 $c3->{epoch} = 3;
 $c3->{nodes} = [ reverse @{$c3->{nodes}} ];
 WalrusTest::write_file("$hist/3.json", $json->canonical->encode($c3));
-($worker) = $t->worker_pids;
-kill 'HUP', $t->master_pid;
-ok(eventually(sub { health_epoch() == 3 }, 10),
-   'epoch 3 lists the nodes in the opposite order');
-
-# until it exits, the old worker may still answer on kept-alive
-# connections, with confirmations of epoch 2 (one nginx runs all roles)
-ok(eventually(sub { !kill 0, $worker }, 10), '... the old worker exits');
+ok(reload_to($hist, 3), 'epoch 3 lists the nodes in the opposite order');
 
 sub status_cert {
     my ($id) = @_;
@@ -307,6 +313,8 @@ blob_is($t->get_blob($id_c), $blob_c, '... and the one of epoch 2');
 
 my $blob_d = WalrusTest::blob_of($S + 1, 17);
 my $dd = put($blob_d);
+my $id_d = $dd->{newlyCreated}{blobObject}{blobId} // '';
+is($id_d, $t->encode($blob_d), 'a blob is stored in epoch 3');
 my $cd = $dd->{newlyCreated}{certificate} // {};
 is($cd->{epoch}, 3, "a blob stored in epoch 3 is certified in epoch 3")
     or diag($json->encode($dd));
@@ -319,6 +327,32 @@ like($out, qr/committee of epoch 3 \(current epoch 3\)/,
 ($rc, $out) = verify_cert($id_a, $cert_a);
 like($out, qr/committee of epoch 1 \(current epoch 3\)/,
      '... and the one of epoch 1 against epoch 1');
+
+# --- a node behind: its history lacks the newest epoch --------------------------
+
+# One nginx runs every node, so all go back to epochs 1 and 2 here; the
+# node wiped then learns the blobs of those epochs from its peers'
+# records and waits at the entry of epoch 3 (not skipped: its cursor
+# stays there), which it takes once a reload brings epoch 3.
+my $behind = "$dir/behind";
+mkdir $behind or die "mkdir: $!";
+symlink '../keys', "$behind/keys" or die "symlink: $!";
+WalrusTest::write_file("$behind/$_.json", WalrusTest::read_file("$hist/$_.json"))
+    for 1, 2;
+ok(reload_to($behind, 2), 'a reload onto a directory of epochs 1 and 2');
+
+$mark = $t->log_mark;
+WalrusTest::wipe($t->store(5));
+ok(eventually(sub { !grep { !$t->holds(5, $_) } $id_a, $id_b, $id_c }, 20),
+   'a node wiped then gets back the blobs of epochs 1 and 2');
+ok(eventually(sub { $t->log_since($mark) =~ /peer node\d listed a certificate of epoch 3, which the committee history \(epochs 1 to 2\) does not hold/ }, 10),
+   '... says it waits at an entry of epoch 3');
+ok(!$t->holds(5, $id_d), '... and has not taken the blob of epoch 3');
+unlike($t->log_since($mark), qr/does not verify/, '... nor refused it');
+
+ok(reload_to($hist, 3), 'a reload brings epoch 3 back');
+ok(eventually(sub { $t->holds(5, $id_d) }, 20),
+   '... and the node takes the blob of epoch 3 from where it waited');
 
 $t->stop;
 $t->stop_redis;
