@@ -10,7 +10,8 @@
 # Epoch 3 lists the same nodes in the opposite order: each certificate's
 # signers are still named by the node list of its own epoch.  A node whose
 # history lacks the newest epoch waits at such an entry of its peers'
-# records and takes it after a reload.
+# records and takes it after a reload; with the oldest epoch dropped, its
+# entries are skipped.
 #
 # The configuration (the harness's frame around it, t/lib/WalrusTest.pm):
 #
@@ -353,6 +354,26 @@ unlike($t->log_since($mark), qr/does not verify/, '... nor refused it');
 ok(reload_to($hist, 3), 'a reload brings epoch 3 back');
 ok(eventually(sub { $t->holds(5, $id_d) }, 20),
    '... and the node takes the blob of epoch 3 from where it waited');
+
+# --- the oldest epoch dropped ---------------------------------------------------
+
+# Certificates of epoch 1 no longer verify: a node that lost its store
+# skips them in its peers' records (it does not wait for epoch 1) and
+# learns what comes after.
+my $dropped = "$dir/dropped";
+mkdir $dropped or die "mkdir: $!";
+symlink '../keys', "$dropped/keys" or die "symlink: $!";
+WalrusTest::write_file("$dropped/$_.json", WalrusTest::read_file("$hist/$_.json"))
+    for 2, 3;
+ok(reload_to($dropped, 3), 'a reload onto a directory of epochs 2 and 3');
+
+$mark = $t->log_mark;
+WalrusTest::wipe($t->store(5));
+ok(eventually(sub { $t->holds(5, $id_d) }, 20),
+   'a node wiped then gets back the blob of epoch 3');
+like($t->log_since($mark), qr/entries whose certificate or registration does not verify: skipped/,
+     '... past the entries of epoch 1, skipped');
+ok(!$t->holds(5, $id_a), '... which it does not take');
 
 $t->stop;
 $t->stop_redis;

@@ -391,12 +391,15 @@ ngx_walrus_sync_take(void *data, ngx_log_t *log)
         } else if (ngx_walrus_sync_known(pg, cert.blob_id)) {
             pg->known++;
 
-        } else if (walrus_history_committee(pg->history, cert.epoch) == NULL)
-        {
+        } else if (cert.epoch > pg->history->current) {
             /*
              * Most likely the peer runs a newer history than this node:
              * the entry is not refused but waited for, the cursor stays
-             * on it until a reload brings the epoch's committee.
+             * on it until a reload brings the epoch's committee.  A
+             * lying peer can hold up only its own listing so, which it
+             * could withhold anyway; the other peers list the blobs.
+             * An epoch older than the history's first was dropped: its
+             * certificates no longer verify, and are refused below.
              */
             pg->ahead = cert.epoch;
             return;
