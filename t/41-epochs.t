@@ -141,6 +141,17 @@ sub certificate {
     return $cert;
 }
 
+# a history DIR/$name of copies of the files of @epochs
+sub history_of {
+    my ($name, @epochs) = @_;
+    my $d = "$dir/$name";
+    mkdir $d or die "mkdir: $!";
+    symlink '../keys', "$d/keys" or die "symlink: $!";
+    WalrusTest::write_file("$d/$_.json", WalrusTest::read_file("$hist/$_.json"))
+        for @epochs;
+    return $d;
+}
+
 # walrusctl -c DIR verify-cert: (exit code, output)
 sub verify_cert {
     my ($id, $bytes) = @_;
@@ -335,12 +346,7 @@ like($out, qr/committee of epoch 1 \(current epoch 3\)/,
 # node wiped then learns the blobs of those epochs from its peers'
 # records and waits at the entry of epoch 3 (not skipped: its cursor
 # stays there), which it takes once a reload brings epoch 3.
-my $behind = "$dir/behind";
-mkdir $behind or die "mkdir: $!";
-symlink '../keys', "$behind/keys" or die "symlink: $!";
-WalrusTest::write_file("$behind/$_.json", WalrusTest::read_file("$hist/$_.json"))
-    for 1, 2;
-ok(reload_to($behind, 2), 'a reload onto a directory of epochs 1 and 2');
+ok(reload_to(history_of('behind', 1, 2), 2), 'a reload onto a directory of epochs 1 and 2');
 
 $mark = $t->log_mark;
 WalrusTest::wipe($t->store(5));
@@ -360,12 +366,7 @@ ok(eventually(sub { $t->holds(5, $id_d) }, 20),
 # Certificates of epoch 1 no longer verify: a node that lost its store
 # skips them in its peers' records (it does not wait for epoch 1) and
 # learns what comes after.
-my $dropped = "$dir/dropped";
-mkdir $dropped or die "mkdir: $!";
-symlink '../keys', "$dropped/keys" or die "symlink: $!";
-WalrusTest::write_file("$dropped/$_.json", WalrusTest::read_file("$hist/$_.json"))
-    for 2, 3;
-ok(reload_to($dropped, 3), 'a reload onto a directory of epochs 2 and 3');
+ok(reload_to(history_of('dropped', 2, 3), 3), 'a reload onto a directory of epochs 2 and 3');
 
 $mark = $t->log_mark;
 WalrusTest::wipe($t->store(5));
