@@ -22,6 +22,7 @@
 typedef struct {
     ngx_walrus_keeper_t        *keeper;
     const walrus_committee_t   *committee;
+    const walrus_history_t     *history;
     ngx_walrus_audit_round_t   *slots[NGX_WALRUS_AUDIT_WINDOW];
     ngx_uint_t                  nslots;
     int                         err;
@@ -96,6 +97,7 @@ ngx_walrus_audit_pick(ngx_walrus_round_t *rd)
 
     job->keeper = kp;
     job->committee = kp->committee;
+    job->history = kp->history;
 
     if (ngx_walrus_round_task(rd, ngx_walrus_audit_pick_run,
                               ngx_walrus_audit_pick_done, job)
@@ -205,17 +207,30 @@ static void
 ngx_walrus_audit_pick_entry(ngx_walrus_audit_pick_job_t *job,
     walrus_audit_pick_t *picks, const walrus_record_entry_t *e)
 {
-    char            id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
-    char            dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
-    ngx_uint_t      i, s, x, n;
-    struct stat     st;
-    walrus_cert_t   cert;
-    ngx_walrus_keeper_t  *kp;
+    int                        idx;
+    char                       id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+    char                       dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
+    ngx_uint_t                 i, s, x, n;
+    struct stat                st;
+    walrus_cert_t              cert;
+    ngx_walrus_keeper_t       *kp;
+    const walrus_committee_t  *signed_in;
 
     kp = job->keeper;
     n = job->committee->nnodes;
 
     if (walrus_cert_parse(&cert, e->cert, e->cert_len) != WALRUS_OK) {
+        return;
+    }
+
+    /*
+     * The signer indexes are places in the node list of the
+     * certificate's epoch: a node is found by its name in the current
+     * list, where it may have another place (or none, having left).
+     */
+
+    signed_in = walrus_history_committee(job->history, cert.epoch);
+    if (signed_in == NULL) {
         return;
     }
 
@@ -232,6 +247,20 @@ ngx_walrus_audit_pick_entry(ngx_walrus_audit_pick_job_t *job,
 
     for (s = 0; s < cert.nsigners; s++) {
         x = cert.signers[s].node;
+
+        if (x >= signed_in->nnodes) {
+            continue;
+        }
+
+        if (signed_in != job->committee) {
+            idx = walrus_committee_find(job->committee,
+                                        signed_in->nodes[x].name);
+            if (idx < 0) {
+                continue;
+            }
+
+            x = idx;
+        }
 
         if (x >= n || (ngx_int_t) x == kp->conf->node_index) {
             continue;
