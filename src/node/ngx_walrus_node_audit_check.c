@@ -57,6 +57,8 @@ static void ngx_walrus_audit_locks_run(void *data, ngx_log_t *log);
 static void ngx_walrus_audit_locks_done(ngx_walrus_round_t *rd, void *data);
 static ngx_int_t ngx_walrus_audit_ask_peer(ngx_walrus_round_t *rd,
     ngx_walrus_audit_round_t *slot, ngx_uint_t node);
+static time_t ngx_walrus_audit_backoff(ngx_walrus_keeper_t *kp,
+    ngx_uint_t asks);
 static void ngx_walrus_audit_check_run(void *data, ngx_log_t *log);
 static int ngx_walrus_audit_metadata(ngx_walrus_keeper_t *kp,
     const uint8_t *id, walrus_metadata_t *m, uint8_t **raw, size_t *len);
@@ -568,6 +570,25 @@ ngx_walrus_audit_ask_peer(ngx_walrus_round_t *rd,
 }
 
 
+/*
+ * A peer that failed to answer is asked again after the keeper's backoff,
+ * but never more than a quarter of an interval later: a round stays open
+ * for K intervals, and an answer that comes late must still find it
+ * open (17.6).
+ */
+
+static time_t
+ngx_walrus_audit_backoff(ngx_walrus_keeper_t *kp, ngx_uint_t asks)
+{
+    time_t  wait, most;
+
+    wait = ngx_walrus_keeper_backoff(asks);
+    most = (time_t) (kp->conf->audit_interval / 4000);
+
+    return ngx_max(ngx_min(wait, most), 1);
+}
+
+
 void
 ngx_walrus_audit_checked(ngx_walrus_round_t *rd, ngx_walrus_call_t *call)
 {
@@ -593,7 +614,7 @@ ngx_walrus_audit_checked(ngx_walrus_round_t *rd, ngx_walrus_call_t *call)
          */
         wait = call->status == NGX_HTTP_CONFLICT
                ? (time_t) (kp->conf->keeper_interval / 1000)
-               : ngx_walrus_keeper_backoff(peer->asks);
+               : ngx_walrus_audit_backoff(kp, peer->asks);
 
         peer->next_ask = ngx_time() + ngx_max(wait, 1);
 
@@ -968,7 +989,7 @@ ngx_walrus_audit_check_done(ngx_walrus_round_t *rd, void *data)
         return;
 
     default:
-        peer->next_ask = ngx_time() + ngx_walrus_keeper_backoff(peer->asks);
+        peer->next_ask = ngx_time() + ngx_walrus_audit_backoff(kp, peer->asks);
 
         if (job->why != NULL) {
             ngx_log_error(NGX_LOG_WARN, rd->log, 0,
