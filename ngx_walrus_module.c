@@ -1,6 +1,6 @@
 /*
  * Walrus gateway and storage node: the module of what both roles share
- * (the committee, the thread pool).  The roles are modules of their own
+ * (the committee history, the thread pool).  The roles are modules of their own
  * in the same shared object: ngx_http_walrus_gateway_module
  * (src/gateway), ngx_http_walrus_node_module (src/node), and the filter
  * module of the gateway's requests to nodes, ngx_http_walrus_fanout_module
@@ -134,16 +134,25 @@ ngx_walrus_conf_committee(ngx_conf_t *cf, const char *directive)
 }
 
 
+/*
+ * A committee file or a directory of them, one per epoch (the committee
+ * history, docs/protocol.md section 18).  It is read at configuration
+ * time, so a reload picks up a new epoch's file, and a history that
+ * breaks a rule fails "nginx -t" and the reload: the workers of the old
+ * configuration go on with the old history.
+ */
+
 static char *
 ngx_walrus_committee(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_walrus_main_conf_t  *wmcf = conf;
 
-    char                 err[256];
+    char                 err[512];
     ngx_str_t           *value;
+    walrus_history_t    *h;
     ngx_pool_cleanup_t  *cln;
 
-    if (wmcf->committee != NULL) {
+    if (wmcf->history != NULL) {
         return "is duplicate";
     }
 
@@ -154,18 +163,17 @@ ngx_walrus_committee(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    wmcf->committee = ngx_pcalloc(cf->pool, sizeof(walrus_committee_t));
+    h = ngx_pcalloc(cf->pool, sizeof(walrus_history_t));
     cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (wmcf->committee == NULL || cln == NULL) {
+    if (h == NULL || cln == NULL) {
         return NGX_CONF_ERROR;
     }
 
     cln->handler = ngx_walrus_committee_cleanup;
-    cln->data = wmcf->committee;
+    cln->data = h;
 
-    if (walrus_committee_load(wmcf->committee,
-                              (char *) wmcf->committee_file.data, err,
-                              sizeof(err))
+    if (walrus_history_load(h, (char *) wmcf->committee_file.data, err,
+                            sizeof(err))
         != WALRUS_OK)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -174,6 +182,13 @@ ngx_walrus_committee(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    wmcf->history = h;
+    wmcf->committee = &h->committees[h->count - 1];
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                   "walrus committee history: epochs %uD to %uD from \"%V\"",
+                   h->first, h->current, &wmcf->committee_file);
+
     return NGX_CONF_OK;
 }
 
@@ -181,7 +196,7 @@ ngx_walrus_committee(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static void
 ngx_walrus_committee_cleanup(void *data)
 {
-    walrus_committee_free(data);
+    walrus_history_free(data);
 }
 
 

@@ -14,6 +14,7 @@
 
 
 #include <walrus_committee.h>
+#include <walrus_history.h>
 
 
 #define WALRUS_CERT_VERSION     1
@@ -64,6 +65,14 @@ unsigned walrus_cert_weight(const walrus_committee_t *c,
  */
 int walrus_cert_verify(const walrus_committee_t *c, const walrus_cert_t *cert,
     const uint8_t *blob_id);
+
+/*
+ * As walrus_cert_verify() with the committee of the certificate's own
+ * epoch, however old: WALRUS_EBLOBID first, then WALRUS_ENOEPOCH when
+ * the history does not hold that epoch.
+ */
+int walrus_cert_verify_history(const walrus_history_t *h,
+    const walrus_cert_t *cert, const uint8_t *blob_id);
 
 
 #endif /* _WALRUS_CERT_H_INCLUDED_ */

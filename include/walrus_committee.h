@@ -65,5 +65,9 @@ int walrus_committee_find(const walrus_committee_t *c, const char *name);
 int walrus_committee_find_publisher(const walrus_committee_t *c,
     const uint8_t *raw_key);
 
+/* a loader's message into err (the committee's and its history's) */
+void walrus_committee_error(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 
 #endif /* _WALRUS_COMMITTEE_H_INCLUDED_ */

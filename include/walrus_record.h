@@ -90,6 +90,14 @@ int walrus_record_entry_verify(const walrus_committee_t *c,
     const walrus_record_entry_t *e, uint8_t *blob_id);
 
 /*
+ * The same against a committee history: the certificate with the
+ * committee of its epoch (walrus_cert_verify_history), the registration
+ * in force in the current epoch (walrus_registration_verify_history).
+ */
+int walrus_record_entry_verify_history(const walrus_history_t *h,
+    const walrus_record_entry_t *e, uint8_t *blob_id);
+
+/*
  * Appends the entry of cert and reg (reg_len 0 or 162) to the record at
  * path, creating it, under an exclusive flock(2): first the tail that an
  * interrupted append left is cut off, and the entry is on disk

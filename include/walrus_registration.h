@@ -14,6 +14,7 @@
 
 
 #include <walrus_committee.h>
+#include <walrus_history.h>
 
 
 #define WALRUS_REGISTER_TAG      "walrus-register:1"
@@ -58,6 +59,18 @@ int walrus_registration_sign(walrus_registration_t *reg, EVP_PKEY *key);
  * WALRUS_ESIGNATURE, in that order.
  */
 int walrus_registration_verify(const walrus_committee_t *c,
+    const walrus_registration_t *reg, const uint8_t *blob_id);
+
+/*
+ * As walrus_registration_verify(), in force in the history's current
+ * epoch, with the publishers of the epoch the registration names (the
+ * one it was made in): WALRUS_ENOEPOCH after WALRUS_EEPOCH when the
+ * history does not hold that epoch.  A key removed from the publishers
+ * can still sign a registration naming an epoch it was a publisher in:
+ * a new registration is admitted with walrus_registration_verify() and
+ * the current committee.
+ */
+int walrus_registration_verify_history(const walrus_history_t *h,
     const walrus_registration_t *reg, const uint8_t *blob_id);
 
 

@@ -47,7 +47,8 @@ typedef enum {
     WALRUS_EIO,
     WALRUS_EPUBLISHER,      /* signer is not a committee publisher */
     WALRUS_ECURSOR,         /* not the start of a record entry */
-    WALRUS_EUNREGISTERED    /* a registration is required, none given */
+    WALRUS_EUNREGISTERED,   /* a registration is required, none given */
+    WALRUS_ENOEPOCH         /* the committee history lacks the epoch */
 } walrus_rc_e;
 
 

@@ -75,6 +75,8 @@ nginx_conf() {
             walrus_node_name node$i;
             walrus_node_key $DIR/keys/node$i.key;
             walrus_node_store $DIR/store$i;
+            # a storage audit round a minute, to see them soon (10m default)
+            walrus_node_audit_interval 1m;
         }
 
         # the node's keeper asks its peers through here
@@ -160,6 +162,18 @@ Check it without trusting the gateway:
   curl -s http://127.0.0.1:$NODE_PORT/v1/blobs/\$ID/status
   curl -s -o /tmp/cert http://127.0.0.1:$NODE_PORT/v1/blobs/\$ID/certificate
   $CTL -c $DIR/committee.json verify-cert --blob-id \$ID /tmp/cert
+
+Storage audits: the nodes challenge each other, a round a minute here
+(the first about two minutes after the start). The gateway's view, a
+node's, and a certificate checked offline:
+
+  curl -s http://127.0.0.1:$GATEWAY_PORT/v1/audits
+  curl -s http://127.0.0.1:$NODE_PORT/v1/audit/status
+  R=\$(curl -s http://127.0.0.1:$NODE_PORT/v1/audit/status \\
+      | sed -n 's/.*"round":\\([0-9]*\\).*/\\1/p' | head -1)
+  curl -s -o /tmp/audit http://127.0.0.1:$NODE_PORT/v1/audit/rounds/\$R/certificate
+  $CTL -c $DIR/committee.json verify-audit /tmp/audit
+  $CTL -c $DIR/committee.json audit node1
 
 Nodes keep only registered blobs; a script registers one with the
 publisher key (then PUTs metadata and slivers as the gateway does):

@@ -397,7 +397,9 @@ sub verify {
 ($rc, $out, $err) = verify(certificate(1, $cert_id, 0, 2, 3, 5, 6));
 is($rc, 0, 'certificate with 5 of 7 signers verifies') or diag $err;
 is($out, "valid: blob $id_a, epoch 1, signers node0,node2,node3,node5,node6"
-         . " (5 of 7 shards, quorum 5)\n", '... and says who signed');
+         . " (5 of 7 shards, quorum 5)\n"
+         . "checked against the committee of epoch 1 (current epoch 1)\n",
+   '... and says who signed and which committee checked it');
 
 ($rc, $out, $err) = verify(certificate(1, $cert_id, 0 .. 6));
 is($rc, 0, 'certificate with all 7 signers verifies') or diag $err;
@@ -432,7 +434,8 @@ like($err, qr/increasing order/, '... saying why');
 
 ($rc, $out, $err) = verify(certificate(2, $cert_id, 0, 1, 2, 3, 4));
 is($rc, 1, 'certificate for another epoch exits 1');
-like($err, qr/^walrusctl: .*epoch 2/m, '... naming the epoch');
+like($err, qr/^walrusctl: .*for epoch 2, .* holds epochs 1 to 1$/m,
+     '... naming the epoch and those of the committee');
 
 {
     my $sig = signature(3, 1, $cert_id);

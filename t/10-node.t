@@ -338,7 +338,9 @@ is($res->{status}, 400, 'a forged certificate is refused');
 $res = $t->node_request(0, 'PUT', "$base/certificate",
                         WalrusTest::Proto::certificate(2, $id,
                                                        @signers[0 .. $q - 1]));
-is($res->{status}, 400, 'a certificate of another epoch is refused');
+is($res->{status}, 409, 'a certificate of an epoch the committee history '
+                       . 'lacks is refused');
+is(reason($res), 'UNKNOWN_EPOCH', '... as of an unknown epoch, not invalid');
 ok(!-e $t->store(0) . "/$id_text/certificate", '... nothing stored');
 
 # temporary files of a crashed process are removed by the next write to

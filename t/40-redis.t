@@ -34,13 +34,7 @@ my $REDIS = <<'EOF';
 EOF
 
 # metadata requests the nodes saw
-sub metadata_gets {
-    my $count = 0;
-    for my $i (0 .. $n - 1) {
-        $count += grep { /^GET \S+\/metadata / } $t->node_access($i);
-    }
-    return $count;
-}
+sub metadata_gets { $t->metadata_gets }
 
 # the cache is written after the answer: eventually gives it a moment
 # a blob stored on the nodes directly, past the gateway and its cache

@@ -1,5 +1,7 @@
 # Storage audits (docs/protocol.md section 17) run by the nodes' keepers:
-# every honest node gets an audit certificate each round, a slow one too;
+# every honest node gets an audit certificate each round, one whose
+# answers come 2 s late too, also for a round whose answers it sent only
+# after the next round opened;
 # a node that lost a challenged sliver gets none for that round and its
 # peers say which blob, and it cannot rebuild that sliver from its peers'
 # recovery symbols while the round is open; a node that signs a wrong
@@ -14,7 +16,7 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use JSON::PP;
-use Time::HiRes qw(sleep time);
+use Time::HiRes qw(sleep time stat);
 use WalrusTest;
 
 my $S = 4096;
@@ -77,6 +79,7 @@ sub relay_connection {
         my ($uri) = $h =~ m{^\S+ (\S+)};
 
         sleep 2 if $mode eq 'slow';
+
 
         if ($mode eq 'mute' && $uri =~ m{^/v1/audit/rounds/\d+/answer}) {
             print $c "HTTP/1.1 503 Service Unavailable\r\n"
@@ -201,13 +204,25 @@ my $beacon = rounds_dir(0) . "/$r0/beacon";
 my ($ok, $out) = verify_audit($beacon);
 ok($ok && $out =~ /^beacon/, 'and the round\'s beacon') or diag($out);
 
-# the slow node's answers arrive after later rounds opened
-ok(WalrusTest::eventually(sub { newest(0) > $r0 + 1 }, 20),
-   'rounds go on');
+# a node whose answers arrive after later rounds opened is certified
+# too
+# (its relay answers 503 to every challenge until the next round opened
+# at every node)
+mode($SLOW, 'mute');
+my $Rm = (sort { $b <=> $a } map { newest($_) } 0 .. $n - 1)[0] + 1;
+ok(WalrusTest::eventually(sub {
+       !grep { newest($_) <= $Rm } grep { $_ != $SLOW } 0 .. $n - 1 }, 30),
+   "round $Rm and a later one are open at every node");
+ok(!grep({ -e rounds_dir($_) . "/$Rm/attest.$SLOW" }
+         grep { $_ != $SLOW } 0 .. $n - 1),
+   "no node heard node $SLOW for round $Rm so far");
+mode($SLOW, 'slow');
+ok(WalrusTest::eventually(sub { certified($SLOW, $Rm) }, 40),
+   "then its late answers earn it the certificate of round $Rm");
 
-# slow from here on, every keeper round of every verifier would wait 2 s
-# for it: rounds would outpace them (an interval of 4 s is far below an
-# operator's)
+# slow or late from here on, every keeper round of every verifier would
+# wait for it: rounds would outpace them (an interval of 4 s is far below
+# an operator's)
 mode($SLOW, 'honest');
 
 # --- a node that deleted a challenged sliver ---------------------------------
@@ -229,9 +244,10 @@ ok(WalrusTest::eventually(sub { newest(0) > $gone && newest($X) > $gone },
 # its peers lock the blob's pair against recovery in every round that
 # challenges it (all its promised blobs: fewer than c = 32), until they
 # have its answer
-my $lock = grep { $_->[0] eq $lost && $_->[1] == $k && $_->[2] == $X
-                  && $_->[3] > $gone } locks(0);
-ok($lock, "node 0 locks pair $k of the blob for node $X until it answers");
+ok(WalrusTest::eventually(sub {
+       grep { $_->[0] eq $lost && $_->[1] == $k && $_->[2] == $X
+              && $_->[3] > $gone } locks(0) }, 10),
+   "node 0 locks pair $k of the blob for node $X until it answers");
 mode($X, 'honest');
 
 my $R;

@@ -1,5 +1,6 @@
 /*
- * walrusctl keygen and verify-cert: node keys and certificates.
+ * walrusctl keygen and verify-cert: node keys, and certificates checked
+ * against the committee of their epoch.
  */
 
 #include <errno.h>
@@ -30,7 +31,7 @@ static int walrus_cli_space(uint8_t c);
 static void walrus_cli_cert_valid(const walrus_committee_t *c,
     const walrus_cert_t *cert);
 static void walrus_cli_cert_explain(const char *path,
-    const walrus_committee_t *c, const walrus_cert_t *cert,
+    const walrus_history_t *h, const walrus_cert_t *cert,
     const uint8_t *want, int rc);
 
 
@@ -100,13 +101,16 @@ done:
 }
 
 
+/* against the committee of the certificate's epoch, however old */
+
 int
 walrus_cli_verify_cert(walrus_cli_t *cli)
 {
-    int                  rc, wrc;
-    uint8_t              want[WALRUS_BLOB_ID_LEN];
-    walrus_cert_t       *cert;
-    walrus_committee_t   committee;
+    int                        rc, wrc;
+    uint8_t                    want[WALRUS_BLOB_ID_LEN];
+    walrus_cert_t             *cert;
+    walrus_history_t           history;
+    const walrus_committee_t  *c;
 
     if (cli->blob_id != NULL) {
         rc = walrus_cli_parse_blob_id(cli->blob_id, want);
@@ -115,7 +119,7 @@ walrus_cli_verify_cert(walrus_cli_t *cli)
         }
     }
 
-    rc = walrus_cli_committee(cli, &committee);
+    rc = walrus_cli_history(cli, &history);
     if (rc != WALRUS_CLI_OK) {
         return rc;
     }
@@ -123,7 +127,7 @@ walrus_cli_verify_cert(walrus_cli_t *cli)
     cert = malloc(sizeof(walrus_cert_t));
     if (cert == NULL) {
         walrus_cli_error("%s: out of memory", cli->argv[0]);
-        walrus_committee_free(&committee);
+        walrus_history_free(&history);
         return WALRUS_CLI_IO;
     }
 
@@ -132,15 +136,18 @@ walrus_cli_verify_cert(walrus_cli_t *cli)
         goto done;
     }
 
-    wrc = walrus_cert_verify(&committee, cert,
-                             cli->blob_id != NULL ? want : NULL);
+    wrc = walrus_cert_verify_history(&history, cert,
+                                     cli->blob_id != NULL ? want : NULL);
+    c = walrus_history_committee(&history, cert->epoch);
 
     if (wrc == WALRUS_OK) {
-        walrus_cli_cert_valid(&committee, cert);
+        walrus_cli_cert_valid(c, cert);
+        printf("checked against the committee of epoch %u (current epoch "
+               "%u)\n", (unsigned) c->epoch, (unsigned) history.current);
         rc = WALRUS_CLI_OK;
 
     } else {
-        walrus_cli_cert_explain(cli->argv[0], &committee, cert,
+        walrus_cli_cert_explain(cli->argv[0], &history, cert,
                                 cli->blob_id != NULL ? want : NULL, wrc);
 
         rc = (wrc == WALRUS_ENOMEM || wrc == WALRUS_ECRYPTO)
@@ -150,7 +157,7 @@ walrus_cli_verify_cert(walrus_cli_t *cli)
 done:
 
     free(cert);
-    walrus_committee_free(&committee);
+    walrus_history_free(&history);
 
     return rc;
 }
@@ -354,15 +361,24 @@ walrus_cli_cert_valid(const walrus_committee_t *c, const walrus_cert_t *cert)
 }
 
 
-/* says why walrus_cert_verify() failed with rc */
+/* says why walrus_cert_verify_history() failed with rc */
 
 static void
-walrus_cli_cert_explain(const char *path, const walrus_committee_t *c,
+walrus_cli_cert_explain(const char *path, const walrus_history_t *h,
     const walrus_cert_t *cert, const uint8_t *want, int rc)
 {
-    char             text[WALRUS_BLOB_ID_TEXT_LEN + 1];
-    char             want_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
-    unsigned         i, node;
+    char                       text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+    char                       want_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+    unsigned                   i, node;
+    const walrus_committee_t  *c;
+
+    /* only a certificate of an epoch held is checked past its blob ID */
+
+    c = walrus_history_committee(h, cert->epoch);
+
+    if (c == NULL && rc != WALRUS_EBLOBID) {
+        rc = WALRUS_ENOEPOCH;
+    }
 
     switch (rc) {
 
@@ -373,10 +389,11 @@ walrus_cli_cert_explain(const char *path, const walrus_committee_t *c,
                          path, text, want_text);
         return;
 
-    case WALRUS_EEPOCH:
+    case WALRUS_ENOEPOCH:
         walrus_cli_error("%s: certificate is for epoch %u, the committee "
-                         "is at epoch %u", path, (unsigned) cert->epoch,
-                         (unsigned) c->epoch);
+                         "history holds epochs %u to %u", path,
+                         (unsigned) cert->epoch, (unsigned) h->first,
+                         (unsigned) h->current);
         return;
 
     case WALRUS_EFORMAT:

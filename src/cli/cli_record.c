@@ -29,7 +29,7 @@ typedef struct {
 
 
 static int walrus_cli_fill(walrus_cli_input_t *in, const char *name);
-static int walrus_cli_entry(const walrus_committee_t *c,
+static int walrus_cli_entry(const walrus_history_t *hist,
     const walrus_record_entry_t *e, uint64_t cursor, walrus_cert_t *cert);
 
 
@@ -42,7 +42,7 @@ walrus_cli_record(walrus_cli_t *cli)
     const char            *name;
     walrus_cert_t         *cert;
     walrus_sha256_t       *h;
-    walrus_committee_t     committee, *c;
+    walrus_history_t       history, *hist;
     walrus_cli_input_t     in;
     walrus_record_entry_t  e;
 
@@ -62,15 +62,15 @@ walrus_cli_record(walrus_cli_t *cli)
         }
     }
 
-    c = NULL;
+    hist = NULL;
 
     if (cli->committee_given) {
-        rc = walrus_cli_committee(cli, &committee);
+        rc = walrus_cli_history(cli, &history);
         if (rc != WALRUS_CLI_OK) {
             return rc;
         }
 
-        c = &committee;
+        hist = &history;
     }
 
     in.fd = strcmp(name, "-") == 0 ? STDIN_FILENO
@@ -141,7 +141,7 @@ walrus_cli_record(walrus_cli_t *cli)
             break;
         }
 
-        bad |= walrus_cli_entry(c, &e, cursor, cert);
+        bad |= walrus_cli_entry(hist, &e, cursor, cert);
 
         in.pos += e.size;
         cursor += e.size;
@@ -168,8 +168,8 @@ done:
     free(cert);
     free(in.buf);
 
-    if (c != NULL) {
-        walrus_committee_free(c);
+    if (hist != NULL) {
+        walrus_history_free(hist);
     }
 
     return rc;
@@ -208,12 +208,13 @@ walrus_cli_fill(walrus_cli_input_t *in, const char *name)
 /*
  * "CURSOR BLOB-ID epoch E signers I,J,... end-epoch N" (or "end-epoch -"
  * without a registration), then " valid" when checked against the
- * committee c.  1 when the entry is bad.
+ * history: the certificate with the committee of its epoch, the
+ * registration in force now.  1 when the entry is bad.
  */
 
 static int
-walrus_cli_entry(const walrus_committee_t *c, const walrus_record_entry_t *e,
-    uint64_t cursor, walrus_cert_t *cert)
+walrus_cli_entry(const walrus_history_t *hist,
+    const walrus_record_entry_t *e, uint64_t cursor, walrus_cert_t *cert)
 {
     int                    rc;
     char                   id[WALRUS_BLOB_ID_TEXT_LEN + 1];
@@ -245,12 +246,12 @@ walrus_cli_entry(const walrus_committee_t *c, const walrus_record_entry_t *e,
         printf(" end-epoch -");
     }
 
-    if (c == NULL) {
+    if (hist == NULL) {
         printf("\n");
         return 0;
     }
 
-    rc = walrus_record_entry_verify(c, e, NULL);
+    rc = walrus_record_entry_verify_history(hist, e, NULL);
 
     if (rc == WALRUS_OK) {
         printf(" valid\n");

@@ -48,6 +48,7 @@ walrus_cli_status(int rc)
     case WALRUS_EEPOCH:
     case WALRUS_EQUORUM:
     case WALRUS_EBLOBID:
+    case WALRUS_ENOEPOCH:
         return WALRUS_CLI_INVALID;
 
     default:
@@ -57,12 +58,12 @@ walrus_cli_status(int rc)
 
 
 int
-walrus_cli_committee(walrus_cli_t *cli, walrus_committee_t *c)
+walrus_cli_history(walrus_cli_t *cli, walrus_history_t *h)
 {
     int   rc;
     char  err[WALRUS_CLI_ERRLEN];
 
-    rc = walrus_committee_load(c, cli->committee, err, sizeof(err));
+    rc = walrus_history_load(h, cli->committee, err, sizeof(err));
     if (rc != WALRUS_OK) {
         if (err[0] == '\0') {
             walrus_cli_error("%s: %s", cli->committee, walrus_strerror(rc));
@@ -76,6 +77,25 @@ walrus_cli_committee(walrus_cli_t *cli, walrus_committee_t *c)
 
         return WALRUS_CLI_IO;
     }
+
+    return WALRUS_CLI_OK;
+}
+
+
+/* what is made now is made in the current epoch */
+
+int
+walrus_cli_committee(walrus_cli_t *cli, walrus_committee_t *c)
+{
+    int               rc;
+    walrus_history_t  h;
+
+    rc = walrus_cli_history(cli, &h);
+    if (rc != WALRUS_CLI_OK) {
+        return rc;
+    }
+
+    walrus_history_take_current(&h, c);
 
     return WALRUS_CLI_OK;
 }

@@ -71,7 +71,8 @@ main(int argc, char **argv)
         if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--committee") == 0)
         {
             if (++i == argc) {
-                return walrus_cli_usage_error("%s needs a file", argv[i - 1]);
+                return walrus_cli_usage_error("%s needs a file or a "
+                                              "directory", argv[i - 1]);
             }
 
             cli.committee = argv[i];
@@ -354,7 +355,9 @@ walrus_cli_usage(FILE *out)
           "                                   (private) and NAME.pub "
           "(public)\n"
           "  verify-cert [--blob-id ID] CERT  verify a certificate, binary "
-          "or base64url\n"
+          "or base64url,\n"
+          "                                   against the committee of its "
+          "epoch\n"
           "  register --key KEY [--epochs N] [--permanent] [-o OUT] FILE\n"
           "                                   sign a registration of FILE "
           "with the publisher\n"
@@ -401,10 +404,14 @@ walrus_cli_usage(FILE *out)
           "  help                             print this text\n"
           "\n"
           "options:\n"
-          "  -c COMMITTEE   committee file, before or after the command; "
-          "default\n"
-          "                 $" WALRUS_CLI_COMMITTEE_ENV ", else ./"
-          WALRUS_CLI_COMMITTEE_DEFAULT "\n"
+          "  -c COMMITTEE   committee file, or a directory of one per epoch "
+          "(EPOCH.json),\n"
+          "                 before or after the command; default $"
+          WALRUS_CLI_COMMITTEE_ENV ",\n"
+          "                 else ./" WALRUS_CLI_COMMITTEE_DEFAULT "; "
+          "certificates are checked against\n"
+          "                 the committee of their epoch, the rest uses the "
+          "newest\n"
           "  --blob-id ID   fail unless the metadata or the certificate is "
           "for blob ID\n"
           "  -h, --help     print this text\n"

@@ -12,6 +12,7 @@
 
 #include <walrus_types.h>
 #include <walrus_committee.h>
+#include <walrus_history.h>
 #include <walrus_metadata.h>
 #include <walrus_file.h>
 
@@ -33,7 +34,7 @@
 
 
 typedef struct {
-    const char   *committee;   /* path of the committee file */
+    const char   *committee;   /* committee file or history directory */
     int           committee_given;  /* by -c or the environment */
     const char   *blob_id;     /* --blob-id, or NULL */
     const char   *key;         /* --key, or NULL */
@@ -75,6 +76,12 @@ void walrus_cli_error(const char *fmt, ...)
 /* the exit code for a library return code */
 int walrus_cli_status(int rc);
 
+/*
+ * -c: a committee file or a directory of them, one per epoch (protocol
+ * section 18); both print their errors.  walrus_cli_committee() gives
+ * the committee of the current epoch, in which new things are made.
+ */
+int walrus_cli_history(walrus_cli_t *cli, walrus_history_t *h);
 int walrus_cli_committee(walrus_cli_t *cli, walrus_committee_t *c);
 
 /*

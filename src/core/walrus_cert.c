@@ -228,3 +228,32 @@ walrus_cert_verify(const walrus_committee_t *c, const walrus_cert_t *cert,
 
     return WALRUS_OK;
 }
+
+
+
+/*
+ * Its signers are indexes in the node list of its epoch and signed with
+ * the keys they had then; a later committee may have other nodes at
+ * those places.
+ */
+
+int
+walrus_cert_verify_history(const walrus_history_t *h,
+    const walrus_cert_t *cert, const uint8_t *blob_id)
+{
+    const walrus_committee_t  *c;
+
+    if (h == NULL || cert == NULL) {
+        return WALRUS_EINVAL;
+    }
+
+    c = walrus_history_committee(h, cert->epoch);
+
+    if (c != NULL) {
+        return walrus_cert_verify(c, cert, blob_id);
+    }
+
+    return (blob_id != NULL
+            && memcmp(blob_id, cert->blob_id, WALRUS_BLOB_ID_LEN) != 0)
+           ? WALRUS_EBLOBID : WALRUS_ENOEPOCH;
+}

@@ -54,8 +54,6 @@ static int walrus_committee_key_file(walrus_committee_ctx_t *ctx,
     const char *list, unsigned i, const char *file, EVP_PKEY **out);
 static int walrus_committee_known(const char *key, const char *const *keys);
 static const char *walrus_committee_type(json_t *value);
-static void walrus_committee_error(char *err, size_t errlen,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 
 static const char *const  walrus_committee_keys[] = {
@@ -998,7 +996,7 @@ walrus_committee_type(json_t *value)
 }
 
 
-static void
+void
 walrus_committee_error(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list  args;

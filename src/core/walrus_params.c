@@ -22,7 +22,8 @@ static const char  *walrus_errors[] = {
     "input/output error",
     "not a publisher of the committee",
     "not the start of a record entry",
-    "no registration"
+    "no registration",
+    "epoch not in the committee history"
 };
 
 

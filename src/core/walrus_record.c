@@ -54,6 +54,9 @@ typedef struct {
 } walrus_record_known_t;
 
 
+static int walrus_record_entry_check(const walrus_committee_t *c,
+    const walrus_history_t *h, const walrus_record_entry_t *e,
+    uint8_t *blob_id);
 static int walrus_record_check(walrus_sha256_t *h, const uint8_t *body,
     size_t len, uint8_t *check);
 static int walrus_record_reader_init(walrus_record_reader_t *rd, int fd,
@@ -231,6 +234,25 @@ int
 walrus_record_entry_verify(const walrus_committee_t *c,
     const walrus_record_entry_t *e, uint8_t *blob_id)
 {
+    return walrus_record_entry_check(c, NULL, e, blob_id);
+}
+
+
+int
+walrus_record_entry_verify_history(const walrus_history_t *h,
+    const walrus_record_entry_t *e, uint8_t *blob_id)
+{
+    return walrus_record_entry_check(NULL, h, e, blob_id);
+}
+
+
+/* against the committee c, or the history h when c is NULL */
+
+static int
+walrus_record_entry_check(const walrus_committee_t *c,
+    const walrus_history_t *h, const walrus_record_entry_t *e,
+    uint8_t *blob_id)
+{
     int                    rc;
     walrus_cert_t         *cert;
     walrus_registration_t  reg;
@@ -243,7 +265,8 @@ walrus_record_entry_verify(const walrus_committee_t *c,
     rc = walrus_cert_parse(cert, e->cert, e->cert_len);
 
     if (rc == WALRUS_OK) {
-        rc = walrus_cert_verify(c, cert, NULL);
+        rc = (c != NULL) ? walrus_cert_verify(c, cert, NULL)
+                         : walrus_cert_verify_history(h, cert, NULL);
     }
 
     /* nodes store nothing of a blob without its registration */
@@ -257,7 +280,9 @@ walrus_record_entry_verify(const walrus_committee_t *c,
     }
 
     if (rc == WALRUS_OK) {
-        rc = walrus_registration_verify(c, &reg, cert->blob_id);
+        rc = (c != NULL)
+             ? walrus_registration_verify(c, &reg, cert->blob_id)
+             : walrus_registration_verify_history(h, &reg, cert->blob_id);
     }
 
     if (rc == WALRUS_OK && blob_id != NULL) {

@@ -9,6 +9,8 @@
 #include <walrus_sign.h>
 
 
+static int walrus_registration_check(const walrus_committee_t *c,
+    uint32_t now, const walrus_registration_t *reg, const uint8_t *blob_id);
 static void walrus_put_u32(uint8_t *p, uint32_t v);
 static uint32_t walrus_get_u32(const uint8_t *p);
 
@@ -132,12 +134,40 @@ int
 walrus_registration_verify(const walrus_committee_t *c,
     const walrus_registration_t *reg, const uint8_t *blob_id)
 {
-    int      idx;
-    uint8_t  msg[WALRUS_REGISTER_MSG_LEN];
-
     if (c == NULL || reg == NULL) {
         return WALRUS_EINVAL;
     }
+
+    return walrus_registration_check(c, c->epoch, reg, blob_id);
+}
+
+
+/* it stays in force when its publisher leaves the list later */
+
+int
+walrus_registration_verify_history(const walrus_history_t *h,
+    const walrus_registration_t *reg, const uint8_t *blob_id)
+{
+    if (h == NULL || reg == NULL) {
+        return WALRUS_EINVAL;
+    }
+
+    return walrus_registration_check(walrus_history_committee(h, reg->epoch),
+                                     h->current, reg, blob_id);
+}
+
+
+/*
+ * in force in epoch now and signed by a publisher of c (NULL: the
+ * history lacks the epoch the registration names)
+ */
+
+static int
+walrus_registration_check(const walrus_committee_t *c, uint32_t now,
+    const walrus_registration_t *reg, const uint8_t *blob_id)
+{
+    int      idx;
+    uint8_t  msg[WALRUS_REGISTER_MSG_LEN];
 
     if (blob_id != NULL
         && memcmp(reg->blob_id, blob_id, WALRUS_BLOB_ID_LEN) != 0)
@@ -147,8 +177,12 @@ walrus_registration_verify(const walrus_committee_t *c,
 
     /* made in this epoch or before, and not expired */
 
-    if (reg->epoch > c->epoch || reg->end_epoch <= c->epoch) {
+    if (reg->epoch > now || reg->end_epoch <= now) {
         return WALRUS_EEPOCH;
+    }
+
+    if (c == NULL) {
+        return WALRUS_ENOEPOCH;
     }
 
     idx = walrus_committee_find_publisher(c, reg->publisher);

@@ -63,6 +63,7 @@ ngx_walrus_publish(ngx_http_request_t *r)
 
     ctx->request = r;
     ctx->committee = wmcf->committee;
+    ctx->history = wmcf->history;
     ctx->enc.fd = NGX_INVALID_FILE;
     ctx->body_file.file.fd = NGX_INVALID_FILE;
     ctx->epochs = 1;

@@ -34,7 +34,8 @@ typedef struct {
 
 struct ngx_walrus_publish_s {
     ngx_http_request_t       *request;
-    walrus_committee_t       *committee;
+    walrus_committee_t       *committee;    /* the current one */
+    walrus_history_t         *history;      /* checks certificates */
     ngx_walrus_fanout_t       fanout;
     ngx_walrus_encode_t       enc;
     ngx_file_t                file;

@@ -74,7 +74,7 @@ ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx, walrus_cert_t *cert,
                       + NGX_WALRUS_CREATED_VALUES
                     : sizeof(NGX_WALRUS_CERTIFIED_JSON)
                       + NGX_WALRUS_CERTIFIED_VALUES)
-           + ngx_walrus_cert_json_len(ctx->committee, cert, len)
+           + ngx_walrus_cert_json_len(ctx->history, cert, len)
            + sizeof(NGX_WALRUS_ANSWER_END);
 
     body.data = ngx_pnalloc(r->pool, size);
@@ -96,7 +96,7 @@ ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx, walrus_cert_t *cert,
                         cert->epoch + (uint32_t) ctx->epochs);
     }
 
-    p = ngx_walrus_cert_json(p, ctx->committee, cert, bytes, len);
+    p = ngx_walrus_cert_json(p, ctx->history, cert, bytes, len);
     p = ngx_cpymem(p, NGX_WALRUS_ANSWER_END,
                    sizeof(NGX_WALRUS_ANSWER_END) - 1);
     body.len = p - body.data;

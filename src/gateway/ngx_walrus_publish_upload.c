@@ -286,6 +286,7 @@ static walrus_cert_t *
 ngx_walrus_publish_existing(ngx_walrus_publish_t *ctx,
     ngx_walrus_call_t *call)
 {
+    ngx_int_t       rc;
     walrus_cert_t  *cert;
 
     if (call->truncated) {
@@ -297,10 +298,18 @@ ngx_walrus_publish_existing(ngx_walrus_publish_t *ctx,
         return NULL;
     }
 
-    if (ngx_walrus_cert_check(ctx->committee, cert, call->body,
-                              call->body_len, ctx->enc.blob_id)
-        != NGX_OK)
-    {
+    rc = ngx_walrus_cert_check(ctx->history, cert, call->body,
+                               call->body_len, ctx->enc.blob_id);
+
+    if (rc == NGX_DECLINED) {
+        ngx_walrus_cert_unknown_epoch(ctx->request->connection->log,
+                                      ctx->history, cert,
+                                      ctx->committee->nodes[call->node].name,
+                                      ctx->enc.id_text);
+        return NULL;
+    }
+
+    if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
                       "walrus: node %s sent a certificate that is not a "
                       "valid one of blob %s; dropped",

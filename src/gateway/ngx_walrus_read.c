@@ -43,6 +43,7 @@ ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     ctx->request = r;
     ctx->phase = NGX_WALRUS_READ_METADATA;
     ctx->committee = wmcf->committee;
+    ctx->history = wmcf->history;
     ctx->route = *rt;
     ctx->started = ngx_current_msec;
     ngx_walrus_fanout_init(&ctx->fanout,

@@ -52,7 +52,8 @@ struct ngx_walrus_read_s {
     ngx_http_request_t         *request;
     ngx_walrus_thread_t         decode;     /* the segments' decode tasks */
     ngx_walrus_read_phase_e     phase;
-    walrus_committee_t         *committee;
+    walrus_committee_t         *committee;  /* the current one */
+    walrus_history_t           *history;    /* checks certificates */
     ngx_walrus_route_t          route;
     ngx_walrus_fanout_t         fanout;
     walrus_metadata_t           meta;

@@ -412,7 +412,7 @@ ngx_walrus_read_status(ngx_walrus_read_t *ctx)
     data.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_STATUS_JSON)
                                      + NGX_WALRUS_STATUS_VALUES
                                      + ngx_walrus_signers_json_len(
-                                           ctx->committee, cert)
+                                           ctx->history, cert)
                                      + sizeof("}}"));
     if (data.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -422,7 +422,7 @@ ngx_walrus_read_status(ngx_walrus_read_t *ctx)
                     ctx->meta.length, ctx->meta.segment_size,
                     ctx->meta.nsegments, ctx->meta.params.n,
                     WALRUS_ENCODING_NAME, cert->epoch);
-    p = ngx_walrus_signers_json(p, ctx->committee, cert);
+    p = ngx_walrus_signers_json(p, ctx->history, cert);
     p = ngx_cpymem(p, "}}", 2);
     data.len = p - data.data;
 

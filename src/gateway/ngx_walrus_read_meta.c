@@ -192,7 +192,7 @@ ngx_walrus_meta_use(ngx_walrus_read_t *ctx, u_char *meta, size_t meta_len,
 
     c = ngx_palloc(ctx->request->pool, sizeof(walrus_cert_t));
     if (c == NULL
-        || ngx_walrus_cert_check(ctx->committee, c, cert, cert_len,
+        || ngx_walrus_cert_check(ctx->history, c, cert, cert_len,
                                  ctx->route.blob_id) != NGX_OK)
     {
         return NGX_ERROR;
@@ -276,6 +276,7 @@ void
 ngx_walrus_meta_call(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
 {
     unsigned        weight;
+    ngx_int_t       rc;
     ngx_uint_t      ok;
     walrus_cert_t  *cert;
 
@@ -323,13 +324,18 @@ ngx_walrus_meta_call(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
     } else { /* NGX_WALRUS_READ_CALL_CERT */
         if (ctx->cert == NULL && ok) {
             cert = ngx_palloc(ctx->request->pool, sizeof(walrus_cert_t));
+            rc = cert == NULL ? NGX_ERROR
+                 : ngx_walrus_cert_check(ctx->history, cert, call->body,
+                                         call->body_len, ctx->route.blob_id);
 
-            if (cert != NULL
-                && ngx_walrus_cert_check(ctx->committee, cert, call->body,
-                                         call->body_len, ctx->route.blob_id)
-                   == NGX_OK)
-            {
+            if (rc == NGX_OK) {
                 ctx->cert = cert;
+
+            } else if (rc == NGX_DECLINED) {
+                ngx_walrus_cert_unknown_epoch(ctx->request->connection->log,
+                                              ctx->history, cert,
+                                              ctx->committee->nodes[call->node]
+                                              .name, ctx->route.id_text);
 
             } else if (cert != NULL) {
                 ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,

@@ -15,6 +15,7 @@
 #include <walrus_types.h>
 #include <walrus_committee.h>
 #include <walrus_cert.h>
+#include <walrus_history.h>
 
 
 #define NGX_WALRUS_DOMAIN_NODE      "node.walrus"
@@ -39,7 +40,8 @@
  */
 
 typedef struct {
-    walrus_committee_t    *committee;
+    walrus_history_t      *history;     /* every epoch's committee */
+    walrus_committee_t    *committee;   /* the current one, in history */
     ngx_str_t              committee_file;
 } ngx_walrus_main_conf_t;
 
@@ -118,22 +120,36 @@ ngx_int_t ngx_walrus_send_success(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *domain, const char *reason, const char *fmt, ...);
 
-/* the signers, weight and quorum members of a certificate's JSON */
-size_t ngx_walrus_signers_json_len(walrus_committee_t *c,
+/*
+ * The signers, weight and quorum members of a certificate's JSON, named
+ * and weighed by the committee of the certificate's epoch.
+ */
+size_t ngx_walrus_signers_json_len(const walrus_history_t *h,
     walrus_cert_t *cert);
-u_char *ngx_walrus_signers_json(u_char *p, walrus_committee_t *c,
+u_char *ngx_walrus_signers_json(u_char *p, const walrus_history_t *h,
     walrus_cert_t *cert);
 
 /* the certificate's JSON object, with its len serialized bytes */
-size_t ngx_walrus_cert_json_len(walrus_committee_t *c, walrus_cert_t *cert,
-    size_t len);
-u_char *ngx_walrus_cert_json(u_char *p, walrus_committee_t *c,
+size_t ngx_walrus_cert_json_len(const walrus_history_t *h,
+    walrus_cert_t *cert, size_t len);
+u_char *ngx_walrus_cert_json(u_char *p, const walrus_history_t *h,
     walrus_cert_t *cert, u_char *bytes, size_t len);
 
-/* parses and verifies a certificate of blob_id, remembering good ones */
-ngx_int_t ngx_walrus_cert_check(walrus_committee_t *committee,
+/*
+ * Parses and verifies a certificate of blob_id against the committee of
+ * the epoch it names, remembering good ones: NGX_OK, NGX_DECLINED when
+ * the history lacks its epoch, NGX_ERROR when it is not valid.
+ */
+ngx_int_t ngx_walrus_cert_check(const walrus_history_t *h,
     walrus_cert_t *cert, const u_char *bytes, size_t len,
     const uint8_t *blob_id);
+
+/*
+ * Logs that node sent a certificate of blob id_text whose epoch the
+ * history lacks: the configuration, not the node, is behind or ahead.
+ */
+void ngx_walrus_cert_unknown_epoch(ngx_log_t *log, const walrus_history_t *h,
+    walrus_cert_t *cert, const char *node, const char *id_text);
 
 /* adds "key: value" to the response (both must outlive it), or NULL */
 ngx_table_elt_t *ngx_walrus_add_header(ngx_http_request_t *r,

@@ -165,19 +165,25 @@ ngx_walrus_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
 /*
  * "signers":[names],"weight":W,"quorum":Q of a certificate: the length
- * first, then the text.  A node index outside the committee is left out.
+ * first, then the text.  Its signer indexes are places in the node list
+ * of its own epoch, which may have other nodes now.  A node index
+ * outside that committee is left out; a certificate of an epoch the
+ * history lacks (never verified, so never shown) would have no signers.
  */
 
 size_t
-ngx_walrus_signers_json_len(walrus_committee_t *c, walrus_cert_t *cert)
+ngx_walrus_signers_json_len(const walrus_history_t *h, walrus_cert_t *cert)
 {
-    size_t    size;
-    unsigned  i;
+    size_t                     size;
+    unsigned                   i;
+    const walrus_committee_t  *c;
 
     size = sizeof(NGX_WALRUS_SIGNERS_HEAD) - 1
            + sizeof(NGX_WALRUS_SIGNERS_TAIL) - 1 + 2 * NGX_INT32_LEN;
 
-    for (i = 0; i < cert->nsigners; i++) {
+    c = walrus_history_committee(h, cert->epoch);
+
+    for (i = 0; c != NULL && i < cert->nsigners; i++) {
         if (cert->signers[i].node < c->nnodes) {
             size += sizeof(",\"\"") - 1
                     + ngx_strlen(c->nodes[cert->signers[i].node].name);
@@ -189,13 +195,22 @@ ngx_walrus_signers_json_len(walrus_committee_t *c, walrus_cert_t *cert)
 
 
 u_char *
-ngx_walrus_signers_json(u_char *p, walrus_committee_t *c,
+ngx_walrus_signers_json(u_char *p, const walrus_history_t *h,
     walrus_cert_t *cert)
 {
-    unsigned  i, k;
+    unsigned                   i, k;
+    const walrus_committee_t  *c;
 
     p = ngx_cpymem(p, NGX_WALRUS_SIGNERS_HEAD,
                    sizeof(NGX_WALRUS_SIGNERS_HEAD) - 1);
+
+    c = walrus_history_committee(h, cert->epoch);
+
+    if (c == NULL) {
+        c = walrus_history_current(h);
+        return ngx_sprintf(p, NGX_WALRUS_SIGNERS_TAIL, 0,
+                           c->params.n - c->params.f);
+    }
 
     for (i = 0, k = 0; i < cert->nsigners; i++) {
         if (cert->signers[i].node < c->nnodes) {
@@ -216,11 +231,11 @@ ngx_walrus_signers_json(u_char *p, walrus_committee_t *c,
  */
 
 size_t
-ngx_walrus_cert_json_len(walrus_committee_t *c, walrus_cert_t *cert,
+ngx_walrus_cert_json_len(const walrus_history_t *h, walrus_cert_t *cert,
     size_t len)
 {
     return sizeof(NGX_WALRUS_CERT_HEAD) - 1 + NGX_INT32_LEN
-           + ngx_walrus_signers_json_len(c, cert)
+           + ngx_walrus_signers_json_len(h, cert)
            + sizeof(NGX_WALRUS_CERT_BYTES) - 1
            + walrus_base64url_encoded_len(len)
            + sizeof(NGX_WALRUS_CERT_TAIL) - 1;
@@ -228,11 +243,11 @@ ngx_walrus_cert_json_len(walrus_committee_t *c, walrus_cert_t *cert,
 
 
 u_char *
-ngx_walrus_cert_json(u_char *p, walrus_committee_t *c, walrus_cert_t *cert,
-    u_char *bytes, size_t len)
+ngx_walrus_cert_json(u_char *p, const walrus_history_t *h,
+    walrus_cert_t *cert, u_char *bytes, size_t len)
 {
     p = ngx_sprintf(p, NGX_WALRUS_CERT_HEAD, cert->epoch);
-    p = ngx_walrus_signers_json(p, c, cert);
+    p = ngx_walrus_signers_json(p, h, cert);
     p = ngx_cpymem(p, NGX_WALRUS_CERT_BYTES,
                    sizeof(NGX_WALRUS_CERT_BYTES) - 1);
     p += walrus_base64url_encode(bytes, len, (char *) p);

@@ -211,6 +211,24 @@ ngx_walrus_audit_step(ngx_walrus_round_t *rd, ngx_walrus_audit_phase_t *ph)
         return ngx_walrus_audit_task(rd, ph, ngx_walrus_audit_load);
 
     case NGX_WALRUS_AUDIT_STEP_BEACONS:
+
+        /*
+         * No round after R opens before its leader's interval passed
+         * since it took R (17.6), about when this node took it: peers
+         * are asked for newer beacons once after a start (this node may
+         * be rounds behind), then only from half an interval after T,
+         * every keeper round until one comes.
+         */
+
+        if (au->polled
+            && (ngx_msec_t) (ngx_time() - au->since) * 1000
+               < kp->conf->audit_interval / 2)
+        {
+            return NGX_DONE;
+        }
+
+        au->polled = 1;
+
         return ngx_walrus_audit_ask_all(rd, ph, "/v1/audit/beacon", 0,
                                         WALRUS_AUDIT_BEACON_MAX);
 

@@ -22,6 +22,7 @@
 typedef struct {
     ngx_walrus_keeper_t        *keeper;
     const walrus_committee_t   *committee;
+    const walrus_history_t     *history;
     ngx_walrus_audit_round_t   *slots[NGX_WALRUS_AUDIT_WINDOW];
     ngx_uint_t                  nslots;
     int                         err;
@@ -56,6 +57,8 @@ static void ngx_walrus_audit_locks_run(void *data, ngx_log_t *log);
 static void ngx_walrus_audit_locks_done(ngx_walrus_round_t *rd, void *data);
 static ngx_int_t ngx_walrus_audit_ask_peer(ngx_walrus_round_t *rd,
     ngx_walrus_audit_round_t *slot, ngx_uint_t node);
+static time_t ngx_walrus_audit_backoff(ngx_walrus_keeper_t *kp,
+    ngx_uint_t asks);
 static void ngx_walrus_audit_check_run(void *data, ngx_log_t *log);
 static int ngx_walrus_audit_metadata(ngx_walrus_keeper_t *kp,
     const uint8_t *id, walrus_metadata_t *m, uint8_t **raw, size_t *len);
@@ -96,6 +99,7 @@ ngx_walrus_audit_pick(ngx_walrus_round_t *rd)
 
     job->keeper = kp;
     job->committee = kp->committee;
+    job->history = kp->history;
 
     if (ngx_walrus_round_task(rd, ngx_walrus_audit_pick_run,
                               ngx_walrus_audit_pick_done, job)
@@ -205,17 +209,30 @@ static void
 ngx_walrus_audit_pick_entry(ngx_walrus_audit_pick_job_t *job,
     walrus_audit_pick_t *picks, const walrus_record_entry_t *e)
 {
-    char            id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
-    char            dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
-    ngx_uint_t      i, s, x, n;
-    struct stat     st;
-    walrus_cert_t   cert;
-    ngx_walrus_keeper_t  *kp;
+    int                        idx;
+    char                       id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+    char                       dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
+    ngx_uint_t                 i, s, x, n;
+    struct stat                st;
+    walrus_cert_t              cert;
+    ngx_walrus_keeper_t       *kp;
+    const walrus_committee_t  *signed_in;
 
     kp = job->keeper;
     n = job->committee->nnodes;
 
     if (walrus_cert_parse(&cert, e->cert, e->cert_len) != WALRUS_OK) {
+        return;
+    }
+
+    /*
+     * The signer indexes are places in the node list of the
+     * certificate's epoch: a node is found by its name in the current
+     * list, where it may have another place (or none, having left).
+     */
+
+    signed_in = walrus_history_committee(job->history, cert.epoch);
+    if (signed_in == NULL) {
         return;
     }
 
@@ -232,6 +249,20 @@ ngx_walrus_audit_pick_entry(ngx_walrus_audit_pick_job_t *job,
 
     for (s = 0; s < cert.nsigners; s++) {
         x = cert.signers[s].node;
+
+        if (x >= signed_in->nnodes) {
+            continue;
+        }
+
+        if (signed_in != job->committee) {
+            idx = walrus_committee_find(job->committee,
+                                        signed_in->nodes[x].name);
+            if (idx < 0) {
+                continue;
+            }
+
+            x = idx;
+        }
 
         if (x >= n || (ngx_int_t) x == kp->conf->node_index) {
             continue;
@@ -539,6 +570,25 @@ ngx_walrus_audit_ask_peer(ngx_walrus_round_t *rd,
 }
 
 
+/*
+ * A peer that failed to answer is asked again after the keeper's backoff,
+ * but never more than a quarter of an interval later: a round stays open
+ * for K intervals, and an answer that comes late must still find it
+ * open (17.6).
+ */
+
+static time_t
+ngx_walrus_audit_backoff(ngx_walrus_keeper_t *kp, ngx_uint_t asks)
+{
+    time_t  wait, most;
+
+    wait = ngx_walrus_keeper_backoff(asks);
+    most = (time_t) (kp->conf->audit_interval / 4000);
+
+    return ngx_max(ngx_min(wait, most), 1);
+}
+
+
 void
 ngx_walrus_audit_checked(ngx_walrus_round_t *rd, ngx_walrus_call_t *call)
 {
@@ -564,7 +614,7 @@ ngx_walrus_audit_checked(ngx_walrus_round_t *rd, ngx_walrus_call_t *call)
          */
         wait = call->status == NGX_HTTP_CONFLICT
                ? (time_t) (kp->conf->keeper_interval / 1000)
-               : ngx_walrus_keeper_backoff(peer->asks);
+               : ngx_walrus_audit_backoff(kp, peer->asks);
 
         peer->next_ask = ngx_time() + ngx_max(wait, 1);
 
@@ -939,7 +989,7 @@ ngx_walrus_audit_check_done(ngx_walrus_round_t *rd, void *data)
         return;
 
     default:
-        peer->next_ask = ngx_time() + ngx_walrus_keeper_backoff(peer->asks);
+        peer->next_ask = ngx_time() + ngx_walrus_audit_backoff(kp, peer->asks);
 
         if (job->why != NULL) {
             ngx_log_error(NGX_LOG_WARN, rd->log, 0,

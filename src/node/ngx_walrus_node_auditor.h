@@ -73,6 +73,7 @@ struct ngx_walrus_auditor_s {
     unsigned                  locks_dirty:1;
     uint32_t                  newest;       /* R */
     time_t                    since;        /* T */
+    unsigned                  polled:1;     /* peers' beacons asked once */
     ngx_uint_t                certificates; /* own, made by this process */
     ngx_uint_t                attested;
     ngx_uint_t                missing;

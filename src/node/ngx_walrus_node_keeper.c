@@ -67,6 +67,7 @@ ngx_walrus_keeper_add(ngx_conf_t *cf, ngx_walrus_node_loc_conf_t *wlcf)
     kp->conf = wlcf;
     kp->conf_ctx = ctx;
     kp->committee = wmcf->committee;
+    kp->history = wmcf->history;
     kp->lock_fd = NGX_INVALID_FILE;
     *kpp = kp;
 

@@ -62,7 +62,8 @@ typedef enum {
 struct ngx_walrus_keeper_s {
     ngx_walrus_node_loc_conf_t  *conf;
     ngx_http_conf_ctx_t         *conf_ctx;  /* of the node's location */
-    walrus_committee_t          *committee;
+    walrus_committee_t          *committee;  /* the current one */
+    walrus_history_t            *history;    /* checks certificates */
     ngx_fd_t                     lock_fd;
     ngx_event_t                  tick;      /* lock polls and rounds */
     ngx_log_t                    log;

@@ -106,6 +106,7 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     t->route = *rt;
     t->committee = wmcf->committee;
+    t->history = wmcf->history;
     t->request = r;
 
     if (walrus_store_dir(t->dir, (char *) wlcf->store.data,

@@ -211,7 +211,21 @@ ngx_walrus_put_registered(ngx_walrus_put_t *t)
     rc = walrus_registration_parse(&t->registration, buf, len);
     free(buf);
 
-    if (rc == WALRUS_OK) {
+    /*
+     * A certificate goes to the record: its registration is checked as
+     * the record sync checks the entries its peers list (in force now,
+     * signed by a publisher of its own epoch), so that a blob is taken
+     * in the same whether it comes by upload or from a peer.  New data
+     * needs a publisher of the current committee.
+     */
+
+    if (rc == WALRUS_OK
+        && t->route.kind == NGX_WALRUS_ROUTE_CERTIFICATE)
+    {
+        rc = walrus_registration_verify_history(t->history, &t->registration,
+                                                t->route.blob_id);
+
+    } else if (rc == WALRUS_OK) {
         rc = walrus_registration_verify(t->committee, &t->registration,
                                         t->route.blob_id);
     }
@@ -580,11 +594,21 @@ ngx_walrus_put_certificate(ngx_walrus_put_t *t)
 
     rc = walrus_cert_parse(cert, buf, t->body_len);
 
+    /* checked against the committee of the epoch it names */
+
     if (rc == WALRUS_OK) {
-        rc = walrus_cert_verify(t->committee, cert, t->route.blob_id);
+        rc = walrus_cert_verify_history(t->history, cert, t->route.blob_id);
     }
 
-    if (rc != WALRUS_OK) {
+    if (rc == WALRUS_ENOEPOCH) {
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_CONFLICT, "UNKNOWN_EPOCH",
+                             "the certificate is of epoch %u, which this "
+                             "node's committee history (epochs %u to %u) "
+                             "does not hold", (unsigned) cert->epoch,
+                             (unsigned) t->history->first,
+                             (unsigned) t->history->current);
+
+    } else if (rc != WALRUS_OK) {
         ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
                              "INVALID_CERTIFICATE", "the certificate is not "
                              "valid for this blob and committee: %s",

@@ -9,13 +9,15 @@
 
 
 #include <ngx_walrus_node.h>
+#include <walrus_history.h>
 #include <walrus_registration.h>
 #include <walrus_store.h>
 
 
 struct ngx_walrus_put_s {
     ngx_walrus_route_t         route;
-    const walrus_committee_t  *committee;
+    const walrus_committee_t  *committee;  /* the current one */
+    const walrus_history_t    *history;    /* checks certificates */
     ngx_chain_t               *body;
     off_t                      body_len;
     ngx_temp_file_t           *body_file;

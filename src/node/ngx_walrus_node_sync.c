@@ -2,7 +2,8 @@
  * The keeper's sync phase: pulls the entries of every peer's
  * certified-blob record after the cursor this node keeps for it, and
  * takes in the blobs it did not know.  An entry is used only when its
- * certificate and registration verify against the committee, so a peer
+ * certificate and registration verify against the committee history
+ * (the certificate with the committee of its epoch), so a peer
  * can neither make this node store a blob nobody certified nor, alone,
  * hide one: every honest peer that holds a blob lists it.
  */
@@ -33,7 +34,7 @@ typedef struct {
 
 /* one page, taken in by a thread task */
 typedef struct {
-    const walrus_committee_t    *committee;
+    const walrus_history_t      *history;
     ngx_uint_t                   peer;
     u_char                      *body;
     size_t                       len;
@@ -43,6 +44,7 @@ typedef struct {
     ngx_uint_t                   added;
     ngx_uint_t                   known;
     ngx_uint_t                   refused;   /* did not verify */
+    uint32_t                     ahead;     /* an epoch not held, or 0 */
     unsigned                     garbled:1; /* not framed as entries */
     int                          err;       /* errno of a failed write */
 } ngx_walrus_sync_page_t;
@@ -239,7 +241,7 @@ ngx_walrus_sync_answer(ngx_walrus_round_t *rd, ngx_walrus_call_t *call)
         return;
     }
 
-    pg->committee = kp->committee;
+    pg->history = kp->history;
     pg->peer = call->node;
 
     if (ngx_snprintf((u_char *) pg->store, sizeof(pg->store), "%V%Z",
@@ -389,7 +391,21 @@ ngx_walrus_sync_take(void *data, ngx_log_t *log)
         } else if (ngx_walrus_sync_known(pg, cert.blob_id)) {
             pg->known++;
 
-        } else if (walrus_record_entry_verify(pg->committee, &e, blob_id)
+        } else if (cert.epoch > pg->history->current) {
+            /*
+             * Most likely the peer runs a newer history than this node:
+             * the entry is not refused but waited for, the cursor stays
+             * on it until a reload brings the epoch's committee.  A
+             * lying peer can hold up only its own listing so, which it
+             * could withhold anyway; the other peers list the blobs.
+             * An epoch older than the history's first was dropped: its
+             * certificates no longer verify, and are refused below.
+             */
+            pg->ahead = cert.epoch;
+            return;
+
+        } else if (walrus_record_entry_verify_history(pg->history, &e,
+                                                      blob_id)
                    != WALRUS_OK)
         {
             pg->refused++;
@@ -497,7 +513,8 @@ ngx_walrus_sync_taken(ngx_walrus_round_t *rd, void *data)
     rd->changed = 1;
 
     /* a full page may have more after it; an empty one ends the peer */
-    wp->more = pg->consumed > 0 && !pg->garbled && pg->err == 0;
+    wp->more = pg->consumed > 0 && !pg->garbled && pg->err == 0
+               && pg->ahead == 0;
 
     if (pg->added) {
         ngx_log_error(NGX_LOG_INFO, rd->log, 0,
@@ -542,6 +559,15 @@ ngx_walrus_sync_taken(ngx_walrus_round_t *rd, void *data)
         ngx_log_error(NGX_LOG_ERR, rd->log, pg->err,
                       "walrus: cannot store the certified blobs listed by "
                       "peer %s", name);
+    }
+
+    if (pg->ahead) {
+        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                      "walrus: peer %s listed a certificate of epoch %uD, "
+                      "which the committee history (epochs %uD to %uD) "
+                      "does not hold: its record is read on from there "
+                      "once a reload brings that epoch", name, pg->ahead,
+                      kp->history->first, kp->history->current);
     }
 
     sy->taking = 0;
