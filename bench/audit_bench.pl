@@ -12,13 +12,14 @@
 #      opens until ROUNDS more rounds opened, the CPU of the nginx
 #      processes (utime + stime from /proc, event loop and thread pool
 #      apart) and every audit request the nodes served and made;
-#   2. beacon polls only (walrus_node_audit_interval 1000 I, so that no
-#      round opens): the keepers still ask their peers for their newest
-#      beacon each keeper round; the CPU and requests over a window of the
-#      same length, after the same settling time;
-#   3. audits off (walrus_node_audit_interval 0): the same.
+#   2. audits off (walrus_node_audit_interval 0): the CPU over a window of
+#      the same length, after the same settling time;
+#   3. beacon polls only: an interval at which no round opens in the
+#      window but the keepers ask their peers for a newer beacon at every
+#      keeper round (as they do from half an interval after they took the
+#      newest one); the same.
 #
-# The CPU of a round is (1) - (3); a poll costs ((2) - (3)) / polls, and
+# The CPU of a round is (1) - (2); a poll costs ((3) - (2)) / polls, and
 # the round without its polls is what is left.
 #
 # Bytes: each node server logs what it serves under /v1/audit/
@@ -284,9 +285,25 @@ sub audits_on {
     return $w;
 }
 
-# a window of $length s with audits at $interval s (0: off); with an
-# interval far longer than the window no round opens, and what the nodes
-# do for audits is polling their peers' beacons, once per keeper round
+# An audit interval X at which the nodes poll their peers' beacons at
+# every keeper round of a window of $length s and no round opens: a node
+# polls once after its start, then from X / 2 after it took its newest
+# beacon (the file's time, T), and the next round opens X after T.  So X
+# is twice the time since the latest T, once the earliest T is far
+# enough back that X also reaches past the window's end.
+sub polls_interval {
+    my ($length) = @_;
+    for (;;) {
+        my @ago = map { time - (stat($t->store($_) . '/audit/latest'))[9] }
+                  0 .. $N - 1;
+        my $x = int(2 * min(@ago)) - 2;
+        return $x if $x >= max(@ago) + $SETTLE + $length + 2 * $KEEPER + 10;
+        sleep 1;
+    }
+}
+
+# a window of $length s with audits at $interval s (0: off), no round
+# opening in it
 sub audits_idle {
     my ($length, $interval) = @_;
     start($interval);
@@ -336,14 +353,15 @@ for my $rep (1 .. $REPS) {
     printf "audits on: rounds %d to %d in %.1f s, CPU %.2f + %.2f s\n",
         $on->{first}, $on->{first} + $ROUNDS, $on->{to} - $on->{from},
         $on->{loop}, $on->{pool};
-    my $polls = audits_idle($on->{to} - $on->{from}, 1000 * $I);
-    push @polls, $polls;
-    printf "beacon polls only: %.1f s, CPU %.2f + %.2f s\n",
-        $polls->{to} - $polls->{from}, $polls->{loop}, $polls->{pool};
-    my $off = audits_idle($on->{to} - $on->{from}, 0);
+    my $length = $on->{to} - $on->{from};
+    my $off = audits_idle($length, 0);
     push @off, $off;
     printf "audits off: %.1f s, CPU %.2f + %.2f s\n", $off->{to} - $off->{from},
         $off->{loop}, $off->{pool};
+    my $polls = audits_idle($length, polls_interval($length));
+    push @polls, $polls;
+    printf "beacon polls only: %.1f s, CPU %.2f + %.2f s\n",
+        $polls->{to} - $polls->{from}, $polls->{loop}, $polls->{pool};
 }
 
 # a challenge by hand against every node (walrusctl audit), half an
