@@ -236,10 +236,9 @@ my $k = pair_of($X, $lost);
 
 mode($X, 'mute');
 my $gone = (sort { $b <=> $a } map { newest($_) } 0 .. $n - 1)[0];
-unlink $t->store($X) . "/$lost/$k.primary" or die "unlink: $!";
-ok(WalrusTest::eventually(sub { newest(0) > $gone && newest($X) > $gone },
+ok(WalrusTest::eventually(sub { !grep { newest($_) <= $gone } 0 .. $n - 1 },
                           30),
-   'a round opens after the loss');
+   'a round opens while node 6 keeps its answers back');
 
 # its peers lock the blob's pair against recovery in every round that
 # challenges it (all its promised blobs: fewer than c = 32), until they
@@ -248,6 +247,17 @@ ok(WalrusTest::eventually(sub {
        grep { $_->[0] eq $lost && $_->[1] == $k && $_->[2] == $X
               && $_->[3] > $gone } locks(0) }, 10),
    "node 0 locks pair $k of the blob for node $X until it answers");
+
+# the sliver lost now: node 6 cannot rebuild it from its peers
+unlink $t->store($X) . "/$lost/$k.primary" or die "unlink: $!";
+my $refused = 0;
+ok(WalrusTest::eventually(sub {
+       $refused = grep { m{GET /v1/blobs/\Q$lost\E/recovery/$k\b\S* 409 } }
+                  map { $t->node_access($_) } grep { $_ != $X } 0 .. $n - 1;
+       return $refused > 0 }, 20),
+   "node $X asks its peers for the sliver before it answered: refused "
+   . "($refused)");
+ok(!-e $t->store($X) . "/$lost/$k.primary", 'and does not get it back');
 mode($X, 'honest');
 
 my $R;
@@ -266,13 +276,6 @@ $R //= 0;
 like(WalrusTest::read_file(rounds_dir(0) . "/$R/missing.$X") // '',
      qr/^\Q$lost\E$/m, 'and which one');
 
-my $refused = 0;
-ok(WalrusTest::eventually(sub {
-       $refused = grep { m{GET /v1/blobs/\Q$lost\E/recovery/$k\b\S* 409 } }
-                  map { $t->node_access($_) } grep { $_ != $X } 0 .. $n - 1;
-       return $refused > 0 }, 20),
-   "node $X asked its peers for the sliver before it answered: refused "
-   . "($refused)");
 ok(WalrusTest::eventually(sub { $t->holds($X, $lost) }, 60),
    'once it answered, the lock lifts and the node heals the blob');
 ok(!certified($X, $R), "node $X has no audit certificate of round $R");

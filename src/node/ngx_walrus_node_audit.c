@@ -192,6 +192,7 @@ static ngx_int_t
 ngx_walrus_audit_step(ngx_walrus_round_t *rd, ngx_walrus_audit_phase_t *ph)
 {
     uint32_t               r, j;
+    ngx_msec_t             early, due;
     ngx_uint_t             i;
     ngx_walrus_keeper_t   *kp;
     ngx_walrus_auditor_t  *au;
@@ -214,15 +215,19 @@ ngx_walrus_audit_step(ngx_walrus_round_t *rd, ngx_walrus_audit_phase_t *ph)
 
         /*
          * No round after R opens before its leader's interval passed
-         * since it took R (17.6), about when this node took it: peers
-         * are asked for newer beacons once after a start (this node may
-         * be rounds behind), then only from half an interval after T,
-         * every keeper round until one comes.
+         * since it took R (17.6), within a keeper round or so of when
+         * this node took it: peers are asked for newer beacons once
+         * after a start (this node may be rounds behind), then only from
+         * two keeper intervals before T + I, every keeper round until
+         * one comes.
          */
 
+        early = 2 * kp->conf->keeper_interval;
+        due = kp->conf->audit_interval > early
+              ? kp->conf->audit_interval - early : 0;
+
         if (au->polled
-            && (ngx_msec_t) (ngx_time() - au->since) * 1000
-               < kp->conf->audit_interval / 2)
+            && (ngx_msec_t) (ngx_time() - au->since) * 1000 < due)
         {
             return NGX_DONE;
         }
