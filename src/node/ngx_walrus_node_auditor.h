@@ -101,6 +101,8 @@ ngx_int_t ngx_walrus_audit_pick(ngx_walrus_round_t *rd);
 ngx_int_t ngx_walrus_audit_ask(ngx_walrus_round_t *rd);
 void ngx_walrus_audit_checked(ngx_walrus_round_t *rd,
     ngx_walrus_call_t *call);
+
+/* the recovery lock it writes (ngx_walrus_node_audit_locks.c) */
 ngx_int_t ngx_walrus_audit_write_locks(ngx_walrus_round_t *rd);
 
 /* the node's own certificate (ngx_walrus_node_audit_cert.c) */
