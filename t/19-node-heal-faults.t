@@ -48,15 +48,7 @@ EOF
 # --- relays ------------------------------------------------------------------
 
 # the relayed nodes' servers on ports of their own
-my (%real, $moved);
-for my $i ($L, $T, $B) {
-    $real{$i} = WalrusTest::free_port();
-    my $server = $t->node_server($i);
-    my $port = $t->node_port($i);
-    $server =~ s/listen 127\.0\.0\.1:$port;/listen 127.0.0.1:$real{$i};/
-        or die 'cannot move the node';
-    $moved .= $server;
-}
+my ($moved, @real) = $t->moved_nodes($L, $T, $B);
 
 sub mode { WalrusTest::write_file("$dir/mode$_[0]", $_[1]) }
 
@@ -120,7 +112,7 @@ sub relay_connection {
             next;
         }
 
-        my $answer = WalrusTest::forward($real{$i}, $h, $body);
+        my $answer = WalrusTest::forward($real[$i], $h, $body);
         return if $answer eq '';
         my ($head, $rest) = split /\r\n\r\n/, $answer, 2;
 

@@ -41,15 +41,7 @@ my $L = $X == 0 ? 1 : 0;
 # --- the relays ------------------------------------------------------------
 
 # the relayed nodes' servers on ports of their own
-my ($moved, %real) = ('');
-for my $i ($L, $X) {
-    $real{$i} = WalrusTest::free_port();
-    my $server = $t->node_server($i);
-    my $port = $t->node_port($i);
-    $server =~ s/listen 127\.0\.0\.1:$port;/listen 127.0.0.1:$real{$i};/
-        or die 'cannot move the node';
-    $moved .= $server;
-}
+my ($moved, @real) = $t->moved_nodes($L, $X);
 
 sub relay {
     my ($c, $i) = @_;
@@ -66,7 +58,7 @@ sub relay {
         }
 
         sleep 0.15 if $i == $X && $asked && -e "$dir/late";
-        my $answer = WalrusTest::forward($real{$i}, $h, $body);
+        my $answer = WalrusTest::forward($real[$i], $h, $body);
         return if $answer eq '';
         $answer =~ s/\r\n\r\n/\r\nX-Walrus-Inconsistent: true\r\n\r\n/
             if $claim && $asked;

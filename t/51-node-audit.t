@@ -43,15 +43,8 @@ EOF
 
 # --- relays: a node that answers everything 2 s late, and a liar -----------
 
-my (%real, $moved);
-for my $i ($SLOW, $LIAR) {
-    $real{$i} = WalrusTest::free_port();
-    my $server = $t->node_server($i);
-    my $port = $t->node_port($i);
-    $server =~ s/listen 127\.0\.0\.1:$port;/listen 127.0.0.1:$real{$i};/
-        or die 'cannot move the node';
-    $moved .= $server;
-}
+# the relayed nodes' servers on ports of their own
+my ($moved, @real) = $t->moved_nodes($SLOW, $LIAR);
 
 sub mode { WalrusTest::write_file("$dir/mode$_[0]", $_[1]) }
 
@@ -87,7 +80,7 @@ sub relay_connection {
             next;
         }
 
-        my $answer = WalrusTest::forward($real{$i}, $h, $body);
+        my $answer = WalrusTest::forward($real[$i], $h, $body);
         return if $answer eq '';
         my ($head, $rest) = split /\r\n\r\n/, $answer, 2;
 
@@ -213,6 +206,12 @@ my $Rm = (sort { $b <=> $a } map { newest($_) } 0 .. $n - 1)[0] + 1;
 ok(WalrusTest::eventually(sub {
        !grep { newest($_) <= $Rm } grep { $_ != $SLOW } 0 .. $n - 1 }, 30),
    "round $Rm and a later one are open at every node");
+# a round the node skipped (it took a later beacon first) it cannot
+# answer: the first one after the mute that it holds
+my $opened = $Rm;
+$Rm++ while $Rm < newest($SLOW) && !-e rounds_dir($SLOW) . "/$Rm/beacon";
+ok(-e rounds_dir($SLOW) . "/$Rm/beacon",
+   "node $SLOW holds the beacon of round $Rm (from round $opened)");
 ok(!grep({ -e rounds_dir($_) . "/$Rm/attest.$SLOW" }
          grep { $_ != $SLOW } 0 .. $n - 1),
    "no node heard node $SLOW for round $Rm so far");

@@ -729,13 +729,14 @@ sub DESTROY {
 
 # --- relays in front of nodes ----------------------------------------------
 
-# the nodes' servers on ports of their own, so that relays can take the
-# committee's ports: (config of the servers, their ports)
+# the nodes' servers (all, or those named) on ports of their own, so
+# that relays can take the committee's ports: (config of the servers,
+# their ports by node index)
 sub moved_nodes {
-    my ($self) = @_;
+    my ($self, @nodes) = @_;
     my ($conf, @real) = ('');
 
-    for my $i (0 .. $self->{n} - 1) {
+    for my $i (@nodes ? @nodes : 0 .. $self->{n} - 1) {
         $real[$i] = free_port();
         my $server = $self->node_server($i);
         my $port = $self->node_port($i);
