@@ -782,11 +782,14 @@ walrus_committee_shards(walrus_committee_ctx_t *ctx, unsigned i,
 
     count = json_array_size(shards);
 
+    /*
+     * A node with no shards holds nothing new and its signatures weigh
+     * nothing: it is how a node leaves (it serves what it held until the
+     * new owners are ready, docs/protocol.md 18.6) or waits to join.
+     */
+
     if (count == 0) {
-        walrus_committee_error(ctx->err, ctx->errlen,
-                               "nodes[%u].shards: a node needs one shard "
-                               "or more", i);
-        return WALRUS_EFORMAT;
+        return WALRUS_OK;
     }
 
     if (count > n) {

@@ -225,10 +225,6 @@ static const walrus_test_case_t  walrus_test_cases[] = {
       COMMITTEE("\"epoch\":1,\"n_shards\":5,\"segment_size\":1048576",
                 NODES),
       "shard 4 is not owned by any node" },
-    { "node with no shards",
-      COMMITTEE(FIELDS, N0 "," N1 "," NODE("c", "http://h", "2,3", "2")
-                "," NODE("d", "http://h", "", "3")),
-      "nodes[3].shards: a node needs one shard or more" },
     { "more shards than n",
       COMMITTEE(FIELDS, NODE("a", "http://h", "0,1,2,3,0", "0")),
       "nodes[0].shards: 5 shards" },
@@ -653,6 +649,21 @@ walrus_test_small(void)
     is_int(rc, WALRUS_OK, "one node with every shard, maximal segment");
     is_int(c.nodes[0].nshards, 4, "it holds four shards");
     is_int(c.segment_size, 268435456, "segment size 256 MiB");
+    walrus_committee_free(&c);
+    free(json);
+
+    /* a node leaving (or not yet joined): listed, with no shards */
+    json = walrus_test_expand(
+        COMMITTEE(FIELDS, N0 "," N1 "," NODE("c", "http://h", "2,3", "2")
+                  "," NODE("d", "http://h", "", "3")));
+    rc = walrus_committee_parse(&c, json, strlen(json), NULL, err,
+                                sizeof(err));
+    is_int(rc, WALRUS_OK, "a node with no shards parses");
+    is_int(c.nnodes, 4, "it is one of four nodes");
+    is_int(c.nodes[3].nshards, 0, "it holds no shard");
+    ok(c.shard_owner[2] == 2 && c.shard_owner[3] == 2,
+       "its neighbour holds shards 2 and 3");
+    is_int(walrus_committee_find(&c, "d"), 3, "it is found by its name");
     walrus_committee_free(&c);
     free(json);
 
