@@ -22,6 +22,19 @@
 int walrus_sliver_file_verify(int fd, const walrus_metadata_t *m,
     walrus_codec_t *codec, uint8_t *buf, unsigned pair, walrus_axis_e axis);
 
+/*
+ * WALRUS_OK when buf (len bytes) is segment seg's slice of pair's sliver
+ * of `axis` as the metadata commits to it: what a node checks of a slice
+ * another node sent (a shard's old owner during a migration).
+ */
+int walrus_sliver_slice_verify(walrus_codec_t *codec,
+    const walrus_metadata_t *m, unsigned pair, walrus_axis_e axis,
+    uint64_t seg, const uint8_t *buf, size_t len);
+
+/* bytes of segment seg's slice of a sliver of `axis` */
+size_t walrus_sliver_slice_size(const walrus_metadata_t *m,
+    walrus_axis_e axis, uint64_t seg);
+
 /* bytes of the largest slice of a sliver of this blob */
 size_t walrus_sliver_file_buffer(const walrus_metadata_t *m);
 

@@ -63,24 +63,42 @@ ngx_walrus_fanout_call_uri(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     ngx_walrus_arena_t *arena, ngx_uint_t node, ngx_uint_t method,
     ngx_str_t *uri, ngx_chain_t *body, size_t body_max)
 {
-    u_char                  *p;
-    ngx_pool_t              *pool;
-    walrus_node_t           *wn;
-    ngx_walrus_call_t       *call;
-    ngx_pool_cleanup_t      *cln;
     ngx_walrus_main_conf_t  *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
-    wn = &wmcf->committee->nodes[node];
+
+    return ngx_walrus_fanout_call_to(r, fo, arena,
+                                     wmcf->committee->nodes[node].name, node,
+                                     method, uri, body, body_max);
+}
+
+
+/*
+ * A call to the node called name, which may be a node of an earlier
+ * epoch's committee (the old owner of a shard); node is the caller's tag
+ * for it.  The name is the upstream's, as in the current committee.
+ */
+
+ngx_walrus_call_t *
+ngx_walrus_fanout_call_to(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
+    ngx_walrus_arena_t *arena, const char *name, ngx_uint_t node,
+    ngx_uint_t method, ngx_str_t *uri, ngx_chain_t *body, size_t body_max)
+{
+    u_char              *p;
+    size_t               len;
+    ngx_pool_t          *pool;
+    ngx_walrus_call_t   *call;
+    ngx_pool_cleanup_t  *cln;
+
     pool = arena != NULL ? arena->pool : r->pool;
+    len = ngx_strlen(name);
 
     call = ngx_pcalloc(pool, sizeof(ngx_walrus_call_t));
     if (call == NULL) {
         return NULL;
     }
 
-    call->location.data = ngx_pnalloc(pool, fo->node_location->len
-                                            + ngx_strlen(wn->name));
+    call->location.data = ngx_pnalloc(pool, fo->node_location->len + len);
     call->node_uri.data = ngx_pnalloc(pool, uri->len);
     if (call->location.data == NULL || call->node_uri.data == NULL) {
         return NULL;
@@ -88,7 +106,7 @@ ngx_walrus_fanout_call_uri(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
 
     p = ngx_cpymem(call->location.data, fo->node_location->data,
                    fo->node_location->len);
-    p = ngx_cpymem(p, wn->name, ngx_strlen(wn->name));
+    p = ngx_cpymem(p, name, len);
     call->location.len = p - call->location.data;
 
     ngx_memcpy(call->node_uri.data, uri->data, uri->len);

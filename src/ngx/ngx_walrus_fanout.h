@@ -94,6 +94,10 @@ ngx_walrus_call_t *ngx_walrus_fanout_call(ngx_http_request_t *r,
 ngx_walrus_call_t *ngx_walrus_fanout_call_uri(ngx_http_request_t *r,
     ngx_walrus_fanout_t *fo, ngx_walrus_arena_t *arena, ngx_uint_t node,
     ngx_uint_t method, ngx_str_t *uri, ngx_chain_t *body, size_t body_max);
+ngx_walrus_call_t *ngx_walrus_fanout_call_to(ngx_http_request_t *r,
+    ngx_walrus_fanout_t *fo, ngx_walrus_arena_t *arena, const char *name,
+    ngx_uint_t node, ngx_uint_t method, ngx_str_t *uri, ngx_chain_t *body,
+    size_t body_max);
 
 ngx_walrus_arena_t *ngx_walrus_arena_create(ngx_walrus_fanout_t *fo,
     ngx_log_t *log);

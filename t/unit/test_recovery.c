@@ -7,6 +7,7 @@
 #include <test_blob.h>
 #include <walrus_recovery.h>
 #include <walrus_sha256.h>
+#include <walrus_sliver_file.h>
 
 
 /* the answer of an honest node holding the pairs helpers[0..nh-1] */
@@ -497,6 +498,74 @@ test_inconsistency(void)
 }
 
 
+/* slices of one pair's slivers checked alone, as a migration takes them */
+
+static void
+test_slices(void)
+{
+    int              all;
+    size_t           len;
+    uint8_t         *copy;
+    uint64_t         g;
+    unsigned         k, a;
+    store_t          st;
+    walrus_axis_e    axis;
+    walrus_codec_t  *c;
+
+    c = walrus_codec_create(7);
+    store_encode(c, 3 * 4096 + 1000, 4096, 0, &st);
+    all = 1;
+
+    for (k = 0; k < 7; k++) {
+        for (a = 0; a < 2; a++) {
+            axis = a ? WALRUS_SECONDARY : WALRUS_PRIMARY;
+
+            for (g = 0; g < st.meta.nsegments; g++) {
+                len = walrus_sliver_slice_size(&st.meta, axis, g);
+                all &= len == walrus_sliver_size(&st.meta.params, axis,
+                                  walrus_symbol_size(&st.meta.params,
+                                      walrus_segment_length(st.meta.length,
+                                          st.meta.segment_size, g)));
+                all &= walrus_sliver_slice_verify(c, &st.meta, k, axis, g,
+                                                  slice(&st, k, axis, g),
+                                                  len)
+                       == WALRUS_OK;
+            }
+        }
+    }
+
+    ok(all, "every slice of every pair verifies on its own");
+
+    len = walrus_sliver_slice_size(&st.meta, WALRUS_PRIMARY, 1);
+    copy = malloc(len);
+    memcpy(copy, slice(&st, 2, WALRUS_PRIMARY, 1), len);
+    copy[len / 2] ^= 1;
+    ok(walrus_sliver_slice_verify(c, &st.meta, 2, WALRUS_PRIMARY, 1, copy,
+                                  len)
+       != WALRUS_OK, "a slice with a flipped byte does not");
+    copy[len / 2] ^= 1;
+    ok(walrus_sliver_slice_verify(c, &st.meta, 2, WALRUS_PRIMARY, 0, copy,
+                                  len)
+       != WALRUS_OK, "nor one given for another segment");
+    ok(walrus_sliver_slice_verify(c, &st.meta, 3, WALRUS_PRIMARY, 1, copy,
+                                  len)
+       != WALRUS_OK, "nor one given for another pair");
+    ok(walrus_sliver_slice_verify(c, &st.meta, 2, WALRUS_PRIMARY, 1, copy,
+                                  len - 1)
+       != WALRUS_OK, "nor one a byte short");
+    is_int(walrus_sliver_slice_verify(c, &st.meta, 2, WALRUS_PRIMARY,
+                                      st.meta.nsegments, copy, len),
+           WALRUS_EINVAL, "a segment past the blob is EINVAL");
+    is_int(walrus_sliver_slice_verify(c, &st.meta, 7, WALRUS_PRIMARY, 1,
+                                      copy, len),
+           WALRUS_EINVAL, "a pair past n is EINVAL");
+
+    free(copy);
+    store_free(&st);
+    walrus_codec_destroy(c);
+}
+
+
 int
 main(void)
 {
@@ -509,6 +578,7 @@ main(void)
 
     test_ranges_and_lies();
     test_inconsistency();
+    test_slices();
 
     return tap_done();
 }
