@@ -48,6 +48,7 @@ typedef struct {
     ngx_pool_t            *pool;       /* where the call lives */
     ngx_http_request_t    *request;    /* the subrequest */
     ngx_uint_t             node;
+    const char            *name;       /* the node's ($walrus_node) */
     ngx_uint_t             method;
     ngx_chain_t           *request_body; /* or NULL */
     ngx_walrus_arena_t    *arena;

@@ -268,8 +268,6 @@ ngx_walrus_capture_grow(ngx_walrus_call_t *call, size_t need)
 static void
 ngx_walrus_capture_cut(ngx_http_request_t *r, ngx_walrus_call_t *call)
 {
-    ngx_walrus_main_conf_t  *wmcf;
-
     if (call->truncated) {
         return;
     }
@@ -282,13 +280,10 @@ ngx_walrus_capture_cut(ngx_http_request_t *r, ngx_walrus_call_t *call)
         return;
     }
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
-
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "walrus: node %s answered %V with more than %uz bytes, "
                   "more than a valid answer has; dropped",
-                  wmcf->committee->nodes[call->node].name, &call->node_uri,
-                  call->body_max);
+                  call->name, &call->node_uri, call->body_max);
 }
 
 
@@ -328,9 +323,7 @@ static ngx_int_t
 ngx_walrus_variable_node(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    walrus_node_t           *wn;
-    ngx_walrus_call_t       *call;
-    ngx_walrus_main_conf_t  *wmcf;
+    ngx_walrus_call_t  *call;
 
     call = ngx_walrus_call_of(r);
 
@@ -339,11 +332,8 @@ ngx_walrus_variable_node(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         return NGX_OK;
     }
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
-    wn = &wmcf->committee->nodes[call->node];
-
-    v->data = (u_char *) wn->name;
-    v->len = ngx_strlen(wn->name);
+    v->data = (u_char *) call->name;
+    v->len = ngx_strlen(call->name);
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

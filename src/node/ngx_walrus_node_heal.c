@@ -121,6 +121,16 @@ ngx_walrus_heal_start(ngx_walrus_round_t *rd)
 
             break;
 
+        case NGX_WALRUS_HEAL_PULL_ASK:
+            rc = ngx_walrus_heal_pull_ask(rd, h);
+
+            /* NGX_DECLINED: recovery symbols from here on */
+            if (rc != NGX_DECLINED) {
+                return rc;
+            }
+
+            break;
+
         case NGX_WALRUS_HEAL_BATCH_ASK:
             rc = ngx_walrus_heal_batch_ask(rd, h);
 
@@ -249,11 +259,17 @@ ngx_walrus_heal_answer(ngx_walrus_round_t *rd, ngx_walrus_call_t *call)
     ngx_walrus_heal_task_t  *t;
 
     h = rd->phase_data;
-    name = rd->keeper->committee->nodes[call->node].name;
 
     if (h == NULL) {
         return;
     }
+
+    if (call->kind == NGX_WALRUS_HEAL_CALL_PULL) {
+        ngx_walrus_heal_pull_answer(rd, h, call);
+        return;
+    }
+
+    name = rd->keeper->committee->nodes[call->node].name;
 
     if (h->state == NGX_WALRUS_HEAL_META_ASK) {
 
@@ -564,6 +580,8 @@ ngx_walrus_heal_cleanup(void *data)
             h->peers[i].body = NULL;
         }
     }
+
+    ngx_walrus_heal_pull_drop(h);
 
     if (h->meta_task != NULL && h->meta_task->body != NULL) {
         ngx_walrus_buffer_free(h->meta_task->body);

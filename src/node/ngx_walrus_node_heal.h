@@ -32,12 +32,19 @@
 #define NGX_WALRUS_MISSING_PRIMARY    1
 #define NGX_WALRUS_MISSING_SECONDARY  2
 
+/* the kind of the calls to a shard's old owner (call->kind) */
+#define NGX_WALRUS_HEAL_CALL_PULL     1
+
+/* old owners a heal phase stops asking (unreachable, or lied) */
+#define NGX_WALRUS_HEAL_SHUNNED       8
+
 
 typedef enum {
     NGX_WALRUS_HEAL_SCAN_NEXT = 0,
     NGX_WALRUS_HEAL_BLOB_NEXT,
     NGX_WALRUS_HEAL_META_ASK,
     NGX_WALRUS_HEAL_PAIR_NEXT,
+    NGX_WALRUS_HEAL_PULL_ASK,       /* from the shard's old owner */
     NGX_WALRUS_HEAL_BATCH_ASK,
     NGX_WALRUS_HEAL_COMMIT,
     NGX_WALRUS_HEAL_WAIT            /* a task decides what follows */
@@ -59,6 +66,7 @@ typedef struct {
     uint8_t                    id[WALRUS_BLOB_ID_LEN];
     char                       id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
     uint64_t                   cursor;     /* of its record entry */
+    uint32_t                   epoch;      /* of its certificate */
     unsigned                   npairs;
     unsigned                   pairs[WALRUS_MAX_SHARDS];
     u_char                     missing[WALRUS_MAX_SHARDS]; /* by pair */
@@ -101,6 +109,14 @@ typedef struct {
     int                        commit_err;
     ngx_uint_t                 npeers;
     uint64_t                   received;    /* answer bytes, this pair */
+    const walrus_node_t       *old_owner;   /* of the pair's shard */
+    ngx_walrus_call_t         *pull[2];     /* asked: primary, secondary */
+    u_char                    *pull_body[2]; /* their answers (buffers) */
+    size_t                     pull_len[2];
+    uint64_t                   pulled;      /* bytes from it, this pair */
+    unsigned                   pull_asked:1;
+    ngx_uint_t                 nshunned;
+    const walrus_node_t       *shunned[NGX_WALRUS_HEAL_SHUNNED];
     struct ngx_walrus_heal_task_s  *meta_task;  /* holds a peer's body */
 } ngx_walrus_heal_t;
 
@@ -150,6 +166,22 @@ ngx_int_t ngx_walrus_heal_scan(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h);
 ngx_int_t ngx_walrus_heal_pair(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h);
 ngx_int_t ngx_walrus_heal_batch_ask(ngx_walrus_round_t *rd,
     ngx_walrus_heal_t *h);
+
+/*
+ * A pair whose shard had another owner in the previous epoch is taken
+ * from that node first (heal_pull.c): the pair's old owner, or NULL.
+ */
+const walrus_node_t *ngx_walrus_heal_old_owner(ngx_walrus_round_t *rd,
+    ngx_walrus_heal_t *h);
+ngx_int_t ngx_walrus_heal_pull_ask(ngx_walrus_round_t *rd,
+    ngx_walrus_heal_t *h);
+void ngx_walrus_heal_pull_answer(ngx_walrus_round_t *rd,
+    ngx_walrus_heal_t *h, ngx_walrus_call_t *call);
+/* the old owner's answers in hand, freed */
+void ngx_walrus_heal_pull_drop(ngx_walrus_heal_t *h);
+
+/* the pair's files, opened for writing once (0, or an errno) */
+int ngx_walrus_heal_open_files(ngx_walrus_heal_t *h);
 ngx_int_t ngx_walrus_heal_commit(ngx_walrus_round_t *rd,
     ngx_walrus_heal_t *h);
 void ngx_walrus_heal_batch_answer(ngx_walrus_round_t *rd,

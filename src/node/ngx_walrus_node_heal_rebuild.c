@@ -48,17 +48,24 @@ ngx_walrus_heal_pair(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h)
     h->received = 0;
 
     ngx_walrus_heal_drop_answers(h, rd->keeper->committee->nnodes);
+    ngx_walrus_heal_pull_drop(h);
 
     for (i = 0; i < rd->keeper->committee->nnodes; i++) {
         h->peers[i].state = NGX_WALRUS_PEER_UNASKED;
         h->peers[i].bad = 0;
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rd->log, 0,
-                   "walrus: rebuilding pair %ud of blob %s", h->pair,
-                   b->id_text);
+    h->pulled = 0;
+    h->pull_asked = 0;
+    h->old_owner = ngx_walrus_heal_old_owner(rd, h);
 
-    h->state = NGX_WALRUS_HEAL_BATCH_ASK;
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                   "walrus: rebuilding pair %ud of blob %s%s", h->pair,
+                   b->id_text,
+                   h->old_owner ? " from its old owner first" : "");
+
+    h->state = h->old_owner ? NGX_WALRUS_HEAL_PULL_ASK
+                            : NGX_WALRUS_HEAL_BATCH_ASK;
 
     return NGX_OK;
 }
@@ -419,7 +426,6 @@ ngx_walrus_heal_rebuild_run(void *data, ngx_log_t *log)
     ngx_walrus_heal_task_t  *t = data;
 
     int                               rc;
-    char                              name[32];
     u_char                           *out, *proof;
     size_t                            size, proof_len;
     unsigned                          a, k;
@@ -475,22 +481,11 @@ ngx_walrus_heal_rebuild_run(void *data, ngx_log_t *log)
         goto done;
     }
 
-    if (!h->open) {
-        for (a = 0; a < 2; a++) {
-            if (!(h->missing & (1 << a))) {
-                continue;
-            }
+    t->err = ngx_walrus_heal_open_files(h);
 
-            walrus_store_sliver_name(name, sizeof(name), h->pair, a);
-
-            if (walrus_store_open(&h->files[a], h->dir, name) != 0) {
-                t->err = errno;
-                t->rc = WALRUS_EIO;
-                goto done;
-            }
-        }
-
-        h->open = 1;
+    if (t->err) {
+        t->rc = WALRUS_EIO;
+        goto done;
     }
 
     for (g = h->first; g < h->first + h->count; g++) {
@@ -637,6 +632,40 @@ ngx_walrus_heal_rebuilt(ngx_walrus_round_t *rd, void *data)
 }
 
 
+/*
+ * In the thread pool: the temporary files of the pair's missing slivers,
+ * opened at its first batch; whatever way the batches come (from the
+ * old owner, from recovery symbols) they append to them in order.
+ */
+
+int
+ngx_walrus_heal_open_files(ngx_walrus_heal_t *h)
+{
+    char      name[32];
+    unsigned  a;
+
+    if (h->open) {
+        return 0;
+    }
+
+    for (a = 0; a < 2; a++) {
+        if (!(h->missing & (1 << a))) {
+            continue;
+        }
+
+        walrus_store_sliver_name(name, sizeof(name), h->pair, a);
+
+        if (walrus_store_open(&h->files[a], h->dir, name) != 0) {
+            return errno;
+        }
+    }
+
+    h->open = 1;
+
+    return 0;
+}
+
+
 ngx_int_t
 ngx_walrus_heal_commit(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h)
 {
@@ -689,15 +718,29 @@ ngx_walrus_heal_committed(ngx_walrus_round_t *rd, void *data)
         return;
     }
 
-    rd->keeper->healed++;
     rd->keeper->received += h->received;
+    rd->keeper->migrated_bytes += h->pulled;
     ngx_walrus_keeper_forget(rd->keeper, b->id);
 
-    ngx_log_error(NGX_LOG_INFO, rd->log, 0,
-                  "walrus: node %V rebuilt sliver pair %ud of blob %s from "
-                  "%uL bytes of recovery symbols",
-                  &rd->keeper->conf->node_name, h->pair, b->id_text,
-                  h->received);
+    if (h->received == 0 && h->pulled > 0) {
+        rd->keeper->migrated++;
+
+        ngx_log_error(NGX_LOG_INFO, rd->log, 0,
+                      "walrus: node %V took sliver pair %ud of blob %s "
+                      "from its old owner %s (%uL bytes)",
+                      &rd->keeper->conf->node_name, h->pair, b->id_text,
+                      h->old_owner->name, h->pulled);
+
+    } else {
+        rd->keeper->healed++;
+
+        ngx_log_error(NGX_LOG_INFO, rd->log, 0,
+                      "walrus: node %V rebuilt sliver pair %ud of blob %s "
+                      "from %uL bytes of recovery symbols (and %uL bytes "
+                      "from its old owner)",
+                      &rd->keeper->conf->node_name, h->pair, b->id_text,
+                      h->received, h->pulled);
+    }
 
     h->pair_i++;
     h->state = NGX_WALRUS_HEAL_PAIR_NEXT;

@@ -170,6 +170,7 @@ ngx_walrus_heal_scan_entry(ngx_walrus_heal_scan_t *sc,
     ngx_memcpy(b->id, cert.blob_id, WALRUS_BLOB_ID_LEN);
     walrus_blob_id_format(b->id, b->id_text);
     b->cursor = cursor;
+    b->epoch = cert.epoch;
 
     if (walrus_store_dir(dir, sc->store, strlen(sc->store), b->id_text) != 0
         || walrus_store_mkdir(dir) != 0)

@@ -75,6 +75,8 @@ struct ngx_walrus_keeper_s {
     uint64_t                     healed;       /* sliver pairs rebuilt */
     uint64_t                     failed;       /* blobs put off */
     uint64_t                     received;     /* recovery bytes */
+    uint64_t                     migrated;     /* pairs from old owners */
+    uint64_t                     migrated_bytes;
     uint64_t                     known;        /* of the last whole pass */
     uint64_t                     pending;
     uint64_t                     inconsistent;

@@ -14,7 +14,8 @@
     ",\"keeper\":{\"process\":%P,\"rounds\":%ui,\"lastRound\":%T,"            \
     "\"blobs\":{\"known\":%uL,\"held\":%uL,\"pending\":%uL,"                  \
     "\"inconsistent\":%uL},\"healedPairs\":%uL,\"putOff\":%uL,"               \
-    "\"recoveryBytes\":%uL,\"scrub\":{\"bytes\":%uL,\"setAside\":%uL,"      \
+    "\"recoveryBytes\":%uL,\"migratedPairs\":%uL,"                            \
+    "\"migrationBytes\":%uL,\"scrub\":{\"bytes\":%uL,\"setAside\":%uL,"       \
     "\"passes\":%uL},\"peers\":["
 
 #define NGX_WALRUS_KEEPER_PEER_JSON                                          \
@@ -39,6 +40,8 @@ struct ngx_walrus_keeper_status_s {
     uint64_t                   healed;
     uint64_t                   failed;
     uint64_t                   received;
+    uint64_t                   migrated;
+    uint64_t                   migrated_bytes;
     uint64_t                   scrubbed;
     uint64_t                   scrub_bad;
     uint64_t                   scrub_passes;
@@ -142,6 +145,8 @@ ngx_walrus_keeper_publish(ngx_walrus_keeper_t *kp)
     st->healed = kp->healed;
     st->failed = kp->failed;
     st->received = kp->received;
+    st->migrated = kp->migrated;
+    st->migrated_bytes = kp->migrated_bytes;
     st->scrubbed = kp->scrubbed;
     st->scrub_bad = kp->scrub_bad;
     st->scrub_passes = kp->scrub_passes;
@@ -166,7 +171,7 @@ ngx_walrus_keeper_json_len(ngx_walrus_keeper_t *kp)
     }
 
     return sizeof(NGX_WALRUS_KEEPER_JSON) + NGX_TIME_T_LEN
-           + 12 * NGX_INT64_LEN + sizeof("]}")
+           + 14 * NGX_INT64_LEN + sizeof("]}")
            + kp->committee->nnodes
              * (sizeof(NGX_WALRUS_KEEPER_PEER_JSON) + WALRUS_MAX_NAME_LEN
                 + NGX_TIME_T_LEN + 2 * NGX_INT64_LEN + 1);
@@ -192,7 +197,8 @@ ngx_walrus_keeper_json(u_char *p, ngx_walrus_keeper_t *kp)
     p = ngx_sprintf(p, NGX_WALRUS_KEEPER_JSON, st->pid, st->rounds,
                     st->last_round, st->known, st->held, st->pending,
                     st->inconsistent, st->healed, st->failed, st->received,
-                    st->scrubbed, st->scrub_bad, st->scrub_passes);
+                    st->migrated, st->migrated_bytes, st->scrubbed,
+                    st->scrub_bad, st->scrub_passes);
 
     first = 1;
 
