@@ -46,6 +46,7 @@ sub new {
     my $self = bless {
         dir => $dir,
         n => $opt{n} // 7,
+        spares => $opt{spares} // 0,
         segment_size => $opt{segment_size} // 65536,
         epoch => $opt{epoch} // 1,
         publishers => $opt{publishers} // 1,
@@ -54,7 +55,7 @@ sub new {
     }, $class;
 
     make_path("$dir/logs", "$dir/keys");
-    $self->{ports} = [ map { free_port() } 0 .. $self->{n} ];
+    $self->{ports} = [ map { free_port() } 0 .. $self->{n} + $self->{spares} ];
     $self->make_committee();
 
     return $self;
@@ -64,7 +65,12 @@ sub dir { $_[0]{dir} }
 sub n { $_[0]{n} }
 sub f { int(($_[0]{n} - 1) / 3) }
 sub committee { "$_[0]{dir}/committee.json" }
-sub node_port { $_[0]{ports}[$_[1]] }
+# spare nodes (spares => k) are nodes n .. n + k - 1: keys, stores,
+# servers and upstreams, but not in the committee file the harness writes
+# (a test lists them in a later epoch's)
+sub spares { $_[0]{spares} }
+sub nodes { $_[0]{n} + $_[0]{spares} }
+sub node_port { $_[0]{ports}[$_[1] < $_[0]{n} ? $_[1] : $_[1] + 1] }
 sub node_url { "http://127.0.0.1:" . $_[0]->node_port($_[1]) }
 sub gateway_port { $_[0]{ports}[$_[0]{n}] }
 sub gateway_url { "http://127.0.0.1:" . $_[0]->gateway_port }
@@ -114,14 +120,15 @@ sub make_committee {
           . '"public_key_file":"keys/gateway.pub"}]'
         : '';
 
-    for my $i (0 .. $self->{n} - 1) {
+    for my $i (0 .. $self->nodes - 1) {
         my $key = "$dir/keys/node$i";
         run_quiet($CTL, 'keygen', $key) or die "walrusctl keygen failed";
+        make_path($self->store($i));
+        chown_worker($self->store($i));
+        next if $i >= $self->{n};
         push @nodes, sprintf '{"name":"node%d","url":"%s","shards":[%d],'
             . '"public_key_file":"keys/node%d.pub"}', $i, $self->node_url($i),
             $i, $i;
-        make_path($self->store($i));
-        chown_worker($self->store($i));
     }
 
     write_file($self->committee,
@@ -351,7 +358,7 @@ sub expand {
     my %value = (DIR => $self->{dir}, GATEWAY_PORT => $self->gateway_port,
                  %more);
     $text =~ s{%%NODE_PORT_(\d+)%%}{
-        $1 < $self->{n} ? $self->node_port($1)
+        $1 < $self->nodes ? $self->node_port($1)
                         : die "no node $1 for %%NODE_PORT_$1%%\n"
     }ge;
     $text =~ s{%%REDIS_PORT%%}{$self->redis_port}ge;
@@ -460,7 +467,7 @@ sub write_config {
     }
 
     # the upstreams of the nodes: the gateway's and the nodes' peer calls
-    for my $i (0 .. $self->{n} - 1) {
+    for my $i (0 .. $self->nodes - 1) {
         $servers .= "    upstream walrus_node$i {\n"
             . "        server 127.0.0.1:" . $self->node_port($i) . ";\n"
             . "        keepalive 8;\n    }\n";
@@ -468,7 +475,7 @@ sub write_config {
 
     my %down = map { $_ => 1 } @{$opt{down} // []};
     unless (defined $opt{nodes} && !$opt{nodes}) {
-        for my $i (0 .. $self->{n} - 1) {
+        for my $i (0 .. $self->nodes - 1) {
             next if $down{$i};
             $servers .= $self->node_server($i, $opt{node_extra},
                                            $opt{node_server_extra}{$i},
@@ -581,8 +588,8 @@ sub run {
 sub wait_ready {
     my ($self) = @_;
     my $deadline = time + ($self->{valgrind} ? 60 : 10);
-    my @ports = grep { !$self->{down}{$_} } 0 .. $self->{n} - 1;
-    @ports = map { $self->{ports}[$_] } @ports;
+    my @ports = grep { !$self->{down}{$_} } 0 .. $self->nodes - 1;
+    @ports = map { $self->node_port($_) } @ports;
     push @ports, @{$self->{extra_ports} // []};
 
     for my $port (@ports) {
@@ -875,15 +882,15 @@ sub encode {
     return $id;
 }
 
-# whether node i (shard i) holds its sliver pair and the metadata of blob
-# $id, byte for byte those of $t->encode, with its certificate and
-# registration
+# whether node i holds the sliver pair of shard $shard (default i) and the
+# metadata of blob $id, byte for byte those of $t->encode, with its
+# certificate and registration
 sub holds {
-    my ($self, $i, $id) = @_;
+    my ($self, $i, $id, $shard) = @_;
     my $store = $self->store($i) . "/$id";
     my $enc = $self->{encoded}{$id} // die "blob $id was not encoded";
     my $k = WalrusTest::Proto::shard_to_pair(WalrusTest::Proto::unb64url($id),
-                                             $self->{n}, $i);
+                                             $self->{n}, $shard // $i);
     return 0 unless -e "$store/certificate" && -e "$store/registration";
     for my $f ('metadata', "$k.primary", "$k.secondary") {
         my $have = read_file("$store/$f");

@@ -53,6 +53,7 @@ static int walrus_test_write_file(const char *path, const char *text,
     size_t len);
 static void walrus_test_valid(const char *dir);
 static void walrus_test_small(void);
+static char *walrus_test_many_nodes(unsigned count);
 static void walrus_test_bad(const char *dir);
 static void walrus_test_truncated(void);
 static void walrus_test_files(const char *dir);
@@ -193,9 +194,6 @@ static const walrus_test_case_t  walrus_test_cases[] = {
     { "nodes not an array", "{" FIELDS ",\"nodes\":{}}",
       "nodes: expected an array, got an object" },
     { "no nodes", COMMITTEE(FIELDS, ""), "nodes: 0 nodes" },
-    { "more nodes than shards",
-      COMMITTEE(FIELDS, NODES "," NODE("e", "http://h", "", "4")),
-      "nodes: 5 nodes" },
     { "node not an object", COMMITTEE(FIELDS, NODES3 ",[]"),
       "nodes[3]: expected an object, got an array" },
 
@@ -621,6 +619,62 @@ walrus_test_valid(const char *dir)
 }
 
 
+/*
+ * A committee of four shards on nodes[0], then count - 1 nodes with none,
+ * each with a key of its own (two nodes may not share one)
+ */
+
+static char *
+walrus_test_many_nodes(unsigned count)
+{
+    BIO        *bio;
+    char       *json, *p, *data;
+    long        len, j;
+    size_t      size;
+    unsigned    i;
+    EVP_PKEY   *key;
+
+    size = 256 + (size_t) count * 512;
+    json = malloc(size);
+    p = json;
+    p += sprintf(p, "{" FIELDS ",\"nodes\":[");
+
+    for (i = 0; i < count; i++) {
+        if (walrus_key_generate(&key) != WALRUS_OK) {
+            printf("Bail out! key generation failed\n");
+            exit(1);
+        }
+
+        bio = BIO_new(BIO_s_mem());
+        PEM_write_bio_PUBKEY(bio, key);
+        len = BIO_get_mem_data(bio, &data);
+
+        p += sprintf(p, "%s{\"name\":\"n%u\",\"url\":\"http://h\","
+                     "\"shards\":[%s],\"public_key\":\"", i ? "," : "", i,
+                     i ? "" : "0,1,2,3");
+
+        for (j = 0; j < len; j++) {
+            if (data[j] == '\n') {
+                *p++ = '\\';
+                *p++ = 'n';
+
+            } else {
+                *p++ = data[j];
+            }
+        }
+
+        p += sprintf(p, "\"}");
+
+        BIO_free(bio);
+        EVP_PKEY_free(key);
+    }
+
+    sprintf(p, "]}");
+
+    return json;
+}
+
+
 static void
 walrus_test_small(void)
 {
@@ -652,19 +706,38 @@ walrus_test_small(void)
     walrus_committee_free(&c);
     free(json);
 
-    /* a node leaving (or not yet joined): listed, with no shards */
+    /* nodes leaving (or not yet joined): listed, with no shards */
     json = walrus_test_expand(
         COMMITTEE(FIELDS, N0 "," N1 "," NODE("c", "http://h", "2,3", "2")
-                  "," NODE("d", "http://h", "", "3")));
+                  "," NODE("d", "http://h", "", "3") ","
+                  NODE("e", "http://h", "", "4")));
     rc = walrus_committee_parse(&c, json, strlen(json), NULL, err,
                                 sizeof(err));
-    is_int(rc, WALRUS_OK, "a node with no shards parses");
-    is_int(c.nnodes, 4, "it is one of four nodes");
+    is_int(rc, WALRUS_OK, "nodes with no shards parse");
+    is_int(c.nnodes, 5, "five nodes for four shards");
     is_int(c.nodes[3].nshards, 0, "it holds no shard");
     ok(c.shard_owner[2] == 2 && c.shard_owner[3] == 2,
        "its neighbour holds shards 2 and 3");
     is_int(walrus_committee_find(&c, "d"), 3, "it is found by its name");
     walrus_committee_free(&c);
+    free(json);
+
+    /* at most WALRUS_MAX_SHARDS nodes, whatever n */
+    json = walrus_test_many_nodes(WALRUS_MAX_SHARDS);
+    rc = walrus_committee_parse(&c, json, strlen(json), NULL, err,
+                                sizeof(err));
+    is_int(rc, WALRUS_OK, "%u nodes parse", WALRUS_MAX_SHARDS);
+    printf("# %s\n", rc == WALRUS_OK ? "" : err);
+    walrus_committee_free(&c);
+    free(json);
+
+    json = walrus_test_many_nodes(WALRUS_MAX_SHARDS + 1);
+    rc = walrus_committee_parse(&c, json, strlen(json), NULL, err,
+                                sizeof(err));
+    ok(rc != WALRUS_OK
+       && strstr(err, "nodes: 256 nodes, expected 1..255") != NULL,
+       "one more does not");
+    printf("# %s\n", err);
     free(json);
 
     rc = walrus_committee_parse(&c, "{}", 2, NULL, NULL, 0);
