@@ -178,8 +178,35 @@ ok(eventually(sub { !grep { my $id = $_; grep { !$t->holds($_, $id) }
 # --- epoch 2: shard 3 to node 7 (node 3 up), shard 5 to node 8 (node 5 down)
 
 epoch_file(2, 3 => 7, 5 => 8);
+
+# first with the new owners' keepers off, so that both shards stay in
+# flight, and three nodes down: only nodes 4 and 6 hold their shards,
+# fewer than the p = 3 slivers a segment needs, so a read needs the old
+# owners of the shards in flight
+my %keeper = (7 => 'off', 8 => 'off');
+my $node_text = sub {
+    my ($i) = @_;
+    my $keeper = $keeper{$i} // 'on';
+    (my $text = $WalrusTest::NODE_LOCATION)
+        =~ s/^( *)\}\s*\z/$1    walrus_node_keeper $keeper;\n$1}\n/m
+        or die 'no location end';
+    return $text;
+};
+ok(reload_to(2, down => [0, 1, 2, 9], node => $node_text),
+   'a reload brings epoch 2; nodes 7 and 8 do not migrate yet, nodes 0, 1 '
+   . 'and 2 are down');
+ok(!grep({ $t->holds(7, $_, 3) || $t->holds(8, $_, 5) } @ids),
+   'nodes 7 and 8 hold none of their pairs');
+ok(all_read(%blob), 'the gateway reads every blob');
+my @old = grep { m{^GET /v1/blobs/\S+/slivers/\d+/primary 206 } }
+          map { $t->node_access($_) } 3, 5;
+ok(@old >= 1, '... from the old owners of the shards in flight, nodes 3 '
+              . 'and 5 (' . @old . ' slivers)');
+
+%keeper = ();
 my $mark = $t->log_mark;
-ok(reload_to(2, down => [5, 9]), 'a reload brings epoch 2, node 5 down');
+ok(reload_to(2, down => [5, 9], node => $node_text),
+   'the new owners migrate, node 5 down');
 
 ok(eventually(sub { !grep { !$t->holds(7, $_, 3) } @ids }, 40),
    'node 7 holds the pair of shard 3 of every blob, byte for byte');
@@ -220,7 +247,8 @@ $blob{$new_id} = $new;
 mode('lie');
 epoch_file(3, 6 => 9);
 $mark = $t->log_mark;
-ok(reload_to(3, down => [5]), 'a reload brings epoch 3');
+ok(reload_to(3, down => [5], node => $node_text),
+   'a reload brings epoch 3');
 
 ok(eventually(sub { !grep { !$t->holds(9, $_, 6) } @ids }, 60),
    'node 9 holds the pair of shard 6 of every blob, byte for byte');

@@ -96,11 +96,31 @@ ngx_walrus_read_call(ngx_walrus_read_t *ctx, ngx_walrus_arena_t *arena,
     ngx_uint_t node, ngx_walrus_read_call_e kind, const char *path,
     size_t max, ngx_walrus_call_t **out)
 {
+    return ngx_walrus_read_call_to(ctx, arena,
+                                   ctx->committee->nodes[node].name, node,
+                                   kind, path, max, out);
+}
+
+
+/* the same to the node called name, tagged node (the shard's owner now) */
+
+ngx_int_t
+ngx_walrus_read_call_to(ngx_walrus_read_t *ctx, ngx_walrus_arena_t *arena,
+    const char *name, ngx_uint_t node, ngx_walrus_read_call_e kind,
+    const char *path, size_t max, ngx_walrus_call_t **out)
+{
+    u_char              buf[sizeof("/v1/blobs//") + WALRUS_BLOB_ID_TEXT_LEN
+                            + 64];
+    ngx_str_t           uri;
     ngx_walrus_call_t  *call;
 
-    call = ngx_walrus_fanout_call(ctx->request, &ctx->fanout, arena, node,
-                                  NGX_HTTP_GET, ctx->route.id_text, path,
-                                  NULL, max);
+    uri.data = buf;
+    uri.len = ngx_snprintf(buf, sizeof(buf), "/v1/blobs/%s/%s",
+                           ctx->route.id_text, path)
+              - buf;
+
+    call = ngx_walrus_fanout_call_to(ctx->request, &ctx->fanout, arena, name,
+                                     node, NGX_HTTP_GET, &uri, NULL, max);
     if (call == NULL) {
         return NGX_ERROR;
     }
@@ -112,6 +132,34 @@ ngx_walrus_read_call(ngx_walrus_read_t *ctx, ngx_walrus_arena_t *arena,
     }
 
     return NGX_OK;
+}
+
+
+const walrus_node_t *
+ngx_walrus_read_old_owner(ngx_walrus_read_t *ctx, unsigned pair)
+{
+    unsigned                   shard;
+    const walrus_node_t       *old, *now;
+    const walrus_committee_t  *prev;
+
+    if (ctx->cert == NULL || ctx->committee->epoch == 0
+        || ctx->cert->epoch >= ctx->committee->epoch)
+    {
+        return NULL;
+    }
+
+    prev = walrus_history_committee(ctx->history,
+                                    ctx->committee->epoch - 1);
+    if (prev == NULL) {
+        return NULL;
+    }
+
+    shard = walrus_pair_to_shard(&ctx->committee->params, ctx->route.blob_id,
+                                 pair);
+    old = &prev->nodes[prev->shard_owner[shard]];
+    now = &ctx->committee->nodes[ctx->committee->shard_owner[shard]];
+
+    return ngx_strcmp(old->name, now->name) == 0 ? NULL : old;
 }
 
 

@@ -30,6 +30,8 @@ typedef enum {
     NGX_WALRUS_READ_CALL_CERT,
     NGX_WALRUS_READ_CALL_SLIVER,      /* one its segment waits for */
     NGX_WALRUS_READ_CALL_PROBE,       /* to a slow node, on the side */
+    NGX_WALRUS_READ_CALL_OLD_OWNER,   /* a sliver from the shard's owner
+                                         of the previous epoch */
     NGX_WALRUS_READ_CALL_PROOF        /* a node's inconsistency proof */
 } ngx_walrus_read_call_e;
 
@@ -92,9 +94,21 @@ struct ngx_walrus_read_s {
  * The driver, for the parts of a read.  A node request of the read: GET
  * /v1/blobs/<id>/<path>, its kind in call->kind.
  */
+/*
+ * The node that held the shard of pair `pair` in the epoch before the
+ * current one, when another node holds it now and the blob was certified
+ * before this epoch: the shard may be in flight (docs/protocol.md 18.6).
+ */
+const walrus_node_t *ngx_walrus_read_old_owner(ngx_walrus_read_t *ctx,
+    unsigned pair);
+
 ngx_int_t ngx_walrus_read_call(ngx_walrus_read_t *ctx,
     ngx_walrus_arena_t *arena, ngx_uint_t node, ngx_walrus_read_call_e kind,
     const char *path, size_t max, ngx_walrus_call_t **out);
+ngx_int_t ngx_walrus_read_call_to(ngx_walrus_read_t *ctx,
+    ngx_walrus_arena_t *arena, const char *name, ngx_uint_t node,
+    ngx_walrus_read_call_e kind, const char *path, size_t max,
+    ngx_walrus_call_t **out);
 
 /* the request's write handler: moves the read on */
 void ngx_walrus_read_step(ngx_http_request_t *r);

@@ -235,6 +235,7 @@ ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
     u_char             *p;
     char                path[sizeof("slivers//primary") + NGX_INT32_LEN];
     uint64_t            off;
+    const char         *name;
     ngx_walrus_call_t  *call;
     ngx_walrus_read_t  *ctx;
 
@@ -243,8 +244,14 @@ ngx_walrus_seg_ask(ngx_walrus_seg_t *seg, unsigned pair, unsigned node,
     ngx_snprintf((u_char *) path, sizeof(path), "slivers/%ud/primary%Z",
                  pair);
 
-    if (ngx_walrus_read_call(ctx, seg->arena, node, kind, path,
-                             seg->sliver_size, &call)
+    /* tagged with the shard's owner now, sent to its old owner by name */
+
+    name = kind == NGX_WALRUS_READ_CALL_OLD_OWNER
+           ? ngx_walrus_read_old_owner(ctx, pair)->name
+           : ctx->committee->nodes[node].name;
+
+    if (ngx_walrus_read_call_to(ctx, seg->arena, name, node, kind, path,
+                                seg->sliver_size, &call)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -280,7 +287,9 @@ ngx_walrus_seg_mark_slow(ngx_walrus_seg_t *seg)
     unsigned  i;
 
     for (i = 0; i < seg->ctx->committee->params.n; i++) {
-        if (seg->state[i] == NGX_WALRUS_SLOT_REQUESTED) {
+        if (seg->state[i] == NGX_WALRUS_SLOT_REQUESTED
+            && seg->calls[i]->kind != NGX_WALRUS_READ_CALL_OLD_OWNER)
+        {
             ngx_walrus_health_slow(seg->ctx, seg->calls[i]->node);
         }
     }
@@ -290,6 +299,7 @@ ngx_walrus_seg_mark_slow(ngx_walrus_seg_t *seg)
 void
 ngx_walrus_seg_call(ngx_walrus_seg_t *seg, ngx_walrus_call_t *call)
 {
+    unsigned            pair, node;
     ngx_walrus_read_t  *ctx;
 
     ctx = seg->ctx;
@@ -322,13 +332,48 @@ ngx_walrus_seg_call(ngx_walrus_seg_t *seg, ngx_walrus_call_t *call)
         return;
     }
 
+    /*
+     * The shard may be in flight: its new owner may not hold the pair yet
+     * while its old owner still does (docs/protocol.md 18.6)
+     */
+
+    if (call->kind == NGX_WALRUS_READ_CALL_SLIVER
+        && ngx_walrus_read_old_owner(ctx, call->pair) != NULL)
+    {
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "walrus: node %s answered %ui for %V: asking the "
+                       "shard's old owner %s", call->name, call->status,
+                       &call->node_uri,
+                       ngx_walrus_read_old_owner(ctx, call->pair)->name);
+
+        pair = call->pair;
+        node = call->node;
+        seg->calls[pair] = NULL;
+        ngx_walrus_call_release(call);
+
+        if (ngx_walrus_seg_ask(seg, pair, node,
+                               NGX_WALRUS_READ_CALL_OLD_OWNER)
+            == NGX_OK)
+        {
+            seg->outstanding++;
+            return;
+        }
+
+        seg->state[pair] = NGX_WALRUS_SLOT_BAD;
+        return;
+    }
+
     ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
                   "walrus: node %s answered %ui with %uz bytes for %V",
-                  ctx->committee->nodes[call->node].name, call->status,
-                  call->body_len, &call->node_uri);
+                  call->name, call->status, call->body_len,
+                  &call->node_uri);
 
     seg->state[call->pair] = NGX_WALRUS_SLOT_BAD;
-    ngx_walrus_health_bad(ctx, call->node);
+
+    if (call->kind != NGX_WALRUS_READ_CALL_OLD_OWNER) {
+        ngx_walrus_health_bad(ctx, call->node);
+    }
+
     ngx_walrus_call_release(call);
 }
 
@@ -579,9 +624,13 @@ ngx_walrus_decode_apply(ngx_walrus_seg_t *seg, ngx_walrus_decode_t *d)
                           "walrus: node %s sent a primary sliver %ud of "
                           "segment %uL of blob %s that does not match the "
                           "metadata; skipped",
-                          ctx->committee->nodes[seg->calls[i]->node].name,
-                          i, seg->index, ctx->route.id_text);
-            ngx_walrus_health_bad(ctx, seg->calls[i]->node);
+                          seg->calls[i]->name, i, seg->index,
+                          ctx->route.id_text);
+
+            if (seg->calls[i]->kind != NGX_WALRUS_READ_CALL_OLD_OWNER) {
+                ngx_walrus_health_bad(ctx, seg->calls[i]->node);
+            }
+
             ngx_walrus_call_release(seg->calls[i]);
         }
 
