@@ -66,7 +66,7 @@ sub epoch_file {
     my $c = $json->decode(WalrusTest::read_file("$hist/" . ($e - 1)
                                                 . '.json'));
     $c->{epoch} = $e;
-    for my $shard (keys %to) {
+    for my $shard (sort { $a <=> $b } keys %to) {
         my $new = $to{$shard};
         $_->{shards} = [ grep { $_ != $shard } @{$_->{shards}} ]
             for @{$c->{nodes}};
@@ -178,6 +178,8 @@ ok(eventually(sub { !grep { my $id = $_; grep { !$t->holds($_, $id) }
 # --- epoch 2: shard 3 to node 7 (node 3 up), shard 5 to node 8 (node 5 down)
 
 epoch_file(2, 3 => 7, 5 => 8);
+my $pair3 = $P->can('shard_to_pair')->($P->can('unb64url')->($ids[0]), $n,
+                                       3);
 
 # first with the new owners' keepers off, so that both shards stay in
 # flight, and three nodes down: only nodes 4 and 6 hold their shards,
@@ -202,11 +204,24 @@ my @old = grep { m{^GET /v1/blobs/\S+/slivers/\d+/primary 206 } }
           map { $t->node_access($_) } 3, 5;
 ok(@old >= 1, '... from the old owners of the shards in flight, nodes 3 '
               . 'and 5 (' . @old . ' slivers)');
+# (node 4 cannot say it is ready either: the peers it reads hold only 4
+# shards, so it may not know every blob)
+my $e4 = {};
+ok(eventually(sub { $e4 = health(4)->{keeper}{epoch} // {};
+                    ($e4->{epoch} // 0) == 2 }, 10)
+   && !$e4->{complete},
+   'node 4 does not see the change complete (ready: '
+   . ($e4->{readyShards} // '?') . ' shards)');
+ok(-s $t->store(3) . "/$ids[0]/$pair3.primary",
+   'node 3, with no shards now, still holds what it held');
 
+# node 5 goes (and with it the worker that served it) before the new
+# owners start
+ok(reload_to(2, down => [5, 9], node => $node_text), 'node 5 goes down');
 %keeper = ();
 my $mark = $t->log_mark;
 ok(reload_to(2, down => [5, 9], node => $node_text),
-   'the new owners migrate, node 5 down');
+   'the new owners migrate');
 
 ok(eventually(sub { !grep { !$t->holds(7, $_, 3) } @ids }, 40),
    'node 7 holds the pair of shard 3 of every blob, byte for byte');
@@ -215,8 +230,10 @@ ok(eventually(sub { !grep { !$t->holds(8, $_, 5) } @ids }, 60),
 
 my @took = $t->log_lines($mark, qr/node node7 took sliver pair \d+ of blob \S+ from its old owner node3/);
 is(scalar @took, scalar @ids, 'node 7 took each pair from node 3, its old owner');
-my $h7 = health(7)->{keeper} // {};
-is($h7->{migratedPairs}, scalar @ids, '... its status counts them');
+my $h7 = {};
+ok(eventually(sub { $h7 = health(7)->{keeper} // {};
+                    ($h7->{migratedPairs} // 0) == @ids }, 10),
+   '... its status counts them');
 is($h7->{recoveryBytes}, 0, '... and no recovery symbols');
 ok($h7->{migrationBytes} > 0, '... but their bytes '
                               . ($h7->{migrationBytes} // 0));
@@ -224,11 +241,44 @@ ok($h7->{migrationBytes} > 0, '... but their bytes '
 my @rebuilt = $t->log_lines($mark, qr/node node8 rebuilt sliver pair \d+ of blob/);
 is(scalar @rebuilt, scalar @ids,
    'node 8 rebuilt each pair from recovery symbols (node 5 is gone)');
-my $h8 = health(8)->{keeper} // {};
-ok($h8->{recoveryBytes} > 0, '... its status counts their bytes');
+my $h8 = {};
+ok(eventually(sub { $h8 = health(8)->{keeper} // {};
+                    ($h8->{healedPairs} // 0) == @ids }, 10)
+   && $h8->{recoveryBytes} > 0 && $h8->{migratedPairs} == 0,
+   '... its status counts them and their bytes');
 
-ok(-s $t->store(3) . "/$ids[0]/metadata",
-   'node 3, with no shards now, still holds what it held');
+# readiness: node 7 signed it (in the round after the one that migrated);
+# node 3, with no shards, never does
+my $res;
+ok(eventually(sub { $res = $t->node_request(7, 'GET', '/v1/epoch/ready');
+                    $res->{status} == 200 }, 10),
+   'node 7 says it is ready for epoch 2');
+my $ready = $res->{content} // '';
+is(length $ready, 84, '... in 84 bytes');
+is(unpack('H*', substr($ready, 0, 20)),
+   unpack('H*', 'walrus-ready:1' . pack('V v', 2, 7)),
+   '... tag, epoch 2, its place 7 in the list of epoch 2');
+WalrusTest::write_file("$dir/ready.msg", substr $ready, 0, 20);
+WalrusTest::write_file("$dir/ready.sig", substr $ready, 20);
+ok(WalrusTest::run_quiet('openssl', 'pkeyutl', '-verify', '-pubin',
+                         '-inkey', "$dir/keys/node7.pub", '-rawin', '-in',
+                         "$dir/ready.msg", '-sigfile', "$dir/ready.sig"),
+   '... signed with its key (openssl pkeyutl -verify)');
+$res = $t->node_request(3, 'GET', '/v1/epoch/ready');
+is($res->{status}, 404, 'node 3 (no shards) does not');
+is(WalrusTest::reason($res), 'NOT_READY', '... NOT_READY');
+
+ok(eventually(sub { (health(0)->{keeper}{epoch} // {})->{complete} }, 20),
+   'node 0 sees the change to epoch 2 complete');
+ok(eventually(sub { !-e $t->store(3) . "/$ids[0]/$pair3.primary" }, 20),
+   'node 3 deleted the slivers of shard 3 once node 7 was ready');
+ok(eventually(sub { (health(3)->{keeper}{epoch} // {})->{handedOver} }, 10),
+   '... and says it handed over ('
+   . ((health(3)->{keeper}{epoch} // {})->{droppedFiles} // '?')
+   . ' files deleted)');
+ok(!grep({ !$t->holds(7, $_, 3) } @ids)
+   && !grep({ !$t->holds($_, $ids[0]) } 0, 1, 2, 4),
+   'the new owner and the nodes that kept their shards hold them');
 ok(all_read(%blob), 'the gateway reads every blob in epoch 2');
 
 # a blob stored in epoch 2: certified by the committee of epoch 2
@@ -254,11 +304,19 @@ ok(eventually(sub { !grep { !$t->holds(9, $_, 6) } @ids }, 60),
    'node 9 holds the pair of shard 6 of every blob, byte for byte');
 my @lies = $t->log_lines($mark, qr/old owner node6 sent segment \d+ of pair \d+ of blob \S+ that does not verify/);
 ok(@lies >= 1, 'node 9 caught node 6\'s flipped slices (' . @lies . ')');
-my $h9 = health(9)->{keeper} // {};
-is($h9->{migratedPairs}, 0, '... took no pair from it whole');
-ok($h9->{recoveryBytes} > 0, '... and rebuilt them from recovery symbols');
+my $h9 = {};
+ok(eventually(sub { $h9 = health(9)->{keeper} // {};
+                    ($h9->{healedPairs} // 0) == @ids }, 10)
+   && $h9->{recoveryBytes} > 0,
+   '... rebuilt them from recovery symbols (' . ($h9->{healedPairs} // 0)
+   . ' pairs)');
+is($h9->{migratedPairs}, 0, '... and took none from it whole');
 
 ok(all_read(%blob), 'the gateway reads every blob in epoch 3');
+my $pair6 = $P->can('shard_to_pair')->($P->can('unb64url')->($ids[0]), $n,
+                                       6);
+ok(eventually(sub { !-e $t->store(6) . "/$ids[0]/$pair6.primary" }, 20),
+   'node 6 deleted the slivers of shard 6 once node 9 was ready');
 
 kill 'KILL', $relay;
 waitpid $relay, 0;

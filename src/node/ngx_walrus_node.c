@@ -223,6 +223,9 @@ ngx_walrus_node_get(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     case NGX_WALRUS_ROUTE_RECOVERY:
         return ngx_walrus_node_recovery(r, rt);
 
+    case NGX_WALRUS_ROUTE_EPOCH_READY:
+        return ngx_walrus_node_epoch_ready(r);
+
     case NGX_WALRUS_ROUTE_AUDIT_BEACON:
     case NGX_WALRUS_ROUTE_AUDIT_STATUS:
     case NGX_WALRUS_ROUTE_AUDIT_ROUND:

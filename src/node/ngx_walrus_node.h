@@ -140,6 +140,9 @@ ngx_int_t ngx_walrus_node_post(ngx_http_request_t *r, void *data,
  * Sends the whole file at path, or NGX_DECLINED when it cannot be
  * opened (nothing sent)
  */
+/* GET /v1/epoch/ready: this node's readiness for the current epoch */
+ngx_int_t ngx_walrus_node_epoch_ready(ngx_http_request_t *r);
+
 ngx_int_t ngx_walrus_node_send_path(ngx_http_request_t *r,
     const char *path);
 

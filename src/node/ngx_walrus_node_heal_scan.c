@@ -32,6 +32,11 @@ ngx_walrus_heal_scan(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h)
     sc->committee = kp->committee;
     sc->node = kp->conf->node_index;
     sc->cursor = kp->scan_known ? kp->scan_cursor : 0;
+
+    if (!kp->scan_known) {
+        /* a new pass: whether it knows every blob certified so far */
+        kp->pass_synced = kp->synced;
+    }
     ngx_memcpy(sc->record_id, kp->scan_record, WALRUS_RECORD_ID_LEN);
 
     if (ngx_snprintf((u_char *) sc->store, sizeof(sc->store), "%V%Z",
@@ -280,6 +285,7 @@ ngx_walrus_heal_scanned(ngx_walrus_round_t *rd, void *data)
     kp->pass_inconsistent += sc->inconsistent;
 
     if (sc->end) {
+        kp->whole_synced = kp->pass_synced;
         kp->known = kp->pass_known;
         kp->pending = kp->pass_pending;
         kp->inconsistent = kp->pass_inconsistent;

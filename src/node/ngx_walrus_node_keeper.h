@@ -53,6 +53,7 @@ typedef enum {
     NGX_WALRUS_ROUND_SYNC,              /* pulling peers' records */
     NGX_WALRUS_ROUND_AUDIT,             /* audit rounds (17) */
     NGX_WALRUS_ROUND_HEAL,              /* rebuilding what is missing */
+    NGX_WALRUS_ROUND_EPOCH,             /* readiness, handover (18.6) */
     NGX_WALRUS_ROUND_SCRUB,             /* checking what is stored */
     NGX_WALRUS_ROUND_SAVE,              /* writing the keeper's state */
     NGX_WALRUS_ROUND_DONE
@@ -99,6 +100,20 @@ struct ngx_walrus_keeper_s {
     ngx_walrus_auditor_t        *auditor;
     unsigned                     scan_known:1;
     unsigned                     leader:1;
+
+    /* the change to the current epoch (ngx_walrus_node_epoch.c) */
+    u_char                       ready_nodes[WALRUS_MAX_SHARDS];
+    unsigned                     ready_weight;
+    uint64_t                     handover_cursor;
+    u_char                       handover_record[NGX_WALRUS_RECORD_ID_LEN];
+    uint64_t                     dropped;      /* sliver files deleted */
+    unsigned                     epoch_loaded:1;
+    unsigned                     ready:1;      /* this node said so */
+    unsigned                     complete:1;   /* n - f shards said so */
+    unsigned                     handed_over:1;
+    unsigned                     synced:1;     /* peers read to the end */
+    unsigned                     pass_synced:1;   /* at the pass's start */
+    unsigned                     whole_synced:1;  /* the last whole pass */
 };
 
 
@@ -187,6 +202,9 @@ void ngx_walrus_sync_answer(ngx_walrus_round_t *rd, ngx_walrus_call_t *call);
 ngx_int_t ngx_walrus_heal_start(ngx_walrus_round_t *rd);
 void ngx_walrus_heal_answer(ngx_walrus_round_t *rd, ngx_walrus_call_t *call);
 ngx_int_t ngx_walrus_scrub_start(ngx_walrus_round_t *rd);
+ngx_int_t ngx_walrus_epoch_start(ngx_walrus_round_t *rd);
+void ngx_walrus_epoch_answer(ngx_walrus_round_t *rd,
+    ngx_walrus_call_t *call);
 
 
 #endif /* _NGX_WALRUS_NODE_KEEPER_H_INCLUDED_ */

@@ -10,15 +10,17 @@
 
 #define NGX_WALRUS_KEEPER_ZONE_SIZE  (64 * 1024)
 
-#define NGX_WALRUS_KEEPER_JSON                                               \
+#define NGX_WALRUS_KEEPER_JSON                                                \
     ",\"keeper\":{\"process\":%P,\"rounds\":%ui,\"lastRound\":%T,"            \
     "\"blobs\":{\"known\":%uL,\"held\":%uL,\"pending\":%uL,"                  \
     "\"inconsistent\":%uL},\"healedPairs\":%uL,\"putOff\":%uL,"               \
     "\"recoveryBytes\":%uL,\"migratedPairs\":%uL,"                            \
     "\"migrationBytes\":%uL,\"scrub\":{\"bytes\":%uL,\"setAside\":%uL,"       \
-    "\"passes\":%uL},\"peers\":["
+    "\"passes\":%uL},\"epoch\":{\"epoch\":%uD,\"ready\":%s,"                  \
+    "\"complete\":%s,\"readyShards\":%ud,\"handedOver\":%s,"                  \
+    "\"droppedFiles\":%uL},\"peers\":["
 
-#define NGX_WALRUS_KEEPER_PEER_JSON                                          \
+#define NGX_WALRUS_KEEPER_PEER_JSON                                           \
     "{\"node\":\"%s\",\"lastSync\":%T,\"cursor\":%uL,\"status\":%ui}"
 
 
@@ -45,6 +47,12 @@ struct ngx_walrus_keeper_status_s {
     uint64_t                   scrubbed;
     uint64_t                   scrub_bad;
     uint64_t                   scrub_passes;
+    uint32_t                   epoch;
+    unsigned                   ready_weight;
+    uint64_t                   dropped;
+    unsigned                   ready:1;
+    unsigned                   complete:1;
+    unsigned                   handed_over:1;
     ngx_walrus_peer_status_t   peers[WALRUS_MAX_SHARDS];
 };
 
@@ -150,6 +158,12 @@ ngx_walrus_keeper_publish(ngx_walrus_keeper_t *kp)
     st->scrubbed = kp->scrubbed;
     st->scrub_bad = kp->scrub_bad;
     st->scrub_passes = kp->scrub_passes;
+    st->epoch = kp->committee->epoch;
+    st->ready = kp->ready;
+    st->complete = kp->complete;
+    st->ready_weight = kp->ready_weight;
+    st->handed_over = kp->handed_over;
+    st->dropped = kp->dropped;
 
     for (i = 0; i < kp->committee->nnodes && i < WALRUS_MAX_SHARDS; i++) {
         st->peers[i].last_sync = kp->peers[i].last_sync;
@@ -171,7 +185,7 @@ ngx_walrus_keeper_json_len(ngx_walrus_keeper_t *kp)
     }
 
     return sizeof(NGX_WALRUS_KEEPER_JSON) + NGX_TIME_T_LEN
-           + 14 * NGX_INT64_LEN + sizeof("]}")
+           + 17 * NGX_INT64_LEN + 3 * sizeof("false") + sizeof("]}")
            + kp->committee->nnodes
              * (sizeof(NGX_WALRUS_KEEPER_PEER_JSON) + WALRUS_MAX_NAME_LEN
                 + NGX_TIME_T_LEN + 2 * NGX_INT64_LEN + 1);
@@ -198,7 +212,10 @@ ngx_walrus_keeper_json(u_char *p, ngx_walrus_keeper_t *kp)
                     st->last_round, st->known, st->held, st->pending,
                     st->inconsistent, st->healed, st->failed, st->received,
                     st->migrated, st->migrated_bytes, st->scrubbed,
-                    st->scrub_bad, st->scrub_passes);
+                    st->scrub_bad, st->scrub_passes, st->epoch,
+                    st->ready ? "true" : "false",
+                    st->complete ? "true" : "false", st->ready_weight,
+                    st->handed_over ? "true" : "false", st->dropped);
 
     first = 1;
 

@@ -369,6 +369,9 @@ ngx_walrus_round_step(ngx_walrus_round_t *rd)
 
             } else if (rd->phase == NGX_WALRUS_ROUND_HEAL) {
                 ngx_walrus_heal_answer(rd, call);
+
+            } else if (rd->phase == NGX_WALRUS_ROUND_EPOCH) {
+                ngx_walrus_epoch_answer(rd, call);
             }
 
             ngx_walrus_call_release(call);
@@ -433,6 +436,9 @@ ngx_walrus_round_phase(ngx_walrus_round_t *rd)
 
     case NGX_WALRUS_ROUND_HEAL:
         return ngx_walrus_heal_start(rd);
+
+    case NGX_WALRUS_ROUND_EPOCH:
+        return ngx_walrus_epoch_start(rd);
 
     case NGX_WALRUS_ROUND_SCRUB:
         return ngx_walrus_scrub_start(rd);

@@ -50,6 +50,7 @@ typedef struct {
 } ngx_walrus_sync_page_t;
 
 
+static void ngx_walrus_sync_caught_up(ngx_walrus_keeper_t *kp);
 static ngx_int_t ngx_walrus_sync_ask(ngx_walrus_round_t *rd,
     ngx_walrus_sync_t *sy, ngx_uint_t peer);
 static ngx_int_t ngx_walrus_sync_record(ngx_walrus_peer_t *peer,
@@ -63,6 +64,36 @@ static void ngx_walrus_sync_taken(ngx_walrus_round_t *rd, void *data);
 static void ngx_walrus_sync_next_page(ngx_walrus_round_t *rd,
     ngx_walrus_sync_t *sy);
 static void ngx_walrus_sync_cleanup(void *data);
+
+
+/*
+ * Whether this round read the records of peers to their end, peers that
+ * with this node hold n - f shards: the node then knows every blob
+ * certified before (a certificate's signers hold n - f shards and record
+ * it, and at most f of them lie), which is what readiness for an epoch
+ * needs (docs/protocol.md 18.6).
+ */
+
+static void
+ngx_walrus_sync_caught_up(ngx_walrus_keeper_t *kp)
+{
+    unsigned                   weight;
+    ngx_uint_t                 i;
+    const walrus_committee_t  *c;
+
+    c = kp->committee;
+    weight = 0;
+
+    for (i = 0; i < c->nnodes; i++) {
+        if ((ngx_int_t) i == kp->conf->node_index
+            || (kp->peers[i].status == NGX_HTTP_OK && !kp->peers[i].more))
+        {
+            weight += c->nodes[i].nshards;
+        }
+    }
+
+    kp->synced = weight >= c->params.n - c->params.f;
+}
 
 
 ngx_int_t
@@ -123,6 +154,8 @@ ngx_walrus_sync_start(ngx_walrus_round_t *rd)
     if (running > 0) {
         return NGX_AGAIN;
     }
+
+    ngx_walrus_sync_caught_up(kp);
 
     rd->phase_data = NULL;
 
