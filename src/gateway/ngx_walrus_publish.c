@@ -64,6 +64,11 @@ ngx_walrus_publish(ngx_http_request_t *r)
     ctx->request = r;
     ctx->committee = wmcf->committee;
     ctx->history = wmcf->history;
+
+    /* confirmations of this gateway's epoch, whatever a node's is */
+    ngx_sprintf((u_char *) ctx->confirm_path, "confirmation?epoch=%uD%Z",
+                ctx->committee->epoch);
+
     ctx->enc.fd = NGX_INVALID_FILE;
     ctx->body_file.file.fd = NGX_INVALID_FILE;
     ctx->epochs = 1;

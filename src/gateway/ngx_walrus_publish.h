@@ -27,6 +27,7 @@ typedef enum {
 
 typedef struct {
     ngx_uint_t                pending;    /* sliver uploads running */
+    ngx_uint_t                asked;      /* confirmations asked */
     unsigned                  failed:1;
     unsigned                  confirmed:1;
 } ngx_walrus_pub_node_t;
@@ -36,6 +37,8 @@ struct ngx_walrus_publish_s {
     ngx_http_request_t       *request;
     walrus_committee_t       *committee;    /* the current one */
     walrus_history_t         *history;      /* checks certificates */
+    char                      confirm_path[sizeof("confirmation?epoch=")
+                                           + NGX_INT32_LEN];
     ngx_walrus_fanout_t       fanout;
     ngx_walrus_encode_t       enc;
     ngx_file_t                file;

@@ -16,6 +16,9 @@
 
 #define NGX_WALRUS_CAPTURE_JSON   4096
 
+/* times a node that signed for an earlier epoch is asked again */
+#define NGX_WALRUS_CONFIRM_ASKS   3
+
 
 typedef enum {
     NGX_WALRUS_CALL_CHECK = 0,
@@ -131,6 +134,7 @@ static void
 ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx, ngx_walrus_call_t *call)
 {
     unsigned                weight;
+    ngx_int_t               rc;
     ngx_uint_t              ok;
     ngx_walrus_pub_node_t  *pn;
 
@@ -181,7 +185,7 @@ ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx, ngx_walrus_call_t *call)
             if (--pn->pending == 0
                 && ngx_walrus_publish_call(ctx, call->node,
                                            NGX_WALRUS_CALL_CONFIRM, 0,
-                                           NGX_HTTP_GET, "confirmation",
+                                           NGX_HTTP_GET, ctx->confirm_path,
                                            NULL, NGX_WALRUS_CAPTURE_JSON)
                    != NGX_OK)
             {
@@ -194,9 +198,29 @@ ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx, ngx_walrus_call_t *call)
         break;
 
     case NGX_WALRUS_CALL_CONFIRM:
-        if (ok && ngx_walrus_publish_confirmation(ctx, call) == NGX_OK) {
+        rc = ok ? ngx_walrus_publish_confirmation(ctx, call) : NGX_ERROR;
+
+        if (rc == NGX_OK) {
             pn->confirmed = 1;
             ctx->confirmed += weight;
+            return;
+        }
+
+        /*
+         * A node that signed for an earlier epoch is being reloaded (or
+         * a worker of its old configuration answered): asked again, on
+         * another connection, a few times.
+         */
+
+        if (rc == NGX_DECLINED
+            && pn->asked < NGX_WALRUS_CONFIRM_ASKS
+            && ngx_walrus_publish_call(ctx, call->node,
+                                       NGX_WALRUS_CALL_CONFIRM, 0,
+                                       NGX_HTTP_GET, ctx->confirm_path,
+                                       NULL, NGX_WALRUS_CAPTURE_JSON)
+               == NGX_OK)
+        {
+            pn->asked++;
             return;
         }
 
@@ -220,14 +244,17 @@ ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx, ngx_walrus_call_t *call)
 }
 
 
-/* a node's confirmation counts only when its signature verifies */
+/*
+ * A node's confirmation counts only when its signature verifies.
+ * NGX_DECLINED: the node says it signed for an earlier epoch.
+ */
 
 static ngx_int_t
 ngx_walrus_publish_confirmation(ngx_walrus_publish_t *ctx,
     ngx_walrus_call_t *call)
 {
     size_t          len;
-    json_t         *root, *sig;
+    json_t         *root, *sig, *epoch;
     uint8_t         raw[WALRUS_SIG_LEN + 3];
     ngx_int_t       rc;
     const char     *text;
@@ -250,6 +277,9 @@ ngx_walrus_publish_confirmation(ngx_walrus_publish_t *ctx,
               json_object_get(root, "success"), "data"), "signed"),
               "signature");
     text = json_string_value(sig);
+    epoch = json_object_get(json_object_get(json_object_get(
+                json_object_get(root, "success"), "data"), "signed"),
+                "epoch");
 
     /* once certified, the certificate stays as it was stored */
 
@@ -266,10 +296,22 @@ ngx_walrus_publish_confirmation(ngx_walrus_publish_t *ctx,
         rc = NGX_OK;
     }
 
+    if (rc != NGX_OK && json_is_integer(epoch)
+        && json_integer_value(epoch) >= 0
+        && json_integer_value(epoch) < (json_int_t) ctx->committee->epoch)
+    {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "walrus: node %s confirmed %s for epoch %d, not %uD: "
+                      "asking again", wn->name, ctx->enc.id_text,
+                      (int) json_integer_value(epoch),
+                      ctx->committee->epoch);
+        rc = NGX_DECLINED;
+    }
+
     json_decref(root);
 
-    if (rc == NGX_OK) {
-        return NGX_OK;
+    if (rc != NGX_ERROR) {
+        return rc;
     }
 
 invalid:

@@ -21,13 +21,6 @@
 
 #define NGX_WALRUS_NODE_STORED_JSON  "],\"stored\":%s}"
 
-#define NGX_WALRUS_CONFIRM_JSON                                              \
-    "{\"signed\":{\"serializedMessage\":\"%s\",\"signature\":\"%s\","        \
-    "\"node\":\"%V\",\"nodeIndex\":%i,\"epoch\":%uD,\"blobId\":\"%s\"}}"
-
-#define NGX_WALRUS_SIG_TEXT_LEN  walrus_base64url_encoded_len(WALRUS_SIG_LEN)
-#define NGX_WALRUS_MSG_TEXT_LEN                                              \
-    walrus_base64url_encoded_len(WALRUS_CONFIRM_MSG_LEN)
 
 
 static ngx_int_t ngx_walrus_node_get(ngx_http_request_t *r,
@@ -37,14 +30,10 @@ static ngx_int_t ngx_walrus_node_send_file(ngx_http_request_t *r,
 static ngx_int_t ngx_walrus_node_health(ngx_http_request_t *r);
 static ngx_int_t ngx_walrus_node_status(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
-static ngx_int_t ngx_walrus_node_confirm(ngx_http_request_t *r,
-    ngx_walrus_route_t *rt);
 static ngx_uint_t ngx_walrus_node_has(ngx_http_request_t *r,
     ngx_walrus_route_t *rt, const char *name);
 static ngx_int_t ngx_walrus_node_flag(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
-static ngx_int_t ngx_walrus_node_state(ngx_http_request_t *r,
-    ngx_walrus_route_t *rt, const char *name);
 static ngx_int_t ngx_walrus_node_assigned(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
 
@@ -404,78 +393,9 @@ ngx_walrus_node_status(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 }
 
 
-/*
- * Signs only when the metadata and every pair of this node are stored and
- * stamped as verified since they were last written; files whose stamp is
- * gone are verified again first, in the thread pool.
- */
-
-static ngx_int_t
-ngx_walrus_node_confirm(ngx_http_request_t *r, ngx_walrus_route_t *rt)
-{
-    char                         name[32];
-    unsigned                     i, axis;
-    ngx_int_t                    state;
-    ngx_uint_t                  *pairs, verify;
-    walrus_node_t               *node;
-    walrus_committee_t          *c;
-    ngx_walrus_node_loc_conf_t  *wlcf;
-    ngx_walrus_main_conf_t      *wmcf;
-
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
-    wlcf = ngx_walrus_node_loc_conf(r);
-    c = wmcf->committee;
-    node = &c->nodes[wlcf->node_index];
-
-    state = ngx_walrus_node_state(r, rt, "metadata");
-
-    if (state == -1) {
-        return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
-                                     NGX_WALRUS_DOMAIN_NODE,
-                                     "METADATA_NOT_FOUND",
-                                     "this node holds no metadata for blob "
-                                     "%s", rt->id_text);
-    }
-
-    verify = (state == 0);
-
-    pairs = ngx_palloc(r->pool, node->nshards * sizeof(ngx_uint_t));
-    if (pairs == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    for (i = 0; i < node->nshards; i++) {
-        pairs[i] = walrus_shard_to_pair(&c->params, rt->blob_id,
-                                        node->shards[i]);
-
-        for (axis = 0; axis < 2; axis++) {
-            walrus_store_sliver_name(name, sizeof(name), pairs[i], axis);
-
-            state = ngx_walrus_node_state(r, rt, name);
-
-            if (state == -1) {
-                return ngx_walrus_send_error(r, NGX_HTTP_CONFLICT,
-                                             NGX_WALRUS_DOMAIN_NODE,
-                                             "SLIVERS_MISSING",
-                                             "sliver %s of blob %s is not "
-                                             "stored yet", name, rt->id_text);
-            }
-
-            verify = verify || state == 0;
-        }
-    }
-
-    if (verify) {
-        return ngx_walrus_node_verify(r, rt, pairs, node->nshards);
-    }
-
-    return ngx_walrus_node_sign(r, rt);
-}
-
-
 /* -1: no such file, 0: stored, but written since it was verified, 1: good */
 
-static ngx_int_t
+ngx_int_t
 ngx_walrus_node_state(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     const char *name)
 {
@@ -493,55 +413,6 @@ ngx_walrus_node_state(ngx_http_request_t *r, ngx_walrus_route_t *rt,
     }
 
     return walrus_store_state(path);
-}
-
-
-ngx_int_t
-ngx_walrus_node_sign(ngx_http_request_t *r, ngx_walrus_route_t *rt)
-{
-    char                         sig_text[NGX_WALRUS_SIG_TEXT_LEN + 1];
-    char                         msg_text[NGX_WALRUS_MSG_TEXT_LEN + 1];
-    u_char                      *p;
-    uint8_t                      sig[WALRUS_SIG_LEN];
-    uint8_t                      msg[WALRUS_CONFIRM_MSG_LEN];
-    ngx_str_t                    data;
-    walrus_committee_t          *c;
-    ngx_walrus_node_loc_conf_t  *wlcf;
-    ngx_walrus_main_conf_t      *wmcf;
-
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_walrus_module);
-    wlcf = ngx_walrus_node_loc_conf(r);
-    c = wmcf->committee;
-
-    walrus_confirmation_message(c->epoch, rt->blob_id, msg);
-
-    if (walrus_confirmation_sign(wlcf->key, c->epoch, rt->blob_id, sig)
-        != WALRUS_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "walrus: signing a confirmation failed");
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    sig_text[walrus_base64url_encode(sig, sizeof(sig), sig_text)] = '\0';
-    msg_text[walrus_base64url_encode(msg, sizeof(msg), msg_text)] = '\0';
-
-    data.data = ngx_pnalloc(r->pool, sizeof(NGX_WALRUS_CONFIRM_JSON)
-                                     + NGX_WALRUS_MSG_TEXT_LEN
-                                     + NGX_WALRUS_SIG_TEXT_LEN
-                                     + wlcf->node_name.len + NGX_INT_T_LEN
-                                     + NGX_INT32_LEN
-                                     + WALRUS_BLOB_ID_TEXT_LEN);
-    if (data.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_sprintf(data.data, NGX_WALRUS_CONFIRM_JSON, msg_text, sig_text,
-                    &wlcf->node_name, wlcf->node_index, c->epoch,
-                    rt->id_text);
-    data.len = p - data.data;
-
-    return ngx_walrus_send_success(r, NGX_HTTP_OK, &data);
 }
 
 

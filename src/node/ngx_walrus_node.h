@@ -62,6 +62,8 @@ typedef struct {
     ngx_walrus_recovery_t  *recovery;   /* GET recovery */
     ngx_walrus_round_t     *round;      /* a keeper round's own request */
     void                   *audit;      /* GET /v1/audit/...: its task */
+    walrus_committee_t     *confirm;    /* the epoch a confirmation is of */
+    ngx_uint_t              confirm_node;   /* this node's index in it */
 } ngx_walrus_node_ctx_t;
 
 
@@ -120,6 +122,14 @@ int ngx_walrus_node_metadata(ngx_walrus_route_t *rt, const char *dir,
     ngx_walrus_node_result_t *e);
 
 /* answers the signed confirmation of rt's blob */
+/* GET /v1/blobs/{id}/confirmation[?epoch=E] (ngx_walrus_node_confirm.c) */
+ngx_int_t ngx_walrus_node_confirm(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt);
+
+/* a stored file: -1 none, 0 written since it was verified, 1 verified */
+ngx_int_t ngx_walrus_node_state(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt, const char *name);
+
 ngx_int_t ngx_walrus_node_sign(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
 
