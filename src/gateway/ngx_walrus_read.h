@@ -63,6 +63,8 @@ struct ngx_walrus_read_s {
     unsigned                    meta_missing;  /* shards answering 404 */
     unsigned                    meta_failed;   /* shards failing otherwise */
     unsigned                    cert_missing;
+    uint32_t                    cert_epoch;    /* of one not in history */
+    unsigned                    cert_unknown:1;
     unsigned                    cert_failed;
     ngx_msec_t                  missing_since; /* n - f shards said 404 */
     ngx_msec_t                  complete;      /* metadata and cert in */

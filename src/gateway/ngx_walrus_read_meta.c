@@ -332,6 +332,8 @@ ngx_walrus_meta_call(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
                 ctx->cert = cert;
 
             } else if (rc == NGX_DECLINED) {
+                ctx->cert_epoch = cert->epoch;
+                ctx->cert_unknown = 1;
                 ngx_walrus_cert_unknown_epoch(ctx->request->connection->log,
                                               ctx->history, cert,
                                               ctx->committee->nodes[call->node]
@@ -471,6 +473,24 @@ ngx_walrus_meta_done(ngx_walrus_read_t *ctx)
 
     if (ctx->fanout.active > 0 && !over) {
         return NGX_AGAIN;
+    }
+
+    /*
+     * Certificates of an epoch this gateway's history lacks: the blob may
+     * well be certified, the gateway cannot tell (its committee files are
+     * behind the nodes', or the oldest were dropped).
+     */
+
+    if (ctx->cert_unknown) {
+        return ngx_walrus_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "UNKNOWN_EPOCH",
+                                     "blob %s is certified in epoch %uD, "
+                                     "which this gateway's committee history "
+                                     "(epochs %uD to %uD) does not hold",
+                                     ctx->route.id_text, ctx->cert_epoch,
+                                     ctx->history->first,
+                                     ctx->history->current);
     }
 
     /* a node that failed both requests counts once */

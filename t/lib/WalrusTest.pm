@@ -520,6 +520,87 @@ END
     return $self;
 }
 
+# --- a gateway of its own -----------------------------------------------------
+
+# starts a second nginx in DIR/$name/ with one gateway (the default
+# locations, the gateway key) on a port of its own, the upstreams of all
+# the nodes, and walrus_committee $committee: a gateway whose committee
+# history is not the nodes'.  Returns its URL; stop_gateway($name) stops
+# it and checks its error log like stop.
+sub start_gateway {
+    my ($self, $name, $committee) = @_;
+    my $dir = $self->{dir};
+    my $home = "$dir/$name";
+    my $port = free_port();
+    make_path("$home/logs", "$home/tmp");
+    chown_worker("$home/tmp");
+
+    my $server = $self->gateway_server;
+    my $gw = $self->gateway_port;
+    $server =~ s/listen 127\.0\.0\.1:$gw;/listen 127.0.0.1:$port;/
+        or die 'no gateway listen';
+    $server =~ s{\Q$dir\E/logs/gateway\.access\.log}{$home/logs/access.log};
+    my $upstreams = join '', map {
+        "    upstream walrus_node$_ {\n"
+        . "        server 127.0.0.1:" . $self->node_port($_) . ";\n"
+        . "        keepalive 8;\n    }\n"
+    } 0 .. $self->nodes - 1;
+
+    write_file("$home/nginx.conf", <<"END");
+load_module $MODULE;
+daemon on;
+worker_processes 1;
+pid $home/logs/nginx.pid;
+error_log $home/logs/error.log info;
+thread_pool default threads=4;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    log_format walrus '\$request_method \$uri \$status \$body_bytes_sent "\$http_range"';
+    client_body_temp_path $home/tmp/body;
+    proxy_temp_path $home/tmp/proxy;
+    fastcgi_temp_path $home/tmp/fastcgi;
+    uwsgi_temp_path $home/tmp/uwsgi;
+    scgi_temp_path $home/tmp/scgi;
+
+    walrus_committee $committee;
+$upstreams
+$server
+}
+END
+    my $out = `$NGINX -p $home/ -c $home/nginx.conf -e $home/logs/error.log 2>&1`;
+    die "the gateway $name did not start: $out" if $?;
+    for (1 .. 200) {
+        last if IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port);
+        sleep 0.05;
+    }
+    $self->{gateways}{$name} = $home;
+    return "http://127.0.0.1:$port";
+}
+
+sub stop_gateway {
+    my ($self, $name) = @_;
+    my $home = delete $self->{gateways}{$name} or return;
+    my $pid = read_file("$home/logs/nginx.pid") // '';
+    chomp $pid;
+    return unless $pid;
+    kill 'QUIT', $pid;
+    for (1 .. 600) {
+        last unless kill 0, $pid;
+        sleep 0.05;
+    }
+    kill 'KILL', $pid if kill 0, $pid;
+    my @bad = grep { /\[(alert|crit|emerg)\]/ || /exited on signal/
+                     || /open socket #/ }
+              split /\n/, read_file("$home/logs/error.log") // '';
+    ok(!@bad, "no alerts or crashes in the error log of gateway $name")
+        or diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
+}
+
 # nginx -t: (passed, output)
 sub test_config {
     my ($self) = @_;
@@ -730,6 +811,11 @@ sub log_lines {
 
 sub DESTROY {
     my ($self) = @_;
+    for my $home (values %{$self->{gateways} // {}}) {
+        my $pid = read_file("$home/logs/nginx.pid") // '';
+        chomp $pid;
+        kill 'KILL', $pid if $pid;
+    }
     $self->stop if $self->master_pid && kill(0, $self->master_pid);
     $self->stop_redis;
 }
