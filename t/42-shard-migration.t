@@ -264,6 +264,21 @@ ok(WalrusTest::run_quiet('openssl', 'pkeyutl', '-verify', '-pubin',
                          '-inkey', "$dir/keys/node7.pub", '-rawin', '-in',
                          "$dir/ready.msg", '-sigfile', "$dir/ready.sig"),
    '... signed with its key (openssl pkeyutl -verify)');
+WalrusTest::write_file("$dir/ready.bin", $ready);
+my ($code, $out) = WalrusTest::capture({}, $dir, $WalrusTest::CTL, '-c',
+                                       $hist, 'verify-ready',
+                                       "$dir/ready.bin");
+is($code, 0, 'walrusctl verify-ready accepts it');
+like($out, qr/^readiness of node node7 \(index 7, 1 shards\) for epoch 2: valid$/m,
+     '... naming the node and the epoch');
+substr($ready, 30, 1) ^= "\x01";
+WalrusTest::write_file("$dir/ready.bin", $ready);
+($code, undef, my $err) = WalrusTest::capture({}, $dir, $WalrusTest::CTL,
+                                              '-c', $hist, 'verify-ready',
+                                              "$dir/ready.bin");
+is($code, 1, '... and refuses it with a flipped bit');
+like($err, qr/readiness of node 7 for epoch 2 does not verify/,
+     '... saying so');
 $res = $t->node_request(3, 'GET', '/v1/epoch/ready');
 is($res->{status}, 404, 'node 3 (no shards) does not');
 is(WalrusTest::reason($res), 'NOT_READY', '... NOT_READY');

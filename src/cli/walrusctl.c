@@ -44,6 +44,7 @@ static const walrus_cli_command_t  walrus_cli_commands[] = {
     { "verify-inconsistency", 1, 0, walrus_cli_verify_inconsistency,
       "PROOF" },
     { "verify-audit", 1, 0, walrus_cli_verify_audit, "FILE" },
+    { "verify-ready", 1, 0, walrus_cli_verify_ready, "FILE" },
     { "audit", 1, WALRUS_CLI_OPT_AUDIT, walrus_cli_audit,
       "[--round R] [--blobs ID,...] [--record-from NODE] "
       "[--fraud-out FILE] NODE" },
@@ -389,6 +390,11 @@ walrus_cli_usage(FILE *out)
           "                                   fraud proof of a storage audit "
           "offline; print\n"
           "                                   what it is, its node and round\n"
+          "  verify-ready FILE                check a node's readiness for an "
+          "epoch\n"
+          "                                   (GET /v1/epoch/ready) against "
+          "that epoch's\n"
+          "                                   committee\n"
           "  audit [--round R] [--blobs ID,...] [--record-from NODE2]\n"
           "        [--fraud-out FILE] NODE    challenge committee node NODE: "
           "its beacon\n"

@@ -63,6 +63,7 @@ int walrus_cli_record(walrus_cli_t *cli);
 int walrus_cli_rebuild(walrus_cli_t *cli);
 int walrus_cli_verify_inconsistency(walrus_cli_t *cli);
 int walrus_cli_verify_audit(walrus_cli_t *cli);
+int walrus_cli_verify_ready(walrus_cli_t *cli);
 int walrus_cli_audit(walrus_cli_t *cli);
 
 /* the blob ID and length of a file ("-": stdin), encoded to get them */
