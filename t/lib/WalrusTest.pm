@@ -571,7 +571,10 @@ $upstreams
 $server
 }
 END
-    my $out = `$NGINX -p $home/ -c $home/nginx.conf -e $home/logs/error.log 2>&1`;
+    my $out = do {
+        local %ENV = (%ENV, $self->sanitizer_env);
+        `$NGINX -p $home/ -c $home/nginx.conf -e $home/logs/error.log 2>&1`;
+    };
     die "the gateway $name did not start: $out" if $?;
     for (1 .. 200) {
         last if IO::Socket::INET->new(PeerAddr => '127.0.0.1',
