@@ -11,6 +11,7 @@
 
 
 #include <walrus_registration.h>
+#include <walrus_record.h>
 
 
 /* the files of a blob directory that reclaiming keeps */
@@ -32,6 +33,24 @@ int walrus_lifetime_read(const char *blob_dir, walrus_registration_t *reg);
  */
 int walrus_lifetime_expired(const char *blob_dir, uint32_t now,
     walrus_registration_t *reg);
+
+/*
+ * 1 when the registration recorded in entry e expired in epoch `now`:
+ * the audits' cut-off (docs/protocol.md 17.2), which every holder of
+ * the entry computes alike.  0 when it is in force or there is none.
+ */
+int walrus_lifetime_recorded_expired(const walrus_record_entry_t *e,
+    uint32_t now);
+
+/*
+ * Whether the blob of a record entry is expired in epoch `now`, for the
+ * node's background work: by the registration stored in blob_dir (an
+ * extension replaces it there, never in the record), else by the
+ * entry's.  1 expired, 0 not (or not known: nothing is dropped on a
+ * doubt).
+ */
+int walrus_lifetime_entry_expired(const char *blob_dir,
+    const walrus_record_entry_t *e, uint32_t now);
 
 /*
  * Removes every file of blob_dir but the tombstone (the registration and

@@ -67,13 +67,41 @@ walrus_lifetime_expired(const char *blob_dir, uint32_t now,
 }
 
 
+int
+walrus_lifetime_recorded_expired(const walrus_record_entry_t *e,
+    uint32_t now)
+{
+    walrus_registration_t  reg;
+
+    return e->reg_len > 0
+           && walrus_registration_parse(&reg, e->reg, e->reg_len) == WALRUS_OK
+           && walrus_registration_expired(&reg, now);
+}
+
+
+int
+walrus_lifetime_entry_expired(const char *blob_dir,
+    const walrus_record_entry_t *e, uint32_t now)
+{
+    int                    rc;
+    walrus_registration_t  reg;
+
+    rc = walrus_lifetime_read(blob_dir, &reg);
+
+    if (rc == WALRUS_EIO && errno == ENOENT) {
+        return walrus_lifetime_recorded_expired(e, now);
+    }
+
+    return rc == WALRUS_OK && walrus_registration_expired(&reg, now);
+}
+
+
 /*
  * Nothing in a blob directory is a directory: every other name is a
  * file of the blob (metadata, certificate, slivers, files set aside as
  * .bad, an inconsistency proof, a writer's temporary file).  The
- * directory is synced once the names are gone, even when none was left
- * (a pass cut short may have removed them unsynced), so that a power
- * loss after the pass cannot bring a file back.
+ * directory is synced once names are gone; a file that a power loss
+ * brings back all the same is found by the next pass.
  */
 
 int
@@ -124,7 +152,7 @@ walrus_lifetime_reclaim(const char *blob_dir, unsigned *removed)
         }
     }
 
-    if (err == 0 && fsync(dirfd(d)) != 0) {
+    if (*removed > 0 && err == 0 && fsync(dirfd(d)) != 0) {
         err = errno;
     }
 

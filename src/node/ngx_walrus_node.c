@@ -178,7 +178,23 @@ ngx_walrus_node_assigned(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 static ngx_int_t
 ngx_walrus_node_get(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
-    char  name[32];
+    char       name[32];
+    ngx_int_t  rc;
+
+    /* the blob's data, not its registration: gone once it expired */
+
+    if (rt->kind == NGX_WALRUS_ROUTE_METADATA
+        || rt->kind == NGX_WALRUS_ROUTE_CERTIFICATE
+        || rt->kind == NGX_WALRUS_ROUTE_SLIVER
+        || rt->kind == NGX_WALRUS_ROUTE_RECOVERY
+        || rt->kind == NGX_WALRUS_ROUTE_CONFIRMATION)
+    {
+        rc = ngx_walrus_node_lifetime(r, rt);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
 
     switch (rt->kind) {
 

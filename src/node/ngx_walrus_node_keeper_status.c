@@ -15,7 +15,8 @@
     "\"blobs\":{\"known\":%uL,\"held\":%uL,\"pending\":%uL,"                  \
     "\"inconsistent\":%uL},\"healedPairs\":%uL,\"putOff\":%uL,"               \
     "\"recoveryBytes\":%uL,\"scrub\":{\"bytes\":%uL,\"setAside\":%uL,"      \
-    "\"passes\":%uL},\"peers\":["
+    "\"passes\":%uL},\"gc\":{\"reclaimed\":%uL,\"passes\":%uL},"      \
+    "\"peers\":["
 
 #define NGX_WALRUS_KEEPER_PEER_JSON                                          \
     "{\"node\":\"%s\",\"lastSync\":%T,\"cursor\":%uL,\"status\":%ui}"
@@ -42,6 +43,8 @@ struct ngx_walrus_keeper_status_s {
     uint64_t                   scrubbed;
     uint64_t                   scrub_bad;
     uint64_t                   scrub_passes;
+    uint64_t                   gc_reclaimed;
+    uint64_t                   gc_passes;
     ngx_walrus_peer_status_t   peers[WALRUS_MAX_SHARDS];
 };
 
@@ -145,6 +148,8 @@ ngx_walrus_keeper_publish(ngx_walrus_keeper_t *kp)
     st->scrubbed = kp->scrubbed;
     st->scrub_bad = kp->scrub_bad;
     st->scrub_passes = kp->scrub_passes;
+    st->gc_reclaimed = kp->gc_reclaimed;
+    st->gc_passes = kp->gc_passes;
 
     for (i = 0; i < kp->committee->nnodes && i < WALRUS_MAX_SHARDS; i++) {
         st->peers[i].last_sync = kp->peers[i].last_sync;
@@ -166,7 +171,7 @@ ngx_walrus_keeper_json_len(ngx_walrus_keeper_t *kp)
     }
 
     return sizeof(NGX_WALRUS_KEEPER_JSON) + NGX_TIME_T_LEN
-           + 12 * NGX_INT64_LEN + sizeof("]}")
+           + 14 * NGX_INT64_LEN + sizeof("]}")
            + kp->committee->nnodes
              * (sizeof(NGX_WALRUS_KEEPER_PEER_JSON) + WALRUS_MAX_NAME_LEN
                 + NGX_TIME_T_LEN + 2 * NGX_INT64_LEN + 1);
@@ -192,7 +197,8 @@ ngx_walrus_keeper_json(u_char *p, ngx_walrus_keeper_t *kp)
     p = ngx_sprintf(p, NGX_WALRUS_KEEPER_JSON, st->pid, st->rounds,
                     st->last_round, st->known, st->held, st->pending,
                     st->inconsistent, st->healed, st->failed, st->received,
-                    st->scrubbed, st->scrub_bad, st->scrub_passes);
+                    st->scrubbed, st->scrub_bad, st->scrub_passes,
+                    st->gc_reclaimed, st->gc_passes);
 
     first = 1;
 

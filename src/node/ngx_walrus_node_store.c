@@ -230,7 +230,23 @@ ngx_walrus_put_registered(ngx_walrus_put_t *t)
                                         t->route.blob_id);
     }
 
-    /* the committee may have dropped its publisher, or it expired */
+    /* an expired blob comes back only with a later registration */
+
+    if (rc == WALRUS_EEPOCH
+        && walrus_registration_expired(&t->registration,
+                                       t->committee->epoch))
+    {
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_FORBIDDEN, "BLOB_EXPIRED",
+                             "blob %s was stored until epoch %u; this node "
+                             "is in epoch %u: PUT a registration with a "
+                             "later end epoch to store it again",
+                             t->route.id_text,
+                             (unsigned) t->registration.end_epoch - 1,
+                             (unsigned) t->committee->epoch);
+        return -1;
+    }
+
+    /* the committee may have dropped its publisher */
 
     if (rc != WALRUS_OK) {
         ngx_walrus_node_fail(&t->res, NGX_HTTP_FORBIDDEN,

@@ -29,7 +29,10 @@ int
 main(void)
 {
     char                   dir[WALRUS_PATH_MAX], cmd[WALRUS_PATH_MAX + 16];
+    char                   other[WALRUS_PATH_MAX];
+    uint8_t                raw[WALRUS_REGISTRATION_LEN];
     unsigned               removed;
+    walrus_record_entry_t  e;
     walrus_registration_t  reg;
 
     if (mkdtemp(test_tmp) == NULL) {
@@ -106,6 +109,33 @@ main(void)
     test_registration(dir, 2, 6);
     is_int(walrus_lifetime_expired(dir, 4, NULL), 0,
            "extended to epoch 6: in force in epoch 4");
+
+    /* a record entry: the stored registration first, else the entry's */
+
+    memset(&e, 0, sizeof(e));
+    memset(&reg, 0, sizeof(reg));
+    reg.epoch = 1;
+    reg.end_epoch = 3;
+    walrus_registration_serialize(&reg, raw);
+    e.reg = raw;
+    e.reg_len = sizeof(raw);
+
+    is_int(walrus_lifetime_recorded_expired(&e, 3), 1,
+           "the recorded registration expired in 3");
+    is_int(walrus_lifetime_recorded_expired(&e, 2), 0, "... not in 2");
+    is_int(walrus_lifetime_entry_expired(dir, &e, 4), 0,
+           "entry expired in 4, the stored extension is not: not expired");
+    is_int(walrus_lifetime_entry_expired(dir, &e, 6), 1,
+           "... in epoch 6 it is");
+
+    snprintf(other, sizeof(other), "%s/other", test_tmp);
+    is_int(walrus_lifetime_entry_expired(other, &e, 3), 1,
+           "no directory: the entry's registration says expired in 3");
+    is_int(walrus_lifetime_entry_expired(other, &e, 2), 0,
+           "... in force in 2");
+    e.reg_len = 0;
+    is_int(walrus_lifetime_entry_expired(other, &e, 9), 0,
+           "no registration anywhere: not known, not expired");
 
     /* garbage where the registration should be */
 
