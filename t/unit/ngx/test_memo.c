@@ -143,13 +143,14 @@ id_of(unsigned n, uint8_t *id)
 static void
 put(unsigned n, size_t len, const char *type)
 {
-    u_char   meta[2048], cert[8];
+    u_char   meta[2048], cert[8], reg[WALRUS_REGISTRATION_LEN];
     uint8_t  id[WALRUS_BLOB_ID_LEN];
 
     id_of(n, id);
     memset(meta, (int) n, len);
     memset(cert, (int) n + 1, sizeof(cert));
-    ngx_walrus_memo_put(r, id, meta, len, cert, sizeof(cert), type);
+    memset(reg, (int) n + 2, sizeof(reg));
+    ngx_walrus_memo_put(r, id, meta, len, cert, sizeof(cert), reg, type);
 }
 
 
@@ -158,11 +159,12 @@ static ngx_int_t
 get(unsigned n, ngx_str_t *meta, ngx_str_t *cert, const char **type,
     ngx_uint_t *inconsistent)
 {
+    u_char   reg[WALRUS_REGISTRATION_LEN];
     uint8_t  id[WALRUS_BLOB_ID_LEN];
 
     id_of(n, id);
 
-    return ngx_walrus_memo_get(r, id, meta, cert, type, inconsistent);
+    return ngx_walrus_memo_get(r, id, meta, cert, reg, type, inconsistent);
 }
 
 
