@@ -1,4 +1,4 @@
-# Blob lifetime (docs/protocol.md section 19, http-api.md 1.9): a blob
+# Blob lifetime (docs/protocol.md section 19, http-api.md G4): a blob
 # stored with ?epochs=2 in epoch 1 (end epoch 3) reads in epochs 1 and 2;
 # from epoch 3 on the nodes answer its metadata, certificate and slivers
 # 404 BLOB_EXPIRED with the registration in X-Walrus-Registration, refuse

@@ -384,7 +384,7 @@ ngx_walrus_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->straggler_timeout,
                               prev->straggler_timeout, 10000);
 
-    /* the shortest epochs the operator may run: one day (http-api 1.9) */
+    /* the shortest epoch the operator declares (http-api.md G4) */
     ngx_conf_merge_sec_value(conf->epoch_duration, prev->epoch_duration,
                              86400);
     ngx_conf_merge_sec_value(conf->short_max_age, prev->short_max_age, 60);

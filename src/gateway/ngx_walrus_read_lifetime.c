@@ -8,8 +8,9 @@
  * registration with the entry.  Once the current epoch reaches the end
  * epoch the read answers 404 BLOB_EXPIRED, whatever a cache holds.
  *
- * Caching headers follow the end epoch (docs/http-api.md 1.9): with
- * epochs lasting walrus_gateway_epoch_duration at least, a blob ending
+ * Caching headers follow the end epoch (docs/http-api.md G4, "Caching
+ * and the blob's lifetime"): with epochs lasting
+ * walrus_gateway_epoch_duration at least, a blob ending
  * with epoch E-1, read in epoch C, is there for (E - C - 1) whole epochs
  * more; max-age is that, up to a year.  A blob in its last epoch, or
  * deletable, gets walrus_gateway_short_max_age, without "immutable".
