@@ -5,7 +5,8 @@
 # uploads of it, and their garbage collection reclaims its files down to
 # the registration; the gateway answers 404 BLOB_EXPIRED from its Redis
 # entry (the entry carries the registration) and from the nodes, and
-# never serves it again.  Blobs stored for longer still read.
+# never serves it again.  Blobs stored for longer still read; the expired
+# blob comes back when it is stored again (a later registration).
 # Cache-Control follows the end epoch: max-age is the whole epochs left
 # after the current one (walrus_gateway_epoch_duration each, at most a
 # year), walrus_gateway_short_max_age in a blob's last epoch and for
@@ -292,6 +293,18 @@ is_expired($t->get_blob($id_a), 3, 3, 'after the collection: still 404 '
 $res = $t->node_request(4, 'GET', "/v1/blobs/$id_p/metadata");
 is(reason($res), 'BLOB_EXPIRED', '... from the nodes as well');
 blob_is($t->get_blob($id_l), $blob_l, 'the 5-epoch blob reads');
+
+# a new registration with a later end epoch brings it back: uploaded again
+$res = $t->request('PUT', $t->gateway_url . '/v1/blobs?epochs=2', $blob_a);
+my $again = eval { $json->decode($res->{content}) } || {};
+is($again->{newlyCreated}{blobObject}{blobId}, $id_a,
+   'storing the expired blob again: newly created')
+    or diag(substr $res->{content}, 0, 300);
+blob_is($t->get_blob($id_a), $blob_a, '... and it reads again');
+is_deeply([ (registration_of($t->node_request(0, 'GET',
+                                              "/v1/blobs/$id_a/metadata")))
+            [0, 2] ], [3, 5], '... registered in epoch 3 until epoch 5');
+is(cache_control($id_a), 'public, max-age=30', '... deletable: short');
 
 # --- a collection cut short by kill -9 ------------------------------------------
 
