@@ -10,6 +10,7 @@
 #define _WALRUS_LIFETIME_H_INCLUDED_
 
 
+#include <openssl/evp.h>
 #include <walrus_registration.h>
 #include <walrus_record.h>
 
@@ -17,6 +18,33 @@
 /* the files of a blob directory that reclaiming keeps */
 #define WALRUS_TOMBSTONE_FILE  "registration"
 #define WALRUS_RECORDED_FILE   "recorded"
+#define WALRUS_DELETED_FILE    "deleted"
+
+/*
+ * A deletion (docs/protocol.md 19.5), 115 bytes: "walrus-delete:1" (15
+ * ASCII bytes) || epoch u32 LE || blob ID (32) || the Ed25519 signature
+ * of the first 51 bytes by the key of the registration's publisher.
+ */
+#define WALRUS_DELETE_TAG      "walrus-delete:1"
+#define WALRUS_DELETE_TAG_LEN  15
+#define WALRUS_DELETE_MSG_LEN  (WALRUS_DELETE_TAG_LEN + 4 + WALRUS_BLOB_ID_LEN)
+#define WALRUS_DELETION_LEN    (WALRUS_DELETE_MSG_LEN + WALRUS_SIG_LEN)
+
+
+/* signs the deletion of blob_id in epoch: WALRUS_DELETION_LEN into out */
+int walrus_deletion_sign(EVP_PKEY *key, uint32_t epoch,
+    const uint8_t *blob_id, uint8_t *out);
+
+/*
+ * WALRUS_OK when del (len bytes) deletes the blob of the registration
+ * reg for a node in epoch `now`: the blob is deletable (else
+ * WALRUS_EINVAL), the deletion names its blob (WALRUS_EBLOBID), an epoch
+ * from the registration's to `now`, and `now` or the one before
+ * (WALRUS_EEPOCH), and is signed by the registration's publisher
+ * (WALRUS_ESIGNATURE).  WALRUS_EFORMAT when it does not parse.
+ */
+int walrus_deletion_verify(const uint8_t *del, size_t len,
+    const walrus_registration_t *reg, uint32_t now);
 
 
 /*
@@ -44,17 +72,17 @@ int walrus_lifetime_recorded_expired(const walrus_record_entry_t *e,
 
 /*
  * Whether the blob of a record entry is expired in epoch `now`, for the
- * node's background work: by the registration stored in blob_dir (an
- * extension replaces it there, never in the record), else by the
- * entry's.  1 expired, 0 not (or not known: nothing is dropped on a
- * doubt).
+ * node's background work: deleted (a deletion is stored in blob_dir), or
+ * by the registration stored there (an extension replaces it there,
+ * never in the record), else by the entry's.  1 expired, 0 not (or not
+ * known: nothing is dropped on a doubt).
  */
 int walrus_lifetime_entry_expired(const char *blob_dir,
     const walrus_record_entry_t *e, uint32_t now);
 
 /*
- * Removes every file of blob_dir but the tombstone (the registration and
- * the record's mark), then syncs the directory: idempotent, so a pass
+ * Removes every file of blob_dir but the tombstone (the registration,
+ * the record's mark and a deletion), then syncs the directory: idempotent, so a pass
  * cut short by a crash is finished by the next one.  *removed gets how
  * many files went.  0, or -1 with errno.
  */

@@ -11,7 +11,12 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <walrus_lifetime.h>
+#include <walrus_sign.h>
 #include <walrus_store.h>
+
+
+static void walrus_deletion_message(uint32_t epoch, const uint8_t *blob_id,
+    uint8_t *msg);
 
 
 int
@@ -84,7 +89,15 @@ walrus_lifetime_entry_expired(const char *blob_dir,
     const walrus_record_entry_t *e, uint32_t now)
 {
     int                    rc;
+    char                   path[WALRUS_PATH_MAX];
+    struct stat            st;
     walrus_registration_t  reg;
+
+    if (walrus_store_path(path, blob_dir, WALRUS_DELETED_FILE) == 0
+        && stat(path, &st) == 0)
+    {
+        return 1;
+    }
 
     rc = walrus_lifetime_read(blob_dir, &reg);
 
@@ -139,7 +152,8 @@ walrus_lifetime_reclaim(const char *blob_dir, unsigned *removed)
 
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0
             || strcmp(de->d_name, WALRUS_TOMBSTONE_FILE) == 0
-            || strcmp(de->d_name, WALRUS_RECORDED_FILE) == 0)
+            || strcmp(de->d_name, WALRUS_RECORDED_FILE) == 0
+            || strcmp(de->d_name, WALRUS_DELETED_FILE) == 0)
         {
             continue;
         }
@@ -165,3 +179,83 @@ walrus_lifetime_reclaim(const char *blob_dir, unsigned *removed)
 
     return 0;
 }
+
+
+static void
+walrus_deletion_message(uint32_t epoch, const uint8_t *blob_id, uint8_t *msg)
+{
+    memcpy(msg, WALRUS_DELETE_TAG, WALRUS_DELETE_TAG_LEN);
+    msg[WALRUS_DELETE_TAG_LEN] = (uint8_t) epoch;
+    msg[WALRUS_DELETE_TAG_LEN + 1] = (uint8_t) (epoch >> 8);
+    msg[WALRUS_DELETE_TAG_LEN + 2] = (uint8_t) (epoch >> 16);
+    msg[WALRUS_DELETE_TAG_LEN + 3] = (uint8_t) (epoch >> 24);
+    memcpy(msg + WALRUS_DELETE_TAG_LEN + 4, blob_id, WALRUS_BLOB_ID_LEN);
+}
+
+
+int
+walrus_deletion_sign(EVP_PKEY *key, uint32_t epoch, const uint8_t *blob_id,
+    uint8_t *out)
+{
+    walrus_deletion_message(epoch, blob_id, out);
+
+    return walrus_sign(key, out, WALRUS_DELETE_MSG_LEN,
+                       out + WALRUS_DELETE_MSG_LEN);
+}
+
+
+/*
+ * The owner decides: only the key that registered the blob deletes it,
+ * in an epoch from its registration's on (a deletion of an earlier
+ * registration of the blob does not end a later one) and lately (an old
+ * deletion is no standing order).
+ */
+
+int
+walrus_deletion_verify(const uint8_t *del, size_t len,
+    const walrus_registration_t *reg, uint32_t now)
+{
+    int        rc;
+    uint32_t   epoch;
+    EVP_PKEY  *key;
+
+    if (len != WALRUS_DELETION_LEN
+        || memcmp(del, WALRUS_DELETE_TAG, WALRUS_DELETE_TAG_LEN) != 0)
+    {
+        return WALRUS_EFORMAT;
+    }
+
+    epoch = (uint32_t) del[WALRUS_DELETE_TAG_LEN]
+            | (uint32_t) del[WALRUS_DELETE_TAG_LEN + 1] << 8
+            | (uint32_t) del[WALRUS_DELETE_TAG_LEN + 2] << 16
+            | (uint32_t) del[WALRUS_DELETE_TAG_LEN + 3] << 24;
+
+    if (memcmp(del + WALRUS_DELETE_TAG_LEN + 4, reg->blob_id,
+               WALRUS_BLOB_ID_LEN)
+        != 0)
+    {
+        return WALRUS_EBLOBID;
+    }
+
+    if (!reg->deletable) {
+        return WALRUS_EINVAL;
+    }
+
+    if (epoch < reg->epoch || epoch > now || epoch + 1 < now) {
+        return WALRUS_EEPOCH;
+    }
+
+    key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
+                                      reg->publisher, WALRUS_PUBLIC_KEY_LEN);
+    if (key == NULL) {
+        return WALRUS_ESIGNATURE;
+    }
+
+    rc = walrus_verify(key, del, WALRUS_DELETE_MSG_LEN,
+                       del + WALRUS_DELETE_MSG_LEN);
+
+    EVP_PKEY_free(key);
+
+    return rc == WALRUS_OK ? WALRUS_OK : WALRUS_ESIGNATURE;
+}
+

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <walrus_lifetime.h>
+#include <walrus_sign.h>
 #include <walrus_store.h>
 #include <tap.h>
 
@@ -20,6 +21,7 @@ static void test_put(const char *dir, const char *name, const char *text);
 static int test_exists(const char *dir, const char *name);
 static void test_registration(const char *dir, uint32_t epoch,
     uint32_t end);
+static void test_deletion(void);
 
 
 static char  test_tmp[] = "/tmp/walrus-test-lifetime-XXXXXX";
@@ -145,6 +147,19 @@ main(void)
     is_int(walrus_lifetime_expired(dir, 4, NULL), -1,
            "... expiry cannot be told: -1");
 
+    /* a deletion stored: expired for the background work, and kept */
+
+    test_put(dir, "registration", "not a registration");
+    test_put(dir, "deleted", "d");
+    test_put(dir, "metadata", "m");
+    is_int(walrus_lifetime_entry_expired(dir, &e, 1), 1,
+           "a blob with a stored deletion is expired");
+    is_int(walrus_lifetime_reclaim(dir, &removed), 0, "reclaimed");
+    ok(test_exists(dir, "deleted") && !test_exists(dir, "metadata"),
+       "... the deletion stays with the tombstone");
+
+    test_deletion();
+
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", test_tmp);
     if (system(cmd) != 0) {
         printf("# cannot remove %s\n", test_tmp);
@@ -194,3 +209,77 @@ test_registration(const char *dir, uint32_t epoch, uint32_t end)
         exit(1);
     }
 }
+
+
+static void
+test_deletion(void)
+{
+    uint8_t                del[WALRUS_DELETION_LEN];
+    EVP_PKEY              *owner, *other;
+    walrus_registration_t  reg;
+
+    if (walrus_key_generate(&owner) != WALRUS_OK
+        || walrus_key_generate(&other) != WALRUS_OK)
+    {
+        printf("Bail out! keygen\n");
+        exit(1);
+    }
+
+    memset(&reg, 0, sizeof(reg));
+    reg.epoch = 2;
+    reg.end_epoch = 9;
+    reg.deletable = 1;
+    memset(reg.blob_id, 0x5a, sizeof(reg.blob_id));
+    walrus_key_raw_public(owner, reg.publisher);
+
+    is_int(WALRUS_DELETION_LEN, 115, "a deletion is 115 bytes");
+
+    is_int(walrus_deletion_sign(owner, 3, reg.blob_id, del), WALRUS_OK,
+           "the owner signs a deletion in epoch 3");
+    ok(memcmp(del, "walrus-delete:1", 15) == 0
+       && del[15] == 3 && del[16] == 0 && del[17] == 0 && del[18] == 0
+       && memcmp(del + 19, reg.blob_id, 32) == 0,
+       "... tag, epoch (u32 LE) and blob ID as documented");
+    is_int(walrus_deletion_verify(del, sizeof(del), &reg, 3), WALRUS_OK,
+           "... a node in epoch 3 accepts it");
+    is_int(walrus_deletion_verify(del, sizeof(del), &reg, 4), WALRUS_OK,
+           "... a node one epoch ahead too");
+    is_int(walrus_deletion_verify(del, sizeof(del), &reg, 5), WALRUS_EEPOCH,
+           "... two epochs ahead: too old, EEPOCH");
+    is_int(walrus_deletion_verify(del, sizeof(del), &reg, 2), WALRUS_EEPOCH,
+           "... a node still in epoch 2: from the future, EEPOCH");
+    is_int(walrus_deletion_verify(del, sizeof(del) - 1, &reg, 3),
+           WALRUS_EFORMAT, "one byte short: EFORMAT");
+
+    reg.epoch = 4;
+    is_int(walrus_deletion_verify(del, sizeof(del), &reg, 4), WALRUS_EEPOCH,
+           "it does not end a later registration (epoch 4) of the blob");
+    reg.epoch = 2;
+
+    reg.deletable = 0;
+    is_int(walrus_deletion_verify(del, sizeof(del), &reg, 3), WALRUS_EINVAL,
+           "a permanent blob is not deleted: EINVAL");
+    reg.deletable = 1;
+
+    reg.blob_id[0] ^= 1;
+    is_int(walrus_deletion_verify(del, sizeof(del), &reg, 3), WALRUS_EBLOBID,
+           "another blob's registration: EBLOBID");
+    reg.blob_id[0] ^= 1;
+
+    walrus_deletion_sign(other, 3, reg.blob_id, del);
+    is_int(walrus_deletion_verify(del, sizeof(del), &reg, 3),
+           WALRUS_ESIGNATURE, "signed by another key: ESIGNATURE");
+
+    walrus_deletion_sign(owner, 3, reg.blob_id, del);
+    del[20] ^= 1;
+    is_int(walrus_deletion_verify(del, sizeof(del), &reg, 3),
+           WALRUS_EBLOBID, "a changed blob ID byte: EBLOBID");
+    del[20] ^= 1;
+    del[100] ^= 1;
+    is_int(walrus_deletion_verify(del, sizeof(del), &reg, 3),
+           WALRUS_ESIGNATURE, "a changed signature byte: ESIGNATURE");
+
+    EVP_PKEY_free(owner);
+    EVP_PKEY_free(other);
+}
+
