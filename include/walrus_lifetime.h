@@ -82,9 +82,9 @@ int walrus_lifetime_entry_expired(const char *blob_dir,
 
 /*
  * Removes every file of blob_dir but the tombstone (the registration,
- * the record's mark and a deletion), then syncs the directory: idempotent, so a pass
- * cut short by a crash is finished by the next one.  *removed gets how
- * many files went.  0, or -1 with errno.
+ * the record's mark and a deletion), then syncs the directory:
+ * idempotent, so a pass cut short by a crash is finished by the next
+ * one.  *removed gets how many files went.  0, or -1 with errno.
  */
 int walrus_lifetime_reclaim(const char *blob_dir, unsigned *removed);
 
