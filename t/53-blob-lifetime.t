@@ -12,7 +12,10 @@
 # year), walrus_gateway_short_max_age in a blob's last epoch and for
 # deletable blobs, "immutable" only for permanent blobs before their last
 # epoch.  A garbage collection cut short by kill -9 of nginx finishes
-# after a restart.
+# after a restart.  A deletable blob is deleted with walrusctl delete and
+# the key that registered it (not another key; a permanent blob not at
+# all): the nodes drop its files at once and answer 404 BLOB_DELETED with
+# the deletion.
 #
 # The configuration (the harness's frame around it, t/lib/WalrusTest.pm):
 #
@@ -135,7 +138,7 @@ sub files_of {
 sub reclaimed {
     my ($id) = @_;
     for my $i (0 .. $n - 1) {
-        my @left = grep { $_ ne 'registration' && $_ ne 'recorded' }
+        my @left = grep { !/^(registration|recorded|deleted)$/ }
                    files_of($i, $id);
         return 0 if @left || !grep { $_ eq 'registration' } files_of($i, $id);
     }
@@ -328,6 +331,52 @@ is_expired($t->get_blob($ids[7]), 4, 4, 'one of them: 404 BLOB_EXPIRED');
 blob_is($t->get_blob($id_l), $blob_l, 'the 5-epoch blob still reads');
 is(cache_control($id_l), 'public, max-age=' . 30 * $DAY . ', immutable',
    '... cached for the one epoch left after this one');
+
+# --- deletion by the publisher (protocol 19.5) -------------------------------
+
+my $CTL = "$WalrusTest::CTL -c $hist";
+my $blob_d = WalrusTest::blob_of(2 * $S + 3, 61);
+my $id_d = put($blob_d, '?epochs=3');
+blob_is($t->get_blob($id_d), $blob_d, 'a deletable blob stored in epoch 4');
+
+WalrusTest::run_quiet($WalrusTest::CTL, 'keygen', "$dir/keys/stranger")
+    or die 'keygen';
+my $out = `$CTL delete --key $dir/keys/stranger.key -- $id_d 2>&1`;
+ok($? != 0, 'walrusctl delete with a key that did not register it fails');
+is(scalar(() = $out =~ /answered 403: the deletion is not signed by the /g),
+   $n, '... every node refuses the signature (403)');
+blob_is($t->get_blob($id_d), $blob_d, '... and the blob still reads');
+
+$out = `$CTL delete --key $dir/keys/gateway.key -- $id_l 2>&1`;
+ok($? != 0 && $out =~ /answered 403: blob \Q$id_l\E is registered as /,
+   'a permanent blob cannot be deleted (403)') or diag($out);
+
+$out = `$CTL delete --key $dir/keys/gateway.key -- $id_d 2>&1`;
+is($?, 0, 'walrusctl delete with the key that registered it succeeds')
+    or diag($out);
+is(scalar(() = $out =~ /: deleted$/mg), $n, '... on every node');
+ok(reclaimed($id_d), '... its files are gone at once, the tombstone kept');
+ok(!grep({ !-e $t->store($_) . "/$id_d/deleted" } 0 .. $n - 1),
+   '... with the deletion');
+$res = $t->node_request(2, 'GET', "/v1/blobs/$id_d/metadata");
+is(reason($res), 'BLOB_DELETED', 'a node answers its metadata 404 '
+                                 . 'BLOB_DELETED');
+my $del = decode_base64url($res->{headers}{'x-walrus-deletion'} // '');
+is(length $del, 115, '... with the deletion in X-Walrus-Deletion');
+is(substr($del, 0, 15) . WalrusTest::Proto::b64url(substr $del, 19, 32),
+   "walrus-delete:1$id_d", '... the tag and the blob ID');
+is(unpack('V', substr $del, 15, 4), 4, '... made in epoch 4');
+$res = $t->node_request(2, 'PUT', "/v1/blobs/$id_d/metadata", 'x' x 100);
+is(reason($res), 'BLOB_DELETED', 'an upload of it is refused');
+
+# gateway caches keep a deletable blob no longer than the short max-age
+# (30 s here); a reload gives workers with an empty memory
+$t->redis('FLUSHALL');
+my ($old) = $t->worker_pids;
+kill 'HUP', $t->master_pid;
+ok(eventually(sub { !kill 0, $old }, 10), 'a reload');
+$res = $t->get_blob($id_d);
+is($res->{status}, 404, 'the gateway answers the deleted blob 404');
 
 $t->stop;
 $t->stop_redis;

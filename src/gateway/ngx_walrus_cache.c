@@ -263,6 +263,32 @@ ngx_walrus_cache_negative(ngx_http_request_t *r, redisReply *reply)
 }
 
 
+/*
+ * A deletable blob may be deleted by its publisher at any time: its
+ * entries live no longer than walrus_gateway_short_max_age, as in the
+ * caches of others (http-api.md G4).
+ */
+
+time_t
+ngx_walrus_cache_ttl(ngx_http_request_t *r, const u_char *reg, time_t ttl)
+{
+    walrus_registration_t           parsed;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
+
+    wlcf = ngx_walrus_gateway_loc_conf(r);
+
+    if (reg != NULL
+        && walrus_registration_parse(&parsed, reg, WALRUS_REGISTRATION_LEN)
+           == WALRUS_OK
+        && parsed.deletable)
+    {
+        return ngx_min(ttl, ngx_max(wlcf->short_max_age, 1));
+    }
+
+    return ttl;
+}
+
+
 void
 ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
     u_char *metadata, size_t metadata_len, u_char *cert, size_t cert_len,
@@ -289,7 +315,8 @@ ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
     if (reg != NULL) {
         ngx_walrus_cache_set(r, 'r', id_text, (const char *) reg,
                              WALRUS_REGISTRATION_LEN,
-                             wmcf->redis.certificate_ttl);
+                             ngx_walrus_cache_ttl(r, reg,
+                                            wmcf->redis.certificate_ttl));
     }
 
     argv[0] = "DEL";

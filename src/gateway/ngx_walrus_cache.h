@@ -46,6 +46,13 @@ ngx_int_t ngx_walrus_cache_command(ngx_http_request_t *r,
     ngx_walrus_cache_reply_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen);
 
+/*
+ * The TTL of an entry of the blob of registration reg (NULL: not known):
+ * ttl, or walrus_gateway_short_max_age for a deletable blob
+ */
+time_t ngx_walrus_cache_ttl(ngx_http_request_t *r, const u_char *reg,
+    time_t ttl);
+
 /* reg: the blob's registration, or NULL when not known */
 void ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
     u_char *metadata, size_t metadata_len, u_char *cert, size_t cert_len,

@@ -174,7 +174,7 @@ ngx_walrus_memo_get(ngx_http_request_t *r, const uint8_t *blob_id,
 void
 ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
     const u_char *metadata, size_t metadata_len, const u_char *cert,
-    size_t cert_len, const u_char *reg, const char *type)
+    size_t cert_len, const u_char *reg, time_t ttl, const char *type)
 {
     size_t                           size;
     ngx_queue_t                     *q;
@@ -218,7 +218,7 @@ ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
 
     ngx_memcpy(mn->id, blob_id, WALRUS_BLOB_ID_LEN);
     mn->node.key = ngx_walrus_memo_key(blob_id);
-    mn->expires = ngx_time() + wmcf->redis.certificate_ttl;
+    mn->expires = ngx_time() + (ttl ? ttl : wmcf->redis.certificate_ttl);
     mn->type = type;
     mn->inconsistent = 0;
     mn->metadata_len = metadata_len;

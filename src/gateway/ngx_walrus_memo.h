@@ -29,11 +29,12 @@ ngx_int_t ngx_walrus_memo_get(ngx_http_request_t *r, const uint8_t *blob_id,
 
 /*
  * reg: the blob's registration, verified; NULL (not known) drops the
- * entry instead.  type: a static string or NULL.
+ * entry instead.  ttl: its life in seconds, 0 for the Redis certificate
+ * TTL.  type: a static string or NULL.
  */
 void ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
     const u_char *metadata, size_t metadata_len, const u_char *cert,
-    size_t cert_len, const u_char *reg, const char *type);
+    size_t cert_len, const u_char *reg, time_t ttl, const char *type);
 
 /* remembers the sniffed type of a blob the memory holds */
 void ngx_walrus_memo_set_type(const uint8_t *blob_id, const char *type);

@@ -66,7 +66,11 @@ ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx, walrus_cert_t *cert,
                            created ? ctx->registration : NULL);
     ngx_walrus_memo_put(r, ctx->enc.blob_id, ctx->enc.metadata,
                         ctx->enc.metadata_len, bytes, len,
-                        created ? ctx->registration : NULL, ctx->enc.type);
+                        created ? ctx->registration : NULL,
+                        ngx_walrus_cache_ttl(r, ctx->registration,
+                            ngx_walrus_gateway_main_conf(r)
+                            ->redis.certificate_ttl),
+                        ctx->enc.type);
 
     if (ctx->enc.type != NULL) {
         ngx_walrus_cache_store_type(r, ctx->enc.id_text, ctx->enc.type);

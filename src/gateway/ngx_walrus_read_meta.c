@@ -21,6 +21,7 @@ static ngx_int_t ngx_walrus_meta_use(ngx_walrus_read_t *ctx, u_char *meta,
     size_t meta_len, u_char *cert, size_t cert_len);
 static ngx_uint_t ngx_walrus_meta_fits(ngx_walrus_read_t *ctx);
 static void ngx_walrus_meta_remember(ngx_walrus_read_t *ctx);
+static time_t ngx_walrus_meta_ttl(ngx_walrus_read_t *ctx, const u_char *reg);
 static void ngx_walrus_meta_complete(ngx_walrus_read_t *ctx);
 static ngx_uint_t ngx_walrus_meta_settling(ngx_walrus_read_t *ctx);
 static void ngx_walrus_meta_cancel_calls(ngx_walrus_read_t *ctx,
@@ -185,7 +186,10 @@ ngx_walrus_meta_cached(ngx_http_request_t *r, void *data,
             ngx_walrus_memo_put(r, ctx->route.blob_id, entry->metadata.data,
                                 entry->metadata.len, entry->certificate.data,
                                 entry->certificate.len,
-                                entry->registration.data, entry->type);
+                                entry->registration.data,
+                                ngx_walrus_meta_ttl(ctx,
+                                                    entry->registration.data),
+                                entry->type);
 
         } else {
             ctx->has_reg = 0;
@@ -276,7 +280,22 @@ ngx_walrus_meta_remember(ngx_walrus_read_t *ctx)
     ngx_walrus_cache_store(ctx->request, ctx->route.id_text, meta, meta_len,
                            cert, cert_len, reg);
     ngx_walrus_memo_put(ctx->request, ctx->route.blob_id, meta, meta_len,
-                        cert, cert_len, reg, ctx->type);
+                        cert, cert_len, reg, ngx_walrus_meta_ttl(ctx, reg),
+                        ctx->type);
+}
+
+
+/* a deletable blob is remembered as long as others may cache it */
+
+static time_t
+ngx_walrus_meta_ttl(ngx_walrus_read_t *ctx, const u_char *reg)
+{
+    ngx_walrus_gateway_main_conf_t  *wmcf;
+
+    wmcf = ngx_walrus_gateway_main_conf(ctx->request);
+
+    return ngx_walrus_cache_ttl(ctx->request, reg,
+                                wmcf->redis.certificate_ttl);
 }
 
 

@@ -39,6 +39,9 @@
  */
 #define NGX_WALRUS_REGISTRATION_HEADER  "X-Walrus-Registration"
 
+/* a node's 404 BLOB_DELETED carries the deletion (protocol 19.5) */
+#define NGX_WALRUS_DELETION_HEADER      "X-Walrus-Deletion"
+
 
 /*
  * The module's configuration shared by both roles; each role has a

@@ -75,6 +75,14 @@ ngx_walrus_node_handler(ngx_http_request_t *r)
         rc = NGX_DECLINED;
     }
 
+    /* DELETE /v1/blobs/{id}: a deletion by the blob's publisher (19.5) */
+
+    if (rc == NGX_OK && rt.kind == NGX_WALRUS_ROUTE_BLOB
+        && r->method == NGX_HTTP_DELETE)
+    {
+        return ngx_walrus_node_put(r, &rt);
+    }
+
     if (rc != NGX_OK || rt.kind == NGX_WALRUS_ROUTE_BLOBS
         || rt.kind == NGX_WALRUS_ROUTE_BLOB
         || rt.kind == NGX_WALRUS_ROUTE_BYTE_RANGE)

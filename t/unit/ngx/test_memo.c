@@ -151,7 +151,7 @@ put(unsigned n, size_t len, const char *type)
     memset(meta, (int) n, len);
     memset(cert, (int) n + 1, sizeof(cert));
     memset(reg, (int) n + 2, sizeof(reg));
-    ngx_walrus_memo_put(r, id, meta, len, cert, sizeof(cert), reg, type);
+    ngx_walrus_memo_put(r, id, meta, len, cert, sizeof(cert), reg, 0, type);
 }
 
 
@@ -338,7 +338,7 @@ main(void)
         memset(meta, 7, sizeof(meta));
         memset(cert, 8, sizeof(cert));
         ngx_walrus_memo_put(r, id, meta, sizeof(meta), cert, sizeof(cert),
-                            NULL, NULL);
+                            NULL, 0, NULL);
     }
     is_int(held(7, 100), 0, "a put without a registration: not held, and "
                             "the entry it had is dropped");
