@@ -253,7 +253,7 @@ ngx_walrus_put_registered(ngx_walrus_put_t *t)
         return -1;
     }
 
-    /* the committee may have dropped its publisher */
+    /* deleted by its publisher: back only with a new registration */
 
     if (rc == WALRUS_OK && walrus_store_path(path, t->dir,
                                              WALRUS_DELETED_FILE) == 0
@@ -265,6 +265,8 @@ ngx_walrus_put_registered(ngx_walrus_put_t *t)
                              t->route.id_text);
         return -1;
     }
+
+    /* the committee may have dropped its publisher */
 
     if (rc != WALRUS_OK) {
         ngx_walrus_node_fail(&t->res, NGX_HTTP_FORBIDDEN,
