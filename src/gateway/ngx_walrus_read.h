@@ -135,7 +135,7 @@ void ngx_walrus_lifetime_listen(ngx_walrus_call_t *call);
 void ngx_walrus_lifetime_claim(ngx_walrus_read_t *ctx,
     ngx_walrus_call_t *call);
 ngx_int_t ngx_walrus_lifetime_take(ngx_walrus_read_t *ctx,
-    const u_char *raw, size_t len);
+    const u_char *raw, size_t len, ngx_uint_t trusted);
 ngx_uint_t ngx_walrus_lifetime_expired(ngx_walrus_read_t *ctx);
 ngx_int_t ngx_walrus_lifetime_answer(ngx_walrus_read_t *ctx);
 ngx_int_t ngx_walrus_lifetime_cache_control(ngx_walrus_read_t *ctx);

@@ -42,7 +42,7 @@ ngx_walrus_meta_start(ngx_walrus_read_t *ctx)
                             &ctx->type, &inconsistent)
         == NGX_OK)
     {
-        if (ngx_walrus_lifetime_take(ctx, reg, sizeof(reg)) == NGX_OK
+        if (ngx_walrus_lifetime_take(ctx, reg, sizeof(reg), 1) == NGX_OK
             && ngx_walrus_meta_use(ctx, meta.data, meta.len, cert.data,
                                    cert.len)
                == NGX_OK)
@@ -173,7 +173,7 @@ ngx_walrus_meta_cached(ngx_http_request_t *r, void *data,
 
     } else if (entry->metadata.len && entry->certificate.len) {
         if (ngx_walrus_lifetime_take(ctx, entry->registration.data,
-                                     entry->registration.len)
+                                     entry->registration.len, 0)
             == NGX_OK
             && ngx_walrus_meta_use(ctx, entry->metadata.data,
                                    entry->metadata.len,
