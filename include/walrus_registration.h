@@ -73,5 +73,20 @@ int walrus_registration_verify(const walrus_committee_t *c,
 int walrus_registration_verify_history(const walrus_history_t *h,
     const walrus_registration_t *reg, const uint8_t *blob_id);
 
+/*
+ * Whether the registration is genuine, whatever epoch it is in force
+ * in: for blob_id (unless NULL), made in an epoch the history holds
+ * (end epoch after it) and signed by a publisher of that epoch.  An
+ * expired registration verifies, so that a reader can check a node's
+ * claim that a blob expired.  WALRUS_OK, or WALRUS_EBLOBID,
+ * WALRUS_EEPOCH (end epoch not after the epoch), WALRUS_ENOEPOCH,
+ * WALRUS_EPUBLISHER, WALRUS_ESIGNATURE.
+ */
+int walrus_registration_verify_signed(const walrus_history_t *h,
+    const walrus_registration_t *reg, const uint8_t *blob_id);
+
+/* the blob is no longer kept in epoch `now`: end epoch <= now */
+#define walrus_registration_expired(reg, now)  ((reg)->end_epoch <= (now))
+
 
 #endif /* _WALRUS_REGISTRATION_H_INCLUDED_ */

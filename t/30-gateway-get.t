@@ -67,8 +67,21 @@ my $blob = blob_of(10 * $S, 1);
 my $id = $t->put_blob($blob);
 my $res = $t->get("/v1/blobs/$id");
 is($res->{headers}{etag}, "\"$id\"", 'ETag is the quoted blob ID');
-is($res->{headers}{'cache-control'}, 'public, max-age=31536000, immutable',
-   'immutable caching');
+# a deletable blob (the default) of one epoch: in its last epoch, and it
+# may go any time (walrus_gateway_short_max_age, 60 s by default)
+is($res->{headers}{'cache-control'}, 'public, max-age=60',
+   'a deletable blob in its last epoch: short caching, not immutable');
+
+# a permanent one for 5 epochs (of walrus_gateway_epoch_duration, a day
+# by default): the 4 whole epochs after this one
+my $perm = blob_of(300, 77);
+my $pres = $t->request('PUT', $t->gateway_url
+                              . '/v1/blobs?epochs=5&permanent=true', $perm);
+my $pid = eval { JSON::PP->new->decode($pres->{content}) }
+          ->{newlyCreated}{blobObject}{blobId} // '';
+is($t->get("/v1/blobs/$pid")->{headers}{'cache-control'},
+   'public, max-age=' . 4 * 86400 . ', immutable',
+   'a permanent blob for 5 epochs: cached for the 4 epochs after this one');
 is($res->{headers}{'accept-ranges'}, 'bytes', 'Accept-Ranges');
 is($res->{headers}{'x-content-type-options'}, 'nosniff', 'nosniff');
 is($res->{headers}{'access-control-allow-origin'}, '*', 'CORS origin');

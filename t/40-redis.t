@@ -269,7 +269,8 @@ $t->write_config(gateway => $GATEWAY, http => <<'EOF')->run;
     walrus_redis_certificate_ttl 2s;
 EOF
 
-my $hot = blob_of(3 * $S, 31);
+# two segments: an entry (with the blob's registration) within an eighth
+my $hot = blob_of(2 * $S, 31);
 my $hot_id = store_directly($hot);
 ok(reads_ask_nodes($hot_id, $hot), 'worker cache: the first read asks the '
    . 'nodes for metadata');

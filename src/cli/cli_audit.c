@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <walrus_audit.h>
+#include <walrus_lifetime.h>
 #include <walrus_record.h>
 #include <walrusctl.h>
 
@@ -461,7 +462,11 @@ walrus_cli_audit_page(walrus_cli_audit_t *ctx, walrus_audit_pick_t *pick,
 
         /* promised() parsed the certificate: its blob ID is at 5 */
 
-        if (walrus_audit_promised(e.cert, e.cert_len, ctx->node)) {
+        /* expired in the round's epoch: not challenged (17.2) */
+
+        if (walrus_audit_promised(e.cert, e.cert_len, ctx->node)
+            && !walrus_lifetime_recorded_expired(&e, ctx->b.epoch))
+        {
             walrus_audit_pick_add(pick, e.cert + 5);
             (*count)++;
         }

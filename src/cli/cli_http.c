@@ -42,6 +42,14 @@ static int  walrus_cli_curl_ready;
 int
 walrus_cli_http_get(const char *url, size_t max, walrus_cli_http_t *res)
 {
+    return walrus_cli_http_request("GET", url, NULL, 0, max, res);
+}
+
+
+int
+walrus_cli_http_request(const char *method, const char *url,
+    const uint8_t *body, size_t len, size_t max, walrus_cli_http_t *res)
+{
     CURL               *curl;
     CURLcode            rc;
     walrus_cli_sink_t   sink;
@@ -82,6 +90,16 @@ walrus_cli_http_get(const char *url, size_t max, walrus_cli_http_t *res)
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, res);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, err);
 
+    if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    }
+
+    if (body != NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t) len);
+    }
+
     rc = curl_easy_perform(curl);
 
     if (rc == CURLE_OK) {
@@ -91,14 +109,14 @@ walrus_cli_http_get(const char *url, size_t max, walrus_cli_http_t *res)
     curl_easy_cleanup(curl);
 
     if (rc == CURLE_FILESIZE_EXCEEDED || sink.too_large) {
-        walrus_cli_error("GET %s: the answer is larger than the %zu bytes "
-                         "it can be", url, max);
+        walrus_cli_error("%s %s: the answer is larger than the %zu bytes "
+                         "it can be", method, url, max);
         walrus_cli_http_free(res);
         return WALRUS_CLI_INVALID;
     }
 
     if (rc != CURLE_OK) {
-        walrus_cli_error("GET %s: %s", url,
+        walrus_cli_error("%s %s: %s", method, url,
                          err[0] ? err : curl_easy_strerror(rc));
         walrus_cli_http_free(res);
         return WALRUS_CLI_IO;

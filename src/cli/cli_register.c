@@ -60,15 +60,8 @@ walrus_cli_register(walrus_cli_t *cli)
         return rc;
     }
 
-    key = NULL;
-
-    errno = 0;
-    wrc = walrus_key_load_private(cli->key, &key);
-    if (wrc != WALRUS_OK) {
-        walrus_cli_error("%s: %s", cli->key,
-                         wrc == WALRUS_EIO ? strerror(errno)
-                         : "not an Ed25519 private key in PEM form");
-        rc = WALRUS_CLI_IO;
+    rc = walrus_cli_private_key(cli->key, &key);
+    if (rc != WALRUS_CLI_OK) {
         goto done;
     }
 

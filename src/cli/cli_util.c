@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <walrus_file.h>
+#include <walrus_sign.h>
 #include <walrusctl.h>
 
 
@@ -75,6 +76,26 @@ walrus_cli_history(walrus_cli_t *cli, walrus_history_t *h)
             walrus_cli_error("%s", err);
         }
 
+        return WALRUS_CLI_IO;
+    }
+
+    return WALRUS_CLI_OK;
+}
+
+
+int
+walrus_cli_private_key(const char *path, EVP_PKEY **key)
+{
+    int  rc;
+
+    *key = NULL;
+    errno = 0;
+
+    rc = walrus_key_load_private(path, key);
+    if (rc != WALRUS_OK) {
+        walrus_cli_error("%s: %s", path,
+                         rc == WALRUS_EIO ? strerror(errno)
+                         : "not an Ed25519 private key in PEM form");
         return WALRUS_CLI_IO;
     }
 

@@ -37,6 +37,8 @@ static const walrus_cli_command_t  walrus_cli_commands[] = {
       "[--blob-id ID] CERT" },
     { "register", 1, WALRUS_CLI_OPT_REGISTER, walrus_cli_register,
       "--key KEY [--epochs N] [--permanent] [-o OUT] FILE" },
+    { "delete", 1, WALRUS_CLI_OPT_REGISTER, walrus_cli_delete,
+      "--key KEY [-o OUT] ID" },
     { "record", 1, WALRUS_CLI_OPT_RECORD, walrus_cli_record,
       "[--after CURSOR] FILE" },
     { "rebuild", -3, WALRUS_CLI_OPT_BLOB_ID, walrus_cli_rebuild,
@@ -366,6 +368,12 @@ walrus_cli_usage(FILE *out)
           "binary into OUT\n"
           "                                   and the blob ID on stdout, "
           "else base64url\n"
+          "  delete --key KEY [-o OUT] ID     delete a deletable blob: "
+          "sign the deletion\n"
+          "                                   with the key KEY that "
+          "registered it and\n"
+          "                                   send it to every node (or "
+          "write it into OUT)\n"
           "  record [--after CURSOR] FILE     print the entries of a "
           "node's record of\n"
           "                                   certified blobs: its file, "

@@ -59,12 +59,16 @@ int walrus_cli_decode(walrus_cli_t *cli);
 int walrus_cli_keygen(walrus_cli_t *cli);
 int walrus_cli_verify_cert(walrus_cli_t *cli);
 int walrus_cli_register(walrus_cli_t *cli);
+int walrus_cli_delete(walrus_cli_t *cli);
 int walrus_cli_record(walrus_cli_t *cli);
 int walrus_cli_rebuild(walrus_cli_t *cli);
 int walrus_cli_verify_inconsistency(walrus_cli_t *cli);
 int walrus_cli_verify_audit(walrus_cli_t *cli);
 int walrus_cli_verify_ready(walrus_cli_t *cli);
 int walrus_cli_audit(walrus_cli_t *cli);
+
+/* a private key file (--key): WALRUS_CLI_OK, else prints why */
+int walrus_cli_private_key(const char *path, EVP_PKEY **key);
 
 /* the blob ID and length of a file ("-": stdin), encoded to get them */
 int walrus_cli_file_blob_id(const char *path, const walrus_committee_t *c,
@@ -139,6 +143,10 @@ typedef struct {
  * walrus_cli_http_free().
  */
 int walrus_cli_http_get(const char *url, size_t max, walrus_cli_http_t *res);
+
+/* the same with another method, and a body of len bytes unless NULL */
+int walrus_cli_http_request(const char *method, const char *url,
+    const uint8_t *body, size_t len, size_t max, walrus_cli_http_t *res);
 void walrus_cli_http_free(walrus_cli_http_t *res);
 
 /* "what: the node answered STATUS: message" on stderr */

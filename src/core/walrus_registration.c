@@ -158,6 +158,24 @@ walrus_registration_verify_history(const walrus_history_t *h,
 
 
 /*
+ * Checked in the epoch it was made in, where every registration that was
+ * ever valid is in force: what is left is its publisher and signature.
+ */
+
+int
+walrus_registration_verify_signed(const walrus_history_t *h,
+    const walrus_registration_t *reg, const uint8_t *blob_id)
+{
+    if (h == NULL || reg == NULL) {
+        return WALRUS_EINVAL;
+    }
+
+    return walrus_registration_check(walrus_history_committee(h, reg->epoch),
+                                     reg->epoch, reg, blob_id);
+}
+
+
+/*
  * in force in epoch now and signed by a publisher of c (NULL: the
  * history lacks the epoch the registration names)
  */

@@ -1,7 +1,9 @@
 /*
  * Cache entries in Redis: <prefix>m:<id> metadata, <prefix>c:<id>
- * certificate, <prefix>n:<id> not found, <prefix>t:<id> content type,
- * <prefix>i:<id> an inconsistency proof that held (protocol 11.2); and
+ * certificate, <prefix>r:<id> registration (the blob's lifetime: an
+ * entry without it is not used), <prefix>n:<id> not found, <prefix>t:<id>
+ * content type, <prefix>i:<id> an inconsistency proof that held
+ * (protocol 11.2); and
  * the Redis commands of requests (the audits' too), whose replies may
  * come after the request ended.
  *
@@ -13,6 +15,7 @@
 #include <ngx_walrus_cache.h>
 #include <ngx_walrus_redis.h>
 #include <walrus_http.h>
+#include <walrus_registration.h>
 
 
 /* a command of a request, which may end before the reply */
@@ -66,9 +69,9 @@ ngx_int_t
 ngx_walrus_cache_lookup(ngx_http_request_t *r, const char *id_text,
     ngx_walrus_cache_pt handler, void *data)
 {
-    u_char                      keys[5][NGX_WALRUS_KEY_MAX];
-    size_t                      len[6];
-    const char                 *argv[6];
+    u_char                      keys[6][NGX_WALRUS_KEY_MAX];
+    size_t                      len[7];
+    const char                 *argv[7];
     ngx_walrus_cache_lookup_t  *lk;
 
     lk = ngx_palloc(r->pool, sizeof(ngx_walrus_cache_lookup_t));
@@ -91,8 +94,10 @@ ngx_walrus_cache_lookup(ngx_http_request_t *r, const char *id_text,
     len[4] = ngx_walrus_cache_key(r, keys[3], 't', id_text);
     argv[5] = (char *) keys[4];
     len[5] = ngx_walrus_cache_key(r, keys[4], 'i', id_text);
+    argv[6] = (char *) keys[5];
+    len[6] = ngx_walrus_cache_key(r, keys[5], 'r', id_text);
 
-    return ngx_walrus_cache_command(r, ngx_walrus_cache_lookup_done, lk, 6,
+    return ngx_walrus_cache_command(r, ngx_walrus_cache_lookup_done, lk, 7,
                                     argv, len);
 }
 
@@ -203,12 +208,14 @@ ngx_walrus_cache_lookup_done(ngx_http_request_t *r, void *data,
     ngx_memzero(&entry, sizeof(ngx_walrus_cache_entry_t));
 
     if (reply != NULL && reply->type == REDIS_REPLY_ARRAY
-        && reply->elements == 5
+        && reply->elements == 6
         && ngx_walrus_cache_copy(r, reply->element[0], &entry.metadata)
            == NGX_OK
         && ngx_walrus_cache_copy(r, reply->element[1], &entry.certificate)
            == NGX_OK
         && ngx_walrus_cache_copy(r, reply->element[4], &entry.proof)
+           == NGX_OK
+        && ngx_walrus_cache_copy(r, reply->element[5], &entry.registration)
            == NGX_OK)
     {
         entry.answered = 1;
@@ -256,13 +263,40 @@ ngx_walrus_cache_negative(ngx_http_request_t *r, redisReply *reply)
 }
 
 
+/*
+ * A deletable blob may be deleted by its publisher at any time: its
+ * entries live no longer than walrus_gateway_short_max_age, as in the
+ * caches of others (http-api.md G4).
+ */
+
+time_t
+ngx_walrus_cache_ttl(ngx_http_request_t *r, const u_char *reg, time_t ttl)
+{
+    walrus_registration_t           parsed;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
+
+    wlcf = ngx_walrus_gateway_loc_conf(r);
+
+    if (reg != NULL
+        && walrus_registration_parse(&parsed, reg, WALRUS_REGISTRATION_LEN)
+           == WALRUS_OK
+        && parsed.deletable)
+    {
+        return ngx_min(ttl, ngx_max(wlcf->short_max_age, 1));
+    }
+
+    return ttl;
+}
+
+
 void
 ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
-    u_char *metadata, size_t metadata_len, u_char *cert, size_t cert_len)
+    u_char *metadata, size_t metadata_len, u_char *cert, size_t cert_len,
+    const u_char *reg)
 {
-    u_char                           key[NGX_WALRUS_KEY_MAX];
-    size_t                           len[2];
-    const char                      *argv[2];
+    u_char                           key[2][NGX_WALRUS_KEY_MAX];
+    size_t                           len[3];
+    const char                      *argv[3];
     ngx_walrus_gateway_main_conf_t  *wmcf;
 
     wmcf = ngx_walrus_gateway_main_conf(r);
@@ -276,11 +310,23 @@ ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
     ngx_walrus_cache_set(r, 'c', id_text, (char *) cert, cert_len,
                          wmcf->redis.certificate_ttl);
 
+    /* an older registration is no longer what the blob lives by */
+
+    if (reg != NULL) {
+        ngx_walrus_cache_set(r, 'r', id_text, (const char *) reg,
+                             WALRUS_REGISTRATION_LEN,
+                             ngx_walrus_cache_ttl(r, reg,
+                                            wmcf->redis.certificate_ttl));
+    }
+
     argv[0] = "DEL";
     len[0] = 3;
-    argv[1] = (char *) key;
-    len[1] = ngx_walrus_cache_key(r, key, 'n', id_text);
-    (void) ngx_walrus_redis_command(NULL, NULL, 2, argv, len);
+    argv[1] = (char *) key[0];
+    len[1] = ngx_walrus_cache_key(r, key[0], 'n', id_text);
+    argv[2] = (char *) key[1];
+    len[2] = ngx_walrus_cache_key(r, key[1], 'r', id_text);
+    (void) ngx_walrus_redis_command(NULL, NULL, reg != NULL ? 2 : 3, argv,
+                                    len);
 }
 
 

@@ -17,6 +17,7 @@ typedef struct {
     ngx_str_t              metadata;
     ngx_str_t              certificate;
     ngx_str_t              proof;       /* an inconsistency proof */
+    ngx_str_t              registration;
     const char            *type;        /* a sniffed type, or NULL */
     ngx_uint_t             negative;
     ngx_uint_t             answered;    /* 0 when Redis failed */
@@ -45,8 +46,17 @@ ngx_int_t ngx_walrus_cache_command(ngx_http_request_t *r,
     ngx_walrus_cache_reply_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen);
 
+/*
+ * The TTL of an entry of the blob of registration reg (NULL: not known):
+ * ttl, or walrus_gateway_short_max_age for a deletable blob
+ */
+time_t ngx_walrus_cache_ttl(ngx_http_request_t *r, const u_char *reg,
+    time_t ttl);
+
+/* reg: the blob's registration, or NULL when not known */
 void ngx_walrus_cache_store(ngx_http_request_t *r, const char *id_text,
-    u_char *metadata, size_t metadata_len, u_char *cert, size_t cert_len);
+    u_char *metadata, size_t metadata_len, u_char *cert, size_t cert_len,
+    const u_char *reg);
 void ngx_walrus_cache_store_negative(ngx_http_request_t *r,
     const char *id_text);
 

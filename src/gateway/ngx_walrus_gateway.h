@@ -46,6 +46,8 @@ typedef struct {
     ngx_msec_t             slow_timeout;
     ngx_msec_t             read_timeout;
     ngx_msec_t             straggler_timeout;
+    time_t                 epoch_duration;  /* the operator's word */
+    time_t                 short_max_age;   /* last epoch, deletable */
     ngx_thread_pool_t     *thread_pool;
 } ngx_walrus_gateway_loc_conf_t;
 

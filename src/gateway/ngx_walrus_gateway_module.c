@@ -190,6 +190,20 @@ static ngx_command_t  ngx_walrus_gateway_commands[] = {
       offsetof(ngx_walrus_gateway_loc_conf_t, read_timeout),
       NULL },
 
+    { ngx_string("walrus_gateway_epoch_duration"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_gateway_loc_conf_t, epoch_duration),
+      NULL },
+
+    { ngx_string("walrus_gateway_short_max_age"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_gateway_loc_conf_t, short_max_age),
+      NULL },
+
     { ngx_string("walrus_gateway_straggler_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -340,6 +354,8 @@ ngx_walrus_gateway_create_loc_conf(ngx_conf_t *cf)
     wlcf->slow_timeout = NGX_CONF_UNSET_MSEC;
     wlcf->read_timeout = NGX_CONF_UNSET_MSEC;
     wlcf->straggler_timeout = NGX_CONF_UNSET_MSEC;
+    wlcf->epoch_duration = NGX_CONF_UNSET;
+    wlcf->short_max_age = NGX_CONF_UNSET;
 
     return wlcf;
 }
@@ -367,6 +383,11 @@ ngx_walrus_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->read_timeout, prev->read_timeout, 30000);
     ngx_conf_merge_msec_value(conf->straggler_timeout,
                               prev->straggler_timeout, 10000);
+
+    /* the shortest epoch the operator declares (http-api.md G4) */
+    ngx_conf_merge_sec_value(conf->epoch_duration, prev->epoch_duration,
+                             86400);
+    ngx_conf_merge_sec_value(conf->short_max_age, prev->short_max_age, 60);
 
     if (ngx_conf_merge_path_value(cf, &conf->temp_path, prev->temp_path,
                                   &ngx_walrus_temp_path)

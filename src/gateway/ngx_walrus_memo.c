@@ -16,6 +16,7 @@ typedef struct {
     ngx_uint_t             inconsistent; /* a proof of it held */
     size_t                 metadata_len;
     size_t                 cert_len;
+    u_char                 reg[WALRUS_REGISTRATION_LEN];
     u_char                 data[1];     /* metadata, then certificate */
 } ngx_walrus_memo_node_t;
 
@@ -131,8 +132,8 @@ ngx_walrus_memo_drop(ngx_walrus_memo_node_t *mn)
 
 ngx_int_t
 ngx_walrus_memo_get(ngx_http_request_t *r, const uint8_t *blob_id,
-    ngx_str_t *metadata, ngx_str_t *certificate, const char **type,
-    ngx_uint_t *inconsistent)
+    ngx_str_t *metadata, ngx_str_t *certificate, u_char *reg,
+    const char **type, ngx_uint_t *inconsistent)
 {
     ngx_walrus_memo_node_t  *mn;
 
@@ -159,6 +160,7 @@ ngx_walrus_memo_get(ngx_http_request_t *r, const uint8_t *blob_id,
     metadata->len = mn->metadata_len;
     certificate->data = metadata->data + mn->metadata_len;
     certificate->len = mn->cert_len;
+    ngx_memcpy(reg, mn->reg, WALRUS_REGISTRATION_LEN);
     *type = mn->type;
     *inconsistent = mn->inconsistent;
 
@@ -172,7 +174,7 @@ ngx_walrus_memo_get(ngx_http_request_t *r, const uint8_t *blob_id,
 void
 ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
     const u_char *metadata, size_t metadata_len, const u_char *cert,
-    size_t cert_len, const char *type)
+    size_t cert_len, const u_char *reg, time_t ttl, const char *type)
 {
     size_t                           size;
     ngx_queue_t                     *q;
@@ -197,6 +199,12 @@ ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
         ngx_walrus_memo_drop(mn);
     }
 
+    /* an entry without the blob's lifetime could outlive the blob */
+
+    if (reg == NULL) {
+        return;
+    }
+
     while (ngx_walrus_memo_used + size > wmcf->worker_cache_size) {
         q = ngx_queue_last(&ngx_walrus_memo_lru);
         ngx_walrus_memo_drop(ngx_queue_data(q, ngx_walrus_memo_node_t,
@@ -210,11 +218,12 @@ ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
 
     ngx_memcpy(mn->id, blob_id, WALRUS_BLOB_ID_LEN);
     mn->node.key = ngx_walrus_memo_key(blob_id);
-    mn->expires = ngx_time() + wmcf->redis.certificate_ttl;
+    mn->expires = ngx_time() + (ttl ? ttl : wmcf->redis.certificate_ttl);
     mn->type = type;
     mn->inconsistent = 0;
     mn->metadata_len = metadata_len;
     mn->cert_len = cert_len;
+    ngx_memcpy(mn->reg, reg, WALRUS_REGISTRATION_LEN);
     ngx_memcpy(mn->data, metadata, metadata_len);
     ngx_memcpy(mn->data + metadata_len, cert, cert_len);
 

@@ -13,21 +13,28 @@
 
 
 #include <ngx_walrus_gateway.h>
+#include <walrus_registration.h>
 
 
 /*
- * NGX_OK with copies in r's pool, the blob's sniffed content type (a
+ * NGX_OK with copies in r's pool, the blob's registration (its lifetime,
+ * WALRUS_REGISTRATION_LEN bytes into reg), its sniffed content type (a
  * static string, NULL when not known yet) and whether it was proven
- * inconsistent; or NGX_DECLINED.
+ * inconsistent; or NGX_DECLINED.  The caller checks the end epoch: an
+ * entry is kept across epochs.
  */
 ngx_int_t ngx_walrus_memo_get(ngx_http_request_t *r, const uint8_t *blob_id,
-    ngx_str_t *metadata, ngx_str_t *certificate, const char **type,
-    ngx_uint_t *inconsistent);
+    ngx_str_t *metadata, ngx_str_t *certificate, u_char *reg,
+    const char **type, ngx_uint_t *inconsistent);
 
-/* type: a static string or NULL */
+/*
+ * reg: the blob's registration, verified; NULL (not known) drops the
+ * entry instead.  ttl: its life in seconds, 0 for the Redis certificate
+ * TTL.  type: a static string or NULL.
+ */
 void ngx_walrus_memo_put(ngx_http_request_t *r, const uint8_t *blob_id,
     const u_char *metadata, size_t metadata_len, const u_char *cert,
-    size_t cert_len, const char *type);
+    size_t cert_len, const u_char *reg, time_t ttl, const char *type);
 
 /* remembers the sniffed type of a blob the memory holds */
 void ngx_walrus_memo_set_type(const uint8_t *blob_id, const char *type);

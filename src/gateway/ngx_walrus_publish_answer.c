@@ -62,9 +62,15 @@ ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx, walrus_cert_t *cert,
 
     /* what was just certified is read soon: the cache has it first */
     ngx_walrus_cache_store(r, ctx->enc.id_text, ctx->enc.metadata,
-                           ctx->enc.metadata_len, bytes, len);
+                           ctx->enc.metadata_len, bytes, len,
+                           created ? ctx->registration : NULL);
     ngx_walrus_memo_put(r, ctx->enc.blob_id, ctx->enc.metadata,
-                        ctx->enc.metadata_len, bytes, len, ctx->enc.type);
+                        ctx->enc.metadata_len, bytes, len,
+                        created ? ctx->registration : NULL,
+                        ngx_walrus_cache_ttl(r, ctx->registration,
+                            ngx_walrus_gateway_main_conf(r)
+                            ->redis.certificate_ttl),
+                        ctx->enc.type);
 
     if (ctx->enc.type != NULL) {
         ngx_walrus_cache_store_type(r, ctx->enc.id_text, ctx->enc.type);

@@ -18,6 +18,7 @@
 #include <ngx_walrus_read_proof.h>
 #include <walrus_cert.h>
 #include <walrus_metadata.h>
+#include <walrus_registration.h>
 
 
 #define NGX_WALRUS_WINDOW  2
@@ -60,6 +61,7 @@ struct ngx_walrus_read_s {
     ngx_walrus_fanout_t         fanout;
     walrus_metadata_t           meta;
     walrus_cert_t              *cert;
+    walrus_registration_t       reg;        /* the latest valid one */
     unsigned                    meta_missing;  /* shards answering 404 */
     unsigned                    meta_failed;   /* shards failing otherwise */
     unsigned                    cert_missing;
@@ -89,6 +91,7 @@ struct ngx_walrus_read_s {
     unsigned                    settled:1;     /* claims no longer awaited */
     unsigned                    from_cache:1;
     unsigned                    header_sent:1;
+    unsigned                    has_reg:1;     /* reg is set */
 };
 
 
@@ -136,6 +139,23 @@ ngx_int_t ngx_walrus_read_prepare(ngx_walrus_read_t *ctx);
 
 /* answers INCONSISTENT_BLOB */
 ngx_int_t ngx_walrus_read_inconsistent(ngx_walrus_read_t *ctx);
+
+/*
+ * The blob's lifetime (ngx_walrus_read_lifetime.c): node answers carry
+ * its registration; each valid one is taken (NGX_OK, or NGX_DECLINED when
+ * it does not verify) and the latest end epoch kept; expired once the
+ * current epoch reaches it; the 404 BLOB_EXPIRED; Cache-Control by the
+ * end epoch; the registration raw for the caches (NULL when none).
+ */
+void ngx_walrus_lifetime_listen(ngx_walrus_call_t *call);
+void ngx_walrus_lifetime_claim(ngx_walrus_read_t *ctx,
+    ngx_walrus_call_t *call);
+ngx_int_t ngx_walrus_lifetime_take(ngx_walrus_read_t *ctx,
+    const u_char *raw, size_t len, ngx_uint_t trusted);
+ngx_uint_t ngx_walrus_lifetime_expired(ngx_walrus_read_t *ctx);
+ngx_int_t ngx_walrus_lifetime_answer(ngx_walrus_read_t *ctx);
+ngx_int_t ngx_walrus_lifetime_cache_control(ngx_walrus_read_t *ctx);
+u_char *ngx_walrus_lifetime_bytes(ngx_walrus_read_t *ctx);
 
 /* the content type a blob's first bytes show: a static string */
 const char *ngx_walrus_read_sniff(const u_char *first, size_t len);

@@ -246,8 +246,7 @@ ngx_walrus_read_headers(ngx_walrus_read_t *ctx)
     r->headers_out.etag = etag;
     r->disable_not_modified = 1;
 
-    if (ngx_walrus_header(r, "Cache-Control",
-                          "public, max-age=31536000, immutable") == NULL
+    if (ngx_walrus_lifetime_cache_control(ctx) != NGX_OK
         || ngx_walrus_header(r, "Accept-Ranges", "bytes") == NULL
         || ngx_walrus_header(r, "X-Content-Type-Options", "nosniff")
            == NULL

@@ -21,6 +21,7 @@ static ngx_int_t ngx_walrus_meta_use(ngx_walrus_read_t *ctx, u_char *meta,
     size_t meta_len, u_char *cert, size_t cert_len);
 static ngx_uint_t ngx_walrus_meta_fits(ngx_walrus_read_t *ctx);
 static void ngx_walrus_meta_remember(ngx_walrus_read_t *ctx);
+static time_t ngx_walrus_meta_ttl(ngx_walrus_read_t *ctx, const u_char *reg);
 static void ngx_walrus_meta_complete(ngx_walrus_read_t *ctx);
 static ngx_uint_t ngx_walrus_meta_settling(ngx_walrus_read_t *ctx);
 static void ngx_walrus_meta_cancel_calls(ngx_walrus_read_t *ctx,
@@ -30,19 +31,21 @@ static void ngx_walrus_meta_cancel_calls(ngx_walrus_read_t *ctx,
 ngx_int_t
 ngx_walrus_meta_start(ngx_walrus_read_t *ctx)
 {
+    u_char               reg[WALRUS_REGISTRATION_LEN];
     ngx_str_t            meta, cert;
     ngx_uint_t           inconsistent;
     ngx_http_request_t  *r;
 
     r = ctx->request;
 
-    if (ngx_walrus_memo_get(r, ctx->route.blob_id, &meta, &cert, &ctx->type,
-                            &inconsistent)
+    if (ngx_walrus_memo_get(r, ctx->route.blob_id, &meta, &cert, reg,
+                            &ctx->type, &inconsistent)
         == NGX_OK)
     {
-        if (ngx_walrus_meta_use(ctx, meta.data, meta.len, cert.data,
-                                cert.len)
-            == NGX_OK)
+        if (ngx_walrus_lifetime_take(ctx, reg, sizeof(reg), 1) == NGX_OK
+            && ngx_walrus_meta_use(ctx, meta.data, meta.len, cert.data,
+                                   cert.len)
+               == NGX_OK)
         {
             ctx->from_cache = 1;
             ctx->proof.proven = inconsistent;
@@ -50,6 +53,7 @@ ngx_walrus_meta_start(ngx_walrus_read_t *ctx)
         }
 
         ctx->type = NULL;
+        ctx->has_reg = 0;
     }
 
     if (ngx_walrus_cache_lookup(r, ctx->route.id_text, ngx_walrus_meta_cached,
@@ -97,6 +101,8 @@ ngx_walrus_meta_fetch(ngx_walrus_read_t *ctx)
 
         ngx_walrus_proof_listen(ctx->meta_calls[2 * i]);
         ngx_walrus_proof_listen(ctx->meta_calls[2 * i + 1]);
+        ngx_walrus_lifetime_listen(ctx->meta_calls[2 * i]);
+        ngx_walrus_lifetime_listen(ctx->meta_calls[2 * i + 1]);
     }
 
     ngx_walrus_read_arm(ctx);
@@ -156,19 +162,38 @@ ngx_walrus_meta_cached(ngx_http_request_t *r, void *data,
         return;
     }
 
-    if (entry->metadata.len && entry->certificate.len) {
-        if (ngx_walrus_meta_use(ctx, entry->metadata.data,
-                                entry->metadata.len, entry->certificate.data,
-                                entry->certificate.len)
-            == NGX_OK)
+    /* an entry without the blob's lifetime is fetched again */
+
+    if (entry->metadata.len && entry->certificate.len
+        && entry->registration.len == 0)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "walrus: the cached entry of blob %s has no "
+                       "registration", ctx->route.id_text);
+
+    } else if (entry->metadata.len && entry->certificate.len) {
+        if (ngx_walrus_lifetime_take(ctx, entry->registration.data,
+                                     entry->registration.len, 0)
+            == NGX_OK
+            && ngx_walrus_meta_use(ctx, entry->metadata.data,
+                                   entry->metadata.len,
+                                   entry->certificate.data,
+                                   entry->certificate.len)
+               == NGX_OK)
         {
             ctx->from_cache = 1;
             ctx->type = entry->type;
             ngx_walrus_memo_put(r, ctx->route.blob_id, entry->metadata.data,
                                 entry->metadata.len, entry->certificate.data,
-                                entry->certificate.len, entry->type);
+                                entry->certificate.len,
+                                entry->registration.data,
+                                ngx_walrus_meta_ttl(ctx,
+                                                    entry->registration.data),
+                                entry->type);
 
         } else {
+            ctx->has_reg = 0;
+
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "walrus: the cached entry of blob %s does not "
                           "verify; ignored", ctx->route.id_text);
@@ -235,7 +260,7 @@ ngx_walrus_meta_fits(ngx_walrus_read_t *ctx)
 static void
 ngx_walrus_meta_remember(ngx_walrus_read_t *ctx)
 {
-    u_char  *meta, *cert;
+    u_char  *meta, *cert, *reg;
     size_t   meta_len, cert_len;
 
     meta_len = walrus_metadata_size(&ctx->meta);
@@ -250,10 +275,27 @@ ngx_walrus_meta_remember(ngx_walrus_read_t *ctx)
     walrus_metadata_serialize(&ctx->meta, meta);
     walrus_cert_serialize(ctx->cert, cert);
 
+    reg = ngx_walrus_lifetime_bytes(ctx);
+
     ngx_walrus_cache_store(ctx->request, ctx->route.id_text, meta, meta_len,
-                           cert, cert_len);
+                           cert, cert_len, reg);
     ngx_walrus_memo_put(ctx->request, ctx->route.blob_id, meta, meta_len,
-                        cert, cert_len, ctx->type);
+                        cert, cert_len, reg, ngx_walrus_meta_ttl(ctx, reg),
+                        ctx->type);
+}
+
+
+/* a deletable blob is remembered as long as others may cache it */
+
+static time_t
+ngx_walrus_meta_ttl(ngx_walrus_read_t *ctx, const u_char *reg)
+{
+    ngx_walrus_gateway_main_conf_t  *wmcf;
+
+    wmcf = ngx_walrus_gateway_main_conf(ctx->request);
+
+    return ngx_walrus_cache_ttl(ctx->request, reg,
+                                wmcf->redis.certificate_ttl);
 }
 
 
@@ -284,6 +326,7 @@ ngx_walrus_meta_call(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
     ok = call->status == NGX_HTTP_OK && !call->truncated;
 
     ngx_walrus_proof_claim(ctx, call);
+    ngx_walrus_lifetime_claim(ctx, call);
 
     if (call->kind == NGX_WALRUS_READ_CALL_META) {
         if (!ctx->have_meta && ok
@@ -392,6 +435,17 @@ ngx_walrus_meta_done(ngx_walrus_read_t *ctx)
             return NGX_AGAIN;
         }
 
+        /*
+         * The registrations came with the certificates, the latest
+         * valid one is kept: an expired blob is not served, from a
+         * cache or not, and not remembered.
+         */
+
+        if (ngx_walrus_lifetime_expired(ctx)) {
+            ngx_walrus_meta_cancel(ctx);
+            return ngx_walrus_lifetime_answer(ctx);
+        }
+
         /* remembered once the claims are settled, with the verdict */
 
         if (!ctx->from_cache && (rc == NGX_OK || rc == NGX_DECLINED)) {
@@ -430,6 +484,10 @@ ngx_walrus_meta_done(ngx_walrus_read_t *ctx)
             return NGX_AGAIN;
         }
 
+        if (ngx_walrus_lifetime_expired(ctx)) {
+            return ngx_walrus_lifetime_answer(ctx);
+        }
+
         return ngx_walrus_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                      NGX_WALRUS_DOMAIN_GATEWAY,
                                      "BLOB_UNAVAILABLE",
@@ -462,6 +520,12 @@ ngx_walrus_meta_done(ngx_walrus_read_t *ctx)
             return NGX_AGAIN;
         }
 
+        /* nodes that reclaimed it answer 404 with its registration */
+
+        if (ngx_walrus_lifetime_expired(ctx)) {
+            return ngx_walrus_lifetime_answer(ctx);
+        }
+
         ngx_walrus_cache_store_negative(r, ctx->route.id_text);
 
         return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
@@ -473,6 +537,10 @@ ngx_walrus_meta_done(ngx_walrus_read_t *ctx)
 
     if (ctx->fanout.active > 0 && !over) {
         return NGX_AGAIN;
+    }
+
+    if (ngx_walrus_lifetime_expired(ctx)) {
+        return ngx_walrus_lifetime_answer(ctx);
     }
 
     /*

@@ -32,6 +32,16 @@
  */
 #define NGX_WALRUS_INCONSISTENT_HEADER  "X-Walrus-Inconsistent"
 
+/*
+ * A node's answers of a blob's data carry its stored registration
+ * (docs/protocol.md section 15) in this header, base64url: the end
+ * epoch a reader checks, and the proof of a 404 BLOB_EXPIRED
+ */
+#define NGX_WALRUS_REGISTRATION_HEADER  "X-Walrus-Registration"
+
+/* a node's 404 BLOB_DELETED carries the deletion (protocol 19.5) */
+#define NGX_WALRUS_DELETION_HEADER      "X-Walrus-Deletion"
+
 
 /*
  * The module's configuration shared by both roles; each role has a

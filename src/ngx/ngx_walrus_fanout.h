@@ -61,6 +61,8 @@ typedef struct {
     ngx_str_t              range;      /* Range header for the node */
     ngx_str_t              header;     /* an answer header to keep */
     ngx_str_t              header_value;
+    ngx_str_t              header2;    /* and a second one */
+    ngx_str_t              header2_value;
     ngx_uint_t             status;     /* HTTP status, 502 when unreachable */
     u_char                *body;       /* captured response body (heap) */
     size_t                 body_len;

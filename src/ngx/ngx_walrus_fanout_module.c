@@ -15,7 +15,7 @@
 
 static ngx_int_t ngx_walrus_capture_header(ngx_http_request_t *r);
 static void ngx_walrus_capture_keep_header(ngx_http_request_t *r,
-    ngx_walrus_call_t *call);
+    ngx_str_t *name, ngx_str_t *value, ngx_pool_t *pool);
 static ngx_int_t ngx_walrus_capture_body(ngx_http_request_t *r,
     ngx_chain_t *in);
 static void ngx_walrus_capture_cut(ngx_http_request_t *r,
@@ -110,7 +110,13 @@ ngx_walrus_capture_header(ngx_http_request_t *r)
         call->status = r->headers_out.status;
 
         if (call->header.len) {
-            ngx_walrus_capture_keep_header(r, call);
+            ngx_walrus_capture_keep_header(r, &call->header,
+                                           &call->header_value, call->pool);
+        }
+
+        if (call->header2.len) {
+            ngx_walrus_capture_keep_header(r, &call->header2,
+                                           &call->header2_value, call->pool);
         }
 
         /* an answer announced too long is cut before its first byte */
@@ -127,8 +133,8 @@ ngx_walrus_capture_header(ngx_http_request_t *r)
 /* the value of the answer header the caller asked for, if any */
 
 static void
-ngx_walrus_capture_keep_header(ngx_http_request_t *r,
-    ngx_walrus_call_t *call)
+ngx_walrus_capture_keep_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value, ngx_pool_t *pool)
 {
     ngx_uint_t        i;
     ngx_list_part_t  *part;
@@ -149,16 +155,15 @@ ngx_walrus_capture_keep_header(ngx_http_request_t *r,
             i = 0;
         }
 
-        if (h[i].hash == 0 || h[i].key.len != call->header.len
-            || ngx_strncasecmp(h[i].key.data, call->header.data,
-                               call->header.len) != 0)
+        if (h[i].hash == 0 || h[i].key.len != name->len
+            || ngx_strncasecmp(h[i].key.data, name->data, name->len) != 0)
         {
             continue;
         }
 
-        call->header_value.data = ngx_pstrdup(call->pool, &h[i].value);
-        if (call->header_value.data != NULL) {
-            call->header_value.len = h[i].value.len;
+        value->data = ngx_pstrdup(pool, &h[i].value);
+        if (value->data != NULL) {
+            value->len = h[i].value.len;
         }
 
         return;

@@ -64,6 +64,14 @@ ngx_walrus_node_handler(ngx_http_request_t *r)
         rc = NGX_DECLINED;
     }
 
+    /* DELETE /v1/blobs/{id}: a deletion by the blob's publisher (19.5) */
+
+    if (rc == NGX_OK && rt.kind == NGX_WALRUS_ROUTE_BLOB
+        && r->method == NGX_HTTP_DELETE)
+    {
+        return ngx_walrus_node_put(r, &rt);
+    }
+
     if (rc != NGX_OK || rt.kind == NGX_WALRUS_ROUTE_BLOBS
         || rt.kind == NGX_WALRUS_ROUTE_BLOB
         || rt.kind == NGX_WALRUS_ROUTE_BYTE_RANGE)
@@ -167,7 +175,23 @@ ngx_walrus_node_assigned(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 static ngx_int_t
 ngx_walrus_node_get(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 {
-    char  name[32];
+    char       name[32];
+    ngx_int_t  rc;
+
+    /* the blob's data, not its registration: gone once it expired */
+
+    if (rt->kind == NGX_WALRUS_ROUTE_METADATA
+        || rt->kind == NGX_WALRUS_ROUTE_CERTIFICATE
+        || rt->kind == NGX_WALRUS_ROUTE_SLIVER
+        || rt->kind == NGX_WALRUS_ROUTE_RECOVERY
+        || rt->kind == NGX_WALRUS_ROUTE_CONFIRMATION)
+    {
+        rc = ngx_walrus_node_lifetime(r, rt);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
 
     switch (rt->kind) {
 

@@ -35,6 +35,7 @@ typedef struct {
     ngx_str_t              peer_location;
     size_t                 scrub_rate;
     size_t                 heal_rate;       /* recovery bytes/s */
+    ngx_int_t              gc_rate;         /* expired blobs/s reclaimed */
     ngx_msec_t             audit_interval;  /* between rounds (17.6) */
 } ngx_walrus_node_loc_conf_t;
 
@@ -81,6 +82,14 @@ extern ngx_module_t  ngx_http_walrus_node_module;
 
 
 ngx_int_t ngx_walrus_node_handler(ngx_http_request_t *r);
+
+/*
+ * Adds the blob's stored registration to the answer's headers, and when
+ * it expired answers 404 BLOB_EXPIRED: NGX_DECLINED when the answer goes
+ * on, else what ended it (ngx_walrus_node_lifetime.c)
+ */
+ngx_int_t ngx_walrus_node_lifetime(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt);
 
 /* PUT of a registration, metadata, a sliver or a certificate */
 ngx_int_t ngx_walrus_node_put(ngx_http_request_t *r,

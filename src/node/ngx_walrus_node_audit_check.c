@@ -10,6 +10,7 @@
 #include <ngx_walrus_node_auditor.h>
 #include <ngx_walrus_buffer.h>
 #include <walrus_file.h>
+#include <walrus_lifetime.h>
 #include <walrus_record.h>
 #include <walrus_store.h>
 
@@ -242,6 +243,18 @@ ngx_walrus_audit_pick_entry(ngx_walrus_audit_pick_job_t *job,
         || walrus_store_path(path, dir, "metadata") != 0
         || stat(path, &st) != 0)
     {
+        return;
+    }
+
+    /*
+     * A blob whose recorded registration expired in the round's epoch
+     * (the committee's: a beacon is of the current epoch) is not
+     * challenged, its holders reclaim it.  The record's registration,
+     * not an extension stored since: every holder of the entry decides
+     * alike (protocol 17.2).
+     */
+
+    if (walrus_lifetime_recorded_expired(e, job->committee->epoch)) {
         return;
     }
 

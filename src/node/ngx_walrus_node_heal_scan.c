@@ -5,6 +5,7 @@
  */
 
 #include <ngx_walrus_node_heal.h>
+#include <walrus_lifetime.h>
 #include <walrus_record.h>
 
 
@@ -177,9 +178,21 @@ ngx_walrus_heal_scan_entry(ngx_walrus_heal_scan_t *sc,
     b->cursor = cursor;
     b->epoch = cert.epoch;
 
-    if (walrus_store_dir(dir, sc->store, strlen(sc->store), b->id_text) != 0
-        || walrus_store_mkdir(dir) != 0)
+    if (walrus_store_dir(dir, sc->store, strlen(sc->store), b->id_text) != 0)
     {
+        return -1;
+    }
+
+    /*
+     * An expired blob is the garbage collection's, not rebuilt: nor are
+     * its certificate and registration written back from the entry.
+     */
+
+    if (walrus_lifetime_entry_expired(dir, e, sc->committee->epoch)) {
+        return 0;
+    }
+
+    if (walrus_store_mkdir(dir) != 0) {
         return -1;
     }
 

@@ -15,6 +15,7 @@
 
 #include <ngx_walrus_node.h>
 #include <ngx_walrus_fanout.h>
+#include <walrus_record.h>
 
 
 #define NGX_WALRUS_RECORD_ID_LEN  16
@@ -55,6 +56,7 @@ typedef enum {
     NGX_WALRUS_ROUND_HEAL,              /* rebuilding what is missing */
     NGX_WALRUS_ROUND_EPOCH,             /* readiness, handover (18.6) */
     NGX_WALRUS_ROUND_SCRUB,             /* checking what is stored */
+    NGX_WALRUS_ROUND_GC,                /* reclaiming expired blobs */
     NGX_WALRUS_ROUND_SAVE,              /* writing the keeper's state */
     NGX_WALRUS_ROUND_DONE
 } ngx_walrus_round_phase_e;
@@ -92,6 +94,11 @@ struct ngx_walrus_keeper_s {
     uint64_t                     scrubbed;     /* bytes read */
     uint64_t                     scrub_bad;    /* files set aside */
     uint64_t                     scrub_passes;
+    uint64_t                     gc_cursor;
+    int64_t                      gc_credit;    /* blobs it may reclaim */
+    ngx_msec_t                   gc_last;
+    uint64_t                     gc_reclaimed; /* blobs */
+    uint64_t                     gc_passes;
     ngx_walrus_put_off_t        *put_off;      /* NGX_WALRUS_PUT_OFF_MAX */
     u_char                       state_record[NGX_WALRUS_RECORD_ID_LEN];
     unsigned                     state_has_record:1;
@@ -205,6 +212,20 @@ ngx_int_t ngx_walrus_scrub_start(ngx_walrus_round_t *rd);
 ngx_int_t ngx_walrus_epoch_start(ngx_walrus_round_t *rd);
 void ngx_walrus_epoch_answer(ngx_walrus_round_t *rd,
     ngx_walrus_call_t *call);
+ngx_int_t ngx_walrus_gc_start(ngx_walrus_round_t *rd);
+
+/*
+ * In the thread pool, for the passes of the scrub and the garbage
+ * collection: the entries of the record at path from *cursor (from the
+ * first when the record was replaced: the store was wiped), at most
+ * limit bytes of them, each given to entry(data, e) until it returns
+ * non-zero (the entry is then not taken).  *cursor becomes the first
+ * entry not taken.  Returns 1 when the pass is over (no entry after the
+ * cursor, or no record), else 0; *err gets an errno.
+ */
+int ngx_walrus_record_walk(const char *path, uint64_t *cursor, size_t limit,
+    int (*entry)(void *data, const walrus_record_entry_t *e), void *data,
+    int *err);
 
 
 #endif /* _NGX_WALRUS_NODE_KEEPER_H_INCLUDED_ */

@@ -16,7 +16,8 @@
     "\"inconsistent\":%uL},\"healedPairs\":%uL,\"putOff\":%uL,"               \
     "\"recoveryBytes\":%uL,\"migratedPairs\":%uL,"                            \
     "\"migrationBytes\":%uL,\"scrub\":{\"bytes\":%uL,\"setAside\":%uL,"       \
-    "\"passes\":%uL},\"epoch\":{\"epoch\":%uD,\"ready\":%s,"                  \
+    "\"passes\":%uL},\"gc\":{\"reclaimed\":%uL,\"passes\":%uL},"              \
+    "\"epoch\":{\"epoch\":%uD,\"ready\":%s,"                                  \
     "\"complete\":%s,\"readyShards\":%ud,\"handedOver\":%s,"                  \
     "\"droppedFiles\":%uL},\"peers\":["
 
@@ -53,6 +54,8 @@ struct ngx_walrus_keeper_status_s {
     unsigned                   ready:1;
     unsigned                   complete:1;
     unsigned                   handed_over:1;
+    uint64_t                   gc_reclaimed;
+    uint64_t                   gc_passes;
     ngx_walrus_peer_status_t   peers[WALRUS_MAX_SHARDS];
 };
 
@@ -164,6 +167,8 @@ ngx_walrus_keeper_publish(ngx_walrus_keeper_t *kp)
     st->ready_weight = kp->ready_weight;
     st->handed_over = kp->handed_over;
     st->dropped = kp->dropped;
+    st->gc_reclaimed = kp->gc_reclaimed;
+    st->gc_passes = kp->gc_passes;
 
     for (i = 0; i < kp->committee->nnodes && i < WALRUS_MAX_SHARDS; i++) {
         st->peers[i].last_sync = kp->peers[i].last_sync;
@@ -185,7 +190,7 @@ ngx_walrus_keeper_json_len(ngx_walrus_keeper_t *kp)
     }
 
     return sizeof(NGX_WALRUS_KEEPER_JSON) + NGX_TIME_T_LEN
-           + 17 * NGX_INT64_LEN + 3 * sizeof("false") + sizeof("]}")
+           + 19 * NGX_INT64_LEN + 3 * sizeof("false") + sizeof("]}")
            + kp->committee->nnodes
              * (sizeof(NGX_WALRUS_KEEPER_PEER_JSON) + WALRUS_MAX_NAME_LEN
                 + NGX_TIME_T_LEN + 2 * NGX_INT64_LEN + 1);
@@ -212,7 +217,8 @@ ngx_walrus_keeper_json(u_char *p, ngx_walrus_keeper_t *kp)
                     st->last_round, st->known, st->held, st->pending,
                     st->inconsistent, st->healed, st->failed, st->received,
                     st->migrated, st->migrated_bytes, st->scrubbed,
-                    st->scrub_bad, st->scrub_passes, st->epoch,
+                    st->scrub_bad, st->scrub_passes, st->gc_reclaimed,
+                    st->gc_passes, st->epoch,
                     st->ready ? "true" : "false",
                     st->complete ? "true" : "false", st->ready_weight,
                     st->handed_over ? "true" : "false", st->dropped);

@@ -99,6 +99,13 @@ static ngx_command_t  ngx_walrus_node_commands[] = {
       offsetof(ngx_walrus_node_loc_conf_t, heal_rate),
       NULL },
 
+    { ngx_string("walrus_node_gc_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, gc_rate),
+      NULL },
+
     { ngx_string("walrus_node_audit_interval"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -203,6 +210,7 @@ ngx_walrus_node_create_loc_conf(ngx_conf_t *cf)
     wlcf->keeper_timeout = NGX_CONF_UNSET_MSEC;
     wlcf->scrub_rate = NGX_CONF_UNSET_SIZE;
     wlcf->heal_rate = NGX_CONF_UNSET_SIZE;
+    wlcf->gc_rate = NGX_CONF_UNSET;
     wlcf->audit_interval = NGX_CONF_UNSET_MSEC;
 
     return wlcf;
@@ -236,6 +244,9 @@ ngx_walrus_node_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     /* recovery bytes a second a healing node fetches; 0: no limit */
     ngx_conf_merge_size_value(conf->heal_rate, prev->heal_rate,
                               100 * 1024 * 1024);
+
+    /* expired blobs reclaimed a second; 0 turns the collection off */
+    ngx_conf_merge_value(conf->gc_rate, prev->gc_rate, 20);
 
     /* 0 turns the audit rounds off (answers are still given) */
     ngx_conf_merge_msec_value(conf->audit_interval, prev->audit_interval,

@@ -10,6 +10,7 @@
 #include <ngx_walrus_body.h>
 #include <walrus_cert.h>
 #include <walrus_registration.h>
+#include <walrus_lifetime.h>
 
 
 #define NGX_WALRUS_STORED_JSON                                               \
@@ -36,6 +37,9 @@ ngx_walrus_node_put_limit(ngx_walrus_route_t *rt)
 
     case NGX_WALRUS_ROUTE_REGISTRATION:
         return WALRUS_REGISTRATION_LEN;
+
+    case NGX_WALRUS_ROUTE_BLOB:
+        return WALRUS_DELETION_LEN;
 
     default:
         return NGX_MAX_OFF_T_VALUE;

@@ -443,6 +443,9 @@ ngx_walrus_round_phase(ngx_walrus_round_t *rd)
     case NGX_WALRUS_ROUND_SCRUB:
         return ngx_walrus_scrub_start(rd);
 
+    case NGX_WALRUS_ROUND_GC:
+        return ngx_walrus_gc_start(rd);
+
     case NGX_WALRUS_ROUND_SAVE:
         if (!rd->changed) {
             return NGX_DONE;

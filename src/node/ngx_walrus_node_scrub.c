@@ -10,6 +10,7 @@
 
 #include <ngx_walrus_node_keeper.h>
 #include <walrus_codec.h>
+#include <walrus_lifetime.h>
 #include <walrus_metadata.h>
 #include <walrus_record.h>
 #include <walrus_sliver_file.h>
@@ -40,7 +41,7 @@ typedef struct {
 
 
 static void ngx_walrus_scrub_run(void *data, ngx_log_t *log);
-static int ngx_walrus_scrub_blob(ngx_walrus_scrub_t *sc,
+static int ngx_walrus_scrub_blob(void *data,
     const walrus_record_entry_t *e);
 static void ngx_walrus_scrub_file(ngx_walrus_scrub_t *sc, const char *dir,
     const char *id_text, const char *name, const walrus_metadata_t *m,
@@ -121,46 +122,52 @@ ngx_walrus_scrub_run(void *data, ngx_log_t *log)
 {
     ngx_walrus_scrub_t  *sc = data;
 
+    sc->end = ngx_walrus_record_walk(sc->record, &sc->cursor,
+                                     NGX_WALRUS_SCRUB_RECORD,
+                                     ngx_walrus_scrub_blob, sc, &sc->err);
+}
+
+
+int
+ngx_walrus_record_walk(const char *path, uint64_t *cursor, size_t limit,
+    int (*entry)(void *data, const walrus_record_entry_t *e), void *data,
+    int *err)
+{
     int                     rc, restarted;
     u_char                 *buf, *p, *last;
-    size_t                  len;
     walrus_record_range_t   rg;
     walrus_record_entry_t   e;
 
-    /* another record (the store was wiped) is read from its start */
-
-    rc = walrus_record_read_from(sc->record, &sc->cursor,
-                                 NGX_WALRUS_SCRUB_RECORD, NULL, &rg, &buf,
+    rc = walrus_record_read_from(path, cursor, limit, NULL, &rg, &buf,
                                  &restarted);
 
     if (rc != WALRUS_OK || buf == NULL) {
-        sc->err = (rc == WALRUS_OK || (rc == WALRUS_EIO && errno == ENOENT))
-                  ? 0 : (rc == WALRUS_EIO ? errno : EINVAL);
-        sc->end = 1;
-        return;
+        *err = (rc == WALRUS_OK || (rc == WALRUS_EIO && errno == ENOENT))
+               ? 0 : (rc == WALRUS_EIO ? errno : EINVAL);
+        return 1;
     }
 
-    len = rg.end - rg.start;
-
     p = buf;
-    last = buf + len;
+    last = buf + (rg.end - rg.start);
 
-    while (p < last && sc->read < sc->budget) {
+    while (p < last) {
         if (walrus_record_entry_parse(NULL, &e, p, last - p) != WALRUS_OK) {
-            sc->err = EINVAL;
+            *err = EINVAL;
             break;
         }
 
-        if (ngx_walrus_scrub_blob(sc, &e) != 0) {
+        if (entry(data, &e) != 0) {
             break;
         }
 
         p += e.size;
     }
 
-    sc->cursor = rg.start + (p - buf);
+    *cursor = rg.start + (p - buf);
 
     free(buf);
+
+    return 0;
 }
 
 
@@ -170,8 +177,10 @@ ngx_walrus_scrub_run(void *data, ngx_log_t *log)
  */
 
 static int
-ngx_walrus_scrub_blob(ngx_walrus_scrub_t *sc, const walrus_record_entry_t *e)
+ngx_walrus_scrub_blob(void *data, const walrus_record_entry_t *e)
 {
+    ngx_walrus_scrub_t  *sc = data;
+
     int                   fd, rc;
     u_char               *meta;
     char                  id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
@@ -184,6 +193,10 @@ ngx_walrus_scrub_blob(ngx_walrus_scrub_t *sc, const walrus_record_entry_t *e)
     walrus_metadata_t     m;
     const walrus_node_t  *node;
 
+    if (sc->read >= sc->budget) {
+        return 1;
+    }
+
     if (walrus_cert_parse(&cert, e->cert, e->cert_len) != WALRUS_OK) {
         return 0;
     }
@@ -193,6 +206,12 @@ ngx_walrus_scrub_blob(ngx_walrus_scrub_t *sc, const walrus_record_entry_t *e)
     if (walrus_store_dir(dir, sc->store, strlen(sc->store), id_text) != 0
         || walrus_store_path(path, dir, "metadata") != 0)
     {
+        return 0;
+    }
+
+    /* an expired blob is not read again: it is about to be reclaimed */
+
+    if (walrus_lifetime_entry_expired(dir, e, sc->committee->epoch)) {
         return 0;
     }
 

@@ -11,6 +11,7 @@
 #include <ngx_walrus_body.h>
 #include <walrus_cert.h>
 #include <walrus_codec.h>
+#include <walrus_lifetime.h>
 #include <walrus_metadata.h>
 
 
@@ -18,6 +19,7 @@ static void ngx_walrus_put_store_fail(ngx_walrus_put_t *t,
     const char *fmt, ...);
 static int ngx_walrus_put_registered(ngx_walrus_put_t *t);
 static void ngx_walrus_put_registration(ngx_walrus_put_t *t);
+static void ngx_walrus_put_deletion(ngx_walrus_put_t *t);
 static void ngx_walrus_put_metadata(ngx_walrus_put_t *t);
 static void ngx_walrus_put_sliver(ngx_walrus_put_t *t);
 static void ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name);
@@ -70,6 +72,11 @@ ngx_walrus_node_store(void *data, ngx_log_t *log)
 
     if (t->route.kind == NGX_WALRUS_ROUTE_REGISTRATION) {
         ngx_walrus_put_registration(t);
+        return;
+    }
+
+    if (t->route.kind == NGX_WALRUS_ROUTE_BLOB) {
+        ngx_walrus_put_deletion(t);
         return;
     }
 
@@ -230,7 +237,36 @@ ngx_walrus_put_registered(ngx_walrus_put_t *t)
                                         t->route.blob_id);
     }
 
-    /* the committee may have dropped its publisher, or it expired */
+    /* an expired blob comes back only with a later registration */
+
+    if (rc == WALRUS_EEPOCH
+        && walrus_registration_expired(&t->registration,
+                                       t->committee->epoch))
+    {
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_FORBIDDEN, "BLOB_EXPIRED",
+                             "blob %s was stored until epoch %u; this node "
+                             "is in epoch %u: PUT a registration with a "
+                             "later end epoch to store it again",
+                             t->route.id_text,
+                             (unsigned) t->registration.end_epoch - 1,
+                             (unsigned) t->committee->epoch);
+        return -1;
+    }
+
+    /* deleted by its publisher: back only with a new registration */
+
+    if (rc == WALRUS_OK && walrus_store_path(path, t->dir,
+                                             WALRUS_DELETED_FILE) == 0
+        && access(path, F_OK) == 0)
+    {
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_FORBIDDEN, "BLOB_DELETED",
+                             "blob %s was deleted by its publisher: PUT a "
+                             "new registration to store it again",
+                             t->route.id_text);
+        return -1;
+    }
+
+    /* the committee may have dropped its publisher */
 
     if (rc != WALRUS_OK) {
         ngx_walrus_node_fail(&t->res, NGX_HTTP_FORBIDDEN,
@@ -247,7 +283,7 @@ ngx_walrus_put_registered(ngx_walrus_put_t *t)
 static void
 ngx_walrus_put_registration(ngx_walrus_put_t *t)
 {
-    int                    rc;
+    int                    rc, deleted;
     char                   path[WALRUS_PATH_MAX];
     u_char                *buf;
     walrus_registration_t  reg;
@@ -257,6 +293,7 @@ ngx_walrus_put_registration(ngx_walrus_put_t *t)
         return;
     }
 
+    deleted = 0;
     rc = walrus_registration_parse(&reg, buf, t->body_len);
 
     if (rc == WALRUS_OK) {
@@ -310,7 +347,13 @@ ngx_walrus_put_registration(ngx_walrus_put_t *t)
      * (its publisher left the committee, or it expired) to any.
      */
 
-    if (ngx_walrus_put_registered(t) == 0
+    if (walrus_store_path(path, t->dir, WALRUS_DELETED_FILE) == 0
+        && access(path, F_OK) == 0)
+    {
+        /* deleted: any valid registration brings the blob back */
+        deleted = 1;
+
+    } else if (ngx_walrus_put_registered(t) == 0
         && (reg.end_epoch <= t->registration.end_epoch
             || reg.length != t->registration.length
             || reg.deletable > t->registration.deletable))
@@ -326,7 +369,100 @@ ngx_walrus_put_registration(ngx_walrus_put_t *t)
         (void) unlink(path);
     }
 
-    (void) ngx_walrus_put_small(t, "registration", buf, t->body_len);
+    if (ngx_walrus_put_small(t, "registration", buf, t->body_len) == 0
+        && deleted && walrus_store_path(path, t->dir, WALRUS_DELETED_FILE)
+                      == 0)
+    {
+        (void) unlink(path);
+    }
+
+done:
+
+    free(buf);
+}
+
+
+/*
+ * DELETE /v1/blobs/{id}: a deletion signed by the publisher of the
+ * blob's stored registration (protocol 19.5) is kept as part of the
+ * tombstone, and the blob's files are reclaimed at once.
+ */
+
+static void
+ngx_walrus_put_deletion(ngx_walrus_put_t *t)
+{
+    int        rc;
+    u_char    *buf;
+    unsigned   removed;
+
+    buf = ngx_walrus_body_slurp(t);
+    if (buf == NULL) {
+        return;
+    }
+
+    rc = walrus_lifetime_read(t->dir, &t->registration);
+
+    if (rc == WALRUS_OK) {
+        rc = walrus_deletion_verify(buf, t->body_len, &t->registration,
+                                    t->committee->epoch);
+
+    } else if (rc == WALRUS_EIO && errno == ENOENT) {
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_NOT_FOUND,
+                             "REGISTRATION_NOT_FOUND", "this node holds no "
+                             "registration of blob %s", t->route.id_text);
+        goto done;
+    }
+
+    switch (rc) {
+
+    case WALRUS_OK:
+        break;
+
+    case WALRUS_EINVAL:
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_FORBIDDEN, "NOT_DELETABLE",
+                             "blob %s is registered as permanent",
+                             t->route.id_text);
+        goto done;
+
+    case WALRUS_ESIGNATURE:
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_FORBIDDEN, "INVALID_SIGNATURE",
+                             "the deletion is not signed by the publisher "
+                             "that registered blob %s", t->route.id_text);
+        goto done;
+
+    case WALRUS_EEPOCH:
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
+                             "INVALID_DELETION", "the deletion's epoch is "
+                             "not from epoch %u (the registration's) to %u "
+                             "(this node's), nor %u or later",
+                             (unsigned) t->registration.epoch,
+                             (unsigned) t->committee->epoch,
+                             (unsigned) (t->committee->epoch - 1));
+        goto done;
+
+    case WALRUS_EBLOBID:
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
+                             "BLOB_ID_MISMATCH",
+                             "the deletion is for another blob");
+        goto done;
+
+    default:
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
+                             "INVALID_DELETION", "the deletion does not parse "
+                             "(%d bytes expected): %s", WALRUS_DELETION_LEN,
+                             walrus_strerror(rc));
+        goto done;
+    }
+
+    if (ngx_walrus_put_small(t, WALRUS_DELETED_FILE, buf, t->body_len) != 0)
+    {
+        goto done;
+    }
+
+    if (walrus_lifetime_reclaim(t->dir, &removed) != 0) {
+        ngx_walrus_put_store_fail(t, "cannot remove the files of blob %s",
+                                  t->route.id_text);
+    }
 
 done:
 

@@ -10,6 +10,7 @@
 
 #include <ngx_walrus_node_keeper.h>
 #include <ngx_walrus_buffer.h>
+#include <walrus_lifetime.h>
 #include <walrus_metadata.h>
 #include <walrus_record.h>
 #include <walrus_store.h>
@@ -44,6 +45,7 @@ typedef struct {
     ngx_uint_t                   added;
     ngx_uint_t                   known;
     ngx_uint_t                   refused;   /* did not verify */
+    ngx_uint_t                   expired;   /* past their end epoch */
     uint32_t                     ahead;     /* an epoch not held, or 0 */
     unsigned                     garbled:1; /* not framed as entries */
     int                          err;       /* errno of a failed write */
@@ -437,6 +439,12 @@ ngx_walrus_sync_take(void *data, ngx_log_t *log)
             pg->ahead = cert.epoch;
             return;
 
+        } else if (walrus_lifetime_recorded_expired(&e,
+                                                    pg->history->current))
+        {
+            /* no lie: honest records keep the blobs that expired */
+            pg->expired++;
+
         } else if (walrus_record_entry_verify_history(pg->history, &e,
                                                       blob_id)
                    != WALRUS_OK)
@@ -555,10 +563,16 @@ ngx_walrus_sync_taken(ngx_walrus_round_t *rd, void *data)
                       pg->added, name);
     }
 
+    if (pg->expired) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                       "walrus: peer %s listed %ui expired blobs: skipped",
+                       name, pg->expired);
+    }
+
     /*
-     * Entries that do not verify may be a lie or blobs whose registration
-     * expired: they are skipped (the cursor is past them), said loud the
-     * first time and then quietly while the peer's listings keep them.
+     * Entries that do not verify may be a lie or of an epoch the history
+     * no longer holds: they are skipped (the cursor is past them), said loud
+     * the first time and then quietly while the peer's listings keep them.
      * Bytes that are no entries never come from an honest node, which
      * lists whole entries it checked: the peer is asked again after 1 s,
      * then 2, 4, ... up to 5 minutes.

@@ -759,6 +759,40 @@ test_registrations(void)
                                       test_id), WALRUS_EPUBLISHER,
            "p9 is no publisher of the current committee");
 
+    /* genuine whatever epoch it is in force in: an expiry can be shown */
+
+    test_sign_reg(&reg, 1, 3, 9);
+    is_int(walrus_registration_verify_signed(&h, &reg, test_id), WALRUS_OK,
+           "expired in epoch 3, p9's of epoch 1 verifies as signed");
+    ok(walrus_registration_expired(&reg, 3), "... and is expired in 3");
+    ok(!walrus_registration_expired(&reg, 2), "... not in 2");
+
+    test_sign_reg(&reg, 1, 2, 10);
+    is_int(walrus_registration_verify_signed(&h, &reg, test_id),
+           WALRUS_EPUBLISHER, "p10 naming epoch 1 is not signed by one of "
+           "its publishers");
+
+    test_sign_reg(&reg, 2, 2, 10);
+    is_int(walrus_registration_verify_signed(&h, &reg, test_id),
+           WALRUS_EEPOCH, "an end epoch not after its epoch is EEPOCH");
+
+    test_sign_reg(&reg, 4, 6, 10);
+    is_int(walrus_registration_verify_signed(&h, &reg, test_id),
+           WALRUS_ENOEPOCH, "made in epoch 4, after the history: ENOEPOCH");
+
+    test_sign_reg(&reg, 2, 3, 10);
+    reg.signature[0] ^= 1;
+    is_int(walrus_registration_verify_signed(&h, &reg, test_id),
+           WALRUS_ESIGNATURE, "a bad signature on an expired one is "
+           "ESIGNATURE");
+
+    test_sign_reg(&reg, 2, 3, 10);
+    reg.blob_id[5] ^= 1;
+    is_int(walrus_registration_verify_signed(&h, &reg, test_id),
+           WALRUS_EBLOBID, "for another blob: EBLOBID");
+
+    test_sign_reg(&reg, 1, 5, 9);
+
     reg.signature[3] ^= 1;
     is_int(walrus_registration_verify_history(&h, &reg, test_id),
            WALRUS_ESIGNATURE, "a bad signature is ESIGNATURE");

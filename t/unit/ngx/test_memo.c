@@ -28,6 +28,7 @@ volatile ngx_time_t           *ngx_cached_time = &now;
 #define POOL_MAX  4096
 static void                   *pool_mem[POOL_MAX];
 static ngx_uint_t              pool_n;
+static u_char                  got_reg[WALRUS_REGISTRATION_LEN];
 
 
 void *
@@ -143,13 +144,14 @@ id_of(unsigned n, uint8_t *id)
 static void
 put(unsigned n, size_t len, const char *type)
 {
-    u_char   meta[2048], cert[8];
+    u_char   meta[2048], cert[8], reg[WALRUS_REGISTRATION_LEN];
     uint8_t  id[WALRUS_BLOB_ID_LEN];
 
     id_of(n, id);
     memset(meta, (int) n, len);
     memset(cert, (int) n + 1, sizeof(cert));
-    ngx_walrus_memo_put(r, id, meta, len, cert, sizeof(cert), type);
+    memset(reg, (int) n + 2, sizeof(reg));
+    ngx_walrus_memo_put(r, id, meta, len, cert, sizeof(cert), reg, 0, type);
 }
 
 
@@ -162,7 +164,8 @@ get(unsigned n, ngx_str_t *meta, ngx_str_t *cert, const char **type,
 
     id_of(n, id);
 
-    return ngx_walrus_memo_get(r, id, meta, cert, type, inconsistent);
+    return ngx_walrus_memo_get(r, id, meta, cert, got_reg, type,
+                               inconsistent);
 }
 
 
@@ -182,6 +185,13 @@ held(unsigned n, size_t len)
 
     if (meta.len != len || cert.len != 8) {
         return -1;
+    }
+
+    /* the registration (the blob's lifetime) comes back with it */
+    for (i = 0; i < WALRUS_REGISTRATION_LEN; i++) {
+        if (got_reg[i] != (u_char) (n + 2)) {
+            return -1;
+        }
     }
 
     for (i = 0; i < len; i++) {
@@ -318,6 +328,20 @@ main(void)
     is_int(inconsistent_of(1000), -1, "marking a blob not held keeps nothing");
     put(6, 100, NULL);
     is_int(inconsistent_of(6), 0, "putting the blob again forgets the mark");
+
+    /* without a registration an entry could outlive its blob: none */
+    {
+        u_char   meta[100], cert[8];
+        uint8_t  id[WALRUS_BLOB_ID_LEN];
+
+        id_of(7, id);
+        memset(meta, 7, sizeof(meta));
+        memset(cert, 8, sizeof(cert));
+        ngx_walrus_memo_put(r, id, meta, sizeof(meta), cert, sizeof(cert),
+                            NULL, 0, NULL);
+    }
+    is_int(held(7, 100), 0, "a put without a registration: not held, and "
+                            "the entry it had is dropped");
 
     /* an entry over an eighth of the cache is not kept */
     k = (unsigned) (wmcf.worker_cache_size / 8 - sizeof(ngx_walrus_memo_node_t)
