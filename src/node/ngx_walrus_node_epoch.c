@@ -50,7 +50,6 @@ typedef struct {
     unsigned                    handed_over:1;
     unsigned                    wrote:1;
     uint64_t                    cursor;     /* handover: in, out */
-    u_char                      record_id[NGX_WALRUS_RECORD_ID_LEN];
     uint64_t                    dropped;
     unsigned                    end:1;
     int                         err;
@@ -68,7 +67,7 @@ static void ngx_walrus_epoch_keep_run(void *data, ngx_log_t *log);
 static void ngx_walrus_epoch_kept(ngx_walrus_round_t *rd, void *data);
 static void ngx_walrus_epoch_weigh(ngx_walrus_round_t *rd);
 static void ngx_walrus_epoch_handover_run(void *data, ngx_log_t *log);
-static int ngx_walrus_epoch_drop(ngx_walrus_epoch_t *ep,
+static int ngx_walrus_epoch_drop(void *data,
     const walrus_record_entry_t *e);
 static void ngx_walrus_epoch_handed(ngx_walrus_round_t *rd, void *data);
 static int ngx_walrus_epoch_mkdir(ngx_walrus_epoch_t *ep);
@@ -207,8 +206,6 @@ ngx_walrus_epoch_start(ngx_walrus_round_t *rd)
             }
 
             ep->cursor = kp->handover_cursor;
-            ngx_memcpy(ep->record_id, kp->handover_record,
-                       NGX_WALRUS_RECORD_ID_LEN);
             ep->step = NGX_WALRUS_EPOCH_WAIT;
 
             return ngx_walrus_round_task(rd, ngx_walrus_epoch_handover_run,
@@ -597,50 +594,10 @@ ngx_walrus_epoch_handover_run(void *data, ngx_log_t *log)
 {
     ngx_walrus_epoch_t  *ep = data;
 
-    int                     rc, restarted;
-    u_char                 *buf, *p, *last;
-    walrus_record_range_t   rg;
-    walrus_record_entry_t   e;
-
-    rc = walrus_record_read_from(ep->record, &ep->cursor,
-                                 NGX_WALRUS_HANDOVER_SCAN, ep->record_id,
-                                 &rg, &buf, &restarted);
-
-    if (rc != WALRUS_OK) {
-        /* no record: nothing was held */
-        ep->err = (rc == WALRUS_EIO && errno == ENOENT) ? 0
-                  : (rc == WALRUS_EIO ? errno : EINVAL);
-        ep->end = ep->err == 0;
-        goto end;
-    }
-
-    ngx_memcpy(ep->record_id, rg.id, NGX_WALRUS_RECORD_ID_LEN);
-
-    p = buf;
-    last = buf + (rg.end - rg.start);
-
-    while (p < last) {
-        if (walrus_record_entry_parse(NULL, &e, p, last - p) != WALRUS_OK) {
-            ep->err = EINVAL;
-            break;
-        }
-
-        if (ngx_walrus_epoch_drop(ep, &e) != 0) {
-            ep->err = errno;
-            break;
-        }
-
-        p += e.size;
-    }
-
-    ep->cursor = rg.start + (p - buf);
-    ep->end = ep->err == 0 && rg.end - rg.start
-                              < NGX_WALRUS_HANDOVER_SCAN
-                                - WALRUS_RECORD_ENTRY_MAX;
-
-    free(buf);
-
-end:
+    ep->end = ngx_walrus_record_walk(ep->record, &ep->cursor,
+                                     NGX_WALRUS_HANDOVER_SCAN,
+                                     ngx_walrus_epoch_drop, ep, &ep->err)
+              && ep->err == 0;
 
     if (ep->end
         && (ngx_walrus_epoch_mkdir(ep) != 0
@@ -656,8 +613,10 @@ end:
 /* the sliver files of one blob whose shards are another node's now */
 
 static int
-ngx_walrus_epoch_drop(ngx_walrus_epoch_t *ep, const walrus_record_entry_t *e)
+ngx_walrus_epoch_drop(void *data, const walrus_record_entry_t *e)
 {
+    ngx_walrus_epoch_t  *ep = data;
+
     DIR            *d;
     char            dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX], *end;
     unsigned long   pair;
@@ -672,12 +631,18 @@ ngx_walrus_epoch_drop(ngx_walrus_epoch_t *ep, const walrus_record_entry_t *e)
     walrus_blob_id_format(cert.blob_id, path);
 
     if (walrus_store_dir(dir, ep->store, strlen(ep->store), path) != 0) {
-        return -1;
+        ep->err = ENAMETOOLONG;
+        return 1;
     }
 
     d = opendir(dir);
     if (d == NULL) {
-        return errno == ENOENT ? 0 : -1;
+        if (errno == ENOENT) {
+            return 0;
+        }
+
+        ep->err = errno;
+        return 1;
     }
 
     while ((de = readdir(d)) != NULL) {
@@ -732,8 +697,6 @@ ngx_walrus_epoch_handed(ngx_walrus_round_t *rd, void *data)
     }
 
     kp->handover_cursor = ep->end ? 0 : ep->cursor;
-    ngx_memcpy(kp->handover_record, ep->record_id,
-               NGX_WALRUS_RECORD_ID_LEN);
 
     if (ep->end) {
         kp->handed_over = 1;

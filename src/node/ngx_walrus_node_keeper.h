@@ -112,7 +112,6 @@ struct ngx_walrus_keeper_s {
     u_char                       ready_nodes[WALRUS_MAX_SHARDS];
     unsigned                     ready_weight;
     uint64_t                     handover_cursor;
-    u_char                       handover_record[NGX_WALRUS_RECORD_ID_LEN];
     uint64_t                     dropped;      /* sliver files deleted */
     unsigned                     epoch_loaded:1;
     unsigned                     ready:1;      /* this node said so */
