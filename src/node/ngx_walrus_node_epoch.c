@@ -116,6 +116,7 @@ ngx_walrus_node_epoch_ready(ngx_http_request_t *r)
 ngx_int_t
 ngx_walrus_epoch_start(ngx_walrus_round_t *rd)
 {
+    ngx_int_t             rc;
     ngx_walrus_epoch_t   *ep;
     ngx_walrus_keeper_t  *kp;
 
@@ -178,8 +179,10 @@ ngx_walrus_epoch_start(ngx_walrus_round_t *rd)
 
             ep->step = NGX_WALRUS_EPOCH_KEEP;
 
-            if (ngx_walrus_epoch_ask(rd, ep) == NGX_AGAIN) {
-                return NGX_AGAIN;
+            rc = ngx_walrus_epoch_ask(rd, ep);
+
+            if (rc != NGX_OK) {
+                return rc;
             }
 
             break;
