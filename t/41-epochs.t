@@ -325,6 +325,10 @@ for ([ $id_a, $da, 1 ], [ $id_c, $dc, 2 ]) {
 }
 blob_is($t->get_blob($id_a), $blob_a, 'the blob of epoch 1 reads');
 blob_is($t->get_blob($id_c), $blob_c, '... and the one of epoch 2');
+my ($rc3, $out3) = verify_cert($id_a, $cert_a);
+is($rc3, 0, 'walrusctl verifies the certificate of epoch 1 in epoch 3');
+like($out3, qr/committee of epoch 1 \(current epoch 3\)/,
+     '... against the committee of epoch 1');
 
 my $blob_d = WalrusTest::blob_of($S + 1, 17);
 my $dd = put($blob_d, '?epochs=5');
