@@ -89,8 +89,15 @@ $t->write_config(gateway => $GATEWAY, http => <<'EOF')->run;
 EOF
 
 my $other = WalrusTest::pattern_blob(2 * $S, 6);
+
+# the gateway writes its entries after it answered the PUT, the "not
+# found" entry's DEL last: one set before shows when they are all in
+my $other_enc = $t->encode($other);
+$t->redis('SET', "walrus:n:$other_enc", '1');
 my $other_id = $t->put_blob($other);
 ok($other_id, 'a blob is stored with Redis');
+ok(eventually(sub { !$t->redis('EXISTS', "walrus:n:$other_enc") }, 10),
+   '... and its entries are written');
 
 # its metadata and certificate no longer cached (expired, evicted, or
 # never written by this gateway), and a "not found" entry written by
@@ -101,6 +108,8 @@ is($t->redis('TTL', "walrus:n:$other_id"), -1,
    'a "not found" entry without expiry');
 blob_is($t->get_blob($other_id), $other,
         '... does not hide a certified blob');
+ok(eventually(sub { !$t->redis('EXISTS', "walrus:n:$other_id") }, 10),
+   '... which the gateway deletes');
 
 $t->redis('DEL', "walrus:m:$other_id", "walrus:c:$other_id");
 $t->redis('SET', "walrus:n:$other_id", time + 3600);
