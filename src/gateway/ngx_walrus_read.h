@@ -64,6 +64,7 @@ struct ngx_walrus_read_s {
     unsigned                    meta_failed;   /* shards failing otherwise */
     unsigned                    cert_missing;
     unsigned                    cert_failed;
+    unsigned                    deleted;       /* shards: BLOB_DELETED */
     ngx_msec_t                  missing_since; /* n - f shards said 404 */
     ngx_msec_t                  complete;      /* metadata and cert in */
     ngx_walrus_proof_t          proof;
