@@ -377,6 +377,8 @@ kill 'HUP', $t->master_pid;
 ok(eventually(sub { !kill 0, $old }, 10), 'a reload');
 $res = $t->get_blob($id_d);
 is($res->{status}, 404, 'the gateway answers the deleted blob 404');
+is(reason($res), 'BLOB_DELETED', '... BLOB_DELETED (nodes of f + 1 shards '
+                                 . 'say so)');
 
 $t->stop;
 $t->stop_redis;

@@ -68,6 +68,7 @@ struct ngx_walrus_read_s {
     uint32_t                    cert_epoch;    /* of one not in history */
     unsigned                    cert_unknown:1;
     unsigned                    cert_failed;
+    unsigned                    deleted;       /* shards: BLOB_DELETED */
     ngx_msec_t                  missing_since; /* n - f shards said 404 */
     ngx_msec_t                  complete;      /* metadata and cert in */
     ngx_walrus_proof_t          proof;

@@ -395,6 +395,16 @@ ngx_walrus_meta_call(ngx_walrus_read_t *ctx, ngx_walrus_call_t *call)
             if (call->status == NGX_HTTP_NOT_FOUND) {
                 ctx->cert_missing += weight;
 
+                /* a claim, believed from f + 1 shards (below) */
+
+                if (call->body != NULL
+                    && ngx_strnstr(call->body, "\"BLOB_DELETED\"",
+                                   call->body_len)
+                       != NULL)
+                {
+                    ctx->deleted += weight;
+                }
+
             } else {
                 ctx->cert_failed += weight;
             }
@@ -524,6 +534,19 @@ ngx_walrus_meta_done(ngx_walrus_read_t *ctx)
 
         if (ngx_walrus_lifetime_expired(ctx)) {
             return ngx_walrus_lifetime_answer(ctx);
+        }
+
+        /*
+         * Nodes of f + 1 shards, one honest at least, say that its
+         * publisher deleted it (protocol 19.5); it is gone either way
+         */
+
+        if (ctx->deleted > f) {
+            return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
+                                         NGX_WALRUS_DOMAIN_GATEWAY,
+                                         "BLOB_DELETED",
+                                         "blob %s was deleted by its "
+                                         "publisher", ctx->route.id_text);
         }
 
         ngx_walrus_cache_store_negative(r, ctx->route.id_text);
