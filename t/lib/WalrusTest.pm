@@ -485,9 +485,14 @@ sub write_config {
     $self->{down} = \%down;
 
     my $workers = $opt{workers} // 1;
+    # a worker that crashes leaves its core in DIR/core (kept with the
+    # directory under WALRUS_KEEP=1), for gdb
+    make_path("$dir/core");
+    chown_worker("$dir/core");
     my $process = $self->{valgrind}
         ? "master_process off;\ndaemon off;\n"
-        : "daemon on;\nworker_processes $workers;\n";
+        : "daemon on;\nworker_processes $workers;\n"
+          . "worker_rlimit_core 2g;\nworking_directory $dir/core;\n";
 
     my $conf = <<"END";
 load_module $MODULE;
