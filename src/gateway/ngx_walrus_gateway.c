@@ -13,6 +13,7 @@ static ngx_int_t ngx_walrus_gateway_not_allowed(ngx_http_request_t *r,
     const char *allow);
 static ngx_int_t ngx_walrus_gateway_preflight(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
+static ngx_int_t ngx_walrus_gateway_liveness(ngx_http_request_t *r);
 
 
 ngx_int_t
@@ -67,7 +68,8 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
             && rt.kind != NGX_WALRUS_ROUTE_STATUS
             && rt.kind != NGX_WALRUS_ROUTE_AUDITS
             && rt.kind != NGX_WALRUS_ROUTE_AUDITS_CERT
-            && rt.kind != NGX_WALRUS_ROUTE_AUDITS_FRAUD))
+            && rt.kind != NGX_WALRUS_ROUTE_AUDITS_FRAUD
+            && rt.kind != NGX_WALRUS_ROUTE_LIVENESS))
     {
         return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
                                      NGX_WALRUS_DOMAIN_GATEWAY,
@@ -92,6 +94,10 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
         || rt.kind == NGX_WALRUS_ROUTE_AUDITS_FRAUD)
     {
         return ngx_walrus_audits(r, &rt);
+    }
+
+    if (rt.kind == NGX_WALRUS_ROUTE_LIVENESS) {
+        return ngx_walrus_gateway_liveness(r);
     }
 
     if (rt.kind != NGX_WALRUS_ROUTE_HEALTH) {
@@ -169,7 +175,8 @@ ngx_walrus_gateway_preflight(ngx_http_request_t *r, ngx_walrus_route_t *rt)
                               (u_char *) methods, ngx_strlen(methods))
         == NULL
         || ngx_walrus_header(r, "Access-Control-Allow-Headers",
-                             "Range, If-None-Match, If-Range, "
+                             "Range, If-Match, If-None-Match, If-Range, "
+                             "If-Modified-Since, Cache-Control, "
                              "Content-Type") == NULL
         || ngx_walrus_header(r, "Access-Control-Max-Age", "86400") == NULL)
     {
@@ -183,4 +190,51 @@ ngx_walrus_gateway_preflight(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     rc = ngx_http_send_header(r);
 
     return rc == NGX_ERROR || rc > NGX_OK ? rc : NGX_OK;
+}
+
+
+/*
+ * GET /status: "OK", as Walrus aggregators and publishers answer load
+ * balancers, with no node asked (a gateway whose nodes are down is up;
+ * /v1/health says more)
+ */
+
+static ngx_int_t
+ngx_walrus_gateway_liveness(ngx_http_request_t *r)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    static u_char  ok[] = "OK";
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = sizeof(ok) - 1;
+    ngx_str_set(&r->headers_out.content_type, "text/plain");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    if (ngx_walrus_header(r, "Cache-Control", "no-store") == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = ok;
+    b->last = ok + sizeof(ok) - 1;
+    b->memory = 1;
+    b->last_buf = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }

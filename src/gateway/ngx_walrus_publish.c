@@ -152,7 +152,8 @@ ngx_walrus_publish_args(ngx_http_request_t *r, ngx_walrus_publish_t *ctx,
     case NGX_DECLINED:
         *reason = "UNKNOWN_PARAMETER";
         ngx_snprintf(msg, size, "unknown query parameter \"%V\"; known: "
-                     "epochs, permanent, deletable, force%Z", &name);
+                     "epochs, permanent, deletable, force, "
+                     "encoding_type%Z", &name);
         return NGX_ERROR;
 
     case NGX_ERROR:
@@ -196,6 +197,27 @@ ngx_walrus_publish_args(ngx_http_request_t *r, ngx_walrus_publish_t *ctx,
         goto invalid;
     }
 
+    /*
+     * Walrus clients may name the encoding: ours is the only one, and
+     * another name is refused rather than ignored (the blob ID would not
+     * be the one the client computes)
+     */
+
+    ngx_str_set(&name, "encoding_type");
+
+    if (ngx_http_arg(r, name.data, name.len, &value) == NGX_OK
+        && (value.len != sizeof(WALRUS_ENCODING_NAME) - 1
+            || ngx_strncasecmp(value.data, (u_char *) WALRUS_ENCODING_NAME,
+                               value.len)
+               != 0))
+    {
+        *reason = "UNSUPPORTED_ENCODING";
+        ngx_snprintf(msg, size, "encoding type \"%V\" is not supported; "
+                     "this gateway encodes " WALRUS_ENCODING_NAME " only%Z",
+                     &value);
+        return NGX_ERROR;
+    }
+
     if (deletable == 1 && ctx->permanent == 1) {
         *reason = "INVALID_BLOB_PERSISTENCE";
         ngx_snprintf(msg, size, "a blob cannot be both deletable and "
@@ -229,7 +251,8 @@ ngx_walrus_publish_names(ngx_http_request_t *r, ngx_str_t *name)
 
     static ngx_str_t  known[] = {
         ngx_string("epochs"), ngx_string("permanent"),
-        ngx_string("deletable"), ngx_string("force")
+        ngx_string("deletable"), ngx_string("force"),
+        ngx_string("encoding_type")
     };
 
     last = r->args.data + r->args.len;

@@ -41,6 +41,22 @@ ngx_walrus_read_prepare(ngx_walrus_read_t *ctx)
         return ngx_walrus_read_status(ctx);
     }
 
+    /*
+     * If-Match first, by strong comparison (RFC 9110 13.1.1, 13.2.2): a
+     * client that asks for another version of the blob than this one
+     * gets none of it
+     */
+
+    if (r->headers_in.if_match != NULL
+        && !ngx_walrus_etag_matches(ctx, &r->headers_in.if_match->value, 0))
+    {
+        return ngx_walrus_send_error(r, NGX_HTTP_PRECONDITION_FAILED,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "PRECONDITION_FAILED",
+                                     "If-Match does not name this blob's "
+                                     "ETag \"%s\"", ctx->route.id_text);
+    }
+
     if (r->headers_in.if_none_match != NULL
         && ngx_walrus_etag_matches(ctx, &r->headers_in.if_none_match->value,
                                    1))

@@ -72,9 +72,15 @@ ngx_walrus_node_handler(ngx_http_request_t *r)
         return ngx_walrus_node_put(r, &rt);
     }
 
+    /* the gateway's routes are no node endpoints */
+
     if (rc != NGX_OK || rt.kind == NGX_WALRUS_ROUTE_BLOBS
         || rt.kind == NGX_WALRUS_ROUTE_BLOB
-        || rt.kind == NGX_WALRUS_ROUTE_BYTE_RANGE)
+        || rt.kind == NGX_WALRUS_ROUTE_BYTE_RANGE
+        || rt.kind == NGX_WALRUS_ROUTE_AUDITS
+        || rt.kind == NGX_WALRUS_ROUTE_AUDITS_CERT
+        || rt.kind == NGX_WALRUS_ROUTE_AUDITS_FRAUD
+        || rt.kind == NGX_WALRUS_ROUTE_LIVENESS)
     {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

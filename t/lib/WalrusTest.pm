@@ -314,7 +314,7 @@ sub read_file {
 # unless the text has its own "location /_walrus_node/".
 
 our $GATEWAY_LOCATION = <<'END';
-        location /v1/ {
+        location / {
             walrus_gateway;
             walrus_gateway_key %%DIR%%/keys/gateway.key;
             walrus_gateway_temp_path %%DIR%%/tmp/walrus;
