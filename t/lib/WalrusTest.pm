@@ -758,7 +758,9 @@ sub check_logs {
     } split /\n/, $log;
 
     ok(!@bad, 'no alerts, crashes or leaks in error.log')
-        or diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
+        or diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)],
+                map { "core dumped: $_ (kept with WALRUS_KEEP=1)" }
+                glob "$self->{dir}/core/core*");
 
     if ($self->{valgrind}) {
         my $vg = read_file("$self->{dir}/logs/valgrind.log") // '';
