@@ -1,5 +1,6 @@
 # HTTP gaps a Walrus client meets (issue: the whole Walrus HTTP API):
-# GET /status answers "OK", every unknown path under the gateway answers
+# GET /status answers "OK", /v1alpha/blobs/{id}/stream is the blob with
+# X-Walrus-Streaming: true, every unknown path under the gateway answers
 # the JSON error model (the gateway location is "/"), PUT takes
 # encoding_type when it names our encoding and refuses another naming
 # ours, If-Match is honoured (412 when it names another ETag, strong
@@ -114,6 +115,29 @@ is(get_if('HEAD', '"x"')->{status}, 412, 'HEAD too');
 $res = $t->request('GET', "$G/v1/blobs/$id", undef,
                    { 'If-Match' => '"x"', Range => 'bytes=0-9' });
 is($res->{status}, 412, '... before a Range is looked at');
+
+# --- /v1alpha/blobs/{id}/stream ------------------------------------------------
+
+$res = $t->get("/v1alpha/blobs/$id/stream");
+is($res->{status}, 200, 'GET /v1alpha/blobs/{id}/stream: 200');
+is($res->{content}, $blob, '... the blob');
+is($res->{headers}{'x-walrus-streaming'}, 'true',
+   '... with X-Walrus-Streaming: true');
+is($res->{headers}{etag}, qq{"$id"}, '... and the blob\'s ETag');
+is($t->get("/v1/blobs/$id")->{headers}{'x-walrus-streaming'}, undef,
+   'the plain GET does not say it');
+$res = $t->request('GET', "$G/v1alpha/blobs/$id/stream", undef,
+                   { Range => 'bytes=10-19' });
+is($res->{status}, 206, '... a Range on it: 206');
+is($res->{content}, substr($blob, 10, 10), '... those bytes');
+is($t->request('HEAD', "$G/v1alpha/blobs/$id/stream")->{status}, 200,
+   'HEAD: 200');
+is(WalrusTest::reason($t->get("/v1alpha/blobs/$id/metadata")),
+   'NO_SUCH_PATH', 'another suffix: 404 NO_SUCH_PATH');
+is(WalrusTest::reason($t->get('/v1alpha/blobs/nope/stream')),
+   'INVALID_BLOB_ID', 'a malformed ID: 400 INVALID_BLOB_ID');
+is($t->node_request(0, 'GET', "/v1alpha/blobs/$id/stream")->{status}, 404,
+   'a node has no such route');
 
 # --- CORS preflight ----------------------------------------------------------
 

@@ -273,6 +273,14 @@ ngx_walrus_read_headers(ngx_walrus_read_t *ctx)
         return NGX_ERROR;
     }
 
+    /* the name Walrus clients look for on the streaming route */
+
+    if (ctx->route.stream
+        && ngx_walrus_header(r, "X-Walrus-Streaming", "true") == NULL)
+    {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 

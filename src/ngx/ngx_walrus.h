@@ -99,6 +99,7 @@ typedef struct {
     ngx_uint_t             node;        /* audit routes: a node index */
     uint8_t                blob_id[WALRUS_BLOB_ID_LEN];
     char                   id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+    unsigned               stream:1;    /* /v1alpha/blobs/{id}/stream */
 } ngx_walrus_route_t;
 
 

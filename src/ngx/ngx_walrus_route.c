@@ -8,6 +8,8 @@
 #include <walrus_metadata.h>
 
 
+static ngx_int_t ngx_walrus_route_stream(u_char *p, u_char *last,
+    ngx_walrus_route_t *rt);
 static ngx_int_t ngx_walrus_route_pair(u_char *p, u_char *last,
     ngx_walrus_route_t *rt);
 static u_char *ngx_walrus_route_number(u_char *p, u_char *last,
@@ -28,6 +30,7 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
     ngx_uint_t  i;
 
     static ngx_str_t  blobs = ngx_string("/v1/blobs");
+    static ngx_str_t  alpha = ngx_string("/v1alpha/blobs/");
     static ngx_str_t  audit = ngx_string("/v1/audit/");
     static ngx_str_t  audits = ngx_string("/v1/audits/");
 
@@ -68,6 +71,12 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
         && ngx_strncmp(p, audits.data, audits.len) == 0)
     {
         return ngx_walrus_route_audits(p + audits.len, last, rt);
+    }
+
+    if (uri->len > alpha.len
+        && ngx_strncmp(p, alpha.data, alpha.len) == 0)
+    {
+        return ngx_walrus_route_stream(p + alpha.len, last, rt);
     }
 
     if (uri->len < blobs.len
@@ -167,6 +176,41 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * "{id}/stream" after "/v1alpha/blobs/": Walrus aggregators' streaming
+ * read, the same answer as GET /v1/blobs/{id} (which streams already)
+ */
+
+static ngx_int_t
+ngx_walrus_route_stream(u_char *p, u_char *last, ngx_walrus_route_t *rt)
+{
+    u_char  *slash;
+
+    slash = ngx_strlchr(p, last, '/');
+    if (slash == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (walrus_blob_id_parse((char *) p, slash - p, rt->blob_id)
+        != WALRUS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if ((size_t) (last - slash) != sizeof("/stream") - 1
+        || ngx_strncmp(slash, "/stream", sizeof("/stream") - 1) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    walrus_blob_id_format(rt->blob_id, rt->id_text);
+    rt->kind = NGX_WALRUS_ROUTE_BLOB;
+    rt->stream = 1;
+
+    return NGX_OK;
 }
 
 

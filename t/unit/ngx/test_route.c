@@ -48,6 +48,37 @@ blob_path(const char *suffix)
 
 
 static void
+test_stream(void)
+{
+    char                path[256];
+    ngx_walrus_route_t  rt;
+
+    snprintf(path, sizeof(path), "/v1alpha/blobs/%s/stream", id_text);
+    memset(&rt, 0, sizeof(rt));
+    is_int(parse(path, &rt), NGX_OK, "/v1alpha/blobs/<id>/stream");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_BLOB, "... reads the blob");
+    ok(rt.stream, "... marked as the streaming route");
+    ok(memcmp(rt.blob_id, id, sizeof(id)) == 0, "... the blob ID");
+    ok(strcmp(rt.id_text, id_text) == 0, "... and its text");
+
+    memset(&rt, 0, sizeof(rt));
+    parse(blob_path(""), &rt);
+    ok(!rt.stream, "/v1/blobs/<id> is not");
+
+    snprintf(path, sizeof(path), "/v1alpha/blobs/%s/stream/", id_text);
+    is_int(parse(path, &rt), NGX_DECLINED, "a trailing slash: declined");
+    snprintf(path, sizeof(path), "/v1alpha/blobs/%s/metadata", id_text);
+    is_int(parse(path, &rt), NGX_DECLINED, "another suffix: declined");
+    snprintf(path, sizeof(path), "/v1alpha/blobs/%s", id_text);
+    is_int(parse(path, &rt), NGX_DECLINED, "no suffix: declined");
+    is_int(parse("/v1alpha/blobs/not-a-blob-id/stream", &rt), NGX_ERROR,
+           "a malformed blob ID: an error");
+    is_int(parse("/v1alpha/blobs/", &rt), NGX_DECLINED,
+           "nothing after the prefix: declined");
+}
+
+
+static void
 test_fixed(void)
 {
     ngx_walrus_route_t  rt;
@@ -329,6 +360,7 @@ main(void)
     walrus_blob_id_format(id, id_text);
 
     test_fixed();
+    test_stream();
     test_blob();
     test_slivers();
     test_audit();
