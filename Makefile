@@ -37,7 +37,8 @@ NGX_CC_OPT ?= -g -O2 -fPIC
 NGX_LD_OPT ?= -fPIC
 MODULE     = $(BUILD)/ngx_http_walrus_module.so
 GLUE_DIRS  = src/ngx src/gateway src/node
-MODULE_SRC = config ngx_walrus_module.c $(CORE_SRC) $(wildcard include/*.h) \
+MODULE_SRC = config ngx_walrus_module.c docs/openapi.yaml $(CORE_SRC) \
+             $(wildcard include/*.h) \
              $(foreach d,$(GLUE_DIRS),$(wildcard $(d)/*.c $(d)/*.h))
 
 module: $(MODULE)

@@ -8,6 +8,12 @@ PKGS="build-essential libisal-dev libssl-dev libjansson-dev nginx nginx-dev open
 libhiredis-dev libcurl4-openssl-dev redis-server libnginx-mod-http-echo curl perl
 valgrind"
 
+# Node.js and npm run the OpenAPI validator of the tests (t/46); a
+# machine that has them from elsewhere keeps its own
+if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+    PKGS="$PKGS nodejs npm"
+fi
+
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \

@@ -69,7 +69,8 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
             && rt.kind != NGX_WALRUS_ROUTE_AUDITS
             && rt.kind != NGX_WALRUS_ROUTE_AUDITS_CERT
             && rt.kind != NGX_WALRUS_ROUTE_AUDITS_FRAUD
-            && rt.kind != NGX_WALRUS_ROUTE_LIVENESS))
+            && rt.kind != NGX_WALRUS_ROUTE_LIVENESS
+            && rt.kind != NGX_WALRUS_ROUTE_API))
     {
         return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
                                      NGX_WALRUS_DOMAIN_GATEWAY,
@@ -98,6 +99,10 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
 
     if (rt.kind == NGX_WALRUS_ROUTE_LIVENESS) {
         return ngx_walrus_gateway_liveness(r);
+    }
+
+    if (rt.kind == NGX_WALRUS_ROUTE_API) {
+        return ngx_walrus_gateway_api(r);
     }
 
     if (rt.kind != NGX_WALRUS_ROUTE_HEALTH) {

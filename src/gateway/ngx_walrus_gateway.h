@@ -81,6 +81,9 @@ extern ngx_module_t  ngx_http_walrus_gateway_module;
     ((ngx_walrus_gateway_ctx_t *)                                            \
         ngx_http_get_module_ctx(r, ngx_http_walrus_gateway_module))
 
+/* GET /v1/api: the OpenAPI document (ngx_walrus_gateway_api.c) */
+ngx_int_t ngx_walrus_gateway_api(ngx_http_request_t *r);
+
 /* the read or upload of a request, or NULL */
 ngx_walrus_read_t *ngx_walrus_gateway_read(ngx_http_request_t *r);
 ngx_walrus_publish_t *ngx_walrus_gateway_publish(ngx_http_request_t *r);

@@ -87,7 +87,8 @@ typedef enum {
     NGX_WALRUS_ROUTE_AUDITS_FRAUD,      /* ... a fraud proof it keeps */
     NGX_WALRUS_ROUTE_INCONSISTENCY,     /* a node's proof (protocol 11.2) */
     NGX_WALRUS_ROUTE_EPOCH_READY,       /* a node's readiness (18.6) */
-    NGX_WALRUS_ROUTE_LIVENESS           /* GET /status: "OK" */
+    NGX_WALRUS_ROUTE_LIVENESS,          /* GET /status: "OK" */
+    NGX_WALRUS_ROUTE_API                /* GET /v1/api: the OpenAPI text */
 } ngx_walrus_route_e;
 
 

@@ -44,7 +44,8 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
         { ngx_string("/v1/audit/status"), NGX_WALRUS_ROUTE_AUDIT_STATUS },
         { ngx_string("/v1/audits"), NGX_WALRUS_ROUTE_AUDITS },
         { ngx_string("/v1/epoch/ready"), NGX_WALRUS_ROUTE_EPOCH_READY },
-        { ngx_string("/status"), NGX_WALRUS_ROUTE_LIVENESS }
+        { ngx_string("/status"), NGX_WALRUS_ROUTE_LIVENESS },
+        { ngx_string("/v1/api"), NGX_WALRUS_ROUTE_API }
     };
 
     ngx_memzero(rt, sizeof(ngx_walrus_route_t));

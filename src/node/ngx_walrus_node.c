@@ -80,7 +80,8 @@ ngx_walrus_node_handler(ngx_http_request_t *r)
         || rt.kind == NGX_WALRUS_ROUTE_AUDITS
         || rt.kind == NGX_WALRUS_ROUTE_AUDITS_CERT
         || rt.kind == NGX_WALRUS_ROUTE_AUDITS_FRAUD
-        || rt.kind == NGX_WALRUS_ROUTE_LIVENESS)
+        || rt.kind == NGX_WALRUS_ROUTE_LIVENESS
+        || rt.kind == NGX_WALRUS_ROUTE_API)
     {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
