@@ -122,7 +122,11 @@ ok(eventually(sub {
    }, 5), '... and the nodes now keep it until epoch 6, permanent');
 
 ($res2, $data) = put_blob($blob, '?epochs=7&epochs=2');
-is($data && $data->{alreadyCertified}{endEpoch}, 8,
+is($data && $data->{alreadyCertified}{endEpoch}, 6,
+   'alreadyCertified: the end epoch the nodes\' registrations hold (6), '
+   . 'not the one asked for');
+($res2, $data) = put_blob($blob, '?force=true&epochs=7&epochs=2');
+is(created($data) && created($data)->{storage}{endEpoch}, 8,
    'a repeated parameter: the first one counts');
 
 # a script publishes straight to the nodes, with a registration made by

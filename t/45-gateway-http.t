@@ -79,6 +79,17 @@ sub put {
 my ($r, $d) = put('?encoding_type=RS2-GF8');
 is($r->{status}, 200, 'PUT ?encoding_type=RS2-GF8 (ours): 200');
 is($d->{newlyCreated}{blobObject}{blobId}, $id, '... the blob is stored');
+my $obj = $d->{newlyCreated}{blobObject} // {};
+ok(!exists $obj->{id} && !exists $obj->{storage}{id},
+   '... with no object IDs (there is no chain to have them)');
+is($obj->{storage}{endEpoch}, 2, '... stored until epoch 2 (epochs=1)');
+
+# a blob already certified: the end epoch its registrations hold, not the
+# one this request asks for
+($r, $d) = put('?epochs=9');
+is($d->{alreadyCertified}{blobId}, $id, 'PUT again: alreadyCertified');
+is($d->{alreadyCertified}{endEpoch}, 2,
+   '... with the end epoch of its registration (2), not of ?epochs=9');
 ($r) = put('?encoding_type=rs2-gf8');
 is($r->{status}, 200, '... the name in any case');
 ($r) = put('?encoding_type=RS2');

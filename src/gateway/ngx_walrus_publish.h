@@ -60,6 +60,8 @@ struct ngx_walrus_publish_s {
     ngx_event_t               deadline;   /* then the stragglers' end */
     ngx_queue_t               lingering;  /* in ngx_walrus_lingering */
     u_char                    registration[WALRUS_REGISTRATION_LEN];
+    uint32_t                  existing_end;  /* its registrations' latest */
+    unsigned                  existing_end_known:1;
     unsigned                  timed_out:1;
     unsigned                  counted:1;
     unsigned                  is_lingering:1;
@@ -82,6 +84,13 @@ void ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx, ngx_int_t rc);
  * publish_answer.c: the cache and the worker's memory learn the blob, the
  * client its certificate: newly created (created) or already certified
  */
+/*
+ * publish_answer.c: a node's registration of a blob already certified
+ * (its X-Walrus-Registration), for the answer's end epoch once verified
+ */
+void ngx_walrus_publish_end_epoch(ngx_walrus_publish_t *ctx,
+    ngx_walrus_call_t *call);
+
 ngx_int_t ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx,
     walrus_cert_t *cert, ngx_uint_t created);
 

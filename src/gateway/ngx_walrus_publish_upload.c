@@ -156,6 +156,10 @@ ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx, ngx_walrus_call_t *call)
             ctx->existing = ngx_walrus_publish_existing(ctx, call);
         }
 
+        if (ok) {
+            ngx_walrus_publish_end_epoch(ctx, call);
+        }
+
         if (ctx->existing == NULL) {
             ctx->no_cert += weight;
         }
@@ -618,6 +622,11 @@ ngx_walrus_publish_call(ngx_walrus_publish_t *ctx, ngx_uint_t node,
 
     call->kind = kind;
     call->pair = pair;
+
+    if (kind == NGX_WALRUS_CALL_CHECK) {
+        /* the end epoch of a blob already certified is in it */
+        ngx_str_set(&call->header2, NGX_WALRUS_REGISTRATION_HEADER);
+    }
 
     return NGX_OK;
 }
