@@ -87,6 +87,27 @@ my @routes = (
 my @undocumented = grep { !$documented{$_} } @routes;
 is_deeply(\@undocumented, [], 'every route of the gateway is documented');
 
+# docs/http-api.md's table of routes (G2) lists the same operations
+my $api = WalrusTest::read_file("$ROOT/docs/http-api.md");
+my ($table) = $api =~ /^## G2\..*?\n(\|.*?)\n\n/ms;
+my %in_table;
+for my $row (split /\n/, $table // '') {
+    my ($methods, $paths) = $row =~ /^\| ([A-Z, ]+) \| (.*?) \|/ or next;
+    for my $path ($paths =~ /`([^`]+)`/g) {
+        $path =~ s/\?.*//;
+        $path =~ s/\{id\}/{blobId}/;
+        $path =~ s/\{X\}/{node}/;
+        $path =~ s/\{r\}/{round}/;
+        $in_table{"$_ $path"} = 1 for split /, /, $methods;
+    }
+}
+ok(keys %in_table >= 20, 'http-api.md G2 lists ' . keys(%in_table)
+                         . ' operations');
+is_deeply([ grep { !$documented{$_} } sort keys %in_table ], [],
+          '... each of them in openapi.yaml');
+is_deeply([ grep { !$in_table{$_} && !/^OPTIONS / } sort keys %documented ],
+          [], '... and each of openapi.yaml\'s in it');
+
 # and every documented operation is one the gateway answers
 my $blob = WalrusTest::blob_of(5000, 7);
 my $id = $t->put_blob($blob);
