@@ -55,6 +55,8 @@ struct ngx_walrus_publish_s {
     unsigned                  confirmed;  /* shards of valid signers */
     unsigned                  unconfirmed; /* shards of failed nodes */
     unsigned                  no_cert;    /* shards that hold none */
+    unsigned                  refused;    /* shards refusing the registration,
+                                             or this gateway's epoch */
     unsigned                  stored;     /* shards holding the cert */
     unsigned                  not_stored;
     ngx_event_t               deadline;   /* then the stragglers' end */

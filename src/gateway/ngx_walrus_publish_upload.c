@@ -171,6 +171,12 @@ ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx, ngx_walrus_call_t *call)
             return;
         }
 
+        if (call->status == NGX_HTTP_BAD_REQUEST
+            || call->status == NGX_HTTP_CONFLICT)
+        {
+            ctx->refused += weight;
+        }
+
         break;
 
     case NGX_WALRUS_CALL_METADATA:
@@ -215,6 +221,16 @@ ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx, ngx_walrus_call_t *call)
          * a worker of its old configuration answered): asked again, on
          * another connection, a few times.
          */
+
+        if (call->status == NGX_HTTP_CONFLICT && call->body != NULL
+            && (ngx_strnstr(call->body, "\"UNKNOWN_EPOCH\"",
+                            call->body_len) != NULL
+                || ngx_strnstr(call->body, "\"NOT_IN_EPOCH\"",
+                               call->body_len) != NULL))
+        {
+            /* the node lacks this gateway's epoch, or is not in it */
+            ctx->refused += weight;
+        }
 
         if (rc == NGX_DECLINED
             && pn->asked < NGX_WALRUS_CONFIRM_ASKS
@@ -417,6 +433,21 @@ ngx_walrus_publish_evaluate(ngx_walrus_publish_t *ctx)
             }
 
             return NGX_AGAIN;
+        }
+
+        if ((ctx->unconfirmed > f || over) && ctx->refused > f) {
+            ngx_walrus_publish_phase(ctx, NGX_WALRUS_PUB_DONE);
+            return ngx_walrus_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         NGX_WALRUS_DOMAIN_GATEWAY,
+                                         "REGISTRATION_REFUSED",
+                                         "nodes holding %ud shards refused "
+                                         "the registration of blob %s in "
+                                         "epoch %uD: they are on an earlier "
+                                         "epoch than this gateway (reload "
+                                         "them), or its key is not one of "
+                                         "their publishers", ctx->refused,
+                                         ctx->enc.id_text,
+                                         ctx->committee->epoch);
         }
 
         if (ctx->unconfirmed > f || over) {
