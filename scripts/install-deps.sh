@@ -8,6 +8,12 @@ PKGS="build-essential libisal-dev libssl-dev libjansson-dev nginx nginx-dev open
 libhiredis-dev libcurl4-openssl-dev redis-server libnginx-mod-http-echo curl perl
 valgrind"
 
+# multi-buffer SHA-256: optional (the build falls back to OpenSSL without
+# it), and Debian builds it for amd64 only
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+    PKGS="$PKGS libipsec-mb-dev"
+fi
+
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
