@@ -44,6 +44,16 @@ int walrus_merkle_leaves(walrus_sha256_t *h, uint8_t *const *data,
     size_t count, size_t len, uint8_t *out, size_t out_stride);
 
 /*
+ * The same for leaves the caller cannot write before (read only, or the
+ * first byte of a buffer): through multi-buffer, each is copied after its
+ * prefix into a staging area kept with the library's managers (at most
+ * 2 MiB at a time, reused, so bounded memory and no fresh pages per call);
+ * OpenSSL hashes them where they are.
+ */
+int walrus_merkle_leaves_copy(walrus_sha256_t *h, const uint8_t *const *data,
+    size_t count, size_t len, uint8_t *out, size_t out_stride);
+
+/*
  * The leaf engine of this process: the first call runs the self-test
  * (multi-buffer against OpenSSL on every leaf-size class, both lane
  * widths), which disables the multi-buffer path on any mismatch.  Safe to

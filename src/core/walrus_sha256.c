@@ -46,6 +46,15 @@
  */
 #define WALRUS_MB_CHUNK      128
 
+/*
+ * Leaves the caller cannot write before (walrus_merkle_leaves_copy()) are
+ * copied with their prefix into a staging area of this many bytes, kept
+ * with the managers: reused by every batch, so no fresh pages per call,
+ * and bounded.  7 symbols of n = 7 with 4 MiB segments (a whole sliver)
+ * fit; a leaf longer than it goes through OpenSSL.
+ */
+#define WALRUS_MB_STAGE      (2 * 1024 * 1024)
+
 /* the most lanes of a manager of libipsec-mb 1.3 (16 with AVX-512) */
 #define WALRUS_MB_LANES      16
 
@@ -84,6 +93,7 @@ struct walrus_mb_s {
     IMB_MGR      *wide;      /* the best architecture of the CPU */
     IMB_MGR      *narrow;    /* SSE: 2 SHA-NI lanes, or 4 SSE lanes */
     IMB_ARCH      arch;
+    uint8_t      *stage;     /* WALRUS_MB_STAGE bytes, on first use */
     walrus_mb_t  *next;      /* in walrus_mb_list */
 };
 
@@ -94,6 +104,9 @@ static int walrus_mb_run(IMB_MGR *mgr, const uint8_t *const *msg,
     uint8_t *const *out, size_t count, size_t len);
 static int walrus_mb_round(walrus_mb_t *mb, uint8_t **msg, uint8_t **out,
     size_t count, size_t len);
+static int walrus_mb_lanes(walrus_mb_t *mb, uint8_t **msg, uint8_t **out,
+    size_t count, size_t len);
+static walrus_mb_t *walrus_mb_for(size_t count, size_t len);
 static int walrus_mb_self_test(walrus_mb_t *mb, int fail, size_t *bad);
 static double walrus_mb_time(IMB_MGR *mgr, const uint8_t *const *msg,
     uint8_t *const *out, size_t count, size_t len);
@@ -106,6 +119,9 @@ static int walrus_merkle_inner(walrus_sha256_t *h, const uint8_t *left,
 static int walrus_merkle_level(walrus_sha256_t *h, uint8_t *nodes,
     size_t count);
 static void walrus_prefetch(const uint8_t *p, size_t len);
+static int walrus_leaves_openssl(walrus_sha256_t *h,
+    const uint8_t *const *data, size_t count, size_t len, uint8_t *out,
+    size_t out_stride);
 
 
 static const uint8_t  walrus_zero_node[WALRUS_HASH_LEN];
@@ -249,23 +265,14 @@ int
 walrus_merkle_leaves(walrus_sha256_t *h, uint8_t *const *data,
     size_t count, size_t len, uint8_t *out, size_t out_stride)
 {
-    int           rc;
-    size_t        i;
 #if (WALRUS_HAVE_IPSEC_MB)
-    size_t        k;
+    int           rc;
+    size_t        i, k;
     uint8_t      *msg[WALRUS_MB_CHUNK], *dst[WALRUS_MB_CHUNK];
     unsigned      odd, round;
     walrus_mb_t  *mb;
 
-    mb = NULL;
-
-    if (count > 1 && len < WALRUS_MB_MAX_LEN) {
-        (void) pthread_once(&walrus_engine_once, walrus_engine_init);
-
-        if (walrus_engine.on) {
-            mb = walrus_mb_take();
-        }
-    }
+    mb = walrus_mb_for(count, len);
 
     rc = WALRUS_OK;
 
@@ -306,6 +313,74 @@ walrus_merkle_leaves(walrus_sha256_t *h, uint8_t *const *data,
         return rc;
     }
 #endif
+
+    return walrus_leaves_openssl(h, (const uint8_t *const *) data, count,
+                                 len, out, out_stride);
+}
+
+
+int
+walrus_merkle_leaves_copy(walrus_sha256_t *h, const uint8_t *const *data,
+    size_t count, size_t len, uint8_t *out, size_t out_stride)
+{
+#if (WALRUS_HAVE_IPSEC_MB)
+    int           rc;
+    size_t        i, j, k, cell, per;
+    uint8_t      *msg[WALRUS_MB_CHUNK], *dst[WALRUS_MB_CHUNK];
+    walrus_mb_t  *mb;
+
+    /*
+     * Each copy starts a cell of whole cache lines (aligned loads for the
+     * lanes) with its prefix byte; the cells of a chunk fill the stage.
+     */
+
+    cell = (len + 1 + WALRUS_CACHE_LINE - 1) & ~(size_t) (WALRUS_CACHE_LINE
+                                                          - 1);
+
+    mb = cell <= WALRUS_MB_STAGE ? walrus_mb_for(count, len) : NULL;
+
+    if (mb != NULL && mb->stage == NULL) {
+        mb->stage = malloc(WALRUS_MB_STAGE);
+
+        if (mb->stage == NULL) {
+            walrus_mb_put(mb);
+            mb = NULL;
+        }
+    }
+
+    if (mb != NULL) {
+        per = WALRUS_MB_STAGE / cell;
+        per = per < WALRUS_MB_CHUNK ? per : WALRUS_MB_CHUNK;
+        rc = WALRUS_OK;
+
+        for (i = 0; i < count && rc == WALRUS_OK; i += k) {
+            k = count - i < per ? count - i : per;
+
+            for (j = 0; j < k; j++) {
+                msg[j] = mb->stage + j * cell;
+                msg[j][0] = WALRUS_MERKLE_LEAF;
+                memcpy(msg[j] + 1, data[i + j], len);
+                dst[j] = out + (i + j) * out_stride;
+            }
+
+            rc = walrus_mb_lanes(mb, msg, dst, k, len + 1);
+        }
+
+        walrus_mb_put(mb);
+        return rc;
+    }
+#endif
+
+    return walrus_leaves_openssl(h, data, count, len, out, out_stride);
+}
+
+
+static int
+walrus_leaves_openssl(walrus_sha256_t *h, const uint8_t *const *data,
+    size_t count, size_t len, uint8_t *out, size_t out_stride)
+{
+    int     rc;
+    size_t  i;
 
     for (i = 0; i < count; i++) {
 
@@ -508,6 +583,21 @@ walrus_mb_take(void)
 }
 
 
+/* a pair of managers when a batch of count leaves of len bytes pays */
+
+static walrus_mb_t *
+walrus_mb_for(size_t count, size_t len)
+{
+    if (count < 2 || len >= WALRUS_MB_MAX_LEN) {
+        return NULL;
+    }
+
+    (void) pthread_once(&walrus_engine_once, walrus_engine_init);
+
+    return walrus_engine.on ? walrus_mb_take() : NULL;
+}
+
+
 static void
 walrus_mb_put(walrus_mb_t *mb)
 {
@@ -531,6 +621,7 @@ walrus_mb_free(walrus_mb_t *mb)
         free_mb_mgr(mb->narrow);
     }
 
+    free(mb->stage);
     free(mb);
 }
 
@@ -605,13 +696,32 @@ walrus_mb_round(walrus_mb_t *mb, uint8_t **msg, uint8_t **out, size_t count,
     size_t len)
 {
     int      rc;
-    size_t   i, wide, rest;
+    size_t   i;
     uint8_t  saved[WALRUS_MB_CHUNK];
 
     for (i = 0; i < count; i++) {
         saved[i] = msg[i][0];
         msg[i][0] = WALRUS_MERKLE_LEAF;
     }
+
+    rc = walrus_mb_lanes(mb, msg, out, count, len);
+
+    for (i = 0; i < count; i++) {
+        msg[i][0] = saved[i];
+    }
+
+    return rc;
+}
+
+
+/* hashes count messages of len bytes on the lanes that pay */
+
+static int
+walrus_mb_lanes(walrus_mb_t *mb, uint8_t **msg, uint8_t **out, size_t count,
+    size_t len)
+{
+    int     rc;
+    size_t  wide, rest;
 
     /*
      * The wide manager finishes a batch smaller than its lane count in the
@@ -639,10 +749,6 @@ walrus_mb_round(walrus_mb_t *mb, uint8_t **msg, uint8_t **out, size_t count,
     if (wide < count && rc == WALRUS_OK) {
         rc = walrus_mb_run(mb->narrow, (const uint8_t *const *) msg + wide,
                            out + wide, count - wide, len);
-    }
-
-    for (i = 0; i < count; i++) {
-        msg[i][0] = saved[i];
     }
 
     return rc;

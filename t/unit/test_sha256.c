@@ -188,6 +188,24 @@ test_leaves(size_t len, size_t count, unsigned layout)
        "%zu leaves of %zu bytes, %s: both paths give SHA-256(0x00 || leaf),"
        " buffer restored", count, len, layouts[layout]);
 
+    /* the staged copies: any layout, the buffer only read */
+
+    memset(mb, 0, count * 32);
+    memset(ossl, 0, count * 32);
+
+    rc = walrus_merkle_leaves_copy(h, (const uint8_t *const *) data, count,
+                                   len, mb, 32);
+    walrus_sha256_use_multibuffer(0);
+    rc |= walrus_merkle_leaves_copy(h, (const uint8_t *const *) data, count,
+                                    len, ossl, 32);
+    walrus_sha256_use_multibuffer(1);
+
+    ok(rc == WALRUS_OK && memcmp(mb, ref, count * 32) == 0
+       && memcmp(ossl, ref, count * 32) == 0
+       && memcmp(buf, copy, size) == 0,
+       "%zu leaves of %zu bytes, %s, copied: both paths right", count, len,
+       layouts[layout]);
+
     walrus_sha256_destroy(h);
     free(buf);
     free(copy);
