@@ -22,6 +22,7 @@ static char *ngx_walrus_committee(ngx_conf_t *cf, ngx_command_t *cmd,
 static void ngx_walrus_committee_cleanup(void *data);
 static ngx_int_t ngx_walrus_postconfiguration(ngx_conf_t *cf);
 static void ngx_walrus_sha256_cleanup(void *data);
+static ngx_int_t ngx_walrus_init_process(ngx_cycle_t *cycle);
 static void ngx_walrus_key_cleanup(void *data);
 
 
@@ -67,7 +68,7 @@ ngx_module_t  ngx_http_walrus_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_walrus_init_process,               /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -136,6 +137,20 @@ static void
 ngx_walrus_sha256_cleanup(void *data)
 {
     walrus_sha256_cleanup();
+}
+
+
+/*
+ * A worker maps the hashing library's code and takes its managers at
+ * start: the cost is fixed per process, not per request.
+ */
+
+static ngx_int_t
+ngx_walrus_init_process(ngx_cycle_t *cycle)
+{
+    walrus_sha256_warm_up();
+
+    return NGX_OK;
 }
 
 

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -48,15 +50,21 @@
 
 /*
  * Leaves the caller cannot write before (walrus_merkle_leaves_copy()) are
- * copied with their prefix into a staging area of this many bytes, kept
- * with the managers: reused by every batch, so no fresh pages per call,
- * and bounded.  7 symbols of n = 7 with 4 MiB segments (a whole sliver)
- * fit; a leaf longer than it goes through OpenSSL.
+ * copied with their prefix into a staging area kept with the managers:
+ * reused by every batch, so no fresh pages per call.  It holds a chunk of
+ * leaves that fills the lanes in use (a set of wide lanes, or
+ * WALRUS_MB_NARROW leaves for the two SHA-NI lanes: more at a time would
+ * not be faster), and never more than WALRUS_MB_STAGE bytes; a leaf longer
+ * than that goes through OpenSSL.
  */
 #define WALRUS_MB_STAGE      (2 * 1024 * 1024)
+#define WALRUS_MB_NARROW     4
 
 /* the most lanes of a manager of libipsec-mb 1.3 (16 with AVX-512) */
 #define WALRUS_MB_LANES      16
+
+/* the most pairs walrus_sha256_warm_up() prepares */
+#define WALRUS_MB_WARM       64
 
 /*
  * The longest message (prefix included) sent to the multi-buffer path.
@@ -93,7 +101,8 @@ struct walrus_mb_s {
     IMB_MGR      *wide;      /* the best architecture of the CPU */
     IMB_MGR      *narrow;    /* SSE: 2 SHA-NI lanes, or 4 SSE lanes */
     IMB_ARCH      arch;
-    uint8_t      *stage;     /* WALRUS_MB_STAGE bytes, on first use */
+    uint8_t      *stage;     /* grown on use, up to WALRUS_MB_STAGE */
+    size_t        stage_size;
     walrus_mb_t  *next;      /* in walrus_mb_list */
 };
 
@@ -107,6 +116,8 @@ static int walrus_mb_round(walrus_mb_t *mb, uint8_t **msg, uint8_t **out,
 static int walrus_mb_lanes(walrus_mb_t *mb, uint8_t **msg, uint8_t **out,
     size_t count, size_t len);
 static walrus_mb_t *walrus_mb_for(size_t count, size_t len);
+static uint8_t *walrus_mb_map(size_t size);
+static void walrus_mb_unmap(uint8_t *p, size_t size);
 static int walrus_mb_self_test(walrus_mb_t *mb, int fail, size_t *bad);
 static double walrus_mb_time(IMB_MGR *mgr, const uint8_t *const *msg,
     uint8_t *const *out, size_t count, size_t len);
@@ -143,6 +154,7 @@ static pthread_once_t  walrus_engine_once = PTHREAD_ONCE_INIT;
 #if (WALRUS_HAVE_IPSEC_MB)
 static pthread_mutex_t  walrus_mb_lock = PTHREAD_MUTEX_INITIALIZER;
 static walrus_mb_t     *walrus_mb_list;
+static long             walrus_mb_pairs;     /* made and not freed */
 #endif
 
 
@@ -339,18 +351,26 @@ walrus_merkle_leaves_copy(walrus_sha256_t *h, const uint8_t *const *data,
 
     mb = cell <= WALRUS_MB_STAGE ? walrus_mb_for(count, len) : NULL;
 
-    if (mb != NULL && mb->stage == NULL) {
-        mb->stage = malloc(WALRUS_MB_STAGE);
+    if (mb != NULL) {
+        per = count >= walrus_engine.wide_from ? WALRUS_MB_LANES
+                                               : WALRUS_MB_NARROW;
+        per = per < count ? per : count;
+        per = per < WALRUS_MB_STAGE / cell ? per : WALRUS_MB_STAGE / cell;
 
-        if (mb->stage == NULL) {
-            walrus_mb_put(mb);
-            mb = NULL;
+        if (mb->stage_size < per * cell) {
+            walrus_mb_unmap(mb->stage, mb->stage_size);
+            mb->stage_size = per * cell;
+            mb->stage = walrus_mb_map(mb->stage_size);
+
+            if (mb->stage == NULL) {
+                mb->stage_size = 0;
+                walrus_mb_put(mb);
+                mb = NULL;
+            }
         }
     }
 
     if (mb != NULL) {
-        per = WALRUS_MB_STAGE / cell;
-        per = per < WALRUS_MB_CHUNK ? per : WALRUS_MB_CHUNK;
         rc = WALRUS_OK;
 
         for (i = 0; i < count && rc == WALRUS_OK; i += k) {
@@ -428,6 +448,56 @@ walrus_sha256_use_multibuffer(int on)
     (void) pthread_once(&walrus_engine_once, walrus_engine_init);
 
     walrus_engine.on = on && walrus_engine.state == WALRUS_OK;
+}
+
+
+void
+walrus_sha256_warm_up(void)
+{
+#if (WALRUS_HAVE_IPSEC_MB)
+    size_t        i, taken;
+    uint8_t       buf[WALRUS_MB_LANES * 128];
+    uint8_t       digests[WALRUS_MB_LANES * WALRUS_HASH_LEN];
+    uint8_t      *msg[WALRUS_MB_LANES], *out[WALRUS_MB_LANES];
+    walrus_mb_t  *mb, *pairs[WALRUS_MB_WARM];
+
+    (void) pthread_once(&walrus_engine_once, walrus_engine_init);
+
+    if (!walrus_engine.on) {
+        return;
+    }
+
+    memset(buf, 0, sizeof(buf));
+
+    for (i = 0; i < WALRUS_MB_LANES; i++) {
+        msg[i] = buf + i * 128;
+        out[i] = digests + i * WALRUS_HASH_LEN;
+    }
+
+    /*
+     * Every pair the process may have (walrus_mb_take() stops at the
+     * CPUs), each hashing a set of wide lanes and a pair of narrow ones:
+     * initialising a pair runs about 4.5 MB of the library's code.
+     */
+
+    for (taken = 0; taken < WALRUS_MB_WARM; taken++) {
+        mb = walrus_mb_take();
+        if (mb == NULL) {
+            break;
+        }
+
+        pairs[taken] = mb;
+
+        (void) walrus_mb_run(mb->wide, (const uint8_t *const *) msg, out,
+                             WALRUS_MB_LANES, 65);
+        (void) walrus_mb_run(mb->narrow, (const uint8_t *const *) msg, out,
+                             2, 65);
+    }
+
+    for (i = 0; i < taken; i++) {
+        walrus_mb_put(pairs[i]);
+    }
+#endif
 }
 
 
@@ -532,13 +602,30 @@ walrus_engine_init(void)
 static walrus_mb_t *
 walrus_mb_take(void)
 {
+    long          cpus;
     walrus_mb_t  *mb;
+
+    /*
+     * No more pairs than CPUs: more threads cannot hash faster at once,
+     * and each pair costs about 400 KB and its stage.  A thread that finds
+     * none free hashes its batch with OpenSSL.
+     */
+
+    cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    cpus = cpus > 0 ? cpus : 1;
 
     (void) pthread_mutex_lock(&walrus_mb_lock);
 
     mb = walrus_mb_list;
     if (mb != NULL) {
         walrus_mb_list = mb->next;
+
+    } else if (walrus_mb_pairs < cpus) {
+        walrus_mb_pairs++;
+
+    } else {
+        (void) pthread_mutex_unlock(&walrus_mb_lock);
+        return NULL;
     }
 
     (void) pthread_mutex_unlock(&walrus_mb_lock);
@@ -549,6 +636,9 @@ walrus_mb_take(void)
 
     mb = calloc(1, sizeof(walrus_mb_t));
     if (mb == NULL) {
+        (void) pthread_mutex_lock(&walrus_mb_lock);
+        walrus_mb_pairs--;
+        (void) pthread_mutex_unlock(&walrus_mb_lock);
         return NULL;
     }
 
@@ -613,6 +703,10 @@ walrus_mb_put(walrus_mb_t *mb)
 static void
 walrus_mb_free(walrus_mb_t *mb)
 {
+    (void) pthread_mutex_lock(&walrus_mb_lock);
+    walrus_mb_pairs--;
+    (void) pthread_mutex_unlock(&walrus_mb_lock);
+
     if (mb->wide != NULL) {
         free_mb_mgr(mb->wide);
     }
@@ -621,8 +715,37 @@ walrus_mb_free(walrus_mb_t *mb)
         free_mb_mgr(mb->narrow);
     }
 
-    free(mb->stage);
+    walrus_mb_unmap(mb->stage, mb->stage_size);
     free(mb);
+}
+
+
+/*
+ * The self-test's buffer and the stages are mapped, not allocated: freeing
+ * a malloc() block of megabytes raises glibc's mmap threshold for the
+ * whole process (the master, whose workers inherit it), after which
+ * segments and slivers come from per-thread arenas that keep their peak
+ * (t/21: 4 MiB more per worker).
+ */
+
+static uint8_t *
+walrus_mb_map(size_t size)
+{
+    void  *p;
+
+    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+             -1, 0);
+
+    return p == MAP_FAILED ? NULL : p;
+}
+
+
+static void
+walrus_mb_unmap(uint8_t *p, size_t size)
+{
+    if (p != NULL) {
+        (void) munmap(p, size);
+    }
 }
 
 
@@ -783,7 +906,7 @@ walrus_mb_self_test(walrus_mb_t *mb, int fail, size_t *bad)
 
     size = WALRUS_MB_MAX_LEN + 17 * 67;
 
-    buf = malloc(size);
+    buf = walrus_mb_map(size);
     if (buf == NULL) {
         *bad = 0;
         return WALRUS_ENOMEM;
@@ -850,7 +973,7 @@ walrus_mb_self_test(walrus_mb_t *mb, int fail, size_t *bad)
         }
     }
 
-    free(buf);
+    walrus_mb_unmap(buf, size);
 
     return rc;
 }
