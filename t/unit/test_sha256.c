@@ -5,6 +5,7 @@
  */
 
 #include <tap.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -19,6 +20,8 @@ static void test_engine(void);
 static void test_leaves(size_t len, size_t count, unsigned layout);
 static void test_codec(unsigned n, uint64_t len);
 static void test_mismatch(void);
+static void test_threads(void);
+static void *thread_leaves(void *arg);
 static void fill(uint8_t *p, size_t len);
 
 
@@ -118,6 +121,100 @@ test_mismatch(void)
 
     is_int(WEXITSTATUS(status), 0, "a faked mismatch turns the multi-buffer "
            "path off, is reported, and OpenSSL hashes the leaves right");
+}
+
+
+#define THREADS         4
+#define THREAD_LEAVES   17
+#define THREAD_LEN      1856
+
+
+/*
+ * More threads than pairs of managers (one per CPU): each batch goes
+ * through a free pair or OpenSSL, and every digest is right.
+ */
+
+static void
+test_threads(void)
+{
+    int        fails;
+    void      *rc;
+    unsigned   i;
+    pthread_t  tid[THREADS];
+
+    fails = 0;
+
+    for (i = 0; i < THREADS; i++) {
+        if (pthread_create(&tid[i], NULL, thread_leaves, NULL) != 0) {
+            ok(0, "pthread_create");
+            return;
+        }
+    }
+
+    for (i = 0; i < THREADS; i++) {
+        (void) pthread_join(tid[i], &rc);
+        fails += rc != NULL;
+    }
+
+    is_int(fails, 0, "%d threads hashing batches at once, both layouts, "
+           "all digests right", THREADS);
+}
+
+
+static void *
+thread_leaves(void *arg)
+{
+    size_t            i, round;
+    uint8_t          *buf, *data[THREAD_LEAVES], *msg;
+    uint8_t           ref[THREAD_LEAVES][32], out[THREAD_LEAVES][32];
+    void             *bad;
+    walrus_sha256_t  *h;
+
+    bad = (void *) 1;
+    h = walrus_sha256_create();
+    buf = malloc(1 + THREAD_LEAVES * THREAD_LEN);
+    msg = malloc(1 + THREAD_LEN);
+
+    if (h == NULL || buf == NULL || msg == NULL) {
+        goto done;
+    }
+
+    for (i = 0; i < 1 + THREAD_LEAVES * THREAD_LEN; i++) {
+        buf[i] = (uint8_t) (i * 7 + (size_t) pthread_self());
+    }
+
+    for (i = 0; i < THREAD_LEAVES; i++) {
+        data[i] = buf + 1 + i * THREAD_LEN;
+        msg[0] = 0x00;
+        memcpy(msg + 1, data[i], THREAD_LEN);
+        EVP_Digest(msg, 1 + THREAD_LEN, ref[i], NULL, EVP_sha256(), NULL);
+    }
+
+    for (round = 0; round < 200; round++) {
+        memset(out, 0, sizeof(out));
+
+        if ((round % 2 == 0
+             ? walrus_merkle_leaves(h, data, THREAD_LEAVES, THREAD_LEN,
+                                    out[0], 32)
+             : walrus_merkle_leaves_copy(h, (const uint8_t *const *) data,
+                                         THREAD_LEAVES, THREAD_LEN, out[0],
+                                         32))
+            != WALRUS_OK
+            || memcmp(out, ref, sizeof(ref)) != 0)
+        {
+            goto done;
+        }
+    }
+
+    bad = NULL;
+
+done:
+
+    walrus_sha256_destroy(h);
+    free(buf);
+    free(msg);
+
+    return bad;
 }
 
 
@@ -292,6 +389,7 @@ main(void)
     /* before test_engine(): a child must run the self-test afresh */
     test_mismatch();
     test_engine();
+    test_threads();
 
     for (l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
         for (k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
