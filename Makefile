@@ -62,7 +62,8 @@ $(NGX_BUILD)/objs/Makefile: config $(BUILD)/module-files
 	rm -rf $(NGX_BUILD)
 	mkdir -p $(BUILD)
 	cp -r $(NGX_SRC) $(NGX_BUILD)
-	cd $(NGX_BUILD) && . ./conf_flags && ./configure \
+	cd $(NGX_BUILD) && . ./conf_flags \
+	    && WALRUS_IPSEC_MB=$(IPSEC_MB) ./configure \
 	    "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="$(NGX_CC_OPT)" \
 	    --with-ld-opt="$(NGX_LD_OPT)" --add-dynamic-module=$(CURDIR) \
 	    > configure.log \
