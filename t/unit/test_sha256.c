@@ -389,6 +389,13 @@ main(void)
     /* before test_engine(): a child must run the self-test afresh */
     test_mismatch();
     test_engine();
+
+    /* the worker's start: every pair made at once, then shared */
+    walrus_sha256_warm_up();
+    test_threads();
+
+    /* the cycle's end frees the pairs; later batches make new ones */
+    walrus_sha256_cleanup();
     test_threads();
 
     for (l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
