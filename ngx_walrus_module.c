@@ -8,6 +8,7 @@
  */
 
 #include <ngx_walrus.h>
+#include <walrus_sha256.h>
 #include <walrus_sign.h>
 #include <openssl/evp.h>
 
@@ -19,6 +20,9 @@ static char *ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_walrus_committee(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_walrus_committee_cleanup(void *data);
+static ngx_int_t ngx_walrus_postconfiguration(ngx_conf_t *cf);
+static void ngx_walrus_sha256_cleanup(void *data);
+static ngx_int_t ngx_walrus_init_process(ngx_cycle_t *cycle);
 static void ngx_walrus_key_cleanup(void *data);
 
 
@@ -44,7 +48,7 @@ static ngx_command_t  ngx_walrus_commands[] = {
 
 static ngx_http_module_t  ngx_walrus_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_walrus_postconfiguration,          /* postconfiguration */
 
     ngx_walrus_create_main_conf,           /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -64,7 +68,7 @@ ngx_module_t  ngx_http_walrus_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_walrus_init_process,               /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -97,6 +101,56 @@ ngx_walrus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "default");
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_walrus_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t           level;
+    ngx_pool_cleanup_t  *cln;
+
+    /*
+     * The hashing self-test runs once per process, here in the master
+     * before the workers are forked, so that they inherit its verdict.
+     * The multi-buffer managers it and the threads keep are freed with the
+     * cycle, before nginx unloads the module (and the list holding them).
+     */
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_walrus_sha256_cleanup;
+
+    level = walrus_sha256_self_test() == WALRUS_ECRYPTO ? NGX_LOG_WARN
+                                                         : NGX_LOG_NOTICE;
+
+    ngx_log_error(level, cf->log, 0, "walrus: %s", walrus_sha256_engine());
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_walrus_sha256_cleanup(void *data)
+{
+    walrus_sha256_cleanup();
+}
+
+
+/*
+ * A worker maps the hashing library's code and takes its managers at
+ * start: the cost is fixed per process, not per request.
+ */
+
+static ngx_int_t
+ngx_walrus_init_process(ngx_cycle_t *cycle)
+{
+    walrus_sha256_warm_up();
+
+    return NGX_OK;
 }
 
 

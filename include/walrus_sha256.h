@@ -1,5 +1,8 @@
 /*
- * SHA-256 through OpenSSL EVP and the Merkle trees built from it.
+ * SHA-256 and the Merkle trees built from it.  Batches of leaves go
+ * through Intel's multi-buffer library (libipsec-mb) when it is built in,
+ * the CPU runs it and the start-up self-test agrees with OpenSSL; anything
+ * else, inner nodes and single leaves go through OpenSSL.
  *
  * Leaves are SHA-256(0x00 || data), inner nodes SHA-256(0x01 || l || r).
  * A level with an odd number of nodes is completed with a node of 32 zero
@@ -26,6 +29,66 @@ int walrus_sha256(walrus_sha256_t *h, const void *a, size_t alen,
 
 int walrus_merkle_leaf(walrus_sha256_t *h, const uint8_t *data, size_t len,
     uint8_t *out);
+
+/*
+ * Leaf hashes of count leaves of len bytes each: out + i * out_stride gets
+ * SHA-256(0x00 || data[i]).  Multi-buffer SHA-256 has no incremental
+ * update, so the prefix must sit in memory right before each leaf: the
+ * byte data[i][-1] must be writable; it is set to 0x00 while the leaf is
+ * hashed and restored before the call returns.  That byte may be the last
+ * byte of the previous leaf of the list (contiguous symbols), never a byte
+ * of any other leaf; the buffers must not be read by another thread during
+ * the call.
+ */
+int walrus_merkle_leaves(walrus_sha256_t *h, uint8_t *const *data,
+    size_t count, size_t len, uint8_t *out, size_t out_stride);
+
+/*
+ * The same for leaves the caller cannot write before (read only, or the
+ * first byte of a buffer): through multi-buffer, each is copied after its
+ * prefix into a staging area kept with the library's managers (at most
+ * 2 MiB at a time, reused, so bounded memory and no fresh pages per call);
+ * OpenSSL hashes them where they are.
+ */
+int walrus_merkle_leaves_copy(walrus_sha256_t *h, const uint8_t *const *data,
+    size_t count, size_t len, uint8_t *out, size_t out_stride);
+
+/*
+ * The leaf engine of this process: the first call runs the self-test
+ * (multi-buffer against OpenSSL on every leaf-size class, both lane
+ * widths), which disables the multi-buffer path on any mismatch.  Safe to
+ * call from any thread; later calls return the same answer.  Returns
+ * WALRUS_OK when the multi-buffer path is on, WALRUS_ECRYPTO after a
+ * mismatch, WALRUS_EINVAL when it is not available (not built in, CPU
+ * features missing, WALRUS_SHA256=openssl in the environment).
+ * WALRUS_SHA256=test-mismatch makes the self-test fail, for tests.
+ */
+int walrus_sha256_self_test(void);
+
+/*
+ * Prepares the multi-buffer managers of this process (as many pairs as
+ * CPUs, each hashing a few leaves), so that a process forked after the
+ * self-test (an nginx worker) pays for them when it starts, not in its
+ * first requests: about 400 KB per pair, and some 4.5 MB of the library's
+ * code (shared pages of the file, counted in RSS) run by their set-up.
+ */
+void walrus_sha256_warm_up(void);
+
+/*
+ * Frees the multi-buffer managers no thread is using (they are kept for
+ * the next batch).  For code that unloads this library, such as an nginx
+ * module whose cycle ends: the list that holds them goes away with it.
+ */
+void walrus_sha256_cleanup(void);
+
+/* one line for logs: the engine and why, e.g. "multi-buffer avx512 ..." */
+const char *walrus_sha256_engine(void);
+
+/*
+ * Benchmarks and tests only, not thread safe: 0 sends every leaf through
+ * OpenSSL, 1 restores what the self-test decided.
+ */
+void walrus_sha256_use_multibuffer(int on);
 
 /*
  * Root over `count` leaf hashes found `stride` bytes apart; scratch holds

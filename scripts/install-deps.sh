@@ -14,6 +14,12 @@ if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
     PKGS="$PKGS nodejs npm"
 fi
 
+# multi-buffer SHA-256: optional (the build falls back to OpenSSL without
+# it), and Debian builds it for amd64 only
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+    PKGS="$PKGS libipsec-mb-dev"
+fi
+
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \

@@ -591,8 +591,37 @@ for my $help (['-h'], ['--help'], ['help']) {
     is($rc, 0, "@$help exits 0");
     my @missing = grep { $out !~ /^  \Q$_\E /m }
                   qw(blob-id encode decode keygen verify-cert register record
+                     self-test
                      help);
     is("@missing", '', "@$help lists every command");
+}
+
+($rc, $out, $err) = run('self-test');
+is($rc, 0, 'self-test: the leaf hashing agrees with OpenSSL') or diag $err;
+like($out, qr/^(multi-buffer|OpenSSL) SHA-256 \(.*\)$/,
+     '... and says which engine runs');
+
+SKIP: {
+    skip 'no multi-buffer SHA-256 here', 4 unless $out =~ /^multi-buffer/;
+
+    # a digest made wrong on purpose: the fallback keeps the bytes right
+    local $ENV{WALRUS_SHA256} = 'test-mismatch';
+
+    ($rc, $out, $err) = run('self-test');
+    is($rc, 1, 'a self-test mismatch exits 1');
+    like($out,
+         qr/^OpenSSL SHA-256: .*self-test failed on 65537-byte .*disabled/,
+         '... names the size and falls back to OpenSSL');
+
+    ($rc, $out, $err) = ctl('blob-id', "$dir/a.bin");
+    is($out, "$id_a\n", '... and the blob ID stays the same') or diag $err;
+
+    ctl('encode', "$dir/in-100000.bin", "$dir/enc-mismatch");
+    my @differ = grep {
+        (slurp("$dir/enc-mismatch/$_") // '') ne slurp("$dir/enc-100000/$_")
+    } 'metadata', 'blob-id',
+      map { ("$_.primary", "$_.secondary") } 0 .. $N - 1;
+    is("@differ", '', '... as do the metadata and the slivers');
 }
 
 ($rc, $out, $err) = run('-c', "$dir/none/committee.json", 'blob-id',

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <walrusctl.h>
+#include <walrus_sha256.h>
 
 
 typedef struct {
@@ -25,6 +26,7 @@ static int walrus_cli_options(walrus_cli_t *cli,
 static int walrus_cli_option(const char *name, int *i, int argc,
     char **argv, const char **value);
 static int walrus_cli_flush(void);
+static int walrus_cli_self_test(walrus_cli_t *cli);
 
 
 static const walrus_cli_command_t  walrus_cli_commands[] = {
@@ -50,6 +52,7 @@ static const walrus_cli_command_t  walrus_cli_commands[] = {
     { "audit", 1, WALRUS_CLI_OPT_AUDIT, walrus_cli_audit,
       "[--round R] [--blobs ID,...] [--record-from NODE] "
       "[--fraud-out FILE] NODE" },
+    { "self-test", 0, 0, walrus_cli_self_test, "no arguments" },
     { NULL, 0, 0, NULL, NULL }
 };
 
@@ -415,6 +418,9 @@ walrus_cli_usage(FILE *out)
           "                                   per blob and passed, missing "
           "or fraud;\n"
           "                                   a fraud's proof into FILE\n"
+          "  self-test                        check the leaf hashing against "
+          "OpenSSL and\n"
+          "                                   print which engine runs\n"
           "  help                             print this text\n"
           "\n"
           "options:\n"
@@ -433,6 +439,25 @@ walrus_cli_usage(FILE *out)
           "exit status: 0 success, 1 the data did not verify, 2 usage "
           "error,\n"
           "3 I/O error or invalid committee or metadata file\n", out);
+}
+
+
+/*
+ * The same self-test every process runs before it hashes a batch of
+ * leaves: 1 when the multi-buffer path disagrees with OpenSSL (it is then
+ * disabled, the results stay right), 0 otherwise.
+ */
+
+static int
+walrus_cli_self_test(walrus_cli_t *cli)
+{
+    int  rc;
+
+    rc = walrus_sha256_self_test();
+
+    printf("%s\n", walrus_sha256_engine());
+
+    return rc == WALRUS_ECRYPTO ? WALRUS_CLI_INVALID : WALRUS_CLI_OK;
 }
 
 

@@ -46,14 +46,21 @@ static int walrus_hash_symbols(walrus_codec_t *c, uint8_t **symbols,
     size_t sym, uint8_t *root);
 static int walrus_rs_decode(walrus_codec_t *c, walrus_code_t *code,
     size_t len, const uint8_t *const *present, uint8_t **out);
-static void walrus_prefetch_symbol(const uint8_t *p, size_t sym);
 
 
 /*
- * Bytes of the next symbol prefetched while one is hashed: SHA-256 of data
- * that is not in the cache runs about 1/3 slower without it.
+ * Multi-buffer SHA-256 has no incremental update: a leaf's 0x00 prefix
+ * must sit in memory right before its symbol.  The segment matrix keeps
+ * its symbols contiguous (primary slivers are written straight from it)
+ * and has this many bytes before its first symbol, so that every symbol
+ * has a byte before it to stand in for the prefix while it is hashed (the
+ * last byte of the previous symbol, restored after).  A multiple of 64
+ * keeps the symbols at the buffer's alignment.
  */
-#define WALRUS_PREFETCH_SIZE  4096
+#define WALRUS_MATRIX_PAD     WALRUS_SYMBOL_ALIGN
+
+/* leaves of the matrix given to the hashing layer at a time */
+#define WALRUS_MATRIX_BATCH   256
 
 
 /* the code that extends a sliver of `axis` into its n symbols */
@@ -210,7 +217,10 @@ walrus_segment_init(walrus_segment_t *seg)
 void
 walrus_segment_free(walrus_segment_t *seg)
 {
-    free(seg->matrix);
+    if (seg->matrix != NULL) {
+        free(seg->matrix - WALRUS_MATRIX_PAD);
+    }
+
     free(seg->leaves);
     free(seg->pair_hashes);
     walrus_segment_init(seg);
@@ -229,9 +239,13 @@ walrus_segment_reserve(walrus_segment_t *seg, unsigned n, size_t sym)
     walrus_segment_free(seg);
 
     cells = (size_t) n * n;
-    seg->matrix = malloc(cells * sym);
+    seg->matrix = malloc(WALRUS_MATRIX_PAD + cells * sym);
     seg->leaves = malloc(cells * WALRUS_HASH_LEN);
     seg->pair_hashes = malloc((size_t) n * WALRUS_PAIR_HASH_LEN);
+
+    if (seg->matrix != NULL) {
+        seg->matrix += WALRUS_MATRIX_PAD;
+    }
 
     if (seg->matrix == NULL || seg->leaves == NULL
         || seg->pair_hashes == NULL)
@@ -308,15 +322,17 @@ walrus_segment_encode(walrus_codec_t *c, const uint8_t *data,
 
 /*
  * Each symbol of E is hashed once; its leaf hash serves both its row tree
- * (primary sliver hash) and its column tree (secondary sliver hash).
+ * (primary sliver hash) and its column tree (secondary sliver hash).  The
+ * symbols are hashed where they are, in batches that fill the multi-buffer
+ * lanes (see WALRUS_MATRIX_PAD).
  */
 
 static int
 walrus_hash_matrix(walrus_codec_t *c, walrus_segment_t *seg)
 {
     int       rc;
-    size_t    i, cells, sym, rowlen;
-    uint8_t  *ph;
+    size_t    i, j, count, cells, sym, rowlen;
+    uint8_t  *ph, *batch[WALRUS_MATRIX_BATCH];
     unsigned  k, n;
 
     n = c->params.n;
@@ -324,13 +340,17 @@ walrus_hash_matrix(walrus_codec_t *c, walrus_segment_t *seg)
     cells = (size_t) n * n;
     rowlen = (size_t) n * WALRUS_HASH_LEN;
 
-    for (i = 0; i < cells; i++) {
-        if (i + 1 < cells) {
-            walrus_prefetch_symbol(seg->matrix + (i + 1) * sym, sym);
+    for (i = 0; i < cells; i += count) {
+        count = cells - i < WALRUS_MATRIX_BATCH ? cells - i
+                                                : WALRUS_MATRIX_BATCH;
+
+        for (j = 0; j < count; j++) {
+            batch[j] = seg->matrix + (i + j) * sym;
         }
 
-        rc = walrus_merkle_leaf(c->sha, seg->matrix + i * sym, sym,
-                                seg->leaves + i * WALRUS_HASH_LEN);
+        rc = walrus_merkle_leaves(c->sha, batch, count, sym,
+                                  seg->leaves + i * WALRUS_HASH_LEN,
+                                  WALRUS_HASH_LEN);
         if (rc != WALRUS_OK) {
             return rc;
         }
@@ -356,19 +376,6 @@ walrus_hash_matrix(walrus_codec_t *c, walrus_segment_t *seg)
 
     return walrus_merkle_pairs_root(c->sha, seg->pair_hashes, n, c->leaves,
                                     c->merkle, seg->root);
-}
-
-
-static void
-walrus_prefetch_symbol(const uint8_t *p, size_t sym)
-{
-    size_t  i;
-
-    sym = sym < WALRUS_PREFETCH_SIZE ? sym : WALRUS_PREFETCH_SIZE;
-
-    for (i = 0; i < sym; i += WALRUS_SYMBOL_ALIGN) {
-        __builtin_prefetch(p + i);
-    }
 }
 
 
@@ -429,23 +436,23 @@ walrus_expand(walrus_codec_t *c, walrus_axis_e axis, size_t sym,
 }
 
 
+/*
+ * The n symbols of an expanded sliver in one batch: its own symbols are
+ * the caller's (read only, the first one at the start of its buffer), so
+ * the hashing layer copies them with their prefixes, a sliver at a time.
+ */
+
 static int
 walrus_hash_symbols(walrus_codec_t *c, uint8_t **symbols, size_t sym,
     uint8_t *root)
 {
-    int       rc;
-    unsigned  i;
+    int  rc;
 
-    for (i = 0; i < c->params.n; i++) {
-        if (i + 1 < c->params.n) {
-            walrus_prefetch_symbol(symbols[i + 1], sym);
-        }
-
-        rc = walrus_merkle_leaf(c->sha, symbols[i], sym,
-                                c->leaves + (size_t) i * WALRUS_HASH_LEN);
-        if (rc != WALRUS_OK) {
-            return rc;
-        }
+    rc = walrus_merkle_leaves_copy(c->sha, (const uint8_t *const *) symbols,
+                                   c->params.n, sym, c->leaves,
+                                   WALRUS_HASH_LEN);
+    if (rc != WALRUS_OK) {
+        return rc;
     }
 
     if (root == NULL) {
