@@ -10,50 +10,8 @@
  * messages, each verified first) and handed-over (the deletions done).
  */
 
-#include <ngx_walrus_node_keeper.h>
-#include <walrus_ready.h>
-#include <walrus_record.h>
+#include <ngx_walrus_node_epoch.h>
 #include <walrus_store.h>
-
-#include <dirent.h>
-
-
-/* record bytes the handover looks at per round */
-#define NGX_WALRUS_HANDOVER_SCAN  (256 * 1024)
-
-#define NGX_WALRUS_HANDED_OVER    "handed-over"
-
-
-typedef enum {
-    NGX_WALRUS_EPOCH_LOAD = 0,
-    NGX_WALRUS_EPOCH_SELF,
-    NGX_WALRUS_EPOCH_ASK,
-    NGX_WALRUS_EPOCH_KEEP,
-    NGX_WALRUS_EPOCH_HANDOVER,
-    NGX_WALRUS_EPOCH_WAIT,
-    NGX_WALRUS_EPOCH_END              /* a chunk of handover per round */
-} ngx_walrus_epoch_step_e;
-
-
-/* the phase's work in one round, and what its tasks share with it */
-typedef struct {
-    ngx_walrus_epoch_step_e     step;
-    const walrus_committee_t   *committee;
-    EVP_PKEY                   *key;
-    unsigned                    me;
-    char                        dir[WALRUS_PATH_MAX];   /* epochs/<e> */
-    char                        store[WALRUS_PATH_MAX];
-    char                        record[WALRUS_PATH_MAX];
-    u_char                      ready[WALRUS_MAX_SHARDS];  /* loaded */
-    u_char                      got[WALRUS_MAX_SHARDS][WALRUS_READY_LEN];
-    u_char                      have[WALRUS_MAX_SHARDS];   /* in got */
-    unsigned                    handed_over:1;
-    unsigned                    wrote:1;
-    uint64_t                    cursor;     /* handover: in, out */
-    uint64_t                    dropped;
-    unsigned                    end:1;
-    int                         err;
-} ngx_walrus_epoch_t;
 
 
 static ngx_walrus_epoch_t *ngx_walrus_epoch_create(ngx_walrus_round_t *rd);
@@ -66,12 +24,6 @@ static ngx_int_t ngx_walrus_epoch_ask(ngx_walrus_round_t *rd,
 static void ngx_walrus_epoch_keep_run(void *data, ngx_log_t *log);
 static void ngx_walrus_epoch_kept(ngx_walrus_round_t *rd, void *data);
 static void ngx_walrus_epoch_weigh(ngx_walrus_round_t *rd);
-static void ngx_walrus_epoch_handover_run(void *data, ngx_log_t *log);
-static int ngx_walrus_epoch_drop(void *data,
-    const walrus_record_entry_t *e);
-static void ngx_walrus_epoch_handed(ngx_walrus_round_t *rd, void *data);
-static int ngx_walrus_epoch_mkdir(ngx_walrus_epoch_t *ep);
-static ngx_uint_t ngx_walrus_epoch_lost_ready(ngx_walrus_keeper_t *kp);
 
 
 /*
@@ -546,176 +498,9 @@ ngx_walrus_epoch_weigh(ngx_walrus_round_t *rd)
 }
 
 
-/*
- * Whether the new owner of every shard this node held in the previous
- * epoch and no longer holds is ready: until then the old owner serves it
- * (the change may be complete while a shard is still in flight, since
- * nodes holding n - f shards may be ready before the others).
- */
-
-static ngx_uint_t
-ngx_walrus_epoch_lost_ready(ngx_walrus_keeper_t *kp)
-{
-    unsigned                   shard;
-    const walrus_committee_t  *c, *prev;
-
-    c = kp->committee;
-
-    if (c->epoch == 0) {
-        return 1;
-    }
-
-    prev = walrus_history_committee(kp->history, c->epoch - 1);
-    if (prev == NULL) {
-        return 1;
-    }
-
-    for (shard = 0; shard < c->params.n; shard++) {
-        if (ngx_strcmp(prev->nodes[prev->shard_owner[shard]].name,
-                       kp->conf->node_name.data)
-            == 0
-            && c->shard_owner[shard] != kp->conf->node_index
-            && !kp->ready_nodes[c->shard_owner[shard]])
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-/*
- * In the thread pool: the entries of the record after the cursor, up to
- * a bound, and for each blob the sliver files of shards this node no
- * longer holds, deleted.  At the record's end the handover is marked
- * done.
- */
-
-static void
-ngx_walrus_epoch_handover_run(void *data, ngx_log_t *log)
-{
-    ngx_walrus_epoch_t  *ep = data;
-
-    ep->end = ngx_walrus_record_walk(ep->record, &ep->cursor,
-                                     NGX_WALRUS_HANDOVER_SCAN,
-                                     ngx_walrus_epoch_drop, ep, &ep->err)
-              && ep->err == 0;
-
-    if (ep->end
-        && (ngx_walrus_epoch_mkdir(ep) != 0
-            || walrus_store_write(ep->dir, NGX_WALRUS_HANDED_OVER, "", 0)
-               != 0))
-    {
-        ep->err = errno;
-        ep->end = 0;
-    }
-}
-
-
-/* the sliver files of one blob whose shards are another node's now */
-
-static int
-ngx_walrus_epoch_drop(void *data, const walrus_record_entry_t *e)
-{
-    ngx_walrus_epoch_t  *ep = data;
-
-    DIR            *d;
-    char            dir[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX], *end;
-    unsigned long   pair;
-    unsigned        shard;
-    walrus_cert_t   cert;
-    struct dirent  *de;
-
-    if (walrus_cert_parse(&cert, e->cert, e->cert_len) != WALRUS_OK) {
-        return 0;
-    }
-
-    walrus_blob_id_format(cert.blob_id, path);
-
-    if (walrus_store_dir(dir, ep->store, strlen(ep->store), path) != 0) {
-        ep->err = ENAMETOOLONG;
-        return 1;
-    }
-
-    d = opendir(dir);
-    if (d == NULL) {
-        if (errno == ENOENT) {
-            return 0;
-        }
-
-        ep->err = errno;
-        return 1;
-    }
-
-    while ((de = readdir(d)) != NULL) {
-        errno = 0;
-        pair = strtoul(de->d_name, &end, 10);
-
-        if (end == de->d_name || errno != 0
-            || pair >= ep->committee->params.n
-            || (strcmp(end, ".primary") != 0
-                && strcmp(end, ".secondary") != 0))
-        {
-            continue;
-        }
-
-        shard = walrus_pair_to_shard(&ep->committee->params, cert.blob_id,
-                                     (unsigned) pair);
-
-        if (ep->committee->shard_owner[shard] == ep->me) {
-            continue;
-        }
-
-        if (walrus_store_path(path, dir, de->d_name) == 0
-            && unlink(path) == 0)
-        {
-            ep->dropped++;
-        }
-    }
-
-    closedir(d);
-
-    return 0;
-}
-
-
-static void
-ngx_walrus_epoch_handed(ngx_walrus_round_t *rd, void *data)
-{
-    ngx_walrus_epoch_t  *ep = data;
-
-    ngx_walrus_keeper_t  *kp;
-
-    kp = rd->keeper;
-
-    ep->step = NGX_WALRUS_EPOCH_END;
-    kp->dropped += ep->dropped;
-
-    if (ep->err) {
-        ngx_log_error(NGX_LOG_ERR, rd->log, ep->err,
-                      "walrus: node %V: cannot hand over the shards it "
-                      "no longer holds", &kp->conf->node_name);
-        return;
-    }
-
-    kp->handover_cursor = ep->end ? 0 : ep->cursor;
-
-    if (ep->end) {
-        kp->handed_over = 1;
-
-        ngx_log_error(NGX_LOG_INFO, rd->log, 0,
-                      "walrus: node %V handed over the shards it no "
-                      "longer holds in epoch %uD (%uL sliver files "
-                      "deleted)", &kp->conf->node_name,
-                      ep->committee->epoch, kp->dropped);
-    }
-}
-
-
 /* <store>/epochs/<epoch>, made durable */
 
-static int
+int
 ngx_walrus_epoch_mkdir(ngx_walrus_epoch_t *ep)
 {
     char  parent[WALRUS_PATH_MAX], *slash;

@@ -1,7 +1,9 @@
 /*
  * The keeper's heal phase, shared by its files: the driver and the
- * metadata (heal.c), the scan of the record (heal_scan.c), and the
- * rebuilding of sliver pairs from recovery symbols (heal_rebuild.c).
+ * metadata (heal.c), the scan of the record (heal_scan.c), the pairs of
+ * a moved shard taken from its old owner (heal_pull.c), the rebuilding
+ * of sliver pairs from recovery symbols (heal_rebuild.c), and the pair's
+ * files, opened and made durable (heal_files.c).
  */
 
 #ifndef _NGX_WALRUS_NODE_HEAL_H_INCLUDED_
