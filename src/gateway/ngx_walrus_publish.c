@@ -339,6 +339,8 @@ ngx_walrus_publish_cleanup(void *data)
         ngx_del_timer(&ctx->deadline);
     }
 
+    ngx_walrus_publish_retry_cancel(ctx);
+
     if (ctx->counted) {
         ngx_walrus_uploads--;
     }
@@ -408,6 +410,9 @@ ngx_walrus_publish_body(ngx_http_request_t *r)
     ctx->deadline.handler = ngx_walrus_publish_timeout;
     ctx->deadline.data = r;
     ctx->deadline.log = r->connection->log;
+    ctx->retry.handler = ngx_walrus_publish_retry;
+    ctx->retry.data = ctx;
+    ctx->retry.log = r->connection->log;
     ngx_add_timer(&ctx->deadline, wlcf->timeout);
 
     r->write_event_handler = ngx_walrus_publish_encoded;
@@ -504,6 +509,8 @@ ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx, ngx_int_t rc)
     if (ctx->deadline.timer_set) {
         ngx_del_timer(&ctx->deadline);
     }
+
+    ngx_walrus_publish_retry_cancel(ctx);
 
     /* the upload is over for the client: its slot is free at once */
 

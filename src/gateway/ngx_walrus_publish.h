@@ -28,6 +28,8 @@ typedef enum {
 typedef struct {
     ngx_uint_t                pending;    /* sliver uploads running */
     ngx_uint_t                asked;      /* confirmations asked */
+    ngx_uint_t                registered; /* registrations sent again */
+    unsigned                  register_again:1;  /* at the retry timer */
     unsigned                  failed:1;
     unsigned                  confirmed:1;
 } ngx_walrus_pub_node_t;
@@ -60,6 +62,7 @@ struct ngx_walrus_publish_s {
     unsigned                  stored;     /* shards holding the cert */
     unsigned                  not_stored;
     ngx_event_t               deadline;   /* then the stragglers' end */
+    ngx_event_t               retry;      /* registrations sent again */
     ngx_queue_t               lingering;  /* in ngx_walrus_lingering */
     u_char                    registration[WALRUS_REGISTRATION_LEN];
     uint32_t                  existing_end;  /* its registrations' latest */
@@ -86,6 +89,10 @@ void ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx, ngx_int_t rc);
  * publish_answer.c: the cache and the worker's memory learn the blob, the
  * client its certificate: newly created (created) or already certified
  */
+/* publish_upload.c: the retry timer's handler, and its cancellation */
+void ngx_walrus_publish_retry(ngx_event_t *ev);
+void ngx_walrus_publish_retry_cancel(ngx_walrus_publish_t *ctx);
+
 /*
  * publish_answer.c: a node's registration of a blob already certified
  * (its X-Walrus-Registration), for the answer's end epoch once verified

@@ -19,6 +19,13 @@
 /* times a node that signed for an earlier epoch is asked again */
 #define NGX_WALRUS_CONFIRM_ASKS   3
 
+/*
+ * and after how long a registration refused for an epoch the node lacks
+ * is sent again: a worker of the node's old configuration answers only
+ * for a moment after a reload
+ */
+#define NGX_WALRUS_RETRY_DELAY    200
+
 
 typedef enum {
     NGX_WALRUS_CALL_CHECK = 0,
@@ -168,6 +175,27 @@ ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx, ngx_walrus_call_t *call)
 
     case NGX_WALRUS_CALL_REGISTER:
         if (ok && ngx_walrus_publish_metadata(ctx, call->node) == NGX_OK) {
+            return;
+        }
+
+        /*
+         * A node on an earlier epoch than this gateway: being reloaded (a
+         * worker of its old configuration answered), or not yet: sent
+         * again, on another connection, a few times
+         */
+
+        if (call->status == NGX_HTTP_BAD_REQUEST && call->body != NULL
+            && ngx_strnstr(call->body, "the committee is at epoch",
+                           call->body_len) != NULL
+            && pn->registered < NGX_WALRUS_CONFIRM_ASKS)
+        {
+            pn->registered++;
+            pn->register_again = 1;
+
+            if (!ctx->retry.timer_set) {
+                ngx_add_timer(&ctx->retry, NGX_WALRUS_RETRY_DELAY);
+            }
+
             return;
         }
 
@@ -402,7 +430,8 @@ ngx_walrus_publish_evaluate(ngx_walrus_publish_t *ctx)
 
     /* past the deadline, or nothing left running that could help */
     over = ctx->timed_out
-           || (ctx->fanout.active == 0 && ngx_queue_empty(&ctx->fanout.done));
+           || (ctx->fanout.active == 0 && ngx_queue_empty(&ctx->fanout.done)
+               && !ctx->retry.timer_set);
 
     switch (ctx->phase) {
 
@@ -702,4 +731,62 @@ ngx_walrus_publish_phase(ngx_walrus_publish_t *ctx,
 #endif
 
     ctx->phase = phase;
+}
+
+
+/* the registrations refused for an epoch the node lacked, sent again */
+
+void
+ngx_walrus_publish_retry(ngx_event_t *ev)
+{
+    ngx_walrus_publish_t *ctx = ev->data;
+
+    ngx_uint_t              i;
+    ngx_chain_t            *b;
+    ngx_connection_t       *c;
+    ngx_http_request_t     *r;
+    ngx_walrus_pub_node_t  *pn;
+
+    r = ctx->request;
+    c = r->connection;
+
+    for (i = 0; i < ctx->committee->nnodes; i++) {
+        pn = &ctx->nodes[i];
+
+        if (!pn->register_again) {
+            continue;
+        }
+
+        pn->register_again = 0;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "walrus: registration sent again to node %s",
+                       ctx->committee->nodes[i].name);
+
+        b = ngx_walrus_memory_body(r->pool, ctx->registration,
+                                   WALRUS_REGISTRATION_LEN);
+
+        if (b == NULL
+            || ngx_walrus_publish_call(ctx, i, NGX_WALRUS_CALL_REGISTER, 0,
+                                       NGX_HTTP_PUT, "registration", b,
+                                       NGX_WALRUS_CAPTURE_JSON)
+               != NGX_OK)
+        {
+            pn->failed = 1;
+            ctx->unconfirmed += ctx->committee->nodes[i].nshards;
+        }
+    }
+
+    /* a call that could not be made changes the verdict */
+    ngx_walrus_publish_step(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+void
+ngx_walrus_publish_retry_cancel(ngx_walrus_publish_t *ctx)
+{
+    if (ctx->retry.timer_set) {
+        ngx_del_timer(&ctx->retry);
+    }
 }

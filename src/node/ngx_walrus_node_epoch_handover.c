@@ -69,10 +69,26 @@ ngx_walrus_epoch_handover_run(void *data, ngx_log_t *log)
 {
     ngx_walrus_epoch_t  *ep = data;
 
-    ep->end = ngx_walrus_record_walk(ep->record, &ep->cursor,
-                                     NGX_WALRUS_HANDOVER_SCAN,
-                                     ngx_walrus_epoch_drop, ep, &ep->err)
-              && ep->err == 0;
+    uint64_t  from;
+    int       over;
+
+    from = ep->cursor;
+
+    over = ngx_walrus_record_walk(ep->record, &ep->cursor,
+                                  NGX_WALRUS_HANDOVER_SCAN,
+                                  ngx_walrus_epoch_drop, ep, &ep->err);
+
+    /*
+     * A chunk short of the bound read what the record held: the pass is
+     * over.  Waiting for a read that finds nothing would never end while
+     * uploads go on; what is appended since is mostly blobs certified in
+     * this epoch, which never were on this node's lost shards (one of an
+     * older epoch learned late keeps its files until a later handover).
+     */
+
+    ep->end = ep->err == 0
+              && (over || ep->cursor - from < NGX_WALRUS_HANDOVER_SCAN
+                                               - WALRUS_RECORD_ENTRY_MAX);
 
     if (ep->end
         && (ngx_walrus_epoch_mkdir(ep) != 0
