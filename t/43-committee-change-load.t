@@ -2,22 +2,22 @@
 # a client reads existing blobs and stores new ones without a pause while
 # epoch 2 moves shards 5 and 6 from nodes 5 and 6 to new nodes 7 and 8,
 # the new nodes take their pairs, the old ones hand over and are then
-# stopped.  No request fails, no byte is wrong, and afterwards every blob,
-# stored before or during the change, reads from the new committee.
+# stopped.  The reloads follow operations.md: the nodes first (the
+# gateway, one epoch behind meanwhile, still stores and reads), then the
+# gateway, an nginx of its own.  No request fails, no byte is wrong, and
+# afterwards every blob, stored before or during the change, reads from
+# the new committee.
 #
 # The configuration (the harness's frame around it, t/lib/WalrusTest.pm):
 #
-#     http {
+#     http {                                      # the gateway, DIR/gw/
+#         walrus_committee DIR/gw-committee;      # 1.json, then 2.json
+#         server { location / { walrus_gateway; ... } }
+#     }
+#
+#     http {                                      # the nodes
 #         walrus_committee DIR/committee;         # 1.json, then 2.json
 #         walrus_node_keeper_interval 300ms;
-#
-#         server {                                # the gateway
-#             location /v1/ {
-#                 walrus_gateway;
-#                 walrus_gateway_key DIR/keys/gateway.key;
-#                 walrus_gateway_temp_path DIR/tmp/walrus;
-#             }
-#         }
 #         server {                                # node i, 0..8 (7 and 8
 #             location / {                        # from epoch 2)
 #                 walrus_node;
@@ -48,10 +48,13 @@ my ($n, $dir) = ($t->n, $t->dir);
 my $hist = "$dir/committee";
 my $json = JSON::PP->new->canonical;
 
-mkdir $hist or die "mkdir: $!";
-symlink '../keys', "$hist/keys" or die "symlink: $!";
+my $gw_hist = "$dir/gw-committee";
+for my $d ($hist, $gw_hist) {
+    mkdir $d or die "mkdir: $!";
+    symlink '../keys', "$d/keys" or die "symlink: $!";
+}
 my $one = $json->decode(WalrusTest::read_file($t->committee));
-WalrusTest::write_file("$hist/1.json", $json->encode($one));
+WalrusTest::write_file("$_/1.json", $json->encode($one)) for $hist, $gw_hist;
 
 # epoch 2: nodes 5 and 6 keep no shards, nodes 7 and 8 take theirs
 my $two = $json->decode($json->encode($one));
@@ -70,7 +73,7 @@ my $HTTP = <<'EOF';
 EOF
 
 sub configure {
-    $t->write_config(gateway => 1, http => $HTTP, committee => $hist, @_);
+    $t->write_config(http => $HTTP, committee => $hist, @_);
 }
 
 sub health {
@@ -79,8 +82,11 @@ sub health {
     return eval { $json->decode($res->{content})->{success}{data} } || {};
 }
 
+my $G;
+
 sub gateway_epoch {
-    my $d = eval { $json->decode($t->get('/v1/health')->{content}) } || {};
+    my $d = eval { $json->decode($t->request('GET', "$G/v1/health")
+                                   ->{content}) } || {};
     return $d->{success}{data}{epoch} // -1;
 }
 
@@ -93,12 +99,12 @@ sub reload {
 }
 
 configure(down => [7, 8])->run;
+$G = $t->start_gateway('gw', $gw_hist);
 
 my %blob;
 for my $k (1 .. 8) {
     my $b = WalrusTest::blob_of(2 * $S + 91 * $k, 40 + $k);
-    my $res = $t->request('PUT', $t->gateway_url . '/v1/blobs?epochs=10',
-                          $b);
+    my $res = $t->request('PUT', "$G/v1/blobs?epochs=10", $b);
     my $id = eval { $json->decode($res->{content})
                         ->{newlyCreated}{blobObject}{blobId} } // '';
     $blob{$id} = $b if $id ne '';
@@ -120,7 +126,7 @@ if ($load == 0) {
          $i++)
     {
         my $id = $ids[$i % @ids];
-        my $res = $http->get($t->gateway_url . "/v1/blobs/$id");
+        my $res = $http->get("$G/v1/blobs/$id");
         if ($res->{status} == 200 && $res->{content} eq $blob{$id}) {
             print $log "ok GET\n";
         } else {
@@ -131,8 +137,7 @@ if ($load == 0) {
 
         my $seed = 1000 + $i;
         my $b = WalrusTest::blob_of($S + $i, $seed);
-        $res = $http->request('PUT', $t->gateway_url
-                                     . '/v1/blobs?epochs=10',
+        $res = $http->request('PUT', "$G/v1/blobs?epochs=10",
                               { content => $b });
         my $d = eval { JSON::PP->new->decode($res->{content}) } || {};
         my $new = $d->{newlyCreated}{blobObject}{blobId};
@@ -158,8 +163,14 @@ ok(eventually(sub { (outcomes())[0] >= 20 }, 30),
 
 WalrusTest::write_file("$hist/2.json", $json->encode($two));
 my $mark = $t->log_mark;
-ok(reload(down => []), 'a reload brings epoch 2 (nodes 7 and 8 start)');
-is(gateway_epoch(), 2, 'the gateway is on epoch 2');
+ok(reload(down => []), 'the nodes reload onto epoch 2 (nodes 7 and 8 '
+                       . 'start)');
+is(gateway_epoch(), 1, '... while the gateway is still on epoch 1');
+my $behind = (outcomes())[0];
+ok(eventually(sub { (outcomes())[0] >= $behind + 8 }, 30),
+   'the client goes on with the gateway one epoch behind');
+WalrusTest::write_file("$gw_hist/2.json", $json->encode($two));
+ok($t->reload_gateway('gw', $G, 2), 'then the gateway reloads onto epoch 2');
 
 # (the keeper's figures are those of its last round: of epoch 2 once it
 # ran one)
@@ -192,12 +203,13 @@ is(scalar @failed, 0, 'none failed, no byte was wrong')
 my @puts = map { [ (split / /)[2, 3, 4] ] }
            grep { /^ok PUT/ } split /\n/, WalrusTest::read_file("$dir/load.log");
 $blob{$_->[0]} = WalrusTest::blob_of($S + $_->[2], $_->[1]) for @puts;
-my @bad = grep { my $r = $t->get_blob($_);
+my @bad = grep { my $r = $t->request('GET', "$G/v1/blobs/$_");
                  $r->{status} != 200 || $r->{content} ne $blob{$_} }
           sort keys %blob;
 is(scalar @bad, 0, 'all ' . keys(%blob) . ' blobs read with nodes 5 and 6 '
                    . 'gone');
 
+$t->stop_gateway('gw');
 $t->stop;
 
 done_testing();

@@ -590,6 +590,21 @@ END
     return "http://127.0.0.1:$port";
 }
 
+# HUP to the gateway's nginx (its committee history may have a new
+# epoch): returns once its health answers epoch $epoch
+sub reload_gateway {
+    my ($self, $name, $url, $epoch) = @_;
+    my $home = $self->{gateways}{$name} or die "no gateway $name";
+    my $pid = read_file("$home/logs/nginx.pid") // '';
+    chomp $pid;
+    kill 'HUP', $pid or return 0;
+    return eventually(sub {
+        my $res = $self->request('GET', "$url/v1/health");
+        my $d = eval { JSON::PP->new->decode($res->{content}) } || {};
+        ($d->{success}{data}{epoch} // -1) == $epoch;
+    }, 20);
+}
+
 sub stop_gateway {
     my ($self, $name) = @_;
     my $home = delete $self->{gateways}{$name} or return;
