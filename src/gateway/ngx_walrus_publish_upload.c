@@ -181,7 +181,8 @@ ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx, ngx_walrus_call_t *call)
         /*
          * A node on an earlier epoch than this gateway: being reloaded (a
          * worker of its old configuration answered), or not yet: sent
-         * again, on another connection, a few times
+         * again 200 ms later, a few times (the message is the node's for
+         * a registration not in force in its epoch)
          */
 
         if (call->status == NGX_HTTP_BAD_REQUEST && call->body != NULL
