@@ -89,6 +89,16 @@ void ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx, ngx_int_t rc);
  * publish_answer.c: the cache and the worker's memory learn the blob, the
  * client its certificate: newly created (created) or already certified
  */
+/*
+ * publish_check.c: a node's confirmation, NGX_OK when it counts,
+ * NGX_DECLINED when the node signed for an earlier epoch; a certificate
+ * a node holds of the blob, or NULL
+ */
+ngx_int_t ngx_walrus_publish_confirmation(ngx_walrus_publish_t *ctx,
+    ngx_walrus_call_t *call);
+walrus_cert_t *ngx_walrus_publish_existing(ngx_walrus_publish_t *ctx,
+    ngx_walrus_call_t *call);
+
 /* publish_upload.c: the retry timer's handler, and its cancellation */
 void ngx_walrus_publish_retry(ngx_event_t *ev);
 void ngx_walrus_publish_retry_cancel(ngx_walrus_publish_t *ctx);

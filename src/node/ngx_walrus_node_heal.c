@@ -595,6 +595,24 @@ ngx_walrus_heal_cleanup(void *data)
 }
 
 
+u_char *
+ngx_walrus_heal_take(ngx_walrus_round_t *rd, ngx_walrus_call_t *call,
+    size_t *len)
+{
+    u_char  *body;
+
+    body = call->body;
+    *len = call->body_len;
+    rd->keeper->heal_credit -= (int64_t) call->body_len;
+
+    call->body = NULL;
+    call->body_size = 0;
+    call->body_len = 0;
+
+    return body;
+}
+
+
 /*
  * walrus_node_heal_rate: a token bucket of recovery bytes, one second
  * deep, which answers may overdraw (a batch's size is known only once

@@ -200,6 +200,13 @@ void ngx_walrus_heal_blob_locked(ngx_walrus_round_t *rd,
 void ngx_walrus_heal_later(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h);
 
 
+/*
+ * A peer's answer body, taken out of its call (which the round releases)
+ * and counted against walrus_node_heal_rate
+ */
+u_char *ngx_walrus_heal_take(ngx_walrus_round_t *rd, ngx_walrus_call_t *call,
+    size_t *len);
+
 /* NGX_OK when the heal may ask for more bytes now (walrus_node_heal_rate) */
 ngx_int_t ngx_walrus_heal_throttle(ngx_walrus_round_t *rd);
 

@@ -281,13 +281,8 @@ ngx_walrus_heal_pull_answer(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h,
         return;
     }
 
-    h->pull_body[a] = call->body;
-    h->pull_len[a] = call->body_len;
-    h->pulled += call->body_len;
-    rd->keeper->heal_credit -= (int64_t) call->body_len;
-    call->body = NULL;
-    call->body_size = 0;
-    call->body_len = 0;
+    h->pull_body[a] = ngx_walrus_heal_take(rd, call, &h->pull_len[a]);
+    h->pulled += h->pull_len[a];
 }
 
 

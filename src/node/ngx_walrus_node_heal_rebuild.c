@@ -361,13 +361,8 @@ ngx_walrus_heal_batch_answer(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h,
     }
 
     wp->state = NGX_WALRUS_PEER_ANSWERED;
-    wp->body = call->body;
-    wp->len = call->body_len;
-    h->received += call->body_len;
-    rd->keeper->heal_credit -= (int64_t) call->body_len;
-    call->body = NULL;
-    call->body_size = 0;
-    call->body_len = 0;
+    wp->body = ngx_walrus_heal_take(rd, call, &wp->len);
+    h->received += wp->len;
 }
 
 
