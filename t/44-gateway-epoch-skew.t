@@ -110,6 +110,20 @@ ok(reads($B, $idy, $y) && reads($A, $idy, $y) && reads($B, $idx, $x),
 ok(eventually(sub { $t->holds(7, $idy, 6) }, 30),
    'node 7, new owner of shard 6, takes its pair of the blob');
 
+# the confirmation of a chosen epoch, and its errors
+my $res0 = $t->node_request(0, 'GET', "/v1/blobs/$idy/confirmation?epoch=1");
+is($res0->{status}, 200, 'a node of epoch 2 confirms for epoch 1 when asked');
+like($res0->{content}, qr/"epoch":1,/, '... naming epoch 1');
+is(WalrusTest::reason($t->node_request(0, 'GET',
+       "/v1/blobs/$idy/confirmation?epoch=x1")), 'INVALID_EPOCH',
+   '?epoch=x1: 400 INVALID_EPOCH');
+is(WalrusTest::reason($t->node_request(0, 'GET',
+       "/v1/blobs/$idy/confirmation?epoch=9")), 'UNKNOWN_EPOCH',
+   '?epoch=9, not in its history: 409 UNKNOWN_EPOCH');
+is(WalrusTest::reason($t->node_request(7, 'GET',
+       "/v1/blobs/$idy/confirmation?epoch=1")), 'NOT_IN_EPOCH',
+   'node 7, which joined in epoch 2, for epoch 1: 409 NOT_IN_EPOCH');
+
 my $z = WalrusTest::blob_of(2 * $S + 77, 5);
 my (undef, $dz) = put($A, $z);
 my $idz = $dz->{newlyCreated}{blobObject}{blobId} // '';

@@ -19,7 +19,8 @@
     walrus_base64url_encoded_len(WALRUS_CONFIRM_MSG_LEN)
 
 
-static ngx_int_t ngx_walrus_confirm_epoch(ngx_http_request_t *r);
+static ngx_int_t ngx_walrus_confirm_epoch(ngx_http_request_t *r,
+    ngx_int_t *answer);
 
 
 /*
@@ -39,8 +40,9 @@ ngx_walrus_node_confirm(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     walrus_committee_t     *c;
     ngx_walrus_node_ctx_t  *ctx;
 
-    rc = ngx_walrus_confirm_epoch(r);
-    if (rc != NGX_OK) {
+    /* NGX_DECLINED: the epoch asked for was refused, rc is the answer */
+
+    if (ngx_walrus_confirm_epoch(r, &rc) != NGX_OK) {
         return rc;
     }
 
@@ -106,7 +108,7 @@ ngx_walrus_node_confirm(ngx_http_request_t *r, ngx_walrus_route_t *rt)
  */
 
 static ngx_int_t
-ngx_walrus_confirm_epoch(ngx_http_request_t *r)
+ngx_walrus_confirm_epoch(ngx_http_request_t *r, ngx_int_t *answer)
 {
     int                          idx;
     ngx_int_t                    epoch;
@@ -130,9 +132,10 @@ ngx_walrus_confirm_epoch(ngx_http_request_t *r)
     epoch = ngx_atoi(value.data, value.len);
 
     if (epoch == NGX_ERROR || epoch > (ngx_int_t) 0xffffffff) {
-        return ngx_walrus_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                     NGX_WALRUS_DOMAIN_NODE, "INVALID_EPOCH",
-                                     "epoch must be a number");
+        *answer = ngx_walrus_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        NGX_WALRUS_DOMAIN_NODE, "INVALID_EPOCH",
+                                        "epoch must be a number");
+        return NGX_DECLINED;
     }
 
     if ((uint32_t) epoch == wmcf->committee->epoch) {
@@ -143,23 +146,25 @@ ngx_walrus_confirm_epoch(ngx_http_request_t *r)
         walrus_history_committee(wmcf->history, (uint32_t) epoch);
 
     if (c == NULL) {
-        return ngx_walrus_send_error(r, NGX_HTTP_CONFLICT,
-                                     NGX_WALRUS_DOMAIN_NODE, "UNKNOWN_EPOCH",
-                                     "epoch %i is not in this node's "
-                                     "committee history (epochs %uD to "
-                                     "%uD)", epoch, wmcf->history->first,
-                                     wmcf->history->current);
+        *answer = ngx_walrus_send_error(r, NGX_HTTP_CONFLICT,
+                                        NGX_WALRUS_DOMAIN_NODE, "UNKNOWN_EPOCH",
+                                        "epoch %i is not in this node's "
+                                        "committee history (epochs %uD to "
+                                        "%uD)", epoch, wmcf->history->first,
+                                        wmcf->history->current);
+        return NGX_DECLINED;
     }
 
     idx = walrus_committee_find(c, (char *) wlcf->node_name.data);
 
     if (idx < 0 || EVP_PKEY_eq(wlcf->key, c->nodes[idx].public_key) != 1) {
-        return ngx_walrus_send_error(r, NGX_HTTP_CONFLICT,
-                                     NGX_WALRUS_DOMAIN_NODE,
-                                     "NOT_IN_EPOCH",
-                                     "node %V with this key is not in the "
-                                     "committee of epoch %i", &wlcf->node_name,
-                                     epoch);
+        *answer = ngx_walrus_send_error(r, NGX_HTTP_CONFLICT,
+                                        NGX_WALRUS_DOMAIN_NODE,
+                                        "NOT_IN_EPOCH",
+                                        "node %V with this key is not in the "
+                                        "committee of epoch %i",
+                                        &wlcf->node_name, epoch);
+        return NGX_DECLINED;
     }
 
     ctx->confirm = c;
