@@ -148,6 +148,11 @@ my $w = WalrusTest::blob_of($S + 1, 6);
 is($res->{status}, 503, 'gateway B, one epoch ahead, cannot store a blob: '
                         . '503');
 is(WalrusTest::reason($res), 'REGISTRATION_REFUSED', '... REGISTRATION_REFUSED');
+my $idw = $t->encode($w);
+my @sent = grep { m{^PUT /v1/blobs/\Q$idw\E/registration 400 } }
+           $t->node_access(0);
+is(scalar @sent, 4, '... after sending node 0 the registration again three '
+                    . 'times (a node being reloaded answers so for a moment)');
 like($res->{content}, qr/refused the registration of blob \S+ in epoch 3: they are on an earlier epoch than this gateway/,
      '... saying the nodes are behind');
 ok(reads($B, $idx, $x) && reads($B, $idy, $y) && reads($B, $idz, $z),
