@@ -8,6 +8,7 @@
 
 
 #include <ngx_walrus_read.h>
+#include <ngx_walrus_cache.h>
 
 
 /*
@@ -34,6 +35,21 @@ ngx_msec_t ngx_walrus_meta_wait(ngx_walrus_read_t *ctx);
 
 /* cancels the requests for metadata and certificate still running */
 void ngx_walrus_meta_cancel(ngx_walrus_read_t *ctx);
+
+/*
+ * The caches' side (ngx_walrus_read_meta_cache.c): a cache entry's
+ * metadata and certificate used if they verify, metadata and
+ * certificate from the nodes remembered once verified.
+ */
+/* the metadata and certificate asked of the nodes: a cache miss */
+ngx_int_t ngx_walrus_meta_fetch(ngx_walrus_read_t *ctx);
+
+void ngx_walrus_meta_cached(ngx_http_request_t *r, void *data,
+    ngx_walrus_cache_entry_t *entry);
+ngx_int_t ngx_walrus_meta_use(ngx_walrus_read_t *ctx, u_char *meta,
+    size_t meta_len, u_char *cert, size_t cert_len);
+ngx_uint_t ngx_walrus_meta_fits(ngx_walrus_read_t *ctx);
+void ngx_walrus_meta_remember(ngx_walrus_read_t *ctx);
 
 /* a content type sniffed anew goes to the worker's memory and Redis */
 void ngx_walrus_meta_remember_type(ngx_walrus_read_t *ctx,

@@ -82,6 +82,31 @@ struct ngx_walrus_auditor_s {
 };
 
 
+/* what a peer sent for the step under way */
+typedef struct {
+    u_char                      *body;
+    size_t                       len;
+} ngx_walrus_audit_got_t;
+
+
+/* the thread work of loading, adopting and building beacons */
+typedef struct {
+    ngx_walrus_keeper_t         *keeper;
+    const walrus_committee_t    *committee;
+    ngx_walrus_audit_step_e      step;
+    ngx_walrus_audit_got_t      *got;
+    EVP_PKEY                    *key;
+    uint32_t                     opening;
+    uint32_t                     newest;    /* in: ours; out: adopted */
+    time_t                       since;
+    uint8_t                      seed[32];
+    unsigned                     adopted:1;
+    unsigned                     equivocated:1;
+    int                          rc;
+    int                          err;
+} ngx_walrus_audit_beacon_job_t;
+
+
 ngx_int_t ngx_walrus_auditor_init(ngx_walrus_keeper_t *kp, ngx_pool_t *pool);
 
 /* the phase (ngx_walrus_node_audit.c) */
@@ -95,6 +120,15 @@ ngx_walrus_audit_round_t *ngx_walrus_audit_slot(ngx_walrus_auditor_t *au,
 /* "<store>/audit/rounds/<r>" into dir */
 ngx_int_t ngx_walrus_audit_round_dir(ngx_walrus_keeper_t *kp, uint32_t r,
     char *dir);
+
+/* set the slot of round r to its seed, peers cleared */
+void ngx_walrus_audit_set_slot(ngx_walrus_auditor_t *au, uint32_t r,
+    const uint8_t *seed, ngx_uint_t nnodes);
+
+/* beacons, thread work (ngx_walrus_node_audit_beacon.c) */
+void ngx_walrus_beacon_load(void *data, ngx_log_t *log);
+void ngx_walrus_beacon_adopt(void *data, ngx_log_t *log);
+void ngx_walrus_beacon_build(void *data, ngx_log_t *log);
 
 /* challenges (ngx_walrus_node_audit_check.c) */
 ngx_int_t ngx_walrus_audit_pick(ngx_walrus_round_t *rd);

@@ -1,7 +1,7 @@
 /*
  * A storage node's upload, verified and stored in the thread pool
- * (ngx_walrus_node_store.c) once the request (ngx_walrus_node_put.c) read
- * its body.
+ * (ngx_walrus_node_store.c, ngx_walrus_node_store_lifetime.c) once the
+ * request (ngx_walrus_node_put.c) read its body.
  */
 
 #ifndef _NGX_WALRUS_NODE_STORE_H_INCLUDED_
@@ -36,6 +36,21 @@ struct ngx_walrus_put_s {
  * library only.
  */
 void ngx_walrus_node_store(void *data, ngx_log_t *log);
+
+/* the parts the upload's kinds share (ngx_walrus_node_store.c) */
+void ngx_walrus_put_store_fail(ngx_walrus_put_t *t, const char *fmt, ...);
+u_char *ngx_walrus_body_slurp(ngx_walrus_put_t *t);
+int ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
+    const u_char *data, size_t len);
+
+/*
+ * Lifetime (ngx_walrus_node_store_lifetime.c): 0 when the blob's stored
+ * registration is in force (it is then in t->registration); a
+ * registration's and a deletion's upload.
+ */
+int ngx_walrus_put_registered(ngx_walrus_put_t *t);
+void ngx_walrus_put_registration(ngx_walrus_put_t *t);
+void ngx_walrus_put_deletion(ngx_walrus_put_t *t);
 
 
 #endif /* _NGX_WALRUS_NODE_STORE_H_INCLUDED_ */
