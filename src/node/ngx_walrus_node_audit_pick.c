@@ -24,6 +24,7 @@ typedef struct {
     const walrus_history_t     *history;
     ngx_walrus_audit_round_t   *slots[NGX_WALRUS_AUDIT_WINDOW];
     ngx_uint_t                  nslots;
+    u_char                      ready[WALRUS_MAX_SHARDS];  /* by node */
     int                         err;
 } ngx_walrus_audit_pick_job_t;
 
@@ -33,6 +34,8 @@ static void ngx_walrus_audit_pick_run(void *data, ngx_log_t *log);
 static void ngx_walrus_audit_pick_entry(ngx_walrus_audit_pick_job_t *job,
     walrus_audit_pick_t *picks, const walrus_record_entry_t *e);
 static void ngx_walrus_audit_pick_done(ngx_walrus_round_t *rd, void *data);
+static ngx_uint_t ngx_walrus_audit_gained(const walrus_committee_t *then,
+    unsigned x_then, const walrus_committee_t *now, unsigned x_now);
 
 
 ngx_int_t
@@ -66,6 +69,7 @@ ngx_walrus_audit_pick(ngx_walrus_round_t *rd)
     job->keeper = kp;
     job->committee = kp->committee;
     job->history = kp->history;
+    ngx_memcpy(job->ready, kp->ready_nodes, sizeof(job->ready));
 
     if (ngx_walrus_round_task(rd, ngx_walrus_audit_pick_run,
                               ngx_walrus_audit_pick_done, job)
@@ -239,6 +243,21 @@ ngx_walrus_audit_pick_entry(ngx_walrus_audit_pick_job_t *job,
                 continue;
             }
 
+            /*
+             * A node that gained a shard since the blob was certified
+             * takes that pair from its old owner or its peers: it is
+             * challenged on the blob only once it said it is ready for
+             * the epoch, never while it may still be migrating
+             * (protocol 17.2).
+             */
+
+            if ((ngx_uint_t) idx < n && !job->ready[idx]
+                && ngx_walrus_audit_gained(signed_in, x, job->committee,
+                                           idx))
+            {
+                continue;
+            }
+
             x = idx;
         }
 
@@ -250,6 +269,27 @@ ngx_walrus_audit_pick_entry(ngx_walrus_audit_pick_job_t *job,
             walrus_audit_pick_add(&picks[i * n + x], cert.blob_id);
         }
     }
+}
+
+
+/* 1 when node x_now holds a shard now that it did not hold then */
+
+static ngx_uint_t
+ngx_walrus_audit_gained(const walrus_committee_t *then, unsigned x_then,
+    const walrus_committee_t *now, unsigned x_now)
+{
+    unsigned  i, shard;
+
+    for (i = 0; i < now->nodes[x_now].nshards; i++) {
+        shard = now->nodes[x_now].shards[i];
+
+        if (shard >= WALRUS_MAX_SHARDS || then->shard_owner[shard] != x_then)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -120,15 +120,24 @@ ngx_walrus_epoch_start(ngx_walrus_round_t *rd)
                    == NGX_OK ? NGX_AGAIN : NGX_ERROR;
 
         case NGX_WALRUS_EPOCH_ASK:
-            /* the new owners of shards this node held matter past it */
+            /*
+             * Until the change is complete and the new owners of the
+             * shards this node held are ready, peers not ready yet are
+             * asked every round; past it, every ten keeper intervals:
+             * audits challenge a node on the shards it gained only once
+             * it said it is ready (protocol 17.2).
+             */
 
             if (kp->complete
-                && (kp->handed_over || ngx_walrus_epoch_lost_ready(kp)))
+                && (kp->handed_over || ngx_walrus_epoch_lost_ready(kp))
+                && ngx_current_msec - kp->ready_asked
+                   < NGX_WALRUS_READY_ASK_LATE * kp->conf->keeper_interval)
             {
                 ep->step = NGX_WALRUS_EPOCH_HANDOVER;
                 break;
             }
 
+            kp->ready_asked = ngx_current_msec;
             ep->step = NGX_WALRUS_EPOCH_KEEP;
 
             rc = ngx_walrus_epoch_ask(rd, ep);

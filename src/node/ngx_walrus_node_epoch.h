@@ -18,6 +18,9 @@
 
 #define NGX_WALRUS_HANDED_OVER    "handed-over"
 
+/* keeper intervals between asks of peers not ready, past the change */
+#define NGX_WALRUS_READY_ASK_LATE  10
+
 
 typedef enum {
     NGX_WALRUS_EPOCH_LOAD = 0,

@@ -111,6 +111,7 @@ struct ngx_walrus_keeper_s {
     /* the change to the current epoch (ngx_walrus_node_epoch.c) */
     u_char                       ready_nodes[WALRUS_MAX_SHARDS];
     unsigned                     ready_weight;
+    ngx_msec_t                   ready_asked;  /* peers asked, last */
     uint64_t                     handover_cursor;
     uint64_t                     dropped;      /* sliver files deleted */
     unsigned                     epoch_loaded:1;
