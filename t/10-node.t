@@ -121,8 +121,11 @@ is($res->{status}, 413, 'one byte long: 413');
 $res = $t->node_request(0, 'PUT', "$base/registration",
                         $t->registration($id, $len, epoch => 2,
                                          end_epoch => 3));
-is(reason($res), 'INVALID_REGISTRATION',
+is(reason($res), 'REGISTRATION_EPOCH_AHEAD',
    'a registration of a later epoch than the committee\'s is refused');
+like($res->{content},
+     qr/from epoch 2 until epoch 3, the committee is at epoch 1/,
+     '... saying why');
 $res = $t->node_request(0, 'PUT', "$base/registration",
                         $t->registration($id, $len, epoch => 0,
                                          end_epoch => 1));

@@ -177,12 +177,13 @@ ngx_walrus_publish_handle(ngx_walrus_publish_t *ctx, ngx_walrus_call_t *call)
         /*
          * A node on an earlier epoch than this gateway: being reloaded (a
          * worker of its old configuration answered), or not yet: sent
-         * again 200 ms later, a few times (the message is the node's for
-         * a registration not in force in its epoch)
+         * again 200 ms later, a few times (the node's reason for a
+         * registration of a later epoch than its own)
          */
 
         if (call->status == NGX_HTTP_BAD_REQUEST && call->body != NULL
-            && ngx_strnstr(call->body, "the committee is at epoch",
+            && ngx_strnstr(call->body,
+                           "\"reason\":\"REGISTRATION_EPOCH_AHEAD\"",
                            call->body_len) != NULL
             && pn->registered < NGX_WALRUS_CONFIRM_ASKS)
         {

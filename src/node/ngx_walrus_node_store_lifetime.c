@@ -152,8 +152,16 @@ ngx_walrus_put_registration(ngx_walrus_put_t *t)
         goto done;
 
     case WALRUS_EEPOCH:
+        /*
+         * A registration of a later epoch than this node's has its own
+         * reason: the publisher's gateway is ahead of this node (or this
+         * node is being reloaded) and may send it again (protocol 15).
+         */
         ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
-                             "INVALID_REGISTRATION", "the registration is in "
+                             reg.epoch > t->committee->epoch
+                             ? "REGISTRATION_EPOCH_AHEAD"
+                             : "INVALID_REGISTRATION",
+                             "the registration is in "
                              "force from epoch %u until epoch %u, the "
                              "committee is at epoch %u", (unsigned) reg.epoch,
                              (unsigned) reg.end_epoch,
