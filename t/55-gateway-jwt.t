@@ -172,6 +172,15 @@ $res = refused($gw, $token, 401, 'TOKEN_ALREADY_USED', 'the same token again',
 like($res->{headers}{'www-authenticate'}, qr/error="invalid_token"/,
      '... WWW-Authenticate names the invalid token');
 
+# bodies larger than client_body_buffer_size (256k): read into a file
+# when the token is good, discarded when it is not
+my $large = blob_of(300_000, 3);
+my $large_id = accepted($gw, hs256(claims()), 'a 300 kB upload',
+                        body => $large);
+blob_is($t->get_blob($large_id), $large, '... reads back');
+refused($gw, hs256(claims(exp => $now - 600)), 401, 'EXPIRED_SIGNATURE',
+        'a 300 kB upload with an expired token', body => $large);
+
 refused($gw, hs256(claims(), secret => 'another secret, also 32 bytes long'),
         401, 'INVALID_SIGNATURE', 'a token of another secret');
 refused($gw, signing_input({ alg => 'none' }, claims()) . '.', 401,
@@ -329,6 +338,10 @@ my $c1 = claims();
 accepted($gw, hs256($c1), 'a token on gateway 1');
 refused($gw2, hs256($c1), 401, 'TOKEN_ALREADY_USED',
         '... replayed on gateway 2');
+my $big = blob_of(300_000, 4);
+blob_is($t->get_blob(accepted($gw2, hs256(claims()),
+                              'a 300 kB upload after Redis answered',
+                              body => $big)), $big, '... reads back');
 my $c2 = claims();
 accepted($gw2, hs256($c2), 'another token on gateway 2');
 refused($gw, hs256($c2), 401, 'TOKEN_ALREADY_USED',
