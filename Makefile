@@ -6,7 +6,7 @@ BUILD    ?= build
 OPT      ?= -O2 -g
 CFLAGS   += -std=gnu11 $(OPT) -fPIC -W -Wall -Wextra -Wpointer-arith \
             -Wno-unused-parameter -Werror -Iinclude
-LDLIBS   += -lisal -ljansson -lcrypto
+LDLIBS   += -lisal -ljansson -ljwt -lcrypto
 CLI_LIBS  = -lcurl
 
 # Intel's multi-buffer SHA-256 (libipsec-mb-dev) is optional: Debian ships

@@ -5,7 +5,7 @@
 set -e
 
 PKGS="build-essential libisal-dev libssl-dev libjansson-dev nginx nginx-dev openssl
-libhiredis-dev libcurl4-openssl-dev redis-server libnginx-mod-http-echo curl perl
+libhiredis-dev libjwt-dev libcurl4-openssl-dev redis-server libnginx-mod-http-echo curl perl
 valgrind"
 
 # Node.js and npm run the OpenAPI validator of the tests (t/46); a

@@ -182,7 +182,7 @@ ngx_walrus_gateway_preflight(ngx_http_request_t *r, ngx_walrus_route_t *rt)
         || ngx_walrus_header(r, "Access-Control-Allow-Headers",
                              "Range, If-Match, If-None-Match, If-Range, "
                              "If-Modified-Since, Cache-Control, "
-                             "Content-Type") == NULL
+                             "Content-Type, Authorization") == NULL
         || ngx_walrus_header(r, "Access-Control-Max-Age", "86400") == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -9,12 +9,14 @@
  */
 
 #include <ngx_walrus_publish.h>
+#include <ngx_walrus_auth.h>
 #include <ngx_walrus_spare_file.h>
 
 
 #define NGX_WALRUS_MAX_EPOCHS     53
 
 
+static ngx_int_t ngx_walrus_publish_admitted(ngx_http_request_t *r);
 static ngx_int_t ngx_walrus_publish_args(ngx_http_request_t *r,
     ngx_walrus_publish_t *ctx, u_char *msg, size_t size,
     const char **reason);
@@ -46,9 +48,7 @@ ngx_int_t
 ngx_walrus_publish(ngx_http_request_t *r)
 {
     u_char                          msg[256];
-    ngx_int_t                       rc;
     const char                     *reason;
-    ngx_pool_cleanup_t             *cln;
     ngx_walrus_publish_t           *ctx;
     ngx_walrus_gateway_loc_conf_t  *wlcf;
     ngx_walrus_main_conf_t         *wmcf;
@@ -86,6 +86,27 @@ ngx_walrus_publish(ngx_http_request_t *r)
                                      "%s", msg);
     }
 
+    ngx_walrus_gateway_ctx(r)->publish = ctx;
+
+    /* the publisher's token, when the location asks for one */
+    return ngx_walrus_auth_upload(r, ctx->epochs,
+                                  ngx_walrus_publish_admitted);
+}
+
+
+/* an upload whose parameters and token are good: its size, a slot */
+
+static ngx_int_t
+ngx_walrus_publish_admitted(ngx_http_request_t *r)
+{
+    ngx_int_t                       rc;
+    ngx_pool_cleanup_t             *cln;
+    ngx_walrus_publish_t           *ctx;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
+
+    ctx = ngx_walrus_gateway_publish(r);
+    wlcf = ngx_walrus_gateway_loc_conf(r);
+
     if (r->headers_in.content_length_n > wlcf->max_blob_size) {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -120,8 +141,6 @@ ngx_walrus_publish(ngx_http_request_t *r)
 
     ngx_walrus_uploads++;
     ctx->counted = 1;
-
-    ngx_walrus_gateway_ctx(r)->publish = ctx;
 
     rc = ngx_http_read_client_request_body(r, ngx_walrus_publish_body);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
@@ -372,6 +391,7 @@ static void
 ngx_walrus_publish_body(ngx_http_request_t *r)
 {
     off_t                           len;
+    ngx_int_t                       rc;
     ngx_uint_t                      inline_encode;
     ngx_walrus_publish_t           *ctx;
     ngx_walrus_gateway_loc_conf_t  *wlcf;
@@ -392,6 +412,14 @@ ngx_walrus_publish_body(ngx_http_request_t *r)
                                   NGX_WALRUS_DOMAIN_GATEWAY, "BLOB_TOO_LARGE",
                                   "the blob is larger than the limit of %O "
                                   "bytes", wlcf->max_blob_size));
+        return;
+    }
+
+    /* a chunked body's length is known only now */
+
+    rc = ngx_walrus_auth_body(r, len);
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
         return;
     }
 

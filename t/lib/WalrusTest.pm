@@ -530,17 +530,20 @@ END
 # starts a second nginx in DIR/$name/ with one gateway (the default
 # locations, the gateway key) on a port of its own, the upstreams of all
 # the nodes, and walrus_committee $committee: a gateway whose committee
-# history is not the nodes'.  Returns its URL; stop_gateway($name) stops
-# it and checks its error log like stop.
+# history is not the nodes'.  Options: http => TEXT at the http level,
+# gateway_extra => directives in its location (both with placeholders).
+# Returns its URL; stop_gateway($name) stops it and checks its error log
+# like stop.
 sub start_gateway {
-    my ($self, $name, $committee) = @_;
+    my ($self, $name, $committee, %opt) = @_;
     my $dir = $self->{dir};
     my $home = "$dir/$name";
     my $port = free_port();
     make_path("$home/logs", "$home/tmp");
     chown_worker("$home/tmp");
+    my $http = $self->expand($opt{http} // '');
 
-    my $server = $self->gateway_server;
+    my $server = $self->gateway_server($opt{gateway_extra});
     my $gw = $self->gateway_port;
     $server =~ s/listen 127\.0\.0\.1:$gw;/listen 127.0.0.1:$port;/
         or die 'no gateway listen';
@@ -572,6 +575,7 @@ http {
     scgi_temp_path $home/tmp/scgi;
 
     walrus_committee $committee;
+$http
 $upstreams
 $server
 }
