@@ -10,7 +10,8 @@
 # mTLS; a client without a certificate, with one of another CA or an
 # expired one is refused writes and peer routes (403 JSON) and served
 # reads; walrusctl deletes over mTLS; a gateway that trusts another CA
-# fails with its JSON errors and logs why.
+# fails with its JSON errors and logs why; over plain HTTP, a node with
+# walrus_node_client_cert on refuses every write.
 
 use strict;
 use warnings;
@@ -403,6 +404,22 @@ ok($res->{status} >= 500 && error_reason($res) ne '',
 like($t->log_since($mark), qr/upstream SSL certificate verify error/,
      'the log says the nodes\' certificates did not verify');
 
+$t->stop;
+
+# --- walrus_node_client_cert over plain HTTP ----------------------------------------
+
+# the harness's nodes, listening without ssl, each location with
+#
+#     walrus_node_client_cert on;
+$t->write_config(node_extra => 'walrus_node_client_cert on;')->run;
+my $plain = 'http://127.0.0.1:' . $t->node_port(1);
+$res = curl('PUT', "$plain/v1/blobs/$big_id/registration", body => $regbytes);
+is($res->{status} . ' ' . error_reason($res),
+   '403 CLIENT_CERTIFICATE_REQUIRED', 'over plain HTTP every write is refused');
+like(error_message($res), qr/the client's: NONE \(not TLS\)/,
+     '... saying it came without TLS');
+$res = curl('GET', "$plain/v1/blobs/$big_id/metadata");
+is($res->{status}, 200, '... reads are served');
 $t->stop;
 
 done_testing();
