@@ -101,7 +101,7 @@ openssl('ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.crt', '-keyfile',
         'ca.key', '-in', 'expired.csr', '-out', 'expired.crt', '-notext',
         '-startdate', '20200101000000Z', '-enddate', '20200201000000Z');
 
-# --- the recipes, with this test's ports and paths ------------------------------
+# --- the recipes, with this test's ports and paths --------------------------
 
 my $https_port = $t->gateway_port;
 my $plain_port = WalrusTest::free_port();
@@ -164,8 +164,9 @@ sub node_servers {
             "    upstream node${i}_to_node$_ {\n        server 127.0.0.1:"
             . $t->node_port($_) . ";\n        keepalive 8;\n    }\n"
         } 0 .. $n - 1;
-        $s =~ s/listen 9100 ssl;/listen 127.0.0.1:$port ssl;\n    access_log $dir\/logs\/node$i.tls.log tls;/
-            or die 'no listen 9100 ssl';
+        my $listen = "listen 127.0.0.1:$port ssl;\n"
+            . "    access_log $dir/logs/node$i.tls.log tls;";
+        $s =~ s/listen 9100 ssl;/$listen/ or die 'no listen 9100 ssl';
         $all .= $s;
     }
     return $upstreams . $all;
@@ -186,7 +187,7 @@ sub configure {
     diag(WalrusTest::read_file("$dir/nginx.conf")) if $ENV{WALRUS_SHOW};
 }
 
-# --- curl -----------------------------------------------------------------------
+# --- curl -------------------------------------------------------------------
 
 # a request with curl: status, HTTP version, headers (lower case), body;
 # options: http2, cert => NAME (client certificate), body => bytes,
@@ -202,6 +203,11 @@ sub curl {
     push @cmd, '--cert', "$TLS/$o{cert}.crt", '--key', "$TLS/$o{cert}.key"
         if $o{cert};
     push @cmd, $method eq 'HEAD' ? ('-I') : ('-X', $method);
+    if (defined $o{stream}) {
+        # from a pipe: no Content-Length (HTTP/2 DATA frames, or chunked)
+        WalrusTest::write_file("$dir/curl$k.in", $o{stream});
+        push @cmd, '-T', '-', '-H', 'Content-Type: application/octet-stream';
+    }
     if (defined $o{body}) {
         WalrusTest::write_file("$dir/curl$k.in", $o{body});
         push @cmd, '--data-binary', "\@$dir/curl$k.in",
@@ -210,7 +216,9 @@ sub curl {
     push @cmd, map { ('-H', $_) } @{$o{header} // []};
     push @cmd, $url;
 
-    my ($rc, $out, $err) = WalrusTest::capture({}, $dir, @cmd);
+    my ($rc, $out, $err) = WalrusTest::capture(
+        { stdin => defined $o{stream} ? "$dir/curl$k.in" : undef }, $dir,
+        @cmd);
     my ($status, $version) = split / /, $out;
     my %h;
     for (split /\r\n/, WalrusTest::read_file("$dir/curl$k.head") // '') {
@@ -237,7 +245,7 @@ sub error_message {
     return $d->{error}{message} // '';
 }
 
-# --- HTTPS and HTTP/2 for clients -------------------------------------------------
+# --- HTTPS and HTTP/2 for clients -------------------------------------------
 
 configure('ca');
 $t->run;
@@ -259,6 +267,12 @@ $d = eval { JSON::PP->new->decode($res->{content}) } || {};
 my $big_id = $d->{newlyCreated}{blobObject}{blobId} // '';
 is($big_id, $t->encode($big), 'a 6 MiB PUT over HTTP/2')
     or diag($res->{content});
+
+my $streamed = WalrusTest::pattern_blob(700 * 1024, 11);
+$res = curl('PUT', "$GW/v1/blobs", stream => $streamed, http2 => 1);
+$d = eval { JSON::PP->new->decode($res->{content}) } || {};
+is($d->{newlyCreated}{blobObject}{blobId} // '', $t->encode($streamed),
+   'a PUT over HTTP/2 without Content-Length') or diag($res->{content});
 
 $res = curl('GET', "$GW/v1/blobs/$big_id", http2 => 1);
 is($res->{version}, '2', 'GET over HTTP/2');
@@ -293,7 +307,7 @@ like($res->{headers}{location} // '',
      qr{^https://127\.0\.0\.1(:\d+)?/v1/blobs\?epochs=2$},
      '... same path and query');
 
-# --- mutual TLS: who may write ----------------------------------------------------
+# --- mutual TLS: who may write ----------------------------------------------
 
 my $reg = "$dir/reg.bin";
 WalrusTest::write_file($reg, $t->registration(
@@ -336,7 +350,7 @@ $res = curl('GET', node(1) . "/v1/blobs/$small_id/confirmation",
             cert => 'gateway-client');
 is($res->{status}, 200, '... and gets a confirmation');
 
-# --- peers over mutual TLS: healing, record sync, audits ----------------------------
+# --- peers over mutual TLS: healing, record sync, audits --------------------
 
 my $mark = $t->log_mark;
 WalrusTest::wipe($t->store(2));
@@ -349,9 +363,11 @@ like($t->log_since($mark), qr/learned \d+ certified blobs from peer/,
 my $tls_log = WalrusTest::read_file("$dir/logs/node0.tls.log") // '';
 like($tls_log, qr{^TLSv1\.3 SUCCESS "CN=node2" [.r] GET /v1/certified 200$}m,
      'node 2 read the record of node 0 with its certificate');
-like($tls_log, qr{^TLSv1\.3 SUCCESS "CN=node2" [.r] GET /v1/blobs/\S+/recovery/\d+ 200$}m,
+like($tls_log,
+     qr{^TLSv1\.3 SUCCESS "CN=node2" [.r] GET /v1/blobs/\S+/recovery/\d+ 200$}m,
      '... and recovery symbols');
-like($tls_log, qr{^TLSv1\.3 SUCCESS "CN=gateway" [.r] PUT /v1/blobs/\S+/metadata 20\d$}m,
+like($tls_log,
+     qr{^TLSv1\.3 SUCCESS "CN=gateway" [.r] PUT /v1/blobs/\S+/metadata 20\d$}m,
      'the gateway wrote with its certificate');
 like($tls_log, qr{^TLSv1\.3 SUCCESS "CN=gateway" r }m,
    'the gateway resumed its TLS session on new connections to the node');
@@ -364,7 +380,7 @@ ok(WalrusTest::eventually(sub {
    'audit rounds certify every node: signatures, answers and attestations '
    . 'over mTLS');
 
-# --- walrusctl over mTLS --------------------------------------------------------------
+# --- walrusctl over mTLS ----------------------------------------------------
 
 my @ctl = ($WalrusTest::CTL, '-c', $t->committee, 'delete', '--key',
            "$dir/keys/gateway.key", $small_id);
@@ -380,7 +396,7 @@ like($err, qr/node0: the node answered 403: .*client certificate/,
 is($rc, 0, 'walrusctl delete with the client certificate') or diag($err);
 is(scalar(() = $out =~ /^node\d: deleted$/mg), $n, '... every node deleted');
 
-# --- a gateway that trusts another CA ---------------------------------------------------
+# --- a gateway that trusts another CA ---------------------------------------
 
 $t->stop;
 configure('other-ca');
@@ -406,7 +422,7 @@ like($t->log_since($mark), qr/upstream SSL certificate verify error/,
 
 $t->stop;
 
-# --- walrus_node_client_cert over plain HTTP ----------------------------------------
+# --- walrus_node_client_cert over plain HTTP --------------------------------
 
 # the harness's nodes, listening without ssl, each location with
 #
