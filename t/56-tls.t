@@ -281,6 +281,13 @@ ok($res->{content} eq $big, '... the 6 MiB, byte for byte');
 is($res->{headers}{'strict-transport-security'}, 'max-age=31536000',
    '... with HSTS');
 
+# six reads at once: more connections to each node than the gateway
+# keeps, opened resuming its TLS session (checked in the nodes' logs)
+my ($prc, undef, $perr) = WalrusTest::capture({}, $dir, 'curl', '-sS',
+    '-Z', '--http2', '--cacert', "$TLS/ca.crt", '-w', '%{http_code}\n',
+    map { ('-o', '/dev/null', "$GW/v1/blobs/$big_id") } 1 .. 6);
+is($prc, 0, 'six reads at once over HTTP/2') or diag($perr);
+
 $res = curl('GET', "$GW/v1/blobs/$big_id", http2 => 1,
             header => ['Range: bytes=3000000-3000099']);
 is($res->{status}, 206, 'a Range over HTTP/2: 206');
@@ -356,7 +363,8 @@ my $mark = $t->log_mark;
 WalrusTest::wipe($t->store(2));
 ok(WalrusTest::eventually(sub {
        $t->holds(2, $small_id) && $t->holds(2, $big_id) }, 30),
-   'a wiped node gets every blob back from its peers over mTLS');
+   'a wiped node gets every blob back from its peers over mTLS')
+    or diag($t->log_since($mark));
 like($t->log_since($mark), qr/learned \d+ certified blobs from peer/,
      '... learning them from their records');
 
@@ -369,8 +377,12 @@ like($tls_log,
 like($tls_log,
      qr{^TLSv1\.3 SUCCESS "CN=gateway" [.r] PUT /v1/blobs/\S+/metadata 20\d$}m,
      'the gateway wrote with its certificate');
-like($tls_log, qr{^TLSv1\.3 SUCCESS "CN=gateway" r }m,
-   'the gateway resumed its TLS session on new connections to the node');
+my $all_logs = join '', map {
+    WalrusTest::read_file("$dir/logs/node$_.tls.log") // ''
+} 0 .. $n - 1;
+like($all_logs, qr{^TLSv1\.3 SUCCESS "CN=gateway" r }m,
+   'the gateway resumed its TLS sessions on new connections to nodes')
+    or diag(join '', grep { /CN=gateway/ } split /^/, $all_logs);
 unlike($tls_log, qr{SUCCESS \S+ [.r] \S+ \S+ 403$}m,
        'no peer or gateway request was refused');
 
@@ -378,7 +390,8 @@ ok(WalrusTest::eventually(sub {
        !grep { !glob($t->store($_) . '/audit/rounds/*/certificate') }
        0 .. $n - 1 }, 60),
    'audit rounds certify every node: signatures, answers and attestations '
-   . 'over mTLS');
+   . 'over mTLS')
+    or diag(join "\n", grep { /audit/ } split /\n/, $t->log_since($mark));
 
 # --- walrusctl over mTLS ----------------------------------------------------
 
