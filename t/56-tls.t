@@ -314,6 +314,11 @@ like($res->{headers}{location} // '',
      qr{^https://127\.0\.0\.1(:\d+)?/v1/blobs\?epochs=2$},
      '... same path and query');
 
+$res = curl('GET', "http://127.0.0.1:$https_port/v1/blobs/$small_id");
+is($res->{status}, 308, 'plain HTTP to the HTTPS port: 308');
+is($res->{headers}{location} // '',
+   "https://127.0.0.1:$https_port/v1/blobs/$small_id", '... to HTTPS');
+
 # --- mutual TLS: who may write ----------------------------------------------
 
 my $reg = "$dir/reg.bin";
@@ -348,6 +353,12 @@ for my $who (sort keys %client) {
            '403 CLIENT_CERTIFICATE_REQUIRED', "... a peer route: GET $path");
     }
 }
+
+(my $node_plain = node(1)) =~ s/^https:/http:/;
+$res = curl('GET', "$node_plain/v1/health");
+is($res->{status} . ' ' . error_reason($res), '400 HTTPS_REQUIRED',
+   'plain HTTP to a node: 400 HTTPS_REQUIRED');
+is($res->{headers}{'content-type'}, 'application/json', '... JSON');
 
 $res = curl('PUT', node(1) . "/v1/blobs/$small_id/registration",
             body => $regbytes, cert => 'gateway-client');
