@@ -1,6 +1,7 @@
 /*
  * walrusctl: GET requests to storage nodes (libcurl), with timeouts and a
- * bound on the answer's size.
+ * bound on the answer's size; over https with the CA and client
+ * certificate the environment names.
  */
 
 #include <ctype.h>
@@ -32,6 +33,7 @@ static size_t walrus_cli_http_body(char *data, size_t size, size_t n,
     void *arg);
 static size_t walrus_cli_http_header(char *data, size_t size, size_t n,
     void *arg);
+static void walrus_cli_http_tls(CURL *curl);
 static void walrus_cli_http_value(const char *data, size_t len,
     const char *name, char *out, size_t outlen);
 
@@ -90,6 +92,8 @@ walrus_cli_http_request(const char *method, const char *url,
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, res);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, err);
 
+    walrus_cli_http_tls(curl);
+
     if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     }
@@ -132,6 +136,33 @@ walrus_cli_http_free(walrus_cli_http_t *res)
     free(res->body);
     res->body = NULL;
     res->len = 0;
+}
+
+
+/*
+ * Nodes of a private CA, and nodes that take writes and peer requests
+ * only from clients with a certificate (walrus_node_client_cert): the
+ * files come from the environment, as the committee file does.
+ */
+
+static void
+walrus_cli_http_tls(CURL *curl)
+{
+    const char  *ca, *cert, *key;
+
+    ca = getenv(WALRUS_CLI_TLS_CA_ENV);
+    cert = getenv(WALRUS_CLI_TLS_CERT_ENV);
+    key = getenv(WALRUS_CLI_TLS_KEY_ENV);
+
+    if (ca != NULL && ca[0] != '\0') {
+        curl_easy_setopt(curl, CURLOPT_CAINFO, ca);
+    }
+
+    if (cert != NULL && cert[0] != '\0') {
+        curl_easy_setopt(curl, CURLOPT_SSLCERT, cert);
+        curl_easy_setopt(curl, CURLOPT_SSLKEY,
+                         key != NULL && key[0] != '\0' ? key : cert);
+    }
 }
 
 

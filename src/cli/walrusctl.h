@@ -23,6 +23,9 @@
 #define WALRUS_CLI_IO       3   /* I/O error, bad committee or metadata */
 
 #define WALRUS_CLI_COMMITTEE_ENV      "WALRUS_COMMITTEE"
+#define WALRUS_CLI_TLS_CA_ENV         "WALRUS_TLS_CA"
+#define WALRUS_CLI_TLS_CERT_ENV       "WALRUS_TLS_CERT"
+#define WALRUS_CLI_TLS_KEY_ENV        "WALRUS_TLS_KEY"
 #define WALRUS_CLI_COMMITTEE_DEFAULT  "committee.json"
 
 

@@ -64,6 +64,16 @@ ngx_walrus_node_handler(ngx_http_request_t *r)
         rc = NGX_DECLINED;
     }
 
+    if (rc == NGX_OK) {
+        rc = ngx_walrus_node_client_check(r, &rt);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        rc = NGX_OK;
+    }
+
     /* DELETE /v1/blobs/{id}: a deletion by the blob's publisher (19.5) */
 
     if (rc == NGX_OK && rt.kind == NGX_WALRUS_ROUTE_BLOB

@@ -37,6 +37,8 @@ typedef struct {
     size_t                 heal_rate;       /* recovery bytes/s */
     ngx_int_t              gc_rate;         /* expired blobs/s reclaimed */
     ngx_msec_t             audit_interval;  /* between rounds (17.6) */
+    ngx_flag_t             client_cert;     /* writes need a TLS client */
+    ngx_int_t              client_verify;   /* $ssl_client_verify index */
 } ngx_walrus_node_loc_conf_t;
 
 
@@ -89,6 +91,16 @@ ngx_int_t ngx_walrus_node_handler(ngx_http_request_t *r);
  * on, else what ended it (ngx_walrus_node_lifetime.c)
  */
 ngx_int_t ngx_walrus_node_lifetime(ngx_http_request_t *r,
+    ngx_walrus_route_t *rt);
+
+/*
+ * walrus_node_client_cert: writes and peer routes need a verified client
+ * certificate.  The check answers 403 (what it returns) or NGX_DECLINED
+ * when the request goes on (ngx_walrus_node_client.c).
+ */
+ngx_int_t ngx_walrus_node_client_conf(ngx_conf_t *cf,
+    ngx_walrus_node_loc_conf_t *wlcf);
+ngx_int_t ngx_walrus_node_client_check(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
 
 /* PUT of a registration, metadata, a sliver or a certificate */

@@ -113,6 +113,13 @@ static ngx_command_t  ngx_walrus_node_commands[] = {
       offsetof(ngx_walrus_node_loc_conf_t, audit_interval),
       NULL },
 
+    { ngx_string("walrus_node_client_cert"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, client_cert),
+      NULL },
+
     { ngx_string("walrus_node_peer_location"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -212,6 +219,8 @@ ngx_walrus_node_create_loc_conf(ngx_conf_t *cf)
     wlcf->heal_rate = NGX_CONF_UNSET_SIZE;
     wlcf->gc_rate = NGX_CONF_UNSET;
     wlcf->audit_interval = NGX_CONF_UNSET_MSEC;
+    wlcf->client_cert = NGX_CONF_UNSET;
+    wlcf->client_verify = NGX_CONF_UNSET;
 
     return wlcf;
 }
@@ -251,6 +260,14 @@ ngx_walrus_node_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     /* 0 turns the audit rounds off (answers are still given) */
     ngx_conf_merge_msec_value(conf->audit_interval, prev->audit_interval,
                               600000);
+
+    ngx_conf_merge_value(conf->client_cert, prev->client_cert, 0);
+
+    if (conf->node && conf->client_cert
+        && ngx_walrus_node_client_conf(cf, conf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->node) {
         return ngx_walrus_node_check(cf, conf);

@@ -50,6 +50,7 @@ sub new {
         segment_size => $opt{segment_size} // 65536,
         epoch => $opt{epoch} // 1,
         publishers => $opt{publishers} // 1,
+        scheme => $opt{scheme} // 'http',
         valgrind => $ENV{WALRUS_VALGRIND} ? 1 : 0,
         http => HTTP::Tiny->new(timeout => 30, keep_alive => 0),
     }, $class;
@@ -71,7 +72,9 @@ sub committee { "$_[0]{dir}/committee.json" }
 sub spares { $_[0]{spares} }
 sub nodes { $_[0]{n} + $_[0]{spares} }
 sub node_port { $_[0]{ports}[$_[1] < $_[0]{n} ? $_[1] : $_[1] + 1] }
-sub node_url { "http://127.0.0.1:" . $_[0]->node_port($_[1]) }
+# scheme => 'https' gives the committee https:// node URLs (the test
+# writes node servers that listen with ssl: t/56-tls.t)
+sub node_url { "$_[0]{scheme}://127.0.0.1:" . $_[0]->node_port($_[1]) }
 sub gateway_port { $_[0]{ports}[$_[0]{n}] }
 sub gateway_url { "http://127.0.0.1:" . $_[0]->gateway_port }
 sub store { "$_[0]{dir}/store$_[1]" }
