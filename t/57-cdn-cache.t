@@ -6,7 +6,8 @@
 # the blob; ranges are byte-exact across slice boundaries cold and warm;
 # If-None-Match answers 304; a HEAD that misses fetches the first slice
 # only; a 404 is kept 10 s, then the blob uploaded meanwhile is served;
-# with the gateway stopped, cached blobs are still served.
+# a 503 is not kept; with the
+# gateway stopped, cached blobs are still served.
 #
 # The configuration: the gateway in an nginx of its own (the harness's
 # start_gateway: the default gateway locations), and in the nodes'
@@ -16,6 +17,7 @@
 #         <conf.d/cache.conf>     # listen 127.0.0.1:<cache port>,
 #                                 # server 127.0.0.1:<gateway port>,
 #                                 # DIR/cache, slice 64k
+#         walrus_node_keeper off;
 #     }
 #     server { location / { walrus_node; ... } }  # nodes 0..6
 
@@ -26,6 +28,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
+use File::Path qw(remove_tree);
 use Time::HiRes qw(sleep time);
 use WalrusTest;
 
@@ -42,15 +45,19 @@ $t->write_config(http => $t->recipe('cache.conf',
     'listen 80;' => "listen 127.0.0.1:$port;",
     'server 127.0.0.1:8080;' => "server 127.0.0.1:$gw_port;",
     '/var/cache/walrus' => "$dir/cache",
-    'slice 4m;' => 'slice 64k;'))->run;
+    'slice 4m;' => 'slice 64k;')
+    # the keepers would heal the slivers a test below takes away
+    . "    walrus_node_keeper off;\n")->run;
 ok(eventually(sub { $t->request('GET', "$C/v1/health")->{status} == 200 },
               10), 'the cache answers, through the gateway');
 
 # the gateway's access log lines written since the last call: "METHOD URI
-# STATUS BYTES "RANGE""
+# STATUS BYTES "RANGE"" (a request is logged once it ended, which may be
+# just after the cache has answered: a pause first)
 my $gw_log = "$dir/gw/logs/access.log";
 my $gw_seen = 0;
 sub gateway_lines {
+    sleep 0.2;
     my $log = WalrusTest::read_file($gw_log) // '';
     my @lines = split /\n/, substr($log, $gw_seen);
     $gw_seen = length $log;
@@ -123,6 +130,7 @@ my $marks = node_marks();
 
 my $t0 = time;
 $res = get($id2, { Range => 'bytes=100000-100099' });
+my $ms = 1000 * (time - $t0);
 blob_is($res, substr($blob2, 100000, 100), 'a cold 100-byte range',
         status => 206);
 is($res->{headers}{'content-range'}, "bytes 100000-100099/$len",
@@ -137,7 +145,7 @@ my $nb = node_bytes($id2, $marks);
 ok($nb > 0 && $nb < $len / 2,
    "... the nodes sent $nb bytes of slivers (the blob is $len)");
 diag(sprintf 'cold 100-byte range: gateway %d bytes, nodes %d bytes, '
-     . '%.0f ms', $sent, $nb, 1000 * (time - $t0));
+     . '%.0f ms', $sent, $nb, $ms);
 
 # across slice boundaries, the first slice warm and the others cold
 my ($a, $b) = (100000, 3 * $S + 10);
@@ -157,10 +165,32 @@ $res = get($id2, { Range => 'bytes=-100' });
 blob_is($res, substr($blob2, -100), 'bytes=-100: the last 100 bytes',
         status => 206);
 $res = get($id2, { Range => "bytes=$len-" });
-is($res->{status}, 416, 'a range past the end: 416');
+is($res->{status}, 416, 'a range starting at the end (in the last slice): 416');
 is($res->{headers}{'content-range'}, "bytes */$len", '... bytes */length');
+is(WalrusTest::reason($res), 'RANGE_NOT_SATISFIABLE', '... in JSON');
 is(scalar(gateway_lines()), 2,
    '... two more slices fetched for all that (the first and the last)');
+$res = get($id2, { Range => 'bytes=400000-' });
+is($res->{status}, 416, 'a range starting past the last slice: 416');
+is($res->{headers}{'content-range'}, "bytes */$len", '... bytes */length');
+is(WalrusTest::reason($res), 'RANGE_NOT_SATISFIABLE', '... in JSON');
+@lines = gateway_lines();
+is(scalar @lines, 2, '... the gateway asked twice');
+like($lines[1] // '', qr/ 416 \d+ "bytes=400000-"$/,
+     '... the second time with the client\'s range');
+
+# an empty blob: the gateway answers a slice's Range on it 416 (no byte
+# to serve), and the recipe asks again with the client's Range
+$res = $t->request('PUT', "$C/v1/blobs", '');
+my $id0 = $t->cli_blob_id('');
+$res = get($id0);
+blob_is($res, '', 'an empty blob: 200, empty');
+is($res->{headers}{'content-length'}, 0, '... Content-Length: 0');
+is($res->{headers}{etag}, qq{"$id0"}, '... its ETag');
+$res = get($id0, { Range => 'bytes=0-9' });
+is($res->{status}, 416, 'a range of it: 416');
+is($res->{headers}{'content-range'}, 'bytes */0', '... bytes */0');
+gateway_lines();
 
 # --- 304 --------------------------------------------------------------------
 
@@ -221,6 +251,23 @@ ok($took > 5 && $took < 15, sprintf('... after %.1f s (the 404 is kept 10 s)',
 blob_is(get($id5), $blob5, '... the blob');
 
 # --- the gateway stopped --------------------------------------------------------
+
+# --- an error is not kept -------------------------------------------------------
+
+my $blob7 = blob_of(2 * $S, 7);
+my $id7 = put($blob7);
+ok(eventually(sub {
+       !grep { !-e $t->store($_) . "/$id7/certificate" } 0 .. $t->n - 1 }),
+   'every node holds the certificate');
+remove_tree($t->store($_) . "/$id7") for 0 .. $t->n - $t->f - 1;
+gateway_lines();
+for my $try ('', 'again ') {
+    $res = get($id7);
+    is("$res->{status} " . WalrusTest::reason($res), '503 NOT_ENOUGH_SLIVERS',
+       "${try}a blob that lost n - f sliver pairs: 503 NOT_ENOUGH_SLIVERS");
+    is($res->{headers}{'x-cache-status'}, 'MISS', '... not from the cache');
+    is(scalar(gateway_lines()), 1, '... the gateway was asked');
+}
 
 my $blob6 = blob_of($S, 6);
 my $id6 = put($blob6);
