@@ -98,7 +98,7 @@ sub put {
     return $id;
 }
 
-# --- MISS, then HIT -------------------------------------------------------
+# --- MISS, then HIT ----------------------------------------------------------
 
 my $len = 5 * $S - 1000;
 my $blob = blob_of($len, 1);
@@ -122,7 +122,7 @@ blob_is($res, $blob, 'again: the blob');
 is($res->{headers}{'x-cache-status'}, 'HIT', '... a HIT');
 is(scalar(gateway_lines()), 0, '... the gateway was not asked');
 
-# --- ranges ----------------------------------------------------------------
+# --- ranges ------------------------------------------------------------------
 
 my $blob2 = blob_of($len, 2);
 my $id2 = put($blob2);
@@ -192,7 +192,7 @@ is($res->{status}, 416, 'a range of it: 416');
 is($res->{headers}{'content-range'}, 'bytes */0', '... bytes */0');
 gateway_lines();
 
-# --- 304 --------------------------------------------------------------------
+# --- 304 ---------------------------------------------------------------------
 
 $res = get($id, { 'If-None-Match' => qq{"$id"} });
 is($res->{status}, 304, 'If-None-Match with the ETag (warm): 304');
@@ -207,7 +207,7 @@ $res = get($id3, { 'If-None-Match' => qq{"$id3"} });
 is($res->{status}, 304, 'If-None-Match (cold): 304');
 is(scalar(gateway_lines()), 1, '... after one slice was fetched');
 
-# --- HEAD -------------------------------------------------------------------
+# --- HEAD --------------------------------------------------------------------
 
 my $blob4 = blob_of(4 * $S + 7, 4);
 my $id4 = put($blob4);
@@ -228,7 +228,7 @@ $res = get($id4, {}, 'HEAD');
 is($res->{headers}{'x-cache-status'}, 'HIT', 'HEAD again: a HIT');
 is(scalar(gateway_lines()), 0, '... the gateway was not asked');
 
-# --- a 404 is kept briefly ------------------------------------------------------
+# --- a 404 is kept briefly ---------------------------------------------------
 
 my $blob5 = blob_of(2 * $S, 5);
 my $id5 = $t->cli_blob_id($blob5);
@@ -250,9 +250,7 @@ ok($took > 5 && $took < 15, sprintf('... after %.1f s (the 404 is kept 10 s)',
                                     $took));
 blob_is(get($id5), $blob5, '... the blob');
 
-# --- the gateway stopped --------------------------------------------------------
-
-# --- an error is not kept -------------------------------------------------------
+# --- an error is not kept ----------------------------------------------------
 
 my $blob7 = blob_of(2 * $S, 7);
 my $id7 = put($blob7);
@@ -268,6 +266,8 @@ for my $try ('', 'again ') {
     is($res->{headers}{'x-cache-status'}, 'MISS', '... not from the cache');
     is(scalar(gateway_lines()), 1, '... the gateway was asked');
 }
+
+# --- the gateway stopped -----------------------------------------------------
 
 my $blob6 = blob_of($S, 6);
 my $id6 = put($blob6);

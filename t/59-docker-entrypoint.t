@@ -67,7 +67,7 @@ sub listening {
     }, 10);
 }
 
-# --- init -------------------------------------------------------------------
+# --- init --------------------------------------------------------------------
 
 my $urls = join ' ', map { "http://127.0.0.1:$_" } @ports;
 my ($rc, $out) = script('init', WALRUS_NODE_URLS => $urls,
@@ -88,7 +88,7 @@ like($out, qr/exists; kept/, 'init again: the committee is kept');
 is(WalrusTest::read_file("$conf/keys/node0.key"), $before,
    '... and the keys');
 
-# --- refusals ------------------------------------------------------------------
+# --- refusals ----------------------------------------------------------------
 
 ($rc, $out) = script('node', WALRUS_NODE_NAME => 'node9',
                      WALRUS_RUN => "$dir/run-x");
@@ -98,7 +98,7 @@ like($out, qr{no key \S+/node9\.key}, '... saying so');
 is($rc, 2, 'an unknown role: exit 2');
 like($out, qr/usage: .* init\|node\|gateway/, '... with the usage');
 
-# --- the network --------------------------------------------------------------------
+# --- the network -------------------------------------------------------------
 
 $t->start_redis;
 for my $i (0 .. $n - 1) {
@@ -134,7 +134,8 @@ blob_is($res, substr($blob, 70000, 100), 'a range', status => 206);
 ok(eventually(sub { $t->redis('EXISTS', "walrus:m:$id") }),
    'the metadata went to Redis');
 
-$res = $t->request('GET', "http://127.0.0.1:$ports[0]/v1/blobs/$id/certificate");
+$res = $t->request('GET',
+                   "http://127.0.0.1:$ports[0]/v1/blobs/$id/certificate");
 is($res->{status}, 200, 'node0 holds the certificate');
 WalrusTest::write_file("$dir/cert", $res->{content});
 my ($vrc, $vout) = WalrusTest::capture({}, $dir, $WalrusTest::CTL, '-c',
@@ -143,7 +144,7 @@ my ($vrc, $vout) = WalrusTest::capture({}, $dir, $WalrusTest::CTL, '-c',
 is($vrc, 0, '... which verifies against the committee init wrote')
     or diag($vout);
 
-# --- stop --------------------------------------------------------------------------
+# --- stop --------------------------------------------------------------------
 
 for my $pid (@pids) {
     kill 'QUIT', $pid;
@@ -159,7 +160,7 @@ my @bad = grep { /\[(alert|crit|emerg)\]|exited on signal/ }
           split /\n/, WalrusTest::read_file("$dir/gw.error.log") // '';
 ok(!@bad, 'no alerts in the gateway\'s error log') or diag(join "\n", @bad);
 
-# --- the compose file ----------------------------------------------------------------
+# --- the compose file --------------------------------------------------------
 
 # docker-compose (Debian's package, not installed by install-deps.sh)
 # validates the file without a container engine
