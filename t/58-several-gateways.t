@@ -3,9 +3,12 @@
 # retried on the other gateway, uploads only when the first gateway
 # could not be connected to).  Both serve; a blob uploaded through one
 # is read through the other without asking the nodes for its metadata
-# (Redis is shared); after kill -9 of one gateway (master and worker, as
-# a crashed host), every read and every upload through the balancer
-# still succeeds.
+# (Redis is shared); while readers read through the balancer, kill -9
+# of one gateway (master and worker, as a crashed host) fails at most
+# the reads it was sending (cut short); after it, every read and every
+# upload through the balancer succeeds, an upload that gw1 refuses
+# included (the recipe's fail_timeout shortened to 1 s, so that gw1 is
+# tried again).
 #
 # The configuration: each gateway in an nginx of its own (the harness's
 # start_gateway with redis => 1: the default gateway locations and
@@ -14,7 +17,8 @@
 #
 #     http {
 #         <conf.d/load-balancer.conf>   # listen 127.0.0.1:<port>,
-#                                       # the two gateways' addresses
+#                                       # the two gateways' addresses,
+#                                       # fail_timeout=1s
 #     }
 #     server { location / { walrus_node; ... } }  # nodes 0..6
 
@@ -26,6 +30,8 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use Time::HiRes qw(sleep);
+use HTTP::Tiny;
+use POSIX ();
 use WalrusTest;
 
 my $S = 65536;
@@ -42,7 +48,9 @@ my $LB = "http://127.0.0.1:$port";
 $t->write_config(http => $t->recipe('load-balancer.conf',
     'listen 80;' => "listen 127.0.0.1:$port;",
     'server 10.0.0.20:8080' => "server 127.0.0.1:$port{gw1}",
-    'server 10.0.0.21:8080' => "server 127.0.0.1:$port{gw2}"))->run;
+    'server 10.0.0.21:8080' => "server 127.0.0.1:$port{gw2}",
+    # gw1 is tried again sooner once it failed (below)
+    'fail_timeout=10s' => 'fail_timeout=1s'))->run;
 ok(eventually(sub { $t->request('GET', "$LB/v1/health")->{status} == 200 },
               10), 'the balancer answers');
 
@@ -100,8 +108,43 @@ is($t->metadata_gets, $gets, '... which asked no node for its metadata');
 
 # --- kill -9 of one gateway --------------------------------------------------
 
+# two readers go on reading through the balancer while gw1 is killed:
+# each writes a line per read to DIR/reader<k> until DIR/stop appears
+sub reader {
+    my ($k) = @_;
+    my $pid = fork // die "fork: $!";
+    return $pid if $pid;
+    my $http = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
+    open my $out, '>', "$dir/reader$k" or POSIX::_exit(1);
+    $out->autoflush(1);
+    for (my $i = $k; !-e "$dir/stop"; $i++) {
+        my $res = $http->get("$LB/v1/blobs/$ids[$i % 16]");
+        my $len = length($res->{content} // '');
+        print $out $res->{status} == 200 && $res->{content} eq $blobs[$i % 16]
+            ? "ok\n" : "failed $res->{status} $len of "
+                       . length($blobs[$i % 16]) . "\n";
+    }
+    # not exit: the harness's destructor would stop the test's servers
+    POSIX::_exit(0);
+}
+
+my @readers = map { reader($_) } 1, 2;
+sleep 1;
 $t->kill_gateway('gw1');
 ok(!$t->request('GET', "$url{gw1}/v1/health")->{success}, 'gw1 killed');
+sleep 1.5;
+WalrusTest::write_file("$dir/stop", '');
+waitpid $_, 0 for @readers;
+my @results = map { split /\n/, WalrusTest::read_file("$dir/reader$_") // '' }
+              1, 2;
+my @cut = grep { /^failed/ } @results;
+ok(@results - @cut > 20, sprintf('two readers during the kill: %d reads',
+                                 scalar @results));
+# a read whose header gw1 had sent when it died is cut short: the only
+# kind of failure there may be, and one per reader at most
+ok(@cut <= 2 && !(grep { !/^failed (200|599) / } @cut),
+   sprintf('... %d failed, each a read in flight cut short', scalar @cut))
+    or diag(join "\n", @cut);
 
 my @failed;
 for my $round (1 .. 2) {
@@ -123,9 +166,27 @@ for my $k (0 .. 7) {
 }
 is($uploads, 8, '8 uploads through the balancer, each read back');
 
-my $log = WalrusTest::read_file($t->error_log) // '';
-like($log, qr/connect\(\) failed \(111: Connection refused\) while connecting/,
-     'the balancer found gw1 refusing connections (and went on)');
+# an upload that the balancer sends to gw1 first, once gw1's
+# fail_timeout has passed: refused before any byte of its body left, so
+# it goes to gw2.  The key of an upload is random: a try every 1.2 s
+# until one of them went to gw1 first
+my ($puts, $refused) = (0, 0);
+for my $k (0 .. 19) {
+    sleep 1.2;
+    my $mark = $t->log_mark;
+    my $b = blob_of(7000 + $k, 300 + $k);
+    $puts++ if put($LB, $b);
+    last if $refused = grep { /\(111: Connection refused\).*"PUT \/v1\/blobs /
+                              && /:$port{gw1}\// }
+                       split /\n/, $t->log_since($mark);
+}
+ok($refused, 'an upload refused by gw1 ...');
+is($puts, $refused ? $puts : -1, "... and all $puts uploads succeeded");
+
+my @lines = grep { /upstream: "http:\/\/127\.0\.0\.1:$port{gw1}\// }
+            split /\n/, WalrusTest::read_file($t->error_log) // '';
+ok((grep { /failed \((104|111): / } @lines),
+   'the balancer saw gw1 fail (and went on)') or diag(join "\n", @lines);
 
 $t->stop_gateway('gw2');
 $t->stop;
