@@ -4,7 +4,8 @@
 # here) replaced.  A repeated read is a HIT that the gateway never sees;
 # a cold 100-byte range costs the gateway one slice (one segment), not
 # the blob; ranges are byte-exact across slice boundaries cold and warm;
-# If-None-Match answers 304; a HEAD that misses fetches the first slice
+# If-None-Match answers 304; an expired slice is revalidated with the
+# gateway's 304; a HEAD that misses fetches the first slice
 # only; a 404 is kept 10 s, then the blob uploaded meanwhile is served;
 # a 503 is not kept; with the
 # gateway stopped, cached blobs are still served.
@@ -36,7 +37,10 @@ my $S = 65536;
 my $t = WalrusTest->new(n => 7, segment_size => $S);
 my $dir = $t->dir;
 mkdir "$dir/tmp";                     # the gateway's temp paths are there
-my $gw = $t->start_gateway('gw', $t->committee);
+# deletable blobs are cached 3 s (permanent ones for days): long enough
+# for the HITs below, short enough to see one revalidated
+my $gw = $t->start_gateway('gw', $t->committee,
+                           gateway_extra => 'walrus_gateway_short_max_age 3s;');
 my ($gw_port) = $gw =~ /:(\d+)$/;
 my $port = WalrusTest::free_port();
 my $C = "http://127.0.0.1:$port";
@@ -88,9 +92,11 @@ sub get {
                        $headers // {});
 }
 
+# uploads are permanent, for 5 epochs unless $query says otherwise
 sub put {
-    my ($blob) = @_;
-    my $res = $t->request('PUT', "$C/v1/blobs", $blob);
+    my ($blob, $query) = @_;
+    $query //= '?epochs=5&permanent=true';
+    my $res = $t->request('PUT', "$C/v1/blobs$query", $blob);
     is($res->{status}, 200, 'PUT through the cache: 200');
     my $id = $t->cli_blob_id($blob);
     like($res->{content}, qr/\Q$id\E/, '... the blob ID');
@@ -206,6 +212,26 @@ my $id3 = put($blob3);
 $res = get($id3, { 'If-None-Match' => qq{"$id3"} });
 is($res->{status}, 304, 'If-None-Match (cold): 304');
 is(scalar(gateway_lines()), 1, '... after one slice was fetched');
+
+# --- revalidation ------------------------------------------------------------
+
+my $blob8 = blob_of(2 * $S, 8);
+my $id8 = put($blob8, '');
+$res = get($id8);
+blob_is($res, $blob8, 'a deletable blob');
+is($res->{headers}{'cache-control'}, 'public, max-age=3',
+   '... public, max-age=3 (walrus_gateway_short_max_age)');
+gateway_lines();
+sleep 5;           # nginx counts whole seconds, and keeps the last one
+$res = get($id8, { Range => 'bytes=10-19' });
+blob_is($res, substr($blob8, 10, 10), '5 s later: a range of it',
+        status => 206);
+is($res->{headers}{'x-cache-status'}, 'REVALIDATED', '... REVALIDATED');
+@lines = gateway_lines();
+is(scalar @lines, 1, '... after one request to the gateway');
+like($lines[0] // '', qr{^GET /v1/blobs/\Q$id8\E 304 0 },
+     '... answered 304 (If-None-Match), no byte of the blob sent');
+is(get($id8)->{headers}{'x-cache-status'}, 'HIT', 'then a HIT again');
 
 # --- HEAD --------------------------------------------------------------------
 

@@ -531,8 +531,9 @@ END
 # locations, the gateway key) on a port of its own, the upstreams of all
 # the nodes, and walrus_committee $committee: a gateway whose committee
 # history is not the nodes'.  redis => 1: walrus_redis on start_redis's
-# Redis.  Returns its URL; stop_gateway($name) stops it and checks its
-# error log like stop.
+# Redis; gateway_extra => TEXT: directives in its gateway location.
+# Returns its URL; stop_gateway($name) stops it and checks its error log
+# like stop.
 sub start_gateway {
     my ($self, $name, $committee, %opt) = @_;
     my $dir = $self->{dir};
@@ -541,7 +542,7 @@ sub start_gateway {
     make_path("$home/logs", "$home/tmp");
     chown_worker("$home/tmp");
 
-    my $server = $self->gateway_server;
+    my $server = $self->gateway_server($opt{gateway_extra});
     my $gw = $self->gateway_port;
     $server =~ s/listen 127\.0\.0\.1:$gw;/listen 127.0.0.1:$port;/
         or die 'no gateway listen';
