@@ -128,6 +128,14 @@ blob_is($res, $blob, 'again: the blob');
 is($res->{headers}{'x-cache-status'}, 'HIT', '... a HIT');
 is(scalar(gateway_lines()), 0, '... the gateway was not asked');
 
+$res = $t->request('OPTIONS', "$C/v1/blobs/$id", undef,
+                   { Origin => 'https://app.example',
+                     'Access-Control-Request-Method' => 'GET' });
+is($res->{status}, 204, 'a CORS preflight: the gateway\'s 204');
+like($res->{headers}{'access-control-allow-headers'} // '', qr/Range/,
+     '... allowing Range');
+is($res->{headers}{'x-cache-status'} // '', '', '... not cached');
+
 # --- ranges ------------------------------------------------------------------
 
 my $blob2 = blob_of($len, 2);
