@@ -190,5 +190,6 @@ ok((grep { /failed \((104|111): / } @lines),
 
 $t->stop_gateway('gw2');
 $t->stop;
+$t->stop_redis;
 
 done_testing();

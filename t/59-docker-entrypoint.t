@@ -159,6 +159,7 @@ for my $log (map { "$dir/node$_.error.log" } 0 .. $n - 1) {
 my @bad = grep { /\[(alert|crit|emerg)\]|exited on signal/ }
           split /\n/, WalrusTest::read_file("$dir/gw.error.log") // '';
 ok(!@bad, 'no alerts in the gateway\'s error log') or diag(join "\n", @bad);
+$t->stop_redis;
 
 # --- the compose file --------------------------------------------------------
 
