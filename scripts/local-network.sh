@@ -33,29 +33,12 @@ stop() {
 }
 
 committee() {
-    local i nodes=""
-
-    mkdir -p "$DIR/keys"
-
-    # the gateway signs registrations as the committee's publisher
-    [ -f "$DIR/keys/gateway.key" ] || "$CTL" keygen "$DIR/keys/gateway" \
-        > /dev/null
+    local i urls=()
 
     for ((i = 0; i < N; i++)); do
-        [ -f "$DIR/keys/node$i.key" ] || "$CTL" keygen "$DIR/keys/node$i" \
-            > /dev/null
-        nodes+="${nodes:+,}
-    {\"name\": \"node$i\", \"url\": \"http://127.0.0.1:$((NODE_PORT + i))\",
-     \"shards\": [$i], \"public_key_file\": \"keys/node$i.pub\"}"
+        urls+=("http://127.0.0.1:$((NODE_PORT + i))")
     done
-
-    cat > "$DIR/committee.json" <<END
-{"epoch": 1, "n_shards": $N, "segment_size": $SEGMENT, "nodes": [$nodes
-],
- "publishers": [
-    {"name": "gateway", "public_key_file": "keys/gateway.pub"}
-]}
-END
+    bash "$ROOT/scripts/committee.sh" "$DIR" "$SEGMENT" "${urls[@]}"
 }
 
 nginx_conf() {

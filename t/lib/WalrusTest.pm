@@ -534,7 +534,8 @@ END
 # locations, the gateway key) on a port of its own, the upstreams of all
 # the nodes, and walrus_committee $committee: a gateway whose committee
 # history is not the nodes'.  Options: http => TEXT at the http level,
-# gateway_extra => directives in its location (both with placeholders).
+# gateway_extra => directives in its location (both with placeholders),
+# redis => 1: walrus_redis on start_redis's Redis.
 # Returns its URL; stop_gateway($name) stops it and checks its error log
 # like stop.
 sub start_gateway {
@@ -551,6 +552,8 @@ sub start_gateway {
     $server =~ s/listen 127\.0\.0\.1:$gw;/listen 127.0.0.1:$port;/
         or die 'no gateway listen';
     $server =~ s{\Q$dir\E/logs/gateway\.access\.log}{$home/logs/access.log};
+    my $redis = $opt{redis}
+        ? "    walrus_redis 127.0.0.1:" . $self->redis_port . ";\n" : '';
     my $upstreams = join '', map {
         "    upstream walrus_node$_ {\n"
         . "        server 127.0.0.1:" . $self->node_port($_) . ";\n"
@@ -579,7 +582,7 @@ http {
 
     walrus_committee $committee;
 $http
-$upstreams
+$redis$upstreams
 $server
 }
 END
@@ -595,6 +598,34 @@ END
     }
     $self->{gateways}{$name} = $home;
     return "http://127.0.0.1:$port";
+}
+
+# the master and workers of gateway $name killed with SIGKILL, as a
+# crashed host would leave them: no error log check, nothing to stop
+sub kill_gateway {
+    my ($self, $name) = @_;
+    my $home = delete $self->{gateways}{$name} or return;
+    my $pid = read_file("$home/logs/nginx.pid") // return;
+    chomp $pid;
+    my @workers = split ' ', `pgrep -P $pid`;
+    kill 'KILL', $pid, @workers;
+    for (1 .. 200) {
+        last unless grep { kill 0, $_ } $pid, @workers;
+        sleep 0.05;
+    }
+}
+
+# conf.d/$file as a test runs it: each literal $from of the pairs
+# ($from => $to, ...) replaced by $to (the recipe's ports, paths and
+# sizes by the test's).  A $from the file lacks dies, so that a recipe
+# and its test do not drift apart.
+sub recipe {
+    my ($self, $file, @subst) = @_;
+    my $text = read_file("$ROOT/conf.d/$file") // die "no conf.d/$file\n";
+    while (my ($from, $to) = splice @subst, 0, 2) {
+        $text =~ s/\Q$from\E/$to/g or die "conf.d/$file has no \"$from\"\n";
+    }
+    return $text;
 }
 
 # HUP to the gateway's nginx (its committee history may have a new
