@@ -124,11 +124,13 @@ UNIT_NGX  = $(BUILD)/unit/test_route $(BUILD)/unit/test_memo
 
 $(BUILD)/unit/test_route: t/unit/ngx/test_route.c src/ngx/ngx_walrus_route.c \
     $(MODULE) $(BUILD)/libwalrus.a
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -It/unit $(NGX_INCS) -o $@ $< \
 	    src/ngx/ngx_walrus_route.c $(BUILD)/libwalrus.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/unit/test_memo: t/unit/ngx/test_memo.c src/gateway/ngx_walrus_memo.c \
     $(MODULE) $(BUILD)/libwalrus.a
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -It/unit $(NGX_INCS) -o $@ $< $(BUILD)/libwalrus.a \
 	    $(LDFLAGS) $(LDLIBS)
 
