@@ -123,6 +123,187 @@ $res = $t->request('HEAD', $t->gateway_url . "/v1/blobs/$qid");
 is($res->{headers}{'content-length'}, $index_len + $total,
    '... the index then the files');
 
+# --- reads ----------------------------------------------------------------
+
+my $bad = 0;
+for my $f (@files) {
+    my ($name, $data) = @$f;
+    (my $path = $name) =~ s/([^A-Za-z0-9._~\/-])/sprintf '%%%02X', ord $1/ge;
+    my $r1 = $t->get("/v1/blobs/by-quilt-id/$qid/$path");
+    my $r2 = $t->get("/v1/blobs/by-quilt-patch-id/$pid{$name}");
+    $bad++, diag("$name: $r1->{status} $r2->{status} "
+                 . substr($r1->{content}, 0, 200))
+        unless $r1->{status} == 200 && $r1->{content} eq $data
+               && $r2->{status} == 200 && $r2->{content} eq $data
+               && ($r1->{headers}{'x-quilt-patch-identifier'} // '') eq $name
+               && ($r1->{headers}{etag} // '') eq "\"$pid{$name}\""
+               && ($r2->{headers}{etag} // '') eq "\"$pid{$name}\"";
+}
+is($bad, 0, 'every file by identifier and by patch ID: its bytes, '
+            . 'X-Quilt-Patch-Identifier, ETag = quoted patch ID');
+
+my $name = 'file-050.bin';
+my $data = (grep { $_->[0] eq $name } @files)[0][1];
+my $url = "/v1/blobs/by-quilt-id/$qid/$name";
+my $etag = "\"$pid{$name}\"";
+
+$res = $t->get($url);
+is($res->{headers}{'content-type'}, 'application/octet-stream',
+   'no type given: sniffed as blobs are');
+is($res->{headers}{'x-content-type-options'}, 'nosniff', '... nosniff');
+is($res->{headers}{'accept-ranges'}, 'bytes', '... Accept-Ranges');
+is($res->{headers}{'access-control-allow-origin'}, '*', '... CORS');
+like($res->{headers}{'access-control-expose-headers'} // '',
+     qr/X-Quilt-Patch-Identifier/, '... exposing the identifier header');
+like($res->{headers}{'cache-control'} // '', qr/max-age/,
+     '... cached as the quilt\'s blob is');
+is($t->get("/v1/blobs/by-quilt-id/$qid/file-000.txt")
+   ->{headers}{'content-type'}, 'text/plain',
+   'the part\'s Content-Type kept');
+is($t->get("/v1/blobs/by-quilt-id/$qid/file-001.bin")
+   ->{headers}{'content-type'}, 'image/png',
+   'a content-type tag wins over sniffing');
+
+WalrusTest::blob_is($t->get($url, { Range => 'bytes=10-19' }),
+                    substr($data, 10, 10), 'Range within the file: 206',
+                    status => 206);
+is($t->get($url, { Range => 'bytes=10-19' })->{headers}{'content-range'},
+   'bytes 10-19/' . length $data, '... Content-Range of the file');
+WalrusTest::blob_is($t->get($url, { Range => 'bytes=-5' }),
+                    substr($data, -5), 'a suffix range', status => 206);
+$res = $t->get($url, { Range => 'bytes=100000-' });
+error_is($res, 416, 'RANGE_NOT_SATISFIABLE', 'a range past the file');
+is($res->{headers}{'content-range'}, 'bytes */' . length $data,
+   '... Content-Range: */length');
+WalrusTest::blob_is($t->get($url, { Range => 'bytes=0-3',
+                                    'If-Range' => '"other"' }),
+                    $data, 'If-Range of another ETag: the whole file');
+
+$res = $t->get($url, { 'If-None-Match' => $etag });
+is($res->{status}, 304, 'If-None-Match of its ETag: 304');
+is($res->{headers}{etag}, $etag, '... with the ETag');
+is($res->{content} // '', '', '... and no body');
+is($t->get($url, { 'If-None-Match' => "\"$pid{'file-052.bin'}\"" })
+   ->{status}, 200, 'another file\'s ETag: 200');
+WalrusTest::blob_is($t->get($url, { 'If-Match' => $etag }), $data,
+                    'If-Match of its ETag: 200');
+error_is($t->get($url, { 'If-Match' => "\"$qid\"" }), 412,
+         'PRECONDITION_FAILED', 'If-Match of the quilt\'s ETag');
+
+$res = $t->request('HEAD', $t->gateway_url . $url);
+is($res->{status}, 200, 'HEAD: 200');
+is($res->{headers}{'content-length'}, length $data,
+   '... Content-Length of the file');
+is($res->{headers}{'x-quilt-patch-identifier'}, $name, '... identifier');
+is($res->{content} // '', '', '... no body');
+$res = $t->request('HEAD', $t->gateway_url
+                           . "/v1/blobs/by-quilt-patch-id/$pid{$name}");
+is($res->{headers}{etag}, $etag, 'HEAD by patch ID: the same ETag');
+
+$res = $t->request('OPTIONS', $t->gateway_url . $url,
+                   undef, { Origin => 'http://a.example',
+                            'Access-Control-Request-Method' => 'GET' });
+is($res->{status}, 204, 'CORS preflight of a file: 204');
+
+# the patch list
+$res = $t->get("/v1/quilts/$qid/patches");
+is($res->{status}, 200, 'GET /v1/quilts/{id}/patches: 200');
+is($res->{headers}{'content-type'}, 'application/json', '... JSON');
+my $list = eval { JSON::PP->new->decode($res->{content}) } || [];
+is(scalar @$list, scalar @files, '... one entry a file');
+is_deeply([map { $_->{patch_id} } @$list],
+          [map { $_->{quiltPatchId} } @$stored],
+          '... with the patch IDs of the upload');
+is_deeply($list->[1]{tags}, { 'content-type' => 'image/png',
+                              colour => 'blue' }, '... and the tags');
+is_deeply($list->[3]{tags}, {}, '... an empty object when none');
+is($t->request('HEAD', $t->gateway_url . "/v1/quilts/$qid/patches")
+   ->{status}, 200, 'HEAD of the list: 200');
+
+# a file's read touches only the segments of the index and of the file
+# the sliver GETs the nodes saw after the first $skip->[i] of node i's
+sub sliver_gets {
+    my ($skip) = @_;
+    my @lines;
+    for my $i (0 .. $n - 1) {
+        my @all = $t->node_access($i);
+        push @lines, map { join ' ', (split ' ')[1], /"([^"]*)"$/ }
+                     grep { /^GET \S+\/slivers\// }
+                     @all[($skip ? $skip->[$i] : 0) .. $#all];
+    }
+    return @lines;
+}
+
+my $offset = $index_len;
+for my $f (@files) {
+    last if $f->[0] eq $name;
+    $offset += length $f->[1];
+}
+my %want = map { $_ => 1 } 0 .. int(($index_len - 1) / $S),
+                           int($offset / $S)
+                           .. int(($offset + length($data) - 1) / $S);
+my $nseg = int(($index_len + $total + $S - 1) / $S);
+
+my $before = [map { scalar(my @l = $t->node_access($_)) } 0 .. $n - 1];
+WalrusTest::blob_is($t->get("/v1/blobs/by-quilt-patch-id/$pid{$name}"),
+                    $data, 'a file read by patch ID');
+my @new = sliver_gets($before);
+my %segs;
+for (@new) {
+    my ($a, $b) = /bytes=(\d+)-(\d+)/ or next;
+    $segs{int($a / ($b - $a + 1))}++;
+}
+ok(@new > 0 && !grep({ !$want{$_} } keys %segs),
+   "... asked the nodes for segments " . join(',', sort { $a <=> $b }
+                                                  keys %segs)
+   . " of $nseg: those of the index and the file only")
+    or diag(join "\n", @new);
+ok($nseg > 2 * keys %want, '... a small part of the quilt\'s segments');
+
+# --- read errors ----------------------------------------------------------
+
+error_is($t->get("/v1/blobs/by-quilt-id/$qid/nope"), 404,
+         'QUILT_PATCH_NOT_FOUND', 'an unknown identifier');
+error_is($t->get("/v1/blobs/by-quilt-id/$qid/file-000.tx"), 404,
+         'QUILT_PATCH_NOT_FOUND', 'a prefix of an identifier');
+my $raw = WalrusTest::Proto::unb64url($pid{$name});
+substr($raw, 33, 2, pack('v', 500));
+error_is($t->get('/v1/blobs/by-quilt-patch-id/' . WalrusTest::Proto::b64url($raw)),
+         404, 'QUILT_PATCH_NOT_FOUND', 'a patch number past the files');
+error_is($t->get('/v1/blobs/by-quilt-patch-id/abc'), 400,
+         'INVALID_QUILT_PATCH_ID', 'a malformed patch ID');
+error_is($t->get("/v1/blobs/by-quilt-patch-id/$qid"), 400,
+         'INVALID_QUILT_PATCH_ID', 'a blob ID for a patch ID');
+substr($raw, 32, 1, "\x02");
+error_is($t->get('/v1/blobs/by-quilt-patch-id/' . WalrusTest::Proto::b64url($raw)),
+         400, 'INVALID_QUILT_PATCH_ID', 'another patch ID version');
+error_is($t->get('/v1/blobs/by-quilt-id/abc/x'), 400, 'INVALID_BLOB_ID',
+         'a malformed quilt ID');
+error_is($t->get('/v1/quilts/abc/patches'), 400, 'INVALID_BLOB_ID',
+         'a malformed quilt ID for the list');
+
+my $unknown = WalrusTest::Proto::b64url('u' x 32);
+error_is($t->get("/v1/blobs/by-quilt-id/$unknown/a"), 404, 'BLOB_NOT_FOUND',
+         'an unknown quilt: the blob\'s 404');
+error_is($t->get("/v1/quilts/$unknown/patches"), 404, 'BLOB_NOT_FOUND',
+         '... for the list too');
+
+my $plain = $t->put_blob('just a blob, not a quilt' x 10);
+error_is($t->get("/v1/blobs/by-quilt-id/$plain/a"), 422, 'NOT_A_QUILT',
+         'a blob that is not a quilt');
+error_is($t->get("/v1/quilts/$plain/patches"), 422, 'NOT_A_QUILT',
+         '... for the list too');
+# a blob with a quilt's header but a forged index
+my $forged = $t->put_blob(pack('a6 C C V V', 'WQUILT', 1, 0, 1, 40)
+                          . "\0" x 100);
+error_is($t->get("/v1/quilts/$forged/patches"), 422, 'NOT_A_QUILT',
+         'a quilt header over a broken index');
+my $empty = $t->put_blob('');
+error_is($t->get("/v1/blobs/by-quilt-id/$empty/a"), 422, 'NOT_A_QUILT',
+         'an empty blob');
+$res = $t->request('PUT', $t->gateway_url . $url, 'x');
+is($res->{status}, 405, 'PUT on a file: 405');
+
 # --- PUT errors -----------------------------------------------------------
 
 my $one = multipart(['a', 'x']);

@@ -55,6 +55,7 @@ typedef struct {
 typedef struct ngx_walrus_read_s     ngx_walrus_read_t;
 typedef struct ngx_walrus_publish_s  ngx_walrus_publish_t;
 typedef struct ngx_walrus_quilt_put_s  ngx_walrus_quilt_put_t;
+typedef struct ngx_walrus_quilt_read_s  ngx_walrus_quilt_read_t;
 typedef struct ngx_walrus_audits_s   ngx_walrus_audits_t;
 
 
@@ -63,6 +64,7 @@ typedef struct {
     ngx_walrus_read_t     *read;        /* GET, HEAD */
     ngx_walrus_publish_t  *publish;     /* PUT */
     ngx_walrus_audits_t   *audits;      /* GET, HEAD /v1/audits... */
+    ngx_walrus_quilt_read_t  *quilt;    /* GET, HEAD of quilts */
 } ngx_walrus_gateway_ctx_t;
 
 

@@ -12,6 +12,7 @@
 
 #include <ngx_walrus_publish.h>
 #include <walrus_quilt.h>
+#include <walrus_http.h>
 
 
 /*
@@ -41,6 +42,58 @@ u_char *ngx_walrus_quilt_put_answer(u_char *p, ngx_walrus_quilt_put_t *qp,
  */
 ngx_int_t ngx_walrus_quilt_read(ngx_http_request_t *r,
     ngx_walrus_route_t *rt);
+
+/* a quilt read (ngx_walrus_quilt_read.c, ngx_walrus_quilt_http.c) */
+
+#define NGX_WALRUS_QUILT_FIRST  4096
+
+
+typedef enum {
+    NGX_WALRUS_QUILT_INDEX = 0,     /* the first bytes of the blob */
+    NGX_WALRUS_QUILT_INDEX_REST,    /* the whole index */
+    NGX_WALRUS_QUILT_SNIFF,         /* the file's first bytes */
+    NGX_WALRUS_QUILT_PATCH,         /* the file's bytes, to the client */
+    NGX_WALRUS_QUILT_DONE
+} ngx_walrus_quilt_phase_e;
+
+
+struct ngx_walrus_quilt_read_s {
+    ngx_http_request_t         *request;
+    ngx_walrus_route_t          route;
+    ngx_walrus_quilt_phase_e    phase;
+    ngx_http_request_t         *sr;         /* the running subrequest */
+    u_char                     *buf;        /* what it captured */
+    size_t                      len;
+    size_t                      size;
+    off_t                       passed;     /* file bytes sent on */
+    off_t                       expected;
+    uint64_t                    blob_len;
+    walrus_quilt_t              quilt;
+    walrus_quilt_patch_t       *patch;
+    unsigned                    number;     /* the patch's */
+    walrus_range_t              range;      /* within the file */
+    char                        pid[WALRUS_QUILT_PATCH_ID_TEXT_LEN + 2];
+    unsigned                    partial:1;
+    unsigned                    failed:1;   /* the file's stream broke */
+};
+
+
+/* a subrequest to the blob read of bytes start..end of the quilt */
+ngx_int_t ngx_walrus_quilt_sub(ngx_walrus_quilt_read_t *q, uint64_t start,
+    uint64_t end, ngx_walrus_quilt_phase_e phase);
+
+/*
+ * quilt_http.c, once the index is in: the file asked for, conditionals
+ * and Range, then a subrequest of its first bytes to sniff its type
+ * (NGX_AGAIN) or the answer; the answer (its headers, then NGX_AGAIN
+ * while its bytes stream); the headers of a file or the list
+ */
+ngx_int_t ngx_walrus_quilt_prepare(ngx_walrus_quilt_read_t *q);
+ngx_int_t ngx_walrus_quilt_answer(ngx_walrus_quilt_read_t *q);
+ngx_int_t ngx_walrus_quilt_headers(ngx_walrus_quilt_read_t *q);
+
+/* the output filter of the quilt reads' subrequests */
+ngx_int_t ngx_walrus_quilt_filter_init(ngx_conf_t *cf);
 
 
 #endif /* _NGX_WALRUS_QUILT_H_INCLUDED_ */

@@ -14,7 +14,8 @@
 
 
 #define NGX_WALRUS_QUILT_STORED_JSON  ",\"storedQuiltBlobs\":["
-#define NGX_WALRUS_QUILT_ITEM_JSON    "{\"identifier\":\"\",\"quiltPatchId\":\"\"},"
+#define NGX_WALRUS_QUILT_ITEM_JSON                                           \
+    "{\"identifier\":\"\",\"quiltPatchId\":\"\"},"
 
 
 struct ngx_walrus_quilt_put_s {
