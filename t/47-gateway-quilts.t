@@ -260,6 +260,26 @@ ok(@new > 0 && !grep({ !$want{$_} } keys %segs),
     or diag(join "\n", @new);
 ok($nseg > 2 * keys %want, '... a small part of the quilt\'s segments');
 
+# an index longer than the first read (4 KiB): the rest is read after
+my @long = map { [('n' x 120) . sprintf('%03d', $_), "data of $_\n"] }
+               0 .. 149;
+push @long, ['page.html', '<html><body>hi</body></html>', 'text/html'];
+$res = put_quilt(multipart(@long));
+my $lid = decode($res)->{blobStoreResult}{newlyCreated}{blobObject}{blobId};
+ok($lid, 'a quilt of 151 files with long names');
+$res = $t->get("/v1/blobs/$lid", { Range => 'bytes=0-15' });
+my $long_index = (unpack('a6 C C V V', $res->{content}))[4];
+ok($long_index > 4096, "... its index takes $long_index bytes");
+WalrusTest::blob_is($t->get("/v1/blobs/by-quilt-id/$lid/" . $long[149][0]),
+                    "data of 149\n", '... its last file read back');
+$list = eval { JSON::PP->new->decode(
+                   $t->get("/v1/quilts/$lid/patches")->{content}) } || [];
+is(scalar @$list, 151, '... and listed');
+$res = $t->get("/v1/blobs/by-quilt-id/$lid/page.html");
+is($res->{headers}{'content-type'}, 'text/html', 'an HTML file: its type');
+is($res->{headers}{'content-security-policy'}, 'sandbox',
+   '... in the CSP sandbox, as blobs');
+
 # --- read errors ----------------------------------------------------------
 
 error_is($t->get("/v1/blobs/by-quilt-id/$qid/nope"), 404,
@@ -346,5 +366,7 @@ error_is(put_quilt(multipart(map { ["f$_", 'x'] } 0 .. 1000)), 413,
 my $mres = $t->request('POST', $t->gateway_url . '/v1/quilts', $one);
 is($mres->{status}, 405, 'POST /v1/quilts: 405');
 is($mres->{headers}{allow}, 'PUT, OPTIONS', '... Allow: PUT, OPTIONS');
+
+$t->stop;
 
 done_testing();

@@ -111,11 +111,22 @@ ngx_walrus_publish(ngx_http_request_t *r, ngx_uint_t quilt)
                                      "blobs; retry later", ngx_walrus_uploads);
     }
 
-    if (quilt) {
-        rc = ngx_walrus_quilt_put_init(r, ctx);
-        if (rc != NGX_OK) {
-            return rc;
+    rc = quilt ? ngx_walrus_quilt_put_init(r, ctx) : NGX_OK;
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+
+        return ngx_walrus_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "INVALID_MULTIPART",
+                                     "a quilt is uploaded as "
+                                     "multipart/form-data with a boundary");
     }
 
     cln = ngx_pool_cleanup_add(r->pool, 0);

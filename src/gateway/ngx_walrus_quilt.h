@@ -17,8 +17,8 @@
 
 /*
  * PUT /v1/quilts, before the body is read: the multipart boundary of the
- * request's Content-Type.  NGX_OK, or the status of the error answer
- * already sent.
+ * request's Content-Type.  NGX_OK, NGX_DECLINED when it is not
+ * multipart/form-data with a boundary, NGX_ERROR.
  */
 ngx_int_t ngx_walrus_quilt_put_init(ngx_http_request_t *r,
     ngx_walrus_publish_t *ctx);

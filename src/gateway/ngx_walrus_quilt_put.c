@@ -63,21 +63,13 @@ ngx_walrus_quilt_put_init(ngx_http_request_t *r, ngx_walrus_publish_t *ctx)
                                      &boundary, &blen)
            != WALRUS_OK)
     {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_walrus_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                     NGX_WALRUS_DOMAIN_GATEWAY,
-                                     "INVALID_MULTIPART",
-                                     "a quilt is uploaded as "
-                                     "multipart/form-data with a boundary");
+        return NGX_DECLINED;
     }
 
     qp = ngx_pcalloc(r->pool, sizeof(ngx_walrus_quilt_put_t));
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (qp == NULL || cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     ngx_memcpy(qp->boundary, boundary, blen);

@@ -370,11 +370,14 @@ ngx_walrus_quilt_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_walrus_quilt_next_body_filter(r, in);
     }
 
+    /* the file's headers are out: the rest of the answer is dropped */
+
     if (q->phase == NGX_WALRUS_QUILT_PATCH) {
         q->failed = 1;
+        q->size = 0;
     }
 
-    if (q->buf == NULL) {
+    if (q->buf == NULL && q->phase != NGX_WALRUS_QUILT_PATCH) {
         q->size = ngx_max(q->size, NGX_WALRUS_QUILT_FIRST);
         q->buf = ngx_pnalloc(r->pool, q->size);
         if (q->buf == NULL) {
@@ -386,9 +389,12 @@ ngx_walrus_quilt_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         b = cl->buf;
 
         if (ngx_buf_in_memory(b)) {
-            n = ngx_min((size_t) (b->last - b->pos), q->size - q->len);
-            ngx_memcpy(q->buf + q->len, b->pos, n);
-            q->len += n;
+            if (q->size > 0) {
+                n = ngx_min((size_t) (b->last - b->pos), q->size - q->len);
+                ngx_memcpy(q->buf + q->len, b->pos, n);
+                q->len += n;
+            }
+
             b->pos = b->last;
         }
 
