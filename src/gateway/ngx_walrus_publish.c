@@ -239,19 +239,8 @@ ngx_walrus_publish_args(ngx_http_request_t *r, ngx_walrus_publish_t *ctx,
         return NGX_ERROR;
     }
 
-    /* Walrus's names of the one quilt layout it has; ours has one too */
-
-    ngx_str_set(&name, "quilt_version");
-
-    if (ngx_http_arg(r, name.data, name.len, &value) == NGX_OK
-        && !((value.len == 2 && (value.data[0] | 0x20) == 'v'
-              && value.data[1] == '1')
-             || (value.len == 1 && value.data[0] == '1')))
-    {
+    if (quilt && ngx_walrus_quilt_put_version(r, msg, size) != NGX_OK) {
         *reason = "UNSUPPORTED_QUILT_VERSION";
-        ngx_snprintf(msg, size, "quilt version \"%V\" is not supported; "
-                     "this gateway builds version 1 (v1, V1 or 1)%Z",
-                     &value);
         return NGX_ERROR;
     }
 

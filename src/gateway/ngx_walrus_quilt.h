@@ -23,6 +23,10 @@
 ngx_int_t ngx_walrus_quilt_put_init(ngx_http_request_t *r,
     ngx_walrus_publish_t *ctx);
 
+/* the quilt_version parameter: NGX_OK, or NGX_ERROR and msg */
+ngx_int_t ngx_walrus_quilt_put_version(ngx_http_request_t *r, u_char *msg,
+    size_t size);
+
 /*
  * Once the body is read: builds the quilt in the thread pool, then
  * ngx_walrus_publish_encode() goes on with it as the blob.  NGX_ERROR

@@ -87,6 +87,32 @@ ngx_walrus_quilt_put_init(ngx_http_request_t *r, ngx_walrus_publish_t *ctx)
 }
 
 
+/*
+ * quilt_version: Walrus's names of the one quilt layout it has (v1, V1,
+ * 1); ours has one too.  NGX_ERROR with msg for another.
+ */
+
+ngx_int_t
+ngx_walrus_quilt_put_version(ngx_http_request_t *r, u_char *msg,
+    size_t size)
+{
+    ngx_str_t  value;
+
+    if (ngx_http_arg(r, (u_char *) "quilt_version", 13, &value) != NGX_OK
+        || (value.len == 2 && (value.data[0] | 0x20) == 'v'
+            && value.data[1] == '1')
+        || (value.len == 1 && value.data[0] == '1'))
+    {
+        return NGX_OK;
+    }
+
+    ngx_snprintf(msg, size, "quilt version \"%V\" is not supported; this "
+                 "gateway builds version 1 (v1, V1 or 1)%Z", &value);
+
+    return NGX_ERROR;
+}
+
+
 static void
 ngx_walrus_quilt_put_cleanup(void *data)
 {
