@@ -11,6 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
+use File::Path qw(remove_tree);
 use JSON::PP;
 use WalrusTest;
 
@@ -366,6 +367,24 @@ error_is(put_quilt(multipart(map { ["f$_", 'x'] } 0 .. 1000)), 413,
 my $mres = $t->request('POST', $t->gateway_url . '/v1/quilts', $one);
 is($mres->{status}, 405, 'POST /v1/quilts: 405');
 is($mres->{headers}{allow}, 'PUT, OPTIONS', '... Allow: PUT, OPTIONS');
+
+# --- the quilt's blob read fails: its error, not a broken answer ---------
+
+$res = put_quilt(multipart(['lost.txt', 'x' x 3000]));
+my $lost = decode($res)->{blobStoreResult}{newlyCreated}{blobObject}{blobId};
+ok(WalrusTest::eventually(sub {
+       !grep { !-e $t->store($_) . "/$lost/certificate" } 0 .. $n - 1 }),
+   'another quilt, held by every node');
+# n - f + 1 stores lose it: too few slivers are left, and too few
+# holders to heal it
+remove_tree($t->store($_) . "/$lost") for 0 .. $n - 2;
+my $blob_res = $t->get("/v1/blobs/$lost");
+$res = $t->get("/v1/blobs/by-quilt-id/$lost/lost.txt");
+is("$res->{status} " . WalrusTest::reason($res),
+   "$blob_res->{status} " . WalrusTest::reason($blob_res),
+   "a quilt whose slivers are lost: the blob read's $blob_res->{status} "
+   . WalrusTest::reason($blob_res));
+ok($res->{status} >= 500, '... a server error');
 
 $t->stop;
 
