@@ -368,6 +368,33 @@ my $mres = $t->request('POST', $t->gateway_url . '/v1/quilts', $one);
 is($mres->{status}, 405, 'POST /v1/quilts: 405');
 is($mres->{headers}{allow}, 'PUT, OPTIONS', '... Allow: PUT, OPTIONS');
 
+# --- walrusctl quilt: the same parts give the same quilt ID offline ------
+
+my $dir = $t->dir;
+my $ctl = "$WalrusTest::ROOT/build/walrusctl";
+my $tags = '[{"identifier":"b.bin","tags":{"k":"v"}}]';
+WalrusTest::write_file("$dir/a.txt", 'hello');
+WalrusTest::write_file("$dir/b.bin", WalrusTest::blob_of(3000, 9));
+WalrusTest::write_file("$dir/tags.json", $tags);
+$res = put_quilt(multipart(['a.txt', 'hello', 'text/plain'],
+                           ['b.bin', WalrusTest::blob_of(3000, 9)],
+                           ['_metadata', $tags]));
+my $cid = decode($res)->{blobStoreResult}{newlyCreated}{blobObject}{blobId};
+my ($rc, $out, $err) = WalrusTest::capture({}, $dir, $ctl, 'quilt',
+                                           "$dir/q.bin",
+                                           "a.txt=$dir/a.txt;type=text/plain",
+                                           "b.bin=$dir/b.bin",
+                                           "_metadata=$dir/tags.json");
+is($rc, 0, 'walrusctl quilt writes the quilt') or diag($err);
+($rc, $out, $err) = WalrusTest::capture({}, $dir, $ctl, '-c', $t->committee,
+                                        'blob-id', "$dir/q.bin");
+chomp $out;
+is($out, $cid, '... whose blob ID is the quilt ID the gateway answered');
+($rc, $out, $err) = WalrusTest::capture({}, $dir, $ctl, 'quilt', "$dir/r.bin",
+                                        "a=$dir/a.txt", "a=$dir/b.bin");
+isnt($rc, 0, '... and refuses duplicate identifiers');
+like($err, qr/duplicate identifier/, '... saying so');
+
 # --- the quilt's blob read fails: its error, not a broken answer ---------
 
 $res = put_quilt(multipart(['lost.txt', 'x' x 3000]));
