@@ -83,6 +83,12 @@ my @routes = (
     'GET /v1/audits/{node}/frauds/{round}',
     'HEAD /v1/audits/{node}/frauds/{round}',
     'GET /v1/api', 'HEAD /v1/api', 'GET /status', 'HEAD /status',
+    'PUT /v1/quilts', 'OPTIONS /v1/quilts',
+    'GET /v1/quilts/{quiltId}/patches', 'HEAD /v1/quilts/{quiltId}/patches',
+    'GET /v1/blobs/by-quilt-id/{quiltId}/{identifier}',
+    'HEAD /v1/blobs/by-quilt-id/{quiltId}/{identifier}',
+    'GET /v1/blobs/by-quilt-patch-id/{patchId}',
+    'HEAD /v1/blobs/by-quilt-patch-id/{patchId}',
 );
 my @undocumented = grep { !$documented{$_} } @routes;
 is_deeply(\@undocumented, [], 'every route of the gateway is documented');
@@ -114,7 +120,7 @@ my $id = $t->put_blob($blob);
 ok($id, 'a blob to ask about');
 for my $op (sort keys %documented) {
     my ($method, $path) = split / /, $op;
-    $path =~ s/\{blobId\}/$id/;
+    $path =~ s/\{(?:blobId|quiltId)\}/$id/;
     $path =~ s/\{node\}/0/;
     $path =~ s/\{round\}/1/;
     $path .= '?start=0&length=10' if $path =~ /byte-range$/;

@@ -45,6 +45,7 @@ static const walrus_cli_command_t  walrus_cli_commands[] = {
       "[--after CURSOR] FILE" },
     { "rebuild", -3, WALRUS_CLI_OPT_BLOB_ID, walrus_cli_rebuild,
       "[--blob-id ID] METADATA DIR ANSWER..." },
+    { "quilt", -2, 0, walrus_cli_quilt, "OUT NAME=FILE[;type=TYPE]..." },
     { "verify-inconsistency", 1, 0, walrus_cli_verify_inconsistency,
       "PROOF" },
     { "verify-audit", 1, 0, walrus_cli_verify_audit, "FILE" },
@@ -386,6 +387,12 @@ walrus_cli_usage(FILE *out)
           "                                   (32); with -c or $"
           WALRUS_CLI_COMMITTEE_ENV "\n"
           "                                   verify each\n"
+          "  quilt OUT NAME=FILE[;type=TYPE]...\n"
+          "                                   write the quilt a gateway "
+          "builds of these\n"
+          "                                   files (_metadata=FILE: tags); "
+          "blob-id OUT\n"
+          "                                   is its quilt ID\n"
           "  rebuild [--blob-id ID] METADATA DIR ANSWER...\n"
           "                                   rebuild the slivers of a pair "
           "from recovery\n"

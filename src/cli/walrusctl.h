@@ -69,6 +69,7 @@ int walrus_cli_verify_inconsistency(walrus_cli_t *cli);
 int walrus_cli_verify_audit(walrus_cli_t *cli);
 int walrus_cli_verify_ready(walrus_cli_t *cli);
 int walrus_cli_audit(walrus_cli_t *cli);
+int walrus_cli_quilt(walrus_cli_t *cli);
 
 /* a private key file (--key): WALRUS_CLI_OK, else prints why */
 int walrus_cli_private_key(const char *path, EVP_PKEY **key);

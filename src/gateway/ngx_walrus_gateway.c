@@ -3,6 +3,7 @@
  */
 
 #include <ngx_walrus_gateway.h>
+#include <ngx_walrus_quilt.h>
 
 
 #define NGX_WALRUS_GATEWAY_HEALTH_JSON                                       \
@@ -42,14 +43,23 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
 
     rc = ngx_walrus_route_parse(&r->uri, &rt);
 
-    if (rc == NGX_OK && rt.kind == NGX_WALRUS_ROUTE_BLOBS
-        && r->method == NGX_HTTP_PUT)
+    if (rc == NGX_OK && r->method == NGX_HTTP_PUT
+        && (rt.kind == NGX_WALRUS_ROUTE_BLOBS
+            || rt.kind == NGX_WALRUS_ROUTE_QUILTS))
     {
-        return ngx_walrus_publish(r);
+        return ngx_walrus_publish(r, rt.kind == NGX_WALRUS_ROUTE_QUILTS);
     }
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_ERROR && rt.kind == NGX_WALRUS_ROUTE_QUILT_PATCH) {
+        return ngx_walrus_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "INVALID_QUILT_PATCH_ID",
+                                     "the patch ID is not 47 characters of "
+                                     "URL-safe base64 naming a patch");
     }
 
     if (rc == NGX_ERROR) {
@@ -70,7 +80,11 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
             && rt.kind != NGX_WALRUS_ROUTE_AUDITS_CERT
             && rt.kind != NGX_WALRUS_ROUTE_AUDITS_FRAUD
             && rt.kind != NGX_WALRUS_ROUTE_LIVENESS
-            && rt.kind != NGX_WALRUS_ROUTE_API))
+            && rt.kind != NGX_WALRUS_ROUTE_API
+            && rt.kind != NGX_WALRUS_ROUTE_QUILTS
+            && rt.kind != NGX_WALRUS_ROUTE_QUILT_PATCHES
+            && rt.kind != NGX_WALRUS_ROUTE_QUILT_FILE
+            && rt.kind != NGX_WALRUS_ROUTE_QUILT_PATCH))
     {
         return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
                                      NGX_WALRUS_DOMAIN_GATEWAY,
@@ -82,7 +96,9 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
         return ngx_walrus_gateway_preflight(r, &rt);
     }
 
-    if (rt.kind == NGX_WALRUS_ROUTE_BLOBS) {
+    if (rt.kind == NGX_WALRUS_ROUTE_BLOBS
+        || rt.kind == NGX_WALRUS_ROUTE_QUILTS)
+    {
         return ngx_walrus_gateway_not_allowed(r, "PUT, OPTIONS");
     }
 
@@ -103,6 +119,13 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
 
     if (rt.kind == NGX_WALRUS_ROUTE_API) {
         return ngx_walrus_gateway_api(r);
+    }
+
+    if (rt.kind == NGX_WALRUS_ROUTE_QUILT_PATCHES
+        || rt.kind == NGX_WALRUS_ROUTE_QUILT_FILE
+        || rt.kind == NGX_WALRUS_ROUTE_QUILT_PATCH)
+    {
+        return ngx_walrus_quilt_read(r, &rt);
     }
 
     if (rt.kind != NGX_WALRUS_ROUTE_HEALTH) {
@@ -173,8 +196,9 @@ ngx_walrus_gateway_preflight(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     ngx_int_t    rc;
     const char  *methods;
 
-    methods = rt->kind == NGX_WALRUS_ROUTE_BLOBS ? "PUT, OPTIONS"
-                                                 : "GET, HEAD, OPTIONS";
+    methods = rt->kind == NGX_WALRUS_ROUTE_BLOBS
+              || rt->kind == NGX_WALRUS_ROUTE_QUILTS
+              ? "PUT, OPTIONS" : "GET, HEAD, OPTIONS";
 
     if (ngx_walrus_add_header(r, "Access-Control-Allow-Methods",
                               (u_char *) methods, ngx_strlen(methods))

@@ -54,6 +54,8 @@ typedef struct {
 
 typedef struct ngx_walrus_read_s     ngx_walrus_read_t;
 typedef struct ngx_walrus_publish_s  ngx_walrus_publish_t;
+typedef struct ngx_walrus_quilt_put_s  ngx_walrus_quilt_put_t;
+typedef struct ngx_walrus_quilt_read_s  ngx_walrus_quilt_read_t;
 typedef struct ngx_walrus_audits_s   ngx_walrus_audits_t;
 
 
@@ -62,6 +64,7 @@ typedef struct {
     ngx_walrus_read_t     *read;        /* GET, HEAD */
     ngx_walrus_publish_t  *publish;     /* PUT */
     ngx_walrus_audits_t   *audits;      /* GET, HEAD /v1/audits... */
+    ngx_walrus_quilt_read_t  *quilt;    /* GET, HEAD of quilts */
 } ngx_walrus_gateway_ctx_t;
 
 
@@ -90,7 +93,8 @@ ngx_walrus_publish_t *ngx_walrus_gateway_publish(ngx_http_request_t *r);
 
 ngx_int_t ngx_walrus_gateway_handler(ngx_http_request_t *r);
 
-ngx_int_t ngx_walrus_publish(ngx_http_request_t *r);
+/* PUT /v1/blobs, or PUT /v1/quilts when quilt */
+ngx_int_t ngx_walrus_publish(ngx_http_request_t *r, ngx_uint_t quilt);
 
 /* the temp file of an upload's body, or NULL when r is no upload */
 ngx_temp_file_t *ngx_walrus_publish_body_file(ngx_http_request_t *r);

@@ -7,6 +7,7 @@
 #include <ngx_walrus_audits.h>
 #include <ngx_walrus_buffer.h>
 #include <ngx_walrus_memo.h>
+#include <ngx_walrus_quilt.h>
 #include <ngx_walrus_redis.h>
 #include <ngx_walrus_spare_file.h>
 #include <walrus_sign.h>
@@ -18,6 +19,7 @@ static void *ngx_walrus_gateway_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_walrus_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_walrus_gateway_init_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_walrus_gateway_filters(ngx_conf_t *cf);
 static void ngx_walrus_gateway_exit_process(ngx_cycle_t *cycle);
 static char *ngx_walrus_gateway(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -222,7 +224,7 @@ static ngx_path_init_t  ngx_walrus_temp_path = {
 
 static ngx_http_module_t  ngx_walrus_gateway_module_ctx = {
     NULL,                                  /* preconfiguration */
-    ngx_walrus_body_filter_init,           /* postconfiguration */
+    ngx_walrus_gateway_filters,            /* postconfiguration */
 
     ngx_walrus_gateway_create_main_conf,   /* create main configuration */
     ngx_walrus_gateway_init_main_conf,     /* init main configuration */
@@ -304,6 +306,19 @@ ngx_walrus_gateway_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* an upload's body into a spare file; the quilt reads' subrequests */
+
+static ngx_int_t
+ngx_walrus_gateway_filters(ngx_conf_t *cf)
+{
+    if (ngx_walrus_body_filter_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_walrus_quilt_filter_init(cf);
 }
 
 

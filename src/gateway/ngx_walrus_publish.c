@@ -10,6 +10,7 @@
 
 #include <ngx_walrus_publish.h>
 #include <ngx_walrus_auth.h>
+#include <ngx_walrus_quilt.h>
 #include <ngx_walrus_spare_file.h>
 
 
@@ -18,10 +19,10 @@
 
 static ngx_int_t ngx_walrus_publish_admitted(ngx_http_request_t *r);
 static ngx_int_t ngx_walrus_publish_args(ngx_http_request_t *r,
-    ngx_walrus_publish_t *ctx, u_char *msg, size_t size,
+    ngx_walrus_publish_t *ctx, ngx_uint_t quilt, u_char *msg, size_t size,
     const char **reason);
 static ngx_int_t ngx_walrus_publish_names(ngx_http_request_t *r,
-    ngx_str_t *name);
+    ngx_uint_t quilt, ngx_str_t *name);
 static ngx_int_t ngx_walrus_publish_flag(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value, ngx_flag_t *flag);
 static void ngx_walrus_publish_cleanup(void *data);
@@ -45,7 +46,7 @@ static ngx_uint_t   ngx_walrus_nlingering;
 
 
 ngx_int_t
-ngx_walrus_publish(ngx_http_request_t *r)
+ngx_walrus_publish(ngx_http_request_t *r, ngx_uint_t quilt)
 {
     u_char                          msg[256];
     const char                     *reason;
@@ -72,9 +73,10 @@ ngx_walrus_publish(ngx_http_request_t *r)
     ctx->enc.fd = NGX_INVALID_FILE;
     ctx->body_file.file.fd = NGX_INVALID_FILE;
     ctx->epochs = 1;
+    ctx->quilt_upload = quilt ? 1 : 0;
     ngx_walrus_fanout_init(&ctx->fanout, &wlcf->node_location);
 
-    if (ngx_walrus_publish_args(r, ctx, msg, sizeof(msg), &reason)
+    if (ngx_walrus_publish_args(r, ctx, quilt, msg, sizeof(msg), &reason)
         != NGX_OK)
     {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -131,6 +133,24 @@ ngx_walrus_publish_admitted(ngx_http_request_t *r)
                                      "blobs; retry later", ngx_walrus_uploads);
     }
 
+    rc = ctx->quilt_upload ? ngx_walrus_quilt_put_init(r, ctx) : NGX_OK;
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_walrus_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     NGX_WALRUS_DOMAIN_GATEWAY,
+                                     "INVALID_MULTIPART",
+                                     "a quilt is uploaded as "
+                                     "multipart/form-data with a boundary");
+    }
+
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -152,7 +172,8 @@ ngx_walrus_publish_admitted(ngx_http_request_t *r)
 
 
 /*
- * Walrus publisher parameters: epochs, permanent, deletable, force.
+ * Walrus publisher parameters: epochs, permanent, deletable, force,
+ * encoding_type, and quilt_version for quilts.
  * nginx finds a parameter by its name (ngx_http_arg(), the first one of
  * that name) but lists none: the names are checked here first, or a
  * misspelt one would be ignored silently.
@@ -160,19 +181,20 @@ ngx_walrus_publish_admitted(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_walrus_publish_args(ngx_http_request_t *r, ngx_walrus_publish_t *ctx,
-    u_char *msg, size_t size, const char **reason)
+    ngx_uint_t quilt, u_char *msg, size_t size, const char **reason)
 {
     ngx_int_t    n;
     ngx_str_t    name, value;
     ngx_flag_t   deletable;
 
-    switch (ngx_walrus_publish_names(r, &name)) {
+    switch (ngx_walrus_publish_names(r, quilt, &name)) {
 
     case NGX_DECLINED:
         *reason = "UNKNOWN_PARAMETER";
         ngx_snprintf(msg, size, "unknown query parameter \"%V\"; known: "
                      "epochs, permanent, deletable, force, "
-                     "encoding_type%Z", &name);
+                     "encoding_type%s%Z", &name,
+                     quilt ? ", quilt_version" : "");
         return NGX_ERROR;
 
     case NGX_ERROR:
@@ -237,6 +259,11 @@ ngx_walrus_publish_args(ngx_http_request_t *r, ngx_walrus_publish_t *ctx,
         return NGX_ERROR;
     }
 
+    if (quilt && ngx_walrus_quilt_put_version(r, msg, size) != NGX_OK) {
+        *reason = "UNSUPPORTED_QUILT_VERSION";
+        return NGX_ERROR;
+    }
+
     if (deletable == 1 && ctx->permanent == 1) {
         *reason = "INVALID_BLOB_PERSISTENCE";
         ngx_snprintf(msg, size, "a blob cannot be both deletable and "
@@ -263,16 +290,21 @@ invalid:
  */
 
 static ngx_int_t
-ngx_walrus_publish_names(ngx_http_request_t *r, ngx_str_t *name)
+ngx_walrus_publish_names(ngx_http_request_t *r, ngx_uint_t quilt,
+    ngx_str_t *name)
 {
     u_char      *p, *last, *amp, *eq;
-    ngx_uint_t   i;
+    ngx_uint_t   i, nknown;
+
+    /* the last one for quilts only */
 
     static ngx_str_t  known[] = {
         ngx_string("epochs"), ngx_string("permanent"),
         ngx_string("deletable"), ngx_string("force"),
-        ngx_string("encoding_type")
+        ngx_string("encoding_type"), ngx_string("quilt_version")
     };
+
+    nknown = sizeof(known) / sizeof(ngx_str_t) - (quilt ? 0 : 1);
 
     last = r->args.data + r->args.len;
 
@@ -291,7 +323,7 @@ ngx_walrus_publish_names(ngx_http_request_t *r, ngx_str_t *name)
             continue;
         }
 
-        for (i = 0; i < sizeof(known) / sizeof(ngx_str_t); i++) {
+        for (i = 0; i < nknown; i++) {
             if (name->len == known[i].len
                 && ngx_strncmp(name->data, known[i].data, name->len) == 0)
             {
@@ -299,7 +331,7 @@ ngx_walrus_publish_names(ngx_http_request_t *r, ngx_str_t *name)
             }
         }
 
-        if (i == sizeof(known) / sizeof(ngx_str_t)) {
+        if (i == nknown) {
             return NGX_DECLINED;
         }
 
@@ -392,7 +424,6 @@ ngx_walrus_publish_body(ngx_http_request_t *r)
 {
     off_t                           len;
     ngx_int_t                       rc;
-    ngx_uint_t                      inline_encode;
     ngx_walrus_publish_t           *ctx;
     ngx_walrus_gateway_loc_conf_t  *wlcf;
 
@@ -430,11 +461,6 @@ ngx_walrus_publish_body(ngx_http_request_t *r)
     /* a client that goes away ends the request and its subrequests */
     r->read_event_handler = ngx_http_test_reading;
 
-    ctx->enc.body = r->request_body->bufs;
-    ctx->enc.length = len;
-    ctx->enc.n = ctx->committee->params.n;
-    ctx->enc.segment_size = ctx->committee->segment_size;
-
     ctx->deadline.handler = ngx_walrus_publish_timeout;
     ctx->deadline.data = r;
     ctx->deadline.log = r->connection->log;
@@ -443,6 +469,33 @@ ngx_walrus_publish_body(ngx_http_request_t *r)
     ctx->retry.log = r->connection->log;
     ngx_add_timer(&ctx->deadline, wlcf->timeout);
 
+    /* a quilt is built first, in the thread pool; it is the blob */
+
+    if (ctx->quilt != NULL) {
+        (void) ngx_walrus_quilt_put_build(r, ctx);
+        return;
+    }
+
+    ngx_walrus_publish_encode(r, r->request_body->bufs, len);
+}
+
+
+void
+ngx_walrus_publish_encode(ngx_http_request_t *r, ngx_chain_t *body,
+    off_t len)
+{
+    ngx_uint_t                      inline_encode;
+    ngx_walrus_publish_t           *ctx;
+    ngx_walrus_gateway_loc_conf_t  *wlcf;
+
+    ctx = ngx_walrus_gateway_publish(r);
+    wlcf = ngx_walrus_gateway_loc_conf(r);
+
+    ctx->enc.body = body;
+    ctx->enc.length = len;
+    ctx->enc.n = ctx->committee->params.n;
+    ctx->enc.segment_size = ctx->committee->segment_size;
+
     r->write_event_handler = ngx_walrus_publish_encoded;
 
     inline_encode = (size_t) len <= wlcf->inline_size;
@@ -450,7 +503,7 @@ ngx_walrus_publish_body(ngx_http_request_t *r)
     ctx->enc.fd = ngx_walrus_spare_file_open(&wlcf->temp_path->name,
                                              r->connection->log);
     if (ctx->enc.fd == NGX_INVALID_FILE) {
-        ngx_http_finalize_request(r,
+        ngx_walrus_publish_finish(ctx,
             ngx_walrus_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                   NGX_WALRUS_DOMAIN_GATEWAY, "INTERNAL_ERROR",
                                   "the gateway cannot create a temp file"));

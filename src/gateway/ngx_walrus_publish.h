@@ -45,6 +45,10 @@ struct ngx_walrus_publish_s {
     ngx_walrus_encode_t       enc;
     ngx_file_t                file;
     ngx_temp_file_t           body_file;
+    ngx_walrus_quilt_put_t   *quilt;      /* PUT /v1/quilts */
+    ngx_file_t                quilt_file;  /* the quilt, the blob */
+    ngx_buf_t                 quilt_buf;
+    ngx_chain_t               quilt_chain;
     ngx_walrus_pub_phase_e    phase;
     ngx_uint_t                epochs;
     ngx_flag_t                permanent;
@@ -67,6 +71,7 @@ struct ngx_walrus_publish_s {
     u_char                    registration[WALRUS_REGISTRATION_LEN];
     uint32_t                  existing_end;  /* its registrations' latest */
     unsigned                  existing_end_known:1;
+    unsigned                  quilt_upload:1;  /* PUT /v1/quilts */
     unsigned                  timed_out:1;
     unsigned                  counted:1;
     unsigned                  is_lingering:1;
@@ -81,6 +86,10 @@ void ngx_walrus_publish_step(ngx_http_request_t *r);
 
 void ngx_walrus_publish_phase(ngx_walrus_publish_t *ctx,
     ngx_walrus_pub_phase_e phase);
+
+/* publish.c: encodes the blob of len bytes in body, then uploads it */
+void ngx_walrus_publish_encode(ngx_http_request_t *r, ngx_chain_t *body,
+    off_t len);
 
 /* publish.c: the answer is out (rc); the upload's slot is freed at once */
 void ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx, ngx_int_t rc);

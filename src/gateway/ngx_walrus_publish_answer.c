@@ -5,6 +5,7 @@
  */
 
 #include <ngx_walrus_publish.h>
+#include <ngx_walrus_quilt.h>
 #include <ngx_walrus_cache.h>
 #include <ngx_walrus_memo.h>
 #include <walrus_base64.h>
@@ -42,6 +43,9 @@
 
 /* closes the blob's object and the answer after the certificate */
 #define NGX_WALRUS_ANSWER_END  "}}\n"
+
+/* a quilt's answer: the blob's in it, then the patches */
+#define NGX_WALRUS_QUILT_ANSWER  "{\"blobStoreResult\":"
 
 
 /*
@@ -93,13 +97,25 @@ ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx, walrus_cert_t *cert,
            + ngx_walrus_cert_json_len(ctx->history, cert, len)
            + sizeof(NGX_WALRUS_ANSWER_END);
 
+    if (ctx->quilt != NULL) {
+        size += sizeof(NGX_WALRUS_QUILT_ANSWER)
+                + ngx_walrus_quilt_put_answer_len(ctx->quilt);
+    }
+
     body.data = ngx_pnalloc(r->pool, size);
     if (body.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    p = body.data;
+
+    if (ctx->quilt != NULL) {
+        p = ngx_cpymem(p, NGX_WALRUS_QUILT_ANSWER,
+                       sizeof(NGX_WALRUS_QUILT_ANSWER) - 1);
+    }
+
     if (created) {
-        p = ngx_sprintf(body.data, NGX_WALRUS_CREATED_JSON, epoch,
+        p = ngx_sprintf(p, NGX_WALRUS_CREATED_JSON, epoch,
                         ctx->enc.id_text, ctx->enc.length,
                         WALRUS_ENCODING_NAME, epoch, epoch,
                         epoch + (uint32_t) ctx->epochs, ctx->enc.encoded_size,
@@ -107,7 +123,7 @@ ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx, walrus_cert_t *cert,
                         ctx->enc.encoded_size, ctx->epochs);
 
     } else {
-        p = ngx_sprintf(body.data, NGX_WALRUS_CERTIFIED_JSON,
+        p = ngx_sprintf(p, NGX_WALRUS_CERTIFIED_JSON,
                         ctx->enc.id_text, ctx->enc.length);
 
         /* the stored registrations say it, not this request's epochs */
@@ -118,8 +134,17 @@ ngx_walrus_publish_respond(ngx_walrus_publish_t *ctx, walrus_cert_t *cert,
     }
 
     p = ngx_walrus_cert_json(p, ctx->history, cert, bytes, len);
-    p = ngx_cpymem(p, NGX_WALRUS_ANSWER_END,
-                   sizeof(NGX_WALRUS_ANSWER_END) - 1);
+
+    if (ctx->quilt != NULL) {
+        p = ngx_cpymem(p, "}}", 2);
+        p = ngx_walrus_quilt_put_answer(p, ctx->quilt, ctx->enc.blob_id);
+        *p++ = '\n';
+
+    } else {
+        p = ngx_cpymem(p, NGX_WALRUS_ANSWER_END,
+                       sizeof(NGX_WALRUS_ANSWER_END) - 1);
+    }
+
     body.len = p - body.data;
 
     return ngx_walrus_send_json(r, NGX_HTTP_OK, &body);

@@ -158,6 +158,13 @@ ngx_int_t ngx_walrus_lifetime_answer(ngx_walrus_read_t *ctx);
 ngx_int_t ngx_walrus_lifetime_cache_control(ngx_walrus_read_t *ctx);
 u_char *ngx_walrus_lifetime_bytes(ngx_walrus_read_t *ctx);
 
+/*
+ * Whether an If-Match, If-None-Match or If-Range value names the quoted
+ * entity tag `tag` (or is "*"); W/ tags count only where weak is 1
+ */
+ngx_uint_t ngx_walrus_etag_match(ngx_str_t *value, u_char *tag, size_t len,
+    ngx_uint_t weak);
+
 /* the content type a blob's first bytes show: a static string */
 const char *ngx_walrus_read_sniff(const u_char *first, size_t len);
 

@@ -193,10 +193,26 @@ ngx_walrus_read_range(ngx_walrus_read_t *ctx)
 }
 
 
-/* a quoted blob ID, a list of them, or "*" (W/ only where weak is 1) */
+/* the quoted blob ID, a list of them, or "*" (W/ only where weak is 1) */
 
 static ngx_uint_t
 ngx_walrus_etag_matches(ngx_walrus_read_t *ctx, ngx_str_t *value,
+    ngx_uint_t weak)
+{
+    u_char  tag[WALRUS_BLOB_ID_TEXT_LEN + 2];
+
+    tag[0] = '"';
+    ngx_memcpy(tag + 1, ctx->route.id_text, WALRUS_BLOB_ID_TEXT_LEN);
+    tag[WALRUS_BLOB_ID_TEXT_LEN + 1] = '"';
+
+    return ngx_walrus_etag_match(value, tag, sizeof(tag), weak);
+}
+
+
+/* an entity tag `tag` (quoted) in a list of them, or "*" */
+
+ngx_uint_t
+ngx_walrus_etag_match(ngx_str_t *value, u_char *tag, size_t len,
     ngx_uint_t weak)
 {
     u_char  *p, *last;
@@ -217,10 +233,9 @@ ngx_walrus_etag_matches(ngx_walrus_read_t *ctx, ngx_str_t *value,
             p += 2;
         }
 
-        if (last - p >= WALRUS_BLOB_ID_TEXT_LEN + 2 && *p == '"'
-            && p[WALRUS_BLOB_ID_TEXT_LEN + 1] == '"'
-            && ngx_strncmp(p + 1, ctx->route.id_text,
-                           WALRUS_BLOB_ID_TEXT_LEN) == 0)
+        if ((size_t) (last - p) >= len && ngx_strncmp(p, tag, len) == 0
+            && (p + len == last || p[len] == ',' || p[len] == ' '
+                || p[len] == '\t'))
         {
             return 1;
         }

@@ -88,7 +88,11 @@ typedef enum {
     NGX_WALRUS_ROUTE_INCONSISTENCY,     /* a node's proof (protocol 11.2) */
     NGX_WALRUS_ROUTE_EPOCH_READY,       /* a node's readiness (18.6) */
     NGX_WALRUS_ROUTE_LIVENESS,          /* GET /status: "OK" */
-    NGX_WALRUS_ROUTE_API                /* GET /v1/api: the OpenAPI text */
+    NGX_WALRUS_ROUTE_API,               /* GET /v1/api: the OpenAPI text */
+    NGX_WALRUS_ROUTE_QUILTS,            /* PUT /v1/quilts */
+    NGX_WALRUS_ROUTE_QUILT_PATCHES,     /* /v1/quilts/{id}/patches */
+    NGX_WALRUS_ROUTE_QUILT_FILE,        /* .../by-quilt-id/{id}/{name} */
+    NGX_WALRUS_ROUTE_QUILT_PATCH        /* .../by-quilt-patch-id/{id} */
 } ngx_walrus_route_e;
 
 
@@ -100,6 +104,8 @@ typedef struct {
     ngx_uint_t             node;        /* audit routes: a node index */
     uint8_t                blob_id[WALRUS_BLOB_ID_LEN];
     char                   id_text[WALRUS_BLOB_ID_TEXT_LEN + 1];
+    ngx_str_t              identifier;  /* QUILT_FILE: a file's name */
+    unsigned               patch;       /* QUILT_PATCH: its number */
     unsigned               stream:1;    /* /v1alpha/blobs/{id}/stream */
 } ngx_walrus_route_t;
 
@@ -120,7 +126,10 @@ char *ngx_walrus_conf_load_key(ngx_conf_t *cf, ngx_str_t *file,
     EVP_PKEY **key);
 
 
-/* NGX_OK, NGX_DECLINED (no such path) or NGX_ERROR (bad blob ID) */
+/*
+ * NGX_OK, NGX_DECLINED (no such path) or NGX_ERROR (bad blob ID, or bad
+ * patch ID when rt->kind is NGX_WALRUS_ROUTE_QUILT_PATCH)
+ */
 ngx_int_t ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt);
 
 /* sends len bytes at data (living as long as the request) of type */

@@ -498,7 +498,9 @@ done:
     ngx_queue_insert_tail(&call->fanout->done, &call->queue);
     call->queued = 1;
 
-    return ngx_http_post_request(sr->main, NULL) == NGX_OK ? rc : NGX_ERROR;
+    /* the request that made the call: a subrequest itself in quilt reads */
+
+    return ngx_http_post_request(sr->parent, NULL) == NGX_OK ? rc : NGX_ERROR;
 }
 
 

@@ -1,14 +1,20 @@
 /*
  * The HTTP API paths: /v1/health, /v1/certified, /v1/blobs,
- * /v1/blobs/{id}[/...], the audits' /v1/audit/... of nodes and the
+ * /v1/blobs/{id}[/...], the quilts' /v1/quilts[/...] and
+ * /v1/blobs/by-quilt-.../..., the audits' /v1/audit/... of nodes and the
  * gateway's /v1/audits[/...].
  */
 
 #include <ngx_walrus.h>
 #include <walrus_metadata.h>
+#include <walrus_quilt.h>
 
 
 static ngx_int_t ngx_walrus_route_stream(u_char *p, u_char *last,
+    ngx_walrus_route_t *rt);
+static ngx_int_t ngx_walrus_route_quilts(u_char *p, u_char *last,
+    ngx_walrus_route_t *rt);
+static ngx_int_t ngx_walrus_route_by_quilt(u_char *p, u_char *last,
     ngx_walrus_route_t *rt);
 static ngx_int_t ngx_walrus_route_pair(u_char *p, u_char *last,
     ngx_walrus_route_t *rt);
@@ -33,6 +39,7 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
     static ngx_str_t  alpha = ngx_string("/v1alpha/blobs/");
     static ngx_str_t  audit = ngx_string("/v1/audit/");
     static ngx_str_t  audits = ngx_string("/v1/audits/");
+    static ngx_str_t  quilts = ngx_string("/v1/quilts");
 
     static const struct {
         ngx_str_t            path;
@@ -80,6 +87,12 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
         return ngx_walrus_route_stream(p + alpha.len, last, rt);
     }
 
+    if (uri->len >= quilts.len
+        && ngx_strncmp(p, quilts.data, quilts.len) == 0)
+    {
+        return ngx_walrus_route_quilts(p + quilts.len, last, rt);
+    }
+
     if (uri->len < blobs.len
         || ngx_strncmp(p, blobs.data, blobs.len) != 0)
     {
@@ -95,6 +108,13 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
 
     if (*p++ != '/') {
         return NGX_DECLINED;
+    }
+
+    if ((size_t) (last - p) > sizeof("by-quilt-") - 1
+        && ngx_strncmp(p, "by-quilt-", sizeof("by-quilt-") - 1) == 0)
+    {
+        return ngx_walrus_route_by_quilt(p + sizeof("by-quilt-") - 1, last,
+                                         rt);
     }
 
     slash = ngx_strlchr(p, last, '/');
@@ -210,6 +230,102 @@ ngx_walrus_route_stream(u_char *p, u_char *last, ngx_walrus_route_t *rt)
     walrus_blob_id_format(rt->blob_id, rt->id_text);
     rt->kind = NGX_WALRUS_ROUTE_BLOB;
     rt->stream = 1;
+
+    return NGX_OK;
+}
+
+
+/* after "/v1/quilts": nothing, "/" or "/{quilt_id}/patches" */
+
+static ngx_int_t
+ngx_walrus_route_quilts(u_char *p, u_char *last, ngx_walrus_route_t *rt)
+{
+    u_char  *slash;
+
+    if (p == last || (p + 1 == last && *p == '/')) {
+        rt->kind = NGX_WALRUS_ROUTE_QUILTS;
+        return NGX_OK;
+    }
+
+    if (*p++ != '/') {
+        return NGX_DECLINED;
+    }
+
+    slash = ngx_strlchr(p, last, '/');
+
+    if (slash == NULL
+        || (size_t) (last - slash) != sizeof("/patches") - 1
+        || ngx_strncmp(slash, "/patches", sizeof("/patches") - 1) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    rt->kind = NGX_WALRUS_ROUTE_QUILT_PATCHES;
+
+    if (walrus_blob_id_parse((char *) p, slash - p, rt->blob_id)
+        != WALRUS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    walrus_blob_id_format(rt->blob_id, rt->id_text);
+
+    return NGX_OK;
+}
+
+
+/*
+ * After "/v1/blobs/by-quilt-": "id/{quilt_id}/{identifier}" (the rest of
+ * the path, slashes included) or "patch-id/{patch_id}"
+ */
+
+static ngx_int_t
+ngx_walrus_route_by_quilt(u_char *p, u_char *last, ngx_walrus_route_t *rt)
+{
+    u_char  *slash;
+
+    if ((size_t) (last - p) > sizeof("patch-id/") - 1
+        && ngx_strncmp(p, "patch-id/", sizeof("patch-id/") - 1) == 0)
+    {
+        p += sizeof("patch-id/") - 1;
+        rt->kind = NGX_WALRUS_ROUTE_QUILT_PATCH;
+
+        if (walrus_quilt_patch_id_parse((char *) p, last - p, rt->blob_id,
+                                        &rt->patch)
+            != WALRUS_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        walrus_blob_id_format(rt->blob_id, rt->id_text);
+
+        return NGX_OK;
+    }
+
+    if ((size_t) (last - p) <= sizeof("id/") - 1
+        || ngx_strncmp(p, "id/", sizeof("id/") - 1) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    p += sizeof("id/") - 1;
+
+    slash = ngx_strlchr(p, last, '/');
+    if (slash == NULL || slash + 1 == last) {
+        return NGX_DECLINED;
+    }
+
+    rt->kind = NGX_WALRUS_ROUTE_QUILT_FILE;
+
+    if (walrus_blob_id_parse((char *) p, slash - p, rt->blob_id)
+        != WALRUS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    walrus_blob_id_format(rt->blob_id, rt->id_text);
+    rt->identifier.data = slash + 1;
+    rt->identifier.len = last - slash - 1;
 
     return NGX_OK;
 }

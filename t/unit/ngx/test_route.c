@@ -10,6 +10,7 @@
 
 #include <ngx_walrus.h>
 #include <walrus_metadata.h>
+#include <walrus_quilt.h>
 
 #include <tap.h>
 
@@ -75,6 +76,60 @@ test_stream(void)
            "a malformed blob ID: an error");
     is_int(parse("/v1alpha/blobs/", &rt), NGX_DECLINED,
            "nothing after the prefix: declined");
+}
+
+
+static void
+test_quilts(void)
+{
+    char                path[256], pid[WALRUS_QUILT_PATCH_ID_TEXT_LEN + 1];
+    ngx_walrus_route_t  rt;
+
+    is_int(parse("/v1/quilts", &rt), NGX_OK, "/v1/quilts");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_QUILTS, "... is the quilt upload");
+    is_int(parse("/v1/quilts/", &rt), NGX_OK, "/v1/quilts/");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_QUILTS, "... too");
+    is_int(parse("/v1/quiltsx", &rt), NGX_DECLINED, "/v1/quiltsx declined");
+
+    snprintf(path, sizeof(path), "/v1/quilts/%s/patches", id_text);
+    is_int(parse(path, &rt), NGX_OK, "/v1/quilts/<id>/patches");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_QUILT_PATCHES, "... the patch list");
+    ok(strcmp(rt.id_text, id_text) == 0, "... of the quilt");
+    snprintf(path, sizeof(path), "/v1/quilts/%s", id_text);
+    is_int(parse(path, &rt), NGX_DECLINED, "/v1/quilts/<id>: declined");
+    snprintf(path, sizeof(path), "/v1/quilts/%s/patches/", id_text);
+    is_int(parse(path, &rt), NGX_DECLINED, "a trailing slash: declined");
+    is_int(parse("/v1/quilts/bad/patches", &rt), NGX_ERROR,
+           "a malformed quilt ID: an error");
+
+    snprintf(path, sizeof(path), "/v1/blobs/by-quilt-id/%s/a/b.txt",
+             id_text);
+    is_int(parse(path, &rt), NGX_OK, "by-quilt-id/<id>/a/b.txt");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_QUILT_FILE, "... a file by name");
+    ok(rt.identifier.len == 7
+       && memcmp(rt.identifier.data, "a/b.txt", 7) == 0,
+       "... the identifier is the rest of the path");
+    ok(memcmp(rt.blob_id, id, sizeof(id)) == 0, "... of the quilt");
+    snprintf(path, sizeof(path), "/v1/blobs/by-quilt-id/%s/", id_text);
+    is_int(parse(path, &rt), NGX_DECLINED, "no identifier: declined");
+    snprintf(path, sizeof(path), "/v1/blobs/by-quilt-id/%s", id_text);
+    is_int(parse(path, &rt), NGX_DECLINED, "no slash: declined");
+    is_int(parse("/v1/blobs/by-quilt-id/bad/x", &rt), NGX_ERROR,
+           "a malformed quilt ID: an error");
+
+    walrus_quilt_patch_id_format(id, 7, pid);
+    pid[WALRUS_QUILT_PATCH_ID_TEXT_LEN] = '\0';
+    snprintf(path, sizeof(path), "/v1/blobs/by-quilt-patch-id/%s", pid);
+    is_int(parse(path, &rt), NGX_OK, "by-quilt-patch-id/<patch id>");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_QUILT_PATCH, "... a patch");
+    is_int(rt.patch, 7, "... its number");
+    ok(strcmp(rt.id_text, id_text) == 0, "... of the quilt");
+    memset(&rt, 0, sizeof(rt));
+    is_int(parse("/v1/blobs/by-quilt-patch-id/short", &rt), NGX_ERROR,
+           "a malformed patch ID: an error");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_QUILT_PATCH, "... named as one");
+    snprintf(path, sizeof(path), "/v1/blobs/by-quilt-patch-id/%s", id_text);
+    is_int(parse(path, &rt), NGX_ERROR, "a blob ID is no patch ID");
 }
 
 
@@ -361,6 +416,7 @@ main(void)
 
     test_fixed();
     test_stream();
+    test_quilts();
     test_blob();
     test_slivers();
     test_audit();
