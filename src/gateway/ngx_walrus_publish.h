@@ -88,6 +88,14 @@ void ngx_walrus_publish_phase(ngx_walrus_publish_t *ctx,
     ngx_walrus_pub_phase_e phase);
 
 /* publish.c: encodes the blob of len bytes in body, then uploads it */
+/*
+ * The upload's query parameters into ctx (ngx_walrus_publish_args.c):
+ * NGX_ERROR with the reason and a message in msg for a refusal
+ */
+ngx_int_t ngx_walrus_publish_args(ngx_http_request_t *r,
+    ngx_walrus_publish_t *ctx, ngx_uint_t quilt, u_char *msg, size_t size,
+    const char **reason);
+
 void ngx_walrus_publish_encode(ngx_http_request_t *r, ngx_chain_t *body,
     off_t len);
 
