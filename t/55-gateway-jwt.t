@@ -2,7 +2,8 @@
 # each claim accepted and refused, wrong keys and algorithms ("none"),
 # malformed tokens, the token IDs used once in a worker, across two
 # gateways sharing one Redis, with Redis down or hung, and the
-# conf.d/public-gateway.conf recipe limiting uploads with 429 JSON.
+# conf.d/public-gateway.conf recipe limiting uploads and connections
+# with 429 JSON.
 # Tokens are made here: HMAC with Digest::SHA, signatures with openssl.
 
 use strict;
@@ -16,6 +17,7 @@ use JSON::PP;
 use MIME::Base64 qw(encode_base64url);
 use Digest::SHA qw(hmac_sha256);
 use Time::HiRes qw(time sleep);
+use IO::Socket::INET;
 use WalrusTest;
 
 my $t = WalrusTest->new(n => 4, segment_size => 4096);
@@ -409,6 +411,31 @@ ok($seen{429} && $seen{429} >= 10, "... then 429 ($seen{429})");
 is($json_429, $seen{429}, '... as JSON in the error model, not HTML');
 is($t->request('GET', "$gw/v1/blobs/$id")->{status}, 200,
    '... while reads go on');
+$t->stop;
+
+# connections: the recipe with limit_conn 2 instead of 64.  An upload
+# refused for its token keeps its request (and the connection's count)
+# until nginx has read and dropped the body the client still owes.
+(my $conn = $recipe) =~ s{limit_conn walrus_connections 64;}
+                         {limit_conn walrus_connections 2;} or die;
+$t->write_config(http => $conn)->run;
+my @held;
+for (1 .. 2) {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $t->gateway_port)
+        or die "connect: $!";
+    print $s "PUT /v1/blobs HTTP/1.1\r\nHost: gw\r\n"
+        . "Content-Length: 1000000\r\n\r\n";
+    my $line = <$s> // '';
+    like($line, qr{^HTTP/1\.1 401}, "held upload $_ refused, body owed");
+    push @held, $s;
+}
+$res = $t->request('GET', "$gw/v1/health");
+is($res->{status}, 429, 'a third connection: 429');
+is(reason($res), 'RATE_LIMITED', '... RATE_LIMITED, JSON');
+close $_ for @held;
+ok(eventually(sub { $t->request('GET', "$gw/v1/health")->{status} == 200 }),
+   'the two closed: served again');
 $t->stop;
 
 done_testing();
