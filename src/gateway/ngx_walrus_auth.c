@@ -63,7 +63,9 @@ ngx_walrus_auth_upload(ngx_http_request_t *r, ngx_uint_t epochs,
 
     if (rc == WALRUS_JWT_OK) {
         rc = walrus_jwt_check_upload(&auth->claims,
-                                     r->headers_in.content_length_n,
+                                     r->headers_in.content_length_n >= 0
+                                     ? r->headers_in.content_length_n
+                                     : WALRUS_JWT_UNSET,
                                      epochs, &why);
     }
 
@@ -116,7 +118,9 @@ ngx_walrus_auth_bearer(ngx_http_request_t *r, ngx_str_t *token)
         return NULL;
     }
 
-    for (p += 7; p < last && *p == ' '; p++) { /* void */ }
+    for (p += 7; p < last && *p == ' '; p++) {
+        /* void */
+    }
 
     while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
         last--;
