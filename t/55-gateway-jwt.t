@@ -288,6 +288,18 @@ for my $case (['EdDSA', 'ed'], ['RS256', 'rs'], ['ES256', 'es']) {
     $t->stop;
 }
 
+# two keys (an issuer rotating its key): tokens of either pass
+(my $two = $GATEWAY) =~ s{(walrus_gateway_jwt_key HS256 [^\n]*\n)}
+                         {$1            walrus_gateway_jwt_key EdDSA %%DIR%%/ed.pub;\n};
+$t->write_config(gateway => $two)->run;
+accepted($gw, hs256(claims()), 'keys HS256 and EdDSA: an HS256 token');
+accepted($gw, signed('EdDSA', "$dir/ed.key", claims()), '... an EdDSA token');
+refused($gw, signed('EdDSA', "$dir/ed-other.key", claims()), 401,
+        'INVALID_SIGNATURE', '... not an EdDSA token of a third key');
+refused($gw, signed('RS256', "$dir/rs.key", claims()), 401,
+        'INVALID_SIGNATURE', '... nor an RS256 token');
+$t->stop;
+
 # a key that does not fit its algorithm stops nginx -t (whose [emerg]
 # lines go to the error log)
 $t->allow_log(qr/\[emerg\] .*cannot load the \w+ key/);

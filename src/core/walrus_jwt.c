@@ -96,13 +96,6 @@ walrus_jwt_alg_parse(const char *name, walrus_jwt_alg_e *alg)
 
 
 const char *
-walrus_jwt_alg_name(walrus_jwt_alg_e alg)
-{
-    return walrus_jwt_algs[alg].name;
-}
-
-
-const char *
 walrus_jwt_reason(int rc)
 {
     return walrus_jwt_errors[rc].reason;
@@ -311,13 +304,15 @@ walrus_jwt_part(const char *p, size_t len)
 
 
 int
-walrus_jwt_verify(const walrus_jwt_key_t *key, const char *token,
-    size_t len, int64_t now, int64_t leeway, walrus_jwt_claims_t *claims,
-    const char **why)
+walrus_jwt_verify(walrus_jwt_key_t *const *keys, size_t nkeys,
+    const char *token, size_t len, int64_t now, int64_t leeway,
+    walrus_jwt_claims_t *claims, const char **why)
 {
-    int          rc;
-    json_t      *header, *payload, *alg;
-    const char  *dot1, *dot2;
+    int                rc;
+    size_t             i;
+    json_t            *header, *payload, *alg;
+    const char        *dot1, *dot2;
+    walrus_jwt_alg_e   talg;
 
     memset(claims, 0, sizeof(walrus_jwt_claims_t));
 
@@ -349,12 +344,22 @@ walrus_jwt_verify(const walrus_jwt_key_t *key, const char *token,
         return WALRUS_JWT_MALFORMED;
     }
 
-    /* the key decides the algorithm, never the token ("none" included) */
+    /*
+     * the keys decide the algorithms, never the token ("none" included):
+     * a token is checked only with the keys of the algorithm it names
+     */
 
-    if (strcmp(json_string_value(alg), walrus_jwt_algs[key->alg].name) != 0)
-    {
+    for (i = 0; i < nkeys; i++) {
+        if (walrus_jwt_alg_parse(json_string_value(alg), &talg) == WALRUS_OK
+            && keys[i]->alg == talg)
+        {
+            break;
+        }
+    }
+
+    if (i == nkeys) {
         json_decref(header);
-        *why = "the token's algorithm is not the one this gateway accepts";
+        *why = "the token's algorithm is not one this gateway accepts";
         return WALRUS_JWT_ALG;
     }
 
@@ -380,10 +385,19 @@ walrus_jwt_verify(const walrus_jwt_key_t *key, const char *token,
         return WALRUS_JWT_ALG;
     }
 
-    if (walrus_jwt_signature(key, token, len, dot2 - token) != WALRUS_OK) {
+    for (i = 0; i < nkeys; i++) {
+        if (keys[i]->alg == talg
+            && walrus_jwt_signature(keys[i], token, len, dot2 - token)
+               == WALRUS_OK)
+        {
+            break;
+        }
+    }
+
+    if (i == nkeys) {
         json_decref(payload);
         *why = "the token's signature does not verify with this gateway's "
-               "key";
+               "keys";
         return WALRUS_JWT_SIGNATURE;
     }
 

@@ -58,7 +58,8 @@ ngx_walrus_auth_upload(ngx_http_request_t *r, ngx_uint_t epochs,
 
     now = ngx_time();
 
-    rc = walrus_jwt_verify(alcf->key, (char *) token.data, token.len, now,
+    rc = walrus_jwt_verify(alcf->keys->elts, alcf->keys->nelts,
+                           (char *) token.data, token.len, now,
                            alcf->leeway, &auth->claims, &why);
 
     if (rc == WALRUS_JWT_OK) {
@@ -83,10 +84,9 @@ ngx_walrus_auth_upload(ngx_http_request_t *r, ngx_uint_t epochs,
         ttl = 1;
     }
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "walrus: token \"%s\" of %s verified, its ID kept %T s",
-                   auth->claims.jti, walrus_jwt_alg_name(alcf->key->alg),
-                   ttl);
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "walrus: token \"%s\" verified, its ID kept %T s",
+                   auth->claims.jti, ttl);
 
     replay = ngx_walrus_auth_replay(r, auth, ttl);
 
