@@ -143,6 +143,7 @@ my $GATEWAY = <<'EOF';
             walrus_gateway_jwt on;
             walrus_gateway_jwt_key HS256 %%DIR%%/jwt.secret;
             walrus_gateway_jwt_leeway 60s;
+            walrus_gateway_jwt_max_lifetime 1h;
         }
 EOF
 
@@ -215,6 +216,9 @@ accepted($gw, hs256(claims(iat => $now + 10)), 'issued 10 s ahead (leeway)');
 accepted($gw, hs256(claims(iat => $now - 10)), 'issued 10 s ago');
 refused($gw, hs256(claims(nbf => $now + 600)), 401, 'INVALID_TIMESTAMP',
         'not before 10 minutes ahead');
+refused($gw, hs256(claims(exp => $now + 7200)), 401, 'INVALID_EXPIRATION',
+        'valid for 2 hours, max_lifetime 1h');
+accepted($gw, hs256(claims(exp => $now + 3000)), 'valid for 50 minutes');
 
 # sizes: Content-Length first, a chunked body once read
 my $body = blob_of(100, 7);

@@ -73,7 +73,8 @@ static const struct {
     { "SIZE_INCORRECT", 403 },
     { "INVALID_EPOCHS", 403 },
     { "EPOCHS_ABOVE_MAX", 403 },
-    { "MISSING_SEND_OBJECT_TO", 403 }
+    { "MISSING_SEND_OBJECT_TO", 403 },
+    { "INVALID_EXPIRATION", 401 }
 };
 
 
@@ -550,6 +551,19 @@ walrus_jwt_claims(json_t *payload, walrus_jwt_claims_t *c, const char **why)
     c->jti[c->jti_len] = '\0';
 
     c->send_object_to = json_object_get(payload, "send_object_to") != NULL;
+
+    return WALRUS_JWT_OK;
+}
+
+
+int
+walrus_jwt_check_lifetime(const walrus_jwt_claims_t *c, int64_t now,
+    int64_t max_lifetime, int64_t leeway, const char **why)
+{
+    if (max_lifetime > 0 && c->exp - now > max_lifetime + leeway) {
+        *why = "the token expires later than this gateway accepts";
+        return WALRUS_JWT_LIFETIME;
+    }
 
     return WALRUS_JWT_OK;
 }

@@ -63,6 +63,12 @@ ngx_walrus_auth_upload(ngx_http_request_t *r, ngx_uint_t epochs,
                            alcf->leeway, &auth->claims, &why);
 
     if (rc == WALRUS_JWT_OK) {
+        rc = walrus_jwt_check_lifetime(&auth->claims, now,
+                                       alcf->max_lifetime, alcf->leeway,
+                                       &why);
+    }
+
+    if (rc == WALRUS_JWT_OK) {
         rc = walrus_jwt_check_upload(&auth->claims,
                                      r->headers_in.content_length_n >= 0
                                      ? r->headers_in.content_length_n

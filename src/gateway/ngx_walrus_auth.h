@@ -25,6 +25,7 @@ typedef struct {
     ngx_flag_t             enable;
     ngx_array_t           *keys;        /* of walrus_jwt_key_t * */
     time_t                 leeway;
+    time_t                 max_lifetime;  /* 0: any */
 } ngx_walrus_auth_loc_conf_t;
 
 

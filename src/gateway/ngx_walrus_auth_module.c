@@ -40,6 +40,13 @@ static ngx_command_t  ngx_walrus_auth_commands[] = {
       offsetof(ngx_walrus_auth_loc_conf_t, leeway),
       NULL },
 
+    { ngx_string("walrus_gateway_jwt_max_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_auth_loc_conf_t, max_lifetime),
+      NULL },
+
     { ngx_string("walrus_gateway_jwt_replay_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -122,6 +129,7 @@ ngx_walrus_auth_create_loc_conf(ngx_conf_t *cf)
 
     alcf->enable = NGX_CONF_UNSET;
     alcf->leeway = NGX_CONF_UNSET;
+    alcf->max_lifetime = NGX_CONF_UNSET;
 
     return alcf;
 }
@@ -137,6 +145,7 @@ ngx_walrus_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     /* clocks of token issuers and gateways differ; as jsonwebtoken */
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 60);
+    ngx_conf_merge_sec_value(conf->max_lifetime, prev->max_lifetime, 0);
 
     /* keys set here replace the inherited ones, as nginx's arrays do */
     if (conf->keys == NULL) {

@@ -467,6 +467,18 @@ walrus_test_upload(void)
     is_int(walrus_jwt_check_upload(&c, 1, 1, &why),
            WALRUS_JWT_SEND_OBJECT_TO, "send_object_to cannot be honoured");
 
+    c.exp = NOW + 3660;
+    is_int(walrus_jwt_check_lifetime(&c, NOW, 3600, 60, &why), WALRUS_JWT_OK,
+           "lifetime: an hour and the leeway");
+    c.exp++;
+    is_int(walrus_jwt_check_lifetime(&c, NOW, 3600, 60, &why),
+           WALRUS_JWT_LIFETIME, "lifetime: a second more");
+    is_int(walrus_jwt_check_lifetime(&c, NOW, 0, 60, &why), WALRUS_JWT_OK,
+           "lifetime: no limit");
+    c.exp = INT64_MAX;
+    is_int(walrus_jwt_check_lifetime(&c, NOW, 3600, 60, &why),
+           WALRUS_JWT_LIFETIME, "lifetime: the largest exp");
+
     ok(strcmp(walrus_jwt_reason(WALRUS_JWT_EXPIRED), "EXPIRED_SIGNATURE")
        == 0 && walrus_jwt_status(WALRUS_JWT_EXPIRED) == 401,
        "expired: 401 EXPIRED_SIGNATURE");
