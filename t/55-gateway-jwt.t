@@ -170,6 +170,25 @@ my $blob = blob_of(1000, 1);
 is($code, 200, 'a good HS256 token: stored');
 my $id = id_of($d);
 blob_is($t->get_blob($id), $blob, 'reads need no token');
+
+# quilts are uploads too (PUT /v1/quilts goes through the same check)
+my $QB = 'quilt-boundary-55';
+my $quilt = "--$QB\r\nContent-Disposition: form-data; name=\"a.txt\"; "
+          . "filename=\"a.txt\"\r\n\r\nquilt file a\r\n--$QB--\r\n";
+for my $case ([undef, 401, 'MISSING_TOKEN', 'a quilt without a token'],
+              [hs256(claims(max_size => 10)), 403, 'MAX_SIZE_EXCEEDED',
+               'a quilt over the token\'s max_size'],
+              [hs256(claims()), 200, '', 'a quilt with a good token'])
+{
+    my ($tok, $status, $reason, $what) = @$case;
+    my %h = ('Content-Type' => "multipart/form-data; boundary=$QB");
+    $h{Authorization} = "Bearer $tok" if defined $tok;
+    my $r = $t->request('PUT', "$gw/v1/quilts", $quilt, \%h);
+    my $qd = eval { JSON::PP->new->decode($r->{content}) } || {};
+    is($r->{status}, $status, "$what: $status") or diag($r->{content});
+    is(why($qd), $reason, "... $reason") if $reason ne '';
+    ok($qd->{blobStoreResult}, '... stored as a quilt') if $status == 200;
+}
 $res = refused($gw, $token, 401, 'TOKEN_ALREADY_USED', 'the same token again',
                body => $blob);
 like($res->{headers}{'www-authenticate'}, qr/error="invalid_token"/,
