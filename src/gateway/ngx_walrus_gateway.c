@@ -48,6 +48,12 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
         return ngx_walrus_publish(r);
     }
 
+    if (rc == NGX_OK && rt.kind == NGX_WALRUS_ROUTE_CONCAT
+        && r->method == NGX_HTTP_POST)
+    {
+        return ngx_walrus_concat(r);
+    }
+
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -70,7 +76,8 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
             && rt.kind != NGX_WALRUS_ROUTE_AUDITS_CERT
             && rt.kind != NGX_WALRUS_ROUTE_AUDITS_FRAUD
             && rt.kind != NGX_WALRUS_ROUTE_LIVENESS
-            && rt.kind != NGX_WALRUS_ROUTE_API))
+            && rt.kind != NGX_WALRUS_ROUTE_API
+            && rt.kind != NGX_WALRUS_ROUTE_CONCAT))
     {
         return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
                                      NGX_WALRUS_DOMAIN_GATEWAY,
@@ -87,7 +94,14 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
     }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_walrus_gateway_not_allowed(r, "GET, HEAD, OPTIONS");
+        return ngx_walrus_gateway_not_allowed(r,
+                                    rt.kind == NGX_WALRUS_ROUTE_CONCAT
+                                    ? "GET, HEAD, POST, OPTIONS"
+                                    : "GET, HEAD, OPTIONS");
+    }
+
+    if (rt.kind == NGX_WALRUS_ROUTE_CONCAT) {
+        return ngx_walrus_concat(r);
     }
 
     if (rt.kind == NGX_WALRUS_ROUTE_AUDITS
@@ -174,7 +188,8 @@ ngx_walrus_gateway_preflight(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     const char  *methods;
 
     methods = rt->kind == NGX_WALRUS_ROUTE_BLOBS ? "PUT, OPTIONS"
-                                                 : "GET, HEAD, OPTIONS";
+              : rt->kind == NGX_WALRUS_ROUTE_CONCAT ? "GET, HEAD, POST, OPTIONS"
+              : "GET, HEAD, OPTIONS";
 
     if (ngx_walrus_add_header(r, "Access-Control-Allow-Methods",
                               (u_char *) methods, ngx_strlen(methods))

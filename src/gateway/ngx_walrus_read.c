@@ -429,7 +429,13 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
         b->last = seg->out + to;
         b->memory = 1;
         b->flush = 1;
-        b->last_buf = ctx->next_send == ctx->last_seg;
+
+        /* a subrequest's last byte is not its parent's (a concatenation) */
+
+        if (ctx->next_send == ctx->last_seg) {
+            b->last_buf = (r == r->main);
+            b->last_in_chain = 1;
+        }
 
         seg->buf = b;
         out.buf = b;

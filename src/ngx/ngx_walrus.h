@@ -88,7 +88,8 @@ typedef enum {
     NGX_WALRUS_ROUTE_INCONSISTENCY,     /* a node's proof (protocol 11.2) */
     NGX_WALRUS_ROUTE_EPOCH_READY,       /* a node's readiness (18.6) */
     NGX_WALRUS_ROUTE_LIVENESS,          /* GET /status: "OK" */
-    NGX_WALRUS_ROUTE_API                /* GET /v1/api: the OpenAPI text */
+    NGX_WALRUS_ROUTE_API,               /* GET /v1/api: the OpenAPI text */
+    NGX_WALRUS_ROUTE_CONCAT             /* /v1alpha/blobs/concat */
 } ngx_walrus_route_e;
 
 
