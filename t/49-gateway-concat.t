@@ -240,6 +240,23 @@ my $growth = (WalrusTest::peak_rss($worker) - $before) / 1024;
 cmp_ok($growth, '<', 8,
        sprintf('the worker grew by %.1f MiB sending 60 MiB', $growth));
 
+# a client that goes away mid-stream: the request ends, the next is served
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $t->gateway_port) or die $!;
+    print $s "GET /v1alpha/blobs/concat?ids=" . join(',', @large_ids)
+        . " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    my $got = '';
+    my $sel = IO::Select->new($s);
+    while (length $got < 100_000 && $sel->can_read(20)) {
+        sysread($s, $got, 65536, length $got) or last;
+    }
+    like($got, qr{^HTTP/1\.1 200}, 'a client reads the start of 60 MiB');
+    close $s;
+    sleep 0.5;
+    blob_is(concat_get(\@ids), $all, '... and leaves: the next is served');
+}
+
 # --- the nodes stop under a read -----------------------------------------------
 
 # a gateway of its own, so that the nodes' nginx can stop under it
