@@ -236,9 +236,14 @@ ok($res->{status} == 200 && $res->{content} eq join('', @large),
    'the concatenation of 3 x 20 MiB is whole');
 my $growth = (WalrusTest::peak_rss($worker) - $before) / 1024;
 
-# holding one blob would take 20 MiB, the three 60
-cmp_ok($growth, '<', 8,
-       sprintf('the worker grew by %.1f MiB sending 60 MiB', $growth));
+# holding one blob would take 20 MiB, the three 60 (a sanitizer's or
+# valgrind's memory says nothing of the module's)
+SKIP: {
+    skip 'memory is measured without sanitizers or valgrind', 1
+        if $WalrusTest::SANITIZE || $ENV{WALRUS_VALGRIND};
+    cmp_ok($growth, '<', 8,
+           sprintf('the worker grew by %.1f MiB sending 60 MiB', $growth));
+}
 
 # a client that goes away mid-stream: the request ends, the next is served
 {
