@@ -19,8 +19,11 @@
 #     }
 #     server { location / { walrus_node; ... } }  # nodes 0..6
 #
-# and a second gateway in an nginx of its own (start_gateway), for the
-# nodes to stop under a read.
+# a second gateway in an nginx of its own (start_gateway), for the nodes
+# to stop under a read; and at the end the same with
+#
+#     walrus_redis 127.0.0.1:PORT;        # at the http level
+#     walrus_worker_cache_size 0;
 
 use strict;
 use warnings;
@@ -303,5 +306,27 @@ like(WalrusTest::read_file($t->dir . '/g2/logs/error.log') // '',
      qr/concat: blob \S+ failed .* closing the connection/,
      '... saying which blob failed');
 $t->stop_gateway('g2');
+
+# --- Redis: the checks take metadata and certificates from it ----------------
+
+# the worker's cache off, so that each check asks Redis first
+$t->start_redis;
+$t->write_config(gateway => 1, http => <<'EOF')->run;
+    walrus_redis 127.0.0.1:%%REDIS_PORT%%;
+    walrus_worker_cache_size 0;
+EOF
+my $gets0 = $t->metadata_gets;
+blob_is(concat_get(\@ids), $all, 'with Redis: the concatenation');
+cmp_ok($t->metadata_gets, '>', $gets0, '... the metadata from the nodes');
+ok(eventually(sub { !grep { !$t->redis('EXISTS', "walrus:m:$_") } @ids }),
+   '... its blobs\' metadata cached in Redis');
+my $gets = $t->metadata_gets;
+blob_is(concat_get(\@ids), $all, '... and again');
+is($t->metadata_gets, $gets, '... with no metadata asked of the nodes');
+$res = concat_get([ $ids[0], $unknown ]);
+is($res->{status} . ' ' . WalrusTest::reason($res), '404 BLOB_NOT_FOUND',
+   '... an unknown ID still answers 404');
+$t->stop;
+$t->stop_redis;
 
 done_testing;
