@@ -86,6 +86,15 @@ is_deeply([ sort grep { !$g13_success{$_} && !/^OPTIONS any/ } keys %g2 ],
 is_deeply([ sort grep { !$g2{$_} && !/^OPTIONS / } keys %g13_success ], [],
           '... and each success of G13 is in G2');
 
+# every reason of the gateway's errors (G9) has its rows
+my ($g9) = $doc =~ /^## G9\..*?\n(\| reason \|.*?)\n\n/ms;
+my %g9 = map { $_ => 1 } map { /`([A-Z_]+)`/g }
+         map { (split /\|/)[1] // '' } split /\n/, $g9 // '';
+my %reasons = map { $_->{reason} => 1 } @rows;
+ok(keys %g9 > 20, scalar(keys %g9) . ' reasons in G9');
+is_deeply([ sort grep { !$reasons{$_} } keys %g9 ], [],
+          'each reason of G9 has rows in G13');
+
 sub route_of {
     my ($path) = @_;
     $path =~ s/\?.*//;

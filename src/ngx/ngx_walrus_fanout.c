@@ -169,7 +169,9 @@ ngx_walrus_fanout_add(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     ngx_queue_insert_tail(&fo->running, &call->running);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "walrus: %s %V%V", method == NGX_HTTP_PUT ? "PUT" : "GET",
+                   "walrus: %s %V%V",
+                   method == NGX_HTTP_PUT ? "PUT"
+                   : method == NGX_HTTP_HEAD ? "HEAD" : "GET",
                    &call->location, &call->node_uri);
 
     if (arena != NULL) {
