@@ -114,6 +114,9 @@ ngx_walrus_concat(ngx_http_request_t *r)
         return ngx_walrus_concat_refused(r, &ctx->ids);
     }
 
+    /* the IDs are good: the write handler moves the checks on from now */
+
+    r->write_event_handler = ngx_walrus_concat_step;
     r->main->count++;
     ngx_walrus_concat_step(r);
 
@@ -141,8 +144,6 @@ ngx_walrus_concat_init(ngx_http_request_t *r)
     cln->data = ctx;
 
     ngx_walrus_gateway_ctx(r)->concat = ctx;
-
-    r->write_event_handler = ngx_walrus_concat_step;
 
     return NGX_OK;
 }
