@@ -38,13 +38,15 @@ ngx_walrus_send_memory(ngx_http_request_t *r, ngx_uint_t status,
     r->headers_out.status = status;
 
     /*
-     * A subrequest that writes into its parent's answer (a blob of a
-     * concatenation) has no answer of its own: what it would send would
-     * land among the parent's bytes, after the parent's status line.
-     * Failing ends the client's connection, as any failure there must.
+     * A subrequest that writes into its parent's answer once the parent's
+     * status line is out (a blob of a concatenation, a quilt's file) has
+     * no answer of its own: what it would send would land among the
+     * parent's bytes.  Failing ends the client's connection, as any
+     * failure there must.  Before it (a quilt's index), the parent's body
+     * filter takes the answer in and relays its error.
      */
 
-    if (r != r->main && !r->background) {
+    if (r != r->main && !r->background && r->parent->header_sent) {
         return NGX_ERROR;
     }
 
@@ -73,5 +75,15 @@ ngx_walrus_send_memory(ngx_http_request_t *r, ngx_uint_t status,
     out.buf = b;
     out.next = NULL;
 
-    return ngx_http_output_filter(r, &out);
+    /*
+     * The answer is whole: what the connection has not taken yet nginx
+     * writes once the request is finalized (NGX_OK and NGX_AGAIN end a
+     * request alike), and the read path takes NGX_AGAIN for "wait", which
+     * left a request whose error answer did not fit the socket at once
+     * waiting for nothing.
+     */
+
+    rc = ngx_http_output_filter(r, &out);
+
+    return rc == NGX_AGAIN ? NGX_OK : rc;
 }
