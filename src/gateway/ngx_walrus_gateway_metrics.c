@@ -5,7 +5,6 @@
  */
 
 #include <ngx_walrus_gateway.h>
-#include <ngx_walrus_gateway_metrics.h>
 
 
 static ngx_int_t ngx_walrus_gateway_metrics_log(ngx_http_request_t *r);

@@ -44,6 +44,12 @@ typedef enum {
 #define ngx_walrus_gateway_count(index, value)                               \
     ngx_walrus_metric_add(NGX_WALRUS_SCOPE_GATEWAY, NULL, 0, index, value, 1)
 
+/* a lookup in a cache layer: hit or miss */
+#define ngx_walrus_cache_count(layer, hit)                                   \
+    ngx_walrus_gateway_count(NGX_WALRUS_GM_CACHE, (layer)                    \
+                             + ((hit) ? NGX_WALRUS_CACHE_HIT                 \
+                                      : NGX_WALRUS_CACHE_MISS))
+
 /* a node's (its name, a C string) */
 #define ngx_walrus_peer_count(name, index, value)                            \
     ngx_walrus_metric_add(NGX_WALRUS_SCOPE_PEER, (u_char *) (name),          \

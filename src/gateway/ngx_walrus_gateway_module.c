@@ -4,7 +4,6 @@
  */
 
 #include <ngx_walrus_gateway.h>
-#include <ngx_walrus_gateway_metrics.h>
 #include <ngx_walrus_audits.h>
 #include <ngx_walrus_buffer.h>
 #include <ngx_walrus_memo.h>

@@ -4,7 +4,6 @@
  */
 
 #include <ngx_walrus_node_keeper.h>
-#include <ngx_walrus_node_metrics.h>
 #include <walrus_sign.h>
 
 
