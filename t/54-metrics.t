@@ -1,0 +1,365 @@
+# Prometheus metrics (walrus_metrics): the exposition of conf.d/metrics.conf
+# on a listener of its own passes "promtool check metrics"; under load
+# (50 uploads and 200 reads in parallel, 404s and 400s, one node down
+# and one that never answers, two workers) the numbers add up: requests
+# counted per route and status are the requests made, bytes sent are the
+# bodies received, each latency histogram's count is the sum of its
+# buckets and the node's good fetches, uploads in flight come back to 0,
+# the nodes' stored slivers and bytes are the files in their stores.
+# Both workers show the same counters; a reload keeps them, a new zone
+# size starts them from zero.  The alert rules of conf.d pass "promtool
+# check rules".
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use File::Find;
+use HTTP::Tiny;
+use POSIX ();
+use Time::HiRes qw(sleep time);
+use WalrusTest;
+
+my $ROOT = "$FindBin::Bin/..";
+my $PROMTOOL = `command -v promtool 2>/dev/null`;
+chomp $PROMTOOL;
+my $NO_PROMTOOL = 'promtool is not installed (Debian package prometheus, '
+    . 'which scripts/install-deps.sh installs)';
+
+my $t = WalrusTest->new(n => 7);
+my $dir = $t->dir;
+my ($DOWN, $HUNG) = (5, 6);
+my $mport = WalrusTest::free_port();
+my $denied_port = WalrusTest::free_port();
+
+# the shipped recipe on free ports, telling which worker answered; and a
+# copy whose allow-list leaves loopback out
+my $recipe = WalrusTest::read_file("$ROOT/conf.d/metrics.conf");
+my $metrics_conf = $recipe;
+$metrics_conf =~ s/listen 9145;/listen 127.0.0.1:$mport;/ or die 'listen';
+$metrics_conf =~ s/(\n(\s*)walrus_metrics;)/$1\n$2add_header X-Worker \$pid;/
+    or die 'walrus_metrics';
+my $denied_conf = $recipe;
+$denied_conf =~ s/listen 9145;/listen 127.0.0.1:$denied_port;/;
+$denied_conf =~ s/\n\s*allow 127\.0\.0\.1;//;
+
+my $GATEWAY = <<'EOF';
+        location / {
+            walrus_gateway;
+            walrus_gateway_key %%DIR%%/keys/gateway.key;
+            walrus_gateway_temp_path %%DIR%%/tmp/walrus;
+            walrus_gateway_hedge_delay 50ms;
+        }
+EOF
+
+sub config {
+    my ($http) = @_;
+    $t->write_config(workers => 2, redis => 1, down => [ $DOWN, $HUNG ],
+                     gateway => $GATEWAY,
+                     node_extra => 'walrus_node_keeper_interval 1s;',
+                     http => ($http // '') . $metrics_conf . $denied_conf);
+}
+
+# node $HUNG accepts connections and never answers
+my $hung = $t->start_relay($HUNG, sub {
+    my ($c) = @_;
+    1 while sysread $c, my $buf, 65536;
+});
+
+$t->start_redis;
+config();
+$t->run;
+
+my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
+my $murl = "http://127.0.0.1:$mport/metrics";
+
+sub scrape {
+    my $res = $http->get($murl);
+    die "metrics: $res->{status}" unless $res->{status} == 200;
+    return $res;
+}
+
+# the samples of an exposition: "name{labels}" => value
+sub samples {
+    my ($text) = @_;
+    my %s;
+    for (split /\n/, $text) {
+        next if /^#/ || !/\S/;
+        /^(\S+) (\S+)$/ or die "bad line: $_";
+        $s{$1} = $2;
+    }
+    return \%s;
+}
+
+# --- the exposition before any traffic ---------------------------------------
+
+my $res = scrape();
+like($res->{headers}{'content-type'}, qr{^text/plain; version=0\.0\.4},
+     'the exposition is text format 0.0.4');
+my $s = samples($res->{content});
+is($s->{'walrus_gateway_uploads_in_flight'}, 0, 'no upload in flight');
+is($s->{'walrus_gateway_hedges_total'}, 0, 'no hedge yet');
+ok(exists $s->{"walrus_node_healed_pairs_total{node=\"node$_\"}"},
+   "node$_ has its metrics") for 0 .. 4;
+ok(!grep(/node="node$DOWN"\}/ && /^walrus_node_/, keys %$s),
+   'a node this nginx does not serve has none');
+is($http->request('HEAD', $murl)->{status}, 200, 'HEAD is answered');
+$res = $http->request('POST', $murl);
+is($res->{status}, 405, 'POST is refused');
+like($res->{content}, qr/"METHOD_NOT_ALLOWED"/, '... with a JSON error');
+$res = $http->get("http://127.0.0.1:$denied_port/metrics");
+is($res->{status}, 403, 'an address off the allow-list is refused');
+like($res->{content}, qr/"PERMISSION_DENIED"/, '... with a JSON error');
+
+# --- load ---------------------------------------------------------------------
+
+my $gw = $t->gateway_url;
+my @blobs = map { WalrusTest::pattern_blob(4 * (250 + 37 * $_), $_) } 0 .. 49;
+my @ids;
+
+# each request made: "route code body-bytes request-body-bytes", appended
+# to a file per process
+sub record {
+    my ($fh, $route, $res, $sent) = @_;
+    printf $fh "%s %d %d %d\n", $route, $res->{status},
+        length($res->{content} // ''), $sent;
+}
+
+sub run_client {
+    my ($name, $work) = @_;
+    my $pid = fork // die "fork: $!";
+    return $pid if $pid;
+    my $c = HTTP::Tiny->new(timeout => 60, keep_alive => 1);
+    open my $fh, '>', "$dir/requests.$name" or POSIX::_exit(1);
+    $fh->autoflush(1);
+    $work->($c, $fh);
+    close $fh;
+    POSIX::_exit(0);
+}
+
+# ten uploads one after another, whose blobs the readers read
+{
+    open my $fh, '>', "$dir/requests.first" or die;
+    for my $i (0 .. 9) {
+        my $r = $http->request('PUT', "$gw/v1/blobs",
+                               { content => $blobs[$i] });
+        record($fh, 'blobs', $r, length $blobs[$i]);
+        push @ids, $r->{content} =~ /"blobId":"([\w-]{43})"/;
+    }
+    close $fh;
+}
+is(scalar @ids, 10, 'ten blobs stored') or BAIL_OUT('no blobs to read');
+
+my $unknown = 'A' x 42 . 'A';
+my @pids;
+for my $p (0 .. 4) {
+    push @pids, run_client("put$p", sub {
+        my ($c, $fh) = @_;
+        for my $i (map { 10 + $p * 8 + $_ } 0 .. 7) {
+            record($fh, 'blobs', $c->request('PUT', "$gw/v1/blobs",
+                                             { content => $blobs[$i] }),
+                   length $blobs[$i]);
+        }
+    });
+}
+for my $p (0 .. 9) {
+    push @pids, run_client("get$p", sub {
+        my ($c, $fh) = @_;
+        for my $k (0 .. 19) {
+            my $id = $ids[($p * 7 + $k * 3) % 10];
+            record($fh, 'blob', $c->get("$gw/v1/blobs/$id"), 0);
+        }
+        record($fh, 'blob', $c->request('HEAD', "$gw/v1/blobs/$ids[$p]"), 0);
+        record($fh, 'blob', $c->get("$gw/v1/blobs/$unknown"), 0);
+        record($fh, 'invalid_blob_id', $c->get("$gw/v1/blobs/nope"), 0);
+        record($fh, 'other', $c->get("$gw/v2/nothing"), 0);
+    });
+}
+
+# the gauge while uploads run (not required to be caught above 0)
+my $max_flight = 0;
+while (grep { waitpid($_, POSIX::WNOHANG()) == 0 } @pids) {
+    my $v = samples(scrape()->{content})->{walrus_gateway_uploads_in_flight};
+    $max_flight = $v if $v > $max_flight;
+    sleep 0.02;
+}
+waitpid $_, 0 for @pids;
+diag("uploads in flight, at most: $max_flight");
+
+my (%count, %bytes, %body_in, $made);
+for my $file (glob "$dir/requests.*") {
+    for (split /\n/, WalrusTest::read_file($file)) {
+        my ($route, $code, $len, $in) = split;
+        $count{"$route $code"}++;
+        $bytes{$route} += $len;
+        $body_in{$route} += $in;
+        $made++;
+    }
+}
+is($made, 50 + 10 * 24, 'every request was made');
+is($count{'blobs 200'}, 50, 'the 50 uploads succeeded');
+is($count{'blob 200'}, 210, 'the 210 reads succeeded');
+is($count{'blob 404'}, 10, 'unknown blobs are 404');
+
+$s = samples(scrape()->{content});
+
+# --- the gateway's numbers add up ----------------------------------------------
+
+my %seen;
+for my $key (keys %$s) {
+    next unless $key =~ /^walrus_gateway_requests_total\{route="(\w+)",code="(\w+)"\}$/;
+    $seen{"$1 $2"} = $s->{$key};
+}
+is_deeply(\%seen, \%count,
+          'requests counted by route and status are the requests made')
+    or diag(explain(\%seen));
+
+for my $route (sort keys %bytes) {
+    is($s->{"walrus_gateway_sent_bytes_total{route=\"$route\"}"},
+       $bytes{$route}, "bytes sent on route $route are the bodies received");
+}
+my $in = $s->{'walrus_gateway_received_bytes_total{route="blobs"}'};
+ok($in > $body_in{blobs} && $in < $body_in{blobs} + 50 * 1024,
+   'bytes received on route blobs are the bodies uploaded and headers');
+is($s->{walrus_gateway_uploads_in_flight}, 0, 'no upload in flight after');
+ok($s->{walrus_gateway_hedges_total} > 0,
+   'reads hedged over the node that never answers');
+ok($s->{"walrus_gateway_node_sliver_fetches_total{node=\"node$DOWN\","
+        . 'result="failed"}'} > 0, 'fetches from the node down failed');
+my $hits = $s->{'walrus_gateway_cache_lookups_total{layer="worker",'
+                . 'result="hit"}'};
+my $lookups = $hits + $s->{'walrus_gateway_cache_lookups_total{'
+                            . 'layer="worker",result="miss"}'};
+is($lookups, 210 + 10, 'a worker memory lookup per read of a blob ID');
+ok($hits > 150, "most of them hit ($hits)");
+diag("Redis errors under load (timeouts): "
+     . $s->{walrus_gateway_redis_errors_total});
+
+for my $i (0 .. 6) {
+    my $node = "node=\"node$i\"";
+    my $p = "walrus_gateway_node_latency_seconds";
+    my ($prev, $monotonic) = (0, 1);
+    for my $le (qw(0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 +Inf)) {
+        my $v = $s->{"${p}_bucket{$node,le=\"$le\"}"};
+        $monotonic = 0 if !defined $v || $v < $prev;
+        $prev = $v // 0;
+    }
+    ok($monotonic, "node$i: the latency buckets never decrease");
+    is($s->{"${p}_count{$node}"}, $prev,
+       "node$i: the histogram's count is its +Inf bucket");
+    is($prev, $s->{"walrus_gateway_node_sliver_fetches_total{$node,"
+                   . 'result="ok"}'},
+       "node$i: ... and the slivers it sent whole");
+}
+is($s->{"walrus_gateway_node_latency_seconds_count{node=\"node$HUNG\"}"}, 0,
+   'the node that never answers has no latency');
+
+# Redis gone: its lost connections are counted, reads go on
+my $redis_errors = $s->{walrus_gateway_redis_errors_total};
+$t->stop_redis;
+ok(WalrusTest::eventually(sub {
+    samples(scrape()->{content})->{walrus_gateway_redis_errors_total}
+        > $redis_errors;
+}, 10), 'a Redis that went away is counted as errors');
+is($t->get("/v1/blobs/$ids[0]")->{status}, 200, '... and reads go on');
+
+# --- the nodes' -----------------------------------------------------------------
+
+for my $i (0 .. 4) {
+    is($s->{"walrus_node_requests_total{node=\"node$i\",route=\"sliver\","
+            . 'code="201"}'}, 100, "node$i stored two slivers per blob");
+}
+
+# stored slivers and bytes are what the keeper's last heal scan found:
+# after its next whole pass, the files in the store
+sub store_files {
+    my ($i) = @_;
+    my ($files, $size) = (0, 0);
+    find(sub {
+        return unless /^\d+\.(primary|secondary)$/ && -f $_;
+        $files++;
+        $size += -s _;
+    }, $t->store($i));
+    return ($files, $size);
+}
+
+for my $i (0 .. 4) {
+    my ($files, $size) = store_files($i);
+    my $got = '';
+    ok(WalrusTest::eventually(sub {
+        my $n = samples(scrape()->{content});
+        $got = ($n->{"walrus_node_stored_slivers{node=\"node$i\"}"} // '')
+            . ' ' . ($n->{"walrus_node_stored_sliver_bytes{node=\"node$i\"}"}
+                     // '');
+        $got eq "$files $size";
+    }, 20), "node$i: stored slivers and bytes are its files ($files, $size)")
+        or diag("metrics say $got");
+}
+
+# --- two workers, one set of counters -------------------------------------------
+
+# the gateway's own series but Redis errors (Redis is down: they grow)
+sub gateway_counters {
+    return join "\n", grep { /^walrus_gateway_(?!node_|redis_errors)/ }
+                      split /\n/, $_[0];
+}
+
+my (%by_worker, %gateway);
+for (1 .. 40) {
+    my $r = scrape();
+    my $text = gateway_counters($r->{content});
+    $by_worker{ $r->{headers}{'x-worker'} } = $text;
+    last if keys %by_worker > 1;
+}
+is(scalar keys %by_worker, 2, 'both workers answered scrapes');
+my @views = values %by_worker;
+is($views[0], $views[-1], 'both show the same gateway counters');
+
+# --- reloads ---------------------------------------------------------------------
+
+sub reload {
+    my @old = $t->worker_pids;
+    kill 'HUP', $t->master_pid;
+    return WalrusTest::eventually(sub {
+        my %now = map { $_ => 1 } $t->worker_pids;
+        !grep { $now{$_} } @old;
+    }, 30);
+}
+
+ok(reload(), 'reloaded');
+my $after = gateway_counters(scrape()->{content});
+is($after, $views[0], 'a reload keeps every gateway counter');
+
+SKIP: {
+    skip $NO_PROMTOOL, 2 unless $PROMTOOL;
+    WalrusTest::write_file("$dir/scrape.txt", scrape()->{content});
+    my $out = `$PROMTOOL check metrics < $dir/scrape.txt 2>&1`;
+    is($?, 0, 'promtool check metrics passes') or diag($out);
+    $out = `$PROMTOOL check rules $ROOT/conf.d/walrus-alerts.yml 2>&1`;
+    is($?, 0, 'promtool check rules passes on conf.d/walrus-alerts.yml')
+        or diag($out);
+}
+
+config("    walrus_metrics_zone 2m;\n");
+ok(reload(), 'reloaded with another zone size');
+$s = samples(scrape()->{content});
+ok(!grep(/^walrus_gateway_requests_total/, keys %$s),
+   'a new zone size counts from zero');
+is($s->{'walrus_gateway_sent_bytes_total{route="blob"}'}, 0,
+   '... bytes too');
+
+$t->stop;
+kill 'KILL', $hung;
+waitpid $hung, 0;
+$? = 0;
+
+# a zone too small for the metrics fails the configuration test
+config("    walrus_metrics_zone 64k;\n");
+my ($passed, $out) = $t->test_config;
+ok(!$passed, 'a zone too small is refused');
+like($out, qr/"walrus_metrics_zone" is too small/, '... saying so');
+
+done_testing;
