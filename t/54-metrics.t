@@ -55,11 +55,19 @@ my $GATEWAY = <<'EOF';
         }
 EOF
 
+# the nodes' keepers: a round a second, and a peer that never answers
+# costs a round a second, not ten
+my $NODE = $WalrusTest::NODE_LOCATION;
+$NODE =~ s/(\n(\s*)walrus_node_scrub_rate 1m;)/$1\n$2walrus_node_keeper_interval 1s;/
+    or die 'node location';
+my $PEERS = $WalrusTest::NODE_PROXY;
+$PEERS =~ s/proxy_read_timeout 10s;/proxy_read_timeout 1s;/ or die 'peers';
+$PEERS =~ s/%%NODE_PROXY_EXTRA%%//;
+
 sub config {
     my ($http) = @_;
     $t->write_config(workers => 2, redis => 1, down => [ $DOWN, $HUNG ],
-                     gateway => $GATEWAY,
-                     node_extra => 'walrus_node_keeper_interval 1s;',
+                     gateway => $GATEWAY, node => $NODE . $PEERS,
                      http => ($http // '') . $metrics_conf . $denied_conf);
 }
 
@@ -298,6 +306,60 @@ for my $i (0 .. 4) {
     }, 20), "node$i: stored slivers and bytes are its files ($files, $size)")
         or diag("metrics say $got");
 }
+
+# --- a sliver rots on a node ------------------------------------------------------
+
+# a byte of a systematic primary sliver changes on disk, its time kept:
+# the gateway counts the bad sliver of that node and still reads the
+# blob; the node's scrubber sets the file aside, its keeper tries to
+# heal it and fails (two of its six peers do not answer: four send
+# recovery symbols, fewer than it needs)
+my ($rot, $rot_id, $rot_pair);
+FIND: for my $k (0 .. $#ids) {
+    for my $i (0 .. 4) {
+        my $pair = WalrusTest::Proto::shard_to_pair(
+            WalrusTest::Proto::unb64url($ids[$k]), $t->n, $i);
+        if ($pair < $t->n - 2 * $t->f) {
+            ($rot, $rot_id, $rot_pair) = ($i, $k, $pair);
+            last FIND;
+        }
+    }
+}
+my $file = $t->store($rot) . "/$ids[$rot_id]/$rot_pair.primary";
+my @time = (stat $file)[8, 9];
+open my $fh, '+<', $file or die "$file: $!";
+sysseek $fh, 100, 0;
+sysread $fh, my $byte, 1;
+sysseek $fh, 100, 0;
+syswrite $fh, chr(ord($byte) ^ 0x5a);
+close $fh;
+utime @time, $file;
+
+my $bad = "walrus_gateway_node_bad_slivers_total{node=\"node$rot\"}";
+my $before = $s->{$bad};
+my $read = $t->get("/v1/blobs/$ids[$rot_id]");
+ok($read->{status} == 200 && $read->{content} eq $blobs[$rot_id],
+   "a blob with a rotten sliver on node$rot reads right");
+is(samples(scrape()->{content})->{$bad}, $before + 1,
+   "... and node$rot has a bad sliver counted");
+
+my $rs;
+ok(WalrusTest::eventually(sub {
+    $rs = samples(scrape()->{content});
+    $rs->{"walrus_node_heal_failures_total{node=\"node$rot\"}"} > 0;
+}, 30), "node$rot counted a blob it could not heal");
+is($rs->{"walrus_node_healed_pairs_total{node=\"node$rot\"}"}, 0,
+   '... and no pair healed');
+ok(WalrusTest::eventually(sub {
+    samples(scrape()->{content})
+        ->{"walrus_node_blobs{node=\"node$rot\",state=\"pending\"}"} == 1;
+}, 20), "node$rot shows the blob pending");
+ok($rs->{"walrus_node_scrub_bad_files_total{node=\"node$rot\"}"} >= 1,
+   '... its scrubber set the file aside');
+ok($rs->{"walrus_node_scrubbed_bytes_total{node=\"node$rot\"}"} > 0,
+   '... reading what it holds');
+ok($rs->{"walrus_node_heal_downloaded_bytes_total{node=\"node$rot\"}"}
+   > 0, '... and downloaded recovery symbols');
 
 # --- two workers, one set of counters -------------------------------------------
 
