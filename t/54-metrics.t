@@ -19,6 +19,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Find;
 use HTTP::Tiny;
+use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep time);
 use WalrusTest;
@@ -212,18 +213,30 @@ is($count{'blobs 200'}, 50, 'the 50 uploads succeeded');
 is($count{'blob 200'}, 210, 'the 210 reads succeeded');
 is($count{'blob 404'}, 10, 'unknown blobs are 404');
 
-$s = samples(scrape()->{content});
-
 # --- the gateway's numbers add up ----------------------------------------------
 
-my %seen;
-for my $key (keys %$s) {
-    next unless $key =~ /^walrus_gateway_requests_total\{route="(\w+)",code="(\w+)"\}$/;
-    $seen{"$1 $2"} = $s->{$key};
+# the requests by route and status; an upload is counted when it ends,
+# once the node that never answers is given up (straggler timeout)
+sub requests_seen {
+    my ($samples) = @_;
+    my %seen;
+    for my $key (keys %$samples) {
+        next unless $key =~ /^walrus_gateway_requests_total\{
+                             route="(\w+)",code="(\w+)"\}$/x;
+        $seen{"$1 $2"} = $samples->{$key};
+    }
+    return \%seen;
 }
-is_deeply(\%seen, \%count,
+
+my $seen;
+WalrusTest::eventually(sub {
+    $s = samples(scrape()->{content});
+    $seen = requests_seen($s);
+    ($seen->{'blobs 200'} // 0) == $count{'blobs 200'};
+}, 15);
+is_deeply($seen, \%count,
           'requests counted by route and status are the requests made')
-    or diag(explain(\%seen));
+    or diag(explain($seen));
 
 for my $route (sort keys %bytes) {
     is($s->{"walrus_gateway_sent_bytes_total{route=\"$route\"}"},
@@ -394,6 +407,52 @@ sub reload {
 ok(reload(), 'reloaded');
 my $after = gateway_counters(scrape()->{content});
 is($after, $views[0], 'a reload keeps every gateway counter');
+
+# --- workers that crash ----------------------------------------------------------
+
+# three uploads hold their slots (their bodies never finish) when both
+# workers are killed: their share of the gauge goes with them, the
+# counters stay, the new workers count on
+my @held;
+for (1 .. 3) {
+    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $t->gateway_port) or die $!;
+    print $c "PUT /v1/blobs HTTP/1.1\r\nHost: gw\r\n"
+        . "Content-Length: 100000\r\n\r\n" . ('x' x 10);
+    push @held, $c;
+}
+ok(WalrusTest::eventually(sub {
+    samples(scrape()->{content})->{walrus_gateway_uploads_in_flight} == 3;
+}, 10), 'three uploads in flight');
+
+my $kept = gateway_counters(scrape()->{content});
+$t->allow_log(qr/exited on signal 9/);
+my @old = $t->worker_pids;
+kill 'KILL', @old;
+ok(WalrusTest::eventually(sub {
+    my %now = map { $_ => 1 } $t->worker_pids;
+    keys %now == 2 && !grep { $now{$_} } @old;
+}, 10), 'the master started two new workers');
+close $_ for @held;
+
+$s = samples(scrape()->{content});
+is($s->{walrus_gateway_uploads_in_flight}, 0,
+   'the uploads of the killed workers are no longer in flight');
+(my $now = gateway_counters(scrape()->{content}))
+    =~ s/^walrus_gateway_uploads_in_flight .*$//m;
+$kept =~ s/^walrus_gateway_uploads_in_flight .*$//m;
+is($now, $kept, 'every counter is as it was');
+my $puts = $s->{'walrus_gateway_requests_total{route="blobs",code="200"}'};
+is($t->request('PUT', "$gw/v1/blobs", 'after the crash')->{status}, 200,
+   'an upload after the crash');
+# (counted when the request ends: once the node that never answers is
+# given up, walrus_gateway_straggler_timeout after the answer)
+ok(WalrusTest::eventually(sub {
+    $s = samples(scrape()->{content});
+    $s->{'walrus_gateway_requests_total{route="blobs",code="200"}'}
+        == $puts + 1;
+}, 15), '... is counted');
+is($s->{walrus_gateway_uploads_in_flight}, 0, '... and over');
 
 SKIP: {
     skip $NO_PROMTOOL, 2 unless $PROMTOOL;
