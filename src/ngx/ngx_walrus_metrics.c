@@ -299,14 +299,13 @@ ngx_walrus_metrics_postconfiguration(ngx_conf_t *cf)
 {
     size_t                      need;
     ngx_str_t                   name;
+    ngx_walrus_main_conf_t     *wmcf;
     ngx_walrus_metrics_conf_t  *mcf;
 
-    mcf = ngx_walrus_metrics_conf(cf);
-    if (mcf == NULL) {
-        return NGX_ERROR;
-    }
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_walrus_module);
+    mcf = wmcf->metrics;
 
-    if (!mcf->enabled) {
+    if (mcf == NULL || !mcf->enabled) {
         return NGX_OK;
     }
 
