@@ -451,6 +451,10 @@ ngx_walrus_metrics_init_zone(ngx_shm_zone_t *zone, void *data)
 
     m = (data != NULL || zone->shm.exists) ? shpool->data : NULL;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_CORE, zone->shm.log, 0,
+                   "walrus metrics: zone %p, %s", m,
+                   m != NULL ? "kept" : "new");
+
     if (m != NULL && m->layout != crc) {
         ngx_log_error(NGX_LOG_NOTICE, zone->shm.log, 0,
                       "walrus metrics: the metrics changed, counting from "
@@ -555,6 +559,10 @@ ngx_walrus_metrics_give(ngx_walrus_metrics_t *m,
 
             ngx_memory_barrier();
             part->count++;
+
+            ngx_log_debug3(NGX_LOG_DEBUG_CORE, log, 0,
+                           "walrus metrics: block %ui of scope %ui for "
+                           "\"%V\"", k, s, &names[i]);
         }
     }
 }
@@ -608,6 +616,10 @@ ngx_walrus_metrics_init_process(ngx_cycle_t *cycle)
         if (ngx_atomic_cmp_set(&proc->pid, pid, ngx_pid)) {
             ngx_memzero((void *) proc->value, sizeof(proc->value));
             ngx_walrus_metrics_proc = proc;
+
+            ngx_log_debug2(NGX_LOG_DEBUG_CORE, cycle->log, 0,
+                           "walrus metrics: process slot %ui (was %P)",
+                           i, pid);
             break;
         }
     }
