@@ -299,6 +299,7 @@ ngx_walrus_metrics_postconfiguration(ngx_conf_t *cf)
 {
     size_t                      need;
     ngx_str_t                   name;
+    ngx_uint_t                  i;
     ngx_walrus_main_conf_t     *wmcf;
     ngx_walrus_metrics_conf_t  *mcf;
 
@@ -307,6 +308,17 @@ ngx_walrus_metrics_postconfiguration(ngx_conf_t *cf)
 
     if (mcf == NULL || !mcf->enabled) {
         return NGX_OK;
+    }
+
+    /* a route added to ngx_walrus_route_e needs a name for its label */
+
+    for (i = 0; i < NGX_WALRUS_METRICS_ROUTES; i++) {
+        if (ngx_walrus_metrics_routes[i] == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "walrus metrics: route kind %ui has no name "
+                               "in ngx_walrus_metrics_routes", i);
+            return NGX_ERROR;
+        }
     }
 
     if (mcf->names[NGX_WALRUS_SCOPE_NODE].nelts > NGX_WALRUS_METRICS_NODES) {
