@@ -146,6 +146,10 @@ ngx_int_t ngx_walrus_metrics_conf_node(ngx_conf_t *cf, ngx_str_t *name);
 /* makes the zone when some location shows the metrics */
 ngx_int_t ngx_walrus_metrics_postconfiguration(ngx_conf_t *cf);
 
+/* the bytes the zone's blocks take, and its init (metrics_zone.c) */
+size_t ngx_walrus_metrics_size(void);
+ngx_int_t ngx_walrus_metrics_init_zone(ngx_shm_zone_t *zone, void *data);
+
 ngx_int_t ngx_walrus_metrics_init_process(ngx_cycle_t *cycle);
 void ngx_walrus_metrics_exit_process(ngx_cycle_t *cycle);
 
