@@ -6,9 +6,13 @@
 # bodies received, each latency histogram's count is the sum of its
 # buckets and the node's good fetches, uploads in flight come back to 0,
 # the nodes' stored slivers and bytes are the files in their stores.
-# Both workers show the same counters; a reload keeps them, a new zone
-# size starts them from zero.  The alert rules of conf.d pass "promtool
-# check rules".
+# A sliver that rots on a node is counted against it by the gateway, and
+# by the node's scrubber and keeper.  Both workers show the same
+# counters; a reload keeps them, workers killed with uploads in flight
+# take only their gauge share with them, a new zone size starts them
+# from zero.  The alert rules of conf.d pass "promtool
+# check rules" and the unit tests of t/54-alerts.yml ("promtool test
+# rules").
 
 use strict;
 use warnings;
@@ -461,12 +465,15 @@ ok(WalrusTest::eventually(sub {
 is($s->{walrus_gateway_uploads_in_flight}, 0, '... and over');
 
 SKIP: {
-    skip $NO_PROMTOOL, 2 unless $PROMTOOL;
+    skip $NO_PROMTOOL, 3 unless $PROMTOOL;
     WalrusTest::write_file("$dir/scrape.txt", scrape()->{content});
     my $out = `$PROMTOOL check metrics < $dir/scrape.txt 2>&1`;
     is($?, 0, 'promtool check metrics passes') or diag($out);
     $out = `$PROMTOOL check rules $ROOT/conf.d/walrus-alerts.yml 2>&1`;
     is($?, 0, 'promtool check rules passes on conf.d/walrus-alerts.yml')
+        or diag($out);
+    $out = `$PROMTOOL test rules $ROOT/t/54-alerts.yml 2>&1`;
+    is($?, 0, 'the alerts fire on the series they are for (t/54-alerts.yml)')
         or diag($out);
 }
 
