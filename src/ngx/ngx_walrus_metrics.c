@@ -34,7 +34,7 @@ const ngx_uint_t  ngx_walrus_metrics_nbuckets =
  * set stays bounded), then a malformed blob ID and any other path.
  */
 
-#define NGX_WALRUS_METRICS_ROUTE_KINDS  (NGX_WALRUS_ROUTE_API + 1)
+#define NGX_WALRUS_METRICS_ROUTE_KINDS  (NGX_WALRUS_METRICS_LAST_ROUTE + 1)
 
 const char *const  ngx_walrus_metrics_routes[NGX_WALRUS_METRICS_ROUTES] = {
     [NGX_WALRUS_ROUTE_HEALTH] = "health",
@@ -64,6 +64,10 @@ const char *const  ngx_walrus_metrics_routes[NGX_WALRUS_METRICS_ROUTES] = {
     [NGX_WALRUS_ROUTE_EPOCH_READY] = "epoch_ready",
     [NGX_WALRUS_ROUTE_LIVENESS] = "liveness",
     [NGX_WALRUS_ROUTE_API] = "api",
+    [NGX_WALRUS_ROUTE_QUILTS] = "quilts",
+    [NGX_WALRUS_ROUTE_QUILT_PATCHES] = "quilt_patches",
+    [NGX_WALRUS_ROUTE_QUILT_FILE] = "quilt_file",
+    [NGX_WALRUS_ROUTE_QUILT_PATCH] = "quilt_patch",
     [NGX_WALRUS_METRICS_ROUTE_KINDS] = "invalid_blob_id",
     [NGX_WALRUS_METRICS_ROUTE_KINDS + 1] = "other"
 };

@@ -27,10 +27,13 @@
 #define NGX_WALRUS_METRICS_NAME_LEN  64
 
 /*
- * The values of the "route" label: the route kinds, a malformed blob ID,
- * any other path; of the "code" label: the statuses listed, "other"
+ * The values of the "route" label: the route kinds up to the last one
+ * named (a route added after it is counted as "other" until it is), a
+ * malformed blob ID, any other path; of the "code" label: the statuses
+ * listed, "other"
  */
-#define NGX_WALRUS_METRICS_ROUTES   (NGX_WALRUS_ROUTE_API + 3)
+#define NGX_WALRUS_METRICS_LAST_ROUTE  NGX_WALRUS_ROUTE_QUILT_PATCH
+#define NGX_WALRUS_METRICS_ROUTES   (NGX_WALRUS_METRICS_LAST_ROUTE + 3)
 #define NGX_WALRUS_METRICS_CODES    26
 
 
