@@ -164,7 +164,8 @@ test: deps
 	    t/16-node-record.t t/17-node-recovery.t t/18-node-heal.t \
 	    t/20-gateway-put.t \
 	    t/23-gateway-hung-node.t \
-	    t/30-gateway-get.t t/37-byzantine-node.t t/38-gateway-lost-blob.t
+	    t/30-gateway-get.t t/37-byzantine-node.t t/38-gateway-lost-blob.t \
+	    t/55-gateway-jwt.t
 	prove -r t
 
 # the codec, then the gateway against plain nginx (bench/gateway_bench.pl,

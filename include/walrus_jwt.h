@@ -37,7 +37,8 @@ typedef enum {
     WALRUS_JWT_SIZE,            /* the blob is not size bytes */
     WALRUS_JWT_EPOCHS,          /* not epochs, or epochs and max_epochs */
     WALRUS_JWT_EPOCHS_MAX,      /* more than max_epochs */
-    WALRUS_JWT_SEND_OBJECT_TO   /* asks for a Sui owner we cannot set */
+    WALRUS_JWT_SEND_OBJECT_TO,  /* asks for a Sui owner we cannot set */
+    WALRUS_JWT_LIFETIME         /* exp further than the longest lifetime */
 } walrus_jwt_rc_e;
 
 
@@ -88,16 +89,24 @@ typedef struct {
 int walrus_jwt_key_load(const char *alg, const char *path,
     walrus_jwt_key_t **key, const char **why);
 void walrus_jwt_key_free(walrus_jwt_key_t *key);
-const char *walrus_jwt_alg_name(walrus_jwt_alg_e alg);
 
 /*
- * Checks the token's form, algorithm, signature, exp (required), iat and
- * nbf (optional) against now with leeway seconds of clock skew, and jti
- * (required): a walrus_jwt_rc_e, with *why saying what for people.
+ * Checks the token's form, algorithm (one of the keys'), signature (by
+ * a key of that algorithm: several keys let issuers rotate theirs), exp
+ * (required), iat and nbf (optional) against now with leeway seconds of
+ * clock skew, and jti (required): a walrus_jwt_rc_e, with *why saying
+ * what for people.
  */
-int walrus_jwt_verify(const walrus_jwt_key_t *key, const char *token,
-    size_t len, int64_t now, int64_t leeway, walrus_jwt_claims_t *claims,
-    const char **why);
+int walrus_jwt_verify(walrus_jwt_key_t *const *keys, size_t nkeys,
+    const char *token, size_t len, int64_t now, int64_t leeway,
+    walrus_jwt_claims_t *claims, const char **why);
+
+/*
+ * A verified token whose exp is more than max_lifetime + leeway seconds
+ * after now is WALRUS_JWT_LIFETIME (max_lifetime 0: any lifetime).
+ */
+int walrus_jwt_check_lifetime(const walrus_jwt_claims_t *claims,
+    int64_t now, int64_t max_lifetime, int64_t leeway, const char **why);
 
 /*
  * Checks an upload of length bytes (WALRUS_JWT_UNSET: not known yet,

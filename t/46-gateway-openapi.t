@@ -76,6 +76,8 @@ my @routes = (
     'GET /v1/blobs/{blobId}/status', 'HEAD /v1/blobs/{blobId}/status',
     'GET /v1alpha/blobs/{blobId}/stream',
     'HEAD /v1alpha/blobs/{blobId}/stream',
+    'GET /v1alpha/blobs/concat', 'HEAD /v1alpha/blobs/concat',
+    'POST /v1alpha/blobs/concat', 'OPTIONS /v1alpha/blobs/concat',
     'GET /v1/health', 'HEAD /v1/health',
     'GET /v1/audits', 'HEAD /v1/audits',
     'GET /v1/audits/{node}/rounds/{round}/certificate',

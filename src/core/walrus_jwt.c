@@ -73,7 +73,8 @@ static const struct {
     { "SIZE_INCORRECT", 403 },
     { "INVALID_EPOCHS", 403 },
     { "EPOCHS_ABOVE_MAX", 403 },
-    { "MISSING_SEND_OBJECT_TO", 403 }
+    { "MISSING_SEND_OBJECT_TO", 403 },
+    { "INVALID_EXPIRATION", 401 }
 };
 
 
@@ -92,13 +93,6 @@ walrus_jwt_alg_parse(const char *name, walrus_jwt_alg_e *alg)
     }
 
     return WALRUS_EINVAL;
-}
-
-
-const char *
-walrus_jwt_alg_name(walrus_jwt_alg_e alg)
-{
-    return walrus_jwt_algs[alg].name;
 }
 
 
@@ -311,13 +305,15 @@ walrus_jwt_part(const char *p, size_t len)
 
 
 int
-walrus_jwt_verify(const walrus_jwt_key_t *key, const char *token,
-    size_t len, int64_t now, int64_t leeway, walrus_jwt_claims_t *claims,
-    const char **why)
+walrus_jwt_verify(walrus_jwt_key_t *const *keys, size_t nkeys,
+    const char *token, size_t len, int64_t now, int64_t leeway,
+    walrus_jwt_claims_t *claims, const char **why)
 {
-    int          rc;
-    json_t      *header, *payload, *alg;
-    const char  *dot1, *dot2;
+    int                rc;
+    size_t             i;
+    json_t            *header, *payload, *alg;
+    const char        *dot1, *dot2;
+    walrus_jwt_alg_e   talg;
 
     memset(claims, 0, sizeof(walrus_jwt_claims_t));
 
@@ -349,12 +345,22 @@ walrus_jwt_verify(const walrus_jwt_key_t *key, const char *token,
         return WALRUS_JWT_MALFORMED;
     }
 
-    /* the key decides the algorithm, never the token ("none" included) */
+    /*
+     * the keys decide the algorithms, never the token ("none" included):
+     * a token is checked only with the keys of the algorithm it names
+     */
 
-    if (strcmp(json_string_value(alg), walrus_jwt_algs[key->alg].name) != 0)
-    {
+    for (i = 0; i < nkeys; i++) {
+        if (walrus_jwt_alg_parse(json_string_value(alg), &talg) == WALRUS_OK
+            && keys[i]->alg == talg)
+        {
+            break;
+        }
+    }
+
+    if (i == nkeys) {
         json_decref(header);
-        *why = "the token's algorithm is not the one this gateway accepts";
+        *why = "the token's algorithm is not one this gateway accepts";
         return WALRUS_JWT_ALG;
     }
 
@@ -380,10 +386,19 @@ walrus_jwt_verify(const walrus_jwt_key_t *key, const char *token,
         return WALRUS_JWT_ALG;
     }
 
-    if (walrus_jwt_signature(key, token, len, dot2 - token) != WALRUS_OK) {
+    for (i = 0; i < nkeys; i++) {
+        if (keys[i]->alg == talg
+            && walrus_jwt_signature(keys[i], token, len, dot2 - token)
+               == WALRUS_OK)
+        {
+            break;
+        }
+    }
+
+    if (i == nkeys) {
         json_decref(payload);
         *why = "the token's signature does not verify with this gateway's "
-               "key";
+               "keys";
         return WALRUS_JWT_SIGNATURE;
     }
 
@@ -536,6 +551,19 @@ walrus_jwt_claims(json_t *payload, walrus_jwt_claims_t *c, const char **why)
     c->jti[c->jti_len] = '\0';
 
     c->send_object_to = json_object_get(payload, "send_object_to") != NULL;
+
+    return WALRUS_JWT_OK;
+}
+
+
+int
+walrus_jwt_check_lifetime(const walrus_jwt_claims_t *c, int64_t now,
+    int64_t max_lifetime, int64_t leeway, const char **why)
+{
+    if (max_lifetime > 0 && c->exp - now > max_lifetime + leeway) {
+        *why = "the token expires later than this gateway accepts";
+        return WALRUS_JWT_LIFETIME;
+    }
 
     return WALRUS_JWT_OK;
 }

@@ -58,12 +58,21 @@ ngx_walrus_auth_upload(ngx_http_request_t *r, ngx_uint_t epochs,
 
     now = ngx_time();
 
-    rc = walrus_jwt_verify(alcf->key, (char *) token.data, token.len, now,
+    rc = walrus_jwt_verify(alcf->keys->elts, alcf->keys->nelts,
+                           (char *) token.data, token.len, now,
                            alcf->leeway, &auth->claims, &why);
 
     if (rc == WALRUS_JWT_OK) {
+        rc = walrus_jwt_check_lifetime(&auth->claims, now,
+                                       alcf->max_lifetime, alcf->leeway,
+                                       &why);
+    }
+
+    if (rc == WALRUS_JWT_OK) {
         rc = walrus_jwt_check_upload(&auth->claims,
-                                     r->headers_in.content_length_n,
+                                     r->headers_in.content_length_n >= 0
+                                     ? r->headers_in.content_length_n
+                                     : WALRUS_JWT_UNSET,
                                      epochs, &why);
     }
 
@@ -81,10 +90,9 @@ ngx_walrus_auth_upload(ngx_http_request_t *r, ngx_uint_t epochs,
         ttl = 1;
     }
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "walrus: token \"%s\" of %s verified, its ID kept %T s",
-                   auth->claims.jti, walrus_jwt_alg_name(alcf->key->alg),
-                   ttl);
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "walrus: token \"%s\" verified, its ID kept %T s",
+                   auth->claims.jti, ttl);
 
     replay = ngx_walrus_auth_replay(r, auth, ttl);
 
@@ -116,7 +124,9 @@ ngx_walrus_auth_bearer(ngx_http_request_t *r, ngx_str_t *token)
         return NULL;
     }
 
-    for (p += 7; p < last && *p == ' '; p++) { /* void */ }
+    for (p += 7; p < last && *p == ' '; p++) {
+        /* void */
+    }
 
     while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
         last--;

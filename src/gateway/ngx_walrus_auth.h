@@ -17,12 +17,15 @@
 #include <walrus_jwt.h>
 
 
+/* keys a location accepts tokens of: bounds the signature checks */
+#define NGX_WALRUS_AUTH_MAX_KEYS  8
+
+
 typedef struct {
     ngx_flag_t             enable;
-    walrus_jwt_key_t      *key;
-    ngx_str_t              key_alg;
-    ngx_str_t              key_file;
+    ngx_array_t           *keys;        /* of walrus_jwt_key_t * */
     time_t                 leeway;
+    time_t                 max_lifetime;  /* 0: any */
 } ngx_walrus_auth_loc_conf_t;
 
 

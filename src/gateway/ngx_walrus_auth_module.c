@@ -40,6 +40,13 @@ static ngx_command_t  ngx_walrus_auth_commands[] = {
       offsetof(ngx_walrus_auth_loc_conf_t, leeway),
       NULL },
 
+    { ngx_string("walrus_gateway_jwt_max_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_auth_loc_conf_t, max_lifetime),
+      NULL },
+
     { ngx_string("walrus_gateway_jwt_replay_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -122,6 +129,7 @@ ngx_walrus_auth_create_loc_conf(ngx_conf_t *cf)
 
     alcf->enable = NGX_CONF_UNSET;
     alcf->leeway = NGX_CONF_UNSET;
+    alcf->max_lifetime = NGX_CONF_UNSET;
 
     return alcf;
 }
@@ -137,14 +145,14 @@ ngx_walrus_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     /* clocks of token issuers and gateways differ; as jsonwebtoken */
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 60);
+    ngx_conf_merge_sec_value(conf->max_lifetime, prev->max_lifetime, 0);
 
-    if (conf->key == NULL) {
-        conf->key = prev->key;
-        conf->key_alg = prev->key_alg;
-        conf->key_file = prev->key_file;
+    /* keys set here replace the inherited ones, as nginx's arrays do */
+    if (conf->keys == NULL) {
+        conf->keys = prev->keys;
     }
 
-    if (conf->enable && conf->key == NULL) {
+    if (conf->enable && conf->keys == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"walrus_gateway_jwt on\" needs "
                            "\"walrus_gateway_jwt_key ALGORITHM FILE\"");
@@ -155,7 +163,10 @@ ngx_walrus_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
-/* walrus_gateway_jwt_key HS256 file | EdDSA file.pem | RS256 ... */
+/*
+ * walrus_gateway_jwt_key HS256 file | EdDSA file.pem | RS256 ...; given
+ * several times, tokens signed with any of the keys pass (rotation)
+ */
 
 static char *
 ngx_walrus_auth_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -163,43 +174,57 @@ ngx_walrus_auth_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_walrus_auth_loc_conf_t  *alcf = conf;
 
     int                  rc;
-    ngx_str_t           *value;
+    ngx_str_t           *value, file;
     const char          *why;
+    walrus_jwt_key_t    *key, **kp;
     ngx_pool_cleanup_t  *cln;
 
-    if (alcf->key != NULL) {
-        return "is duplicate";
+    if (alcf->keys == NULL) {
+        alcf->keys = ngx_array_create(cf->pool, 2,
+                                      sizeof(walrus_jwt_key_t *));
+        if (alcf->keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (alcf->keys->nelts == NGX_WALRUS_AUTH_MAX_KEYS) {
+        return "is given more than 8 times here";
     }
 
     value = cf->args->elts;
-    alcf->key_alg = value[1];
-    alcf->key_file = value[2];
+    file = value[2];
 
-    if (ngx_conf_full_name(cf->cycle, &alcf->key_file, 1) != NGX_OK) {
+    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    rc = walrus_jwt_key_load((char *) alcf->key_alg.data,
-                             (char *) alcf->key_file.data, &alcf->key, &why);
+    rc = walrus_jwt_key_load((char *) value[1].data, (char *) file.data,
+                             &key, &why);
 
     if (rc != WALRUS_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf,
                            rc == WALRUS_EIO ? ngx_errno : 0,
                            "cannot load the %V key \"%V\": %s",
-                           &alcf->key_alg, &alcf->key_file,
+                           &value[1], &file,
                            rc == WALRUS_EIO ? "cannot read it" : why);
         return NGX_CONF_ERROR;
     }
 
     cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
-        walrus_jwt_key_free(alcf->key);
-        alcf->key = NULL;
+        walrus_jwt_key_free(key);
         return NGX_CONF_ERROR;
     }
 
     cln->handler = ngx_walrus_auth_key_cleanup;
-    cln->data = alcf->key;
+    cln->data = key;
+
+    kp = ngx_array_push(alcf->keys);
+    if (kp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *kp = key;
 
     return NGX_CONF_OK;
 }

@@ -113,8 +113,8 @@ ngx_walrus_auth_replay_answer(ngx_http_request_t *r, void *data,
 
     if (reply == NULL) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "walrus: Redis failed or was late checking token "
-                      "\"%s\": upload refused", auth->claims.jti);
+                      "walrus: Redis failed or was late checking a token "
+                      "ID: upload refused");
         rc = NGX_ERROR;
 
     } else if (reply->type == REDIS_REPLY_STATUS) {

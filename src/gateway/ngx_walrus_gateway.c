@@ -50,6 +50,12 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
         return ngx_walrus_publish(r, rt.kind == NGX_WALRUS_ROUTE_QUILTS);
     }
 
+    if (rc == NGX_OK && rt.kind == NGX_WALRUS_ROUTE_CONCAT
+        && r->method == NGX_HTTP_POST)
+    {
+        return ngx_walrus_concat(r);
+    }
+
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -84,7 +90,8 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
             && rt.kind != NGX_WALRUS_ROUTE_QUILTS
             && rt.kind != NGX_WALRUS_ROUTE_QUILT_PATCHES
             && rt.kind != NGX_WALRUS_ROUTE_QUILT_FILE
-            && rt.kind != NGX_WALRUS_ROUTE_QUILT_PATCH))
+            && rt.kind != NGX_WALRUS_ROUTE_QUILT_PATCH
+            && rt.kind != NGX_WALRUS_ROUTE_CONCAT))
     {
         return ngx_walrus_send_error(r, NGX_HTTP_NOT_FOUND,
                                      NGX_WALRUS_DOMAIN_GATEWAY,
@@ -103,7 +110,14 @@ ngx_walrus_gateway_handler(ngx_http_request_t *r)
     }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_walrus_gateway_not_allowed(r, "GET, HEAD, OPTIONS");
+        return ngx_walrus_gateway_not_allowed(r,
+                                    rt.kind == NGX_WALRUS_ROUTE_CONCAT
+                                    ? "GET, HEAD, POST, OPTIONS"
+                                    : "GET, HEAD, OPTIONS");
+    }
+
+    if (rt.kind == NGX_WALRUS_ROUTE_CONCAT) {
+        return ngx_walrus_concat(r);
     }
 
     if (rt.kind == NGX_WALRUS_ROUTE_AUDITS
@@ -198,7 +212,9 @@ ngx_walrus_gateway_preflight(ngx_http_request_t *r, ngx_walrus_route_t *rt)
 
     methods = rt->kind == NGX_WALRUS_ROUTE_BLOBS
               || rt->kind == NGX_WALRUS_ROUTE_QUILTS
-              ? "PUT, OPTIONS" : "GET, HEAD, OPTIONS";
+              ? "PUT, OPTIONS"
+              : rt->kind == NGX_WALRUS_ROUTE_CONCAT
+              ? "GET, HEAD, POST, OPTIONS" : "GET, HEAD, OPTIONS";
 
     if (ngx_walrus_add_header(r, "Access-Control-Allow-Methods",
                               (u_char *) methods, ngx_strlen(methods))

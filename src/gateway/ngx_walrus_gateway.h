@@ -1,7 +1,8 @@
 /*
  * Gateway role: its module's configuration and request context, its
  * content handler, the write path (PUT /v1/blobs), the read path
- * (GET/HEAD /v1/blobs/{id}) and the audits (GET/HEAD /v1/audits...).
+ * (GET/HEAD /v1/blobs/{id}), the concatenation of blobs
+ * (/v1alpha/blobs/concat) and the audits (GET/HEAD /v1/audits...).
  */
 
 #ifndef _NGX_WALRUS_GATEWAY_H_INCLUDED_
@@ -58,6 +59,7 @@ typedef struct ngx_walrus_publish_s  ngx_walrus_publish_t;
 typedef struct ngx_walrus_quilt_put_s  ngx_walrus_quilt_put_t;
 typedef struct ngx_walrus_quilt_read_s  ngx_walrus_quilt_read_t;
 typedef struct ngx_walrus_audits_s   ngx_walrus_audits_t;
+typedef struct ngx_walrus_concat_s   ngx_walrus_concat_t;
 
 
 /* what a gateway request keeps in the module's context slot */
@@ -66,6 +68,7 @@ typedef struct {
     ngx_walrus_publish_t  *publish;     /* PUT */
     ngx_walrus_audits_t   *audits;      /* GET, HEAD /v1/audits... */
     ngx_walrus_quilt_read_t  *quilt;    /* GET, HEAD of quilts */
+    ngx_walrus_concat_t      *concat;   /* /v1alpha/blobs/concat */
 } ngx_walrus_gateway_ctx_t;
 
 
@@ -104,6 +107,9 @@ ngx_temp_file_t *ngx_walrus_publish_body_file(ngx_http_request_t *r);
 ngx_int_t ngx_walrus_body_filter_init(ngx_conf_t *cf);
 
 ngx_int_t ngx_walrus_read(ngx_http_request_t *r, ngx_walrus_route_t *rt);
+
+/* GET, HEAD, POST /v1alpha/blobs/concat (ngx_walrus_concat.c) */
+ngx_int_t ngx_walrus_concat(ngx_http_request_t *r);
 
 /* GET /v1/audits and the certificates and fraud proofs kept */
 ngx_int_t ngx_walrus_audits(ngx_http_request_t *r, ngx_walrus_route_t *rt);

@@ -119,6 +119,27 @@ ngx_walrus_read_call_to(ngx_walrus_read_t *ctx, ngx_walrus_arena_t *arena,
                            ctx->route.id_text, path)
               - buf;
 
+    /*
+     * The metadata and certificate requests (2n node subrequests, some
+     * KiB each) go in an arena freed when the read ends, not with the
+     * request: a concatenation checks up to 100 blobs in one request.
+     */
+
+    if (arena == NULL
+        && (kind == NGX_WALRUS_READ_CALL_META
+            || kind == NGX_WALRUS_READ_CALL_CERT))
+    {
+        if (ctx->meta_arena == NULL) {
+            ctx->meta_arena = ngx_walrus_arena_create(&ctx->fanout,
+                                             ctx->request->connection->log);
+            if (ctx->meta_arena == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        arena = ctx->meta_arena;
+    }
+
     call = ngx_walrus_fanout_call_to(ctx->request, &ctx->fanout, arena, name,
                                      node, NGX_HTTP_GET, &uri, NULL, max);
     if (call == NULL) {
@@ -429,7 +450,13 @@ ngx_walrus_read_output(ngx_walrus_read_t *ctx)
         b->last = seg->out + to;
         b->memory = 1;
         b->flush = 1;
-        b->last_buf = ctx->next_send == ctx->last_seg;
+
+        /* a subrequest's last byte is not its parent's (a concatenation) */
+
+        if (ctx->next_send == ctx->last_seg) {
+            b->last_buf = (r == r->main);
+            b->last_in_chain = 1;
+        }
 
         seg->buf = b;
         out.buf = b;
@@ -529,6 +556,13 @@ ngx_walrus_read_finish(ngx_walrus_read_t *ctx, ngx_int_t rc)
 
     ngx_walrus_meta_cancel(ctx);
     ngx_walrus_proof_cancel(ctx);
+
+    /* destroyed once its subrequests have closed, now or at the end */
+
+    if (ctx->meta_arena != NULL) {
+        ngx_walrus_arena_retire(r, &ctx->fanout, ctx->meta_arena);
+        ctx->meta_arena = NULL;
+    }
 
     /*
      * A segment a decode task still works on keeps its buffers: the task

@@ -81,6 +81,7 @@ struct ngx_walrus_read_s {
     ngx_walrus_seg_t            window[NGX_WALRUS_WINDOW];
     ngx_walrus_node_health_e   *health;        /* per node */
     ngx_walrus_call_t         **meta_calls;    /* 2n: metadata, cert */
+    ngx_walrus_arena_t         *meta_arena;    /* where they live */
     ngx_event_t                 timer;
     ngx_msec_t                  started;
     ngx_str_t                   filename;

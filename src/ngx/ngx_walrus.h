@@ -94,7 +94,8 @@ typedef enum {
     NGX_WALRUS_ROUTE_QUILTS,            /* PUT /v1/quilts */
     NGX_WALRUS_ROUTE_QUILT_PATCHES,     /* /v1/quilts/{id}/patches */
     NGX_WALRUS_ROUTE_QUILT_FILE,        /* .../by-quilt-id/{id}/{name} */
-    NGX_WALRUS_ROUTE_QUILT_PATCH        /* .../by-quilt-patch-id/{id} */
+    NGX_WALRUS_ROUTE_QUILT_PATCH,       /* .../by-quilt-patch-id/{id} */
+    NGX_WALRUS_ROUTE_CONCAT             /* /v1alpha/blobs/concat */
 } ngx_walrus_route_e;
 
 

@@ -9,6 +9,10 @@
 #include <ngx_walrus_buffer.h>
 
 
+static ngx_walrus_call_t *ngx_walrus_fanout_add(ngx_http_request_t *r,
+    ngx_walrus_fanout_t *fo, ngx_walrus_arena_t *arena, ngx_str_t *prefix,
+    const char *name, ngx_uint_t node, ngx_uint_t method, ngx_str_t *uri,
+    ngx_chain_t *body, size_t body_max, ngx_uint_t local);
 static ngx_int_t ngx_walrus_fanout_start(ngx_http_request_t *r,
     ngx_walrus_call_t *call);
 static ngx_uint_t ngx_walrus_fanout_stale(ngx_http_request_t *sr,
@@ -25,6 +29,7 @@ static ngx_uint_t ngx_walrus_arena_closed(ngx_walrus_arena_t *arena);
 
 static ngx_str_t  ngx_walrus_get = ngx_string("GET");
 static ngx_str_t  ngx_walrus_put = ngx_string("PUT");
+static ngx_str_t  ngx_walrus_head = ngx_string("HEAD");
 
 
 void
@@ -84,6 +89,34 @@ ngx_walrus_fanout_call_to(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     ngx_walrus_arena_t *arena, const char *name, ngx_uint_t node,
     ngx_uint_t method, ngx_str_t *uri, ngx_chain_t *body, size_t body_max)
 {
+    return ngx_walrus_fanout_add(r, fo, arena, fo->node_location, name, node,
+                                 method, uri, body, body_max, 0);
+}
+
+
+/*
+ * A call to a route of the request's own location (the gateway's): the
+ * subrequest is a clone of r with the URI `uri`, captured like a node's
+ * answer; it is never sent again.
+ */
+
+ngx_walrus_call_t *
+ngx_walrus_fanout_call_local(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
+    ngx_uint_t method, ngx_str_t *uri, size_t body_max)
+{
+    return ngx_walrus_fanout_add(r, fo, NULL, uri, "", 0, method, uri, NULL,
+                                 body_max, 1);
+}
+
+
+/* the call to location prefix + name, URI uri */
+
+static ngx_walrus_call_t *
+ngx_walrus_fanout_add(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
+    ngx_walrus_arena_t *arena, ngx_str_t *prefix, const char *name,
+    ngx_uint_t node, ngx_uint_t method, ngx_str_t *uri, ngx_chain_t *body,
+    size_t body_max, ngx_uint_t local)
+{
     u_char              *p;
     size_t               len;
     ngx_pool_t          *pool;
@@ -98,14 +131,13 @@ ngx_walrus_fanout_call_to(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
         return NULL;
     }
 
-    call->location.data = ngx_pnalloc(pool, fo->node_location->len + len);
+    call->location.data = ngx_pnalloc(pool, prefix->len + len);
     call->node_uri.data = ngx_pnalloc(pool, uri->len);
     if (call->location.data == NULL || call->node_uri.data == NULL) {
         return NULL;
     }
 
-    p = ngx_cpymem(call->location.data, fo->node_location->data,
-                   fo->node_location->len);
+    p = ngx_cpymem(call->location.data, prefix->data, prefix->len);
     p = ngx_cpymem(p, name, len);
     call->location.len = p - call->location.data;
 
@@ -120,6 +152,7 @@ ngx_walrus_fanout_call_to(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     call->method = method;
     call->request_body = body;
     call->body_max = body_max;
+    call->local = local;
 
     cln = ngx_pool_cleanup_add(pool, 0);
     if (cln == NULL) {
@@ -137,7 +170,9 @@ ngx_walrus_fanout_call_to(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     ngx_queue_insert_tail(&fo->running, &call->running);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "walrus: %s %V%V", method == NGX_HTTP_PUT ? "PUT" : "GET",
+                   "walrus: %s %V%V",
+                   method == NGX_HTTP_PUT ? "PUT"
+                   : method == NGX_HTTP_HEAD ? "HEAD" : "GET",
                    &call->location, &call->node_uri);
 
     if (arena != NULL) {
@@ -182,7 +217,8 @@ ngx_walrus_fanout_start(ngx_http_request_t *r, ngx_walrus_call_t *call)
     r->pool = call->pool;
 
     rc = ngx_http_subrequest(r, &call->location, NULL, &sr, ps,
-                             NGX_HTTP_SUBREQUEST_BACKGROUND);
+                             NGX_HTTP_SUBREQUEST_BACKGROUND
+                             | (call->local ? NGX_HTTP_SUBREQUEST_CLONE : 0));
 
     r->pool = parent_pool;
 
@@ -211,9 +247,18 @@ ngx_walrus_fanout_start(ngx_http_request_t *r, ngx_walrus_call_t *call)
     sr->headers_in.content_length = NULL;
     sr->headers_in.transfer_encoding = NULL;
 
+    if (call->local) {
+        /* the client's Range and conditions are for the caller's answer */
+        ngx_walrus_fanout_unconditional(sr);
+    }
+
     if (call->method == NGX_HTTP_PUT) {
         sr->method = NGX_HTTP_PUT;
         sr->method_name = ngx_walrus_put;
+
+    } else if (call->method == NGX_HTTP_HEAD) {
+        sr->method = NGX_HTTP_HEAD;
+        sr->method_name = ngx_walrus_head;
 
     } else {
         sr->method = NGX_HTTP_GET;
@@ -231,6 +276,18 @@ ngx_walrus_fanout_start(ngx_http_request_t *r, ngx_walrus_call_t *call)
                                 ngx_walrus_body_length(call->request_body);
 
     return NGX_OK;
+}
+
+
+void
+ngx_walrus_fanout_unconditional(ngx_http_request_t *sr)
+{
+    sr->headers_in.range = NULL;
+    sr->headers_in.if_range = NULL;
+    sr->headers_in.if_match = NULL;
+    sr->headers_in.if_none_match = NULL;
+    sr->headers_in.if_modified_since = NULL;
+    sr->headers_in.if_unmodified_since = NULL;
 }
 
 
@@ -499,7 +556,8 @@ done:
     ngx_queue_insert_tail(&call->fanout->done, &call->queue);
     call->queued = 1;
 
-    /* the request that made the call: a subrequest itself in quilt reads */
+    /* the caller: the main request, or a subrequest reading a blob (quilt
+     * and concat reads) */
 
     return ngx_http_post_request(sr->parent, NULL) == NGX_OK ? rc : NGX_ERROR;
 }

@@ -69,6 +69,8 @@ typedef struct {
     size_t                 body_len;
     size_t                 body_size;  /* allocated */
     size_t                 body_max;
+    off_t                  length;     /* its Content-Length, or -1 */
+    unsigned               local:1;    /* to the request's own location */
     unsigned               done:1;
     unsigned               queued:1;   /* in the fanout's done */
     unsigned               closed:1;   /* the subrequest was torn down */
@@ -84,7 +86,7 @@ void ngx_walrus_fanout_init(ngx_walrus_fanout_t *fo,
  * Starts `method` /v1/blobs/<id_text>/<path> on committee node `node`.
  * body is a chain of buffers (in memory or in files) sent as the request
  * body, or NULL; up to body_max bytes of the response are kept.  When the
- * call ends it is queued on fo->done and the main request is posted.
+ * call ends it is queued on fo->done and r (the caller) is posted.
  * The call lives in `arena`, or in the request's pool when it is NULL.
  * A call that fails because the node closed the kept-alive connection it
  * was sent on, before any answer, is sent again on another connection.
@@ -102,6 +104,18 @@ ngx_walrus_call_t *ngx_walrus_fanout_call_to(ngx_http_request_t *r,
     ngx_walrus_fanout_t *fo, ngx_walrus_arena_t *arena, const char *name,
     ngx_uint_t node, ngx_uint_t method, ngx_str_t *uri, ngx_chain_t *body,
     size_t body_max);
+
+/*
+ * A HEAD or GET of a route of r's own location (a gateway route such as
+ * /v1/blobs/{id}), without the client's Range and conditions; its answer
+ * is captured as a node's is.
+ */
+ngx_walrus_call_t *ngx_walrus_fanout_call_local(ngx_http_request_t *r,
+    ngx_walrus_fanout_t *fo, ngx_uint_t method, ngx_str_t *uri,
+    size_t body_max);
+
+/* drops Range and the conditional headers a subrequest shares with r */
+void ngx_walrus_fanout_unconditional(ngx_http_request_t *sr);
 
 ngx_walrus_arena_t *ngx_walrus_arena_create(ngx_walrus_fanout_t *fo,
     ngx_log_t *log);

@@ -108,6 +108,7 @@ ngx_walrus_capture_header(ngx_http_request_t *r)
 
     if (call != NULL && call->status == 0) {
         call->status = r->headers_out.status;
+        call->length = r->headers_out.content_length_n;
 
         if (call->header.len) {
             ngx_walrus_capture_keep_header(r, &call->header,
@@ -119,9 +120,14 @@ ngx_walrus_capture_header(ngx_http_request_t *r)
                                            &call->header2_value, call->pool);
         }
 
-        /* an answer announced too long is cut before its first byte */
+        /*
+         * an answer announced too long is cut before its first byte (a
+         * HEAD's length announces none)
+         */
 
-        if (r->headers_out.content_length_n > (off_t) call->body_max) {
+        if (r->method != NGX_HTTP_HEAD
+            && r->headers_out.content_length_n > (off_t) call->body_max)
+        {
             ngx_walrus_capture_cut(r, call);
         }
     }

@@ -36,6 +36,18 @@ ngx_walrus_send_memory(ngx_http_request_t *r, ngx_uint_t status,
     ngx_chain_t   out;
 
     r->headers_out.status = status;
+
+    /*
+     * A subrequest that writes into its parent's answer (a blob of a
+     * concatenation) has no answer of its own: what it would send would
+     * land among the parent's bytes, after the parent's status line.
+     * Failing ends the client's connection, as any failure there must.
+     */
+
+    if (r != r->main && !r->background) {
+        return NGX_ERROR;
+    }
+
     r->headers_out.content_length_n = len;
     r->headers_out.content_type.data = (u_char *) type;
     r->headers_out.content_type.len = ngx_strlen(type);

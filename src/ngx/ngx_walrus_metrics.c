@@ -68,6 +68,7 @@ const char *const  ngx_walrus_metrics_routes[NGX_WALRUS_METRICS_ROUTES] = {
     [NGX_WALRUS_ROUTE_QUILT_PATCHES] = "quilt_patches",
     [NGX_WALRUS_ROUTE_QUILT_FILE] = "quilt_file",
     [NGX_WALRUS_ROUTE_QUILT_PATCH] = "quilt_patch",
+    [NGX_WALRUS_ROUTE_CONCAT] = "concat",
     [NGX_WALRUS_METRICS_ROUTE_KINDS] = "invalid_blob_id",
     [NGX_WALRUS_METRICS_ROUTE_KINDS + 1] = "other"
 };

@@ -32,7 +32,7 @@
  * malformed blob ID, any other path; of the "code" label: the statuses
  * listed, "other"
  */
-#define NGX_WALRUS_METRICS_LAST_ROUTE  NGX_WALRUS_ROUTE_QUILT_PATCH
+#define NGX_WALRUS_METRICS_LAST_ROUTE  NGX_WALRUS_ROUTE_CONCAT
 #define NGX_WALRUS_METRICS_ROUTES   (NGX_WALRUS_METRICS_LAST_ROUTE + 3)
 #define NGX_WALRUS_METRICS_CODES    26
 

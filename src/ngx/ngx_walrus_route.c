@@ -1,6 +1,7 @@
 /*
  * The HTTP API paths: /v1/health, /v1/certified, /v1/blobs,
- * /v1/blobs/{id}[/...], the quilts' /v1/quilts[/...] and
+ * /v1/blobs/{id}[/...], /v1alpha/blobs/{id}/stream and
+ * /v1alpha/blobs/concat, the quilts' /v1/quilts[/...] and
  * /v1/blobs/by-quilt-.../..., the audits' /v1/audit/... of nodes and the
  * gateway's /v1/audits[/...].
  */
@@ -52,7 +53,8 @@ ngx_walrus_route_parse(ngx_str_t *uri, ngx_walrus_route_t *rt)
         { ngx_string("/v1/audits"), NGX_WALRUS_ROUTE_AUDITS },
         { ngx_string("/v1/epoch/ready"), NGX_WALRUS_ROUTE_EPOCH_READY },
         { ngx_string("/status"), NGX_WALRUS_ROUTE_LIVENESS },
-        { ngx_string("/v1/api"), NGX_WALRUS_ROUTE_API }
+        { ngx_string("/v1/api"), NGX_WALRUS_ROUTE_API },
+        { ngx_string("/v1alpha/blobs/concat"), NGX_WALRUS_ROUTE_CONCAT }
     };
 
     ngx_memzero(rt, sizeof(ngx_walrus_route_t));

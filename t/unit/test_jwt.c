@@ -26,6 +26,8 @@ static void walrus_test_hs(const char *dir);
 static void walrus_test_pem(const char *dir, const char *alg,
     const char *keyalg, jwt_alg_t jalg);
 static void walrus_test_eddsa(const char *dir);
+static void walrus_test_rotation(const char *dir, walrus_jwt_key_t *ed,
+    EVP_PKEY *other, const char *input);
 static void walrus_test_claims(const char *dir);
 static void walrus_test_upload(void);
 static char *walrus_test_sign(jwt_alg_t alg, const void *key, size_t len,
@@ -272,9 +274,61 @@ walrus_test_eddsa(const char *dir)
     is_int(walrus_test_check(key, t, &c), WALRUS_JWT_SIGNATURE,
            "EdDSA signature of 30 bytes is refused");
 
+    walrus_test_rotation(dir, key, other, input);
+
     EVP_PKEY_free(pkey);
     EVP_PKEY_free(other);
     walrus_jwt_key_free(key);
+}
+
+
+/*
+ * Several keys (an issuer rotating its key, or two issuers): a token
+ * passes with any key of its algorithm, never with a key of another
+ */
+
+static void
+walrus_test_rotation(const char *dir, walrus_jwt_key_t *ed,
+    EVP_PKEY *other, const char *input)
+{
+    int                   rc;
+    char                  path[256], token[640], *t;
+    walrus_jwt_key_t     *keys[3];
+    walrus_jwt_claims_t   c;
+
+    keys[0] = ed;
+
+    snprintf(path, sizeof(path), "%s/hs", dir);
+    walrus_jwt_key_load("HS256", path, &keys[1], &walrus_test_why);
+
+    snprintf(path, sizeof(path), "%s/ed-other.pub", dir);
+    walrus_key_write_public(other, path);
+    walrus_jwt_key_load("EdDSA", path, &keys[2], &walrus_test_why);
+
+    walrus_test_ed(other, input, 86, token);
+    rc = walrus_jwt_verify(keys, 2, token, strlen(token), NOW, 60, &c,
+                           &walrus_test_why);
+    is_int(rc, WALRUS_JWT_SIGNATURE,
+           "keys EdDSA and HS256: an EdDSA token of a third key is refused");
+
+    rc = walrus_jwt_verify(keys, 3, token, strlen(token), NOW, 60, &c,
+                           &walrus_test_why);
+    is_int(rc, WALRUS_JWT_OK, "... and passes once its key is added");
+
+    t = walrus_test_raw("{\"alg\":\"HS256\"}",
+                        "{\"exp\":1700000100,\"jti\":\"h\"}",
+                        "a secret of more than thirty-two bytes");
+    rc = walrus_jwt_verify(keys, 3, t, strlen(t), NOW, 60, &c,
+                           &walrus_test_why);
+    is_int(rc, WALRUS_JWT_OK, "an HS256 token passes with the HS256 key");
+
+    rc = walrus_jwt_verify(keys, 1, t, strlen(t), NOW, 60, &c,
+                           &walrus_test_why);
+    is_int(rc, WALRUS_JWT_ALG, "... and not without it");
+    free(t);
+
+    walrus_jwt_key_free(keys[1]);
+    walrus_jwt_key_free(keys[2]);
 }
 
 
@@ -413,6 +467,18 @@ walrus_test_upload(void)
     is_int(walrus_jwt_check_upload(&c, 1, 1, &why),
            WALRUS_JWT_SEND_OBJECT_TO, "send_object_to cannot be honoured");
 
+    c.exp = NOW + 3660;
+    is_int(walrus_jwt_check_lifetime(&c, NOW, 3600, 60, &why), WALRUS_JWT_OK,
+           "lifetime: an hour and the leeway");
+    c.exp++;
+    is_int(walrus_jwt_check_lifetime(&c, NOW, 3600, 60, &why),
+           WALRUS_JWT_LIFETIME, "lifetime: a second more");
+    is_int(walrus_jwt_check_lifetime(&c, NOW, 0, 60, &why), WALRUS_JWT_OK,
+           "lifetime: no limit");
+    c.exp = INT64_MAX;
+    is_int(walrus_jwt_check_lifetime(&c, NOW, 3600, 60, &why),
+           WALRUS_JWT_LIFETIME, "lifetime: the largest exp");
+
     ok(strcmp(walrus_jwt_reason(WALRUS_JWT_EXPIRED), "EXPIRED_SIGNATURE")
        == 0 && walrus_jwt_status(WALRUS_JWT_EXPIRED) == 401,
        "expired: 401 EXPIRED_SIGNATURE");
@@ -496,7 +562,7 @@ walrus_test_check(walrus_jwt_key_t *key, const char *token,
         return -1;
     }
 
-    rc = walrus_jwt_verify(key, token, strlen(token), NOW, 60, c,
+    rc = walrus_jwt_verify(&key, 1, token, strlen(token), NOW, 60, c,
                            &walrus_test_why);
 
     if (rc != WALRUS_JWT_OK) {

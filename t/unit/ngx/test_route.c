@@ -134,6 +134,32 @@ test_quilts(void)
 
 
 static void
+test_concat(void)
+{
+    char                path[256];
+    ngx_walrus_route_t  rt;
+
+    is_int(parse("/v1alpha/blobs/concat", &rt), NGX_OK,
+           "/v1alpha/blobs/concat");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_CONCAT, "... is the concat route");
+    ok(!rt.stream, "... not the streaming one");
+
+    is_int(parse("/v1alpha/blobs/concatx", &rt), NGX_DECLINED,
+           "/v1alpha/blobs/concatx: declined");
+    is_int(parse("/v1alpha/blobs/concat/", &rt), NGX_ERROR,
+           "/v1alpha/blobs/concat/: not a blob ID either");
+    is_int(parse("/v1/blobs/concat", &rt), NGX_ERROR,
+           "/v1/blobs/concat: a malformed blob ID, not the route");
+    is_int(parse("/v1alpha/blobs/conca", &rt), NGX_DECLINED,
+           "/v1alpha/blobs/conca: declined");
+
+    snprintf(path, sizeof(path), "/v1alpha/blobs/%s/stream", id_text);
+    is_int(parse(path, &rt), NGX_OK, "the stream route is unchanged");
+    is_int(rt.kind, NGX_WALRUS_ROUTE_BLOB, "... reads the blob");
+}
+
+
+static void
 test_fixed(void)
 {
     ngx_walrus_route_t  rt;
@@ -417,6 +443,7 @@ main(void)
     test_fixed();
     test_stream();
     test_quilts();
+    test_concat();
     test_blob();
     test_slivers();
     test_audit();
