@@ -23,6 +23,7 @@ static void ngx_walrus_committee_cleanup(void *data);
 static ngx_int_t ngx_walrus_postconfiguration(ngx_conf_t *cf);
 static void ngx_walrus_sha256_cleanup(void *data);
 static ngx_int_t ngx_walrus_init_process(ngx_cycle_t *cycle);
+static void ngx_walrus_exit_process(ngx_cycle_t *cycle);
 static void ngx_walrus_key_cleanup(void *data);
 
 
@@ -40,6 +41,20 @@ static ngx_command_t  ngx_walrus_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_walrus_loc_conf_t, thread_pool_name),
+      NULL },
+
+    { ngx_string("walrus_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_walrus_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("walrus_metrics_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_walrus_metrics_zone_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
       ngx_null_command
@@ -71,7 +86,7 @@ ngx_module_t  ngx_http_walrus_module = {
     ngx_walrus_init_process,               /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_walrus_exit_process,               /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -129,7 +144,7 @@ ngx_walrus_postconfiguration(ngx_conf_t *cf)
 
     ngx_log_error(level, cf->log, 0, "walrus: %s", walrus_sha256_engine());
 
-    return NGX_OK;
+    return ngx_walrus_metrics_postconfiguration(cf);
 }
 
 
@@ -150,7 +165,14 @@ ngx_walrus_init_process(ngx_cycle_t *cycle)
 {
     walrus_sha256_warm_up();
 
-    return NGX_OK;
+    return ngx_walrus_metrics_init_process(cycle);
+}
+
+
+static void
+ngx_walrus_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_walrus_metrics_exit_process(cycle);
 }
 
 

@@ -8,6 +8,10 @@ PKGS="build-essential libisal-dev libssl-dev libjansson-dev nginx nginx-dev open
 libhiredis-dev libjwt-dev libcurl4-openssl-dev redis-server libnginx-mod-http-echo curl perl
 valgrind"
 
+# promtool checks the metrics exposition and the alert rules (t/54);
+# Debian ships it in prometheus, whose server (a systemd unit) is not used
+PKGS="$PKGS prometheus"
+
 # Node.js and npm run the OpenAPI validator of the tests (t/46); a
 # machine that has them from elsewhere keeps its own
 if ! command -v node > /dev/null || ! command -v npm > /dev/null; then

@@ -3,7 +3,8 @@
 # hosts the gateway and the storage nodes on loopback ports.  Usage:
 # local-network.sh start|stop.  Settings: WALRUS_N (7),
 # WALRUS_SEGMENT_SIZE (4194304), WALRUS_GATEWAY_PORT (8080),
-# WALRUS_NODE_PORT (9100), WALRUS_REDIS_PORT (6390).
+# WALRUS_NODE_PORT (9100), WALRUS_REDIS_PORT (6390),
+# WALRUS_METRICS_PORT (9145).
 
 set -euo pipefail
 
@@ -14,6 +15,7 @@ SEGMENT=${WALRUS_SEGMENT_SIZE:-4194304}
 NODE_PORT=${WALRUS_NODE_PORT:-9100}
 GATEWAY_PORT=${WALRUS_GATEWAY_PORT:-8080}
 REDIS_PORT=${WALRUS_REDIS_PORT:-6390}
+METRICS_PORT=${WALRUS_METRICS_PORT:-9145}
 NGINX=/usr/sbin/nginx
 CTL="$ROOT/build/walrusctl"
 
@@ -86,9 +88,10 @@ nginx_conf() {
 
     awk -v nodes="$nodes" -v upstreams="$upstreams" -v dir="$DIR" \
         -v root="$ROOT" -v n="$N" -v port="$GATEWAY_PORT" \
-        -v redis="$REDIS_PORT" '
+        -v redis="$REDIS_PORT" -v metrics="$METRICS_PORT" '
         { gsub("@DIR@", dir); gsub("@ROOT@", root); gsub("@N@", n);
-          gsub("@GATEWAY_PORT@", port); gsub("@REDIS_PORT@", redis) }
+          gsub("@GATEWAY_PORT@", port); gsub("@REDIS_PORT@", redis);
+          gsub("@METRICS_PORT@", metrics) }
         /^@NODES@$/ { print nodes; next }
         /^@UPSTREAMS@$/ { print upstreams; next }
         { print }' "$ROOT/conf.d/local-network.conf.in" > "$DIR/nginx.conf"
@@ -124,6 +127,7 @@ Walrus local network is running ($N storage nodes, f = $(((N - 1) / 3))).
   gateway         http://127.0.0.1:$GATEWAY_PORT
   storage nodes   http://127.0.0.1:$NODE_PORT ... http://127.0.0.1:$((NODE_PORT + N - 1))
   redis           127.0.0.1:$REDIS_PORT
+  metrics         http://127.0.0.1:$METRICS_PORT/metrics (Prometheus)
   committee       $DIR/committee.json
   logs            $DIR/logs/
 

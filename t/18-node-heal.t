@@ -25,8 +25,18 @@ my $CTL = $WalrusTest::CTL;
 # every node keeps its store: the keeper of each node server runs in the
 # one nginx's worker, a round every 300 ms, its peer calls through the
 # harness's "location /_walrus_node/" in the node's server
-my $HTTP = <<'EOF';
+# (and the nodes' Prometheus metrics, operations.md "Metrics")
+my $mport = WalrusTest::free_port();
+my $HTTP = <<"EOF";
     walrus_node_keeper_interval 300ms;
+
+    server {
+        listen 127.0.0.1:$mport;
+
+        location = /metrics {
+            walrus_metrics;
+        }
+    }
 EOF
 
 my $NODE = <<'EOF';
@@ -95,6 +105,18 @@ $size += -s $t->store(3) . "/$ids[0]/$pair.secondary";
 ok($got && $got < 1.5 * $size && $got < length $blobs[0],
    "recovery downloaded $got bytes for a pair of $size bytes "
    . '(blob: ' . length($blobs[0]) . ')');
+
+# its metrics count the pairs rebuilt and at least the bytes they took
+my %m = map { /^(\S+) (\S+)$/ ? ($1 => $2) : () }
+        split /\n/, $t->http->get("http://127.0.0.1:$mport/metrics")->{content};
+my $took = 0;
+$took += $_ for map { /from (\d+) bytes of recovery symbols/ } @rebuilt;
+is($m{'walrus_node_healed_pairs_total{node="node3"}'}, scalar @rebuilt,
+   'node 3 counts the pairs it rebuilt');
+ok($m{'walrus_node_heal_downloaded_bytes_total{node="node3"}'} >= $took,
+   "... and the recovery bytes it downloaded (at least $took)");
+is($m{'walrus_node_healed_pairs_total{node="node0"}'}, 0,
+   'node 0 rebuilt none');
 
 # the keeper keeps a cursor per peer in keeper.state, so that a restart
 # goes on where it stopped: each at the end of that peer's record

@@ -106,7 +106,19 @@ my @relays = map {
     $t->start_relay($i, sub { relay_connection($_[0], $i) });
 } $SLOW, $LIAR;
 
-$t->write_config(gateway => 1, http => $HTTP . $moved,
+# the Prometheus metrics of the nodes (operations.md, "Metrics")
+my $mport = WalrusTest::free_port();
+my $METRICS = <<"EOF";
+    server {
+        listen 127.0.0.1:$mport;
+
+        location = /metrics {
+            walrus_metrics;
+        }
+    }
+EOF
+
+$t->write_config(gateway => 1, http => $HTTP . $moved . $METRICS,
                  down => [$SLOW, $LIAR])
   ->run;
 
@@ -331,6 +343,45 @@ ok(WalrusTest::eventually(sub {
        return 0 }, 60),
    "with nodes $SLOW and $LIAR gone, a later round certifies every other "
    . 'node');
+
+# --- the audit metrics ----------------------------------------------------------
+
+# each verdict a node kept on disk is counted, and nothing else: fraud
+# proofs and "missing" lists against a peer, and the node's own audit
+# certificates
+sub metrics {
+    my $res = $t->http->get("http://127.0.0.1:$mport/metrics");
+    my %s = map { /^(\S+) (\S+)$/ ? ($1 => $2) : () }
+            grep { !/^#/ } split /\n/, $res->{content} // '';
+    return \%s;
+}
+
+sub kept {
+    my ($i, $name) = @_;
+    return scalar grep { -s } glob(rounds_dir($i) . "/*/$name");
+}
+
+for my $i (0 .. $n - 1) {
+    my ($m, $want);
+    ok(WalrusTest::eventually(sub {
+           $m = metrics();
+           my $node = "node=\"node$i\"";
+           $want = join ' ', kept($i, 'fraud.*'), kept($i, 'missing.*');
+           join(' ', map { $m->{"walrus_node_audit_answers_total{$node,"
+                               . "verdict=\"$_\"}"} // -1 }
+                     qw(fraud missing)) eq $want;
+       }, 10),
+       "node$i: the fraud proofs and missing verdicts counted are those it "
+       . "kept ($want)");
+    ok($m->{"walrus_node_audit_rounds_total{node=\"node$i\"}"} > 0,
+       "node$i: audit rounds are counted");
+    ok($m->{"walrus_node_audit_answers_total{node=\"node$i\","
+            . 'verdict="passed"}'} > 0, "node$i: passed answers are counted");
+}
+ok(!grep({ metrics()->{"walrus_node_audit_certificates_total{node="
+                       . "\"node$_\"}"} < kept($_, 'certificate') }
+         0 .. $n - 1),
+   'each node counted at least the audit certificates it keeps');
 
 $t->stop;
 $t->check_logs;

@@ -68,12 +68,22 @@ symlink '../keys', "$hist/keys" or die "symlink: $!";
 my $one = WalrusTest::read_file($t->committee);
 WalrusTest::write_file("$hist/1.json", $one);
 
-my $HTTP = <<'EOF';
+# (and the Prometheus metrics, operations.md "Metrics")
+my $mport = WalrusTest::free_port();
+my $HTTP = <<"EOF";
     walrus_node_keeper_interval 300ms;
     walrus_node_gc_rate 5;
     walrus_redis 127.0.0.1:%%REDIS_PORT%%;
     walrus_gateway_epoch_duration 30d;
     walrus_gateway_short_max_age 30s;
+
+    server {
+        listen 127.0.0.1:$mport;
+
+        location = /metrics {
+            walrus_metrics;
+        }
+    }
 EOF
 
 sub configure {
@@ -285,6 +295,20 @@ for my $i (0 .. $n - 1) {
     diag($json->encode($gc));
 }
 pass('every node counts 2 blobs reclaimed in its keeper status');
+# (a pass is counted once it reached the end of the record, which may be
+# a round after the blobs went)
+my $counted = 0;
+ok(eventually(sub {
+       my %m = map { /^(\S+) (\S+)$/ ? ($1 => $2) : () }
+               split /\n/, $t->http->get("http://127.0.0.1:$mport/metrics")
+                              ->{content};
+       $counted = grep {
+           ($m{"walrus_node_gc_reclaimed_blobs_total{node=\"node$_\"}"}
+            // 0) >= 2
+           && ($m{"walrus_node_gc_passes_total{node=\"node$_\"}"} // 0) >= 1
+       } 0 .. $n - 1;
+       $counted == $n;
+   }, 10), "... and in its metrics, with the passes ($counted nodes)");
 my $gone = qr/expired \(end epoch 3, epoch 3\): \d+ files reclaimed/;
 like(WalrusTest::read_file($t->error_log),
      qr/\[info\].*blob \Q$id_a\E $gone/,

@@ -10,6 +10,7 @@
 
 
 #include <ngx_walrus.h>
+#include <ngx_walrus_gateway_metrics.h>
 
 
 typedef struct {

@@ -13,6 +13,7 @@
 #include <walrus_sign.h>
 
 
+static ngx_int_t ngx_walrus_gateway_postconfiguration(ngx_conf_t *cf);
 static void *ngx_walrus_gateway_create_main_conf(ngx_conf_t *cf);
 static char *ngx_walrus_gateway_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_walrus_gateway_create_loc_conf(ngx_conf_t *cf);
@@ -224,7 +225,7 @@ static ngx_path_init_t  ngx_walrus_temp_path = {
 
 static ngx_http_module_t  ngx_walrus_gateway_module_ctx = {
     NULL,                                  /* preconfiguration */
-    ngx_walrus_gateway_filters,            /* postconfiguration */
+    ngx_walrus_gateway_postconfiguration,  /* postconfiguration */
 
     ngx_walrus_gateway_create_main_conf,   /* create main configuration */
     ngx_walrus_gateway_init_main_conf,     /* init main configuration */
@@ -251,6 +252,17 @@ ngx_module_t  ngx_http_walrus_gateway_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_int_t
+ngx_walrus_gateway_postconfiguration(ngx_conf_t *cf)
+{
+    if (ngx_walrus_gateway_filters(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_walrus_gateway_metrics_init(cf);
+}
 
 
 static void *
@@ -494,6 +506,10 @@ ngx_walrus_gateway_check(ngx_conf_t *cf, ngx_walrus_gateway_loc_conf_t *wlcf)
 
     wlcf->thread_pool = ngx_walrus_conf_thread_pool(cf);
     if (wlcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_walrus_metrics_conf_gateway(cf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 

@@ -40,12 +40,15 @@ ngx_walrus_meta_start(ngx_walrus_read_t *ctx)
         {
             ctx->from_cache = 1;
             ctx->proof.proven = inconsistent;
+            ngx_walrus_cache_count(NGX_WALRUS_CACHE_WORKER, 1);
             return NGX_OK;
         }
 
         ctx->type = NULL;
         ctx->has_reg = 0;
     }
+
+    ngx_walrus_cache_count(NGX_WALRUS_CACHE_WORKER, 0);
 
     if (ngx_walrus_cache_lookup(r, ctx->route.id_text, ngx_walrus_meta_cached,
                                 ctx)

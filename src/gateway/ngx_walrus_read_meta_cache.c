@@ -28,6 +28,8 @@ ngx_walrus_meta_cached(ngx_http_request_t *r, void *data,
     }
 
     ngx_walrus_read_phase(ctx, NGX_WALRUS_READ_METADATA);
+    ngx_walrus_cache_count(NGX_WALRUS_CACHE_REDIS,
+                           entry->negative || entry->registration.len);
 
     /* checked once the metadata and certificate are in, as a node's */
     ctx->proof.cached = entry->proof;

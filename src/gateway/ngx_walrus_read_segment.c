@@ -324,6 +324,10 @@ ngx_walrus_seg_call(ngx_walrus_seg_t *seg, ngx_walrus_call_t *call)
     {
         seg->state[call->pair] = NGX_WALRUS_SLOT_ARRIVED;
 
+        ngx_walrus_peer_count(call->name, NGX_WALRUS_PM_FETCHES,
+                              NGX_WALRUS_FETCH_OK);
+        ngx_walrus_peer_observe(call->name, ngx_current_msec - call->start);
+
         if (call->kind == NGX_WALRUS_READ_CALL_PROBE) {
             ngx_walrus_health_answered(ctx, call->node);
         }
@@ -331,6 +335,9 @@ ngx_walrus_seg_call(ngx_walrus_seg_t *seg, ngx_walrus_call_t *call)
         /* the sliver stays in the call until its segment is out */
         return;
     }
+
+    ngx_walrus_peer_count(call->name, NGX_WALRUS_PM_FETCHES,
+                          NGX_WALRUS_FETCH_FAILED);
 
     /*
      * The shard may be in flight: its new owner may not hold the pair yet
@@ -427,6 +434,7 @@ ngx_walrus_seg_progress(ngx_walrus_seg_t *seg)
     {
         seg->hedged = ngx_current_msec;
         ngx_walrus_seg_mark_slow(seg);
+        ngx_walrus_gateway_count(NGX_WALRUS_GM_HEDGES, 0);
 
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
                        "walrus: segment %uL hedges: %ui slivers late, "
@@ -626,6 +634,9 @@ ngx_walrus_decode_apply(ngx_walrus_seg_t *seg, ngx_walrus_decode_t *d)
                           "metadata; skipped",
                           seg->calls[i]->name, i, seg->index,
                           ctx->route.id_text);
+
+            ngx_walrus_peer_count(seg->calls[i]->name,
+                                  NGX_WALRUS_PM_BAD_SLIVERS, 0);
 
             if (seg->calls[i]->kind != NGX_WALRUS_READ_CALL_OLD_OWNER) {
                 ngx_walrus_health_bad(ctx, seg->calls[i]->node);

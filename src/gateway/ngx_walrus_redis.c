@@ -371,6 +371,8 @@ ngx_walrus_redis_lost(const char *why)
         return;
     }
 
+    ngx_walrus_gateway_count(NGX_WALRUS_GM_REDIS_ERRORS, 0);
+
     if (!ngx_walrus_redis.outage_logged) {
         ngx_log_error(NGX_LOG_WARN, ngx_walrus_redis.log, 0,
                       "walrus: redis \"%V\" unavailable (%s); serving from "
@@ -569,6 +571,7 @@ ngx_walrus_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     if (r != NULL && ((redisReply *) r)->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_INFO, ngx_walrus_redis.log, 0,
                       "walrus: redis error: %s", ((redisReply *) r)->str);
+        ngx_walrus_gateway_count(NGX_WALRUS_GM_REDIS_ERRORS, 0);
         r = NULL;
 
     } else if (r != NULL && ngx_walrus_redis.conf != NULL) {

@@ -11,6 +11,7 @@
 #include <ngx_http.h>
 #include <ngx_thread_pool.h>
 #include <ngx_walrus_thread.h>
+#include <ngx_walrus_metrics.h>
 
 #include <walrus_types.h>
 #include <walrus_committee.h>
@@ -53,6 +54,7 @@ typedef struct {
     walrus_history_t      *history;     /* every epoch's committee */
     walrus_committee_t    *committee;   /* the current one, in history */
     ngx_str_t              committee_file;
+    ngx_walrus_metrics_conf_t  *metrics;  /* or NULL */
 } ngx_walrus_main_conf_t;
 
 

@@ -148,6 +148,7 @@ ngx_walrus_fanout_add(ngx_http_request_t *r, ngx_walrus_fanout_t *fo,
     call->arena = arena;
     call->node = node;
     call->name = name;
+    call->start = ngx_current_msec;
     call->method = method;
     call->request_body = body;
     call->body_max = body_max;

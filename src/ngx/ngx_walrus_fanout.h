@@ -53,6 +53,7 @@ typedef struct {
     ngx_chain_t           *request_body; /* or NULL */
     ngx_walrus_arena_t    *arena;
     ngx_uint_t             retries;    /* sent again after a stale close */
+    ngx_msec_t             start;      /* when it was first sent */
     ngx_uint_t             kind;       /* the caller's tag */
     ngx_uint_t             pair;
     void                  *data;       /* the caller's, e.g. its owner */

@@ -9,6 +9,7 @@
 
 
 #include <ngx_walrus.h>
+#include <ngx_walrus_node_metrics.h>
 #include <walrus_registration.h>
 #include <walrus_metadata.h>
 

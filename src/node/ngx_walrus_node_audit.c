@@ -449,6 +449,8 @@ ngx_walrus_audit_done(ngx_walrus_round_t *rd, void *data)
     au->since = job->since;
     au->locks_dirty = 1;
     ngx_walrus_audit_set_slot(au, job->newest, seed, kp->committee->nnodes);
+    ngx_walrus_node_count(&kp->conf->node_name, NGX_WALRUS_NM_AUDIT_ROUNDS, 0,
+                          1);
 
     ngx_log_error(NGX_LOG_INFO, rd->log, 0,
                   "walrus: node %V: audit round %uD opened%s",

@@ -247,6 +247,9 @@ ngx_walrus_audit_certify_done(ngx_walrus_round_t *rd, void *data)
     slot->certified = 1;
     kp->auditor->certificates++;
 
+    ngx_walrus_node_count(&kp->conf->node_name,
+                          NGX_WALRUS_NM_AUDIT_CERTIFICATES, 0, 1);
+
     ngx_log_error(NGX_LOG_INFO, rd->log, 0,
                   "walrus: node %V: audit certificate of round %uD made "
                   "from %ud attestations", &kp->conf->node_name, job->round,

@@ -539,6 +539,9 @@ ngx_walrus_audit_check_done(ngx_walrus_round_t *rd, void *data)
         peer->verdict = job->verdict;
         au->attested++;
         au->locks_dirty = 1;
+        ngx_walrus_node_count(&kp->conf->node_name,
+                              NGX_WALRUS_NM_AUDIT_VERDICTS,
+                              NGX_WALRUS_VERDICT_VALUE_PASSED, 1);
 
         ngx_log_error(NGX_LOG_INFO, rd->log, 0,
                       "walrus: audit round %uD: %s passed (%ud blobs); "
@@ -557,6 +560,9 @@ ngx_walrus_audit_check_done(ngx_walrus_round_t *rd, void *data)
         peer->verdict = job->verdict;
         au->missing++;
         au->locks_dirty = 1;
+        ngx_walrus_node_count(&kp->conf->node_name,
+                              NGX_WALRUS_NM_AUDIT_VERDICTS,
+                              NGX_WALRUS_VERDICT_VALUE_MISSING, 1);
 
         ngx_log_error(NGX_LOG_WARN, rd->log, 0,
                       "walrus: audit round %uD: %s lacks %ud of the %ud "
@@ -568,6 +574,9 @@ ngx_walrus_audit_check_done(ngx_walrus_round_t *rd, void *data)
         peer->verdict = job->verdict;
         au->frauds++;
         au->locks_dirty = 1;
+        ngx_walrus_node_count(&kp->conf->node_name,
+                              NGX_WALRUS_NM_AUDIT_VERDICTS,
+                              NGX_WALRUS_VERDICT_VALUE_FRAUD, 1);
         walrus_blob_id_format(job->bad, id_text);
 
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,

@@ -199,9 +199,13 @@ ngx_walrus_gc_done(ngx_walrus_round_t *rd, void *data)
     kp->gc_credit -= (int64_t) gc->nblobs;
     kp->gc_cursor = gc->end ? 0 : gc->cursor;
     kp->gc_reclaimed += gc->nblobs;
+    ngx_walrus_node_count(&kp->conf->node_name, NGX_WALRUS_NM_GC_BLOBS, 0,
+                          gc->nblobs);
 
     if (gc->end) {
         kp->gc_passes++;
+        ngx_walrus_node_count(&kp->conf->node_name, NGX_WALRUS_NM_GC_PASSES,
+                              0, 1);
     }
 
     if (gc->err) {

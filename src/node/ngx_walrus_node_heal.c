@@ -507,6 +507,8 @@ ngx_walrus_heal_blob_failed(ngx_walrus_round_t *rd, ngx_walrus_heal_t *h,
                       "next try in %T s", &rd->keeper->conf->node_name,
                       h->blobs[h->current].id_text, why, delay);
         rd->keeper->failed++;
+        ngx_walrus_node_count(&rd->keeper->conf->node_name,
+                              NGX_WALRUS_NM_HEAL_FAILURES, 0, 1);
     }
 
     for (a = 0; a < 2; a++) {
@@ -604,6 +606,8 @@ ngx_walrus_heal_take(ngx_walrus_round_t *rd, ngx_walrus_call_t *call,
     body = call->body;
     *len = call->body_len;
     rd->keeper->heal_credit -= (int64_t) call->body_len;
+    ngx_walrus_node_count(&rd->keeper->conf->node_name,
+                          NGX_WALRUS_NM_HEAL_BYTES, 0, call->body_len);
 
     call->body = NULL;
     call->body_size = 0;

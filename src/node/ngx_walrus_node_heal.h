@@ -135,6 +135,8 @@ typedef struct {
     uint64_t                   examined;   /* entries */
     uint64_t                   pending;    /* of them, missing files */
     uint64_t                   inconsistent;
+    uint64_t                   slivers;    /* sliver files found */
+    uint64_t                   bytes;      /* and their bytes */
     uint8_t                   *seen;       /* blob IDs of this scan */
     size_t                     nseen;
     unsigned                   end:1;      /* the record was read whole */

@@ -104,6 +104,8 @@ ngx_walrus_heal_committed(ngx_walrus_round_t *rd, void *data)
 
     if (h->received == 0 && h->pulled > 0) {
         rd->keeper->migrated++;
+        ngx_walrus_node_count(&rd->keeper->conf->node_name,
+                              NGX_WALRUS_NM_MIGRATED, 0, 1);
 
         ngx_log_error(NGX_LOG_INFO, rd->log, 0,
                       "walrus: node %V took sliver pair %ud of blob %s "
@@ -113,6 +115,8 @@ ngx_walrus_heal_committed(ngx_walrus_round_t *rd, void *data)
 
     } else {
         rd->keeper->healed++;
+        ngx_walrus_node_count(&rd->keeper->conf->node_name,
+                              NGX_WALRUS_NM_HEALED, 0, 1);
 
         ngx_log_error(NGX_LOG_INFO, rd->log, 0,
                       "walrus: node %V rebuilt sliver pair %ud of blob %s "

@@ -14,6 +14,7 @@ static int ngx_walrus_heal_scan_entry(ngx_walrus_heal_scan_t *sc,
     const walrus_record_entry_t *e, uint64_t cursor);
 static ngx_uint_t ngx_walrus_heal_same_record(ngx_walrus_heal_scan_t *sc);
 static void ngx_walrus_heal_scanned(ngx_walrus_round_t *rd, void *data);
+static void ngx_walrus_heal_scan_gauges(ngx_walrus_keeper_t *kp);
 
 
 ngx_int_t
@@ -230,12 +231,20 @@ ngx_walrus_heal_scan_entry(ngx_walrus_heal_scan_t *sc,
         if (walrus_store_path(path, dir, name) != 0 || stat(path, &st) != 0)
         {
             missing |= NGX_WALRUS_MISSING_PRIMARY;
+
+        } else {
+            sc->slivers++;
+            sc->bytes += st.st_size;
         }
 
         walrus_store_sliver_name(name, sizeof(name), pair, 1);
         if (walrus_store_path(path, dir, name) != 0 || stat(path, &st) != 0)
         {
             missing |= NGX_WALRUS_MISSING_SECONDARY;
+
+        } else {
+            sc->slivers++;
+            sc->bytes += st.st_size;
         }
 
         if (missing) {
@@ -296,15 +305,20 @@ ngx_walrus_heal_scanned(ngx_walrus_round_t *rd, void *data)
     kp->pass_known += sc->examined;
     kp->pass_pending += sc->pending;
     kp->pass_inconsistent += sc->inconsistent;
+    kp->pass_slivers += sc->slivers;
+    kp->pass_bytes += sc->bytes;
 
     if (sc->end) {
         kp->whole_synced = kp->pass_synced;
         kp->known = kp->pass_known;
         kp->pending = kp->pass_pending;
         kp->inconsistent = kp->pass_inconsistent;
+        ngx_walrus_heal_scan_gauges(kp);
         kp->pass_known = 0;
         kp->pass_pending = 0;
         kp->pass_inconsistent = 0;
+        kp->pass_slivers = 0;
+        kp->pass_bytes = 0;
     }
 
     /* at the end, the next pass starts over: files may go at any time */
@@ -321,4 +335,25 @@ ngx_walrus_heal_scanned(ngx_walrus_round_t *rd, void *data)
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, rd->log, 0,
                    "walrus: node %V: heal scan found %ui blobs, end %d",
                    &kp->conf->node_name, h->nblobs, (int) sc->end);
+}
+
+
+/* what the pass found, for the metrics: no walk of the store per scrape */
+
+static void
+ngx_walrus_heal_scan_gauges(ngx_walrus_keeper_t *kp)
+{
+    ngx_str_t  *name;
+
+    name = &kp->conf->node_name;
+
+    ngx_walrus_node_gauge(name, NGX_WALRUS_NM_SLIVERS, 0, kp->pass_slivers);
+    ngx_walrus_node_gauge(name, NGX_WALRUS_NM_SLIVER_BYTES, 0,
+                          kp->pass_bytes);
+    ngx_walrus_node_gauge(name, NGX_WALRUS_NM_BLOBS, NGX_WALRUS_BLOBS_HELD,
+                          kp->known - kp->pending - kp->inconsistent);
+    ngx_walrus_node_gauge(name, NGX_WALRUS_NM_BLOBS,
+                          NGX_WALRUS_BLOBS_PENDING, kp->pending);
+    ngx_walrus_node_gauge(name, NGX_WALRUS_NM_BLOBS,
+                          NGX_WALRUS_BLOBS_INCONSISTENT, kp->inconsistent);
 }

@@ -86,6 +86,8 @@ struct ngx_walrus_keeper_s {
     uint64_t                     pass_known;   /* of the pass going on */
     uint64_t                     pass_pending;
     uint64_t                     pass_inconsistent;
+    uint64_t                     pass_slivers;  /* files of the pass */
+    uint64_t                     pass_bytes;
     uint64_t                     scrub_cursor;
     int64_t                      scrub_credit; /* bytes it may read */
     int64_t                      heal_credit;  /* bytes it may fetch */

@@ -133,7 +133,7 @@ static ngx_command_t  ngx_walrus_node_commands[] = {
 
 static ngx_http_module_t  ngx_walrus_node_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_walrus_node_metrics_init,          /* postconfiguration */
 
     ngx_walrus_node_create_main_conf,      /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -375,7 +375,9 @@ ngx_walrus_node_check(ngx_conf_t *cf, ngx_walrus_node_loc_conf_t *wlcf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_walrus_keeper_add(cf, wlcf) != NGX_OK) {
+    if (ngx_walrus_keeper_add(cf, wlcf) != NGX_OK
+        || ngx_walrus_metrics_conf_node(cf, &wlcf->node_name) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

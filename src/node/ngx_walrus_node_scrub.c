@@ -339,9 +339,15 @@ ngx_walrus_scrub_done(ngx_walrus_round_t *rd, void *data)
     kp->scrub_cursor = sc->end ? 0 : sc->cursor;
     kp->scrubbed += sc->read;
     kp->scrub_bad += sc->bad;
+    ngx_walrus_node_count(&kp->conf->node_name, NGX_WALRUS_NM_SCRUB_BYTES, 0,
+                          sc->read);
+    ngx_walrus_node_count(&kp->conf->node_name, NGX_WALRUS_NM_SCRUB_BAD, 0,
+                          sc->bad);
 
     if (sc->end) {
         kp->scrub_passes++;
+        ngx_walrus_node_count(&kp->conf->node_name,
+                              NGX_WALRUS_NM_SCRUB_PASSES, 0, 1);
     }
 
     if (sc->err) {
