@@ -109,6 +109,7 @@ typedef struct {
     walrus_file_t              files[2];    /* primary, secondary */
     unsigned                   open:1;
     int                        commit_err;
+    unsigned                   dropped:1;   /* deleted meanwhile */
     ngx_uint_t                 npeers;
     uint64_t                   received;    /* answer bytes, this pair */
     const walrus_node_t       *old_owner;   /* of the pair's shard */

@@ -6,6 +6,7 @@
  */
 
 #include <ngx_walrus_node_heal.h>
+#include <walrus_lifetime.h>
 
 
 static void ngx_walrus_heal_commit_run(void *data, ngx_log_t *log);
@@ -61,15 +62,29 @@ ngx_walrus_heal_commit_run(void *data, ngx_log_t *log)
 {
     ngx_walrus_heal_t  *h = data;
 
-    unsigned  a;
+    char         path[WALRUS_PATH_MAX];
+    unsigned     a, deleted;
+    struct stat  st;
+
+    /*
+     * A blob its publisher deleted while the pair was rebuilt keeps its
+     * tombstone only: the rebuilt files are dropped, not brought back
+     * (a deletion a moment later is found by the collection's pass)
+     */
+
+    deleted = walrus_store_path(path, h->dir, WALRUS_DELETED_FILE) == 0
+              && stat(path, &st) == 0;
 
     for (a = 0; a < 2; a++) {
         if (h->files[a].fd == -1) {
             continue;
         }
 
-        if (walrus_store_commit(&h->files[a]) != 0)
-        {
+        if (deleted) {
+            walrus_file_abort(&h->files[a]);
+            h->dropped = 1;
+
+        } else if (walrus_store_commit(&h->files[a]) != 0) {
             walrus_file_abort(&h->files[a]);
             h->commit_err = errno;
         }
@@ -101,6 +116,19 @@ ngx_walrus_heal_committed(ngx_walrus_round_t *rd, void *data)
     rd->keeper->received += h->received;
     rd->keeper->migrated_bytes += h->pulled;
     ngx_walrus_keeper_forget(rd->keeper, b->id);
+
+    if (h->dropped) {
+        h->dropped = 0;
+
+        ngx_log_error(NGX_LOG_INFO, rd->log, 0,
+                      "walrus: node %V dropped the rebuilt sliver pair %ud "
+                      "of blob %s: its publisher deleted it meanwhile",
+                      &rd->keeper->conf->node_name, h->pair, b->id_text);
+
+        h->pair_i++;
+        h->state = NGX_WALRUS_HEAL_PAIR_NEXT;
+        return;
+    }
 
     if (h->received == 0 && h->pulled > 0) {
         rd->keeper->migrated++;
