@@ -144,6 +144,17 @@ Read it back (Range, HEAD, ETag/304 work as for any HTTP file):
   curl -s -r 0-99 http://127.0.0.1:$GATEWAY_PORT/v1/blobs/\$ID
   curl -sI http://127.0.0.1:$GATEWAY_PORT/v1/blobs/\$ID
 
+Many small files as one blob (a quilt), each read on its own, and
+blobs read one after the other:
+
+  printf 'a\\n' > /tmp/a.txt; printf '<p>b</p>\\n' > /tmp/b.html
+  Q=\$(curl -s -X PUT -F a.txt=@/tmp/a.txt -F b.html=@/tmp/b.html \\
+      http://127.0.0.1:$GATEWAY_PORT/v1/quilts \\
+      | sed -n 's/.*"blobId":"\\([^"]*\\)".*/\\1/p')
+  curl -s http://127.0.0.1:$GATEWAY_PORT/v1/quilts/\$Q/patches
+  curl -s http://127.0.0.1:$GATEWAY_PORT/v1/blobs/by-quilt-id/\$Q/b.html
+  curl -s "http://127.0.0.1:$GATEWAY_PORT/v1alpha/blobs/concat?ids=\$ID,\$ID"
+
 Check it without trusting the gateway:
 
   curl -s http://127.0.0.1:$NODE_PORT/v1/blobs/\$ID/status
