@@ -124,6 +124,13 @@ blob_is(concat_get(\@ids, { 'If-None-Match' => etag_of(@ids[0, 1]) }), $all,
 # the conditions are the concatenation's, not each blob's
 blob_is(concat_get(\@ids, { 'If-None-Match' => "\"$ids[0]\"" }), $all,
         'If-None-Match naming a blob of it: 200, the whole concatenation');
+# entity tags compare byte for byte (RFC 9110): base64 of another case
+# names other bytes
+blob_is(concat_get(\@ids, { 'If-None-Match' => lc etag_of(@ids) }), $all,
+        'If-None-Match with its ETag in lower case: 200');
+my $in_list = 'W/"x", ' . etag_of(@ids);
+is(concat_get(\@ids, { 'If-None-Match' => $in_list })->{status}, 304,
+   'If-None-Match listing its ETag among others: 304');
 blob_is(concat_get(\@ids, { 'If-Match' => '"nothing"' }), $all,
         'If-Match is not passed to the blobs');
 

@@ -21,6 +21,7 @@
  */
 
 #include <ngx_walrus_concat.h>
+#include <ngx_walrus_read.h>
 #include <ngx_walrus_fanout.h>
 #include <ngx_walrus_body.h>
 #include <walrus_base64.h>
@@ -460,12 +461,8 @@ ngx_walrus_concat_send_header(ngx_walrus_concat_t *ctx)
     inm = r->headers_in.if_none_match;
 
     if (inm != NULL
-        && ((inm->value.len == 1 && inm->value.data[0] == '*')
-            || ngx_strlcasestrn(inm->value.data,
-                                inm->value.data + inm->value.len,
-                                r->headers_out.etag->value.data,
-                                r->headers_out.etag->value.len - 1)
-               != NULL))
+        && ngx_walrus_etag_match(&inm->value, r->headers_out.etag->value.data,
+                                 r->headers_out.etag->value.len, 1))
     {
         r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
         r->header_only = 1;
