@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
 #include <jwt.h>
@@ -19,6 +18,7 @@
 #include <openssl/pem.h>
 
 #include <walrus_base64.h>
+#include <walrus_file.h>
 #include <walrus_jwt.h>
 #include <walrus_sign.h>
 
@@ -115,9 +115,7 @@ walrus_jwt_key_load(const char *alg, const char *path,
     walrus_jwt_key_t **key, const char **why)
 {
     int                rc;
-    FILE              *fp;
     size_t             n;
-    struct stat        st;
     walrus_jwt_key_t  *k;
 
     *key = NULL;
@@ -147,33 +145,15 @@ walrus_jwt_key_load(const char *alg, const char *path,
         return WALRUS_OK;
     }
 
-    fp = fopen(path, "re");
-    if (fp == NULL) {
+    /* the bytes, followed by a NUL for PEM text */
+    if (walrus_read_file(path, WALRUS_JWT_KEY_FILE_MAX, &k->bytes, &n) != 0) {
         free(k);
-        return WALRUS_EIO;
-    }
 
-    if (fstat(fileno(fp), &st) != 0 || st.st_size > WALRUS_JWT_KEY_FILE_MAX)
-    {
-        fclose(fp);
-        free(k);
-        *why = "the file is larger than 16 KiB";
-        return WALRUS_EFORMAT;
-    }
+        if (errno == EFBIG) {
+            *why = "the file is larger than 16 KiB";
+            return WALRUS_EFORMAT;
+        }
 
-    /* one byte more: a NUL after PEM text */
-    k->bytes = malloc((size_t) st.st_size + 1);
-    if (k->bytes == NULL) {
-        fclose(fp);
-        free(k);
-        return WALRUS_ENOMEM;
-    }
-
-    n = fread(k->bytes, 1, (size_t) st.st_size, fp);
-    fclose(fp);
-
-    if (n != (size_t) st.st_size) {
-        walrus_jwt_key_free(k);
         return WALRUS_EIO;
     }
 

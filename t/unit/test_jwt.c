@@ -83,9 +83,11 @@ main(void)
 static void
 walrus_test_keys(const char *dir)
 {
-    char               path[256];
+    char               path[256], big[16385];
     const char        *why;
     walrus_jwt_key_t  *key;
+
+    memset(big, 'k', sizeof(big));
 
     snprintf(path, sizeof(path), "%s/short", dir);
     walrus_test_write(path, "0123456789abcdef0123456789abcde\n", 32);
@@ -100,6 +102,15 @@ walrus_test_keys(const char *dir)
     snprintf(path, sizeof(path), "%s/missing", dir);
     is_int(walrus_jwt_key_load("HS256", path, &key, &why), WALRUS_EIO,
            "a missing file is an I/O error");
+
+    /* a key file is small: a large one is no key, nor is a directory */
+    snprintf(path, sizeof(path), "%s/large", dir);
+    walrus_test_write(path, big, sizeof(big));
+    is_int(walrus_jwt_key_load("HS256", path, &key, &why), WALRUS_EFORMAT,
+           "a key file over 16 KiB is refused");
+    ok(strstr(why, "16 KiB") != NULL, "... saying so");
+    is_int(walrus_jwt_key_load("HS256", dir, &key, &why), WALRUS_EIO,
+           "a directory is no key file");
 
     snprintf(path, sizeof(path), "%s/short", dir);
     is_int(walrus_jwt_key_load("RS256", path, &key, &why), WALRUS_EFORMAT,
