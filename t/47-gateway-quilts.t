@@ -364,6 +364,16 @@ error_is(put_quilt(multipart(["a\x{ff}", 'x'])), 400, 'INVALID_QUILT',
          'an identifier not UTF-8');
 error_is(put_quilt(multipart(map { ["f$_", 'x'] } 0 .. 1000)), 413,
          'TOO_MANY_PATCHES', '1001 files');
+# an index over 1 MiB: 32 files with 32 tags of the largest size each
+my @big_tags = map {
+    my $f = $_;
+    { identifier => "f$f",
+      tags => { map { sprintf('%03d', $_) . ('k' x 125) => 'v' x 1024 }
+                0 .. 31 } }
+} 0 .. 31;
+error_is(put_quilt(multipart((map { ["f$_", 'x'] } 0 .. 31),
+                             ['_metadata', $json->encode(\@big_tags)])),
+         413, 'QUILT_TOO_LARGE', 'an index of more than 1 MiB');
 my $mres = $t->request('POST', $t->gateway_url . '/v1/quilts', $one);
 is($mres->{status}, 405, 'POST /v1/quilts: 405');
 is($mres->{headers}{allow}, 'PUT, OPTIONS', '... Allow: PUT, OPTIONS');
