@@ -46,7 +46,7 @@
  * Multi-buffer jobs are submitted in chunks of this many leaves: the
  * prefix bytes they overwrite are saved on the stack.
  */
-#define WALRUS_MB_CHUNK      128
+#define WALRUS_MB_CHUNK      256
 
 /*
  * Leaves the caller cannot write before (walrus_merkle_leaves_copy()) are
@@ -106,13 +106,45 @@ struct walrus_mb_s {
     walrus_mb_t  *next;      /* in walrus_mb_list */
 };
 
+
+/*
+ * The state of one chunk of in-place leaves (walrus_mb_in_place()).  Two
+ * leaves next to each other in memory must never be in the lanes at once:
+ * the later one's prefix byte is the last byte of the earlier one.  Along
+ * a run of such leaves every other one is "odd": it waits until both its
+ * neighbours completed and got their bytes back.
+ */
+
+#define WALRUS_MB_FOLLOWS    0x01    /* data[i - 1] + len == data[i] */
+#define WALRUS_MB_ODD        0x02
+#define WALRUS_MB_QUEUED     0x04
+#define WALRUS_MB_DONE       0x08
+
+typedef struct {
+    uint8_t *const  *data;
+    uint8_t         *out;
+    size_t           out_stride;
+    size_t           count;
+    size_t           len;
+    size_t           in_flight;
+    size_t           head;                  /* of ready[] */
+    size_t           tail;
+    size_t           ready[WALRUS_MB_CHUNK];  /* odd leaves free to go */
+    uint8_t          flags[WALRUS_MB_CHUNK];
+    uint8_t          saved[WALRUS_MB_CHUNK];  /* the bytes under prefixes */
+    int              rc;
+} walrus_mb_sched_t;
+
 static walrus_mb_t *walrus_mb_take(void);
 static void walrus_mb_put(walrus_mb_t *mb);
 static void walrus_mb_free(walrus_mb_t *mb);
 static int walrus_mb_run(IMB_MGR *mgr, const uint8_t *const *msg,
     uint8_t *const *out, size_t count, size_t len);
-static int walrus_mb_round(walrus_mb_t *mb, uint8_t **msg, uint8_t **out,
-    size_t count, size_t len);
+static int walrus_mb_in_place(walrus_mb_t *mb, uint8_t *const *data,
+    size_t count, size_t len, uint8_t *out, size_t out_stride);
+static void walrus_mb_submit(walrus_mb_sched_t *s, IMB_MGR *mgr,
+    size_t i);
+static void walrus_mb_collect(walrus_mb_sched_t *s, IMB_JOB *job);
 static int walrus_mb_lanes(walrus_mb_t *mb, uint8_t **msg, uint8_t **out,
     size_t count, size_t len);
 static walrus_mb_t *walrus_mb_for(size_t count, size_t len);
@@ -280,47 +312,20 @@ walrus_merkle_leaves(walrus_sha256_t *h, uint8_t *const *data,
 #if (WALRUS_HAVE_IPSEC_MB)
     int           rc;
     size_t        i, k;
-    uint8_t      *msg[WALRUS_MB_CHUNK], *dst[WALRUS_MB_CHUNK];
-    unsigned      odd, round;
     walrus_mb_t  *mb;
 
     mb = walrus_mb_for(count, len);
 
-    rc = WALRUS_OK;
-
-    /*
-     * A leaf whose prefix byte is the last byte of the previous leaf is
-     * hashed in the other round than that leaf: along a run of contiguous
-     * leaves the rounds alternate, so no job reads a byte that stands in
-     * for another job's prefix.
-     */
-
-    for (round = 0; mb != NULL && rc == WALRUS_OK && round < 2; round++) {
-        k = 0;
-        odd = 0;
-
-        for (i = 0; rc == WALRUS_OK && i < count; i++) {
-            odd = (i > 0 && data[i - 1] + len == data[i]) ? !odd : 0;
-
-            if (odd != round) {
-                continue;
-            }
-
-            msg[k] = data[i] - 1;
-            dst[k] = out + i * out_stride;
-
-            if (++k == WALRUS_MB_CHUNK) {
-                rc = walrus_mb_round(mb, msg, dst, k, len + 1);
-                k = 0;
-            }
-        }
-
-        if (k > 0 && rc == WALRUS_OK) {
-            rc = walrus_mb_round(mb, msg, dst, k, len + 1);
-        }
-    }
-
     if (mb != NULL) {
+        rc = WALRUS_OK;
+
+        for (i = 0; i < count && rc == WALRUS_OK; i += k) {
+            k = count - i < WALRUS_MB_CHUNK ? count - i : WALRUS_MB_CHUNK;
+
+            rc = walrus_mb_in_place(mb, data + i, k, len,
+                                    out + i * out_stride, out_stride);
+        }
+
         walrus_mb_put(mb);
         return rc;
     }
@@ -812,28 +817,188 @@ walrus_mb_run(IMB_MGR *mgr, const uint8_t *const *msg, uint8_t *const *out,
 }
 
 
-/* hashes leaves whose prefix byte is msg[i][0], restoring that byte */
+/*
+ * Hashes count leaves where they are, each with the byte before it as its
+ * prefix (restored once its job completed).  Leaves go in their order, an
+ * odd leaf of a contiguous run as soon as its neighbours completed: jobs
+ * complete in submission order, so the lanes stay full along a run
+ * instead of hashing every other leaf in a round of its own.  The wide
+ * lanes take the batch when it is large enough, the narrow ones what is
+ * left once fewer leaves than pay for a set of wide lanes remain and none
+ * is in flight.
+ */
 
 static int
-walrus_mb_round(walrus_mb_t *mb, uint8_t **msg, uint8_t **out, size_t count,
-    size_t len)
+walrus_mb_in_place(walrus_mb_t *mb, uint8_t *const *data, size_t count,
+    size_t len, uint8_t *out, size_t out_stride)
 {
-    int      rc;
-    size_t   i;
-    uint8_t  saved[WALRUS_MB_CHUNK];
+    size_t              i, next, left;
+    IMB_MGR            *mgr;
+    IMB_JOB            *job;
+    walrus_mb_sched_t   s;
+
+    s.data = data;
+    s.out = out;
+    s.out_stride = out_stride;
+    s.count = count;
+    s.len = len + 1;
+    s.in_flight = 0;
+    s.head = 0;
+    s.tail = 0;
+    s.rc = WALRUS_OK;
 
     for (i = 0; i < count; i++) {
-        saved[i] = msg[i][0];
-        msg[i][0] = WALRUS_MERKLE_LEAF;
+        s.flags[i] = 0;
+
+        if (i > 0 && data[i - 1] + len == data[i]) {
+            s.flags[i] = WALRUS_MB_FOLLOWS
+                         | ((s.flags[i - 1] & WALRUS_MB_ODD) ^ WALRUS_MB_ODD);
+        }
     }
 
-    rc = walrus_mb_lanes(mb, msg, out, count, len);
+    mgr = count >= walrus_engine.wide_from ? mb->wide : mb->narrow;
+    next = 0;
+    left = count;
 
-    for (i = 0; i < count; i++) {
-        msg[i][0] = saved[i];
+    for ( ;; ) {
+        if (s.head < s.tail) {
+            i = s.ready[s.head++];
+
+        } else if (next < count) {
+            i = next;
+
+            do {
+                next++;
+            } while (next < count && (s.flags[next] & WALRUS_MB_ODD));
+
+        } else if (s.in_flight > 0) {
+            job = IMB_FLUSH_JOB(mgr);
+            walrus_mb_collect(&s, job);
+
+            while ((job = IMB_GET_COMPLETED_JOB(mgr)) != NULL) {
+                walrus_mb_collect(&s, job);
+            }
+
+            continue;
+
+        } else {
+            break;
+        }
+
+        if (mgr == mb->wide && s.in_flight == 0
+            && left < walrus_engine.wide_from)
+        {
+            mgr = mb->narrow;
+        }
+
+        /*
+         * the leaf a set of lanes further on is fetched meanwhile: short
+         * leaves read from memory do not last long enough for the hardware
+         * prefetcher
+         */
+
+        if (i + WALRUS_MB_LANES < count) {
+            walrus_prefetch(data[i + WALRUS_MB_LANES] - 1,
+                            s.len < WALRUS_SHA_AHEAD ? s.len
+                                                     : WALRUS_SHA_AHEAD);
+        }
+
+        walrus_mb_submit(&s, mgr, i);
+        left--;
     }
 
-    return rc;
+    return s.rc;
+}
+
+
+static void
+walrus_mb_submit(walrus_mb_sched_t *s, IMB_MGR *mgr, size_t i)
+{
+    uint8_t  *msg;
+    IMB_JOB  *job;
+
+    msg = s->data[i] - 1;
+    s->saved[i] = msg[0];
+    msg[0] = WALRUS_MERKLE_LEAF;
+    s->in_flight++;
+
+    job = IMB_GET_NEXT_JOB(mgr);
+
+    job->cipher_mode = IMB_CIPHER_NULL;
+    job->cipher_direction = IMB_DIR_ENCRYPT;
+    job->chain_order = IMB_ORDER_HASH_CIPHER;
+    job->hash_alg = IMB_AUTH_SHA_256;
+    job->src = msg;
+    job->hash_start_src_offset_in_bytes = 0;
+    job->msg_len_to_hash_in_bytes = s->len;
+    job->auth_tag_output = s->out + i * s->out_stride;
+    job->auth_tag_output_len_in_bytes = WALRUS_HASH_LEN;
+    job->user_data = (void *) (uintptr_t) i;
+
+    /* unchecked, as in walrus_mb_run() */
+
+    for (job = IMB_SUBMIT_JOB_NOCHECK(mgr);
+         job != NULL;
+         job = IMB_GET_COMPLETED_JOB(mgr))
+    {
+        walrus_mb_collect(s, job);
+    }
+}
+
+
+/* a job completed: its byte back, and the odd neighbours it held free */
+
+static void
+walrus_mb_collect(walrus_mb_sched_t *s, IMB_JOB *job)
+{
+    size_t   i, q, side;
+    uint8_t  f;
+
+    if (job == NULL) {
+        return;
+    }
+
+    if (job->status != IMB_STATUS_COMPLETED) {
+        s->rc = WALRUS_ECRYPTO;
+    }
+
+    i = (uintptr_t) job->user_data;
+
+    s->data[i][-1] = s->saved[i];
+    s->flags[i] |= WALRUS_MB_DONE;
+    s->in_flight--;
+
+    for (side = 0; side < 2; side++) {
+        if (side == 0) {
+            if (!(s->flags[i] & WALRUS_MB_FOLLOWS)) {
+                continue;
+            }
+
+            q = i - 1;
+
+        } else {
+            if (i + 1 >= s->count
+                || !(s->flags[i + 1] & WALRUS_MB_FOLLOWS))
+            {
+                continue;
+            }
+
+            q = i + 1;
+        }
+
+        f = s->flags[q];
+
+        if (!(f & WALRUS_MB_ODD) || (f & (WALRUS_MB_QUEUED | WALRUS_MB_DONE))
+            || !(s->flags[q - 1] & WALRUS_MB_DONE)
+            || (q + 1 < s->count && (s->flags[q + 1] & WALRUS_MB_FOLLOWS)
+                && !(s->flags[q + 1] & WALRUS_MB_DONE)))
+        {
+            continue;
+        }
+
+        s->flags[q] |= WALRUS_MB_QUEUED;
+        s->ready[s->tail++] = q;
+    }
 }
 
 
