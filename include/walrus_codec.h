@@ -64,6 +64,20 @@ int walrus_sliver_hash(walrus_codec_t *c, walrus_axis_e axis,
     size_t symbol_size, const uint8_t *sliver, size_t len, uint8_t *hash);
 
 /*
+ * The hashes of count slivers of one axis and symbol size at once
+ * (count * 32 bytes to hashes), so that their leaves fill the multi-buffer
+ * lanes together; sliver i is slivers[i], walrus_sliver_size() bytes.
+ * The leaves are hashed where they are: each sliver and the byte before
+ * it must be writable and read by no other thread during the call (the
+ * byte before a sliver may be the last byte of another sliver of the
+ * batch); every byte is as it was when the call returns.  Memory of the
+ * codec grows to the batch: count * (n - k) symbols.
+ */
+int walrus_slivers_hash(walrus_codec_t *c, walrus_axis_e axis,
+    size_t symbol_size, uint8_t *const *slivers, size_t count,
+    uint8_t *hashes);
+
+/*
  * Checks sliver `index` of `axis` against its hash from the metadata.
  * WALRUS_ELENGTH when len is not the sliver size for symbol_size.
  */

@@ -32,6 +32,12 @@ struct walrus_codec_s {
     uint8_t           *merkle;      /* n hashes of tree scratch */
     uint8_t           *expanded;    /* n symbols */
     size_t             expanded_size;
+    uint8_t           *cells;       /* parity symbols, each after a byte */
+    size_t             cells_size;
+    uint8_t          **batch;       /* the leaves of a batch of slivers */
+    size_t             batch_size;  /* bytes of batch */
+    uint8_t           *hashes;      /* their leaf hashes */
+    size_t             hashes_size;
 };
 
 
@@ -46,6 +52,10 @@ static int walrus_hash_symbols(walrus_codec_t *c, uint8_t **symbols,
     size_t sym, uint8_t *root);
 static int walrus_rs_decode(walrus_codec_t *c, walrus_code_t *code,
     size_t len, const uint8_t *const *present, uint8_t **out);
+static int walrus_hash_slivers(walrus_codec_t *c, walrus_axis_e axis,
+    size_t sym, const uint8_t *const *slivers, size_t count, int in_place,
+    uint8_t *hashes);
+static uint8_t *walrus_cells_reserve(walrus_codec_t *c, size_t need);
 
 
 /*
@@ -159,6 +169,9 @@ walrus_codec_destroy(walrus_codec_t *c)
     free(c->leaves);
     free(c->merkle);
     free(c->expanded);
+    free(c->cells);
+    free(c->batch);
+    free(c->hashes);
     free(c);
 }
 
@@ -468,8 +481,6 @@ int
 walrus_sliver_hash(walrus_codec_t *c, walrus_axis_e axis,
     size_t symbol_size, const uint8_t *sliver, size_t len, uint8_t *hash)
 {
-    int  rc;
-
     if (symbol_size == 0 || symbol_size % WALRUS_SYMBOL_ALIGN != 0) {
         return WALRUS_EINVAL;
     }
@@ -478,12 +489,166 @@ walrus_sliver_hash(walrus_codec_t *c, walrus_axis_e axis,
         return WALRUS_ELENGTH;
     }
 
-    rc = walrus_expand(c, axis, symbol_size, sliver, c->out);
+    return walrus_hash_slivers(c, axis, symbol_size, &sliver, 1, 0, hash);
+}
+
+
+int
+walrus_slivers_hash(walrus_codec_t *c, walrus_axis_e axis,
+    size_t symbol_size, uint8_t *const *slivers, size_t count,
+    uint8_t *hashes)
+{
+    if (symbol_size == 0 || symbol_size % WALRUS_SYMBOL_ALIGN != 0) {
+        return WALRUS_EINVAL;
+    }
+
+    if (count == 0) {
+        return WALRUS_OK;
+    }
+
+    return walrus_hash_slivers(c, axis, symbol_size,
+                               (const uint8_t *const *) slivers, count, 1,
+                               hashes);
+}
+
+
+/*
+ * The hashes of count slivers of one axis: each is extended to its n
+ * symbols, the parity symbols written into cells of this codec that have
+ * a byte before them for the leaf prefix (no copy for the lanes), and all
+ * the leaves of the batch are hashed in one call so that they fill the
+ * multi-buffer lanes together.  The slivers' own symbols come first in
+ * the list, in order, so that slivers side by side in memory make one run
+ * of contiguous leaves (see walrus_merkle_leaves()).  Without in_place
+ * the slivers are only read, and their symbols are copied for the lanes.
+ */
+
+static int
+walrus_hash_slivers(walrus_codec_t *c, walrus_axis_e axis, size_t sym,
+    const uint8_t *const *slivers, size_t count, int in_place,
+    uint8_t *hashes)
+{
+    int             rc;
+    size_t          b, i, n, k, m, own, cell, need;
+    uint8_t        *cells, *leaf;
+    walrus_code_t  *code;
+
+    n = c->params.n;
+    code = walrus_code_for(c, axis);
+    k = code->k;
+    m = n - k;
+    own = count * k;
+    cell = WALRUS_SYMBOL_ALIGN + sym;
+
+    if (count > ((size_t) -1 / WALRUS_HASH_LEN) / n
+        || (m > 0 && count > ((size_t) -1 - WALRUS_SYMBOL_ALIGN) / m / cell))
+    {
+        return WALRUS_ENOMEM;
+    }
+
+    cells = walrus_cells_reserve(c, count * m * cell);
+    need = count * n * sizeof(uint8_t *);
+
+    if (need > c->batch_size) {
+        free(c->batch);
+        c->batch = malloc(need);
+        c->batch_size = c->batch != NULL ? need : 0;
+    }
+
+    if (cells == NULL || c->batch == NULL
+        || walrus_grow(&c->hashes, &c->hashes_size,
+                       count * n * WALRUS_HASH_LEN)
+           != WALRUS_OK)
+    {
+        return WALRUS_ENOMEM;
+    }
+
+    for (b = 0; b < count; b++) {
+        for (i = 0; i < n; i++) {
+            c->in[i] = i < k ? (uint8_t *) slivers[b] + i * sym
+                             : cells + ((b * m) + i - k) * cell
+                               + WALRUS_SYMBOL_ALIGN;
+        }
+
+        for (i = 0; i < k; i++) {
+            c->batch[b * k + i] = c->in[i];
+        }
+
+        for (i = 0; i < m; i++) {
+            c->batch[own + b * m + i] = c->in[k + i];
+        }
+
+        ec_encode_data((int) sym, (int) k, (int) m, code->tables, c->in,
+                       c->in + k);
+    }
+
+    if (in_place) {
+        rc = walrus_merkle_leaves(c->sha, c->batch, count * n, sym,
+                                  c->hashes, WALRUS_HASH_LEN);
+
+    } else {
+        rc = walrus_merkle_leaves_copy(c->sha,
+                                       (const uint8_t *const *) c->batch,
+                                       own, sym, c->hashes,
+                                       WALRUS_HASH_LEN);
+        if (rc == WALRUS_OK) {
+            rc = walrus_merkle_leaves(c->sha, c->batch + own, count * m,
+                                      sym, c->hashes
+                                           + own * WALRUS_HASH_LEN,
+                                      WALRUS_HASH_LEN);
+        }
+    }
+
     if (rc != WALRUS_OK) {
         return rc;
     }
 
-    return walrus_hash_symbols(c, c->out, symbol_size, hash);
+    /* each sliver's n leaf hashes side by side, then its tree */
+
+    for (b = 0; b < count; b++) {
+        leaf = c->leaves;
+
+        memcpy(leaf, c->hashes + b * k * WALRUS_HASH_LEN,
+               k * WALRUS_HASH_LEN);
+        memcpy(leaf + k * WALRUS_HASH_LEN,
+               c->hashes + (own + b * m) * WALRUS_HASH_LEN,
+               m * WALRUS_HASH_LEN);
+
+        rc = walrus_merkle_root(c->sha, leaf, n, WALRUS_HASH_LEN, c->merkle,
+                                hashes + b * WALRUS_HASH_LEN);
+        if (rc != WALRUS_OK) {
+            return rc;
+        }
+    }
+
+    return WALRUS_OK;
+}
+
+
+/*
+ * Cells of WALRUS_SYMBOL_ALIGN + symbol bytes, 64-byte aligned: a parity
+ * symbol sits at the end of its cell, aligned for ISA-L, with the cell's
+ * bytes before it free for the prefix.
+ */
+
+static uint8_t *
+walrus_cells_reserve(walrus_codec_t *c, size_t need)
+{
+    void  *p;
+
+    if (need <= c->cells_size && c->cells != NULL) {
+        return c->cells;
+    }
+
+    if (posix_memalign(&p, WALRUS_SYMBOL_ALIGN, need ? need : 1) != 0) {
+        return NULL;
+    }
+
+    free(c->cells);
+    c->cells = p;
+    c->cells_size = need;
+
+    return c->cells;
 }
 
 

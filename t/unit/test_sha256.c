@@ -19,6 +19,8 @@
 static void test_engine(void);
 static void test_leaves(size_t len, size_t count, unsigned layout);
 static void test_codec(unsigned n, uint64_t len);
+static void test_batch(walrus_codec_t *c, walrus_segment_t *seg,
+    const uint8_t *pairs);
 static void test_mismatch(void);
 static void test_threads(void);
 static void *thread_leaves(void *arg);
@@ -365,9 +367,114 @@ test_codec(unsigned n, uint64_t len)
        "n = %u, %llu bytes: same sliver hashes and root with either leaf "
        "engine, slivers verify with both", n, (unsigned long long) len);
 
+    test_batch(c, &seg, pairs[0]);
+
     walrus_segment_free(&seg);
     walrus_codec_destroy(c);
     free(data);
+}
+
+
+/*
+ * Slivers hashed in batches, in place: the hashes of the metadata with
+ * either engine, whatever the batch and the layout (side by side, so that
+ * the byte before a sliver is the last byte of the previous one, or apart),
+ * a damaged sliver changes its own hash only, and every byte is restored.
+ */
+
+static void
+test_batch(walrus_codec_t *c, walrus_segment_t *seg, const uint8_t *pairs)
+{
+    int              rc, right, same;
+    size_t           len, gap, size, sym;
+    uint8_t         *buf, *copy, *slivers[WALRUS_MAX_SHARDS], *hashes;
+    unsigned         i, n, e, axis, apart, count, index, damaged;
+    const uint8_t   *want;
+
+    n = walrus_codec_params(c)->n;
+    sym = seg->symbol_size;
+
+    for (axis = 0; axis < 2; axis++) {
+        len = walrus_sliver_size(walrus_codec_params(c), axis, sym);
+
+        for (apart = 0; apart < 2; apart++) {
+            gap = apart ? 37 : 0;
+            size = 1 + (size_t) n * (len + gap);
+            buf = malloc(size);
+            copy = malloc(size);
+            hashes = malloc((size_t) n * 32);
+
+            if (buf == NULL || copy == NULL || hashes == NULL) {
+                ok(0, "allocation");
+                return;
+            }
+
+            fill(buf, size);
+
+            for (i = 0; i < n; i++) {
+                slivers[i] = buf + 1 + (size_t) i * (len + gap);
+
+                if (axis == WALRUS_PRIMARY) {
+                    memcpy(slivers[i], walrus_segment_primary(c, seg, i),
+                           len);
+
+                } else {
+                    walrus_segment_secondary(c, seg, i, slivers[i]);
+                }
+            }
+
+            memcpy(copy, buf, size);
+            damaged = n / 2;
+
+            for (e = 0; e < 2; e++) {
+                walrus_sha256_use_multibuffer(e == 0);
+
+                for (count = 1; count <= n; count += count < 3 ? 1 : n / 3) {
+                    rc = walrus_slivers_hash(c, axis, sym, slivers, count,
+                                             hashes);
+                    right = rc == WALRUS_OK;
+
+                    for (i = 0; i < count; i++) {
+                        index = axis == WALRUS_PRIMARY ? i : n - 1 - i;
+                        want = pairs + (size_t) index * 64 + axis * 32;
+                        right &= memcmp(hashes + (size_t) i * 32, want, 32)
+                                 == 0;
+                    }
+
+                    same = memcmp(buf, copy, size) == 0;
+
+                    ok(right && same, "n = %u, %s, %u slivers %s, %s: "
+                       "hashes of the metadata, bytes restored", n,
+                       axis ? "secondary" : "primary", count,
+                       apart ? "apart" : "side by side",
+                       e ? "OpenSSL" : "multi-buffer");
+                }
+
+                slivers[damaged][len - 1] ^= 0x80;
+                rc = walrus_slivers_hash(c, axis, sym, slivers, n, hashes);
+                slivers[damaged][len - 1] ^= 0x80;
+                right = rc == WALRUS_OK;
+
+                for (i = 0; i < n; i++) {
+                    index = axis == WALRUS_PRIMARY ? i : n - 1 - i;
+                    want = pairs + (size_t) index * 64 + axis * 32;
+                    right &= (memcmp(hashes + (size_t) i * 32, want, 32)
+                              == 0) == (i != damaged);
+                }
+
+                ok(right && memcmp(buf, copy, size) == 0,
+                   "n = %u, %s, %s, %s: a damaged sliver's hash differs, "
+                   "the others do not", n, axis ? "secondary" : "primary",
+                   apart ? "apart" : "side by side",
+                   e ? "OpenSSL" : "multi-buffer");
+            }
+
+            walrus_sha256_use_multibuffer(1);
+            free(buf);
+            free(copy);
+            free(hashes);
+        }
+    }
 }
 
 
