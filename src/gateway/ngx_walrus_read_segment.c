@@ -559,7 +559,10 @@ ngx_walrus_decode_thread(void *data, ngx_log_t *log)
 {
     ngx_walrus_decode_t  *d = data;
 
-    unsigned           i, good;
+    int                rc;
+    uint8_t           *batch[WALRUS_MAX_SHARDS],
+                       hashes[WALRUS_MAX_SHARDS * WALRUS_HASH_LEN];
+    unsigned           i, j, good, count, index[WALRUS_MAX_SHARDS];
     const uint8_t     *present[WALRUS_MAX_SHARDS];
     walrus_codec_t    *codec;
     ngx_walrus_seg_t  *seg;
@@ -573,19 +576,38 @@ ngx_walrus_decode_thread(void *data, ngx_log_t *log)
         return;
     }
 
+    /*
+     * The slivers that arrived are hashed in one batch, in place: they
+     * are capture buffers of this request (ngx_walrus_buffer_alloc(), with
+     * a spare byte before each), which nothing else reads meanwhile.
+     */
+
+    count = 0;
+
+    for (i = 0; i < d->n; i++) {
+        if (d->verdict[i] == NGX_WALRUS_SLOT_ARRIVED) {
+            index[count] = i;
+            batch[count++] = (uint8_t *) d->slivers[i];
+        }
+    }
+
+    rc = walrus_slivers_hash(codec, WALRUS_PRIMARY, seg->sym, batch, count,
+                             hashes);
+
+    for (j = 0; j < count; j++) {
+        i = index[j];
+
+        d->verdict[i] = rc == WALRUS_OK
+                        && ngx_memcmp(hashes + j * WALRUS_HASH_LEN,
+                                      d->pair_hashes
+                                      + (size_t) i * WALRUS_PAIR_HASH_LEN,
+                                      WALRUS_HASH_LEN)
+                           == 0
+                        ? NGX_WALRUS_SLOT_GOOD : NGX_WALRUS_SLOT_BAD;
+    }
+
     for (i = 0; i < d->n; i++) {
         present[i] = NULL;
-
-        if (d->verdict[i] == NGX_WALRUS_SLOT_ARRIVED) {
-            d->verdict[i] = walrus_sliver_verify(codec, WALRUS_PRIMARY, i,
-                                                 seg->sym, d->slivers[i],
-                                                 seg->sliver_size,
-                                                 d->pair_hashes
-                                                 + (size_t) i
-                                                   * WALRUS_PAIR_HASH_LEN)
-                            == WALRUS_OK ? NGX_WALRUS_SLOT_GOOD
-                                         : NGX_WALRUS_SLOT_BAD;
-        }
 
         if (d->verdict[i] == NGX_WALRUS_SLOT_GOOD) {
             present[i] = d->slivers[i];

@@ -22,6 +22,10 @@ typedef struct {
 
 static ngx_uint_t ngx_walrus_buffer_class(size_t size, size_t *class_size);
 
+/* the header leaves the byte before each buffer free (see the .h) */
+typedef char  ngx_walrus_buffer_spare_byte_t[
+    sizeof(ngx_walrus_buffer_t) < NGX_WALRUS_BUFFER_HEADER ? 1 : -1];
+
 
 static size_t       ngx_walrus_buffer_spare_max;
 static size_t       ngx_walrus_buffer_spare;

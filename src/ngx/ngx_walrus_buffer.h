@@ -18,7 +18,12 @@
 
 void ngx_walrus_buffer_init(size_t spare);
 
-/* at least size bytes, 64-byte aligned; NULL when out of memory */
+/*
+ * At least size bytes, 64-byte aligned; NULL when out of memory.  The
+ * byte before the buffer is its own too (padding of the allocator's
+ * header), so the slivers it holds can be hashed in place: the leaf
+ * prefix of walrus_slivers_hash() goes there.
+ */
 u_char *ngx_walrus_buffer_alloc(size_t size, ngx_log_t *log);
 
 /* p may be NULL */
