@@ -305,7 +305,8 @@ ngx_walrus_scrub_file(ngx_walrus_scrub_t *sc, const char *dir,
         return;
     }
 
-    rc = walrus_sliver_file_verify(fd, m, codec, buf, pair, axis);
+    /* the byte before the slices is for hashing them in place */
+    rc = walrus_sliver_file_verify(fd, m, codec, buf + 1, pair, axis);
 
     free(buf);
 

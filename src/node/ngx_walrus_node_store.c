@@ -14,6 +14,7 @@
 #include <walrus_codec.h>
 #include <walrus_lifetime.h>
 #include <walrus_metadata.h>
+#include <walrus_sliver_file.h>
 
 
 static void ngx_walrus_put_metadata(ngx_walrus_put_t *t);
@@ -256,23 +257,22 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
 {
     int                 rc;
     char                name[32], path[WALRUS_PATH_MAX];
-    size_t              size, sym;
-    u_char             *buf;
-    uint64_t            g, expect;
-    unsigned            index, n;
+    size_t              size;
+    u_char             *buf, *mem;
+    uint64_t            g, count, bad, expect;
+    unsigned            n;
     walrus_codec_t     *codec;
     ngx_walrus_body_t   bd;
     ngx_flag_t          adopt;
     walrus_metadata_t   m;
     walrus_file_t       f;
-    const uint8_t      *hash;
 
     if (ngx_walrus_load_metadata(t, &m) != 0) {
         return;
     }
 
     n = m.params.n;
-    buf = NULL;
+    mem = NULL;
     codec = NULL;
     walrus_file_init(&f);
 
@@ -290,9 +290,13 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
     walrus_store_sliver_name(name, sizeof(name), t->route.pair,
                                  t->route.axis == WALRUS_SECONDARY);
 
-    size = walrus_sliver_size(&m.params, t->route.axis,
-                              walrus_symbol_size(&m.params, m.segment_size));
-    buf = malloc(size ? size : 1);
+    /*
+     * Slices are verified in batches of segments, hashed in place: the
+     * buffer has a byte before them for the first leaf's prefix
+     */
+
+    mem = malloc(walrus_sliver_file_buffer(&m) + 1);
+    buf = mem != NULL ? mem + 1 : NULL;
     codec = walrus_codec_create(n);
 
     if (buf == NULL || codec == NULL) {
@@ -310,18 +314,11 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
         goto done;
     }
 
-    index = t->route.axis == WALRUS_PRIMARY ? t->route.pair
-                                            : n - 1 - t->route.pair;
     ngx_walrus_body_init(&bd, t->body);
 
-    for (g = 0; g < m.nsegments; g++) {
-        sym = walrus_symbol_size(&m.params,
-                                 walrus_segment_length(m.length,
-                                                       m.segment_size, g));
-        size = walrus_sliver_size(&m.params, t->route.axis, sym);
-        hash = walrus_metadata_segment(&m, g)
-               + (size_t) t->route.pair * WALRUS_PAIR_HASH_LEN
-               + (t->route.axis == WALRUS_PRIMARY ? 0 : WALRUS_HASH_LEN);
+    for (g = 0; g < m.nsegments; g += count) {
+        count = walrus_sliver_batch(&m, t->route.axis, g);
+        size = count * walrus_sliver_slice_size(&m, t->route.axis, g);
 
         if (ngx_walrus_body_read(&bd, buf, size) != 0) {
             ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
@@ -330,13 +327,13 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
             goto done;
         }
 
-        rc = walrus_sliver_verify(codec, t->route.axis, index, sym, buf,
-                                  size, hash);
+        rc = walrus_sliver_batch_verify(codec, &m, t->route.pair,
+                                        t->route.axis, g, count, buf, &bad);
         if (rc != WALRUS_OK) {
             ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
                                  "INVALID_SLIVER", "segment %llu of the sliver "
                                  "does not match the metadata: %s",
-                                 (unsigned long long) g, walrus_strerror(rc));
+                                 (unsigned long long) bad, walrus_strerror(rc));
             goto done;
         }
 
@@ -377,7 +374,7 @@ done:
     walrus_file_abort(&f);
 
     walrus_codec_destroy(codec);
-    free(buf);
+    free(mem);
     walrus_metadata_free(&m);
 }
 

@@ -118,8 +118,9 @@ ngx_walrus_verify_thread(void *data, ngx_log_t *log)
         return;
     }
 
+    /* one byte more before the slices, which are hashed in place */
     size = walrus_sliver_file_buffer(&m);
-    buf = malloc(size ? size : 1);
+    buf = malloc(size + 1);
     codec = walrus_codec_create(m.params.n);
 
     if (buf == NULL || codec == NULL) {
@@ -129,10 +130,10 @@ ngx_walrus_verify_thread(void *data, ngx_log_t *log)
     }
 
     for (i = 0; i < t->npairs; i++) {
-        if (ngx_walrus_verify_sliver(t, &m, codec, buf, t->pairs[i],
+        if (ngx_walrus_verify_sliver(t, &m, codec, buf + 1, t->pairs[i],
                                      WALRUS_PRIMARY)
             != 0
-            || ngx_walrus_verify_sliver(t, &m, codec, buf, t->pairs[i],
+            || ngx_walrus_verify_sliver(t, &m, codec, buf + 1, t->pairs[i],
                                         WALRUS_SECONDARY)
                != 0)
         {

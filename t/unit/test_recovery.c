@@ -3,6 +3,7 @@
  * and inconsistency proofs.
  */
 
+#include <unistd.h>
 #include <tap.h>
 #include <test_blob.h>
 #include <walrus_recovery.h>
@@ -566,6 +567,115 @@ test_slices(void)
 }
 
 
+/*
+ * Slices verified in batches of segments (node PUT, scrub, sign-time
+ * checks): the batch sizes, the segment a bad batch names, whole files
+ * with either engine, and the buffer given back as it was.
+ */
+
+static void
+test_batches(void)
+{
+    int                fd, rc;
+    char               path[] = "/tmp/walrus-batch-XXXXXX";
+    size_t             len, size;
+    uint8_t           *mem, *buf, *copy;
+    uint64_t           g, bad, count, want[] = { 4, 4, 1, 1 };
+    unsigned           i, e;
+    store_t            st;
+    walrus_codec_t    *c;
+    walrus_metadata_t  m;
+
+    c = walrus_codec_create(7);
+    store_encode(c, 9 * 4096 + 1000, 4096, 0, &st);
+
+    /* 7 leaves a slice: 4 slices fill 24 lanes; the last one is shorter */
+
+    for (g = 0, i = 0; g < st.meta.nsegments; g += count, i++) {
+        count = walrus_sliver_batch(&st.meta, WALRUS_PRIMARY, g);
+        is_int((int) count, i < 4 ? (int) want[i] : -1,
+               "batch %u of 10 segments at n = 7: %d slices", i,
+               i < 4 ? (int) want[i] : -1);
+    }
+
+    /* large slices: one per batch past 8 MiB, but always one */
+
+    walrus_metadata_init(&m, 7, 16 * 1024 * 1024, 64 * 1024 * 1024);
+    len = walrus_sliver_slice_size(&m, WALRUS_SECONDARY, 0);
+    is_int((int) walrus_sliver_batch(&m, WALRUS_PRIMARY, 0), 1,
+           "a 5.6 MB primary slice is a batch of its own");
+    is_int((int) walrus_sliver_batch(&m, WALRUS_SECONDARY, 0),
+           (int) (WALRUS_SLIVER_BATCH_BYTES / len),
+           "secondary slices of %zu bytes: as many as fit in 8 MiB", len);
+    is_int((int) walrus_sliver_file_buffer(&m),
+           (int) (WALRUS_SLIVER_BATCH_BYTES / len * len),
+           "the file buffer holds the largest batch: 2 secondary slices, "
+           "more than 1 primary one");
+    walrus_metadata_free(&m);
+
+    /* the whole primary file of pair 2, then one byte of segment 6 off */
+
+    size = walrus_sliver_file_size(&st.meta, WALRUS_PRIMARY);
+    fd = mkstemp(path);
+    (void) unlink(path);
+    rc = fd >= 0 && write(fd, st.files[2 * 2], size) == (ssize_t) size;
+    ok(rc, "a sliver file written");
+
+    mem = malloc(walrus_sliver_file_buffer(&st.meta) + 1);
+    buf = mem + 1;
+
+    for (e = 0; e < 2; e++) {
+        walrus_sha256_use_multibuffer(e == 0);
+        is_int(walrus_sliver_file_verify(fd, &st.meta, c, buf, 2,
+                                         WALRUS_PRIMARY),
+               WALRUS_OK, "%s: the file verifies in batches",
+               e ? "OpenSSL" : "multi-buffer");
+        is_int(walrus_sliver_file_verify(fd, &st.meta, c, buf, 3,
+                                         WALRUS_PRIMARY),
+               WALRUS_EHASH, "%s: not as another pair's",
+               e ? "OpenSSL" : "multi-buffer");
+    }
+
+    walrus_sha256_use_multibuffer(1);
+
+    len = walrus_sliver_slice_size(&st.meta, WALRUS_PRIMARY, 0);
+    memcpy(buf, slice(&st, 2, WALRUS_PRIMARY, 4), 4 * len);
+    buf[2 * len + 5] ^= 0x40;
+    copy = malloc(4 * len + 1);
+    memcpy(copy, mem, 4 * len + 1);
+
+    is_int(walrus_sliver_batch_verify(c, &st.meta, 2, WALRUS_PRIMARY, 4, 4,
+                                      buf, &bad),
+           WALRUS_EHASH, "a batch with a flipped byte does not verify");
+    is_int((int) bad, 6, "and names segment 6, where the byte is");
+    ok(memcmp(copy, mem, 4 * len + 1) == 0,
+       "the batch buffer and the byte before it are as they were");
+
+    buf[2 * len + 5] ^= 0x40;
+    is_int(walrus_sliver_batch_verify(c, &st.meta, 2, WALRUS_PRIMARY, 4, 4,
+                                      buf, &bad),
+           WALRUS_OK, "mended, it verifies");
+    is_int(walrus_sliver_batch_verify(c, &st.meta, 2, WALRUS_PRIMARY, 7, 3,
+                                      buf, &bad),
+           WALRUS_EINVAL, "a batch across slices of two sizes is EINVAL");
+    is_int(walrus_sliver_batch_verify(c, &st.meta, 2, WALRUS_PRIMARY, 8, 3,
+                                      buf, &bad),
+           WALRUS_EINVAL, "a batch past the blob is EINVAL");
+
+    (void) pwrite(fd, "x", 1, (off_t) (6 * len + 3));
+    is_int(walrus_sliver_file_verify(fd, &st.meta, c, buf, 2,
+                                     WALRUS_PRIMARY),
+           WALRUS_EHASH, "a file with a byte of segment 6 changed does not "
+           "verify");
+
+    (void) close(fd);
+    free(mem);
+    free(copy);
+    store_free(&st);
+    walrus_codec_destroy(c);
+}
+
+
 int
 main(void)
 {
@@ -579,6 +689,7 @@ main(void)
     test_ranges_and_lies();
     test_inconsistency();
     test_slices();
+    test_batches();
 
     return tap_done();
 }
