@@ -242,9 +242,16 @@ sub configure {
 }
 
 # the gateway in an nginx of its own (gw.conf), the nodes in the harness's
-# nginx, two workers each: the CPU each side spends on a PUT
+# nginx, two workers each: the CPU each side spends on a PUT.  The nodes'
+# keepers are off (no scrubbing, sync or audits in the window: a PUT's
+# cost alone); $engine 'openssl' starts both with WALRUS_SHA256=openssl,
+# the leaf engine before multi-buffer, as the same run's baseline.
 sub configure_split {
+    my ($engine) = @_;
     $t->stop if $t->master_pid && kill 0, $t->master_pid;
+
+    local %ENV = %ENV;
+    $ENV{WALRUS_SHA256} = $engine if $engine;
 
     $t->write_config(gateway => 1, nodes => 0,
                      gateway_extra => $GATEWAY_LIMITS);
@@ -254,7 +261,7 @@ sub configure_split {
         or die 'cannot write gw.conf';
     WalrusTest::write_file("$dir/gw.conf", $gw);
 
-    $t->write_config(gateway => 0);
+    $t->write_config(gateway => 0, http => "    walrus_node_keeper off;\n");
     $t->{extra_ports} = [];
     WalrusTest::write_file("$dir/nginx.conf",
                            set_workers(WalrusTest::read_file("$dir/nginx.conf")));
@@ -578,12 +585,17 @@ for my $k (1 .. $PUT_REPS) {
     unlink $v;
 }
 
-print "PUT 64 MiB, gateway and nodes in two nginx instances\n";
-my (@split_mbs, @split_gw, @split_nodes);
-{
-    my $master = configure_split();
+my %split;
+for my $engine ('openssl', '') {
+    my $name = $engine || 'default';
+    print "PUT 64 MiB, gateway and nodes in two nginx instances, "
+        . "leaf engine: $name\n";
+    my $master = configure_split($engine);
     my @gw = split ' ', `pgrep -P $master`;
     my @nodes = $t->worker_pids;
+    my $log = WalrusTest::read_file("$dir/logs/gw-error.log") // '';
+    ($split{$name}{engine}) = $log =~ /walrus: (.*SHA-256[^\n]*)/;
+    $split{$name}{engine} //= 'not logged';
     for my $k (0 .. $PUT_REPS) {
         my $v = "$dir/variant_s$k";
         variant("$dir/static/b64m", $v, 200 + $k);
@@ -594,9 +606,9 @@ my (@split_mbs, @split_gw, @split_nodes);
         remove_blob($bid);
         unlink $v;
         next unless $k;    # the first one warms the workers up
-        push @split_mbs, $mbs;
-        push @split_gw, $g1 - $g0;
-        push @split_nodes, $n1 - $n0;
+        push @{$split{$name}{mbs}}, $mbs;
+        push @{$split{$name}{gw}}, $g1 - $g0;
+        push @{$split{$name}{nodes}}, $n1 - $n0;
     }
     stop_split($master);
 }
@@ -826,20 +838,34 @@ out(sprintf '1 GiB PUT (once): %s MB/s, %.1f s, %s MB written to files '
     r1($wrote{b1g} / $GiB)) if $LARGE;
 out('');
 
-my ($sg, $sn) = (median(@split_gw), median(@split_nodes));
+my %cpu;
+for my $name (keys %split) {
+    $cpu{$name} = [ median(@{$split{$name}{gw}}),
+                    median(@{$split{$name}{nodes}}) ];
+    $cpu{$name}[2] = $cpu{$name}[0] + $cpu{$name}[1];
+}
+my ($base, $ours) = ($cpu{openssl}, $cpu{default});
 out('CPU seconds per 64 MiB PUT, the gateway and the nodes in two nginx '
     . "instances ($WORKERS workers each, median of $PUT_REPS; the "
-    . 'workers\' threads included), and the throughput those seconds '
-    . "allow on this machine's $nproc cores if nothing else ran:",
-    '', '| side | CPU s per PUT | bound MB/s |', '|---|---:|---:|',
-    sprintf('| gateway | %.2f | %s |', $sg,
-            r0($nproc * $size{b64m} / $sg / 1e6)),
-    sprintf('| nodes (all %d) | %.2f | %s |', $N, $sn,
-            r0($nproc * $size{b64m} / $sn / 1e6)),
-    sprintf('| both | %.2f | %s |', $sg + $sn,
-            r0($nproc * $size{b64m} / ($sg + $sn) / 1e6)),
+    . "workers' threads included; the nodes' keepers off, so that the "
+    . 'window holds the PUT alone), with the default leaf engine '
+    . "($split{default}{engine}) and, as the baseline, with "
+    . 'WALRUS_SHA256=openssl; the throughput those seconds allow on '
+    . "this machine's $nproc cores if nothing else ran:", '',
+    '| side | CPU s per PUT | OpenSSL leaves | ratio | bound MB/s |',
+    '|---|---:|---:|---:|---:|',
+    (map {
+        my ($label, $i) = @$_;
+        sprintf('| %s | %.2f | %.2f | %.2f | %s |', $label, $ours->[$i],
+                $base->[$i], $ours->[$i] / $base->[$i],
+                r0($nproc * $size{b64m} / $ours->[$i] / 1e6))
+     } ['gateway', 0], ["nodes (all $N)", 1], ['both', 2]),
     '', sprintf('Measured throughput in that setup: %s MB/s median (best '
-                . '%s).', r0(median(@split_mbs)), r0(max @split_mbs)), '');
+                . '%s); with OpenSSL leaves %s MB/s (best %s).',
+                r0(median(@{$split{default}{mbs}})),
+                r0(max @{$split{default}{mbs}}),
+                r0(median(@{$split{openssl}{mbs}})),
+                r0(max @{$split{openssl}{mbs}})), '');
 
 if ($LARGE) {
     my ($g, $p) = (median(@{$get{b1g}{gw_ttfb}}),
