@@ -594,8 +594,9 @@ for my $engine ('openssl', '') {
     my @gw = split ' ', `pgrep -P $master`;
     my @nodes = $t->worker_pids;
     my $log = WalrusTest::read_file("$dir/logs/gw-error.log") // '';
-    ($split{$name}{engine}) = $log =~ /walrus: (.*SHA-256[^\n]*)/;
-    $split{$name}{engine} //= 'not logged';
+    # the log is appended to by each start: this start's line is the last
+    my @engine = $log =~ /walrus: (.*SHA-256[^\n]*)/g;
+    $split{$name}{engine} = $engine[-1] // 'not logged';
     for my $k (0 .. $PUT_REPS) {
         my $v = "$dir/variant_s$k";
         variant("$dir/static/b64m", $v, 200 + $k);

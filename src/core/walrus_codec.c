@@ -9,6 +9,17 @@
 #include <walrus_sha256.h>
 
 
+/*
+ * How the slivers' own symbols reach the multi-buffer lanes (their parity
+ * symbols are the codec's, always hashed in place)
+ */
+typedef enum {
+    WALRUS_LEAVES_COPIED = 0,    /* read only: copied with their prefix */
+    WALRUS_LEAVES_IN_PLACE,      /* a writable byte before each sliver */
+    WALRUS_LEAVES_BUT_FIRST      /* the same but for the first sliver */
+} walrus_leaf_mode_e;
+
+
 /* a systematic [n, k] code: generator rows 0..k-1 are the identity */
 typedef struct {
     unsigned   k;
@@ -30,8 +41,7 @@ struct walrus_codec_s {
     uint8_t           *tables;      /* 32 * k * k */
     uint8_t           *leaves;      /* n leaf hashes */
     uint8_t           *merkle;      /* n hashes of tree scratch */
-    uint8_t           *expanded;    /* n symbols */
-    size_t             expanded_size;
+    uint8_t           *roots;       /* n sliver hashes */
     uint8_t           *cells;       /* parity symbols, each after a byte */
     size_t             cells_size;
     uint8_t          **batch;       /* the leaves of a batch of slivers */
@@ -46,15 +56,11 @@ static int walrus_grow(uint8_t **buf, size_t *size, size_t need);
 static int walrus_segment_reserve(walrus_segment_t *seg, unsigned n,
     size_t sym);
 static int walrus_hash_matrix(walrus_codec_t *c, walrus_segment_t *seg);
-static int walrus_expand(walrus_codec_t *c, walrus_axis_e axis, size_t sym,
-    const uint8_t *sliver, uint8_t **symbols);
-static int walrus_hash_symbols(walrus_codec_t *c, uint8_t **symbols,
-    size_t sym, uint8_t *root);
 static int walrus_rs_decode(walrus_codec_t *c, walrus_code_t *code,
     size_t len, const uint8_t *const *present, uint8_t **out);
 static int walrus_hash_slivers(walrus_codec_t *c, walrus_axis_e axis,
-    size_t sym, const uint8_t *const *slivers, size_t count, int in_place,
-    uint8_t *hashes);
+    size_t sym, const uint8_t *const *slivers, size_t count,
+    walrus_leaf_mode_e mode, uint8_t *hashes);
 static uint8_t *walrus_cells_reserve(walrus_codec_t *c, size_t need);
 
 
@@ -107,11 +113,12 @@ walrus_codec_create(unsigned n)
     c->tables = malloc(32 * k * k);
     c->leaves = malloc(n * WALRUS_HASH_LEN);
     c->merkle = malloc(n * WALRUS_HASH_LEN);
+    c->roots = malloc(n * WALRUS_HASH_LEN);
 
     if (c->sha == NULL || c->in == NULL || c->out == NULL
         || c->chosen == NULL || c->matrix == NULL || c->inverse == NULL
         || c->coefs == NULL || c->tables == NULL || c->leaves == NULL
-        || c->merkle == NULL
+        || c->merkle == NULL || c->roots == NULL
         || walrus_code_init(&c->code[WALRUS_PRIMARY], n, c->params.p)
            != WALRUS_OK
         || walrus_code_init(&c->code[WALRUS_SECONDARY], n, c->params.s)
@@ -168,7 +175,7 @@ walrus_codec_destroy(walrus_codec_t *c)
     free(c->tables);
     free(c->leaves);
     free(c->merkle);
-    free(c->expanded);
+    free(c->roots);
     free(c->cells);
     free(c->batch);
     free(c->hashes);
@@ -416,67 +423,6 @@ walrus_segment_secondary(const walrus_codec_t *c,
 }
 
 
-/*
- * Points symbols[0..n-1] at the n symbols of a sliver extended with the
- * orthogonal code: the sliver's own symbols, then parity in c->expanded.
- */
-
-static int
-walrus_expand(walrus_codec_t *c, walrus_axis_e axis, size_t sym,
-    const uint8_t *sliver, uint8_t **symbols)
-{
-    int             rc;
-    unsigned        i, n;
-    walrus_code_t  *code;
-
-    n = c->params.n;
-    code = walrus_code_for(c, axis);
-
-    rc = walrus_grow(&c->expanded, &c->expanded_size, (n - code->k) * sym);
-    if (rc != WALRUS_OK) {
-        return rc;
-    }
-
-    for (i = 0; i < n; i++) {
-        symbols[i] = i < code->k ? (uint8_t *) sliver + i * sym
-                                 : c->expanded + (i - code->k) * sym;
-    }
-
-    ec_encode_data((int) sym, (int) code->k, (int) (n - code->k),
-                   code->tables, symbols, symbols + code->k);
-
-    return WALRUS_OK;
-}
-
-
-/*
- * The n symbols of an expanded sliver in one batch: its own symbols are
- * the caller's (read only, the first one at the start of its buffer), so
- * the hashing layer copies them with their prefixes, a sliver at a time.
- */
-
-static int
-walrus_hash_symbols(walrus_codec_t *c, uint8_t **symbols, size_t sym,
-    uint8_t *root)
-{
-    int  rc;
-
-    rc = walrus_merkle_leaves_copy(c->sha, (const uint8_t *const *) symbols,
-                                   c->params.n, sym, c->leaves,
-                                   WALRUS_HASH_LEN);
-    if (rc != WALRUS_OK) {
-        return rc;
-    }
-
-    if (root == NULL) {
-        return WALRUS_OK;
-    }
-
-    return walrus_merkle_root(c->sha, c->leaves, c->params.n,
-                              WALRUS_HASH_LEN, c->merkle, root);
-}
-
-
 int
 walrus_sliver_hash(walrus_codec_t *c, walrus_axis_e axis,
     size_t symbol_size, const uint8_t *sliver, size_t len, uint8_t *hash)
@@ -489,7 +435,8 @@ walrus_sliver_hash(walrus_codec_t *c, walrus_axis_e axis,
         return WALRUS_ELENGTH;
     }
 
-    return walrus_hash_slivers(c, axis, symbol_size, &sliver, 1, 0, hash);
+    return walrus_hash_slivers(c, axis, symbol_size, &sliver, 1,
+                               WALRUS_LEAVES_COPIED, hash);
 }
 
 
@@ -507,8 +454,8 @@ walrus_slivers_hash(walrus_codec_t *c, walrus_axis_e axis,
     }
 
     return walrus_hash_slivers(c, axis, symbol_size,
-                               (const uint8_t *const *) slivers, count, 1,
-                               hashes);
+                               (const uint8_t *const *) slivers, count,
+                               WALRUS_LEAVES_IN_PLACE, hashes);
 }
 
 
@@ -519,17 +466,19 @@ walrus_slivers_hash(walrus_codec_t *c, walrus_axis_e axis,
  * the leaves of the batch are hashed in one call so that they fill the
  * multi-buffer lanes together.  The slivers' own symbols come first in
  * the list, in order, so that slivers side by side in memory make one run
- * of contiguous leaves (see walrus_merkle_leaves()).  Without in_place
- * the slivers are only read, and their symbols are copied for the lanes.
+ * of contiguous leaves (see walrus_merkle_leaves()).  `mode` says how the
+ * slivers' own symbols may be used.  Afterwards c->batch points at every
+ * symbol of the batch and c->leaves holds the last sliver's n leaf hashes
+ * (walrus_recovery_symbol() takes a symbol and a proof from them).
  */
 
 static int
 walrus_hash_slivers(walrus_codec_t *c, walrus_axis_e axis, size_t sym,
-    const uint8_t *const *slivers, size_t count, int in_place,
+    const uint8_t *const *slivers, size_t count, walrus_leaf_mode_e mode,
     uint8_t *hashes)
 {
     int             rc;
-    size_t          b, i, n, k, m, own, cell, need;
+    size_t          b, i, n, k, m, own, cell, need, copied;
     uint8_t        *cells, *leaf;
     walrus_code_t  *code;
 
@@ -582,21 +531,21 @@ walrus_hash_slivers(walrus_codec_t *c, walrus_axis_e axis, size_t sym,
                        c->in + k);
     }
 
-    if (in_place) {
-        rc = walrus_merkle_leaves(c->sha, c->batch, count * n, sym,
-                                  c->hashes, WALRUS_HASH_LEN);
+    /*
+     * copied: the own symbols (of the first sliver's first symbol only,
+     * which has no byte of the caller's before it), then the rest in place
+     */
 
-    } else {
-        rc = walrus_merkle_leaves_copy(c->sha,
-                                       (const uint8_t *const *) c->batch,
-                                       own, sym, c->hashes,
-                                       WALRUS_HASH_LEN);
-        if (rc == WALRUS_OK) {
-            rc = walrus_merkle_leaves(c->sha, c->batch + own, count * m,
-                                      sym, c->hashes
-                                           + own * WALRUS_HASH_LEN,
-                                      WALRUS_HASH_LEN);
-        }
+    copied = mode == WALRUS_LEAVES_COPIED ? own
+             : mode == WALRUS_LEAVES_BUT_FIRST ? 1 : 0;
+
+    rc = walrus_merkle_leaves_copy(c->sha, (const uint8_t *const *) c->batch,
+                                   copied, sym, c->hashes, WALRUS_HASH_LEN);
+    if (rc == WALRUS_OK) {
+        rc = walrus_merkle_leaves(c->sha, c->batch + copied,
+                                  count * n - copied, sym,
+                                  c->hashes + copied * WALRUS_HASH_LEN,
+                                  WALRUS_HASH_LEN);
     }
 
     if (rc != WALRUS_OK) {
@@ -745,8 +694,8 @@ walrus_segment_decode(walrus_codec_t *c, const uint8_t *pair_hashes,
 {
     int        rc;
     size_t     sym, slen;
-    uint8_t   *rows[WALRUS_MAX_SHARDS], root[WALRUS_HASH_LEN];
-    unsigned   r, p;
+    uint8_t   *rows[WALRUS_MAX_SHARDS], *decoded[WALRUS_MAX_SHARDS];
+    unsigned   r, p, count, which[WALRUS_MAX_SHARDS];
 
     p = c->params.p;
     sym = walrus_symbol_size(&c->params, seg_len);
@@ -761,19 +710,38 @@ walrus_segment_decode(walrus_codec_t *c, const uint8_t *pair_hashes,
         return rc;
     }
 
-    /* the consistency check: decoded source rows must match the metadata */
+    /*
+     * The consistency check: decoded source rows must match the metadata.
+     * They are hashed in one batch, in place in out (the caller's output,
+     * read by no one until this returns), but for the first symbol of
+     * row 0, which has no byte of out before it.
+     */
+
+    count = 0;
 
     for (r = 0; r < p; r++) {
-        if (primary[r] != NULL) {
-            continue;
+        if (primary[r] == NULL) {
+            which[count] = r;
+            decoded[count++] = rows[r];
         }
+    }
 
-        rc = walrus_sliver_hash(c, WALRUS_PRIMARY, sym, rows[r], slen, root);
-        if (rc != WALRUS_OK) {
-            return rc;
-        }
+    if (count == 0) {
+        return WALRUS_OK;
+    }
 
-        if (memcmp(root, pair_hashes + (size_t) r * WALRUS_PAIR_HASH_LEN,
+    rc = walrus_hash_slivers(c, WALRUS_PRIMARY, sym,
+                             (const uint8_t *const *) decoded, count,
+                             which[0] == 0 ? WALRUS_LEAVES_BUT_FIRST
+                                           : WALRUS_LEAVES_IN_PLACE,
+                             c->roots);
+    if (rc != WALRUS_OK) {
+        return rc;
+    }
+
+    for (r = 0; r < count; r++) {
+        if (memcmp(c->roots + r * WALRUS_HASH_LEN,
+                   pair_hashes + (size_t) which[r] * WALRUS_PAIR_HASH_LEN,
                    WALRUS_HASH_LEN) != 0)
         {
             return WALRUS_EINCONSISTENT;
@@ -797,17 +765,15 @@ walrus_recovery_symbol(walrus_codec_t *c, walrus_axis_e helper_axis,
         return WALRUS_EINVAL;
     }
 
-    rc = walrus_expand(c, helper_axis, symbol_size, helper_sliver, c->out);
+    rc = walrus_hash_slivers(c, helper_axis, symbol_size, &helper_sliver,
+                             1, WALRUS_LEAVES_COPIED, c->roots);
     if (rc != WALRUS_OK) {
         return rc;
     }
 
-    rc = walrus_hash_symbols(c, c->out, symbol_size, NULL);
-    if (rc != WALRUS_OK) {
-        return rc;
-    }
+    /* c->batch: the sliver's own symbols, then its parity symbols */
 
-    memcpy(symbol, c->out[target_index], symbol_size);
+    memcpy(symbol, c->batch[target_index], symbol_size);
 
     return walrus_merkle_proof(c->sha, c->leaves, c->params.n,
                                WALRUS_HASH_LEN, target_index, c->merkle,
