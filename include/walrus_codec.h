@@ -68,9 +68,10 @@ int walrus_sliver_hash(walrus_codec_t *c, walrus_axis_e axis,
  * (count * 32 bytes to hashes), so that their leaves fill the multi-buffer
  * lanes together; sliver i is slivers[i], walrus_sliver_size() bytes.
  * The leaves are hashed where they are: each sliver and the byte before
- * it must be writable and read by no other thread during the call (the
- * byte before a sliver may be the last byte of another sliver of the
- * batch); every byte is as it was when the call returns.  Memory of the
+ * it must be writable and read by no other thread during the call; that
+ * byte may be the last byte of the previous sliver of the list (slivers
+ * side by side, in order), never a byte of any other sliver of the list.
+ * Every byte is as it was when the call returns.  Memory of the
  * codec grows to the batch: count * (n - k) symbols.
  */
 int walrus_slivers_hash(walrus_codec_t *c, walrus_axis_e axis,
