@@ -79,6 +79,22 @@ int walrus_slivers_hash(walrus_codec_t *c, walrus_axis_e axis,
     uint8_t *hashes);
 
 /*
+ * Bytes of memory for the parity symbols of a batch of count slivers
+ * (walrus_slivers_hash(), and decoding's check of up to p rows).
+ */
+size_t walrus_slivers_scratch(const walrus_params_t *wp, walrus_axis_e axis,
+    size_t symbol_size, size_t count);
+
+/*
+ * Lends the codec size bytes at buf (64-byte aligned, the caller's until
+ * the codec is destroyed or lent other memory) for the parity symbols of
+ * batches that fit, so that a caller recycling large buffers spares the
+ * allocation (and the fresh pages) of each batch; larger batches use the
+ * codec's own memory.  NULL ends the loan.
+ */
+void walrus_codec_lend(walrus_codec_t *c, uint8_t *buf, size_t size);
+
+/*
  * Checks sliver `index` of `axis` against its hash from the metadata.
  * WALRUS_ELENGTH when len is not the sliver size for symbol_size.
  */

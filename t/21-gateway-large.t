@@ -56,12 +56,16 @@ is($data && $data->{newlyCreated}{blobObject}{blobId}, $id,
    '... under the blob ID walrusctl computes');
 
 # The bound: the worker grew by 8.7 to 9.0 MiB in three runs
-# (2026-12-02), about nine 1 MiB segments.  13 MiB leaves 4 MiB for the
-# allocator and fails when each of the 4 encoder threads holds one more
-# segment, or when any part of the blob is kept in memory.
+# (2026-12-02), about nine 1 MiB segments.  Since 2026-12-03 the nodes,
+# which share this worker, verify an upload's slices in batches that fill
+# the hashing lanes (4 slices at n = 7, with their parity symbols: 28
+# symbols of 70 KB, about 2 MiB per upload being verified, on at most the
+# 4 threads of the pool): 14.2 to 17.4 MiB in five runs, 9 with batches
+# of one slice.  20 MiB leaves room for the allocator and still fails when
+# any part of the blob (100 MiB) is kept in memory.
 my $after = WalrusTest::peak_rss($worker);
 my $growth = ($after - $before) / 1024;
-ok($growth < 13, sprintf('the worker grew by %.1f MiB (< 13 MiB) for a '
+ok($growth < 20, sprintf('the worker grew by %.1f MiB (< 20 MiB) for a '
                          . '100 MiB blob (%d KiB -> %d KiB)', $growth,
                          $before, $after));
 

@@ -44,6 +44,8 @@ struct walrus_codec_s {
     uint8_t           *roots;       /* n sliver hashes */
     uint8_t           *cells;       /* parity symbols, each after a byte */
     size_t             cells_size;
+    uint8_t           *lent;        /* the caller's memory for cells */
+    size_t             lent_size;
     uint8_t          **batch;       /* the leaves of a batch of slivers */
     size_t             batch_size;  /* bytes of batch */
     uint8_t           *hashes;      /* their leaf hashes */
@@ -574,6 +576,27 @@ walrus_hash_slivers(walrus_codec_t *c, walrus_axis_e axis, size_t sym,
 }
 
 
+size_t
+walrus_slivers_scratch(const walrus_params_t *wp, walrus_axis_e axis,
+    size_t symbol_size, size_t count)
+{
+    size_t  m;
+
+    /* a sliver of `axis` is extended by the other axis' code */
+    m = wp->n - (axis == WALRUS_PRIMARY ? wp->s : wp->p);
+
+    return count * m * (WALRUS_SYMBOL_ALIGN + symbol_size);
+}
+
+
+void
+walrus_codec_lend(walrus_codec_t *c, uint8_t *buf, size_t size)
+{
+    c->lent = buf;
+    c->lent_size = buf != NULL ? size : 0;
+}
+
+
 /*
  * Cells of WALRUS_SYMBOL_ALIGN + symbol bytes, 64-byte aligned: a parity
  * symbol sits at the end of its cell, aligned for ISA-L, with the cell's
@@ -584,6 +607,10 @@ static uint8_t *
 walrus_cells_reserve(walrus_codec_t *c, size_t need)
 {
     void  *p;
+
+    if (need <= c->lent_size && c->lent != NULL) {
+        return c->lent;
+    }
 
     if (need <= c->cells_size && c->cells != NULL) {
         return c->cells;

@@ -20,6 +20,8 @@ typedef struct {
     const uint8_t         *pair_hashes;
     const uint8_t         *slivers[WALRUS_MAX_SHARDS];
     u_char                 verdict[WALRUS_MAX_SHARDS];
+    u_char                *scratch;     /* the codec's parity cells */
+    size_t                 scratch_size;
     int                    rc;
 } ngx_walrus_decode_t;
 
@@ -473,7 +475,7 @@ ngx_walrus_seg_progress(ngx_walrus_seg_t *seg)
 static ngx_int_t
 ngx_walrus_seg_decode(ngx_walrus_seg_t *seg)
 {
-    unsigned                        i, n;
+    unsigned                        i, n, arrived;
     ngx_thread_task_t              *task;
     ngx_walrus_read_t              *ctx;
     ngx_http_request_t             *r;
@@ -507,6 +509,7 @@ ngx_walrus_seg_decode(ngx_walrus_seg_t *seg)
     d->seg = seg;
     d->n = n;
     d->pair_hashes = walrus_metadata_segment(&ctx->meta, seg->index);
+    arrived = 0;
 
     for (i = 0; i < n; i++) {
         d->slivers[i] = NULL;
@@ -516,8 +519,23 @@ ngx_walrus_seg_decode(ngx_walrus_seg_t *seg)
             || seg->state[i] == NGX_WALRUS_SLOT_GOOD)
         {
             d->slivers[i] = seg->calls[i]->body;
+            arrived += seg->state[i] == NGX_WALRUS_SLOT_ARRIVED;
         }
     }
+
+    /*
+     * The parity symbols of the batch (the slivers that arrived, or the
+     * p decoded rows) go into a recycled buffer: a codec's own memory
+     * would be fresh pages at every read.  Without one the codec
+     * allocates its own.
+     */
+
+    d->scratch_size = walrus_slivers_scratch(&ctx->meta.params,
+                                             WALRUS_PRIMARY, seg->sym,
+                                             ngx_max(arrived,
+                                                     ctx->meta.params.p));
+    d->scratch = ngx_walrus_buffer_alloc(d->scratch_size,
+                                         r->connection->log);
 
     if (task == NULL) {
         ngx_walrus_decode_thread(d, r->connection->log);
@@ -536,6 +554,9 @@ ngx_walrus_seg_decode(ngx_walrus_seg_t *seg)
     }
 
     if (ngx_walrus_thread_post(&ctx->decode, task) != NGX_OK) {
+        ngx_walrus_buffer_free(d->scratch);
+        d->scratch = NULL;
+
         if (ctx->header_sent) {
             return NGX_ERROR;
         }
@@ -575,6 +596,8 @@ ngx_walrus_decode_thread(void *data, ngx_log_t *log)
         d->rc = WALRUS_ENOMEM;
         return;
     }
+
+    walrus_codec_lend(codec, d->scratch, d->scratch_size);
 
     /*
      * The slivers that arrived are hashed in one batch, in place: they
@@ -645,6 +668,9 @@ ngx_walrus_decode_apply(ngx_walrus_seg_t *seg, ngx_walrus_decode_t *d)
     ngx_walrus_read_t  *ctx;
 
     ctx = seg->ctx;
+
+    ngx_walrus_buffer_free(d->scratch);
+    d->scratch = NULL;
 
     for (i = 0; i < d->n; i++) {
         if (seg->state[i] == NGX_WALRUS_SLOT_ARRIVED

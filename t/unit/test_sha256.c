@@ -385,9 +385,9 @@ test_codec(unsigned n, uint64_t len)
 static void
 test_batch(walrus_codec_t *c, walrus_segment_t *seg, const uint8_t *pairs)
 {
-    int              rc, right, same;
+    int              rc, right, same, used;
     size_t           len, gap, size, sym;
-    uint8_t         *buf, *copy, *slivers[WALRUS_MAX_SHARDS], *hashes;
+    uint8_t         *buf, *copy, *slivers[WALRUS_MAX_SHARDS], *hashes, *lent;
     unsigned         i, n, e, axis, apart, count, index, damaged;
     const uint8_t   *want;
 
@@ -470,6 +470,51 @@ test_batch(walrus_codec_t *c, walrus_segment_t *seg, const uint8_t *pairs)
             }
 
             walrus_sha256_use_multibuffer(1);
+
+            /*
+             * parity cells in memory lent by the caller when it is large
+             * enough (it is written), the codec's own otherwise
+             */
+
+            if (!apart) {
+                size = walrus_slivers_scratch(walrus_codec_params(c), axis,
+                                              sym, n);
+                lent = aligned_alloc(64, (size + 63) / 64 * 64);
+                memset(lent, 0xa5, size);
+                walrus_codec_lend(c, lent, size - 1);
+                rc = walrus_slivers_hash(c, axis, sym, slivers, n, hashes);
+                used = 0;
+
+                for (i = 0; i < size; i++) {
+                    used |= lent[i] != 0xa5;
+                }
+
+                ok(rc == WALRUS_OK && !used, "n = %u, %s: a loan a byte "
+                   "short is left alone", n,
+                   axis ? "secondary" : "primary");
+
+                walrus_codec_lend(c, lent, size);
+                rc = walrus_slivers_hash(c, axis, sym, slivers, n, hashes);
+                right = rc == WALRUS_OK;
+
+                for (i = 0; i < n; i++) {
+                    index = axis == WALRUS_PRIMARY ? i : n - 1 - i;
+                    want = pairs + (size_t) index * 64 + axis * 32;
+                    right &= memcmp(hashes + (size_t) i * 32, want, 32) == 0;
+                }
+
+                for (i = 0, used = 0; i < size; i++) {
+                    used |= lent[i] != 0xa5;
+                }
+
+                ok(right && used, "n = %u, %s: with a loan large enough "
+                   "its memory holds the parity, hashes right", n,
+                   axis ? "secondary" : "primary");
+
+                walrus_codec_lend(c, NULL, 0);
+                free(lent);
+            }
+
             free(buf);
             free(copy);
             free(hashes);
