@@ -78,7 +78,7 @@ static uint8_t *walrus_cells_reserve(walrus_codec_t *c, size_t need);
 #define WALRUS_MATRIX_PAD     WALRUS_SYMBOL_ALIGN
 
 /* leaves of the matrix given to the hashing layer at a time */
-#define WALRUS_MATRIX_BATCH   256
+#define WALRUS_MATRIX_BATCH   1024
 
 
 /* the code that extends a sliver of `axis` into its n symbols */

@@ -43,10 +43,13 @@
 #define WALRUS_CACHE_LINE    64
 
 /*
- * Multi-buffer jobs are submitted in chunks of this many leaves: the
- * prefix bytes they overwrite are saved on the stack.
+ * Multi-buffer jobs are submitted in chunks of this many leaves, whose
+ * state (the bytes under their prefixes, about 10 bytes a leaf) is kept on
+ * the stack.  Each chunk ends with the lanes flushed: 1024 leaves of the
+ * encoder's matrix went about 10 % faster than 256 at n = 31 (2048 were
+ * no faster).
  */
-#define WALRUS_MB_CHUNK      256
+#define WALRUS_MB_CHUNK      1024
 
 /*
  * Leaves the caller cannot write before (walrus_merkle_leaves_copy()) are
