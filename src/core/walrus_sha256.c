@@ -104,6 +104,7 @@ struct walrus_mb_s {
     IMB_MGR      *wide;      /* the best architecture of the CPU */
     IMB_MGR      *narrow;    /* SSE: 2 SHA-NI lanes, or 4 SSE lanes */
     IMB_ARCH      arch;
+    unsigned      broken;    /* freed, not put back in the list */
     uint8_t      *stage;     /* grown on use, up to WALRUS_MB_STAGE */
     size_t        stage_size;
     walrus_mb_t  *next;      /* in walrus_mb_list */
@@ -122,6 +123,7 @@ struct walrus_mb_s {
 #define WALRUS_MB_ODD        0x02
 #define WALRUS_MB_QUEUED     0x04
 #define WALRUS_MB_DONE       0x08
+#define WALRUS_MB_SUBMITTED  0x10
 
 typedef struct {
     uint8_t *const  *data;
@@ -699,6 +701,11 @@ walrus_mb_for(size_t count, size_t len)
 static void
 walrus_mb_put(walrus_mb_t *mb)
 {
+    if (mb->broken) {
+        walrus_mb_free(mb);
+        return;
+    }
+
     (void) pthread_mutex_lock(&walrus_mb_lock);
 
     mb->next = walrus_mb_list;
@@ -876,6 +883,27 @@ walrus_mb_in_place(walrus_mb_t *mb, uint8_t *const *data, size_t count,
 
         } else if (s.in_flight > 0) {
             job = IMB_FLUSH_JOB(mgr);
+
+            if (job == NULL) {
+
+                /*
+                 * jobs in flight and none to flush: against the library's
+                 * contract; their bytes are given back and the pair, whose
+                 * state is unknown, is not used again
+                 */
+
+                for (i = 0; i < count; i++) {
+                    if ((s.flags[i] & (WALRUS_MB_SUBMITTED | WALRUS_MB_DONE))
+                        == WALRUS_MB_SUBMITTED)
+                    {
+                        data[i][-1] = s.saved[i];
+                    }
+                }
+
+                mb->broken = 1;
+                return WALRUS_ECRYPTO;
+            }
+
             walrus_mb_collect(&s, job);
 
             while ((job = IMB_GET_COMPLETED_JOB(mgr)) != NULL) {
@@ -923,6 +951,7 @@ walrus_mb_submit(walrus_mb_sched_t *s, IMB_MGR *mgr, size_t i)
     msg = s->data[i] - 1;
     s->saved[i] = msg[0];
     msg[0] = WALRUS_MERKLE_LEAF;
+    s->flags[i] |= WALRUS_MB_SUBMITTED;
     s->in_flight++;
 
     job = IMB_GET_NEXT_JOB(mgr);
