@@ -617,16 +617,22 @@ ngx_walrus_decode_thread(void *data, ngx_log_t *log)
     rc = walrus_slivers_hash(codec, WALRUS_PRIMARY, seg->sym, batch, count,
                              hashes);
 
+    /* our own failure (memory) is not the nodes' */
+
+    if (rc != WALRUS_OK) {
+        d->rc = rc;
+        walrus_codec_destroy(codec);
+        return;
+    }
+
     for (j = 0; j < count; j++) {
         i = index[j];
 
-        d->verdict[i] = rc == WALRUS_OK
-                        && ngx_memcmp(hashes + j * WALRUS_HASH_LEN,
-                                      d->pair_hashes
-                                      + (size_t) i * WALRUS_PAIR_HASH_LEN,
-                                      WALRUS_HASH_LEN)
-                           == 0
-                        ? NGX_WALRUS_SLOT_GOOD : NGX_WALRUS_SLOT_BAD;
+        d->verdict[i] = ngx_memcmp(hashes + j * WALRUS_HASH_LEN,
+                                   d->pair_hashes
+                                   + (size_t) i * WALRUS_PAIR_HASH_LEN,
+                                   WALRUS_HASH_LEN)
+                        == 0 ? NGX_WALRUS_SLOT_GOOD : NGX_WALRUS_SLOT_BAD;
     }
 
     for (i = 0; i < d->n; i++) {

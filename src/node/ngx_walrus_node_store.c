@@ -329,6 +329,13 @@ ngx_walrus_put_sliver(ngx_walrus_put_t *t)
 
         rc = walrus_sliver_batch_verify(codec, &m, t->route.pair,
                                         t->route.axis, g, count, buf, &bad);
+
+        if (rc == WALRUS_ENOMEM) {
+            ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 "NO_MEMORY", "out of memory");
+            goto done;
+        }
+
         if (rc != WALRUS_OK) {
             ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
                                  "INVALID_SLIVER", "segment %llu of the sliver "
