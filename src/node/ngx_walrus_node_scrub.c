@@ -313,6 +313,14 @@ ngx_walrus_scrub_file(ngx_walrus_scrub_t *sc, const char *dir,
     sc->files++;
     sc->read += walrus_sliver_file_size(m, axis);
 
+    /* the scrubber's own failure says nothing of the file: it stays */
+
+    if (rc == WALRUS_ENOMEM || rc == WALRUS_ECRYPTO) {
+        sc->err = rc == WALRUS_ENOMEM ? ENOMEM : EPROTO;
+        (void) close(fd);
+        return;
+    }
+
     if (rc != WALRUS_OK && walrus_store_set_aside(fd, dir, name) == 1) {
         if (sc->bad < NGX_WALRUS_SCRUB_NAMES) {
             (void) snprintf(sc->names[sc->bad], sizeof(sc->names[0]),

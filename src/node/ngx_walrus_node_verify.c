@@ -299,6 +299,15 @@ ngx_walrus_verify_sliver(ngx_walrus_verify_t *t, walrus_metadata_t *m,
     if (rc == WALRUS_OK) {
         ngx_walrus_verify_keep(t, fd, &st);
 
+    } else if (rc == WALRUS_ENOMEM || rc == WALRUS_ECRYPTO) {
+
+        /* the node's own failure says nothing of the file: it stays */
+
+        ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                              "INTERNAL_ERROR", "cannot verify sliver %s of "
+                              "blob %s: %s", name, t->route.id_text,
+                              walrus_strerror(rc));
+
     } else {
         ngx_walrus_verify_reject(t, fd, name);
         ngx_walrus_node_fail(&t->res, NGX_HTTP_CONFLICT,
