@@ -1,6 +1,7 @@
 /*
  * Gateway read path: a segment of a read's window, fetched from the
- * nodes, hedged, verified and decoded (ngx_walrus_read_segment.c).
+ * nodes, hedged (ngx_walrus_read_segment.c), verified and decoded
+ * (ngx_walrus_read_decode.c).
  */
 
 #ifndef _NGX_WALRUS_READ_SEGMENT_H_INCLUDED_
@@ -61,6 +62,13 @@ void ngx_walrus_seg_call(ngx_walrus_seg_t *seg, ngx_walrus_call_t *call);
  * on its way, else what ends the request.
  */
 ngx_int_t ngx_walrus_seg_progress(ngx_walrus_seg_t *seg);
+
+/*
+ * Verifies what arrived and decodes the segment, in the thread pool or at
+ * once (ngx_walrus_read_decode.c): NGX_AGAIN, or what ends the request
+ * (429 OVERLOADED when the pool's queue is full).
+ */
+ngx_int_t ngx_walrus_seg_decode(ngx_walrus_seg_t *seg);
 
 /* cancels the segment's requests and frees its slot */
 void ngx_walrus_seg_reset(ngx_walrus_seg_t *seg);

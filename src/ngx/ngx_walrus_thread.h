@@ -25,7 +25,7 @@
  *                            that goes on sending output while tasks run:
  *                            r->aio would stop nginx's copy filter.
  *
- * The gateway's segment decode (read_segment.c) is the EACH kind: a read
+ * The gateway's segment decode (read_decode.c) is the EACH kind: a read
  * keeps one group, set up at its first decode with
  *
  *     ngx_walrus_thread_init(&ctx->decode, r, wlcf->thread_pool,
