@@ -38,6 +38,13 @@ int walrus_file_open(walrus_file_t *f, const char *path, mode_t mode);
 
 int walrus_file_write(walrus_file_t *f, const void *buf, size_t len);
 
+/*
+ * Asks that writes to fd bypass the page cache (O_DIRECT; see
+ * walrus_spool.h for how to write such a file): 1 when they will, 0 when
+ * the file system does not allow it.
+ */
+int walrus_file_direct(int fd);
+
 /* writes all of buf at the file offset (EINTR retried) */
 int walrus_write(int fd, const void *buf, size_t len);
 

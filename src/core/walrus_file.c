@@ -3,6 +3,11 @@
  * only: thread safe).
  */
 
+/* O_DIRECT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -109,6 +114,23 @@ int
 walrus_file_write(walrus_file_t *f, const void *buf, size_t len)
 {
     return walrus_write(f->fd, buf, len);
+}
+
+
+int
+walrus_file_direct(int fd)
+{
+    int  flags;
+
+    flags = fcntl(fd, F_GETFL);
+
+    /* EINVAL: the file system does not do direct I/O (tmpfs before 6.6) */
+
+    if (flags == -1 || fcntl(fd, F_SETFL, flags | O_DIRECT) == -1) {
+        return 0;
+    }
+
+    return 1;
 }
 
 
