@@ -39,11 +39,12 @@ int walrus_file_open(walrus_file_t *f, const char *path, mode_t mode);
 int walrus_file_write(walrus_file_t *f, const void *buf, size_t len);
 
 /*
- * Asks that writes to fd bypass the page cache (O_DIRECT; see
- * walrus_spool.h for how to write such a file): 1 when they will, 0 when
- * the file system does not allow it.
+ * Asks that writes to fd bypass the page cache, or no longer (on: 1 or
+ * 0; O_DIRECT, see walrus_spool.h for how to write such a file): 1 when
+ * they will bypass it, 0 when they go through it (the file system may not
+ * allow direct I/O).
  */
-int walrus_file_direct(int fd);
+int walrus_file_direct(int fd, int on);
 
 /* writes all of buf at the file offset (EINTR retried) */
 int walrus_write(int fd, const void *buf, size_t len);

@@ -118,19 +118,25 @@ walrus_file_write(walrus_file_t *f, const void *buf, size_t len)
 
 
 int
-walrus_file_direct(int fd)
+walrus_file_direct(int fd, int on)
 {
     int  flags;
 
     flags = fcntl(fd, F_GETFL);
 
-    /* EINVAL: the file system does not do direct I/O (tmpfs before 6.6) */
-
-    if (flags == -1 || fcntl(fd, F_SETFL, flags | O_DIRECT) == -1) {
+    if (flags == -1) {
         return 0;
     }
 
-    return 1;
+    flags = on ? flags | O_DIRECT : flags & ~O_DIRECT;
+
+    /* EINVAL: the file system does not do direct I/O (tmpfs before 6.6) */
+
+    if (fcntl(fd, F_SETFL, flags) == -1) {
+        return !on;
+    }
+
+    return on;
 }
 
 

@@ -12,10 +12,10 @@
 #define _GNU_SOURCE
 #endif
 
+#include <walrus_file.h>
 #include <walrus_spool.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,7 +25,6 @@
 
 
 static int walrus_spool_pwrite(walrus_spool_t *sp, size_t len);
-static int walrus_spool_buffered(walrus_spool_t *sp);
 
 
 size_t
@@ -136,8 +135,9 @@ walrus_spool_pwrite(walrus_spool_t *sp, size_t len)
          */
 
         if (n == -1 && errno == EINVAL && sp->direct
-            && walrus_spool_buffered(sp) == 0)
+            && walrus_file_direct(sp->fd, 0) == 0)
         {
+            sp->direct = 0;
             n = 0;
             continue;
         }
@@ -148,23 +148,6 @@ walrus_spool_pwrite(walrus_spool_t *sp, size_t len)
 
         return -1;
     }
-
-    return 0;
-}
-
-
-static int
-walrus_spool_buffered(walrus_spool_t *sp)
-{
-    int  flags;
-
-    flags = fcntl(sp->fd, F_GETFL);
-
-    if (flags == -1 || fcntl(sp->fd, F_SETFL, flags & ~O_DIRECT) == -1) {
-        return -1;
-    }
-
-    sp->direct = 0;
 
     return 0;
 }

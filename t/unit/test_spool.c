@@ -63,7 +63,7 @@ spool_file(const char *what, const size_t *lens, size_t nlens, int direct)
         exit(2);
     }
 
-    got_direct = direct ? walrus_file_direct(fd) : 0;
+    got_direct = direct ? walrus_file_direct(fd, 1) : 0;
     walrus_spool_init(&sp, mem, ROOM, fd, got_direct);
     good = 1;
 
@@ -200,7 +200,7 @@ test_errors(void)
         exit(2);
     }
 
-    walrus_spool_init(&sp, mem, ROOM, fd, walrus_file_direct(fd));
+    walrus_spool_init(&sp, mem, ROOM, fd, walrus_file_direct(fd, 1));
 
     errno = 0;
     rc = walrus_spool_write(&sp, ROOM + 1, 0);
@@ -236,9 +236,11 @@ test_direct(void)
 
     /* the suite's TMPDIR is on a disk file system, which does direct I/O */
 
-    ok(walrus_file_direct(fd) == 1
+    ok(walrus_file_direct(fd, 1) == 1
        && (fcntl(fd, F_GETFL) & O_DIRECT) != 0,
        "walrus_file_direct sets O_DIRECT on a disk file system's file");
+    ok(walrus_file_direct(fd, 0) == 0 && (fcntl(fd, F_GETFL) & O_DIRECT) == 0,
+       "and clears it");
 
     close(fd);
     unlink(path);
