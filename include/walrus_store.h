@@ -50,13 +50,6 @@ int walrus_store_commit(walrus_file_t *f);
 int walrus_store_write(const char *dir, const char *name, const void *buf,
     size_t len);
 
-/*
- * makes the open file fd, named src, durable and stamped as
- * "<dir>/<name>" without copying it, replacing a file of that name
- */
-int walrus_file_adopt(int fd, const char *src, const char *dir,
-    const char *name);
-
 /* marks the bytes of fd as verified; a later write unmarks them */
 int walrus_file_stamp(int fd);
 int walrus_file_stamped(const struct stat *st);
@@ -69,9 +62,6 @@ int walrus_store_state(const char *path);
  * renamed, 0 when that name holds another file now
  */
 int walrus_store_set_aside(int fd, const char *dir, const char *name);
-
-/* whether fd holds exactly size bytes on the file system of dir */
-int walrus_adoptable(int fd, off_t size, const char *dir);
 
 /*
  * removes nginx's temporary files below dir modified before `before` that

@@ -150,53 +150,6 @@ walrus_store_commit(walrus_file_t *f)
 }
 
 
-int
-walrus_file_adopt(int fd, const char *src, const char *dir,
-    const char *name)
-{
-    char  tmp[WALRUS_PATH_MAX], path[WALRUS_PATH_MAX];
-
-    if (walrus_store_path(path, dir, name) != 0
-        || walrus_file_tmp_name(tmp, path) != 0)
-    {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-
-    (void) walrus_file_stamp(fd);
-
-    if (fchmod(fd, 0644) == -1 || fsync(fd) == -1) {
-        return -1;
-    }
-
-    /*
-     * linked under a temporary name first, so that the rename replaces
-     * a stored file that may not verify any more
-     */
-
-    if (link(src, tmp) == -1) {
-        return -1;
-    }
-
-    if (rename(tmp, path) == -1) {
-        unlink(tmp);
-        return -1;
-    }
-
-    return walrus_sync_dir(dir);
-}
-
-
-int
-walrus_adoptable(int fd, off_t size, const char *dir)
-{
-    struct stat  a, b;
-
-    return fstat(fd, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev
-           && a.st_size == size;
-}
-
-
 /*
  * The stamp: the modification time set to now with a fixed nanosecond
  * part.  Any later write through the file system sets the modification

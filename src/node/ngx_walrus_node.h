@@ -26,6 +26,8 @@ typedef struct {
     ngx_int_t              node_index;
     ngx_str_t              store;
     off_t                  min_free_space;
+    ngx_flag_t             direct_io;       /* uploads past the cache */
+    size_t                 upload_buffers;  /* a worker's, for batches */
     time_t                 stale_body_time;
     ngx_str_t              key_file;
     EVP_PKEY              *key;

@@ -57,6 +57,20 @@ static ngx_command_t  ngx_walrus_node_commands[] = {
       offsetof(ngx_walrus_node_loc_conf_t, min_free_space),
       NULL },
 
+    { ngx_string("walrus_node_direct_io"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, direct_io),
+      NULL },
+
+    { ngx_string("walrus_node_upload_buffers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_walrus_node_loc_conf_t, upload_buffers),
+      NULL },
+
     { ngx_string("walrus_node_stale_body_time"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,
@@ -211,6 +225,8 @@ ngx_walrus_node_create_loc_conf(ngx_conf_t *cf)
     wlcf->node = NGX_CONF_UNSET;
     wlcf->node_index = NGX_CONF_UNSET;
     wlcf->min_free_space = NGX_CONF_UNSET;
+    wlcf->direct_io = NGX_CONF_UNSET;
+    wlcf->upload_buffers = NGX_CONF_UNSET_SIZE;
     wlcf->stale_body_time = NGX_CONF_UNSET;
     wlcf->keeper = NGX_CONF_UNSET;
     wlcf->keeper_interval = NGX_CONF_UNSET_MSEC;
@@ -238,6 +254,9 @@ ngx_walrus_node_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->key_file, prev->key_file, "");
     ngx_conf_merge_off_value(conf->min_free_space, prev->min_free_space,
                              256 * 1024 * 1024);
+    ngx_conf_merge_value(conf->direct_io, prev->direct_io, 1);
+    ngx_conf_merge_size_value(conf->upload_buffers, prev->upload_buffers,
+                              64 * 1024 * 1024);
     ngx_conf_merge_sec_value(conf->stale_body_time, prev->stale_body_time,
                              3600);
     ngx_conf_merge_value(conf->keeper, prev->keeper, 1);

@@ -21,7 +21,6 @@ static off_t ngx_walrus_node_put_limit(ngx_walrus_route_t *rt);
 static ngx_int_t ngx_walrus_node_put_space(ngx_http_request_t *r,
     ngx_walrus_route_t *rt, off_t *avail, off_t *need);
 static void ngx_walrus_put_body_done(ngx_http_request_t *r);
-static void ngx_walrus_put_respond(ngx_http_request_t *r);
 
 
 static off_t
@@ -123,15 +122,10 @@ ngx_walrus_node_put(ngx_http_request_t *r, ngx_walrus_route_t *rt)
     ngx_walrus_node_ctx(r)->put = t;
 
     if (rt->kind == NGX_WALRUS_ROUTE_SLIVER) {
-        /* a verified sliver body becomes the stored file: no copy */
-        r->request_body_in_file_only = 1;
-        r->request_body_in_persistent_file = 1;
-        r->request_body_in_clean_file = 1;
-        r->request_body_file_log_level = 0;
-
-    } else {
-        r->request_body_in_file_only = 0;
+        return ngx_walrus_node_stream(r, t);
     }
+
+    r->request_body_in_file_only = 0;
 
     rc = ngx_http_read_client_request_body(r, ngx_walrus_put_body_done);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
@@ -202,15 +196,6 @@ ngx_walrus_put_body_done(ngx_http_request_t *r)
     t->body = r->request_body->bufs;
     t->body_len = len;
 
-    if (r->request_body->temp_file != NULL
-        && t->body != NULL && t->body->next == NULL
-        && !ngx_buf_in_memory(t->body->buf)
-        && t->body->buf->file_pos == 0
-        && t->body->buf->file == &r->request_body->temp_file->file)
-    {
-        t->body_file = r->request_body->temp_file;
-    }
-
     task = ngx_walrus_thread_task(r->pool, ngx_walrus_node_store, t);
     if (task == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -234,7 +219,7 @@ ngx_walrus_put_body_done(ngx_http_request_t *r)
 }
 
 
-static void
+void
 ngx_walrus_put_respond(ngx_http_request_t *r)
 {
     u_char            *p;

@@ -1,28 +1,23 @@
 /*
- * Storage node uploads, in the thread pool: metadata, slivers and
- * certificates, taken only when the blob's stored registration is in
- * force (ngx_walrus_node_store_lifetime.c, with registrations and
- * deletions), and each checked against what the node holds of the blob
- * (its metadata verifies slivers, the committee certificates).  What
- * verifies is stored durably and stamped.
+ * Storage node uploads, in the thread pool: metadata and certificates,
+ * taken only when the blob's stored registration is in force
+ * (ngx_walrus_node_store_lifetime.c, with registrations and deletions),
+ * and each checked against what the node holds of the blob (the committee
+ * certificates).  What verifies is stored durably and stamped.  Slivers
+ * are streamed (ngx_walrus_node_stream.c), checked against the metadata
+ * loaded here.
  */
 
 #include <ngx_walrus_node.h>
 #include <ngx_walrus_node_store.h>
 #include <ngx_walrus_body.h>
 #include <walrus_cert.h>
-#include <walrus_codec.h>
 #include <walrus_lifetime.h>
 #include <walrus_metadata.h>
-#include <walrus_sliver_file.h>
 
 
 static void ngx_walrus_put_metadata(ngx_walrus_put_t *t);
-static void ngx_walrus_put_sliver(ngx_walrus_put_t *t);
-static void ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name);
 static void ngx_walrus_put_certificate(ngx_walrus_put_t *t);
-static int ngx_walrus_load_metadata(ngx_walrus_put_t *t,
-    walrus_metadata_t *m);
 
 
 /*
@@ -82,10 +77,6 @@ ngx_walrus_node_store(void *data, ngx_log_t *log)
 
     case NGX_WALRUS_ROUTE_METADATA:
         ngx_walrus_put_metadata(t);
-        break;
-
-    case NGX_WALRUS_ROUTE_SLIVER:
-        ngx_walrus_put_sliver(t);
         break;
 
     default:
@@ -215,8 +206,8 @@ ngx_walrus_put_metadata(ngx_walrus_put_t *t)
 }
 
 
-static int
-ngx_walrus_load_metadata(ngx_walrus_put_t *t, walrus_metadata_t *m)
+int
+ngx_walrus_put_load_metadata(ngx_walrus_put_t *t, walrus_metadata_t *m)
 {
     int      rc;
     char     path[WALRUS_PATH_MAX];
@@ -249,159 +240,6 @@ ngx_walrus_load_metadata(ngx_walrus_put_t *t, walrus_metadata_t *m)
     }
 
     return 0;
-}
-
-
-static void
-ngx_walrus_put_sliver(ngx_walrus_put_t *t)
-{
-    int                 rc;
-    char                name[32], path[WALRUS_PATH_MAX];
-    size_t              size;
-    u_char             *buf, *mem;
-    uint64_t            g, count, bad, expect;
-    unsigned            n;
-    walrus_codec_t     *codec;
-    ngx_walrus_body_t   bd;
-    ngx_flag_t          adopt;
-    walrus_metadata_t   m;
-    walrus_file_t       f;
-
-    if (ngx_walrus_load_metadata(t, &m) != 0) {
-        return;
-    }
-
-    n = m.params.n;
-    mem = NULL;
-    codec = NULL;
-    walrus_file_init(&f);
-
-    expect = walrus_sliver_file_size(&m, t->route.axis);
-
-    if ((uint64_t) t->body_len != expect) {
-        ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
-                             "INVALID_SLIVER_SIZE", "the sliver has %lld "
-                             "bytes, the metadata says %llu",
-                             (long long) t->body_len,
-                             (unsigned long long) expect);
-        goto done;
-    }
-
-    walrus_store_sliver_name(name, sizeof(name), t->route.pair,
-                                 t->route.axis == WALRUS_SECONDARY);
-
-    /*
-     * Slices are verified in batches of segments, hashed in place: the
-     * buffer has a byte before them for the first leaf's prefix
-     */
-
-    mem = malloc(walrus_sliver_file_buffer(&m) + 1);
-    buf = mem != NULL ? mem + 1 : NULL;
-    codec = walrus_codec_create(n);
-
-    if (buf == NULL || codec == NULL) {
-        ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                             "NO_MEMORY", "out of memory");
-        goto done;
-    }
-
-    adopt = t->body_file != NULL
-            && walrus_adoptable(t->body_file->file.fd, t->body_len,
-                                    t->dir);
-
-    if (!adopt && walrus_store_open(&f, t->dir, name) != 0) {
-        ngx_walrus_put_store_fail(t, "cannot create %s", name);
-        goto done;
-    }
-
-    ngx_walrus_body_init(&bd, t->body);
-
-    for (g = 0; g < m.nsegments; g += count) {
-        count = walrus_sliver_batch(&m, t->route.axis, g);
-        size = count * walrus_sliver_slice_size(&m, t->route.axis, g);
-
-        if (ngx_walrus_body_read(&bd, buf, size) != 0) {
-            ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                 "INTERNAL_ERROR", "cannot read the request "
-                                 "body");
-            goto done;
-        }
-
-        rc = walrus_sliver_batch_verify(codec, &m, t->route.pair,
-                                        t->route.axis, g, count, buf, &bad);
-
-        if (rc == WALRUS_ENOMEM) {
-            ngx_walrus_node_fail(&t->res, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                 "NO_MEMORY", "out of memory");
-            goto done;
-        }
-
-        if (rc != WALRUS_OK) {
-            ngx_walrus_node_fail(&t->res, NGX_HTTP_BAD_REQUEST,
-                                 "INVALID_SLIVER", "segment %llu of the sliver "
-                                 "does not match the metadata: %s",
-                                 (unsigned long long) bad, walrus_strerror(rc));
-            goto done;
-        }
-
-        if (!adopt && walrus_file_write(&f, buf, size) != 0) {
-            ngx_walrus_put_store_fail(t, "cannot write %s", name);
-            goto done;
-        }
-    }
-
-    /*
-     * a copy stamped as verified is kept; one written since it was
-     * verified, which may have rotted, is replaced by this verified one
-     */
-
-    if (walrus_store_path(path, t->dir, name) == 0
-        && walrus_store_state(path) == 1)
-    {
-        t->res.status = NGX_HTTP_OK;
-        t->res.reason = "sliver";
-        goto done;
-    }
-
-    if (adopt) {
-        ngx_walrus_put_adopt(t, name);
-        goto done;
-    }
-
-    if (walrus_store_commit(&f) != 0) {
-        ngx_walrus_put_store_fail(t, "cannot store %s", name);
-        goto done;
-    }
-
-    t->res.status = NGX_HTTP_CREATED;
-    t->res.reason = "sliver";
-
-done:
-
-    walrus_file_abort(&f);
-
-    walrus_codec_destroy(codec);
-    free(mem);
-    walrus_metadata_free(&m);
-}
-
-
-/* the verified body file itself becomes the sliver file */
-
-static void
-ngx_walrus_put_adopt(ngx_walrus_put_t *t, const char *name)
-{
-    if (walrus_file_adopt(t->body_file->file.fd,
-                          (char *) t->body_file->file.name.data,
-                          t->dir, name)
-        != 0)
-    {
-        ngx_walrus_put_store_fail(t, "cannot store %s", name);
-        return;
-    }
-
-    t->res.status = NGX_HTTP_CREATED;
-    t->res.reason = "sliver";
 }
 
 

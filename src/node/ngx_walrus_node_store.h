@@ -14,13 +14,17 @@
 #include <walrus_store.h>
 
 
+/* a sliver upload's state (ngx_walrus_node_stream.c) */
+typedef struct ngx_walrus_stream_s  ngx_walrus_stream_t;
+
+
 struct ngx_walrus_put_s {
     ngx_walrus_route_t         route;
     const walrus_committee_t  *committee;  /* the current one */
     const walrus_history_t    *history;    /* checks certificates */
-    ngx_chain_t               *body;
+    ngx_chain_t               *body;       /* not of slivers: streamed */
     off_t                      body_len;
-    ngx_temp_file_t           *body_file;
+    ngx_walrus_stream_t       *stream;
     walrus_registration_t      registration;
     char                       dir[WALRUS_PATH_MAX];
     ngx_walrus_node_result_t   res;
@@ -31,17 +35,29 @@ struct ngx_walrus_put_s {
 
 
 /*
- * The task of an upload (its data is the ngx_walrus_put_t): verifies and
- * stores the body, and says how in t->res.  System calls and the core
- * library only.
+ * The task of an upload but a sliver's (its data is the ngx_walrus_put_t):
+ * verifies and stores the body, and says how in t->res.  System calls and
+ * the core library only.
  */
 void ngx_walrus_node_store(void *data, ngx_log_t *log);
+
+/*
+ * A sliver's upload, its body streamed into the store batch by batch
+ * (ngx_walrus_node_stream.c): NGX_DONE, or the handler's status.
+ */
+ngx_int_t ngx_walrus_node_stream(ngx_http_request_t *r, ngx_walrus_put_t *t);
+
+/* answers t->res: the stored JSON, or the error (ngx_walrus_node_put.c) */
+void ngx_walrus_put_respond(ngx_http_request_t *r);
 
 /* the parts the upload's kinds share (ngx_walrus_node_store.c) */
 void ngx_walrus_put_store_fail(ngx_walrus_put_t *t, const char *fmt, ...);
 u_char *ngx_walrus_body_slurp(ngx_walrus_put_t *t);
 int ngx_walrus_put_small(ngx_walrus_put_t *t, const char *name,
     const u_char *data, size_t len);
+
+/* the blob's stored metadata, checked: 0, or -1 with t->res set */
+int ngx_walrus_put_load_metadata(ngx_walrus_put_t *t, walrus_metadata_t *m);
 
 /*
  * Lifetime (ngx_walrus_node_store_lifetime.c): 0 when the blob's stored

@@ -1,14 +1,16 @@
 /*
- * Request body files that nobody removes.  A node asks nginx to keep each
- * sliver upload's body file under its name in client_body_temp_path, so
- * that the verified file becomes the stored sliver by a hard link; nginx
- * removes the name when the request ends.  A process killed during an
- * upload leaves the file behind.  So: on a fresh start (not a reload or a
- * binary upgrade, whose old workers may still be writing such files) the
- * master removes the files nobody has open; and while nginx runs, worker
- * 0 removes in the thread pool, every tenth of walrus_node_stale_body_time,
- * the files nobody has open that were not written for that long (those of
- * a crashed worker).
+ * Request body files that nobody removes.  Versions before sliver uploads
+ * were streamed (ngx_walrus_node_stream.c) had nginx keep each sliver
+ * upload's body file under its name in client_body_temp_path, to link the
+ * verified file into the store; a process killed during an upload left
+ * the file behind, and an upgraded node may still hold such files.  (A
+ * streamed upload leaves a temporary file in the store instead, removed
+ * by the next write into that blob's directory.)  So: on a fresh start
+ * (not a reload or a binary upgrade, whose old workers may still be
+ * writing such files) the master removes the files nobody has open; and
+ * while nginx runs, worker 0 removes in the thread pool, every tenth of
+ * walrus_node_stale_body_time, the files nobody has open that were not
+ * written for that long.
  */
 
 #include <ngx_walrus.h>

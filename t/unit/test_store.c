@@ -418,35 +418,6 @@ test_sweep_tmp(void)
 
 
 static void
-test_adopt(void)
-{
-    int   fd;
-    char  dir[WALRUS_PATH_MAX], src[WALRUS_PATH_MAX];
-    char  path[WALRUS_PATH_MAX];
-
-    PATH(dir, "%s/blob", base);
-    PATH(src, "%s/body", base);
-    PATH(path, "%s/0.primary", dir);
-
-    put_file(path, "an old sliver that no longer verifies");
-    put_file(src, "the verified body");
-    fd = open(src, O_RDWR);
-
-    is_int(walrus_adoptable(fd, 17, dir), 1,
-           "a body of the right size on the store's file system is adoptable");
-    is_int(walrus_adoptable(fd, 18, dir), 0, "... not with another size");
-
-    is_int(walrus_file_adopt(fd, src, dir, "0.primary"), 0, "file_adopt");
-    ok(holds(path, "the verified body"), "... replaces the stored file");
-    is_int(walrus_store_state(path), 1, "... stamped");
-    ok(exists(src), "... without taking the body's name away");
-    is_int(count_entries(dir, ".tmp."), 0, "... and leaves no temporary name");
-    close(fd);
-    unlink(src);
-}
-
-
-static void
 test_set_aside(void)
 {
     int   fd;
@@ -593,7 +564,6 @@ main(void)
     test_failures();
     test_stamp();
     test_sweep_tmp();
-    test_adopt();
     test_set_aside();
     test_reads();
     test_sweep_body_files();
