@@ -30,6 +30,9 @@ typedef struct {
     uint8_t   *pair_hashes;   /* n * (primary hash || secondary hash) */
     uint8_t    root[WALRUS_HASH_LEN];
     size_t     capacity;      /* symbol size the buffers were sized for */
+    uint8_t   *loan;          /* the caller's memory for the matrix */
+    size_t     loan_size;
+    unsigned   matrix_lent:1; /* matrix is in the loan */
 } walrus_segment_t;
 
 
@@ -45,7 +48,21 @@ size_t walrus_segment_padded_size(const walrus_params_t *wp,
     uint64_t seg_len);
 
 void walrus_segment_init(walrus_segment_t *seg);
+
+/* frees what seg allocated and ends a loan (the memory stays the caller's) */
 void walrus_segment_free(walrus_segment_t *seg);
+
+/* bytes of memory for the matrix of a segment of seg_len bytes */
+size_t walrus_segment_matrix_size(const walrus_params_t *wp,
+    uint64_t seg_len);
+
+/*
+ * Lends seg size bytes at buf (the caller's until walrus_segment_free()
+ * or another loan) for its matrix when it fits (walrus_segment_matrix_size()),
+ * so that a caller recycling large buffers spares the allocation, and the
+ * fresh pages, of each blob's encoding; a larger matrix is allocated.
+ */
+void walrus_segment_lend(walrus_segment_t *seg, uint8_t *buf, size_t size);
 
 /* encode and hash one segment; buffers of seg are reused when large enough */
 int walrus_segment_encode(walrus_codec_t *c, const uint8_t *data,

@@ -239,7 +239,7 @@ walrus_segment_init(walrus_segment_t *seg)
 void
 walrus_segment_free(walrus_segment_t *seg)
 {
-    if (seg->matrix != NULL) {
+    if (seg->matrix != NULL && !seg->matrix_lent) {
         free(seg->matrix - WALRUS_MATRIX_PAD);
     }
 
@@ -249,19 +249,49 @@ walrus_segment_free(walrus_segment_t *seg)
 }
 
 
+size_t
+walrus_segment_matrix_size(const walrus_params_t *wp, uint64_t seg_len)
+{
+    return WALRUS_MATRIX_PAD
+           + (size_t) wp->n * wp->n * walrus_symbol_size(wp, seg_len);
+}
+
+
+void
+walrus_segment_lend(walrus_segment_t *seg, uint8_t *buf, size_t size)
+{
+    seg->loan = buf;
+    seg->loan_size = buf != NULL ? size : 0;
+}
+
+
 static int
 walrus_segment_reserve(walrus_segment_t *seg, unsigned n, size_t sym)
 {
-    size_t  cells;
+    size_t    cells, need, loan_size;
+    uint8_t  *loan;
 
     if (seg->matrix != NULL && seg->capacity >= sym) {
         return WALRUS_OK;
     }
 
+    loan = seg->loan;
+    loan_size = seg->loan_size;
+
     walrus_segment_free(seg);
+    walrus_segment_lend(seg, loan, loan_size);
 
     cells = (size_t) n * n;
-    seg->matrix = malloc(WALRUS_MATRIX_PAD + cells * sym);
+    need = WALRUS_MATRIX_PAD + cells * sym;
+
+    if (loan != NULL && need <= loan_size) {
+        seg->matrix = loan;
+        seg->matrix_lent = 1;
+
+    } else {
+        seg->matrix = malloc(need);
+    }
+
     seg->leaves = malloc(cells * WALRUS_HASH_LEN);
     seg->pair_hashes = malloc((size_t) n * WALRUS_PAIR_HASH_LEN);
 

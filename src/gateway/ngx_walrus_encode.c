@@ -4,12 +4,15 @@
  */
 
 #include <ngx_walrus_encode.h>
+#include <ngx_walrus_buffer.h>
 #include <walrus_codec.h>
 #include <walrus_http.h>
 
 
 static int ngx_walrus_encode_start(ngx_walrus_encode_t *e,
     ngx_uint_t max_parts);
+static int ngx_walrus_encode_buffers(ngx_walrus_encode_t *e, ngx_log_t *log);
+static void ngx_walrus_encode_release(ngx_walrus_encode_t *e);
 static void ngx_walrus_encode_part(void *data, ngx_log_t *log);
 static void ngx_walrus_encode_finish(ngx_walrus_encode_t *e);
 static int ngx_walrus_encode_write(int fd, const u_char *buf, size_t len,
@@ -27,7 +30,8 @@ ngx_walrus_encode_run(ngx_walrus_encode_t *e, ngx_http_request_t *r,
     ngx_walrus_thread_init(&e->thread, r, tp, NGX_WALRUS_THREAD_JOIN);
 
     if (ngx_walrus_encode_start(e, inline_encode ? 1 : ngx_ncpu)
-        != WALRUS_OK)
+        != WALRUS_OK
+        || ngx_walrus_encode_buffers(e, r->connection->log) != WALRUS_OK)
     {
         return NGX_OK;
     }
@@ -64,6 +68,8 @@ ngx_walrus_encode_join(ngx_walrus_encode_t *e)
     if (e->thread.running > 0) {
         return NGX_AGAIN;
     }
+
+    ngx_walrus_encode_release(e);
 
     if (e->overloaded) {
         return NGX_BUSY;
@@ -131,6 +137,69 @@ ngx_walrus_encode_start(ngx_walrus_encode_t *e, ngx_uint_t max_parts)
 }
 
 
+/*
+ * Each part's large buffers from the worker's spare ones: memory given
+ * back to the kernel would cost a page fault and a page clear per 4 KiB
+ * at every upload (the matrix alone is 3.3 times a segment at n = 7).
+ */
+
+static int
+ngx_walrus_encode_buffers(ngx_walrus_encode_t *e, ngx_log_t *log)
+{
+    size_t                     sym;
+    uint64_t                   len;
+    ngx_uint_t                 i;
+    ngx_walrus_encode_part_t  *part;
+
+    /* the first segment is the largest: a small blob's is all of it */
+
+    len = walrus_segment_length(e->meta.length, e->segment_size, 0);
+    sym = walrus_symbol_size(&e->params, len);
+    e->matrix_size = walrus_segment_matrix_size(&e->params, len);
+
+    for (i = 0; i < e->nparts; i++) {
+        part = &e->parts[i];
+
+        part->matrix = ngx_walrus_buffer_alloc(e->matrix_size, log);
+        part->data = ngx_walrus_buffer_alloc(len + 1, log);
+        part->secondary = ngx_walrus_buffer_alloc(
+                              walrus_sliver_size(&e->params,
+                                                 WALRUS_SECONDARY, sym),
+                              log);
+
+        if (part->matrix == NULL || part->data == NULL
+            || part->secondary == NULL)
+        {
+            ngx_walrus_encode_release(e);
+            e->rc = WALRUS_ENOMEM;
+            ngx_walrus_encode_error(e->error, WALRUS_ENOMEM, "out of memory");
+            return WALRUS_ENOMEM;
+        }
+    }
+
+    return WALRUS_OK;
+}
+
+
+static void
+ngx_walrus_encode_release(ngx_walrus_encode_t *e)
+{
+    ngx_uint_t                 i;
+    ngx_walrus_encode_part_t  *part;
+
+    for (i = 0; i < e->nparts; i++) {
+        part = &e->parts[i];
+
+        ngx_walrus_buffer_free(part->matrix);
+        ngx_walrus_buffer_free(part->data);
+        ngx_walrus_buffer_free(part->secondary);
+        part->matrix = NULL;
+        part->data = NULL;
+        part->secondary = NULL;
+    }
+}
+
+
 /* one part's segments, in a pool thread: system calls and the core only */
 
 static void
@@ -138,7 +207,7 @@ ngx_walrus_encode_part(void *data, ngx_log_t *log)
 {
     int                        rc;
     u_char                    *seg_buf, *sec_buf;
-    size_t                     sym0, plen, slen;
+    size_t                     plen, slen;
     uint64_t                   g, glen;
     unsigned                   k, n;
     walrus_codec_t            *codec;
@@ -154,12 +223,12 @@ ngx_walrus_encode_part(void *data, ngx_log_t *log)
     n = e->n;
 
     walrus_segment_init(&seg);
+    walrus_segment_lend(&seg, part->matrix, e->matrix_size);
     codec = walrus_codec_create(n);
-    sym0 = walrus_symbol_size(&e->params, e->segment_size);
-    seg_buf = malloc(e->segment_size);
-    sec_buf = malloc(walrus_sliver_size(&e->params, WALRUS_SECONDARY, sym0));
+    seg_buf = part->data;
+    sec_buf = part->secondary;
 
-    if (codec == NULL || seg_buf == NULL || sec_buf == NULL) {
+    if (codec == NULL) {
         part->rc = WALRUS_ENOMEM;
         ngx_walrus_encode_error(part->error, WALRUS_ENOMEM, "out of memory");
         goto done;
@@ -237,8 +306,6 @@ ngx_walrus_encode_part(void *data, ngx_log_t *log)
 
 done:
 
-    free(seg_buf);
-    free(sec_buf);
     walrus_segment_free(&seg);
     walrus_codec_destroy(codec);
 }
@@ -325,6 +392,8 @@ ngx_walrus_encode_write(int fd, const u_char *buf, size_t len, off_t off)
 void
 ngx_walrus_encode_free(ngx_walrus_encode_t *e)
 {
+    ngx_walrus_encode_release(e);
+
     free(e->metadata);
     e->metadata = NULL;
 

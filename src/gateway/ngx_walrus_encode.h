@@ -33,6 +33,9 @@ typedef struct {
     uint64_t              last;
     int                   rc;           /* WALRUS_OK or a WALRUS_ error */
     char                  error[NGX_WALRUS_ENCODE_ERROR_LEN];
+    u_char               *matrix;       /* spare buffers: the segment's */
+    u_char               *data;         /* bytes, */
+    u_char               *secondary;    /* a secondary sliver */
 } ngx_walrus_encode_part_t;
 
 
@@ -54,6 +57,7 @@ struct ngx_walrus_encode_s {
     uint64_t                  primary_size; /* of one pair's primary file */
     uint64_t                  secondary_size;
     uint64_t                  encoded_size;
+    size_t                    matrix_size;  /* of a part's spare buffer */
 
     walrus_metadata_t         meta;
     unsigned                  meta_ready:1;

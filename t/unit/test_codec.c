@@ -568,6 +568,84 @@ test_recovery(unsigned n)
 }
 
 
+/*
+ * A segment's matrix in the caller's memory (walrus_segment_lend()): the
+ * same root and slivers as in the codec's own, used only when it fits,
+ * and the caller's still after walrus_segment_free().
+ */
+
+static void
+test_lend(unsigned n)
+{
+    int                     same;
+    size_t                  size, slen;
+    uint8_t                *data, *loan, *own;
+    uint8_t                 root[WALRUS_HASH_LEN];
+    uint64_t                len;
+    unsigned                i;
+    walrus_codec_t         *c;
+    walrus_segment_t        seg;
+    const walrus_params_t  *wp;
+
+    c = walrus_codec_create(n);
+    wp = walrus_codec_params(c);
+    len = 100000 + n;
+    data = malloc(len);
+
+    for (i = 0; i < len; i++) {
+        data[i] = (uint8_t) (i * 7 + n);
+    }
+
+    size = walrus_segment_matrix_size(wp, len);
+    slen = walrus_sliver_size(wp, WALRUS_PRIMARY, walrus_symbol_size(wp, len));
+    loan = malloc(size);
+    own = malloc((size_t) n * slen);
+
+    walrus_segment_init(&seg);
+    ok(walrus_segment_encode(c, data, len, &seg) == WALRUS_OK,
+       "n=%u: a segment encoded in the codec's memory", n);
+    memcpy(root, seg.root, WALRUS_HASH_LEN);
+
+    for (i = 0; i < n; i++) {
+        memcpy(own + i * slen, walrus_segment_primary(c, &seg, i), slen);
+    }
+
+    walrus_segment_free(&seg);
+
+    walrus_segment_init(&seg);
+    walrus_segment_lend(&seg, loan, size);
+    ok(walrus_segment_encode(c, data, len, &seg) == WALRUS_OK
+       && seg.matrix_lent && seg.matrix > loan && seg.matrix < loan + size,
+       "n=%u: in a loan of walrus_segment_matrix_size() bytes", n);
+
+    same = memcmp(root, seg.root, WALRUS_HASH_LEN) == 0;
+
+    for (i = 0; i < n; i++) {
+        same = same && memcmp(own + i * slen,
+                              walrus_segment_primary(c, &seg, i), slen) == 0;
+    }
+
+    ok(same, "n=%u: ... the same root and primary slivers", n);
+    walrus_segment_free(&seg);
+    ok(seg.loan == NULL && seg.matrix == NULL,
+       "n=%u: ... free ends the loan", n);
+    memset(loan, 0xa5, size);
+
+    walrus_segment_init(&seg);
+    walrus_segment_lend(&seg, loan, size - 1);
+    ok(walrus_segment_encode(c, data, len, &seg) == WALRUS_OK
+       && !seg.matrix_lent
+       && memcmp(root, seg.root, WALRUS_HASH_LEN) == 0,
+       "n=%u: a loan a byte short is not used, the root the same", n);
+    walrus_segment_free(&seg);
+
+    free(own);
+    free(loan);
+    free(data);
+    walrus_codec_destroy(c);
+}
+
+
 int
 main(void)
 {
@@ -579,6 +657,7 @@ main(void)
         test_tamper(ns[i]);
         test_inconsistent(ns[i]);
         test_recovery(ns[i]);
+        test_lend(ns[i]);
     }
 
     ok(walrus_codec_create(3) == NULL, "n=3 is refused");
