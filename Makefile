@@ -165,7 +165,7 @@ test: deps
 	    t/20-gateway-put.t \
 	    t/23-gateway-hung-node.t \
 	    t/30-gateway-get.t t/37-byzantine-node.t t/38-gateway-lost-blob.t \
-	    t/55-gateway-jwt.t t/61-hash-engine.t
+	    t/55-gateway-jwt.t t/61-hash-engine.t t/63-node-stream.t
 	prove -r t
 
 # the codec, then the gateway against plain nginx (bench/gateway_bench.pl,

@@ -27,6 +27,8 @@
 # unless root); docs/benchmarks.md explains the results.
 #
 # Environment: WALRUS_BENCH_DURATION (wrk seconds, 10),
+# WALRUS_BENCH_BASELINE (the module file of an earlier build: its CPU per
+# PUT, measured in the same run, becomes a third column),
 # WALRUS_BENCH_LARGE (0 skips the 1 GiB blob), WALRUS_BENCH_PERF (0 skips
 # the profile), WALRUS_BENCH_SEQ (sequential GETs, 1000),
 # WALRUS_BENCH_OUT (the markdown results,
@@ -125,6 +127,12 @@ my $dir = $t->dir;
 system('cp', $WalrusTest::MODULE, "$dir/ngx_http_walrus_module.so") == 0
     or die "cannot copy $WalrusTest::MODULE\n";
 $WalrusTest::MODULE = "$dir/ngx_http_walrus_module.so";
+my $BASELINE;
+if ($ENV{WALRUS_BENCH_BASELINE}) {
+    $BASELINE = "$dir/baseline_module.so";
+    system('cp', $ENV{WALRUS_BENCH_BASELINE}, $BASELINE) == 0
+        or die "cannot copy $ENV{WALRUS_BENCH_BASELINE}\n";
+}
 my %port = map { $_ => quiet_port() } qw(static proxy dav real);
 my $GW = $t->gateway_url;
 my $PROXY = "http://127.0.0.1:$port{proxy}";
@@ -247,11 +255,12 @@ sub configure {
 # cost alone); $engine 'openssl' starts both with WALRUS_SHA256=openssl,
 # the leaf engine before multi-buffer, as the same run's baseline.
 sub configure_split {
-    my ($engine) = @_;
+    my ($engine, $module) = @_;
     $t->stop if $t->master_pid && kill 0, $t->master_pid;
 
     local %ENV = %ENV;
     $ENV{WALRUS_SHA256} = $engine if $engine;
+    local $WalrusTest::MODULE = $module // $WalrusTest::MODULE;
 
     $t->write_config(gateway => 1, nodes => 0,
                      gateway_extra => $GATEWAY_LIMITS);
@@ -586,11 +595,12 @@ for my $k (1 .. $PUT_REPS) {
 }
 
 my %split;
-for my $engine ('openssl', '') {
+for my $engine ('openssl', '', $BASELINE ? 'build' : ()) {
     my $name = $engine || 'default';
     print "PUT 64 MiB, gateway and nodes in two nginx instances, "
         . "leaf engine: $name\n";
-    my $master = configure_split($engine);
+    my $master = $engine eq 'build' ? configure_split(undef, $BASELINE)
+                                    : configure_split($engine);
     my @gw = split ' ', `pgrep -P $master`;
     my @nodes = $t->worker_pids;
     my $log = WalrusTest::read_file("$dir/logs/gw-error.log") // '';
@@ -845,28 +855,40 @@ for my $name (keys %split) {
                     median(@{$split{$name}{nodes}}) ];
     $cpu{$name}[2] = $cpu{$name}[0] + $cpu{$name}[1];
 }
-my ($base, $ours) = ($cpu{openssl}, $cpu{default});
+my ($base, $ours, $build) = ($cpu{openssl}, $cpu{default}, $cpu{build});
 out('CPU seconds per 64 MiB PUT, the gateway and the nodes in two nginx '
     . "instances ($WORKERS workers each, median of $PUT_REPS; the "
     . "workers' threads included; the nodes' keepers off, so that the "
     . 'window holds the PUT alone), with the default leaf engine '
     . "($split{default}{engine}) and, as the baseline, with "
-    . 'WALRUS_SHA256=openssl; the throughput those seconds allow on '
+    . 'WALRUS_SHA256=openssl'
+    . ($build ? ' and with an earlier build (WALRUS_BENCH_BASELINE='
+                . "$ENV{WALRUS_BENCH_BASELINE}, $split{build}{engine})"
+              : '')
+    . '; the throughput those seconds allow on '
     . "this machine's $nproc cores if nothing else ran:", '',
-    '| side | CPU s per PUT | OpenSSL leaves | ratio | bound MB/s |',
-    '|---|---:|---:|---:|---:|',
+    '| side | CPU s per PUT | OpenSSL leaves | ratio '
+    . ($build ? '| earlier build | ratio ' : '') . '| bound MB/s |',
+    '|---|---:|---:|---:|' . ($build ? '---:|---:|' : '') . '---:|',
     (map {
         my ($label, $i) = @$_;
-        sprintf('| %s | %.2f | %.2f | %.2f | %s |', $label, $ours->[$i],
+        sprintf('| %s | %.2f | %.2f | %.2f | %s%s |', $label, $ours->[$i],
                 $base->[$i], $ours->[$i] / $base->[$i],
+                $build ? sprintf('%.2f | %.2f | ', $build->[$i],
+                                 $ours->[$i] / $build->[$i])
+                       : '',
                 r0($nproc * $size{b64m} / $ours->[$i] / 1e6))
      } ['gateway', 0], ["nodes (all $N)", 1], ['both', 2]),
     '', sprintf('Measured throughput in that setup: %s MB/s median (best '
-                . '%s); with OpenSSL leaves %s MB/s (best %s).',
+                . '%s); with OpenSSL leaves %s MB/s (best %s)%s.',
                 r0(median(@{$split{default}{mbs}})),
                 r0(max @{$split{default}{mbs}}),
                 r0(median(@{$split{openssl}{mbs}})),
-                r0(max @{$split{openssl}{mbs}})), '');
+                r0(max @{$split{openssl}{mbs}}),
+                $build ? sprintf('; the earlier build %s MB/s (best %s)',
+                                 r0(median(@{$split{build}{mbs}})),
+                                 r0(max @{$split{build}{mbs}}))
+                       : ''), '');
 
 if ($LARGE) {
     my ($g, $p) = (median(@{$get{b1g}{gw_ttfb}}),
