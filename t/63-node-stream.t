@@ -64,8 +64,10 @@ sub tmp_files {
 sub stored { -e "$blob_dir/$pair.primary" }
 
 sub connect_node {
-    return IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                 PeerPort => $t->node_port(0)) or die;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $t->node_port(0))
+        or die "cannot connect to node 0: $!";
+    return $s;
 }
 
 # the status line and body of an answer on $s, or '' after $wait seconds
