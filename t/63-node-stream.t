@@ -6,7 +6,8 @@
 # early or run long are refused; nothing of a refused upload is left.
 # walrus_node_upload_buffers bounds the memory the uploads of a worker
 # hold: an upload that does not fit waits, its body unread, until one
-# ends, or answers 429 OVERLOADED after client_body_timeout.
+# ends, or answers 429 OVERLOADED after client_body_timeout; the metrics
+# show the memory held, the uploads waiting and the waits that expired.
 
 use strict;
 use warnings;
@@ -17,6 +18,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use IO::Socket::INET;
 use IO::Select;
+use HTTP::Tiny;
 use Time::HiRes qw(sleep time);
 use WalrusTest;
 
@@ -42,10 +44,32 @@ my $blob_dir = $t->store(0) . "/$id_text";
 my $SLICE = 22080;
 is(length $sliver, 48 * $SLICE, 'the primary sliver: 48 slices');
 
+my $mport = WalrusTest::free_port();
+my $METRICS = <<"EOF";
+    server {
+        listen 127.0.0.1:$mport;
+        location = /metrics {
+            walrus_metrics;
+        }
+    }
+EOF
+
+# the samples of the metrics: "name{labels}" => value
+sub metrics {
+    my $res = HTTP::Tiny->new(timeout => 10)
+                  ->get("http://127.0.0.1:$mport/metrics");
+    die "metrics: $res->{status}" unless $res->{status} == 200;
+    my %s;
+    for (split /\n/, $res->{content}) {
+        $s{$1} = $2 if /^([^#\s]\S*) (\S+)$/;
+    }
+    return \%s;
+}
+
 sub start {
     my ($extra) = @_;
     $extra //= '';
-    $t->write_config(node => <<"EOF")->run;
+    $t->write_config(http => $METRICS, node => <<"EOF")->run;
         location / {
             walrus_node;
             walrus_node_name node%%NODE%%;
@@ -230,10 +254,18 @@ print $second $sliver;
 sleep 0.5;
 is(answer($second, 0.5), '', 'one upload at a time: the second waits, '
                               . 'its whole body sent');
+my $m = metrics();
+is($m->{walrus_node_uploads_waiting}, 1, '... walrus_node_uploads_waiting 1');
+ok($m->{walrus_node_upload_buffer_bytes} > 100000,
+   "... walrus_node_upload_buffer_bytes $m->{walrus_node_upload_buffer_bytes}"
+   . ': the first one\'s batch');
 print $first substr($sliver, length($sliver) / 2);
 like(answer($first, 10), qr{^HTTP/1.1 201}, '... the first completes');
 like(answer($second, 10), qr{^HTTP/1.1 200}, '... then the second, which '
      . 'finds the sliver stored');
+$m = metrics();
+is($m->{walrus_node_uploads_waiting} . ' ' . $m->{walrus_node_upload_buffer_bytes},
+   '0 0', '... none waiting, no memory held');
 close $_ for $first, $second;
 unlink "$blob_dir/$pair.primary";
 
@@ -255,6 +287,8 @@ like($res, qr{^HTTP/1.1 429}, 'an upload that waits past '
                               . 'client_body_timeout: 429');
 like($res, qr/"OVERLOADED"/, '... OVERLOADED');
 ok($waited > 1.5 && $waited < 4, sprintf('... after %.1f s (2 s)', $waited));
+is(metrics()->{'walrus_node_upload_waits_expired_total{node="node0"}'}, 1,
+   '... counted in walrus_node_upload_waits_expired_total');
 print $first substr($sliver, $sent);
 like(answer($first, 10), qr{^HTTP/1.1 201},
      '... and the one in progress completes');

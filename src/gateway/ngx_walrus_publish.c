@@ -151,7 +151,8 @@ ngx_walrus_publish_admitted(ngx_http_request_t *r)
     cln->data = ctx;
 
     ngx_walrus_uploads++;
-    ngx_walrus_metric_process_add(NGX_WALRUS_GM_UPLOADS, 1);
+    ngx_walrus_metric_process_add(NGX_WALRUS_SCOPE_GATEWAY,
+                                  NGX_WALRUS_GM_UPLOADS, 1);
     ctx->counted = 1;
 
     rc = ngx_http_read_client_request_body(r, ngx_walrus_publish_body);
@@ -189,7 +190,8 @@ ngx_walrus_publish_cleanup(void *data)
 
     if (ctx->counted) {
         ngx_walrus_uploads--;
-        ngx_walrus_metric_process_add(NGX_WALRUS_GM_UPLOADS, -1);
+        ngx_walrus_metric_process_add(NGX_WALRUS_SCOPE_GATEWAY,
+                                      NGX_WALRUS_GM_UPLOADS, -1);
     }
 
     if (ctx->is_lingering) {
@@ -393,7 +395,8 @@ ngx_walrus_publish_finish(ngx_walrus_publish_t *ctx, ngx_int_t rc)
 
     if (ctx->counted) {
         ngx_walrus_uploads--;
-        ngx_walrus_metric_process_add(NGX_WALRUS_GM_UPLOADS, -1);
+        ngx_walrus_metric_process_add(NGX_WALRUS_SCOPE_GATEWAY,
+                                      NGX_WALRUS_GM_UPLOADS, -1);
         ctx->counted = 0;
     }
 

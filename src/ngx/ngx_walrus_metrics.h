@@ -22,6 +22,7 @@
 
 /* processes that count a per-process gauge at the same time, at most */
 #define NGX_WALRUS_METRICS_PROCS    64
+/* the process gauges of all the lists together */
 #define NGX_WALRUS_METRICS_PROC_GAUGES  4
 
 #define NGX_WALRUS_METRICS_NAME_LEN  64
@@ -199,8 +200,9 @@ void ngx_walrus_metric_set(ngx_walrus_metric_scope_e scope,
 void ngx_walrus_metric_observe(ngx_walrus_metric_scope_e scope,
     const u_char *name, size_t len, ngx_uint_t index, ngx_msec_t ms);
 
-/* this process's share of a process gauge of the gateway's list */
-void ngx_walrus_metric_process_add(ngx_uint_t index, ngx_atomic_int_t n);
+/* this process's share of a process gauge of the scope's list */
+void ngx_walrus_metric_process_add(ngx_walrus_metric_scope_e scope,
+    ngx_uint_t index, ngx_atomic_int_t n);
 
 
 #endif /* _NGX_WALRUS_METRICS_H_INCLUDED_ */

@@ -41,11 +41,20 @@ static ngx_walrus_metrics_proc_t  *ngx_walrus_metrics_proc;
 static ngx_uint_t
 ngx_walrus_metrics_layout(ngx_walrus_metric_scope_e scope, uint32_t *crc)
 {
-    ngx_uint_t            size, proc;
+    ngx_uint_t            size, proc, s;
     ngx_walrus_metric_t  *m;
 
     size = 0;
+
+    /* the scopes' process gauges share each process's slot, in order */
+
     proc = 0;
+
+    for (s = 0; s < scope; s++) {
+        for (m = ngx_walrus_metrics_list(s); m->name != NULL; m++) {
+            proc += m->type == NGX_WALRUS_PROCESS_GAUGE;
+        }
+    }
 
     for (m = ngx_walrus_metrics_list(scope); m->name != NULL; m++) {
 
@@ -57,7 +66,9 @@ ngx_walrus_metrics_layout(ngx_walrus_metric_scope_e scope, uint32_t *crc)
             break;
 
         case NGX_WALRUS_PROCESS_GAUGE:
-            m->offset = proc++;
+            /* more than NGX_WALRUS_METRICS_PROC_GAUGES: raise it */
+            m->offset = ngx_min(proc, NGX_WALRUS_METRICS_PROC_GAUGES - 1);
+            proc++;
             break;
 
         default:
@@ -341,11 +352,12 @@ ngx_walrus_metrics_process_sum(ngx_uint_t index)
 
 
 void
-ngx_walrus_metric_process_add(ngx_uint_t index, ngx_atomic_int_t n)
+ngx_walrus_metric_process_add(ngx_walrus_metric_scope_e scope,
+    ngx_uint_t index, ngx_atomic_int_t n)
 {
     if (ngx_walrus_metrics_proc != NULL) {
         (void) ngx_atomic_fetch_add(
                    &ngx_walrus_metrics_proc->value[
-                        ngx_walrus_gateway_metrics[index].offset], n);
+                        ngx_walrus_metrics_list(scope)[index].offset], n);
     }
 }

@@ -102,6 +102,21 @@ ngx_walrus_metric_t  ngx_walrus_node_metrics[] = {
       "Passes of the collector over the whole record.",
       ngx_walrus_metric_plain(NGX_WALRUS_COUNTER) },
 
+    { "walrus_node_upload_waits_expired_total",
+      "Sliver uploads answered 429 after waiting client_body_timeout for "
+      "the worker's upload buffers.",
+      ngx_walrus_metric_plain(NGX_WALRUS_COUNTER) },
+
+    { "walrus_node_upload_buffer_bytes",
+      "Memory the sliver uploads of the workers hold for their batches "
+      "(walrus_node_upload_buffers each), all nodes served here.",
+      ngx_walrus_metric_plain(NGX_WALRUS_PROCESS_GAUGE) },
+
+    { "walrus_node_uploads_waiting",
+      "Sliver uploads waiting for the workers' upload buffers, all nodes "
+      "served here.",
+      ngx_walrus_metric_plain(NGX_WALRUS_PROCESS_GAUGE) },
+
     { NULL, NULL, ngx_walrus_metric_plain(0) }
 };
 

@@ -14,6 +14,7 @@
 
 
 static void ngx_walrus_stream_wake(ngx_event_t *ev);
+static void ngx_walrus_stream_hold(ngx_int_t bytes, ngx_int_t waiting);
 
 
 /* the worker's uploads: the memory they hold, those waiting for some */
@@ -53,12 +54,13 @@ ngx_walrus_stream_reserve(ngx_http_request_t *r, ngx_walrus_stream_t *s,
         s->held = need;
         s->waiting = 1;
         ngx_queue_insert_tail(&ngx_walrus_stream_queue, &s->queue);
+        ngx_walrus_stream_hold(0, 1);
         ngx_add_timer(&s->wait, clcf->client_body_timeout);
         return;
     }
 
     s->held = need;
-    ngx_walrus_stream_held += need;
+    ngx_walrus_stream_hold(need, 0);
 
     if (ngx_walrus_stream_admit(r, s) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -83,6 +85,8 @@ ngx_walrus_stream_wake(ngx_event_t *ev)
 
     if (ev->timedout) {
         ev->timedout = 0;
+        ngx_walrus_node_count(&ngx_walrus_node_loc_conf(r)->node_name,
+                              NGX_WALRUS_NM_UPLOAD_WAITS_EXPIRED, 0, 1);
         ngx_walrus_stream_fail(r, s, NGX_HTTP_TOO_MANY_REQUESTS, "OVERLOADED",
                                "the node's upload buffers stayed busy, "
                                "retry later");
@@ -108,6 +112,7 @@ ngx_walrus_stream_release(ngx_walrus_stream_t *s)
 
     if (s->waiting) {
         ngx_queue_remove(&s->queue);
+        ngx_walrus_stream_hold(0, -1);
         s->waiting = 0;
         s->held = 0;
     }
@@ -125,7 +130,7 @@ ngx_walrus_stream_release(ngx_walrus_stream_t *s)
     s->mem = NULL;
     s->scratch = NULL;
 
-    ngx_walrus_stream_held -= s->held;
+    ngx_walrus_stream_hold(-(ngx_int_t) s->held, 0);
     s->held = 0;
 
     while (ngx_walrus_stream_queue.next != NULL
@@ -143,7 +148,7 @@ ngx_walrus_stream_release(ngx_walrus_stream_t *s)
 
         ngx_queue_remove(q);
         w->waiting = 0;
-        ngx_walrus_stream_held += w->held;
+        ngx_walrus_stream_hold(w->held, -1);
 
         if (w->wait.timer_set) {
             ngx_del_timer(&w->wait);
@@ -151,4 +156,18 @@ ngx_walrus_stream_release(ngx_walrus_stream_t *s)
 
         ngx_post_event(&w->wait, &ngx_posted_events);
     }
+}
+
+
+/* the memory held and the uploads waiting, counted for the metrics too */
+
+static void
+ngx_walrus_stream_hold(ngx_int_t bytes, ngx_int_t waiting)
+{
+    ngx_walrus_stream_held += bytes;
+
+    ngx_walrus_metric_process_add(NGX_WALRUS_SCOPE_NODE,
+                                  NGX_WALRUS_NM_UPLOAD_BUFFER_BYTES, bytes);
+    ngx_walrus_metric_process_add(NGX_WALRUS_SCOPE_NODE,
+                                  NGX_WALRUS_NM_UPLOADS_WAITING, waiting);
 }
