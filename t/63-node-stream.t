@@ -3,7 +3,8 @@
 # (O_DIRECT, walrus_node_direct_io); a bad segment is answered while the
 # rest of the body is still unsent; a declared length that is not the
 # sliver's is refused before the body is read; chunked bodies that end
-# early or run long are refused; nothing of a refused upload is left.
+# early or run long are refused; nothing of a refused upload, or of one
+# its client left, is left; a graceful shutdown lets an upload finish.
 # walrus_node_upload_buffers bounds the memory the uploads of a worker
 # hold: an upload that does not fit waits, its body unread, until one
 # ends, or answers 429 OVERLOADED after client_body_timeout; the metrics
@@ -144,8 +145,8 @@ sub half_upload {
     my $s = connect_node();
     put_head($s, 'Content-Length: ' . length($sliver) . "\r\n");
     print $s substr($sliver, 0, length($sliver) / 2);
-    my $deadline = time + 5;
-    sleep 0.05 while time < $deadline && !grep { -s "$blob_dir/$_" }
+    my $until = time + 5;
+    sleep 0.05 while time < $until && !grep { -s "$blob_dir/$_" }
                                                 tmp_files();
     return $s;
 }
@@ -227,7 +228,32 @@ close $s;
 sleep 0.2;
 ok(!stored(), '... nothing stored');
 is_deeply([tmp_files()], [], '... and no temporary file left');
-$t->stop;
+# a client gone half way: its temporary file goes with the request
+$s = half_upload();
+ok(scalar(tmp_files()) == 1, 'an upload cut off by its client half way: '
+                             . 'its temporary file');
+close $s;
+my $deadline = time + 5;
+sleep 0.05 while time < $deadline && tmp_files();
+is_deeply([tmp_files()], [], '... is removed once the node sees it gone');
+ok(!stored(), '... nothing stored');
+
+# a graceful shutdown (QUIT) lets an upload in progress finish
+$s = half_upload();
+kill 'QUIT', $t->master_pid;
+sleep 0.5;
+print $s substr($sliver, length($sliver) / 2);
+like(answer($s, 10), qr{^HTTP/1.1 201},
+     'a graceful shutdown waits for an upload in progress');
+close $s;
+$deadline = time + 10;
+sleep 0.05 while time < $deadline && kill 0, $t->master_pid;
+ok(!kill(0, $t->master_pid), '... then nginx exits');
+ok((WalrusTest::read_file("$blob_dir/$pair.primary") // '') eq $sliver,
+   '... the sliver stored whole');
+unlink "$blob_dir/$pair.primary";
+$t->check_logs;
+unlink "$dir/logs/nginx.pid";
 
 # --- walrus_node_direct_io off -------------------------------------------------
 
