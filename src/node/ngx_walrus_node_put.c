@@ -228,6 +228,12 @@ ngx_walrus_put_respond(ngx_http_request_t *r)
 
     t = ngx_walrus_node_ctx(r)->put;
 
+    /* a write event of the connection while the task runs: not yet */
+
+    if (t->thread.running > 0) {
+        return;
+    }
+
     r->write_event_handler = ngx_http_request_empty_handler;
 
     ngx_walrus_thread_unguard(&t->guard);

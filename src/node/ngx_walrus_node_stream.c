@@ -46,6 +46,8 @@ static ngx_int_t ngx_walrus_stream_post(ngx_http_request_t *r,
     ngx_walrus_stream_t *s);
 static void ngx_walrus_stream_end(ngx_http_request_t *r,
     ngx_walrus_stream_t *s);
+static void ngx_walrus_stream_stop(ngx_http_request_t *r,
+    ngx_walrus_stream_t *s);
 static void ngx_walrus_stream_cleanup(void *data);
 
 
@@ -240,6 +242,15 @@ ngx_walrus_stream_resume(ngx_http_request_t *r)
     t = ngx_walrus_node_ctx(r)->put;
     s = t->stream;
 
+    /*
+     * a write event of the connection (epoll reports it with the client's
+     * next bytes) runs this handler too: only the task's end goes on
+     */
+
+    if (t->thread.running > 0) {
+        return;
+    }
+
     ngx_walrus_thread_unguard(&t->guard);
     r->write_event_handler = ngx_http_request_empty_handler;
 
@@ -367,7 +378,7 @@ ngx_walrus_stream_read(ngx_http_request_t *r)
 
     t = ngx_walrus_node_ctx(r)->put;
 
-    if (t->thread.running > 0) {
+    if (t->thread.running > 0 || t->stream->ended) {
         /* the batch is being stored: the data waits in the socket */
         return;
     }
@@ -393,8 +404,13 @@ ngx_walrus_stream_take(ngx_http_request_t *r)
     s = t->stream;
     rb = r->request_body;
 
+    if (s->ended) {
+        return;
+    }
+
     for ( ;; ) {
         if (ngx_walrus_stream_copy(s) != NGX_OK) {
+            ngx_walrus_stream_stop(r, s);
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
@@ -431,6 +447,7 @@ ngx_walrus_stream_take(ngx_http_request_t *r)
         rc = ngx_http_read_unbuffered_request_body(r);
 
         if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            ngx_walrus_stream_stop(r, s);
             ngx_http_finalize_request(r, rc);
             return;
         }
@@ -553,7 +570,7 @@ ngx_walrus_stream_fail(ngx_http_request_t *r, ngx_walrus_stream_t *s,
 static void
 ngx_walrus_stream_end(ngx_http_request_t *r, ngx_walrus_stream_t *s)
 {
-    ngx_walrus_stream_release(s);
+    ngx_walrus_stream_stop(r, s);
 
     if (r->request_body == NULL && ngx_http_discard_request_body(r) != NGX_OK)
     {
@@ -562,6 +579,22 @@ ngx_walrus_stream_end(ngx_http_request_t *r, ngx_walrus_stream_t *s)
     }
 
     ngx_walrus_put_respond(r);
+}
+
+
+/*
+ * The upload takes no more of the body, whatever events come before the
+ * request ends (an answer still being sent, a lingering close): its
+ * memory goes back now.
+ */
+
+static void
+ngx_walrus_stream_stop(ngx_http_request_t *r, ngx_walrus_stream_t *s)
+{
+    s->ended = 1;
+    r->read_event_handler = ngx_http_block_reading;
+
+    ngx_walrus_stream_release(s);
 }
 
 

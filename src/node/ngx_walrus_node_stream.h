@@ -48,6 +48,7 @@ struct ngx_walrus_stream_s {
     unsigned                  direct:1;   /* asked for direct I/O */
     unsigned                  last:1;     /* the batch ends the sliver */
     unsigned                  waiting:1;  /* in the queue */
+    unsigned                  ended:1;    /* takes no more of the body */
 };
 
 
