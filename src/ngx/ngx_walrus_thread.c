@@ -122,6 +122,17 @@ ngx_walrus_thread_guard(ngx_http_request_t *r, ngx_event_t *ev)
 {
     ngx_pool_cleanup_t  *cln;
 
+    /*
+     * a request that posts task after task (a streamed upload, a batch
+     * at a time) has its cleanup already: only the timer again, so that
+     * its pool does not grow with its body
+     */
+
+    if (ev->handler == ngx_walrus_thread_guard_handler && ev->data == r) {
+        ngx_add_timer(ev, 60000);
+        return;
+    }
+
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         /* without the guard a shutdown may only cut the request short */
