@@ -6,7 +6,7 @@ set -e
 
 PKGS="build-essential libisal-dev libssl-dev libjansson-dev nginx nginx-dev openssl
 libhiredis-dev libjwt-dev libcurl4-openssl-dev redis-server libnginx-mod-http-echo curl perl
-valgrind"
+valgrind gdb"
 
 # promtool checks the metrics exposition and the alert rules (t/54);
 # Debian ships it in prometheus, whose server (a systemd unit) is not used

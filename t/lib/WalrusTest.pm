@@ -769,12 +769,33 @@ sub stop {
 
     if (kill 0, $pid) {
         fail('nginx stops within its deadline');
+        $self->show_stacks($pid);
         kill 'KILL', $pid;
     }
 
     waitpid($self->{pid}, 0) if $self->{pid};
     unlink "$self->{dir}/logs/nginx.pid";
     $self->check_logs;
+}
+
+# where a hung nginx is: under valgrind an abort makes valgrind log the
+# stack (check_logs shows valgrind.log), else gdb prints every thread's
+sub show_stacks {
+    my ($self, $master) = @_;
+
+    if ($self->{valgrind}) {
+        kill 'ABRT', $master;
+        my $deadline = time + 30;
+        sleep 0.1 while kill(0, $master) && time < $deadline;
+        return;
+    }
+
+    for my $pid ($master, $self->worker_pids) {
+        my $bt = `timeout 60 gdb -batch -p $pid -ex 'thread apply all bt' 2>&1`;
+        my @lines = grep { /^(Thread|#)/ } split /\n/, $bt;
+        diag("stacks of process $pid:\n"
+             . join "\n", @lines[0 .. ($#lines < 199 ? $#lines : 199)]);
+    }
 }
 
 sub worker_pids {
