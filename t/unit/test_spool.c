@@ -2,7 +2,8 @@
  * Files written batch by batch (include/walrus_spool.h): with direct I/O
  * and through the page cache the file holds exactly the batches' bytes,
  * whatever their sizes against the block; the byte before a batch is
- * writable and is the batch before's last; a batch over the room fails.
+ * writable and is the batch before's last; a batch over the room fails;
+ * a direct write the kernel refuses goes through the page cache.
  */
 
 /* O_DIRECT */
@@ -247,6 +248,76 @@ test_direct(void)
 }
 
 
+/*
+ * A file system may take O_DIRECT and refuse a write (EINVAL): the
+ * spool goes on through the page cache.  A batch one byte off the
+ * alignment that direct I/O needs makes the kernel refuse the write.
+ */
+
+static void
+test_direct_refused(void)
+{
+    int             fd, good;
+    char            path[512];
+    size_t          j, len;
+    uint8_t        *mem, *batch;
+    walrus_spool_t  sp;
+
+    PATH(path, "%s/refused", base);
+
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    mem = malloc(walrus_spool_size(ROOM));
+    if (fd == -1 || mem == NULL) {
+        printf("Bail out! %s\n", path);
+        exit(2);
+    }
+
+    if (walrus_file_direct(fd, 1) != 1) {
+        printf("Bail out! %s: no direct I/O on TMPDIR's file system\n", path);
+        exit(2);
+    }
+
+    walrus_spool_init(&sp, mem, ROOM, fd, 1);
+    sp.base += 1;
+
+    len = 2 * WALRUS_SPOOL_BLOCK + 10;
+    batch = walrus_spool_batch(&sp);
+
+    for (j = 0; j < len; j++) {
+        batch[j] = byte_at(j);
+    }
+
+    ok(walrus_spool_write(&sp, len, 1) == 0,
+       "a direct write the kernel refuses goes through the page cache");
+    ok(sp.direct == 0 && (fcntl(fd, F_GETFL) & O_DIRECT) == 0,
+       "... and the file is no longer direct");
+
+    free(mem);
+    close(fd);
+
+    good = 0;
+    fd = open(path, O_RDONLY);
+    mem = malloc(len + 1);
+
+    if (fd != -1 && mem != NULL
+        && lseek(fd, 0, SEEK_END) == (off_t) len
+        && walrus_pread(fd, mem, len, 0) == 0)
+    {
+        good = 1;
+
+        for (j = 0; j < len; j++) {
+            good &= mem[j] == byte_at(j);
+        }
+    }
+
+    ok(good, "... holding exactly the batch's bytes");
+
+    free(mem);
+    close(fd);
+    unlink(path);
+}
+
+
 int
 main(void)
 {
@@ -265,6 +336,7 @@ main(void)
     test_random();
     test_errors();
     test_direct();
+    test_direct_refused();
 
     rmdir(base);
 
