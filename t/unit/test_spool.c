@@ -184,6 +184,25 @@ test_random(void)
 }
 
 
+/* an empty file and memory for a spool of ROOM, or the suite bails out */
+
+static int
+new_file(const char *path, uint8_t **mem)
+{
+    int  fd;
+
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    *mem = malloc(walrus_spool_size(ROOM));
+
+    if (fd == -1 || *mem == NULL) {
+        printf("Bail out! %s\n", path);
+        exit(2);
+    }
+
+    return fd;
+}
+
+
 static void
 test_errors(void)
 {
@@ -194,12 +213,7 @@ test_errors(void)
 
     PATH(path, "%s/errors", base);
 
-    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    mem = malloc(walrus_spool_size(ROOM));
-    if (fd == -1 || mem == NULL) {
-        printf("Bail out! %s\n", path);
-        exit(2);
-    }
+    fd = new_file(path, &mem);
 
     walrus_spool_init(&sp, mem, ROOM, fd, walrus_file_direct(fd, 1));
 
@@ -265,12 +279,7 @@ test_direct_refused(void)
 
     PATH(path, "%s/refused", base);
 
-    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    mem = malloc(walrus_spool_size(ROOM));
-    if (fd == -1 || mem == NULL) {
-        printf("Bail out! %s\n", path);
-        exit(2);
-    }
+    fd = new_file(path, &mem);
 
     if (walrus_file_direct(fd, 1) != 1) {
         printf("Bail out! %s: no direct I/O on TMPDIR's file system\n", path);
