@@ -14,6 +14,9 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
 use POSIX ();
+use IO::Select;
+use IO::Socket::INET;
+use Socket qw(SOL_SOCKET SO_RCVBUF inet_aton pack_sockaddr_in);
 use WalrusTest;
 
 my $t = WalrusTest->new(n => 4, segment_size => 4096);
@@ -317,6 +320,58 @@ $res = $t->node_request(2, 'PUT', "/v1/blobs/$id6/certificate",
 is($res->{status}, 201, 'the record back: the certificate PUT is 201');
 my (undef, $e6) = ctl_record(list(2)->{content});
 is($e6->[-1][1], $id6, '... and recorded');
+
+# --- a listing behind a long answer on one connection ------------------------
+
+# node3's record is a FIFO: the listing's task blocks opening it until the
+# test opens it for writing.  The listing comes on a keep-alive connection
+# right behind a sliver answer larger than the socket buffers, which the
+# client reads while the task is blocked: the send buffer draining is a
+# write event of the connection, and the listing's answer waits for its
+# task all the same.
+my $big = $t->put_blob(WalrusTest::pattern_blob(4 * 2**20, 9));
+my ($big_pair) = map { m{/(\d+)\.primary$} ? $1 : () }
+                 glob($t->store(3) . "/$big/*.primary");
+ok(defined $big_pair, 'a blob of 4 MiB stored, with a primary sliver on '
+                      . 'node3');
+
+# node3's send buffer small and fixed, so that the sliver fills it
+$t->stop;
+my $conf = WalrusTest::read_file("$dir/nginx.conf");
+my $port3 = $t->node_port(3);
+$conf =~ s/listen 127\.0\.0\.1:$port3;/listen 127.0.0.1:$port3 sndbuf=16k;/
+    or die 'no listen of node3';
+WalrusTest::write_file("$dir/nginx.conf", $conf);
+$t->run;
+
+my $fifo = log_path(3);
+rename $fifo, "$fifo.saved" or die "rename: $!";
+POSIX::mkfifo($fifo, 0666) or die "mkfifo: $!";
+chmod 0666, $fifo;
+
+my $sock = IO::Socket::INET->new(Proto => 'tcp') or die "socket: $!";
+setsockopt($sock, SOL_SOCKET, SO_RCVBUF, 4096) or die "setsockopt: $!";
+connect($sock, pack_sockaddr_in($t->node_port(3), inet_aton('127.0.0.1')))
+    or die "connect: $!";
+print $sock "GET /v1/blobs/$big/slivers/$big_pair/primary HTTP/1.1\r\n"
+    . "Host: x\r\n\r\nGET /v1/certified HTTP/1.1\r\nHost: x\r\n\r\n";
+sleep 0.5;
+my ($head, $body) = WalrusTest::read_message($sock);
+like($head // '', qr{^HTTP/1.1 200}, '... the sliver, read slowly: 200');
+ok(length($body // '') > 1_000_000, '... over a megabyte');
+ok(!IO::Select->new($sock)->can_read(1),
+   '... and the listing behind it, its task blocked: no answer yet');
+open my $writer, '>', $fifo or die "$fifo: $!";
+print $writer 'x' x 100;
+close $writer;
+($head, $body) = WalrusTest::read_message($sock);
+like($head // '', qr{^HTTP/1.1 500},
+     '... its answer once the task ended: 500');
+like($body // '', qr/"STORE_ERROR"/, '... STORE_ERROR (a FIFO is no record)');
+close $sock;
+unlink $fifo or die "unlink: $!";
+rename "$fifo.saved", $fifo or die "rename: $!";
+is(list(3)->{status}, 200, 'with its record back node3 lists it');
 
 $t->stop;
 

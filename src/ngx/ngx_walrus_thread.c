@@ -6,6 +6,7 @@
 
 
 static void ngx_walrus_thread_done(ngx_event_t *ev);
+static void ngx_walrus_thread_held(ngx_http_request_t *r);
 static void ngx_walrus_thread_guard_handler(ngx_event_t *ev);
 static void ngx_walrus_thread_guard_cleanup(void *data);
 
@@ -20,6 +21,7 @@ ngx_walrus_thread_init(ngx_walrus_thread_t *th, ngx_http_request_t *r,
     th->data = NULL;
     th->running = 0;
     th->mode = mode;
+    th->resume = NULL;
 }
 
 
@@ -105,8 +107,31 @@ ngx_walrus_thread_done(ngx_event_t *ev)
         r->aio = 0;
     }
 
+    /* nginx may have put its own handler there (a request terminated) */
+
+    if (r->write_event_handler == ngx_walrus_thread_held) {
+        r->write_event_handler = th->resume;
+    }
+
     r->write_event_handler(r);
     ngx_http_run_posted_requests(c);
+}
+
+
+void
+ngx_walrus_thread_hold(ngx_walrus_thread_t *th,
+    ngx_http_event_handler_pt resume)
+{
+    th->resume = resume;
+    th->request->write_event_handler = ngx_walrus_thread_held;
+}
+
+
+static void
+ngx_walrus_thread_held(ngx_http_request_t *r)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "walrus: a write event while a thread task runs");
 }
 
 

@@ -80,6 +80,7 @@ struct ngx_walrus_thread_s {
     void                       *data;       /* the caller's, for done */
     ngx_uint_t                  running;    /* tasks posted, not done */
     ngx_walrus_thread_mode_e    mode;
+    ngx_http_event_handler_pt   resume;     /* ngx_walrus_thread_hold() */
 };
 
 
@@ -99,6 +100,15 @@ ngx_thread_task_t *ngx_walrus_thread_task(ngx_pool_t *pool,
  */
 ngx_int_t ngx_walrus_thread_post(ngx_walrus_thread_t *th,
     ngx_thread_task_t *task);
+
+/*
+ * The continuation of a JOIN group, run when its last task is done and
+ * not before: until then the request's write events (epoll reports one
+ * with any event of the connection, a client's half-close for one) are
+ * ignored.  Call it after the post.
+ */
+void ngx_walrus_thread_hold(ngx_walrus_thread_t *th,
+    ngx_http_event_handler_pt resume);
 
 /* a timer that holds a worker's shutdown while a task runs; warns */
 void ngx_walrus_thread_guard(ngx_http_request_t *r, ngx_event_t *ev);

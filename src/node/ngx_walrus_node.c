@@ -481,16 +481,15 @@ ngx_walrus_node_post(ngx_http_request_t *r, void *data,
     }
 
     ngx_walrus_thread_init(th, r, wlcf->thread_pool, NGX_WALRUS_THREAD_JOIN);
-    r->write_event_handler = done;
 
     if (ngx_walrus_thread_post(th, task) != NGX_OK) {
-        r->write_event_handler = ngx_http_request_empty_handler;
         return ngx_walrus_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                      NGX_WALRUS_DOMAIN_NODE,
                                      "OVERLOADED",
                                      "the node is busy, retry later");
     }
 
+    ngx_walrus_thread_hold(th, done);
     r->main->count++;
 
     ngx_walrus_thread_guard(r, guard);
