@@ -55,17 +55,7 @@ my $METRICS = <<"EOF";
     }
 EOF
 
-# the samples of the metrics: "name{labels}" => value
-sub metrics {
-    my $res = HTTP::Tiny->new(timeout => 10)
-                  ->get("http://127.0.0.1:$mport/metrics");
-    die "metrics: $res->{status}" unless $res->{status} == 200;
-    my %s;
-    for (split /\n/, $res->{content}) {
-        $s{$1} = $2 if /^([^#\s]\S*) (\S+)$/;
-    }
-    return \%s;
-}
+sub metrics { WalrusTest::scrape_metrics($mport) }
 
 sub start {
     my ($extra) = @_;
@@ -224,6 +214,8 @@ like($res, qr{^HTTP/1.1 400}, 'a bad byte in segment 21: 400 while 20 '
                               . 'segments are still unsent');
 like($res, qr/segment 21 of the sliver does not match.*"INVALID_SLIVER"/s,
      '... naming the segment');
+like($res, qr/^Connection: close\r$/mi,
+     '... with Connection: close, the rest of the body unread');
 close $s;
 sleep 0.2;
 ok(!stored(), '... nothing stored');

@@ -572,10 +572,18 @@ ngx_walrus_stream_end(ngx_http_request_t *r, ngx_walrus_stream_t *s)
 {
     ngx_walrus_stream_stop(r, s);
 
-    if (r->request_body == NULL && ngx_http_discard_request_body(r) != NGX_OK)
-    {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+    if (r->request_body == NULL) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+    } else if (r->reading_body) {
+        /*
+         * the rest of the body is not read: the answer says the
+         * connection ends with it (nginx then lingers on the close)
+         */
+        r->keepalive = 0;
     }
 
     ngx_walrus_put_respond(r);
