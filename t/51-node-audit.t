@@ -349,12 +349,7 @@ ok(WalrusTest::eventually(sub {
 # each verdict a node kept on disk is counted, and nothing else: fraud
 # proofs and "missing" lists against a peer, and the node's own audit
 # certificates
-sub metrics {
-    my $res = $t->http->get("http://127.0.0.1:$mport/metrics");
-    my %s = map { /^(\S+) (\S+)$/ ? ($1 => $2) : () }
-            grep { !/^#/ } split /\n/, $res->{content} // '';
-    return \%s;
-}
+sub metrics { WalrusTest::scrape_metrics($mport) }
 
 sub kept {
     my ($i, $name) = @_;

@@ -95,17 +95,8 @@ sub scrape {
     return $res;
 }
 
-# the samples of an exposition: "name{labels}" => value
-sub samples {
-    my ($text) = @_;
-    my %s;
-    for (split /\n/, $text) {
-        next if /^#/ || !/\S/;
-        /^(\S+) (\S+)$/ or die "bad line: $_";
-        $s{$1} = $2;
-    }
-    return \%s;
-}
+sub samples { WalrusTest::metric_samples($_[0]) }
+
 
 # --- the exposition before any traffic ---------------------------------------
 

@@ -1125,6 +1125,28 @@ sub eventually {
 
 # --- HTTP ----------------------------------------------------------------
 
+# the samples of a metrics exposition: "name{labels}" => value; a line
+# that is neither a comment nor a sample dies
+sub metric_samples {
+    my ($text) = @_;
+    my %s;
+    for (split /\n/, $text) {
+        next if /^#/ || !/\S/;
+        /^(\S+) (\S+)$/ or die "bad metrics line: $_";
+        $s{$1} = $2;
+    }
+    return \%s;
+}
+
+# the samples of http://127.0.0.1:$port/metrics
+sub scrape_metrics {
+    my ($port) = @_;
+    my $res = HTTP::Tiny->new(timeout => 10, keep_alive => 0)
+                  ->get("http://127.0.0.1:$port/metrics");
+    die "metrics: $res->{status}" unless $res->{status} == 200;
+    return metric_samples($res->{content});
+}
+
 # GET $path from the gateway
 sub get {
     my ($self, $path, $headers) = @_;
