@@ -85,6 +85,13 @@ void walrus_sha256_cleanup(void);
 const char *walrus_sha256_engine(void);
 
 /*
+ * Batches of leaves the process hashed with OpenSSL because every pair of
+ * multi-buffer managers it may have was busy (more threads hashing at
+ * once than it keeps pairs for).
+ */
+uint64_t walrus_sha256_busy_fallbacks(void);
+
+/*
  * Benchmarks and tests only, not thread safe: 0 sends every leaf through
  * OpenSSL, 1 restores what the self-test decided.
  */

@@ -66,8 +66,20 @@
 /* the most lanes of a manager of libipsec-mb 1.3 (16 with AVX-512) */
 #define WALRUS_MB_LANES      16
 
-/* the most pairs walrus_sha256_warm_up() prepares */
+/* the most pairs walrus_sha256_warm_up() prepares: one per CPU */
 #define WALRUS_MB_WARM       64
+
+/*
+ * The most pairs of a process, per CPU and at least: a thread that finds
+ * none free hashes with OpenSSL, at 2.4 times the CPU per byte, so there
+ * are pairs for more threads than CPUs (a pool has more threads than
+ * there are CPUs: with a pair per CPU, 4 % of a PUT's CPU on 2 CPUs was
+ * nodes' leaves hashed with OpenSSL while other batches held both).  A pair
+ * costs about 400 KB, its stage (up to WALRUS_MB_STAGE) only when
+ * leaves are copied.
+ */
+#define WALRUS_MB_PER_CPU    4
+#define WALRUS_MB_MIN_PAIRS  8
 
 /*
  * The longest message (prefix included) sent to the multi-buffer path.
@@ -141,6 +153,7 @@ typedef struct {
 } walrus_mb_sched_t;
 
 static walrus_mb_t *walrus_mb_take(void);
+static long walrus_mb_cpus(void);
 static void walrus_mb_put(walrus_mb_t *mb);
 static void walrus_mb_free(walrus_mb_t *mb);
 static int walrus_mb_run(IMB_MGR *mgr, const uint8_t *const *msg,
@@ -192,6 +205,7 @@ static pthread_once_t  walrus_engine_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t  walrus_mb_lock = PTHREAD_MUTEX_INITIALIZER;
 static walrus_mb_t     *walrus_mb_list;
 static long             walrus_mb_pairs;     /* made and not freed */
+static uint64_t         walrus_mb_busy;      /* none free: OpenSSL */
 #endif
 
 
@@ -443,6 +457,23 @@ walrus_sha256_self_test(void)
 }
 
 
+uint64_t
+walrus_sha256_busy_fallbacks(void)
+{
+#if (WALRUS_HAVE_IPSEC_MB)
+    uint64_t  n;
+
+    (void) pthread_mutex_lock(&walrus_mb_lock);
+    n = walrus_mb_busy;
+    (void) pthread_mutex_unlock(&walrus_mb_lock);
+
+    return n;
+#else
+    return 0;
+#endif
+}
+
+
 const char *
 walrus_sha256_engine(void)
 {
@@ -485,12 +516,15 @@ walrus_sha256_warm_up(void)
     }
 
     /*
-     * Every pair the process may have (walrus_mb_take() stops at the
-     * CPUs), each hashing a set of wide lanes and a pair of narrow ones:
-     * initialising a pair runs about 4.5 MB of the library's code.
+     * A pair per CPU, each hashing a set of wide lanes and a pair of
+     * narrow ones: initialising a pair runs about 4.5 MB of the library's
+     * code.  The pairs made later for more threads find it in memory.
      */
 
-    for (taken = 0; taken < WALRUS_MB_WARM; taken++) {
+    for (taken = 0;
+         taken < WALRUS_MB_WARM && taken < (size_t) walrus_mb_cpus();
+         taken++)
+    {
         mb = walrus_mb_take();
         if (mb == NULL) {
             break;
@@ -612,17 +646,13 @@ walrus_engine_init(void)
 static walrus_mb_t *
 walrus_mb_take(void)
 {
-    long          cpus;
+    long          most;
     walrus_mb_t  *mb;
 
-    /*
-     * No more pairs than CPUs: more threads cannot hash faster at once,
-     * and each pair costs about 400 KB and its stage.  A thread that finds
-     * none free hashes its batch with OpenSSL.
-     */
+    /* see WALRUS_MB_PER_CPU */
 
-    cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    cpus = cpus > 0 ? cpus : 1;
+    most = walrus_mb_cpus() * WALRUS_MB_PER_CPU;
+    most = most > WALRUS_MB_MIN_PAIRS ? most : WALRUS_MB_MIN_PAIRS;
 
     (void) pthread_mutex_lock(&walrus_mb_lock);
 
@@ -630,10 +660,11 @@ walrus_mb_take(void)
     if (mb != NULL) {
         walrus_mb_list = mb->next;
 
-    } else if (walrus_mb_pairs < cpus) {
+    } else if (walrus_mb_pairs < most) {
         walrus_mb_pairs++;
 
     } else {
+        walrus_mb_busy++;
         (void) pthread_mutex_unlock(&walrus_mb_lock);
         return NULL;
     }
@@ -680,6 +711,17 @@ walrus_mb_take(void)
     }
 
     return mb;
+}
+
+
+static long
+walrus_mb_cpus(void)
+{
+    long  cpus;
+
+    cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return cpus > 0 ? cpus : 1;
 }
 
 
