@@ -41,7 +41,6 @@ static void ngx_walrus_stream_next(ngx_walrus_stream_t *s);
 static void ngx_walrus_stream_body(ngx_http_request_t *r);
 static void ngx_walrus_stream_read(ngx_http_request_t *r);
 static void ngx_walrus_stream_take(ngx_http_request_t *r);
-static ngx_int_t ngx_walrus_stream_copy(ngx_walrus_stream_t *s);
 static ngx_int_t ngx_walrus_stream_post(ngx_http_request_t *r,
     ngx_walrus_stream_t *s);
 static void ngx_walrus_stream_end(ngx_http_request_t *r,
@@ -444,6 +443,8 @@ ngx_walrus_stream_take(ngx_http_request_t *r)
             return;
         }
 
+        ngx_walrus_stream_aim(r, s);
+
         rc = ngx_http_read_unbuffered_request_body(r);
 
         if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
@@ -460,65 +461,6 @@ ngx_walrus_stream_take(ngx_http_request_t *r)
 }
 
 
-/* moves the body's new buffers to the pending ones, and copies them */
-
-static ngx_int_t
-ngx_walrus_stream_copy(ngx_walrus_stream_t *s)
-{
-    size_t                    n;
-    u_char                   *batch;
-    ngx_buf_t                *b;
-    ngx_chain_t              *cl, **ll;
-    ngx_http_request_body_t  *rb;
-
-    rb = s->put->request->request_body;
-
-    for (ll = &s->pending; *ll != NULL; ll = &(*ll)->next) {
-        /* void */
-    }
-
-    *ll = rb->bufs;
-    rb->bufs = NULL;
-
-    batch = walrus_spool_batch(&s->spool);
-
-    while (s->pending != NULL && s->filled < s->want) {
-        cl = s->pending;
-        b = cl->buf;
-
-        if (ngx_buf_special(b)) {
-            /* the body's end mark */
-            s->pending = cl->next;
-            continue;
-        }
-
-        if (!ngx_buf_in_memory(b)) {
-            /* unbuffered reading gives memory only */
-            return NGX_ERROR;
-        }
-
-        n = ngx_min((size_t) (b->last - b->pos), s->want - s->filled);
-        ngx_memcpy(batch + s->filled, b->pos, n);
-        b->pos += n;
-        s->filled += n;
-        s->received += n;
-
-        if (b->pos == b->last) {
-            s->pending = cl->next;
-        }
-    }
-
-    /* empty buffers (the last one's mark) are not the sliver's bytes */
-
-    while (s->pending != NULL && s->pending->buf->pos == s->pending->buf->last)
-    {
-        s->pending = s->pending->next;
-    }
-
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_walrus_stream_post(ngx_http_request_t *r, ngx_walrus_stream_t *s)
 {
@@ -527,6 +469,8 @@ ngx_walrus_stream_post(ngx_http_request_t *r, ngx_walrus_stream_t *s)
 
     t = s->put;
     c = r->connection;
+
+    ngx_walrus_stream_unaim(r, s);
 
     if (ngx_walrus_thread_post(&t->thread, s->task) != NGX_OK) {
         return NGX_ERROR;
@@ -602,6 +546,7 @@ ngx_walrus_stream_stop(ngx_http_request_t *r, ngx_walrus_stream_t *s)
     s->ended = 1;
     r->read_event_handler = ngx_http_block_reading;
 
+    ngx_walrus_stream_unaim(r, s);
     ngx_walrus_stream_release(s);
 }
 

@@ -37,6 +37,8 @@ struct ngx_walrus_stream_s {
     size_t                    want;       /* its bytes */
     size_t                    filled;     /* of them received */
     ngx_chain_t              *pending;    /* body buffers not all taken */
+    u_char                   *buf_start;  /* nginx's body buffer, while */
+    u_char                   *buf_end;    /* it is aimed at the batch */
     ngx_thread_task_t        *task;
     size_t                    held;       /* of walrus_node_upload_buffers */
     size_t                    room;       /* the largest batch */
@@ -65,6 +67,16 @@ void ngx_walrus_stream_release(ngx_walrus_stream_t *s);
 /* the memory is the upload's: its batch, then its body is read */
 ngx_int_t ngx_walrus_stream_admit(ngx_http_request_t *r,
     ngx_walrus_stream_t *s);
+
+/*
+ * The body into the batch (ngx_walrus_node_stream_body.c): before a read,
+ * nginx's body buffer is aimed at the batch's free room when it can be;
+ * unaim gives nginx its buffer back.  Copy moves the body's new buffers
+ * to the pending ones and takes their bytes into the batch.
+ */
+void ngx_walrus_stream_aim(ngx_http_request_t *r, ngx_walrus_stream_t *s);
+void ngx_walrus_stream_unaim(ngx_http_request_t *r, ngx_walrus_stream_t *s);
+ngx_int_t ngx_walrus_stream_copy(ngx_walrus_stream_t *s);
 
 /* answers a failure of the upload (fmt as printf(3)) */
 void ngx_walrus_stream_fail(ngx_http_request_t *r, ngx_walrus_stream_t *s,
