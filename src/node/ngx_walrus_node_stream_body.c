@@ -29,6 +29,13 @@ ngx_walrus_stream_aim(ngx_http_request_t *r, ngx_walrus_stream_t *s)
         return;
     }
 
+    /* a full batch waits for the body's end: nginx reads into its own */
+
+    if (s->filled >= s->want) {
+        ngx_walrus_stream_unaim(r, s);
+        return;
+    }
+
 #if (NGX_HTTP_V2)
     if (r->stream != NULL) {
         return;
