@@ -153,7 +153,7 @@ typedef struct {
 } walrus_mb_sched_t;
 
 static walrus_mb_t *walrus_mb_take(void);
-static long walrus_mb_cpus(void);
+static void walrus_mb_count(void);
 static void walrus_mb_put(walrus_mb_t *mb);
 static void walrus_mb_free(walrus_mb_t *mb);
 static int walrus_mb_run(IMB_MGR *mgr, const uint8_t *const *msg,
@@ -206,6 +206,11 @@ static pthread_mutex_t  walrus_mb_lock = PTHREAD_MUTEX_INITIALIZER;
 static walrus_mb_t     *walrus_mb_list;
 static long             walrus_mb_pairs;     /* made and not freed */
 static uint64_t         walrus_mb_busy;      /* none free: OpenSSL */
+
+/* the CPUs, read once (sysconf reads /sys): walrus_mb_count() */
+static pthread_once_t   walrus_mb_once = PTHREAD_ONCE_INIT;
+static long             walrus_mb_ncpus;
+static long             walrus_mb_most;      /* see WALRUS_MB_PER_CPU */
 #endif
 
 
@@ -521,8 +526,10 @@ walrus_sha256_warm_up(void)
      * code.  The pairs made later for more threads find it in memory.
      */
 
+    (void) pthread_once(&walrus_mb_once, walrus_mb_count);
+
     for (taken = 0;
-         taken < WALRUS_MB_WARM && taken < (size_t) walrus_mb_cpus();
+         taken < WALRUS_MB_WARM && taken < (size_t) walrus_mb_ncpus;
          taken++)
     {
         mb = walrus_mb_take();
@@ -646,21 +653,16 @@ walrus_engine_init(void)
 static walrus_mb_t *
 walrus_mb_take(void)
 {
-    long          most;
     walrus_mb_t  *mb;
 
-    /* see WALRUS_MB_PER_CPU */
-
-    most = walrus_mb_cpus() * WALRUS_MB_PER_CPU;
-    most = most > WALRUS_MB_MIN_PAIRS ? most : WALRUS_MB_MIN_PAIRS;
-
+    (void) pthread_once(&walrus_mb_once, walrus_mb_count);
     (void) pthread_mutex_lock(&walrus_mb_lock);
 
     mb = walrus_mb_list;
     if (mb != NULL) {
         walrus_mb_list = mb->next;
 
-    } else if (walrus_mb_pairs < most) {
+    } else if (walrus_mb_pairs < walrus_mb_most) {
         walrus_mb_pairs++;
 
     } else {
@@ -714,14 +716,19 @@ walrus_mb_take(void)
 }
 
 
-static long
-walrus_mb_cpus(void)
+static void
+walrus_mb_count(void)
 {
     long  cpus;
 
     cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-    return cpus > 0 ? cpus : 1;
+    walrus_mb_ncpus = cpus > 0 ? cpus : 1;
+    walrus_mb_most = walrus_mb_ncpus * WALRUS_MB_PER_CPU;
+
+    if (walrus_mb_most < WALRUS_MB_MIN_PAIRS) {
+        walrus_mb_most = WALRUS_MB_MIN_PAIRS;
+    }
 }
 
 
